@@ -1,0 +1,154 @@
+/*
+ * store.hh - the LMDB store shared by the milter, the daemon and the CLI.
+ *
+ * One environment (a directory) per installation.  LMDB gives one writer at
+ * a time and lock-free readers across processes, so three programs share it
+ * with no server.  Layout (big-endian keys, a version byte first in every
+ * value, see store-format.hh and the schema-version key):
+ *
+ *   meta      "schema-version" -> u32; counters (next report sequence, next dictionary id)
+ *   dict      interned strings (header_from, outcome tuples, domains) <-> u32 ids
+ *   dedup     dedup key (report.hh dedupKey) -> report sequence
+ *   reports   u64 sequence -> report metadata, policy, warnings, totals (the daemon's cursor)
+ *   bydomain  u32 domain id, i64 begin, u64 sequence -> (empty): reports of a domain in time order
+ *   raw       u64 sequence -> the raw payload as received, compressed, capped
+ *   facts     u32 domain id, u32 UTC day, 16-byte source IP, u32 header_from id, u32 outcome id -> message count
+ *   days      u32 domain id, u32 UTC day -> day totals (messages, dmarc pass, records)
+ *
+ * Storing a report is one write transaction: the header opens it (and finds a
+ * duplicate), each record adds facts, commit() makes all of it visible at
+ * once.  Destroying a ReportWriter without commit() stores nothing.
+ *
+ * Memory: the environment uses MDB_WRITEMAP; a long write transaction
+ * releases its mapped pages back to the page cache periodically, so a
+ * two-million-record report is stored in flat memory.
+ *
+ * Thread-safety: a Store may be shared by threads (MDB_NOTLS); each thread
+ * uses its own ReportWriter; LMDB serialises writers (a second writer blocks
+ * until the first commits or aborts).  Errors: StoreError (transient() for
+ * map full, readers full, disk full) - never for "not found".
+ */
+#pragma once
+
+#include "collector/report.hh"
+#include "collector/warnings.hh"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dmarcwatch::collector
+{
+
+//! What one stored report was, as `dmarcwatch reports` lists it.
+struct StoredReport
+{
+  uint64_t sequence = 0;
+  ReportHeader header;
+  uint64_t records = 0;
+  uint64_t messages = 0;
+  int64_t storedAt = 0;              //!< seconds since the epoch
+  std::string source;                //!< where it came from ("mail <message-id>", a path, ...)
+  std::vector<std::string> warnings;
+  bool recovered = false;
+  uint64_t rawBytes = 0;             //!< bytes archived in raw (0: not archived)
+};
+
+//! The auth outcome part of a fact key (interned as one string).
+struct Outcome
+{
+  std::string disposition;
+  std::string dkim; //!< policy_evaluated
+  std::string spf;  //!< policy_evaluated
+  std::vector<DkimResult> dkimResults;
+  std::vector<SpfResult> spfResults;
+  std::string envelopeFrom;
+  std::vector<std::string> reasons; //!< override types
+
+  [[nodiscard]] bool dmarcPass() const { return dkim == "pass" || spf == "pass"; }
+};
+
+struct Fact
+{
+  uint32_t day = 0; //!< UTC days since the epoch
+  std::optional<IpAddress> sourceIp;
+  std::string headerFrom;
+  Outcome outcome;
+  uint64_t messages = 0;
+};
+
+struct DayTotals
+{
+  uint32_t day = 0;
+  uint64_t messages = 0;
+  uint64_t dmarcPass = 0;
+  uint64_t records = 0;
+};
+
+class Store;
+
+//! One report being stored: one write transaction (see the file comment).
+class ReportWriter
+{
+public:
+  virtual ~ReportWriter() = default;
+  //! The report already stored under the same dedup key, if any (then nothing is written).
+  [[nodiscard]] virtual const std::optional<StoredReport>& duplicateOf() const = 0;
+  //! \brief Add one record's messages to the facts (split across the report's days). \throw StoreError
+  virtual void addRecord(const Record& record) = 0;
+  //! \brief Keep the raw payload (already compressed, or deflated here); skipped with a warning over the cap.
+  virtual void setRaw(std::string_view kind, std::string_view bytes) = 0;
+  //! \brief Make the report visible. \return its sequence number. \throw StoreError
+  virtual uint64_t commit(uint64_t records, uint64_t messages, const Warnings& warnings, bool recovered,
+                          const std::string& source) = 0;
+};
+
+class Store
+{
+public:
+  struct Options
+  {
+    bool readOnly = false;
+    uint64_t mapSize = 8ULL << 30; //!< LMDB map size (address space; the file grows as used)
+    uint64_t maxRawArchiveBytes = 16ULL << 20;
+    uint32_t maxReportDays = 31;
+  };
+
+  /*!
+   * \brief Open (read-write: create) the store in dir, upgrading an older schema in place.
+   * \throw StoreError (missing directory when read-only, permissions, a newer schema than this version knows)
+   */
+  Store(const std::string& dir, const Options& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  //! \brief Start storing a report: begins the write transaction (blocks while another writer runs).
+  std::unique_ptr<ReportWriter> beginReport(const ReportHeader& header);
+
+  //! Reports in sequence order, optionally of one policy domain.
+  std::vector<StoredReport> listReports(std::string_view domain = {}) const;
+  //! Policy domains with at least one report, sorted.
+  std::vector<std::string> listDomains() const;
+  //! \brief Visit the facts of a domain for days [fromDay, toDay], in key order (one read transaction).
+  void forEachFact(std::string_view domain, uint32_t fromDay, uint32_t toDay,
+                   const std::function<void(const Fact&)>& visit) const;
+  //! Day totals of a domain for days [fromDay, toDay].
+  std::vector<DayTotals> dayTotals(std::string_view domain, uint32_t fromDay, uint32_t toDay) const;
+  //! \brief The raw payload of a report ("" when not archived): kind and bytes as given to setRaw.
+  std::optional<std::pair<std::string, std::string>> rawPayload(uint64_t sequence) const;
+
+  [[nodiscard]] uint32_t schemaVersion() const;
+  static constexpr uint32_t s_currentSchema = 1;
+
+  struct Impl;
+
+private:
+  std::unique_ptr<Impl> d_impl;
+};
+
+} // namespace dmarcwatch::collector
