@@ -1,3 +1,455 @@
+/*
+ * config.cc - the configuration table and its parser.
+ *
+ * s_keys below is the only place a key is named.  Parsing, validation,
+ * --dump-config and the documentation check (t/unit/test-config.cc compares
+ * it with conf/dmarcwatch.conf) all walk it, so a key cannot be added in one
+ * place and forgotten in another.
+ */
 #include "config.h"
 
 #include "collector/config.hh"
+
+#include "collector/errors.hh"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace dmarcwatch::collector
+{
+namespace
+{
+
+std::string lower(std::string_view text)
+{
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view text)
+{
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+//! Where a value came from, for error messages.
+struct Origin
+{
+  const std::string& file;
+  unsigned line;
+  [[noreturn]] void fail(const std::string& message) const { throw ConfigError(file, line, message); }
+};
+
+enum class Kind
+{
+  String,
+  Size,
+  Count,
+  Choice,
+  Flag,
+  List
+};
+
+struct KeyDef
+{
+  const char* name;
+  Kind kind;
+  const char* defaultValue; //!< as written in the file; "" = unset
+  uint64_t min;
+  uint64_t max;
+  const char* choices; //!< for Choice: "a|b"
+  const char* help;
+  std::function<void(Config&, std::string_view, uint64_t, const Origin&)> apply;
+};
+
+uint64_t parseNumber(const KeyDef& key, std::string_view value, const Origin& where)
+{
+  uint64_t number = 0;
+  bool ok = false;
+  if (key.kind == Kind::Size) {
+    ok = parseSize(value, number);
+  }
+  else {
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    ok = ec == std::errc() && ptr == value.data() + value.size();
+  }
+  if (!ok) {
+    where.fail(std::string(key.name) + ": '" + std::string(value) + "' is not " +
+               (key.kind == Kind::Size ? "a size (like 512K, 64M, 2G)" : "a number"));
+  }
+  if (number < key.min || number > key.max) {
+    where.fail(std::string(key.name) + ": " + std::to_string(number) + " is outside " + std::to_string(key.min) + ".." +
+               std::to_string(key.max));
+  }
+  return number;
+}
+
+ReportAddress parseAddress(std::string_view text, const Origin& where)
+{
+  auto at = text.rfind('@');
+  if (at == std::string_view::npos || at + 1 == text.size()) {
+    where.fail("ReportAddress: '" + std::string(text) + "' is not an address (local@domain or @domain)");
+  }
+  ReportAddress address;
+  address.local = std::string(text.substr(0, at));
+  address.domain = lower(text.substr(at + 1));
+  return address;
+}
+
+FailureAction parseFailureAction(std::string_view value)
+{
+  return value == "tempfail" ? FailureAction::Tempfail : FailureAction::Accept;
+}
+
+bool flagValue(std::string_view value)
+{
+  auto v = lower(value);
+  return v == "yes" || v == "true" || v == "on" || v == "1";
+}
+
+constexpr uint64_t s_kib = 1024;
+constexpr uint64_t s_mib = s_kib * 1024;
+constexpr uint64_t s_gib = s_mib * 1024;
+constexpr uint64_t s_tib = s_gib * 1024;
+
+// The table. Defaults here must equal the member initialisers in config.hh / limits.hh
+// (test-config checks that parsing the dumped defaults gives a default Config).
+const std::vector<KeyDef>& keyTable()
+{
+  static const std::vector<KeyDef> s_keys = {
+    {"Socket", Kind::String, "inet:8895@127.0.0.1", 0, 0, nullptr,
+     "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST or unix:PATH (local:PATH).",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       if (!(v.starts_with("inet:") || v.starts_with("inet6:") || v.starts_with("unix:") || v.starts_with("local:"))) {
+         o.fail("Socket: '" + std::string(v) + "' must start with inet:, inet6:, unix: or local:");
+       }
+       c.socket = v;
+     }},
+    {"ReportAddress", Kind::List, "", 0, 0, nullptr,
+     "The rua mailbox(es) whose mail holds reports: local@domain, or @domain for a whole domain.\n"
+     "Several may be given, separated by commas or spaces, and the key may repeat.\n"
+     "Domains and local parts compare case-insensitively.  Without one, the milter passes all mail.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       std::string item;
+       std::istringstream in{std::string(v)};
+       while (std::getline(in, item, ',')) {
+         std::istringstream words(item);
+         std::string word;
+         while (words >> word) {
+           c.reportAddresses.push_back(parseAddress(word, o));
+         }
+       }
+     }},
+    {"ReportAction", Kind::Choice, "keep", 0, 0, "keep|discard",
+     "keep: deliver report mail as usual (with an X-DMARCwatch header).\n"
+     "discard: drop it once stored (only the rua recipient is removed when there are others).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) {
+       c.reportAction = v == "discard" ? ReportAction::Discard : ReportAction::Keep;
+     }},
+    {"OnStoreError", Kind::Choice, "tempfail", 0, 0, "tempfail|accept",
+     "When a report cannot be stored (disk full, map full, lock): tempfail makes the MTA retry\n"
+     "later (dedup makes the retry safe); accept lets the mail through unrecorded.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.onStoreError = parseFailureAction(v); }},
+    {"OnParseError", Kind::Choice, "accept", 0, 0, "accept|tempfail",
+     "When a report message cannot be read: accept delivers it with the error in the header\n"
+     "(ReportAction discard never discards such mail); tempfail asks the MTA to retry.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.onParseError = parseFailureAction(v); }},
+    {"AddHeader", Kind::Flag, "yes", 0, 0, nullptr,
+     "Add X-DMARCwatch: stored|duplicate|error; ... to report mail that is delivered.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.addHeader = flagValue(v); }},
+    {"UserID", Kind::String, "", 0, 0, nullptr,
+     "user[:group] the milter runs as after opening its socket (empty: stay as started).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.userId = v; }},
+    {"PidFile", Kind::String, "", 0, 0, nullptr,
+     "File the milter writes its process id to (empty: none).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.pidFile = v; }},
+    {"MemoryBufferSize", Kind::Size, "1M", 0, s_gib, nullptr,
+     "Bytes of a report message kept in memory; the rest goes to a private temporary file.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.memoryBufferBytes = n; }},
+    {"TempDirectory", Kind::String, "/tmp", 0, 0, nullptr,
+     "Directory for the temporary files of large report messages.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.tempDirectory = v; }},
+    {"Database", Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
+     "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
+    {"MapSize", Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
+     "LMDB map size: the most the store may grow to (address space; the file grows as used).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.mapSize = n; }},
+    {"SyslogTarget", Kind::String, "/dev/log", 0, 0, nullptr,
+     "Where log lines go: /dev/log (syslog(3)), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT\n"
+     "(RFC 5424), or stderr.  Programs run with -f log to stderr.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       if (!(v == "/dev/log" || v == "stderr" || v.starts_with("unix:") || v.starts_with("udp:") ||
+             v.starts_with("tcp:"))) {
+         o.fail("SyslogTarget: '" + std::string(v) + "' must be /dev/log, stderr, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT");
+       }
+       c.syslogTarget = v;
+     }},
+    {"SyslogFacility", Kind::Choice, "mail", 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
+     "Syslog facility of every log line.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.syslogFacility = v; }},
+    {"Resolver", Kind::String, "none", 0, 0, nullptr,
+     "DNS server the daemon asks (HOST or HOST@PORT), or none to work offline.\n"
+     "The milter never uses DNS.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.resolver = v; }},
+    {"MaxMessageSize", Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
+     "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
+     "unparsed with an error.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMessageBytes = n; }},
+    {"MaxDecompressedSize", Kind::Size, "4G", s_mib, s_tib, nullptr,
+     "Largest decompressed payload (all gzip members, or one zip member).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxDecompressedBytes = n; }},
+    {"MaxCompressionRatio", Kind::Count, "200", 2, 100000, nullptr,
+     "Largest decompressed/compressed ratio, checked past the first MiB: the decompression-bomb guard.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxCompressionRatio = n; }},
+    {"MaxArchiveMembers", Kind::Count, "64", 1, 100000, nullptr,
+     "Most members read from one zip archive.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxArchiveMembers = static_cast<uint32_t>(n); }},
+    {"MaxNesting", Kind::Count, "4", 1, 16, nullptr,
+     "Most containers inside each other (gzip in gzip in zip ...).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxNesting = static_cast<uint32_t>(n); }},
+    {"MaxMimeParts", Kind::Count, "256", 1, 100000, nullptr,
+     "Most MIME parts walked in one message.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMimeParts = static_cast<uint32_t>(n); }},
+    {"MaxMimeDepth", Kind::Count, "16", 1, 256, nullptr,
+     "Deepest multipart / message/rfc822 nesting.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMimeDepth = static_cast<uint32_t>(n); }},
+    {"MaxRecords", Kind::Count, "10000000", 1, 1000000000, nullptr,
+     "Most <record> elements in one report.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRecords = n; }},
+    {"MaxXmlDepth", Kind::Count, "32", 4, 1024, nullptr,
+     "Deepest XML element nesting in a report.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxXmlDepth = static_cast<uint32_t>(n); }},
+    {"MaxTextLength", Kind::Count, "4096", 64, 1048576, nullptr,
+     "Longest text of one XML element.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxTextLength = static_cast<uint32_t>(n); }},
+    {"MaxAuthResults", Kind::Count, "32", 1, 1024, nullptr,
+     "Most DKIM plus SPF results kept per record (the rest are dropped with a warning).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxAuthResults = static_cast<uint32_t>(n); }},
+    {"MaxWarnings", Kind::Count, "64", 1, 10000, nullptr,
+     "Most distinct warnings kept per report.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxWarnings = static_cast<uint32_t>(n); }},
+    {"MaxRawArchive", Kind::Size, "16M", 0, 4 * s_gib, nullptr,
+     "Largest raw payload archived with a report (compressed bytes; 0 archives none).\n"
+     "The archive lets a later version re-parse reports.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRawArchiveBytes = n; }},
+    {"MaxReportDays", Kind::Count, "31", 1, 366, nullptr,
+     "Most UTC days one report's counts are spread over.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxReportDays = static_cast<uint32_t>(n); }},
+  };
+  return s_keys;
+}
+
+const KeyDef* findKey(std::string_view name)
+{
+  auto wanted = lower(name);
+  for (const auto& key : keyTable()) {
+    if (lower(key.name) == wanted) {
+      return &key;
+    }
+  }
+  return nullptr;
+}
+
+void applyValue(Config& config, const KeyDef& key, std::string_view value, const Origin& where)
+{
+  uint64_t number = 0;
+  std::string word(value);
+  switch (key.kind) {
+  case Kind::Size:
+  case Kind::Count:
+    number = parseNumber(key, value, where);
+    break;
+  case Kind::Choice: {
+    word = lower(value);
+    std::string choices = std::string("|") + key.choices + "|";
+    if (choices.find("|" + word + "|") == std::string::npos) {
+      where.fail(std::string(key.name) + ": '" + std::string(value) + "' must be one of " + key.choices);
+    }
+    break;
+  }
+  case Kind::Flag: {
+    auto v = lower(value);
+    if (v != "yes" && v != "no" && v != "true" && v != "false" && v != "on" && v != "off" && v != "1" && v != "0") {
+      where.fail(std::string(key.name) + ": '" + std::string(value) + "' must be yes or no");
+    }
+    break;
+  }
+  case Kind::String:
+  case Kind::List:
+    break;
+  }
+  key.apply(config, word, number, where);
+}
+
+} // namespace
+
+bool ReportAddress::matches(std::string_view recipient) const
+{
+  // Postfix hands recipients as <local@domain>; sendmail may omit the brackets.
+  recipient = trim(recipient);
+  if (recipient.size() >= 2 && recipient.front() == '<' && recipient.back() == '>') {
+    recipient = recipient.substr(1, recipient.size() - 2);
+  }
+  auto at = recipient.rfind('@');
+  if (at == std::string_view::npos) {
+    return false;
+  }
+  if (lower(recipient.substr(at + 1)) != domain) {
+    return false;
+  }
+  return local.empty() || lower(recipient.substr(0, at)) == lower(local);
+}
+
+bool Config::isReportRecipient(std::string_view recipient) const
+{
+  return std::any_of(reportAddresses.begin(), reportAddresses.end(),
+                     [&](const ReportAddress& a) { return a.matches(recipient); });
+}
+
+bool parseSize(std::string_view text, uint64_t& out)
+{
+  text = trim(text);
+  if (text.empty()) {
+    return false;
+  }
+  uint64_t multiplier = 1;
+  switch (std::tolower(static_cast<unsigned char>(text.back()))) {
+  case 'k':
+    multiplier = s_kib;
+    break;
+  case 'm':
+    multiplier = s_mib;
+    break;
+  case 'g':
+    multiplier = s_gib;
+    break;
+  case 't':
+    multiplier = s_tib;
+    break;
+  default:
+    break;
+  }
+  if (multiplier != 1) {
+    text.remove_suffix(1);
+  }
+  uint64_t number = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+    return false;
+  }
+  if (number > UINT64_MAX / multiplier) {
+    return false;
+  }
+  out = number * multiplier;
+  return true;
+}
+
+std::shared_ptr<const Config> parseConfig(std::string_view text, const std::string& path)
+{
+  auto config = std::make_shared<Config>();
+  config->path = path;
+  std::set<std::string> seen;
+  unsigned lineNumber = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto eol = text.find('\n', pos);
+    auto line = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    pos = eol == std::string_view::npos ? text.size() + 1 : eol + 1;
+    ++lineNumber;
+    Origin where{path, lineNumber};
+
+    // A '#' starts a comment anywhere on the line, as in opendkim.conf.
+    if (auto hash = line.find('#'); hash != std::string_view::npos) {
+      line = line.substr(0, hash);
+    }
+    line = trim(line);
+    if (line.empty()) {
+      continue;
+    }
+    size_t split = 0;
+    while (split < line.size() && std::isspace(static_cast<unsigned char>(line[split])) == 0) {
+      ++split;
+    }
+    auto name = line.substr(0, split);
+    auto value = trim(line.substr(split));
+    const KeyDef* key = findKey(name);
+    if (key == nullptr) {
+      where.fail("unknown key '" + std::string(name) + "' (dmarcwatch --dump-config lists every key)");
+    }
+    if (value.empty()) {
+      where.fail(std::string(key->name) + ": missing value");
+    }
+    if (key->kind != Kind::List && !seen.insert(key->name).second) {
+      where.fail(std::string(key->name) + ": given twice");
+    }
+    applyValue(*config, *key, value, where);
+  }
+  return config;
+}
+
+std::shared_ptr<const Config> loadConfig(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(path + ": cannot open configuration file");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    throw ConfigError(path + ": read error");
+  }
+  return parseConfig(text.str(), path);
+}
+
+std::string defaultConfigPath()
+{
+  return SYSCONFDIR "/dmarcwatch.conf";
+}
+
+std::string dumpDefaultConfig()
+{
+  std::string out = "# dmarcwatch configuration: every key with its default.\n"
+                    "# One \"Key value\" per line; '#' starts a comment; keys are case-insensitive.\n";
+  for (const auto& key : keyTable()) {
+    out += "\n";
+    std::istringstream help(key.help);
+    std::string line;
+    while (std::getline(help, line)) {
+      out += "# " + line + "\n";
+    }
+    if (key.kind == Kind::Choice) {
+      out += std::string("# One of: ") + key.choices + "\n";
+    }
+    if (*key.defaultValue == '\0') {
+      out += std::string("#") + key.name + "\n";
+    }
+    else {
+      out += std::string(key.name) + " " + key.defaultValue + "\n";
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> configKeyNames()
+{
+  std::vector<std::string> names;
+  for (const auto& key : keyTable()) {
+    names.emplace_back(key.name);
+  }
+  return names;
+}
+
+} // namespace dmarcwatch::collector

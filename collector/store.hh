@@ -91,6 +91,22 @@ struct DayTotals
 
 class Store;
 
+//! The UTC days a report's facts are spread over: [first, first + count).
+struct DaySpan
+{
+  uint32_t first = 0;
+  uint32_t count = 1;
+};
+
+/*!
+ * \brief The days of a report's [begin, end) range (an end of 23:59:59 or of the next
+ * midnight is the same day).  A missing (<= 0) or reversed range uses the begin day, else
+ * the end day, else today, with a warning.  A range ending after tomorrow is clamped to
+ * tomorrow; a range longer than maxDays keeps its last maxDays days (the recent end is the
+ * trustworthy one: bogus begins like 0 are common), both with a warning.
+ */
+DaySpan reportDaySpan(int64_t begin, int64_t end, int64_t now, uint32_t maxDays, Warnings& warnings);
+
 //! One report being stored: one write transaction (see the file comment).
 class ReportWriter
 {
@@ -116,6 +132,16 @@ public:
     uint64_t mapSize = 8ULL << 30; //!< LMDB map size (address space; the file grows as used)
     uint64_t maxRawArchiveBytes = 16ULL << 20;
     uint32_t maxReportDays = 31;
+    //! Seconds since the epoch "now" (storedAt, clamping future report ranges); empty: time().
+    std::function<int64_t()> clock;
+    //! false: no fsync at commit (MDB_NOSYNC) - tests and benchmarks only.
+    bool sync = true;
+    /*!
+     * A long write transaction hands mapped pages back to the page cache when the
+     * process's resident file pages grew by this much since the store was opened.
+     * 0: at every check (tests).
+     */
+    uint64_t releaseMappedBytes = 16ULL << 20;
   };
 
   /*!

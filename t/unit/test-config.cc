@@ -2,5 +2,137 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/config.hh"
+#include "collector/errors.hh"
+#include "t/unit/test-util.hh"
+
+#include <regex>
+#include <set>
+
+using namespace dmarcwatch::collector;
+
 BOOST_AUTO_TEST_SUITE(test_config)
+
+BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
+{
+  // Parsing the dumped defaults must give the compiled-in defaults: the table and the structs agree.
+  auto parsed = parseConfig(dumpDefaultConfig(), "dump");
+  Config want;
+  BOOST_CHECK_EQUAL(parsed->socket, want.socket);
+  BOOST_CHECK_EQUAL(parsed->database, want.database);
+  BOOST_CHECK_EQUAL(parsed->mapSize, want.mapSize);
+  BOOST_CHECK_EQUAL(parsed->memoryBufferBytes, want.memoryBufferBytes);
+  BOOST_CHECK_EQUAL(parsed->syslogTarget, want.syslogTarget);
+  BOOST_CHECK(parsed->reportAction == want.reportAction);
+  BOOST_CHECK(parsed->onStoreError == want.onStoreError);
+  BOOST_CHECK(parsed->onParseError == want.onParseError);
+  BOOST_CHECK_EQUAL(parsed->limits.maxMessageBytes, want.limits.maxMessageBytes);
+  BOOST_CHECK_EQUAL(parsed->limits.maxDecompressedBytes, want.limits.maxDecompressedBytes);
+  BOOST_CHECK_EQUAL(parsed->limits.maxCompressionRatio, want.limits.maxCompressionRatio);
+  BOOST_CHECK_EQUAL(parsed->limits.maxArchiveMembers, want.limits.maxArchiveMembers);
+  BOOST_CHECK_EQUAL(parsed->limits.maxNesting, want.limits.maxNesting);
+  BOOST_CHECK_EQUAL(parsed->limits.maxMimeParts, want.limits.maxMimeParts);
+  BOOST_CHECK_EQUAL(parsed->limits.maxMimeDepth, want.limits.maxMimeDepth);
+  BOOST_CHECK_EQUAL(parsed->limits.maxRecords, want.limits.maxRecords);
+  BOOST_CHECK_EQUAL(parsed->limits.maxXmlDepth, want.limits.maxXmlDepth);
+  BOOST_CHECK_EQUAL(parsed->limits.maxTextLength, want.limits.maxTextLength);
+  BOOST_CHECK_EQUAL(parsed->limits.maxAuthResults, want.limits.maxAuthResults);
+  BOOST_CHECK_EQUAL(parsed->limits.maxWarnings, want.limits.maxWarnings);
+  BOOST_CHECK_EQUAL(parsed->limits.maxRawArchiveBytes, want.limits.maxRawArchiveBytes);
+  BOOST_CHECK_EQUAL(parsed->limits.maxReportDays, want.limits.maxReportDays);
+}
+
+BOOST_AUTO_TEST_CASE(sample_file_documents_every_key)
+{
+  // conf/dmarcwatch.conf must mention every key of the table (as "Key" or "#Key"), and no other key.
+  std::string sample = dmarcwatch::test::readFile(dmarcwatch::test::srcDir() / "conf" / "dmarcwatch.conf");
+  std::set<std::string> known;
+  for (const auto& name : configKeyNames()) {
+    known.insert(name);
+    std::regex line("(^|\\n)#? ?" + name + "( |\\n)");
+    BOOST_CHECK_MESSAGE(std::regex_search(sample, line), "conf/dmarcwatch.conf does not document " << name);
+  }
+  // And the sample, with its commented example lines, parses.
+  BOOST_CHECK_NO_THROW(parseConfig(sample, "conf/dmarcwatch.conf"));
+}
+
+BOOST_AUTO_TEST_CASE(keys_are_case_insensitive_and_values_parse)
+{
+  auto c = parseConfig("socket unix:/run/dw.sock\n"
+                       "REPORTADDRESS dmarc@Example.COM, @reports.example.net\n"
+                       "ReportAddress rua@other.test\n"
+                       "ReportAction discard   # trailing comment\n"
+                       "MaxMessageSize 32M\n"
+                       "MaxCompressionRatio 50\n"
+                       "AddHeader no\n",
+                       "t.conf");
+  BOOST_CHECK_EQUAL(c->socket, "unix:/run/dw.sock");
+  BOOST_REQUIRE_EQUAL(c->reportAddresses.size(), 3U);
+  BOOST_CHECK(c->reportAction == ReportAction::Discard);
+  BOOST_CHECK_EQUAL(c->limits.maxMessageBytes, 32ULL << 20);
+  BOOST_CHECK_EQUAL(c->limits.maxCompressionRatio, 50U);
+  BOOST_CHECK(!c->addHeader);
+  BOOST_CHECK(c->isReportRecipient("<dmarc@example.com>"));
+  BOOST_CHECK(c->isReportRecipient("DMARC@EXAMPLE.com"));
+  BOOST_CHECK(c->isReportRecipient("<anything@reports.example.net>"));
+  BOOST_CHECK(c->isReportRecipient("rua@OTHER.test"));
+  BOOST_CHECK(!c->isReportRecipient("<dmarc@example.org>"));
+  BOOST_CHECK(!c->isReportRecipient("<other@example.com>"));
+  BOOST_CHECK(!c->isReportRecipient("<x@sub.reports.example.net>"));
+  BOOST_CHECK(!c->isReportRecipient("no-at-sign"));
+}
+
+void checkError(const std::string& text, const std::string& wantPrefix)
+{
+  try {
+    parseConfig(text, "bad.conf");
+    BOOST_ERROR("no error for: " << text);
+  }
+  catch (const ConfigError& e) {
+    std::string got = e.what();
+    BOOST_CHECK_MESSAGE(got.starts_with(wantPrefix), "got '" << got << "', want prefix '" << wantPrefix << "'");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_file_and_line)
+{
+  checkError("# comment\n\nNoSuchKey 1\n", "bad.conf:3: unknown key 'NoSuchKey'");
+  checkError("ReportAction bounce\n", "bad.conf:1: ReportAction: 'bounce' must be one of keep|discard");
+  checkError("MaxMessageSize lots\n", "bad.conf:1: MaxMessageSize: 'lots' is not a size");
+  checkError("MaxXmlDepth 1\n", "bad.conf:1: MaxXmlDepth: 1 is outside");
+  checkError("Socket 8895\n", "bad.conf:1: Socket:");
+  checkError("Database /a\nDatabase /b\n", "bad.conf:2: Database: given twice");
+  checkError("ReportAddress nobody\n", "bad.conf:1: ReportAddress: 'nobody' is not an address");
+  checkError("Database\n", "bad.conf:1: Database: missing value");
+  checkError("SyslogTarget syslog.example:514\n", "bad.conf:1: SyslogTarget:");
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_is_named)
+{
+  try {
+    loadConfig("/nonexistent/dmarcwatch.conf");
+    BOOST_ERROR("no error");
+  }
+  catch (const ConfigError& e) {
+    BOOST_CHECK_EQUAL(std::string(e.what()), "/nonexistent/dmarcwatch.conf: cannot open configuration file");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sizes)
+{
+  uint64_t got = 0;
+  BOOST_CHECK(parseSize("512k", got));
+  BOOST_CHECK_EQUAL(got, 512U * 1024);
+  BOOST_CHECK(parseSize("2G", got));
+  BOOST_CHECK_EQUAL(got, 2ULL << 30);
+  BOOST_CHECK(parseSize("1000", got));
+  BOOST_CHECK_EQUAL(got, 1000U);
+  BOOST_CHECK(!parseSize("", got));
+  BOOST_CHECK(!parseSize("M", got));
+  BOOST_CHECK(!parseSize("-1", got));
+  BOOST_CHECK(!parseSize("1.5G", got));
+  BOOST_CHECK(!parseSize("99999999999999999999", got));
+  BOOST_CHECK(!parseSize("99999999999T", got));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,5 +2,188 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/inflate.hh"
+#include "collector/ingest.hh"
+#include "t/unit/test-util.hh"
+
+#include <fstream>
+#include <sstream>
+
+using namespace dmarcwatch::collector;
+using dmarcwatch::test::readData;
+using dmarcwatch::test::TempDir;
+
+namespace
+{
+
+std::span<const uint8_t> bytesOf(const std::string& s)
+{
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+struct Expected
+{
+  std::string file;
+  unsigned reports;
+  uint64_t records;
+  uint64_t messages;
+};
+
+//! t/data/samples/EXPECTED.tsv: the totals each sample must give.
+std::vector<Expected> expectedSamples()
+{
+  std::istringstream in(readData("samples/EXPECTED.tsv"));
+  std::vector<Expected> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    std::istringstream fields(line);
+    Expected e;
+    fields >> e.file >> e.reports >> e.records >> e.messages;
+    out.push_back(e);
+  }
+  return out;
+}
+
+const char* const s_smallReport = R"(<?xml version="1.0"?>
+<feedback>
+  <report_metadata><org_name>unit.test</org_name><email>r@unit.test</email>
+    <report_id>R-%ID%</report_id><date_range><begin>1700006400</begin><end>1700092799</end></date_range></report_metadata>
+  <policy_published><domain>example.test</domain><p>none</p></policy_published>
+  <record><row><source_ip>192.0.2.1</source_ip><count>5</count>
+    <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>fail</spf></policy_evaluated></row>
+    <identifiers><header_from>example.test</header_from></identifiers>
+    <auth_results><dkim><domain>example.test</domain><result>pass</result></dkim><spf><domain>example.test</domain><result>fail</result></spf></auth_results></record>
+  %MORE%
+</feedback>
+)";
+
+std::string smallReport(const std::string& id, const std::string& more = "")
+{
+  std::string xml = s_smallReport;
+  xml.replace(xml.find("%ID%"), 4, id);
+  xml.replace(xml.find("%MORE%"), 6, more);
+  return xml;
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(test_ingest)
+
+BOOST_AUTO_TEST_CASE(samples_give_expected_totals_and_dedup)
+{
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  unsigned storedTotal = 0;
+  for (const auto& want : expectedSamples()) {
+    auto outcome = ingester.ingestBytes(bytesOf(readData("samples/" + want.file)), want.file);
+    BOOST_TEST_CONTEXT(want.file)
+    {
+      BOOST_CHECK(outcome.errors.empty());
+      BOOST_REQUIRE_EQUAL(outcome.reports.size(), want.reports);
+      uint64_t records = 0;
+      uint64_t messages = 0;
+      for (const auto& r : outcome.reports) {
+        records += r.records;
+        messages += r.messages;
+        storedTotal += r.duplicate ? 0 : 1;
+      }
+      BOOST_CHECK_EQUAL(records, want.records);
+      BOOST_CHECK_EQUAL(messages, want.messages);
+    }
+  }
+  // The three zewaren mails carry one report: stored once.
+  BOOST_CHECK_EQUAL(storedTotal, expectedSamples().size() - 2);
+  BOOST_CHECK_EQUAL(store.listReports().size(), storedTotal);
+
+  // A second pass stores nothing new.
+  for (const auto& want : expectedSamples()) {
+    auto outcome = ingester.ingestBytes(bytesOf(readData("samples/" + want.file)), want.file);
+    for (const auto& r : outcome.reports) {
+      BOOST_CHECK_MESSAGE(r.duplicate, want.file << " stored again");
+    }
+  }
+  BOOST_CHECK_EQUAL(store.listReports().size(), storedTotal);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_report_stores_nothing)
+{
+  // The damage comes after a complete record: whatever the recovery policy, the
+  // outcome is either one clean error with nothing stored, or a recovered report.
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  std::string xml = smallReport("broken", "<record><row><source_ip>192.0.2.2</source_ip><count>7</count>");
+  xml.resize(xml.size() - 20); // cut inside the document
+  auto outcome = ingester.ingestBytes(bytesOf(xml), "cut.xml");
+  if (outcome.reports.empty()) {
+    BOOST_CHECK(!outcome.errors.empty());
+    BOOST_CHECK(store.listReports().empty());
+  }
+  else {
+    BOOST_REQUIRE_EQUAL(store.listReports().size(), 1U);
+    BOOST_CHECK_EQUAL(outcome.reports[0].messages, 5U); // the cut record's 7 is never guessed
+  }
+}
+
+BOOST_AUTO_TEST_CASE(not_a_report)
+{
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  auto plain = ingester.ingestBytes(bytesOf("just some text\n"), "text");
+  BOOST_CHECK(plain.failed());
+  BOOST_REQUIRE_EQUAL(plain.errors.size(), 1U);
+  auto mail = ingester.ingestBytes(bytesOf("From: a@b.test\r\nSubject: hi\r\n\r\nhello\r\n"), "mail");
+  BOOST_CHECK(mail.failed());
+  BOOST_REQUIRE_EQUAL(mail.errors.size(), 1U);
+  BOOST_CHECK_EQUAL(mail.errors[0], "no report attachment (gzip, zip or XML) in message");
+  auto empty = ingester.ingestBytes({}, "empty");
+  BOOST_CHECK(empty.failed());
+  BOOST_CHECK(store.listReports().empty());
+}
+
+BOOST_AUTO_TEST_CASE(big_raw_payload_is_streamed_not_archived)
+{
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  std::string xml = smallReport("streamed");
+  MemorySource source(xml);
+  auto outcome = ingester.ingestStream(source, "stream");
+  BOOST_REQUIRE_EQUAL(outcome.reports.size(), 1U);
+  BOOST_CHECK_EQUAL(outcome.reports[0].messages, 5U);
+  auto stored = store.listReports();
+  BOOST_REQUIRE_EQUAL(stored.size(), 1U);
+  BOOST_CHECK_EQUAL(stored[0].rawBytes, 0U);
+  BOOST_CHECK(!outcome.reports[0].warnings.empty());
+
+  // The same report in memory is archived and found duplicate.
+  auto again = ingester.ingestBytes(bytesOf(xml), "memory");
+  BOOST_REQUIRE_EQUAL(again.reports.size(), 1U);
+  BOOST_CHECK(again.reports[0].duplicate);
+}
+
+BOOST_AUTO_TEST_CASE(raw_payload_archived_and_restorable)
+{
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  std::string xml = smallReport("archived");
+  auto outcome = ingester.ingestBytes(bytesOf(xml), "archived.xml");
+  BOOST_REQUIRE_EQUAL(outcome.reports.size(), 1U);
+  auto raw = store.rawPayload(outcome.reports[0].sequence);
+  BOOST_REQUIRE(raw.has_value());
+  BOOST_CHECK_EQUAL(raw->first, "xml+zlib");
+  BOOST_CHECK_EQUAL(inflateBytes(raw->second, 1 << 20), xml);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,284 @@
+/*
+ * test-log.cc - the logger: line format, printable(), capture, rate limit,
+ * and the RFC 5424 writer against real sockets (unix datagram, UDP, TCP).
+ *
+ * Each test leaves logging on stderr with no capture, as it found it.
+ */
+#ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
+#endif
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/errors.hh"
+#include "collector/log.hh"
+#include "t/unit/test-util.hh"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+using namespace dmarcwatch::collector;
+
+namespace
+{
+
+//! Capture log lines for the lifetime of the object.
+struct Capture
+{
+  std::vector<std::string> lines;
+  Capture() { setLogCapture(&lines); }
+  ~Capture() { setLogCapture(nullptr); }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+};
+
+//! Restores the stderr sink at scope exit.
+struct RestoreStderr
+{
+  RestoreStderr() = default;
+  ~RestoreStderr() { setupLogging("dmarcwatch-test", "stderr", "mail"); }
+  RestoreStderr(const RestoreStderr&) = delete;
+  RestoreStderr& operator=(const RestoreStderr&) = delete;
+};
+
+//! A bound socket with a receive timeout; closed at scope exit.
+struct Socket
+{
+  int fd;
+  explicit Socket(int domain, int type) :
+    fd(socket(domain, type, 0))
+  {
+    BOOST_REQUIRE(fd >= 0);
+  }
+  ~Socket() { close(fd); }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+};
+
+std::string receiveDatagram(int fd)
+{
+  pollfd pfd{fd, POLLIN, 0};
+  if (poll(&pfd, 1, 2000) != 1) {
+    return "";
+  }
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+uint16_t bindLoopback(int fd)
+{
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE_EQUAL(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  BOOST_REQUIRE_EQUAL(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  return ntohs(addr.sin_port);
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(test_log)
+
+BOOST_AUTO_TEST_CASE(printable_replaces_control_and_non_ascii)
+{
+  BOOST_CHECK_EQUAL(printable("plain text"), "plain text");
+  BOOST_CHECK_EQUAL(printable("a\r\nb\tc\x1b[31m"), "a??b?c?[31m");
+  BOOST_CHECK_EQUAL(printable("caf\xc3\xa9"), "caf??");
+  BOOST_CHECK_EQUAL(printable(std::string("nul\0x", 5)), "nul?x");
+  BOOST_CHECK_EQUAL(printable("\x7f"), "?");
+}
+
+BOOST_AUTO_TEST_CASE(printable_truncates_within_max)
+{
+  std::string got = printable(std::string(300, 'x'), 20);
+  BOOST_CHECK_EQUAL(got.size(), 20U);
+  BOOST_CHECK_EQUAL(got, std::string(17, 'x') + "...");
+  BOOST_CHECK_EQUAL(printable("abcdef", 6), "abcdef");
+  BOOST_CHECK_EQUAL(printable("abcdefg", 2), "ab");
+  BOOST_CHECK_EQUAL(printable(std::string(250, 'y')).size(), 200U);
+}
+
+BOOST_AUTO_TEST_CASE(capture_formats_message_and_fields)
+{
+  Capture cap;
+  logInfo("report stored", {{"qid", "4XyZ"}, {"org", "google.com"}, {"records", "12"}});
+  logWarning("odd value", {{"text", "two words"}, {"empty", ""}, {"quote", "say \"hi\""}, {"eq", "a=b"}});
+  logError("bad bytes", {{"v", "line1\nline2"}});
+  BOOST_REQUIRE_EQUAL(cap.lines.size(), 3U);
+  BOOST_CHECK_EQUAL(cap.lines[0], "info: report stored qid=4XyZ org=google.com records=12");
+  BOOST_CHECK_EQUAL(cap.lines[1], R"(warning: odd value text="two words" empty="" quote="say \"hi\"" eq="a=b")");
+  BOOST_CHECK_EQUAL(cap.lines[2], "error: bad bytes v=line1?line2");
+}
+
+BOOST_AUTO_TEST_CASE(long_values_are_truncated)
+{
+  Capture cap;
+  logInfo("long", {{"v", std::string(5000, 'a')}});
+  BOOST_REQUIRE_EQUAL(cap.lines.size(), 1U);
+  BOOST_CHECK_LT(cap.lines[0].size(), 300U);
+  BOOST_CHECK(cap.lines[0].find("...") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(debug_only_when_enabled)
+{
+  Capture cap;
+  logDebug("hidden");
+  setLogDebug(true);
+  logDebug("shown");
+  setLogDebug(false);
+  BOOST_REQUIRE_EQUAL(cap.lines.size(), 1U);
+  BOOST_CHECK_EQUAL(cap.lines[0], "debug: shown");
+}
+
+BOOST_AUTO_TEST_CASE(identical_errors_are_rate_limited)
+{
+  Capture cap;
+  for (int i = 0; i < 500; ++i) {
+    logError("attacker triggered", {{"n", std::to_string(i)}});
+    logInfo("info is not limited");
+  }
+  logError("another text");
+  size_t errors = 0;
+  size_t infos = 0;
+  for (const auto& line : cap.lines) {
+    errors += line.rfind("error: attacker triggered", 0) == 0 ? 1 : 0;
+    infos += line.rfind("info: ", 0) == 0 ? 1 : 0;
+  }
+  BOOST_CHECK_GT(errors, 0U);
+  BOOST_CHECK_LE(errors, 50U);
+  BOOST_CHECK_EQUAL(infos, 500U);
+  BOOST_CHECK_EQUAL(cap.lines.back(), "error: another text");
+}
+
+BOOST_AUTO_TEST_CASE(bad_targets_are_config_errors)
+{
+  RestoreStderr restore;
+  BOOST_CHECK_THROW(setupLogging("t", "stderr", "nosuchfacility"), ConfigError);
+  BOOST_CHECK_THROW(setupLogging("t", "/var/log/file", "mail"), ConfigError);
+  BOOST_CHECK_THROW(setupLogging("t", "udp:127.0.0.1", "mail"), ConfigError);
+  BOOST_CHECK_THROW(setupLogging("t", "tcp:127.0.0.1:port", "mail"), ConfigError);
+  BOOST_CHECK_NO_THROW(setupLogging("t", "udp:[::1]:514", "local3"));
+  BOOST_CHECK_NO_THROW(setupLogging("t", "/dev/log", "daemon"));
+}
+
+BOOST_AUTO_TEST_CASE(unix_datagram_target_gets_rfc5424)
+{
+  dmarcwatch::test::TempDir dir;
+  std::string path = (dir.path() / "log.sock").string();
+  Socket receiver(AF_UNIX, SOCK_DGRAM);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  BOOST_REQUIRE_LT(path.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  BOOST_REQUIRE_EQUAL(bind(receiver.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+
+  RestoreStderr restore;
+  setupLogging("dmarcwatch-milter", "unix:" + path, "mail");
+  logWarning("report not stored", {{"qid", "ABC123"}, {"error", "bad \"xml\" ]here"}});
+  std::string got = receiveDatagram(receiver.fd);
+  BOOST_TEST_MESSAGE("got: " << got);
+  // <PRI>: mail (2) * 8 + warning (4) = 20.
+  BOOST_CHECK_EQUAL(got.rfind("<20>1 ", 0), 0U);
+  BOOST_CHECK(got.find(" dmarcwatch-milter " + std::to_string(getpid()) + " - ") != std::string::npos);
+  BOOST_CHECK(got.find(R"([dmarcwatch@32473 qid="ABC123" error="bad \"xml\" \]here"])") != std::string::npos);
+  std::string wantTail = R"( report not stored qid=ABC123 error="bad \"xml\" ]here")";
+  BOOST_CHECK(got.size() > wantTail.size() && got.substr(got.size() - wantTail.size()) == wantTail);
+  // Timestamp: 2024-01-02T03:04:05.123456Z after "<20>1 ".
+  BOOST_CHECK(got.size() > 33 && got[10] == '-' && got[16] == 'T' && got[32] == 'Z');
+}
+
+BOOST_AUTO_TEST_CASE(unix_target_survives_receiver_restart)
+{
+  dmarcwatch::test::TempDir dir;
+  std::string path = (dir.path() / "log.sock").string();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+
+  RestoreStderr restore;
+  setupLogging("dmarcwatch", "unix:" + path, "local0");
+  logInfo("nobody listens yet"); // dropped, must not throw or block
+  {
+    Socket first(AF_UNIX, SOCK_DGRAM);
+    BOOST_REQUIRE_EQUAL(bind(first.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    // A failed connect is retried at most once a second.
+    sleep(1);
+    logInfo("first");
+    BOOST_CHECK(receiveDatagram(first.fd).find("log lines lost count=1") != std::string::npos);
+    BOOST_CHECK(receiveDatagram(first.fd).find(" first") != std::string::npos);
+  }
+  unlink(path.c_str());
+  Socket second(AF_UNIX, SOCK_DGRAM);
+  BOOST_REQUIRE_EQUAL(bind(second.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  logInfo("second");
+  std::string got = receiveDatagram(second.fd);
+  BOOST_CHECK(got.find(" second") != std::string::npos);
+  // local0 (16) * 8 + info (6) = 134
+  BOOST_CHECK_EQUAL(got.rfind("<134>1 ", 0), 0U);
+}
+
+BOOST_AUTO_TEST_CASE(udp_target_gets_rfc5424)
+{
+  Socket receiver(AF_INET, SOCK_DGRAM);
+  uint16_t port = bindLoopback(receiver.fd);
+  RestoreStderr restore;
+  setupLogging("dmarcwatchd", "udp:127.0.0.1:" + std::to_string(port), "daemon");
+  logError("alert", {{"domain", "example.com"}});
+  std::string got = receiveDatagram(receiver.fd);
+  // daemon (3) * 8 + err (3) = 27
+  BOOST_CHECK_EQUAL(got.rfind("<27>1 ", 0), 0U);
+  BOOST_CHECK(got.find(" alert domain=example.com") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(tcp_target_uses_octet_counting)
+{
+  Socket listener(AF_INET, SOCK_STREAM);
+  uint16_t port = bindLoopback(listener.fd);
+  BOOST_REQUIRE_EQUAL(listen(listener.fd, 4), 0);
+  RestoreStderr restore;
+  setupLogging("dmarcwatchd", "tcp:127.0.0.1:" + std::to_string(port), "mail");
+  logInfo("one");
+  logInfo("two", {{"k", "v"}});
+  int conn = accept(listener.fd, nullptr, nullptr);
+  BOOST_REQUIRE(conn >= 0);
+  std::string stream;
+  char buf[4096];
+  while (stream.find(" two k=v") == std::string::npos) {
+    pollfd pfd{conn, POLLIN, 0};
+    if (poll(&pfd, 1, 2000) != 1) {
+      break;
+    }
+    ssize_t n = recv(conn, buf, sizeof buf, 0);
+    if (n <= 0) {
+      break;
+    }
+    stream.append(buf, static_cast<size_t>(n));
+  }
+  close(conn);
+  // Two frames "LEN SP MSG", each LEN matching its message.
+  size_t pos = 0;
+  std::vector<std::string> frames;
+  while (pos < stream.size()) {
+    size_t space = stream.find(' ', pos);
+    BOOST_REQUIRE(space != std::string::npos);
+    size_t len = std::stoul(stream.substr(pos, space - pos));
+    BOOST_REQUIRE_LE(space + 1 + len, stream.size());
+    frames.push_back(stream.substr(space + 1, len));
+    pos = space + 1 + len;
+  }
+  BOOST_REQUIRE_EQUAL(frames.size(), 2U);
+  BOOST_CHECK(frames[0].rfind("<22>1 ", 0) == 0 && frames[0].size() > 4 &&
+              frames[0].substr(frames[0].size() - 4) == " one");
+  BOOST_CHECK(frames[1].find("[dmarcwatch@32473 k=\"v\"] two k=v") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,195 @@
+/*
+ * session.hh - what the milter does with one connection and one message.
+ *
+ *   connect  -> ConnectionContext (holds the Config current at connect time)
+ *   envfrom  -> a fresh MessageContext (also reset at abort and eom)
+ *   envrcpt  -> recipients sorted into report (rua) and other
+ *   data     -> no rua recipient: Accept (nothing buffered, store untouched)
+ *   header/eoh/body -> MessageBuffer (memory, then a private temp file, capped)
+ *   eom      -> Ingester::ingestMessage over the shared Store; the verdict,
+ *               header and recipient removal follow ReportAction,
+ *               OnStoreError and OnParseError
+ *
+ * Users: callbacks.cc (libmilter trampolines) and tests, through MilterApi.
+ *
+ * Thread-safety: libmilter runs each connection in its own thread and calls
+ * its callbacks in order, so a ConnectionContext is used by one thread at a
+ * time.  Runtime is shared by all threads and is thread-safe.
+ *
+ * Error policy: the on*() functions may throw (bad_alloc, temp file I/O,
+ * StoreError from an unexpected place); callbacks.cc catches everything and
+ * asks failureVerdict() what to answer.  Expected outcomes (not a report,
+ * unreadable report, duplicate, oversize) are handled here and logged.
+ */
+#pragma once
+
+#include "collector/config.hh"
+#include "collector/ingest.hh"
+#include "collector/store.hh"
+#include "milter/milter-api.hh"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dmarcwatch::milter
+{
+
+//! The header the milter adds to report messages.
+constexpr const char* s_resultHeader = "X-DMARCwatch";
+
+/*!
+ * Process-wide state shared by every connection: the current configuration
+ * (replaced on reload) and the store (opened once).
+ */
+class Runtime
+{
+public:
+  explicit Runtime(std::shared_ptr<const collector::Config> config) :
+    d_config(std::move(config)) {}
+
+  //! The configuration new connections use. Thread-safe.
+  [[nodiscard]] std::shared_ptr<const collector::Config> config() const;
+  //! Replace it (reload); connections keep the one they started with.
+  void setConfig(std::shared_ptr<const collector::Config> config);
+  //! Install the store (after daemonizing and dropping privileges).
+  void setStore(std::unique_ptr<collector::Store> store);
+
+  //! Use of the store by one message; releases it at scope exit.
+  class StoreLease
+  {
+  public:
+    StoreLease(Runtime* runtime, collector::Store* store) :
+      d_runtime(runtime), d_store(store) {}
+    ~StoreLease();
+    StoreLease(StoreLease&& other) noexcept :
+      d_runtime(other.d_runtime), d_store(other.d_store) { other.d_store = nullptr; }
+    StoreLease(const StoreLease&) = delete;
+    StoreLease& operator=(const StoreLease&) = delete;
+    StoreLease& operator=(StoreLease&&) = delete;
+    [[nodiscard]] collector::Store* get() const { return d_store; }
+
+  private:
+    Runtime* d_runtime;
+    collector::Store* d_store;
+  };
+  //! \brief The store for one message; get() is nullptr when there is none or we are stopping.
+  StoreLease acquireStore();
+  /*!
+   * \brief Refuse new leases, wait until current ones end (or timeout), close the store.
+   * \return true when every lease ended in time. Blocks.
+   */
+  bool shutdown(std::chrono::milliseconds timeout);
+
+  //! A new connection id (for log lines before the queue id is known).
+  uint64_t nextConnectionId();
+
+private:
+  mutable std::mutex d_mutex;
+  std::condition_variable d_idle;
+  std::shared_ptr<const collector::Config> d_config;
+  std::unique_ptr<collector::Store> d_store;
+  unsigned d_leases = 0;
+  bool d_stopping = false;
+  uint64_t d_connections = 0;
+};
+
+/*!
+ * One message's bytes: in memory up to memoryBytes, then in a private temp
+ * file (mkstemp in tempDirectory, unlinked at once, so nothing is left behind
+ * even after SIGKILL).  Bytes beyond maxBytes are counted, not kept.
+ */
+class MessageBuffer
+{
+public:
+  MessageBuffer(uint64_t memoryBytes, uint64_t maxBytes, std::string tempDirectory);
+  ~MessageBuffer();
+  MessageBuffer(const MessageBuffer&) = delete;
+  MessageBuffer& operator=(const MessageBuffer&) = delete;
+
+  //! \brief Add bytes. \throw std::system_error when the temp file cannot be created or written.
+  void append(std::string_view data);
+  //! True when more than maxBytes were offered.
+  [[nodiscard]] bool overflow() const { return d_seen > d_max; }
+  //! Bytes offered so far (kept or not).
+  [[nodiscard]] uint64_t seen() const { return d_seen; }
+  //! True once the message spilled to a temp file.
+  [[nodiscard]] bool onDisk() const { return d_fd >= 0; }
+  //! \brief The kept bytes (the file is mapped read-only). \throw std::system_error
+  std::string_view view();
+
+private:
+  void spill();
+
+  uint64_t d_memory;
+  uint64_t d_max;
+  std::string d_tempDirectory;
+  std::string d_bytes;
+  int d_fd = -1;
+  uint64_t d_kept = 0;
+  uint64_t d_seen = 0;
+  void* d_map = nullptr;
+  size_t d_mapLength = 0;
+};
+
+//! State of the message in progress (between MAIL FROM and end of message or abort).
+struct MessageContext
+{
+  std::string queueId;
+  std::vector<std::string> reportRecipients; //!< as the MTA sent them (for smfi_delrcpt)
+  unsigned otherRecipients = 0;
+  std::unique_ptr<MessageBuffer> buffer; //!< created at the first header of a report message
+  bool decided = false;                  //!< Accept already answered for a non-report message
+
+  [[nodiscard]] bool isReport() const { return !reportRecipients.empty(); }
+};
+
+//! State of one SMTP connection (smfi_setpriv).
+class ConnectionContext
+{
+public:
+  ConnectionContext(Runtime& runtime, std::string client);
+
+  Verdict onEnvFrom(MilterApi& api, std::string_view sender);
+  Verdict onEnvRcpt(MilterApi& api, std::string_view recipient);
+  Verdict onData(MilterApi& api);
+  Verdict onHeader(MilterApi& api, std::string_view name, std::string_view value);
+  Verdict onEndOfHeaders(MilterApi& api);
+  Verdict onBody(MilterApi& api, std::string_view chunk);
+  Verdict onEndOfMessage(MilterApi& api);
+  //! The MTA aborted the message (RSET, lost client): drop it.
+  void onAbort();
+
+  /*!
+   * \brief What to answer after an exception escaped an on*() call (stage:
+   * "connect", "eom", ...).  Logs it, resets the message, sets the 451 reply
+   * when the answer is Tempfail.  Never throws.
+   */
+  Verdict failureVerdict(MilterApi* api, const char* stage, const char* what) noexcept;
+
+  [[nodiscard]] uint64_t id() const { return d_id; }
+  [[nodiscard]] const collector::Config& config() const { return *d_config; }
+
+private:
+  MessageContext& message();
+  std::string logId() const;
+  Verdict finishReport(MilterApi& api, MessageContext& msg);
+
+  Runtime& d_runtime;
+  std::shared_ptr<const collector::Config> d_config;
+  uint64_t d_id;
+  std::string d_client;
+  unsigned d_messages = 0;
+  std::unique_ptr<MessageContext> d_message;
+};
+
+//! \brief The X-DMARCwatch value for an outcome ("stored; reports=1; records=12; messages=34").
+std::string resultHeaderValue(const collector::IngestOutcome& outcome);
+
+} // namespace dmarcwatch::milter

@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# bench-lib.sh - helpers shared by the benchmark scripts in t/bench/.
+#
+# Sourced by run-bench.sh, bench-postfix.sh and bench-peers.sh (bash only).
+# Measurement is whole-process: wall clock from date(1) in nanoseconds around
+# the command, peak RSS from GNU time's %M (Debian package "time").  Nothing
+# here starts a daemon; functions return the command's exit status and never
+# exit the caller.
+
+BENCH_TIME=${BENCH_TIME:-/usr/bin/time}
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+# bench_require TOOL...: fail with the Debian package to install when missing.
+bench_require() {
+  local tool
+  for tool in "$@"; do
+    case $tool in
+    "$BENCH_TIME") [ -x "$BENCH_TIME" ] || { echo "bench: $BENCH_TIME missing (apt-get install time)" >&2; return 1; } ;;
+    "$PYTHON") [ -x "$PYTHON" ] || { echo "bench: $PYTHON missing (apt-get install python3)" >&2; return 1; } ;;
+    *) command -v "$tool" >/dev/null || { echo "bench: $tool missing" >&2; return 1; } ;;
+    esac
+  done
+}
+
+# bench_machine: one Markdown line describing this machine and the date.
+bench_machine() {
+  local cpu mem
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
+  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
+  printf 'Machine: %s CPUs (`nproc`), %s, %s RAM, %s; %s (UTC).\n' \
+    "$(nproc)" "${cpu:-unknown CPU}" "${mem:-? GiB}" "$(uname -sr)" "$(date -u '+%Y-%m-%d %H:%M')"
+}
+
+# measure OUT ERR CMD...: run CMD with stdout to OUT and stderr to ERR.
+# Sets M_WALL (seconds, 3 decimals) and M_RSS (peak RSS in KiB); returns
+# CMD's exit status.
+measure() {
+  local out=$1 err=$2 tf start end rc=0
+  shift 2
+  tf=$(mktemp "${TMPDIR:-/tmp}/bench-time.XXXXXX")
+  start=$(date +%s%N)
+  "$BENCH_TIME" -f '%M' -o "$tf" "$@" >"$out" 2>"$err" || rc=$?
+  end=$(date +%s%N)
+  M_WALL=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
+  # GNU time prefixes "Command exited with non-zero status N" on failure
+  M_RSS=$(tail -n1 "$tf")
+  rm -f "$tf"
+  return $rc
+}
+
+# stats V...: print "median min max" of the numbers given.
+stats() {
+  printf '%s\n' "$@" | sort -g | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) { print "- - -"; exit }
+      med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      printf "%.3f %.3f %.3f\n", med, v[1], v[NR]
+    }'
+}
+
+# fmt_s SECONDS: human seconds (ms below 1 s).
+fmt_s() {
+  awk -v s="$1" 'BEGIN {
+    if (s == "-" || s == "") { print "-"; exit }
+    if (s < 1) printf "%.0f ms", s * 1000; else if (s < 10) printf "%.2f s", s; else printf "%.1f s", s }'
+}
+
+# fmt_mib KIB: KiB as MiB with one decimal.
+fmt_mib() {
+  awk -v k="$1" 'BEGIN { if (k == "" || k == "-") print "-"; else printf "%.1f MiB", k / 1024 }'
+}
+
+# results_update FILE BODYFILE: replace the part of FILE between the
+# "bench:begin"/"bench:end" markers with BODYFILE (create FILE if needed), so
+# notes written by hand around the generated tables survive a rerun.
+results_update() {
+  local file=$1 body=$2 tag=${3:-bench}
+  "$PYTHON" - "$file" "$body" "$tag" <<'EOF'
+import os, sys
+path, body_path, tag = sys.argv[1:4]
+begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+body = open(body_path, encoding="utf-8").read().rstrip("\n") + "\n"
+block = f"{begin}\n{body}{end}\n"
+text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# dmarcwatch benchmark results\n\n"
+if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1].lstrip("\n")
+    text = head + block + ("\n" + tail if tail else "")
+else:
+    text = text.rstrip("\n") + "\n\n" + block
+tmp = path + ".tmp"
+open(tmp, "w", encoding="utf-8").write(text)
+os.replace(tmp, path)
+EOF
+}

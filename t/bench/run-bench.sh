@@ -1,0 +1,273 @@
+#!/bin/bash
+# run-bench.sh - `make bench`: dmarcwatch ingest against the libxml2+zlib floor.
+#
+# What it measures (issue 4), whole process, several repetitions each
+# (median, min-max):
+#   1. `dmarcwatch --db NEW ingest --json FILE` into a fresh store, for
+#      generated reports of 2,000 / 200,000 / 2,000,000 records, xml and gz,
+#      next to the floor (t/bench/floor: inflate + xmlTextReader scan only);
+#      prints ingest/floor, records/s, MB/s (uncompressed XML) and peak RSS,
+#      and checks that ingest reports exactly the generator's totals.
+#   2. `dmarcwatch status --json` on a store holding a year of daily reports
+#      for 100 domains (36,500 reports, ~3.6 million records), filled by one
+#      `dmarcwatch ingest DIR` call (itself timed: reports/s).
+#   3. Mail through a private Postfix (t/bench/bench-postfix.sh), when root,
+#      Postfix and the milter are there; otherwise a note says why not.
+# Results go to stdout as Markdown and into t/bench/RESULTS.md between the
+# "bench:begin"/"bench:end" markers (text around them is kept).
+#
+# Environment (all optional):
+#   BENCH_CACHE   where generated inputs are kept between runs
+#                 (default ${TMPDIR:-/tmp}/dmarcwatch-bench-cache; 2M records
+#                 is 1.5 GB of XML, ~10 s to generate)
+#   BENCH_SIZES   record counts (default "2000 200000 2000000")
+#   BENCH_REPS    repetitions per measurement (default 5; 3 at >= 1M records)
+#   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3
+#   BENCH_RESULTS file to update (default $SRCDIR/t/bench/RESULTS.md; "-" = none)
+#   BENCH_FLOOR_FLAGS extra floor options (e.g. --noblanks)
+#   SRCDIR BUILDDIR   set by make; default: this script's tree and $PWD
+#
+# Exit 0 when every measurement ran and every total matched; 1 otherwise
+# (targets missed are reported, not failed: this is a measurement).
+# Never part of `make check`.  Uses only what it creates under one mktemp dir
+# (removed at exit) and the cache dir.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=t/bench/bench-lib.sh
+. "$here/bench-lib.sh"
+
+SRCDIR=${SRCDIR:-$(cd "$here/../.." && pwd)}
+BUILDDIR=${BUILDDIR:-$PWD}
+GEN=$BUILDDIR/t/bench/generate-report
+FLOOR=$BUILDDIR/t/bench/floor
+DW=${DMARCWATCH:-$BUILDDIR/collector/dmarcwatch}
+SIZES=${BENCH_SIZES:-2000 200000 2000000}
+REPS=${BENCH_REPS:-5}
+CACHE=${BENCH_CACHE:-${TMPDIR:-/tmp}/dmarcwatch-bench-cache}
+RESULTS=${BENCH_RESULTS:-$SRCDIR/t/bench/RESULTS.md}
+read -r -a FLOOR_FLAGS <<<"${BENCH_FLOOR_FLAGS:-}"
+STATUS_DOMAINS=${BENCH_STATUS_DOMAINS:-100}
+STATUS_DAYS=${BENCH_STATUS_DAYS:-365}
+STATUS_RECORDS=${BENCH_STATUS_RECORDS:-100}
+STATUS_BEGIN=1704067200 # 2024-01-01: status windows are relative to the newest report
+
+bench_require "$BENCH_TIME" "$PYTHON"
+for prog in "$GEN" "$FLOOR" "$DW"; do
+  [ -x "$prog" ] || { echo "run-bench: $prog not built (make bench builds it)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dmarcwatch-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+fail() { echo "run-bench: $*" >&2; failures=$((failures + 1)); }
+
+# Step: inputs.  The cache key is a fingerprint of the generator's output, so
+# a changed generator never reuses stale files.
+fp=$("$GEN" --records 64 --seed 1 2>/dev/null | cksum | cut -d' ' -f1)
+IN=$CACHE/inputs-$fp
+mkdir -p "$IN"
+gen_input() {
+  local n=$1
+  [ -s "$IN/r$n.totals" ] && return 0
+  echo "run-bench: generating $n records into $IN" >&2
+  "$GEN" --records "$n" --seed 1 --report-id "bench-$n" --out "$IN/r$n.xml" 2>/dev/null
+  "$GEN" --records "$n" --seed 1 --report-id "bench-$n" --gzip --out "$IN/r$n.xml.gz" \
+    --totals "$IN/r$n.totals.tmp" 2>/dev/null
+  mv "$IN/r$n.totals.tmp" "$IN/r$n.totals" # written last: marks the set complete
+}
+
+# check_ingest JSON TOTALS: one input line, one stored report, the totals right.
+check_ingest() {
+  "$PYTHON" - "$1" "$2" <<'EOF'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+want = json.load(open(sys.argv[2]))
+if len(lines) != 1:
+    sys.exit(f"want 1 JSON line, got {len(lines)}")
+got = json.loads(lines[0])
+if got.get("error"):
+    sys.exit(f"error: {got['error']}")
+reps = got.get("reports", [])
+if len(reps) != 1 or reps[0].get("status") != "stored":
+    sys.exit(f"want 1 stored report, got {reps!r:.200}")
+r = reps[0]
+if (r.get("records"), r.get("messages")) != (want["records"], want["messages"]):
+    sys.exit(f"records/messages got {r.get('records')}/{r.get('messages')} want {want['records']}/{want['messages']}")
+EOF
+}
+
+TABLE=$WORK/table.md
+{
+  echo "| input | records | XML MB | ingest wall, median (min-max) | floor wall, median (min-max) | ingest/floor | records/s | XML MB/s | ingest peak RSS | floor peak RSS | targets |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+} >"$TABLE"
+
+# Step: part 1, ingest against the floor, interleaving the two so that drift
+# (thermal, noisy neighbours) hits both alike.
+for n in $SIZES; do
+  gen_input "$n"
+  reps=$REPS
+  [ "$n" -ge 1000000 ] && [ -z "${BENCH_REPS:-}" ] && reps=3
+  xml_bytes=$(stat -c %s "$IN/r$n.xml")
+  for fmt in xml xml.gz; do
+    file=$IN/r$n.$fmt
+    fw=() fr=() iw=() ir=() ierr=""
+    for ((rep = 1; rep <= reps; rep++)); do
+      if measure "$WORK/floor.out" "$WORK/floor.err" "$FLOOR" "${FLOOR_FLAGS[@]}" "$file"; then
+        fw+=("$M_WALL") fr+=("$M_RSS")
+      else
+        fail "floor failed on $file: $(head -c 300 "$WORK/floor.err")"
+      fi
+      [ -n "$ierr" ] && continue
+      rm -rf "$WORK/store"
+      rc=0
+      measure "$WORK/ingest.json" "$WORK/ingest.err" "$DW" --db "$WORK/store" ingest --json "$file" || rc=$?
+      if [ $rc -ne 0 ]; then
+        ierr="exit status $rc: $(head -c 300 "$WORK/ingest.err") $(head -c 300 "$WORK/ingest.json")"
+      elif ! why=$(check_ingest "$WORK/ingest.json" "$IN/r$n.totals" 2>&1); then
+        ierr="wrong result: $why"
+      else
+        iw+=("$M_WALL") ir+=("$M_RSS")
+      fi
+      if [ -n "$ierr" ]; then fail "ingest r$n.$fmt: $ierr"; fi
+      rm -rf "$WORK/store"
+    done
+    read -r fmed fmin fmax <<<"$(stats "${fw[@]}")"
+    read -r frss _ _ <<<"$(stats "${fr[@]}")"
+    if [ -n "$ierr" ] || [ ${#iw[@]} -eq 0 ]; then
+      echo "| r$n.$fmt | $n | $((xml_bytes / 1000000)) | failed: ${ierr//|//} | $(fmt_s "$fmed") ($(fmt_s "$fmin")-$(fmt_s "$fmax")) | - | - | - | - | $(fmt_mib "$frss") | - |" >>"$TABLE"
+      continue
+    fi
+    read -r imed imin imax <<<"$(stats "${iw[@]}")"
+    read -r _ _ irss <<<"$(stats "${ir[@]}")" # the worst peak of all repetitions
+    ratio=$(awk -v a="$imed" -v b="$fmed" 'BEGIN { printf "%.2f", a / b }')
+    rps=$(awk -v n="$n" -v s="$imed" 'BEGIN { printf "%\047.0f", n / s }')
+    mbs=$(awk -v b="$xml_bytes" -v s="$imed" 'BEGIN { printf "%.0f", b / 1e6 / s }')
+    # Targets (issue 4): 200k gz ratio <= 1.5, RSS <= 32 MiB at 200k and 2M; issue 2: RSS < 64 MiB.
+    verdict="-"
+    if [ "$n" -ge 200000 ]; then
+      verdict=$(awk -v r="$ratio" -v k="$irss" -v gz="$([ "$fmt" = xml.gz ] && [ "$n" -eq 200000 ] && echo 1)" 'BEGIN {
+        s = (k <= 32768) ? "RSS<=32MiB ok" : ((k < 65536) ? "RSS<=32MiB MISSED (<64MiB ok)" : "RSS MISSED (>=64MiB)")
+        if (gz == 1) s = s ", " ((r <= 1.5) ? "ratio<=1.5 ok" : "ratio<=1.5 MISSED")
+        print s }')
+    fi
+    echo "| r$n.$fmt | $n | $((xml_bytes / 1000000)) | $(fmt_s "$imed") ($(fmt_s "$imin")-$(fmt_s "$imax")) | $(fmt_s "$fmed") ($(fmt_s "$fmin")-$(fmt_s "$fmax")) | $ratio | $rps | $mbs | $(fmt_mib "$irss") | $(fmt_mib "$frss") | $verdict |" >>"$TABLE"
+    echo "run-bench: r$n.$fmt done" >&2
+  done
+done
+
+# Step: part 2, status on a year of reports.  The reports are cached; the
+# store is rebuilt every run (its format may have changed), which also gives
+# the bulk-ingest rate.
+STATUS_TABLE=$WORK/status.md
+if [ "${BENCH_STATUS:-1}" != 0 ]; then
+  YEAR=$CACHE/year-$fp-$STATUS_DOMAINS-$STATUS_DAYS-$STATUS_RECORDS
+  if [ ! -s "$YEAR.totals" ]; then
+    echo "run-bench: generating $((STATUS_DOMAINS * STATUS_DAYS)) reports into $YEAR" >&2
+    rm -rf "$YEAR"
+    "$GEN" --batch-dir "$YEAR" --domains "$STATUS_DOMAINS" --days "$STATUS_DAYS" --records "$STATUS_RECORDS" \
+      --seed 2 --begin "$STATUS_BEGIN" --gzip --totals "$YEAR.totals.tmp" 2>/dev/null
+    mv "$YEAR.totals.tmp" "$YEAR.totals"
+  fi
+  read -r y_reports y_records y_messages <<<"$("$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["reports"], t["records"], t["messages"])' "$YEAR.totals")"
+  {
+    echo "| measurement | wall, median (min-max) | peak RSS | note |"
+    echo "|---|--:|--:|---|"
+  } >"$STATUS_TABLE"
+  STORE=$WORK/year-store
+  if measure "$WORK/year.out" "$WORK/year.err" "$DW" --db "$STORE" ingest "$YEAR"; then
+    rate=$(awk -v n="$y_reports" -v s="$M_WALL" 'BEGIN { printf "%\047.0f", n / s }')
+    rrate=$(awk -v n="$y_records" -v s="$M_WALL" 'BEGIN { printf "%\047.0f", n / s }')
+    size=$(du -sm "$STORE" | cut -f1)
+    echo "| ingest DIR ($y_reports files .xml.gz, $y_records records) | $(fmt_s "$M_WALL") | $(fmt_mib "$M_RSS") | $rate reports/s, $rrate records/s; store $size MiB |" >>"$STATUS_TABLE"
+    # The store must hold exactly what was generated.
+    if ! why=$("$DW" --db "$STORE" reports --json | "$PYTHON" -c '
+import json, sys
+want = [int(x) for x in sys.argv[1:4]]
+reps = json.load(sys.stdin)["reports"]
+got = [len(reps), sum(r["records"] for r in reps), sum(r["messages"] for r in reps)]
+if got != want: sys.exit(f"reports/records/messages got {got} want {want}")' "$y_reports" "$y_records" "$y_messages" 2>&1); then
+      fail "year store: $why"
+    fi
+    for since in default all; do
+      args=(status --json)
+      [ "$since" = all ] && args+=(--since all)
+      sw=() sr=() serr=""
+      for ((rep = 1; rep <= REPS + 2; rep++)); do # +2: the first ones warm the page cache
+        if measure "$WORK/status.json" "$WORK/status.err" "$DW" --db "$STORE" "${args[@]}"; then
+          ((rep > 2)) && sw+=("$M_WALL") sr+=("$M_RSS")
+        else
+          serr="exit $?: $(head -c 300 "$WORK/status.err")"
+          break
+        fi
+      done
+      if [ -n "$serr" ]; then
+        fail "status $since: $serr"
+        echo "| status --json${since/default/} | failed: ${serr//|//} | - | |" >>"$STATUS_TABLE"
+        continue
+      fi
+      ndom=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; print(len(d), sum(x["messages"] for x in d))' "$WORK/status.json")
+      read -r smed smin smax <<<"$(stats "${sw[@]}")"
+      read -r _ _ srss <<<"$(stats "${sr[@]}")"
+      ok=$(awk -v s="$smed" 'BEGIN { print (s < 0.2) ? "target <200 ms ok" : "target <200 ms MISSED" }')
+      label="status --json"
+      [ "$since" = all ] && label="status --json --since all"
+      [ "$since" = all ] && [ "${ndom#* }" != "$y_messages" ] && fail "status --since all: messages ${ndom#* } want $y_messages"
+      echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
+    done
+  else
+    fail "year ingest: exit $?: $(head -c 300 "$WORK/year.err")"
+    echo "| ingest DIR ($y_reports files) | failed | - | $(head -c 200 "$WORK/year.err" | tr '|\n' '  ') |" >>"$STATUS_TABLE"
+  fi
+  rm -rf "$STORE"
+fi
+
+# Step: part 3, Postfix and the milter (root only; its own script).
+POSTFIX_MD=$WORK/postfix.md
+if [ "${BENCH_POSTFIX:-1}" != 0 ]; then
+  rc=0
+  bash "$here/bench-postfix.sh" >"$POSTFIX_MD" 2>"$WORK/postfix.err" || rc=$?
+  if [ $rc -eq 77 ]; then
+    echo "Skipped: $(tail -n1 "$WORK/postfix.err")" >"$POSTFIX_MD"
+  elif [ $rc -ne 0 ]; then
+    fail "bench-postfix.sh exit $rc: $(tail -n5 "$WORK/postfix.err")"
+    echo "Failed (exit $rc): $(tail -n3 "$WORK/postfix.err" | tr '\n' ' ')" >>"$POSTFIX_MD"
+  fi
+fi
+
+# Step: the report.
+REPORT=$WORK/report.md
+{
+  echo "## Latest \`make bench\` run"
+  echo
+  bench_machine
+  echo "dmarcwatch $("$DW" --version 2>/dev/null | head -n1) ($(git -C "$SRCDIR" describe --always --dirty 2>/dev/null || echo 'no git')), floor flags: \`${BENCH_FLOOR_FLAGS:-XML_PARSE_NONET}\`."
+  echo
+  echo "### Ingest of one generated report vs the floor"
+  echo
+  echo "Whole process, fresh store each time; wall from date(1) around the command, peak RSS from GNU time; $REPS repetitions (3 at 2M), records/s and MB/s from the median wall and the uncompressed XML size. Totals checked against the generator's every time."
+  echo "Targets (issue 4): 200k gz ingest <= 1.5 x floor; peak RSS <= 32 MiB at 200k and 2M (issue 2: < 64 MiB)."
+  echo
+  cat "$TABLE"
+  if [ -s "$STATUS_TABLE" ]; then
+    echo
+    echo "### \`status\` on a year of reports ($STATUS_DOMAINS domains x $STATUS_DAYS days, ~$STATUS_RECORDS records each)"
+    echo
+    echo "Medians of $REPS runs after 2 warm-up runs. Without \`--since\`, status covers the 7 days up to each domain's newest report. Target: < 200 ms."
+    echo
+    cat "$STATUS_TABLE"
+  fi
+  if [ -s "$POSTFIX_MD" ]; then
+    echo
+    echo "### Through Postfix with the milter"
+    echo
+    cat "$POSTFIX_MD"
+  fi
+} >"$REPORT"
+cat "$REPORT"
+if [ "$RESULTS" != "-" ]; then
+  results_update "$RESULTS" "$REPORT" bench
+  echo "run-bench: results kept in $RESULTS" >&2
+fi
+[ $failures -eq 0 ]

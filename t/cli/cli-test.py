@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""The `dmarcwatch` command contract (DESIGN.md): exit codes, --json shapes,
+inputs (files, stdin, mbox, Maildir, directories), dedup, reports and status.
+Prints one line per check and ends with "N passed, M failed"."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SRCDIR = os.environ.get("SRCDIR", ".")
+BUILDDIR = os.environ.get("BUILDDIR", ".")
+BIN = os.path.join(BUILDDIR, "collector", "dmarcwatch")
+SAMPLES = os.path.join(SRCDIR, "t", "data", "samples")
+
+passed = failed = 0
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok - {what}")
+    else:
+        failed += 1
+        print(f"not ok - {what}" + (f": {detail}" if detail else ""))
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, timeout=60)
+    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def expected():
+    rows = {}
+    with open(os.path.join(SAMPLES, "EXPECTED.tsv")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, reports, records, messages = line.split()[:4]
+            rows[name] = (int(reports), int(records), int(messages))
+    return rows
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="dmarcwatch-cli.")
+    try:
+        db = os.path.join(tmp, "db")
+        want = expected()
+        files = [os.path.join(SAMPLES, n) for n in sorted(want)]
+
+        rc, out, _ = run("--help")
+        check(rc == 0 and "ingest" in out and "status" in out, "--help exits 0 and lists the commands")
+        rc, out, _ = run("--version")
+        check(rc == 0 and out.startswith("dmarcwatch "), "--version")
+        rc, _, err = run()
+        check(rc == 2 and "no command" in err, "no command: exit 2", err)
+        rc, _, err = run("--db", db, "frobnicate")
+        check(rc == 2 and "unknown command" in err, "unknown command: exit 2", err)
+        rc, _, err = run("--db", db, "ingest", "--bogus", files[0])
+        check(rc == 2, "unknown ingest option: exit 2", err)
+        rc, _, err = run("--db", db, "ingest")
+        check(rc == 2, "ingest without inputs: exit 2", err)
+
+        bad_conf = os.path.join(tmp, "bad.conf")
+        with open(bad_conf, "w") as f:
+            f.write("# test\nDatabase /tmp/x\nNoSuchKey yes\n")
+        rc, _, err = run("-c", bad_conf, "status")
+        check(rc == 2 and f"{bad_conf}:3: unknown key 'NoSuchKey'" in err, "config error names file:line, exit 2", err)
+        rc, _, err = run("-c", os.path.join(tmp, "missing.conf"), "status")
+        check(rc == 2 and "missing.conf" in err, "missing -c file: exit 2", err)
+        rc, out, _ = run("--dump-config")
+        check(rc == 0 and "\nSocket " in out and "\nMaxMessageSize " in out, "--dump-config lists keys")
+
+        rc, _, err = run("--db", os.path.join(tmp, "nostore"), "status")
+        check(rc == 1 and "nostore" in err, "status on a missing store: exit 1 naming it", err)
+
+        # Every sample, one JSON object per input, exact totals.
+        rc, out, err = run("--db", db, "ingest", "--json", *files)
+        objs = json_lines(out)
+        check(rc == 0 and len(objs) == len(files), f"ingest {len(files)} samples: exit 0, one JSON line each", err)
+        for obj in objs:
+            name = os.path.basename(obj["path"])
+            reports, records, messages = want[name]
+            got = (len(obj["reports"]), sum(r["records"] for r in obj["reports"]), sum(r["messages"] for r in obj["reports"]))
+            keys_ok = all(set(r) >= {"org", "report_id", "domain", "begin", "end", "records", "messages", "status"}
+                          for r in obj["reports"])
+            check(obj["error"] is None and got == (reports, records, messages) and keys_ok and "warnings" in obj,
+                  f"{name}: {got}", f"want {(reports, records, messages)}, error {obj['error']!r}")
+        stored = sum(1 for o in objs for r in o["reports"] if r["status"] == "stored")
+
+        rc, out, _ = run("--db", db, "ingest", "--json", *files)
+        again = json_lines(out)
+        check(rc == 0 and all(r["status"] == "duplicate" for o in again for r in o["reports"]),
+              "second ingest: every report duplicate, exit 0")
+
+        # stdin
+        with open(os.path.join(SAMPLES, "modoboa-google.eml"), "rb") as f:
+            rc, out, _ = run("--db", db, "ingest", "--json", "-", stdin=f.read())
+        obj = json_lines(out)[0]
+        check(rc == 0 and obj["path"] == "-" and obj["reports"][0]["status"] == "duplicate", "stdin input", out)
+
+        # A bad input fails the run (exit 1) without stopping the good ones.
+        junk = os.path.join(tmp, "junk.bin")
+        with open(junk, "wb") as f:
+            f.write(b"\x00\x01garbage" * 10)
+        fresh = os.path.join(tmp, "db2")
+        rc, out, _ = run("--db", fresh, "ingest", "--json", junk, files[0])
+        objs2 = json_lines(out)
+        check(rc == 1 and objs2[0]["error"] and objs2[1]["error"] is None and objs2[1]["reports"],
+              "junk + good input: exit 1, junk has an error, good one stored", out)
+        rc, out, _ = run("--db", fresh, "ingest", os.path.join(tmp, "does-not-exist.xml"))
+        check(rc == 1 and "does-not-exist.xml" in out, "missing input file: exit 1 naming it", out)
+
+        # mbox of two report mails (one ">From " quoted body line must not break it).
+        mbox = os.path.join(tmp, "reports.mbox")
+        with open(mbox, "wb") as out_f:
+            for name in ("modoboa-google.eml", "modoboa-yahoo.eml"):
+                out_f.write(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n")
+                with open(os.path.join(SAMPLES, name), "rb") as f:
+                    out_f.write(f.read().replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n\n")
+        rc, out, err = run("--db", os.path.join(tmp, "db3"), "ingest", "--json", mbox)
+        obj = json_lines(out)[0]
+        check(rc == 0 and len(obj["reports"]) == 2 and sum(r["messages"] for r in obj["reports"]) == 59,
+              "mbox with two report mails: 2 reports, 59 messages", out + err)
+
+        # Maildir
+        maildir = os.path.join(tmp, "Maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(maildir, sub))
+        shutil.copy(os.path.join(SAMPLES, "modoboa-google.eml"), os.path.join(maildir, "new", "1.host"))
+        shutil.copy(os.path.join(SAMPLES, "zewaren-report-with-gz.eml"), os.path.join(maildir, "cur", "2.host:2,S"))
+        shutil.copy(os.path.join(SAMPLES, "modoboa-yahoo.eml"), os.path.join(maildir, "tmp", "3.host"))
+        rc, out, err = run("--db", os.path.join(tmp, "db4"), "ingest", "--json", maildir)
+        objs4 = json_lines(out)
+        check(rc == 0 and len(objs4) == 2 and sum(len(o["reports"]) for o in objs4) == 2,
+              "Maildir: cur/ and new/ read, tmp/ not", out + err)
+
+        # reports and status
+        rc, out, _ = run("--db", db, "reports", "--json")
+        reports = json.loads(out)["reports"]
+        check(rc == 0 and len(reports) == stored, f"reports --json lists {stored} reports", f"got {len(reports)}")
+        rc, out, _ = run("--db", db, "reports", "--json", "--domain", "ngyn.org")
+        ngyn = json.loads(out)["reports"]
+        check(rc == 0 and len(ngyn) == 2 and all(r["domain"] == "ngyn.org" for r in ngyn), "reports --domain filters")
+        rc, out, _ = run("--db", db, "reports")
+        check(rc == 0 and f"{stored} reports" in out, "reports table")
+
+        rc, out, _ = run("--db", db, "status", "--since", "all", "--json")
+        status = json.loads(out)
+        domains = {d["domain"]: d for d in status["domains"]}
+        want_msgs = sum(r["messages"] for r in reports)
+        got_msgs = sum(d["messages"] for d in status["domains"])
+        check(rc == 0 and got_msgs == want_msgs, f"status --since all: {got_msgs} messages over {len(domains)} domains",
+              f"want {want_msgs}")
+        consistent = all(d["dmarc_pass"] + d["dmarc_fail"] == d["messages"] and
+                         sum(s["messages"] for s in d["services"]) == d["messages"] for d in status["domains"])
+        check(consistent, "status: pass + fail = messages, services add up")
+        ngyn_msgs = sum(r["messages"] for r in ngyn)
+        rc, out, _ = run("--db", db, "status", "ngyn.org", "--since", "all", "--json")
+        one = json.loads(out)["domains"]
+        check(rc == 0 and len(one) == 1 and one[0]["messages"] == ngyn_msgs, f"status DOMAIN: {ngyn_msgs} messages")
+        rc, out, _ = run("--db", db, "status", "--json")
+        default = json.loads(out)["domains"]
+        check(rc == 0 and len(default) == len(domains) and all(d["messages"] > 0 for d in default),
+              "status without --since shows each domain's newest week")
+        rc, out, _ = run("--db", db, "status")
+        check(rc == 0 and "ngyn.org" in out and "TOP SOURCE" in out, "status table")
+        rc, _, err = run("--db", db, "status", "--since", "yesterday-ish")
+        check(rc == 2, "status --since junk: exit 2", err)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

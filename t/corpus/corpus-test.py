@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Corpus acceptance test: every file of ../shared/corpus/MANIFEST.tsv through
+`dmarcwatch --db NEW ingest --json FILE`, a fresh store per file.
+
+- clean classes (real, real-email, synthetic, spec-example, dmarcbis, and edge
+  cases whose XML is valid): the stored records and messages equal the
+  manifest's record_count and sum_of_counts exactly (a manifest total of 0
+  means no report may be found: exit 1 with an error);
+- broken inputs (class broken, and edge cases whose XML is not valid): a clear
+  error (exit 1, "error" set) or a recovered parse (exit 0) - never a crash,
+  a hang or an empty error;
+- the whole corpus ingested twice into one store: the second pass stores
+  nothing new.
+
+Prints one line per check and ends with "N passed, M failed".  Exit 77
+(skipped) when the corpus is absent.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CLEAN = {"real", "real-email", "synthetic", "spec-example", "dmarcbis", "edge"}
+TIMEOUT = 60
+
+passed = 0
+failed = 0
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok - {what}")
+    else:
+        failed += 1
+        print(f"not ok - {what}" + (f": {detail}" if detail else ""))
+
+
+def ingest(binary, store, paths):
+    """Run ingest --json; return (exit code, list of per-input JSON objects, stderr)."""
+    proc = subprocess.run([binary, "--db", store, "ingest", "--json", *paths],
+                          capture_output=True, timeout=TIMEOUT * max(1, len(paths) // 10))
+    objects = []
+    for line in proc.stdout.decode("utf-8").splitlines():
+        objects.append(json.loads(line))
+    return proc.returncode, objects, proc.stderr.decode("utf-8", "replace")
+
+
+def main():
+    corpus = os.environ.get("CORPUS") or os.path.join(os.environ.get("SRCDIR", "."), "..", "shared", "corpus")
+    builddir = os.environ.get("BUILDDIR", ".")
+    binary = os.path.join(builddir, "collector", "dmarcwatch")
+    manifest = os.path.join(corpus, "MANIFEST.tsv")
+    if not os.path.exists(manifest):
+        print(f"# SKIP: no corpus at {corpus}")
+        return 77
+
+    rows = []
+    with open(manifest, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            rows.append(dict(zip(header, line.rstrip("\n").split("\t"))))
+
+    with tempfile.TemporaryDirectory(prefix="dmarcwatch-corpus.") as tmp:
+        all_paths = []
+        for n, row in enumerate(rows):
+            path = os.path.join(corpus, "files", row["path"])
+            notes = row["notes"]
+            cls = notes.split(";")[0].strip().removeprefix("class=")
+            clean = cls in CLEAN and not (cls == "edge" and row["valid_xml"] == "no")
+            want_records, want_messages = int(row["record_count"]), int(row["sum_of_counts"])
+            store = os.path.join(tmp, f"store{n}")
+            all_paths.append(path)
+            try:
+                rc, objects, stderr = ingest(binary, store, [path])
+            except subprocess.TimeoutExpired:
+                check(False, row["path"], f"hang: no answer in {TIMEOUT}s")
+                continue
+            if rc < 0 or rc > 2 or len(objects) != 1:
+                check(False, row["path"], f"crash or bad output: exit {rc}, {len(objects)} JSON lines, stderr {stderr!r}")
+                continue
+            obj = objects[0]
+            got_records = sum(r["records"] for r in obj["reports"])
+            got_messages = sum(r["messages"] for r in obj["reports"])
+            if clean and want_records > 0:
+                check(rc == 0 and obj["error"] is None and got_records == want_records and got_messages == want_messages,
+                      f"{row['path']} ({cls}): {got_records} records, {got_messages} messages",
+                      f"want {want_records}/{want_messages}, exit {rc}, error {obj['error']!r}")
+            elif clean:
+                check(rc == 1 and obj["error"] and got_records == 0,
+                      f"{row['path']} ({cls}): no report, error {obj['error']!r}",
+                      f"want exit 1 and an error, got exit {rc}, {got_records} records")
+            else:
+                recovered = rc == 0 and obj["error"] is None and len(obj["reports"]) > 0
+                clear_error = rc == 1 and isinstance(obj["error"], str) and len(obj["error"]) > 5
+                how = "recovered" if recovered else f"error {obj['error']!r}"
+                check(recovered or clear_error, f"{row['path']} ({cls}, broken): {how}",
+                      f"exit {rc}, error {obj['error']!r}")
+
+        # Dedup: the same corpus twice into one store stores nothing the second time.
+        store = os.path.join(tmp, "twice")
+        _, first, _ = ingest(binary, store, all_paths)
+        _, second, _ = ingest(binary, store, all_paths)
+        stored_first = sum(1 for o in first for r in o["reports"] if r["status"] == "stored")
+        stored_again = [f"{o['path']}: {r['report_id']}" for o in second for r in o["reports"] if r["status"] == "stored"]
+        dups_second = sum(1 for o in second for r in o["reports"] if r["status"] == "duplicate")
+        check(stored_first > 0 and not stored_again and dups_second >= stored_first,
+              f"corpus ingested twice: {stored_first} reports stored, then {len(stored_again)} new, {dups_second} duplicates",
+              "; ".join(stored_again[:5]))
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
