@@ -57,7 +57,9 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlreader.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -182,7 +184,9 @@ Tag lookupTag(std::string_view name)
                                            : is("extension") ? Tag::Extension
                                                              : Tag::Unknown;
   case 10:
+    // data_range: a misspelling one real reporter (KDDI) sends.
     return is("date_range") ? Tag::DateRange : is("identities") ? Tag::Identifiers
+                                             : is("data_range") ? Tag::DateRange
                                                                 : Tag::Unknown;
   case 11:
     return is("header_from") ? Tag::HeaderFrom : is("disposition") ? Tag::Disposition
@@ -364,28 +368,50 @@ bool parseNumber(std::string_view text, T& out)
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// The first libxml2 error of this parse (warnings are ignored: namespace URI warnings are common).
+/*
+ * The first fatal libxml2 error of this parse (the one that stops the
+ * reader), and where the parser stood: the elements still open at that
+ * moment are the ones whose end was never seen.  Warnings and non-fatal
+ * errors (namespace URI complaints are common) do not stop anything.
+ */
 struct XmlErrorCapture
 {
   bool seen = false;
   std::string message;
   int line = 0;
+  int code = 0;
+  bool positionKnown = false;
+  std::vector<const xmlNode*> openElements; // innermost first
+  const xmlNode* document = nullptr;
 };
 
 void captureXmlError(void* arg, xmlErrorPtr error)
 {
   auto* capture = static_cast<XmlErrorCapture*>(arg);
-  if (capture == nullptr || error == nullptr || capture->seen || error->level < XML_ERR_ERROR) {
+  if (capture == nullptr || error == nullptr || capture->seen || error->level != XML_ERR_FATAL) {
     return;
   }
-  // noexcept region: std::string assignment may throw bad_alloc; an error text is not worth dying for.
+  // Called from C: nothing may escape.  A lost error text is not worth dying for.
   try {
     capture->seen = true;
-    capture->message = printable(trimmed(error->message != nullptr ? error->message : "unknown XML error"), 200);
     capture->line = error->line;
+    capture->code = error->code;
+    capture->message = printable(trimmed(error->message != nullptr ? error->message : "unknown XML error"), 200);
+    if (error->domain == XML_FROM_PARSER && error->ctxt != nullptr) {
+      const auto* ctxt = static_cast<const xmlParserCtxt*>(error->ctxt);
+      for (const xmlNode* node = ctxt->node; node != nullptr && node->type == XML_ELEMENT_NODE; node = node->parent) {
+        capture->openElements.push_back(node);
+      }
+      capture->document = reinterpret_cast<const xmlNode*>(ctxt->myDoc);
+      capture->positionKnown = true;
+      // In push mode libxml2 words a document cut short as "Extra content at the end"; say what it is.
+      if (error->code == XML_ERR_DOCUMENT_END && !capture->openElements.empty()) {
+        capture->message = "document ends inside <" + printable(asView(capture->openElements.front()->name)) + "> (truncated)";
+      }
+    }
   }
   catch (...) {
-    capture->message.clear();
+    capture->positionKnown = false;
   }
 }
 
@@ -430,6 +456,7 @@ public:
 
   [[nodiscard]] const std::exception_ptr& error() const { return d_error; }
   [[nodiscard]] bool skippedLeadingWhitespace() const { return d_skippedWhitespace; }
+  [[nodiscard]] uint64_t bytesRead() const { return d_bytesRead; }
 
 private:
   int readSome(uint8_t* buffer, size_t len)
@@ -457,6 +484,7 @@ private:
       }
       got = d_source.read(std::span<uint8_t>(buffer, len));
     }
+    d_bytesRead += got;
     return static_cast<int>(got);
   }
 
@@ -464,6 +492,7 @@ private:
   std::exception_ptr d_error;
   bool d_atStart = true;
   bool d_skippedWhitespace = false;
+  uint64_t d_bytesRead = 0;
 };
 
 extern "C" int pumpRead(void* context, char* buffer, int len)
@@ -502,6 +531,7 @@ enum Quirk : uint32_t
   QuirkNoReportId = 1U << 14,
   QuirkEndBeforeBegin = 1U << 15,
   QuirkStrayText = 1U << 16,
+  QuirkDataRange = 1U << 17,
 };
 
 class Parser
@@ -519,20 +549,23 @@ private:
   enum class Step : uint8_t
   {
     Continue,
+    Skip, // onElement: the caller skips the element's subtree
     Done,
   };
 
   void openReader();
-  Step onElement(xmlTextReaderPtr reader);
+  Step onElement(std::string_view name, bool empty);
   Step onEndElement();
-  void onText(xmlTextReaderPtr reader);
-  void skipSubtree(xmlTextReaderPtr reader);
+  void onText(std::string_view value);
+  int skipSubtree(xmlTextReaderPtr reader);
+  void resumeFromTree(xmlTextReaderPtr reader);
+  [[nodiscard]] bool isOpen(const xmlNode* node) const;
   void onLeaf(Tag parent, Tag leaf);
   void onRecordStart();
   Step onRecordEnd();
   Step deliverHeaderIfReady(bool atEnd);
   void checkHeader();
-  void finishAfterXmlError();
+  void finishAfterXmlError(xmlTextReaderPtr reader);
 
   void quirk(Quirk which, const char* text);
   void storeText(std::string& out);
@@ -561,6 +594,11 @@ private:
   bool d_endOk = false;
   bool d_headerDelivered = false;
   bool d_rootClosed = false;
+
+  // Where the reader stood, for resuming over the already-parsed tree after an error.
+  uintptr_t d_lastNode = 0;        // the last node handed out (compared, never dereferenced)
+  bool d_lastDescended = false;    // it was an element start whose children come next
+  xmlNodePtr d_skipping = nullptr; // element being skipped when the error came
 
   Record d_record; // reused for every record
   bool d_inRecord = false;
@@ -919,9 +957,8 @@ Parser::Step Parser::deliverHeaderIfReady(bool atEnd)
   return Step::Continue;
 }
 
-void Parser::onText(xmlTextReaderPtr reader)
+void Parser::onText(std::string_view value)
 {
-  std::string_view value = asView(xmlTextReaderConstValue(reader));
   if (d_text.size() + value.size() > d_limits.maxTextLength) {
     throw LimitError("XML text longer than " + std::to_string(d_limits.maxTextLength) + " bytes (" +
                      c_keyMaxTextLength + ")");
@@ -938,10 +975,10 @@ void Parser::onText(xmlTextReaderPtr reader)
  * Skip an element we do not use, with its subtree, under the same depth and
  * text caps (xmlTextReaderNext would not let us check them).
  */
-void Parser::skipSubtree(xmlTextReaderPtr reader)
+int Parser::skipSubtree(xmlTextReaderPtr reader)
 {
   if (xmlTextReaderIsEmptyElement(reader) == 1) {
-    return;
+    return 1;
   }
   const size_t base = d_stack.size();
   size_t depth = base + 1; // the skipped element itself
@@ -952,8 +989,8 @@ void Parser::skipSubtree(xmlTextReaderPtr reader)
   while (depth > base) {
     int rc = xmlTextReaderRead(reader);
     if (rc != 1) {
-      // End of data or an error inside the skipped part: the caller finds out on its next read.
-      return;
+      // End of data inside an element is damage too (libxml2 reports it as an error).
+      return -1;
     }
     switch (xmlTextReaderNodeType(reader)) {
     case XML_READER_TYPE_ELEMENT:
@@ -978,18 +1015,18 @@ void Parser::skipSubtree(xmlTextReaderPtr reader)
       break;
     }
   }
+  return 1;
 }
 
-Parser::Step Parser::onElement(xmlTextReaderPtr reader)
+Parser::Step Parser::onElement(std::string_view name, bool empty)
 {
-  std::string_view name = asView(xmlTextReaderConstLocalName(reader));
   Tag tag = lookupTag(name);
   Tag parent = d_stack.empty() ? Tag::Document : d_stack.back();
 
   // The root must be <feedback>.  Seen in the wild: a report wrapped in an
   // unclosed <xs:schema>; one wrapper whose first child is <feedback> is accepted.
   if (parent == Tag::Document && tag != Tag::Feedback) {
-    if (d_stack.empty() && xmlTextReaderIsEmptyElement(reader) != 1) {
+    if (d_stack.empty() && !empty) {
       d_wrapperName = printable(name);
       pushDepth(Tag::Document);
       return Step::Continue;
@@ -1002,19 +1039,15 @@ Parser::Step Parser::onElement(xmlTextReaderPtr reader)
   }
   // Inside a leaf nothing is expected; the element is skipped (its text is not part of the value).
   Role role = d_leaf != Tag::Unknown ? Role::Unknown : roleOf(parent, tag);
-  const bool empty = xmlTextReaderIsEmptyElement(reader) == 1;
-
   switch (role) {
   case Role::Unknown:
     if ((d_quirks & QuirkUnknownElement) == 0) {
       d_quirks |= QuirkUnknownElement;
       d_warnings.add("unknown element <" + printable(name) + "> ignored");
     }
-    skipSubtree(reader);
-    return Step::Continue;
+    return Step::Skip;
   case Role::Skip:
-    skipSubtree(reader);
-    return Step::Continue;
+    return Step::Skip;
   case Role::Leaf:
     d_text.clear();
     if (empty) {
@@ -1040,6 +1073,11 @@ Parser::Step Parser::onElement(xmlTextReaderPtr reader)
   case Tag::Reason:
     d_record.reasons.emplace_back();
     break;
+  case Tag::DateRange:
+    if (name[1] == 'a' && name[2] == 't' && name[3] == 'a') {
+      quirk(QuirkDataRange, "misspelled <data_range> read as <date_range>");
+    }
+    break;
   case Tag::AuthResults:
     d_recordHasAuthResults = true;
     if (empty) {
@@ -1050,8 +1088,7 @@ Parser::Step Parser::onElement(xmlTextReaderPtr reader)
   case Tag::Spf:
     if (d_record.dkimResults.size() + d_record.spfResults.size() >= d_limits.maxAuthResults) {
       quirk(QuirkTooManyAuthResults, "more auth results in a record than kept (MaxAuthResults)");
-      skipSubtree(reader);
-      return Step::Continue;
+      return Step::Skip;
     }
     if (tag == Tag::Dkim) {
       d_record.dkimResults.emplace_back();
@@ -1127,16 +1164,125 @@ void Parser::openReader()
  * The reader stopped on damaged XML.  Keep what was read when that is a
  * whole header and at least one whole record (see the error policy above).
  */
-void Parser::finishAfterXmlError()
+bool Parser::isOpen(const xmlNode* node) const
 {
+  const auto& open = d_xmlError.openElements;
+  return std::find(open.begin(), open.end(), node) != open.end();
+}
+
+/*
+ * libxml2 parses ahead of what the reader hands out (up to a few KiB) and
+ * its reader gives up at the first fatal error, so complete records just
+ * before the damage sit parsed in the tree, never handed out.  Walk them
+ * here, in document order, with the same handlers.  Elements that were
+ * still open at the error are entered but never closed, so a record the
+ * damage falls into is never delivered, and a value cut short never stored.
+ */
+void Parser::resumeFromTree(xmlTextReaderPtr reader)
+{
+  if (!d_xmlError.positionKnown) {
+    return;
+  }
+  xmlNodePtr node = nullptr;
+  xmlNodePtr parent = nullptr;
+  xmlNodePtr current = xmlTextReaderCurrentNode(reader);
+  if (d_skipping != nullptr) {
+    // The damage came inside an element being skipped: go on after it (if it ever closed).
+    node = d_skipping->next;
+    parent = d_skipping->parent;
+  }
+  else if (d_lastNode == 0) {
+    // Nothing handed out yet: start at the top of the document.
+    if (d_xmlError.document == nullptr) {
+      return;
+    }
+    node = d_xmlError.document->children;
+    parent = const_cast<xmlNodePtr>(d_xmlError.document);
+  }
+  else if (current != nullptr && reinterpret_cast<uintptr_t>(current) == d_lastNode) {
+    node = d_lastDescended ? current->children : current->next;
+    parent = d_lastDescended ? current : current->parent;
+  }
+  else if (current != nullptr) {
+    // The reader moved on to a (text) node and failed before handing it out.
+    node = current;
+    parent = current->parent;
+  }
+  else {
+    return;
+  }
+
+  for (;;) {
+    if (node == nullptr) {
+      // The parent's children end here; its end was seen only if it is not open.
+      if (parent == nullptr || parent->type != XML_ELEMENT_NODE || isOpen(parent)) {
+        return;
+      }
+      if (onEndElement() == Step::Done) {
+        return;
+      }
+      node = parent->next;
+      parent = parent->parent;
+      continue;
+    }
+    switch (node->type) {
+    case XML_ELEMENT_NODE: {
+      const bool open = isOpen(node);
+      const bool empty = node->children == nullptr && !open;
+      Step step = onElement(asView(node->name), empty);
+      if (step == Step::Done || (step == Step::Skip && open)) {
+        return;
+      }
+      if (step == Step::Continue && !empty) {
+        parent = node;
+        node = node->children;
+        continue;
+      }
+      break;
+    }
+    case XML_TEXT_NODE:
+    case XML_CDATA_SECTION_NODE:
+      onText(asView(node->content));
+      break;
+    case XML_DTD_NODE:
+      throw ParseError("DOCTYPE not allowed in a report");
+    case XML_ENTITY_REF_NODE:
+      throw ParseError("entity reference not allowed in a report");
+    default:
+      break;
+    }
+    node = node->next;
+  }
+}
+
+/*
+ * The reader stopped on damaged XML.  Read what was parsed before the
+ * damage; keep the report when that is a whole header and at least one
+ * whole record (see the error policy above).
+ */
+void Parser::finishAfterXmlError(xmlTextReaderPtr reader)
+{
+  if (d_pump.bytesRead() == 0) {
+    throw ParseError("empty document");
+  }
+  resumeFromTree(reader);
+  if (d_result.stoppedAfterHeader) {
+    return;
+  }
   std::string where = d_xmlError.seen ? "line " + std::to_string(d_xmlError.line) + ": " + d_xmlError.message
                                       : std::string("unknown error");
+  if (d_rootClosed) {
+    // The report itself was whole; the damage is after it (trailing garbage, an unclosed wrapper).
+    d_warnings.add("damaged XML after the report ignored (" + where + ")");
+    deliverHeaderIfReady(true);
+    return;
+  }
   if (!d_haveMetadata || !d_havePolicy || (d_result.records + d_pending.size()) == 0) {
     throw ParseError("not well-formed XML at " + where);
   }
-  d_warnings.add("damaged XML at " + where + "; kept the " +
-                 std::to_string(d_result.records + d_pending.size()) + " complete records before it" +
-                 (d_inRecord ? ", dropped the damaged one" : "") + ", nothing after it was read");
+  d_warnings.add("damaged XML at " + where + "; kept the " + std::to_string(d_result.records + d_pending.size()) +
+                 " complete records before it" + (d_inRecord ? ", dropped the damaged one" : "") +
+                 ", nothing after it was read");
   d_result.recovered = true;
   deliverHeaderIfReady(true);
 }
@@ -1157,26 +1303,41 @@ ParseResult Parser::run()
       break;
     }
     if (rc < 0) {
-      finishAfterXmlError();
+      finishAfterXmlError(reader);
       return d_result;
     }
     Step step = Step::Continue;
+    bool descended = false;
     switch (xmlTextReaderNodeType(reader)) {
-    case XML_READER_TYPE_ELEMENT:
+    case XML_READER_TYPE_ELEMENT: {
       if (!sawRoot) {
         sawRoot = true;
         if (d_pump.skippedLeadingWhitespace()) {
           d_warnings.add("whitespace before the XML declaration ignored");
         }
       }
-      step = onElement(reader);
+      const bool empty = xmlTextReaderIsEmptyElement(reader) == 1;
+      step = onElement(asView(xmlTextReaderConstLocalName(reader)), empty);
+      if (step == Step::Skip) {
+        xmlNodePtr skipped = xmlTextReaderCurrentNode(reader);
+        if (skipSubtree(reader) < 0) {
+          if (d_pump.error()) {
+            std::rethrow_exception(d_pump.error());
+          }
+          d_skipping = skipped;
+          finishAfterXmlError(reader);
+          return d_result;
+        }
+      }
+      descended = step == Step::Continue && !empty;
       break;
+    }
     case XML_READER_TYPE_END_ELEMENT:
       step = onEndElement();
       break;
     case XML_READER_TYPE_TEXT:
     case XML_READER_TYPE_CDATA:
-      onText(reader);
+      onText(asView(xmlTextReaderConstValue(reader)));
       break;
     case XML_READER_TYPE_DOCUMENT_TYPE:
       // No report needs a DTD; refusing it here is what keeps entities (XXE, billion laughs) out.
@@ -1192,9 +1353,11 @@ ParseResult Parser::run()
       }
       break;
     }
+    d_lastNode = reinterpret_cast<uintptr_t>(xmlTextReaderCurrentNode(reader));
+    d_lastDescended = descended;
   }
   if (!sawRoot) {
-    throw ParseError("empty document: no XML element");
+    throw ParseError(d_pump.bytesRead() == 0 ? "empty document" : "no XML element in the document");
   }
   if (!d_rootClosed) {
     throw ParseError("not well-formed XML: document ended inside <feedback>");
