@@ -133,7 +133,7 @@ IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::st
   bool regular = fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   FileSource file(std::move(fd));
   PeekSource source(file);
-  auto head = source.peek(64);
+  auto head = source.peek(s_sniffBytes);
   const std::string label = path == "-" ? "stdin" : path;
 
   if (looksLikeMbox(head)) {
@@ -453,6 +453,11 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
         toDay = days.back().day;
         fromDay = toDay >= 6 ? toDay - 6 : 0;
       }
+    }
+    // Show the range the data really covers, not the open ends of --since.
+    if (auto days = store.dayTotals(d, fromDay, toDay); !days.empty()) {
+      fromDay = std::max(fromDay, days.front().day);
+      toDay = std::min(toDay, days.back().day);
     }
     auto computed = computeStatus(store, d, fromDay, toDay, top);
     statuses.insert(statuses.end(), computed.begin(), computed.end());

@@ -53,7 +53,10 @@ enum class CompressionFormat
 class InflateSource : public ByteSource
 {
 public:
+  //! \brief limits and warnings are kept by reference: they must outlive the source. \throw ParseError (out of memory)
   InflateSource(ByteSource& compressed, CompressionFormat format, const Limits& limits, Warnings& warnings);
+  //! A temporary Limits would dangle.
+  InflateSource(ByteSource& compressed, CompressionFormat format, const Limits&& limits, Warnings& warnings) = delete;
   size_t read(std::span<uint8_t> out) override;
   [[nodiscard]] uint64_t consumed() const override { return d_produced; }
 

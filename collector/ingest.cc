@@ -57,7 +57,7 @@ RawPayload prepareRaw(std::span<const uint8_t> payload, const Limits& limits)
 {
   RawPayload raw;
   std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
-  switch (sniffPayload(payload.first(std::min<size_t>(payload.size(), 64)))) {
+  switch (sniffPayload(payload.first(std::min<size_t>(payload.size(), s_sniffBytes)))) {
   case PayloadKind::Gzip:
     raw.kind = "gzip";
     raw.bytes = bytes;
@@ -201,7 +201,7 @@ IngestOutcome Ingester::ingestPayload(std::span<const uint8_t> payload, const st
 
 IngestOutcome Ingester::ingestBytes(std::span<const uint8_t> bytes, const std::string& source)
 {
-  auto head = bytes.first(std::min<size_t>(bytes.size(), 64));
+  auto head = bytes.first(std::min<size_t>(bytes.size(), s_sniffBytes));
   if (sniffPayload(head) != PayloadKind::Unknown) {
     return ingestPayload(bytes, source);
   }

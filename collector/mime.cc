@@ -130,13 +130,13 @@ struct Entity
  * empty line, or at the first line that is neither a field nor a
  * continuation (then that line starts the body: some senders omit the blank line).
  */
-Entity parseEntity(std::string_view text)
+Entity parseEntity(std::string_view text, bool isMessage)
 {
   Entity entity;
   size_t pos = 0;
 
-  // An mbox separator line ("From sender date") is not a header field.
-  if (text.starts_with("From ")) {
+  // An mbox separator line ("From sender date") heading a message is not a header field.
+  if (isMessage && text.starts_with("From ")) {
     pos = lineAt(text, 0).next;
   }
   while (pos < text.size()) {
@@ -378,8 +378,8 @@ public:
   Walker(const Limits& limits, Warnings& warnings) :
     d_limits(limits), d_warnings(warnings) {}
 
-  //! Visit one entity (a message or a body part) at the given multipart depth.
-  void walk(std::string_view text, unsigned depth)
+  //! Visit one entity (a message when isMessage, else a body part) at the given multipart depth.
+  void walk(std::string_view text, unsigned depth, bool isMessage)
   {
     // Caps before any work: a hostile message may nest or split without end.
     if (depth > d_limits.maxMimeDepth) {
@@ -390,7 +390,7 @@ public:
     }
 
     // Type and transfer encoding; a missing Content-Type means text/plain.
-    const Entity entity = parseEntity(text);
+    const Entity entity = parseEntity(text, isMessage);
     const std::string* typeField = entity.field("content-type");
     const HeaderValue type = typeField != nullptr ? parseHeaderValue(*typeField) : HeaderValue{};
     const std::string* cteField = entity.field("content-transfer-encoding");
@@ -405,10 +405,10 @@ public:
     else if (type.value == "message/rfc822" || type.value == "message/global") {
       if (encoding == "base64" || encoding == "quoted-printable") {
         const std::string decoded = decodeBody(entity.body, encoding);
-        walk(decoded, depth + 1);
+        walk(decoded, depth + 1, true);
       }
       else {
-        walk(entity.body, depth + 1);
+        walk(entity.body, depth + 1, true);
       }
       return;
     }
@@ -501,7 +501,7 @@ private:
                 --partEnd;
               }
             }
-            walk(body.substr(*partStart, partEnd - *partStart), depth + 1);
+            walk(body.substr(*partStart, partEnd - *partStart), depth + 1, false);
           }
           sawDelimiter = true;
           if (closing) {
@@ -522,7 +522,7 @@ private:
     if (!closed) {
       d_warnings.add("mime: missing final boundary");
       if (partStart && *partStart < body.size()) {
-        walk(body.substr(*partStart), depth + 1);
+        walk(body.substr(*partStart), depth + 1, false);
       }
     }
     return true;
@@ -554,14 +554,14 @@ std::vector<MailPart> extractPayloadParts(std::string_view message, const Limits
 {
   // Walk from the top-level entity; parts come out in message order.
   Walker walker(limits, warnings);
-  walker.walk(skipLeadingBlankLines(message), 0);
+  walker.walk(skipLeadingBlankLines(message), 0, true);
   return walker.take();
 }
 
 MailSummary summarizeMail(std::string_view message)
 {
   // Only the top-level header matters; values are unfolded by parseEntity.
-  const Entity entity = parseEntity(skipLeadingBlankLines(message));
+  const Entity entity = parseEntity(skipLeadingBlankLines(message), true);
   MailSummary summary;
   if (const auto* subject = entity.field("subject")) {
     summary.subject = printableField(*subject, kSummaryMax);

@@ -74,6 +74,17 @@ namespace dmarcwatch::collector
 namespace
 {
 
+std::string lowerAscii(std::string_view text)
+{
+  std::string out(text);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 // Configuration keys named in LimitError messages (the config table owns their definitions).
 constexpr const char* c_keyMaxXmlDepth = "MaxXmlDepth";
 constexpr const char* c_keyMaxTextLength = "MaxTextLength";
@@ -532,6 +543,7 @@ enum Quirk : uint32_t
   QuirkEndBeforeBegin = 1U << 15,
   QuirkStrayText = 1U << 16,
   QuirkDataRange = 1U << 17,
+  QuirkDomainFromHeaderFrom = 1U << 18,
 };
 
 class Parser
@@ -901,6 +913,13 @@ Parser::Step Parser::onRecordEnd()
                        " records before report_metadata/policy_published");
     }
     d_pending.push_back(d_record);
+    // Some reporters (Yahoo, 2015) omit policy_published/domain.  The report went to this
+    // domain's rua and its rows name it as header_from: take that, and say so.
+    if (d_header.policy.domain.empty() && d_haveMetadata && d_havePolicy && !d_record.headerFrom.empty()) {
+      d_header.policy.domain = lowerAscii(d_record.headerFrom);
+      quirk(QuirkDomainFromHeaderFrom, "policy_published has no domain: the first record's header_from used");
+      return deliverHeaderIfReady(false);
+    }
     return Step::Continue;
   }
   d_sink.onRecord(d_record);
@@ -939,6 +958,10 @@ void Parser::checkHeader()
 Parser::Step Parser::deliverHeaderIfReady(bool atEnd)
 {
   if (d_headerDelivered || (!atEnd && !(d_haveMetadata && d_havePolicy))) {
+    return Step::Continue;
+  }
+  // Without a policy domain, wait for the first record's header_from (see onRecordEnd).
+  if (!atEnd && d_header.policy.domain.empty()) {
     return Step::Continue;
   }
   checkHeader();

@@ -7,7 +7,8 @@
  * inside a zip, a ParseError of one member (its container, or the visitor's)
  * is recorded as "zip:NAME: message" and the other members go on; when no
  * document at all was visited successfully, the recorded errors are thrown
- * as one ParseError.  Every other exception (StoreError, I/O) propagates.
+ * as one ParseError (a LimitError when every one of them was a cap).  Every
+ * other exception (StoreError, I/O) propagates.
  * Security: the payload is untrusted.  Nesting is capped (maxNesting), each
  * inflate stream is capped (see inflate.cc), zip archives are read into
  * memory only up to maxMessageBytes, and members up to maxArchiveMembers.
@@ -133,6 +134,9 @@ public:
       for (const auto& error : d_outcome.errors) {
         message += message.empty() ? error : "; " + error;
       }
+      if (d_onlyLimitErrors) {
+        throw LimitError(message);
+      }
       throw ParseError(message);
     }
     return std::move(d_outcome);
@@ -158,8 +162,12 @@ private:
           unpack(raw, member.data, memberLabel, depth + 1);
         }
       }
+      catch (const LimitError& e) {
+        d_outcome.errors.push_back(memberLabel + ": " + e.what());
+      }
       catch (const ParseError& e) {
         d_outcome.errors.push_back(memberLabel + ": " + e.what());
+        d_onlyLimitErrors = false;
       }
     }
   }
@@ -168,6 +176,8 @@ private:
   Warnings& d_warnings;
   const DocumentVisitor& d_visit;
   UnpackOutcome d_outcome;
+  //! True while every recorded member error was a cap (then the joined error is a LimitError too).
+  bool d_onlyLimitErrors = true;
 };
 
 } // namespace

@@ -34,6 +34,9 @@ enum class PayloadKind
   Xml
 };
 
+//! Leading bytes worth handing to the sniffers (payload, mail, mbox): room for blank padding lines.
+constexpr size_t s_sniffBytes = 4096;
+
 //! \brief Classify a payload by its first bytes (at least 4 wanted; fewer allowed).
 PayloadKind sniffPayload(std::span<const uint8_t> head);
 const char* payloadKindName(PayloadKind kind);
@@ -55,7 +58,9 @@ struct UnpackOutcome
 
 /*!
  * \brief Find every XML document in a payload held in memory and visit it.
- * \throw ParseError when the payload as a whole is unusable (unknown format, corrupt container); LimitError for caps.
+ * \throw ParseError when the payload as a whole is unusable (unknown format, corrupt container), and when
+ *        no document was visited successfully while member errors were recorded (the message joins them
+ *        with "; "); LimitError for caps.  A visitor's ParseError outside a zip propagates as it is.
  */
 UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit);
 

@@ -73,6 +73,11 @@ public:
   {
     return d_bytes.subspan(static_cast<size_t>(offset), static_cast<size_t>(length));
   }
+  //! Bytes from offset to the end, for fast signature searches (offset <= size()).
+  [[nodiscard]] std::string_view view(uint64_t offset) const
+  {
+    return {reinterpret_cast<const char*>(d_bytes.data() + offset), static_cast<size_t>(d_bytes.size() - offset)};
+  }
   [[nodiscard]] std::string text(uint64_t offset, uint64_t length) const
   {
     return {reinterpret_cast<const char*>(d_bytes.data() + offset), static_cast<size_t>(length)};
@@ -294,6 +299,10 @@ std::optional<uint64_t> deflateLength(std::span<const uint8_t> data, const Limit
  */
 std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings& warnings)
 {
+  // Each header may cost a scan of the rest of the archive (descriptor search, deflate end):
+  // the number of headers looked at is capped so a hostile archive cannot make this quadratic.
+  const uint64_t maxHeaders = uint64_t{limits.maxArchiveMembers} + 16;
+  uint64_t headers = 0;
   std::vector<RawEntry> result;
   uint64_t pos = 0;
   while (in.has(pos, kLocalSize)) {
@@ -301,6 +310,10 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
     if (in.u32(pos) != kLocalSig) {
       ++pos;
       continue;
+    }
+    if (++headers > maxHeaders) {
+      warnings.add("zip: too many local headers, scan stopped");
+      break;
     }
     RawEntry entry;
     entry.flags = in.u16(pos + 6);
@@ -324,9 +337,14 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
       }
     }
     if (!length && (entry.flags & kFlagDescriptor) != 0) {
-      for (uint64_t p = dataStart; in.has(p, 16); ++p) {
-        if (in.u32(p) == kDescriptorSig && in.u32(p + 8) == p - dataStart) {
-          length = p - dataStart;
+      const std::string_view rest = in.view(dataStart);
+      for (size_t at = rest.find("PK\x07\x08"); at != std::string_view::npos; at = rest.find("PK\x07\x08", at + 1)) {
+        const uint64_t p = dataStart + at;
+        if (!in.has(p, 16)) {
+          break;
+        }
+        if (in.u32(p + 8) == at) {
+          length = at;
           entry.uncompressedSize = in.u32(p + 12);
           break;
         }

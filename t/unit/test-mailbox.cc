@@ -1,6 +1,162 @@
+/*
+ * test-mailbox.cc - mbox splitting (quoting, caps, line ends) and Maildir listing.
+ */
 #define BOOST_TEST_DYN_LINK
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/mailbox.hh"
+#include "collector/mime.hh"
+#include "t/unit/test-util.hh"
+
+#include <fstream>
+
+using namespace dmarcwatch::collector;
+using dmarcwatch::test::readData;
+
+namespace
+{
+
+struct Split
+{
+  std::vector<std::string> messages;
+  std::vector<unsigned> indexes;
+  std::vector<std::string> errors;
+};
+
+Split split(const std::string& mbox, const Limits& limits = Limits{})
+{
+  Split out;
+  MemorySource source(mbox);
+  forEachMboxMessage(source, limits, [&](std::string_view message, unsigned index, std::string_view error) {
+    out.messages.emplace_back(message);
+    out.indexes.push_back(index);
+    out.errors.emplace_back(error);
+  });
+  return out;
+}
+
+std::span<const uint8_t> bytes(std::string_view s)
+{
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+void touch(const std::filesystem::path& path)
+{
+  std::ofstream(path) << "Subject: x\n\nbody\n";
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(test_mailbox)
+
+BOOST_AUTO_TEST_CASE(looks_like_mbox)
+{
+  BOOST_CHECK(looksLikeMbox(bytes("From MAILER-DAEMON Thu Jan  1 00:00:00 2024\n")));
+  BOOST_CHECK(!looksLikeMbox(bytes("From: a@b\n")));
+  BOOST_CHECK(!looksLikeMbox(bytes("")));
+}
+
+BOOST_AUTO_TEST_CASE(three_messages_with_quoting)
+{
+  const Split got = split(readData("mailbox-three.mbox"));
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 3U);
+  const std::vector<unsigned> wantIndexes{1, 2, 3};
+  BOOST_CHECK_EQUAL_COLLECTIONS(got.indexes.begin(), got.indexes.end(), wantIndexes.begin(), wantIndexes.end());
+  for (size_t i = 0; i < got.messages.size(); ++i) {
+    const std::string& m = got.messages[i];
+    BOOST_CHECK(got.errors[i].empty());
+    BOOST_CHECK(m.starts_with("From: noreply@"));
+    BOOST_CHECK(m.find("\nFrom the desk of ") != std::string::npos);
+    BOOST_CHECK(m.find("\n>From twice quoted") != std::string::npos);
+    BOOST_CHECK(m.find(">From the desk") == std::string::npos);
+    // Each message still carries its report.
+    Warnings warnings;
+    BOOST_CHECK_EQUAL(extractPayloadParts(m, Limits{}, warnings).size(), 1U);
+  }
+  BOOST_CHECK(got.messages[0].find("Subject: Report 1") != std::string::npos);
+  BOOST_CHECK(got.messages[2].find("Subject: Report 3") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(separator_needs_blank_line_before)
+{
+  const Split got = split("From a Mon\nSubject: one\n\nbody\nFrom here on, not a separator\n\nFrom b Tue\nSubject: two\n\nx\n");
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 2U);
+  BOOST_CHECK_EQUAL(got.messages[0], "Subject: one\n\nbody\nFrom here on, not a separator\n");
+  BOOST_CHECK_EQUAL(got.messages[1], "Subject: two\n\nx\n");
+}
+
+BOOST_AUTO_TEST_CASE(crlf_and_no_final_newline)
+{
+  const Split got = split("From a\r\nSubject: one\r\n\r\nbody\r\n\r\nFrom b\r\nSubject: two\r\n\r\nlast line");
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 2U);
+  BOOST_CHECK_EQUAL(got.messages[0], "Subject: one\r\n\r\nbody\r\n");
+  BOOST_CHECK_EQUAL(got.messages[1], "Subject: two\r\n\r\nlast line");
+}
+
+BOOST_AUTO_TEST_CASE(oversized_message_skipped_rest_read)
+{
+  const std::string big(5000, 'x');
+  Limits limits;
+  limits.maxMessageBytes = 1000;
+  const Split got = split("From a\nSubject: small\n\n1\n\nFrom b\nSubject: big\n\n" + big + "\n\nFrom c\nSubject: after\n\n3\n", limits);
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 3U);
+  BOOST_CHECK(got.errors[0].empty());
+  BOOST_CHECK(got.messages[1].empty());
+  BOOST_CHECK_EQUAL(got.errors[1], "message over MaxMessageSize (1000 bytes)");
+  BOOST_CHECK_EQUAL(got.indexes[1], 2U);
+  BOOST_CHECK_EQUAL(got.messages[2], "Subject: after\n\n3\n");
+}
+
+BOOST_AUTO_TEST_CASE(many_lines_over_cap)
+{
+  std::string body;
+  for (int i = 0; i < 200; ++i) {
+    body += "line " + std::to_string(i) + "\n";
+  }
+  Limits limits;
+  limits.maxMessageBytes = 500;
+  const Split got = split("From a\n" + body + "\nFrom b\nok\n", limits);
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 2U);
+  BOOST_CHECK(!got.errors[0].empty());
+  BOOST_CHECK_EQUAL(got.messages[1], "ok\n");
+}
+
+BOOST_AUTO_TEST_CASE(empty_mbox)
+{
+  BOOST_CHECK(split("").messages.empty());
+  BOOST_CHECK(split("\n\n").messages.empty());
+}
+
+BOOST_AUTO_TEST_CASE(maildir_listing)
+{
+  dmarcwatch::test::TempDir dir;
+  const auto root = dir.path() / "Maildir";
+  BOOST_CHECK(!isMaildir(root.string()));
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    std::filesystem::create_directories(root / sub);
+  }
+  touch(root / "new" / "2.host");
+  touch(root / "cur" / "1.host:2,S");
+  touch(root / "cur" / "3.host:2,");
+  touch(root / "tmp" / "4.host");
+  touch(root / "cur" / ".hidden");
+  std::filesystem::create_directories(root / "cur" / "subdir");
+  BOOST_CHECK(isMaildir(root.string()));
+  BOOST_CHECK(!isMaildir((root / "cur" / "1.host:2,S").string()));
+  const auto got = listMaildir(root.string());
+  const std::vector<std::string> want{(root / "cur" / "1.host:2,S").string(), (root / "cur" / "3.host:2,").string(),
+                                      (root / "new" / "2.host").string()};
+  BOOST_CHECK_EQUAL_COLLECTIONS(got.begin(), got.end(), want.begin(), want.end());
+}
+
+BOOST_AUTO_TEST_CASE(maildir_with_only_new)
+{
+  dmarcwatch::test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "new");
+  touch(dir.path() / "new" / "a");
+  BOOST_CHECK(isMaildir(dir.path().string()));
+  BOOST_CHECK_EQUAL(listMaildir(dir.path().string()).size(), 1U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

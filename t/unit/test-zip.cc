@@ -1,6 +1,327 @@
+/*
+ * test-zip.cc - listZipMembers: central directory, local-header fallback,
+ * skipped entries, empty names, data descriptors, caps and hostile input.
+ */
 #define BOOST_TEST_DYN_LINK
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/errors.hh"
+#include "collector/inflate.hh"
+#include "collector/zip.hh"
+#include "t/unit/test-util.hh"
+
+#include <zlib.h>
+
+using namespace dmarcwatch::collector;
+using dmarcwatch::test::readData;
+
+namespace
+{
+
+std::span<const uint8_t> bytes(const std::string& s)
+{
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+void put16(std::string& out, uint32_t v)
+{
+  out += static_cast<char>(v & 0xff);
+  out += static_cast<char>((v >> 8) & 0xff);
+}
+
+void put32(std::string& out, uint32_t v)
+{
+  put16(out, v & 0xffff);
+  put16(out, v >> 16);
+}
+
+struct Entry
+{
+  std::string name;
+  std::string data;
+  uint16_t method = 0;
+  uint16_t flags = 0;
+};
+
+//! A minimal zip writer (stored data as given; method and flags as told) for shapes tools will not make.
+std::string makeZip(const std::vector<Entry>& entries)
+{
+  std::string out;
+  std::string central;
+  for (const auto& e : entries) {
+    const auto offset = static_cast<uint32_t>(out.size());
+    const auto crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(e.data.data()), static_cast<uInt>(e.data.size())));
+    put32(out, 0x04034b50);
+    put16(out, 20);
+    put16(out, e.flags);
+    put16(out, e.method);
+    put32(out, 0);
+    put32(out, crc);
+    put32(out, static_cast<uint32_t>(e.data.size()));
+    put32(out, static_cast<uint32_t>(e.data.size()));
+    put16(out, static_cast<uint32_t>(e.name.size()));
+    put16(out, 0);
+    out += e.name;
+    out += e.data;
+
+    put32(central, 0x02014b50);
+    put16(central, 20);
+    put16(central, 20);
+    put16(central, e.flags);
+    put16(central, e.method);
+    put32(central, 0);
+    put32(central, crc);
+    put32(central, static_cast<uint32_t>(e.data.size()));
+    put32(central, static_cast<uint32_t>(e.data.size()));
+    put16(central, static_cast<uint32_t>(e.name.size()));
+    put16(central, 0);
+    put16(central, 0);
+    put16(central, 0);
+    put16(central, 0);
+    put32(central, 0);
+    put32(central, offset);
+    central += e.name;
+  }
+  const auto cdOffset = static_cast<uint32_t>(out.size());
+  out += central;
+  put32(out, 0x06054b50);
+  put16(out, 0);
+  put16(out, 0);
+  put16(out, static_cast<uint32_t>(entries.size()));
+  put16(out, static_cast<uint32_t>(entries.size()));
+  put32(out, static_cast<uint32_t>(central.size()));
+  put32(out, cdOffset);
+  put16(out, 0);
+  return out;
+}
+
+//! The member's content, inflated when deflated.
+std::string content(const ZipMember& member)
+{
+  MemorySource raw(member.data);
+  if (member.method == 0) {
+    return readAll(raw, 1 << 20, "member");
+  }
+  Warnings warnings;
+  const Limits limits; // the source keeps a reference: no temporary
+  InflateSource inflated(raw, CompressionFormat::RawDeflate, limits, warnings);
+  return readAll(inflated, 1 << 20, "member");
+}
+
+std::vector<std::string> names(const std::vector<ZipMember>& members)
+{
+  std::vector<std::string> out;
+  for (const auto& m : members) {
+    out.push_back(m.name);
+  }
+  return out;
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(test_zip)
+
+BOOST_AUTO_TEST_CASE(several_members_dirs_and_macosx)
+{
+  const std::string archive = readData("zip-several.zip");
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  const std::vector<std::string> want{"reports/a.xml", "b.xml", "c.xml.gz"};
+  const auto got = names(members);
+  BOOST_CHECK_EQUAL_COLLECTIONS(got.begin(), got.end(), want.begin(), want.end());
+  BOOST_REQUIRE_EQUAL(members.size(), 3U);
+  BOOST_CHECK_EQUAL(members[0].method, 8);
+  BOOST_CHECK_EQUAL(members[1].method, 0);
+  BOOST_CHECK(content(members[0]).find("<report_id>rep-a</report_id>") != std::string::npos);
+  BOOST_CHECK(content(members[1]).find("<report_id>rep-b</report_id>") != std::string::npos);
+  BOOST_CHECK_EQUAL(members[1].uncompressedSize, content(members[1]).size());
+  BOOST_CHECK(warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(empty_name_member_kept)
+{
+  const std::string archive = readData("zip-empty-name.zip");
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 1U);
+  BOOST_CHECK_EQUAL(members[0].name, "");
+  BOOST_CHECK(content(members[0]).starts_with("<?xml"));
+}
+
+BOOST_AUTO_TEST_CASE(data_descriptors)
+{
+  const std::string archive = readData("zip-data-descriptor.zip");
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 2U);
+  BOOST_CHECK(content(members[0]).find("rep-a") != std::string::npos);
+  BOOST_CHECK(content(members[1]).find("rep-b") != std::string::npos);
+  BOOST_CHECK(warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(no_central_directory_scans_local_headers)
+{
+  const std::string archive = readData("zip-no-central.zip");
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 2U);
+  BOOST_CHECK_EQUAL(members[0].name, "a.xml");
+  BOOST_CHECK(content(members[1]).ends_with("</feedback>\n"));
+  BOOST_REQUIRE_EQUAL(warnings.items().size(), 1U);
+  BOOST_CHECK_EQUAL(warnings.items()[0], "zip: no central directory, local headers scanned");
+}
+
+BOOST_AUTO_TEST_CASE(data_before_archive)
+{
+  const std::string archive = readData("zip-prefixed.zip");
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 1U);
+  BOOST_CHECK(content(members[0]).find("rep-a") != std::string::npos);
+  BOOST_REQUIRE_EQUAL(warnings.items().size(), 1U);
+  BOOST_CHECK_EQUAL(warnings.items()[0], "zip: 15 bytes before the archive ignored");
+}
+
+BOOST_AUTO_TEST_CASE(empty_and_truncated_archives)
+{
+  Warnings warnings;
+  BOOST_CHECK(listZipMembers(bytes(readData("zip-empty.zip")), Limits{}, warnings).empty());
+  BOOST_CHECK(listZipMembers(bytes(readData("zip-truncated.zip")), Limits{}, warnings).empty());
+  BOOST_CHECK_THROW(listZipMembers(bytes(std::string("not a zip at all, just text")), Limits{}, warnings), ParseError);
+  BOOST_CHECK_THROW(listZipMembers(bytes(std::string()), Limits{}, warnings), ParseError);
+}
+
+BOOST_AUTO_TEST_CASE(appledouble_and_directories_skipped)
+{
+  const std::string archive = makeZip({{"dir/", ""},
+                                       {"__MACOSX/x.xml", "junk"},
+                                       {"sub/._x.xml", "junk"},
+                                       {"sub/x.xml", "<a/>"},
+                                       {"", "<b/>"}});
+  Warnings warnings;
+  const auto got = names(listZipMembers(bytes(archive), Limits{}, warnings));
+  const std::vector<std::string> want{"sub/x.xml", ""};
+  BOOST_CHECK_EQUAL_COLLECTIONS(got.begin(), got.end(), want.begin(), want.end());
+}
+
+BOOST_AUTO_TEST_CASE(unsupported_method_and_encryption_skipped)
+{
+  const std::string archive = makeZip({{"bz.xml", "BZh9", 12, 0}, {"secret.xml", "xxxx", 0, 1}, {"ok.xml", "<ok/>"}});
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 1U);
+  BOOST_CHECK_EQUAL(members[0].name, "ok.xml");
+  BOOST_REQUIRE_EQUAL(warnings.items().size(), 2U);
+  BOOST_CHECK_EQUAL(warnings.items()[0], "zip: member bz.xml uses unsupported method 12, skipped");
+  BOOST_CHECK_EQUAL(warnings.items()[1], "zip: encrypted member secret.xml skipped");
+}
+
+BOOST_AUTO_TEST_CASE(member_cap)
+{
+  std::vector<Entry> entries;
+  for (int i = 0; i < 5; ++i) {
+    entries.push_back({"m" + std::to_string(i) + ".xml", "<x/>"});
+  }
+  const std::string archive = makeZip(entries);
+  Limits limits;
+  limits.maxArchiveMembers = 5;
+  Warnings warnings;
+  BOOST_CHECK_EQUAL(listZipMembers(bytes(archive), limits, warnings).size(), 5U);
+  limits.maxArchiveMembers = 4;
+  try {
+    listZipMembers(bytes(archive), limits, warnings);
+    BOOST_FAIL("no LimitError");
+  }
+  catch (const LimitError& e) {
+    BOOST_CHECK_EQUAL(std::string(e.what()), "zip: more members than MaxArchiveMembers (4)");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(zip64_rejected)
+{
+  std::string archive = makeZip({{"a.xml", "<a/>"}});
+  // Mark the entry counts of the end record as zip64 (0xffff).
+  const size_t end = archive.rfind("PK\x05\x06");
+  archive[end + 8] = archive[end + 9] = archive[end + 10] = archive[end + 11] = '\xff';
+  Warnings warnings;
+  try {
+    listZipMembers(bytes(archive), Limits{}, warnings);
+    BOOST_FAIL("no ParseError");
+  }
+  catch (const ParseError& e) {
+    BOOST_CHECK_EQUAL(std::string(e.what()), "zip: zip64 archives are not supported");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lying_sizes_are_bounded)
+{
+  // A directory entry whose compressed size runs past the end: skipped, no read out of bounds.
+  std::string archive = makeZip({{"a.xml", "<a/>"}, {"b.xml", "<b/>"}});
+  const size_t cd = archive.find("PK\x01\x02");
+  archive[cd + 20] = '\xff';
+  archive[cd + 21] = '\xff';
+  Warnings warnings;
+  const auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 1U);
+  BOOST_CHECK_EQUAL(members[0].name, "b.xml");
+  BOOST_CHECK_EQUAL(warnings.items().size(), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(many_sizeless_local_headers_bounded)
+{
+  // 20000 local headers with deferred sizes and no descriptors: the scan gives up after a bounded number.
+  std::string header;
+  put32(header, 0x04034b50);
+  put16(header, 20);
+  put16(header, 8);
+  put16(header, 8);
+  header += std::string(16, '\0');
+  put16(header, 1);
+  put16(header, 0);
+  header += "x";
+  std::string archive;
+  for (int i = 0; i < 20000; ++i) {
+    archive += header + "PK\x07\x08";
+  }
+  Warnings warnings;
+  BOOST_CHECK(listZipMembers(bytes(archive), Limits{}, warnings).empty());
+  const auto& items = warnings.items();
+  BOOST_CHECK(std::find(items.begin(), items.end(), "zip: too many local headers, scan stopped") != items.end());
+}
+
+BOOST_AUTO_TEST_CASE(hostile_mutations_never_crash)
+{
+  // Every truncation and many byte flips of real archives: a list or a ParseError, nothing else.
+  for (const char* file : {"zip-several.zip", "zip-data-descriptor.zip", "zip-no-central.zip", "zip-empty-name.zip"}) {
+    const std::string archive = readData(file);
+    unsigned outcomes = 0;
+    for (size_t cut = 0; cut <= archive.size(); ++cut) {
+      Warnings warnings;
+      try {
+        for (const auto& m : listZipMembers(bytes(archive.substr(0, cut)), Limits{}, warnings)) {
+          BOOST_CHECK_LE(m.data.size(), cut);
+        }
+      }
+      catch (const ParseError&) {
+      }
+      ++outcomes;
+    }
+    for (size_t pos = 0; pos < archive.size(); ++pos) {
+      for (const uint8_t value : {0x00, 0xff, 0x7f}) {
+        std::string mutated = archive;
+        mutated[pos] = static_cast<char>(value);
+        Warnings warnings;
+        try {
+          listZipMembers(bytes(mutated), Limits{}, warnings);
+        }
+        catch (const ParseError&) {
+        }
+        ++outcomes;
+      }
+    }
+    BOOST_CHECK_EQUAL(outcomes, archive.size() + 1 + archive.size() * 3);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
