@@ -12,13 +12,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <map>
 #include <sys/mman.h>
+#include <system_error>
+#include <thread>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -208,7 +213,7 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
   else {
     // WRITEMAP: dirty pages live in the shared map, not in malloc'd copies, so a long
     // write transaction can hand them back to the page cache (releaseMappedPages).
-    flags |= MDB_WRITEMAP;
+    flags |= MDB_WRITEMAP | MDB_NORDAHEAD;
     if (!options.sync) {
       flags |= MDB_NOSYNC | MDB_NOMETASYNC;
     }
@@ -221,7 +226,14 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
     check(rc, "open environment", dir);
   }
   env->readerCheck();
+  // Opened now, before any chroot: the writer watches its resident size and finds its map.
   env->d_statmFd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  env->d_mapsFd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  struct stat dataSt{};
+  if (::stat((dir + "/data.mdb").c_str(), &dataSt) == 0) {
+    env->d_dataDev = dataSt.st_dev;
+    env->d_dataIno = dataSt.st_ino;
+  }
   reg.entries[key] = Registry::Entry{env, env.get()};
   env->d_registered = true;
   return env;
@@ -242,6 +254,9 @@ Env::~Env()
   }
   if (d_statmFd >= 0) {
     ::close(d_statmFd);
+  }
+  if (d_mapsFd >= 0) {
+    ::close(d_mapsFd);
   }
   if (d_registered) {
     auto found = reg.entries.find(std::make_pair(d_dev, d_ino));
@@ -285,13 +300,47 @@ int Env::readerCheck()
   return dead;
 }
 
-void Env::releaseMappedPages()
+bool Env::releaseMappedPages()
 {
-  MDB_envinfo info{};
-  if (mdb_env_info(d_env, &info) != MDB_SUCCESS || info.me_mapaddr == nullptr) {
-    return;
+  if (d_mapsFd < 0) {
+    return false;
   }
-  ::madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+  // The mapping of data.mdb in /proc/self/maps ("start-end perms offset MAJ:MIN inode path").
+  // Read afresh each time: mdb_env_set_mapsize may have moved it; releases are rare.
+  std::string maps;
+  char buf[8192];
+  for (off_t offset = 0;;) {
+    ssize_t got = ::pread(d_mapsFd, buf, sizeof(buf), offset);
+    if (got <= 0) {
+      break;
+    }
+    maps.append(buf, static_cast<size_t>(got));
+    offset += got;
+  }
+  bool released = false;
+  std::string_view rest(maps);
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    uintptr_t start = 0;
+    uintptr_t end = 0;
+    unsigned long offset = 0;
+    unsigned devMajor = 0;
+    unsigned devMinor = 0;
+    unsigned long long inode = 0;
+    char perms[8];
+    std::string text(line);
+    if (std::sscanf(text.c_str(), "%lx-%lx %7s %lx %x:%x %llu", &start, &end, perms, &offset, &devMajor, &devMinor,
+                    &inode) != 7) {
+      continue;
+    }
+    if (inode == d_dataIno && devMajor == major(d_dataDev) && devMinor == minor(d_dataDev) && end > start) {
+      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+      released = true;
+    }
+  }
+  return released;
 }
 
 uint64_t Env::residentFileBytes() const
@@ -385,12 +434,40 @@ void WriteTxn::abort()
   }
 }
 
-void WriteTxn::commit()
+void WriteTxn::commit(bool releasePages)
 {
   if (d_txn == nullptr) {
     throw StoreError("commit", EINVAL, "transaction is not active");
   }
-  int rc = mdb_txn_commit(d_txn);
+  int rc = MDB_SUCCESS;
+  std::optional<std::thread> helper;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool done = false;
+  if (releasePages) {
+    try {
+      helper.emplace([&] {
+        std::unique_lock lock(mutex);
+        while (!done) {
+          d_env->releaseMappedPages();
+          wake.wait_for(lock, std::chrono::milliseconds(1));
+        }
+      });
+    }
+    catch (const std::system_error&) {
+      // No thread: commit anyway, RSS peaks at the size of the transaction.
+    }
+  }
+  rc = mdb_txn_commit(d_txn);
+  if (helper) {
+    {
+      std::lock_guard guard(mutex);
+      done = true;
+    }
+    wake.notify_all();
+    helper->join();
+    d_env->releaseMappedPages();
+  }
   end(); // the transaction is freed whatever commit returned
   check(rc, "commit", d_env->dir());
 }

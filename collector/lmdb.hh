@@ -104,8 +104,9 @@ public:
   /*!
    * \brief Give mapped pages back to the kernel (madvise MADV_DONTNEED over the map).
    * The map is MAP_SHARED: pages (dirty ones too) stay in the page cache and fault back in.
+   * \return false when the map could not be found (no /proc).
    */
-  void releaseMappedPages();
+  bool releaseMappedPages();
   //! Resident file-backed pages of this process in bytes (statm "shared"), 0 when unknown.
   [[nodiscard]] uint64_t residentFileBytes() const;
 
@@ -117,6 +118,9 @@ private:
   dev_t d_dev = 0;
   ino_t d_ino = 0;
   int d_statmFd = -1;
+  int d_mapsFd = -1;   //!< /proc/self/maps: mdb_env_info has no map address without MDB_FIXEDMAP
+  dev_t d_dataDev = 0; //!< data.mdb, to find its mapping there
+  ino_t d_dataIno = 0;
   bool d_registered = false; //!< in the registry (the destructor then takes its lock)
   std::mutex d_dbiMutex;
   std::map<std::string, MDB_dbi> d_dbis;
@@ -163,8 +167,14 @@ public:
   std::span<uint8_t> reserve(MDB_dbi dbi, std::string_view key, size_t size);
   //! \return false when the key did not exist.
   bool del(MDB_dbi dbi, std::string_view key);
-  //! \brief Make everything visible.  The transaction is over afterwards (even on error). \throw StoreError
-  void commit();
+  /*!
+   * \brief Make everything visible.  The transaction is over afterwards (even on error).
+   * \param releasePages for a big transaction: LMDB's commit touches every dirty page once
+   * (it clears their dirty flags in the map), so a helper thread keeps handing mapped pages
+   * back (Env::releaseMappedPages) until the commit returns, holding RSS flat.
+   * Blocks for the fsync unless the Env was opened with sync false.  \throw StoreError
+   */
+  void commit(bool releasePages = false);
   void abort();
   [[nodiscard]] bool active() const { return d_txn != nullptr; }
   [[nodiscard]] MDB_txn* get() const { return d_txn; }

@@ -9,6 +9,32 @@
  * prefixed strings.  Changing any layout here means a new value version or
  * schema version, an upgrade step in store.cc and a t/data/lmdb-v<N> dump.
  *
+ * Schema 1, exactly (BE = big-endian, vN = varint, str = varint length + bytes):
+ *   meta      "schema-version" -> [01][u32 BE]; "next-sequence", "next-dict-id" -> [01][u64 BE]
+ *   dict      's' + string (<= 400 bytes)          -> [01][u32 BE id]
+ *             'h' + u64 BE FNV-1a + u32 BE index   -> [01][u32 BE id]   (longer strings; chain
+ *                                                     entries are confirmed against 'i')
+ *             'i' + u32 BE id                      -> [01] + string bytes
+ *             ids start at 1; domains and header_from are lower-cased; an outcome is
+ *             encodeOutcome() bytes
+ *   dedup     dedupKey (<= 400 bytes), else its first 256 bytes + 00 + u64 BE length +
+ *             u64 BE FNV-1a                        -> [01][u64 BE sequence]
+ *   reports   u64 BE sequence (from 1)             -> [01] encodeStoredReport fields
+ *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01]
+ *   raw       u64 BE sequence                      -> [01][str kind] + payload bytes
+ *   facts     u32 BE domain id, u32 BE day, 16-byte IP (all zero: no source IP),
+ *             u32 BE header_from id, u32 BE outcome id (32 bytes) -> [01][u64 BE messages]
+ *   days      u32 BE domain id, u32 BE day         -> [01][u64 BE messages][u64 BE dmarc pass]
+ *                                                     [u64 BE records]
+ *   Outcome:  [01] str disposition, str dkim, str spf, vN count + (str domain, selector, result,
+ *             human) per DKIM, vN count + (str domain, scope, result, human) per SPF,
+ *             str envelope_from, vN count + str per override type
+ *   StoredReport: [01] str org, email, extra_contact, report_id, zigzag-vN begin, end,
+ *             vN count + str errors, str generator, version; str domain, adkim, aspf, p, sp, np,
+ *             [u8 has pct] vN pct, str fo, testing, discovery_method; vN records, messages,
+ *             zigzag-vN stored_at, str source, vN count + str warnings, [u8 recovered], vN raw bytes
+ *   Decoders ignore bytes after the fields they know (a later version may append).
+ *
  * Thread-safety: pure functions.  Errors: decoding a truncated or unknown
  * value throws StoreError(rc MDB_CORRUPTED) naming what was decoded.
  */

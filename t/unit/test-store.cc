@@ -1,6 +1,889 @@
+/*
+ * test-store.cc - the LMDB store: layout, dedup, day split, raw cap, aborts,
+ * read-only opens, concurrency, the previous-version dump, and status-view.
+ *
+ * Every test works in its own TempDir with a fixed clock.
+ */
+#ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
+#endif
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/errors.hh"
+#include "collector/lmdb.hh"
+#include "collector/status-view.hh"
+#include "collector/store-format.hh"
+#include "collector/store.hh"
+
+#include "t/unit/test-util.hh"
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <thread>
+
+using namespace dmarcwatch::collector;
+using dmarcwatch::test::TempDir;
+
+namespace
+{
+
+constexpr int64_t s_day = 86400;
+//! 2024-03-10 12:00:00 UTC: "now" for every test.
+constexpr int64_t s_now = 1710072000;
+constexpr uint32_t s_today = s_now / s_day;
+
+Store::Options testOptions()
+{
+  Store::Options options;
+  options.mapSize = 256ULL << 20;
+  options.sync = false;
+  options.clock = [] { return s_now; };
+  return options;
+}
+
+ReportHeader makeHeader(const std::string& org, const std::string& id, const std::string& domain, int64_t begin,
+                        int64_t end)
+{
+  ReportHeader header;
+  header.metadata.orgName = org;
+  header.metadata.reportId = id;
+  header.metadata.email = "noreply@" + org;
+  header.metadata.begin = begin;
+  header.metadata.end = end;
+  header.policy.domain = domain;
+  header.policy.p = "none";
+  header.policy.pct = 100;
+  return header;
+}
+
+IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+  IpAddress ip;
+  ip.bytes[10] = 0xff;
+  ip.bytes[11] = 0xff;
+  ip.bytes[12] = a;
+  ip.bytes[13] = b;
+  ip.bytes[14] = c;
+  ip.bytes[15] = d;
+  return ip;
+}
+
+Record makeRecord(std::optional<IpAddress> ip, uint64_t count, bool pass, const std::string& dkimDomain = "example.com",
+                  const std::string& headerFrom = "example.com")
+{
+  Record record;
+  record.sourceIp = ip;
+  record.count = count;
+  record.disposition = "none";
+  record.dkim = pass ? "pass" : "fail";
+  record.spf = "fail";
+  record.headerFrom = headerFrom;
+  record.dkimResults.push_back(DkimResult{dkimDomain, "s1", pass ? "pass" : "fail", ""});
+  record.spfResults.push_back(SpfResult{"bounce." + dkimDomain, "mfrom", "softfail", ""});
+  return record;
+}
+
+//! Begin of a UTC day (days since the epoch).
+int64_t dayStart(uint32_t day) { return int64_t{day} * s_day; }
+
+//! One-day report for domain on day with the given records; returns the sequence.
+uint64_t storeReport(Store& store, const std::string& id, const std::string& domain, uint32_t day,
+                     const std::vector<Record>& records, const std::string& org = "google.com")
+{
+  auto writer = store.beginReport(makeHeader(org, id, domain, dayStart(day), dayStart(day) + s_day - 1));
+  uint64_t messages = 0;
+  for (const auto& record : records) {
+    writer->addRecord(record);
+    messages += record.count;
+  }
+  return writer->commit(records.size(), messages, Warnings(), false, "test");
+}
+
+uint64_t factMessages(const Store& store, const std::string& domain, uint32_t from, uint32_t to)
+{
+  uint64_t total = 0;
+  store.forEachFact(domain, from, to, [&](const Fact& fact) { total += fact.messages; });
+  return total;
+}
+
+//! Load an mdb_dump -a text file (format=bytevalue) into a new environment in dir.
+void loadDump(const std::filesystem::path& dump, const std::filesystem::path& dir)
+{
+  std::ifstream in(dump);
+  BOOST_REQUIRE(in);
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+  std::unique_ptr<MDB_env, void (*)(MDB_env*)> envGuard(env, mdb_env_close);
+  mdb_env_set_maxdbs(env, 16);
+  mdb_env_set_mapsize(env, 64ULL << 20);
+  BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.c_str(), 0, 0640), 0);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  auto unhex = [](const std::string& line) {
+    std::string out;
+    for (size_t i = 1; i + 1 < line.size(); i += 2) {
+      out.push_back(static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16)));
+    }
+    return out;
+  };
+  std::string line;
+  std::string name;
+  MDB_dbi dbi = 0;
+  bool inData = false;
+  while (std::getline(in, line)) {
+    if (!inData) {
+      if (line.rfind("database=", 0) == 0) {
+        name = line.substr(9);
+      }
+      else if (line == "HEADER=END") {
+        BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, name.empty() ? nullptr : name.c_str(), MDB_CREATE, &dbi), 0);
+        inData = true;
+      }
+      continue;
+    }
+    if (line == "DATA=END") {
+      inData = false;
+      name.clear();
+      continue;
+    }
+    std::string valueLine;
+    BOOST_REQUIRE(std::getline(in, valueLine));
+    std::string key = unhex(line);
+    std::string value = unhex(valueLine);
+    MDB_val k{key.size(), key.data()};
+    MDB_val v{value.size(), value.data()};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, dbi, &k, &v, 0), 0);
+  }
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+}
+
+long peakRssKiB()
+{
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(test_store)
+
+BOOST_AUTO_TEST_CASE(format_round_trips)
+{
+  namespace fmt = storeformat;
+  Outcome want;
+  want.disposition = "quarantine";
+  want.dkim = "fail";
+  want.spf = "pass";
+  want.dkimResults.push_back(DkimResult{"a.example", "sel", "pass", "ok"});
+  want.spfResults.push_back(SpfResult{"b.example", "mfrom", "pass", ""});
+  want.envelopeFrom = "b.example";
+  want.reasons = {"forwarded", "local_policy"};
+  Outcome got = fmt::decodeOutcome(fmt::encodeOutcome(want));
+  BOOST_CHECK_EQUAL(got.disposition, want.disposition);
+  BOOST_CHECK_EQUAL(got.spf, want.spf);
+  BOOST_REQUIRE_EQUAL(got.dkimResults.size(), 1U);
+  BOOST_CHECK_EQUAL(got.dkimResults[0].selector, "sel");
+  BOOST_CHECK_EQUAL(got.spfResults[0].scope, "mfrom");
+  BOOST_CHECK_EQUAL(got.envelopeFrom, want.envelopeFrom);
+  BOOST_CHECK(got.reasons == want.reasons);
+
+  // Keys sort numerically, negative times included.
+  std::string low;
+  std::string high;
+  fmt::putI64Key(low, -5);
+  fmt::putI64Key(high, 3);
+  BOOST_CHECK(low < high);
+  fmt::FactKey key;
+  key.domainId = 7;
+  key.day = 19000;
+  key.ip = v4(192, 0, 2, 1).bytes;
+  key.headerFromId = 3;
+  key.outcomeId = 0x01020304;
+  auto bytes = fmt::encodeFactKey(key);
+  auto back = fmt::decodeFactKey(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  BOOST_CHECK_EQUAL(back.domainId, 7U);
+  BOOST_CHECK_EQUAL(back.day, 19000U);
+  BOOST_CHECK(back.ip == key.ip);
+  BOOST_CHECK_EQUAL(back.outcomeId, 0x01020304U);
+  BOOST_CHECK_EQUAL(bytes[0], 0);
+  BOOST_CHECK_EQUAL(bytes[3], 7);
+
+  // A truncated value is a StoreError, not a crash.
+  std::string value = fmt::encodeOutcome(want);
+  BOOST_CHECK_THROW(fmt::decodeOutcome(std::string_view(value).substr(0, value.size() / 2)), StoreError);
+  BOOST_CHECK_THROW(fmt::decodeStoredReport("\x02"), StoreError);
+}
+
+BOOST_AUTO_TEST_CASE(store_and_reopen)
+{
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "db").string();
+  const uint32_t day = s_today - 2;
+  {
+    Store store(dir, testOptions());
+    BOOST_CHECK_EQUAL(store.schemaVersion(), Store::s_currentSchema);
+    auto header = makeHeader("Google.com", "<123>", "Example.COM", dayStart(day), dayStart(day) + s_day - 1);
+    auto writer = store.beginReport(header);
+    BOOST_CHECK(!writer->duplicateOf());
+    writer->addRecord(makeRecord(v4(192, 0, 2, 1), 10, true));
+    writer->addRecord(makeRecord(v4(192, 0, 2, 2), 5, false, "evil.example", "EXAMPLE.com"));
+    writer->addRecord(makeRecord(std::nullopt, 2, false));
+    Warnings warnings;
+    warnings.add("something odd");
+    uint64_t got = writer->commit(3, 17, warnings, true, "mail <m1@x>");
+    BOOST_CHECK_EQUAL(got, 1U);
+  }
+  auto mode = std::filesystem::status(dir).permissions();
+  BOOST_CHECK((mode & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+
+  for (bool readOnly : {false, true}) {
+    auto options = testOptions();
+    options.readOnly = readOnly;
+    Store store(dir, options);
+    auto reports = store.listReports();
+    BOOST_REQUIRE_EQUAL(reports.size(), 1U);
+    const auto& got = reports[0];
+    BOOST_CHECK_EQUAL(got.sequence, 1U);
+    BOOST_CHECK_EQUAL(got.header.metadata.orgName, "Google.com");
+    BOOST_CHECK_EQUAL(got.header.metadata.reportId, "<123>");
+    BOOST_CHECK_EQUAL(got.header.policy.domain, "Example.COM");
+    BOOST_CHECK(got.header.policy.pct == std::optional<uint32_t>(100));
+    BOOST_CHECK_EQUAL(got.records, 3U);
+    BOOST_CHECK_EQUAL(got.messages, 17U);
+    BOOST_CHECK_EQUAL(got.storedAt, s_now);
+    BOOST_CHECK_EQUAL(got.source, "mail <m1@x>");
+    BOOST_CHECK(got.recovered);
+    BOOST_REQUIRE_EQUAL(got.warnings.size(), 1U);
+    BOOST_CHECK_EQUAL(got.warnings[0], "something odd");
+
+    BOOST_CHECK(store.listDomains() == std::vector<std::string>{"example.com"});
+    BOOST_CHECK_EQUAL(store.listReports("EXAMPLE.com").size(), 1U);
+    BOOST_CHECK_EQUAL(store.listReports("other.example").size(), 0U);
+
+    auto totals = store.dayTotals("example.com", day - 5, day + 5);
+    BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+    BOOST_CHECK_EQUAL(totals[0].day, day);
+    BOOST_CHECK_EQUAL(totals[0].messages, 17U);
+    BOOST_CHECK_EQUAL(totals[0].dmarcPass, 10U);
+    BOOST_CHECK_EQUAL(totals[0].records, 3U);
+
+    std::vector<Fact> facts;
+    store.forEachFact("example.com", day, day, [&](const Fact& fact) { facts.push_back(fact); });
+    BOOST_REQUIRE_EQUAL(facts.size(), 3U);
+    // Key order: the all-zero "no source IP" first.
+    BOOST_CHECK(!facts[0].sourceIp);
+    BOOST_CHECK_EQUAL(facts[0].messages, 2U);
+    BOOST_CHECK(facts[1].sourceIp == v4(192, 0, 2, 1));
+    BOOST_CHECK_EQUAL(facts[1].messages, 10U);
+    BOOST_CHECK_EQUAL(facts[1].outcome.dkim, "pass");
+    BOOST_CHECK_EQUAL(facts[2].headerFrom, "example.com");
+    BOOST_CHECK_EQUAL(facts[2].outcome.dkimResults.at(0).domain, "evil.example");
+    BOOST_CHECK_EQUAL(factMessages(store, "example.com", day + 1, day + 3), 0U);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(facts_add_up_across_reports)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  storeReport(store, "r1", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 3, true)});
+  storeReport(store, "r2", "example.com", day,
+              {makeRecord(v4(192, 0, 2, 1), 4, true), makeRecord(v4(192, 0, 2, 1), 5, true)}, "yahoo.com");
+  std::vector<Fact> facts;
+  store.forEachFact("example.com", day, day, [&](const Fact& fact) { facts.push_back(fact); });
+  BOOST_REQUIRE_EQUAL(facts.size(), 1U);
+  BOOST_CHECK_EQUAL(facts[0].messages, 12U);
+  auto totals = store.dayTotals("example.com", day, day);
+  BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+  BOOST_CHECK_EQUAL(totals[0].messages, 12U);
+  BOOST_CHECK_EQUAL(totals[0].records, 3U);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_writes_nothing)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  uint64_t first = storeReport(store, "abc", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 7, true)});
+
+  // The same report again: org case and <> around the id do not matter.
+  auto writer = store.beginReport(makeHeader("GOOGLE.COM", "<abc>", "example.com", dayStart(day),
+                                             dayStart(day) + s_day - 1));
+  BOOST_REQUIRE(writer->duplicateOf());
+  BOOST_CHECK_EQUAL(writer->duplicateOf()->sequence, first);
+  BOOST_CHECK_EQUAL(writer->duplicateOf()->messages, 7U);
+  writer->addRecord(makeRecord(v4(192, 0, 2, 1), 7, true));
+  writer->setRaw("gzip", "xx");
+  BOOST_CHECK_EQUAL(writer->commit(1, 7, Warnings(), false, "again"), first);
+  BOOST_CHECK_EQUAL(writer->commit(1, 7, Warnings(), false, "again"), first);
+
+  // A duplicate holds no write lock: another writer can start while it lives.
+  uint64_t second = storeReport(store, "def", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 1, true)});
+  BOOST_CHECK_EQUAL(second, first + 1);
+  BOOST_CHECK_EQUAL(store.listReports().size(), 2U);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 8U);
+}
+
+BOOST_AUTO_TEST_CASE(raw_payload_and_cap)
+{
+  TempDir tmp;
+  auto options = testOptions();
+  options.maxRawArchiveBytes = 100;
+  Store store(tmp.path().string(), options);
+  const uint32_t day = s_today - 1;
+  auto header = makeHeader("google.com", "small", "example.com", dayStart(day), dayStart(day) + s_day);
+  auto writer = store.beginReport(header);
+  const std::string small(100, 'z');
+  writer->setRaw("gzip", small);
+  uint64_t smallSeq = writer->commit(0, 0, Warnings(), false, "t");
+
+  writer = store.beginReport(makeHeader("google.com", "big", "example.com", dayStart(day), dayStart(day) + s_day));
+  writer->setRaw("zip", std::string(101, 'y'));
+  uint64_t bigSeq = writer->commit(0, 0, Warnings(), false, "t");
+
+  auto got = store.rawPayload(smallSeq);
+  BOOST_REQUIRE(got);
+  BOOST_CHECK_EQUAL(got->first, "gzip");
+  BOOST_CHECK(got->second == small);
+  BOOST_CHECK(!store.rawPayload(bigSeq));
+  BOOST_CHECK(!store.rawPayload(999));
+
+  auto reports = store.listReports();
+  BOOST_REQUIRE_EQUAL(reports.size(), 2U);
+  BOOST_CHECK_EQUAL(reports[0].rawBytes, 100U);
+  BOOST_CHECK(reports[0].warnings.empty());
+  BOOST_CHECK_EQUAL(reports[1].rawBytes, 0U);
+  BOOST_REQUIRE_EQUAL(reports[1].warnings.size(), 1U);
+  BOOST_CHECK_EQUAL(reports[1].warnings[0], "raw payload not archived: 101 bytes over MaxRawArchive (100)");
+}
+
+BOOST_AUTO_TEST_CASE(day_span_rules)
+{
+  const int64_t d0 = dayStart(19000);
+  struct Case
+  {
+    int64_t begin;
+    int64_t end;
+    uint32_t wantFirst;
+    uint32_t wantCount;
+    bool wantWarning;
+  };
+  const Case cases[] = {
+    {d0, d0 + s_day - 1, 19000, 1, false},      // 00:00:00 .. 23:59:59
+    {d0, d0 + s_day, 19000, 1, false},          // .. next midnight (exclusive)
+    {d0, d0 + s_day + 1, 19000, 2, false},      // one second into the next day
+    {d0 + 3600, d0 + 3 * s_day, 19000, 3, false},
+    {d0, 0, 19000, 1, true},                    // no end
+    {0, d0 + 10, 19000, 1, true},               // no begin
+    {d0 + 5, d0, 19000, 1, true},               // reversed
+    {0, 0, s_today, 1, true},                   // nothing: the storage day
+    {d0, d0 + 40 * s_day, 19000 + 40 - 31, 31, true}, // too long: the last 31 days
+    {dayStart(s_today - 1), dayStart(s_today + 100), s_today - 1, 3, true}, // future end: tomorrow
+  };
+  for (const auto& c : cases) {
+    Warnings warnings;
+    DaySpan got = reportDaySpan(c.begin, c.end, s_now, 31, warnings);
+    BOOST_TEST_CONTEXT("begin=" << c.begin << " end=" << c.end)
+    {
+      BOOST_CHECK_EQUAL(got.first, c.wantFirst);
+      BOOST_CHECK_EQUAL(got.count, c.wantCount);
+      BOOST_CHECK_EQUAL(!warnings.empty(), c.wantWarning);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(split_across_days_is_exact)
+{
+  TempDir tmp;
+  auto options = testOptions();
+  options.maxReportDays = 5;
+  Store store(tmp.path().string(), options);
+  const uint32_t day = s_today - 10;
+  auto writer = store.beginReport(makeHeader("x.example", "multi", "example.com", dayStart(day),
+                                             dayStart(day + 3)));
+  writer->addRecord(makeRecord(v4(192, 0, 2, 1), 10, true)); // 4 3 3
+  writer->addRecord(makeRecord(v4(192, 0, 2, 2), 2, false)); // 1 1 0
+  writer->addRecord(makeRecord(v4(192, 0, 2, 3), 0, false)); // a zero-count row: a record, no messages
+  writer->commit(3, 12, Warnings(), false, "t");
+
+  auto totals = store.dayTotals("example.com", 0, UINT32_MAX);
+  BOOST_REQUIRE_EQUAL(totals.size(), 3U);
+  const uint64_t wantMessages[] = {5, 4, 3};
+  const uint64_t wantPass[] = {4, 3, 3};
+  const uint64_t wantRecords[] = {3, 2, 1};
+  uint64_t sum = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_CHECK_EQUAL(totals[i].day, day + i);
+    BOOST_CHECK_EQUAL(totals[i].messages, wantMessages[i]);
+    BOOST_CHECK_EQUAL(totals[i].dmarcPass, wantPass[i]);
+    BOOST_CHECK_EQUAL(totals[i].records, wantRecords[i]);
+    sum += totals[i].messages;
+  }
+  BOOST_CHECK_EQUAL(sum, 12U);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day + 2), 12U);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day + 2, day + 2), 3U);
+
+  // Longer than maxReportDays: spread over the last 5 days, still exact, with a warning.
+  writer = store.beginReport(makeHeader("x.example", "long", "long.example", dayStart(day), dayStart(day + 8)));
+  writer->addRecord(makeRecord(v4(192, 0, 2, 1), 1'000'003, true));
+  writer->commit(1, 1'000'003, Warnings(), false, "t");
+  totals = store.dayTotals("long.example", 0, UINT32_MAX);
+  BOOST_REQUIRE_EQUAL(totals.size(), 5U);
+  BOOST_CHECK_EQUAL(totals.front().day, day + 3);
+  BOOST_CHECK_EQUAL(totals.front().messages, 200'001U);
+  BOOST_CHECK_EQUAL(totals.back().messages, 200'000U);
+  BOOST_CHECK_EQUAL(factMessages(store, "long.example", 0, UINT32_MAX), 1'000'003U);
+  auto reports = store.listReports("long.example");
+  BOOST_REQUIRE_EQUAL(reports.size(), 1U);
+  BOOST_CHECK_EQUAL(reports[0].warnings.size(), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(abort_leaves_nothing)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  {
+    auto writer = store.beginReport(makeHeader("google.com", "gone", "example.com", dayStart(day),
+                                               dayStart(day) + s_day));
+    writer->addRecord(makeRecord(v4(192, 0, 2, 1), 10, true, "new-domain.example", "new-hf.example"));
+    writer->setRaw("gzip", "abc");
+    // Destroyed without commit().
+  }
+  try {
+    auto writer = store.beginReport(makeHeader("google.com", "thrown", "example.com", dayStart(day),
+                                               dayStart(day) + s_day));
+    writer->addRecord(makeRecord(v4(192, 0, 2, 1), 10, true));
+    throw std::runtime_error("parse failed half way");
+  }
+  catch (const std::runtime_error&) {
+  }
+  BOOST_CHECK_EQUAL(store.listReports().size(), 0U);
+  BOOST_CHECK_EQUAL(store.listDomains().size(), 0U);
+  BOOST_CHECK_EQUAL(store.dayTotals("example.com", 0, UINT32_MAX).size(), 0U);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", 0, UINT32_MAX), 0U);
+  BOOST_CHECK(!store.rawPayload(1));
+  BOOST_CHECK_EQUAL(store.schemaVersion(), Store::s_currentSchema);
+
+  // The aborted report was not a duplicate of anything: it can be stored now, as sequence 1.
+  uint64_t got = storeReport(store, "gone", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 1, true)});
+  BOOST_CHECK_EQUAL(got, 1U);
+  // And a committed writer refuses more work.
+  auto writer = store.beginReport(makeHeader("google.com", "after", "example.com", dayStart(day),
+                                             dayStart(day) + s_day));
+  writer->commit(0, 0, Warnings(), false, "t");
+  BOOST_CHECK_THROW(writer->addRecord(makeRecord(v4(192, 0, 2, 1), 1, true)), StoreError);
+}
+
+BOOST_AUTO_TEST_CASE(read_only_missing_store)
+{
+  TempDir tmp;
+  auto options = testOptions();
+  options.readOnly = true;
+  for (const auto& dir : {tmp.path() / "nothing-here", tmp.path()}) {
+    try {
+      Store store(dir.string(), options);
+      BOOST_ERROR("read-only open of " << dir << " succeeded");
+    }
+    catch (const StoreError& e) {
+      std::string got = e.what();
+      BOOST_CHECK_MESSAGE(got.find("no store at " + dir.string()) != std::string::npos, got);
+      BOOST_CHECK_MESSAGE(got.find("dmarcwatch ingest") != std::string::npos, got);
+    }
+  }
+  BOOST_CHECK(!std::filesystem::exists(tmp.path() / "nothing-here"));
+
+  // Read-write creates the directory (parents too); then read-only works and cannot write.
+  const std::string dir = (tmp.path() / "a" / "b").string();
+  {
+    Store store(dir, testOptions());
+  }
+  Store reader(dir, options);
+  BOOST_CHECK_EQUAL(reader.schemaVersion(), Store::s_currentSchema);
+  BOOST_CHECK_EQUAL(reader.listReports().size(), 0U);
+  BOOST_CHECK_THROW(reader.beginReport(makeHeader("a", "b", "c", 1, 2)), StoreError);
+}
+
+BOOST_AUTO_TEST_CASE(store_error_transient)
+{
+  BOOST_CHECK(StoreError("put", MDB_MAP_FULL, "x").transient());
+  BOOST_CHECK(StoreError("begin", MDB_READERS_FULL, "x").transient());
+  BOOST_CHECK(StoreError("put", ENOSPC, "").transient());
+  BOOST_CHECK(!StoreError("get", MDB_CORRUPTED, "x").transient());
+  BOOST_CHECK(!StoreError("open", EACCES, "x").transient());
+  std::string got = StoreError("open", ENOENT, "no store at /x").what();
+  BOOST_CHECK_EQUAL(got, "store open: no store at /x (No such file or directory)");
+}
+
+BOOST_AUTO_TEST_CASE(two_stores_share_one_environment)
+{
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  const uint32_t day = s_today - 1;
+  Store first(dir, testOptions());
+  Store second((tmp.path() / "." / "").string(), testOptions()); // same directory, other spelling
+  storeReport(first, "a", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 1, true)});
+  storeReport(second, "b", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 2, true)});
+  BOOST_CHECK_EQUAL(first.listReports().size(), 2U);
+  BOOST_CHECK_EQUAL(factMessages(second, "example.com", day, day), 3U);
+
+  // One thread cannot hold two writers on one environment: that would deadlock in LMDB.
+  auto writer = first.beginReport(makeHeader("google.com", "c", "example.com", dayStart(day), dayStart(day) + 1));
+  try {
+    second.beginReport(makeHeader("google.com", "d", "example.com", dayStart(day), dayStart(day) + 1));
+    BOOST_ERROR("second writer in one thread was not refused");
+  }
+  catch (const StoreError& e) {
+    BOOST_CHECK_EQUAL(e.rc(), EDEADLK);
+  }
+  // A reader in the same process sees the committed state while the writer runs.
+  auto options = testOptions();
+  options.readOnly = true;
+  Store reader(dir, options);
+  BOOST_CHECK_EQUAL(reader.listReports().size(), 2U);
+  writer->commit(0, 0, Warnings(), false, "t");
+  BOOST_CHECK_EQUAL(reader.listReports().size(), 3U);
+}
+
+BOOST_AUTO_TEST_CASE(read_only_first_refuses_read_write)
+{
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  {
+    Store store(dir, testOptions());
+  }
+  auto options = testOptions();
+  options.readOnly = true;
+  Store reader(dir, options);
+  BOOST_CHECK_THROW((Store{dir, testOptions()}), StoreError);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_store_each_report_once)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  constexpr int s_threads = 8;
+  constexpr int s_reports = 50;
+  constexpr int s_shared = 10; // report ids every thread submits: all but one are duplicates
+  const uint32_t day = s_today - 1;
+  std::atomic<int> failures{0};
+  std::atomic<int> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < s_threads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        for (int i = 0; i < s_reports; ++i) {
+          std::string id = i < s_shared ? "shared-" + std::to_string(i) : "t" + std::to_string(t) + "-" + std::to_string(i);
+          auto writer = store.beginReport(makeHeader("google.com", id, "example.com", dayStart(day),
+                                                     dayStart(day) + s_day));
+          if (writer->duplicateOf()) {
+            ++duplicates;
+          }
+          writer->addRecord(makeRecord(v4(10, 0, static_cast<uint8_t>(t), static_cast<uint8_t>(i)), 1, true));
+          writer->addRecord(makeRecord(std::nullopt, 2, false));
+          writer->commit(2, 3, Warnings(), false, "thread");
+        }
+      }
+      catch (const std::exception& e) {
+        BOOST_TEST_MESSAGE("writer thread failed: " << e.what());
+        ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  BOOST_CHECK_EQUAL(failures.load(), 0);
+  const size_t want = s_threads * (s_reports - s_shared) + s_shared;
+  auto reports = store.listReports();
+  BOOST_CHECK_EQUAL(reports.size(), want);
+  BOOST_CHECK_EQUAL(duplicates.load(), static_cast<int>(s_threads * s_reports - want));
+  std::set<std::string> ids;
+  std::set<uint64_t> sequences;
+  for (const auto& report : reports) {
+    ids.insert(report.header.metadata.reportId);
+    sequences.insert(report.sequence);
+  }
+  BOOST_CHECK_EQUAL(ids.size(), want);
+  BOOST_CHECK_EQUAL(sequences.size(), want);
+  BOOST_CHECK_EQUAL(*sequences.rbegin(), want);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 3 * want);
+  auto totals = store.dayTotals("example.com", day, day);
+  BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+  BOOST_CHECK_EQUAL(totals[0].messages, 3 * want);
+  BOOST_CHECK_EQUAL(totals[0].records, 2 * want);
+}
+
+BOOST_AUTO_TEST_CASE(two_processes_write_and_read)
+{
+  // A child process writes while this one writes and reads: LMDB serialises the writers
+  // across processes and readers never block.  Fork before this process opens the store.
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  const uint32_t day = s_today - 1;
+  { Store init(dir, testOptions()); }
+  pid_t child = fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    int status = 0;
+    try {
+      Store store(dir, testOptions());
+      for (int i = 0; i < 30; ++i) {
+        storeReport(store, "child-" + std::to_string(i), "example.com", day, {makeRecord(v4(10, 0, 0, 1), 1, true)});
+      }
+    }
+    catch (...) {
+      status = 1;
+    }
+    _exit(status);
+  }
+  {
+    Store store(dir, testOptions());
+    auto options = testOptions();
+    options.readOnly = true;
+    for (int i = 0; i < 30; ++i) {
+      storeReport(store, "parent-" + std::to_string(i), "example.com", day, {makeRecord(v4(10, 0, 0, 2), 2, true)});
+      BOOST_CHECK_GE(store.listReports().size(), static_cast<size_t>(i + 1));
+    }
+  }
+  int status = 0;
+  BOOST_REQUIRE_EQUAL(waitpid(child, &status, 0), child);
+  BOOST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto options = testOptions();
+  options.readOnly = true;
+  Store reader(dir, options);
+  BOOST_CHECK_EQUAL(reader.listReports().size(), 60U);
+  BOOST_CHECK_EQUAL(factMessages(reader, "example.com", day, day), 90U);
+}
+
+BOOST_AUTO_TEST_CASE(long_strings_are_interned)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  const std::string longFrom(3000, 'h');
+  auto record = makeRecord(v4(192, 0, 2, 1), 1, true, std::string(1000, 'd') + ".example", longFrom);
+  storeReport(store, std::string(2000, 'i'), "example.com", day, {record, record});
+  storeReport(store, "other", "example.com", day, {record});
+  std::vector<Fact> facts;
+  store.forEachFact("example.com", day, day, [&](const Fact& fact) { facts.push_back(fact); });
+  BOOST_REQUIRE_EQUAL(facts.size(), 1U);
+  BOOST_CHECK_EQUAL(facts[0].messages, 3U);
+  BOOST_CHECK(facts[0].headerFrom == longFrom);
+  // A report id too long for an LMDB key still dedups.
+  auto writer = store.beginReport(makeHeader("google.com", std::string(2000, 'i'), "example.com", dayStart(day),
+                                             dayStart(day) + s_day - 1));
+  BOOST_CHECK(writer->duplicateOf());
+}
+
+BOOST_AUTO_TEST_CASE(released_pages_keep_data)
+{
+  // Many facts in one transaction with the map released every few hundred puts:
+  // dirty MAP_SHARED pages dropped with MADV_DONTNEED must come back intact.
+  TempDir tmp;
+  auto options = testOptions();
+  options.releaseMappedBytes = 0;
+  Store store(tmp.path().string(), options);
+  const uint32_t day = s_today - 3;
+  constexpr uint32_t s_records = 150'000;
+  auto writer = store.beginReport(makeHeader("google.com", "big", "example.com", dayStart(day),
+                                             dayStart(day + 2)));
+  Record record = makeRecord(std::nullopt, 0, true);
+  uint64_t messages = 0;
+  for (uint32_t i = 0; i < s_records; ++i) {
+    IpAddress ip;
+    ip.bytes[0] = 0x20;
+    ip.bytes[1] = 0x01;
+    storeformat::writeU32(ip.bytes.data() + 12, i * 2654435761U); // scattered keys
+    record.sourceIp = ip;
+    record.count = i % 7 + 1;
+    messages += record.count;
+    writer->addRecord(record);
+  }
+  writer->commit(s_records, messages, Warnings(), false, "t");
+  size_t gotFacts = 0;
+  uint64_t gotMessages = 0;
+  store.forEachFact("example.com", day, day + 1, [&](const Fact& fact) {
+    ++gotFacts;
+    gotMessages += fact.messages;
+  });
+  BOOST_CHECK_EQUAL(gotMessages, messages);
+  BOOST_CHECK_GE(gotFacts, s_records);
+  auto totals = store.dayTotals("example.com", day, day + 1);
+  BOOST_REQUIRE_EQUAL(totals.size(), 2U);
+  BOOST_CHECK_EQUAL(totals[0].messages + totals[1].messages, messages);
+}
+
+BOOST_AUTO_TEST_CASE(add_record_speed)
+{
+  // ~200,000 addRecord calls: well under 0.5 s in an optimised build (printed, checked loosely).
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  std::vector<Record> records;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    records.push_back(makeRecord(v4(198, 51, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)), 3, i % 3 != 0,
+                                 i % 2 ? "sendgrid.net" : "example.com"));
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto writer = store.beginReport(makeHeader("google.com", "speed", "example.com", dayStart(day),
+                                             dayStart(day) + s_day));
+  for (uint32_t i = 0; i < 200'000; ++i) {
+    writer->addRecord(records[i % records.size()]);
+  }
+  writer->commit(200'000, 600'000, Warnings(), false, "t");
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST_MESSAGE("200000 addRecord + commit: " << elapsed << " s, peak RSS " << peakRssKiB() << " KiB");
+  BOOST_CHECK_LT(elapsed, 5.0);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 600'000U);
+}
+
+BOOST_AUTO_TEST_CASE(time_helpers)
+{
+  BOOST_CHECK_EQUAL(utcDay(0), 0U);
+  BOOST_CHECK_EQUAL(utcDay(-5), 0U);
+  BOOST_CHECK_EQUAL(utcDay(s_now), s_today);
+  BOOST_CHECK_EQUAL(formatDay(0), "1970-01-01");
+  BOOST_CHECK_EQUAL(formatDay(s_today), "2024-03-10");
+  BOOST_CHECK_EQUAL(formatDay(utcDay(951782400)), "2000-02-29");
+  BOOST_CHECK(parseSince("7d", s_now) == std::optional<uint32_t>(s_today - 6));
+  BOOST_CHECK(parseSince("1d", s_now) == std::optional<uint32_t>(s_today));
+  BOOST_CHECK(parseSince("2024-03-10", s_now) == std::optional<uint32_t>(s_today));
+  BOOST_CHECK(parseSince("2000-02-29", s_now) == std::optional<uint32_t>(utcDay(951782400)));
+  for (const char* junk : {"", "d", "0d", "-3d", "7", "7x", "2023-02-29", "2024-13-01", "24-03-10", "2024-3-10",
+                           "1969-12-31", "99999999d"}) {
+    BOOST_CHECK_MESSAGE(!parseSince(junk, s_now), junk);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(status_numbers)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  storeReport(store, "1", "example.com", day,
+              {makeRecord(v4(192, 0, 2, 1), 100, true, "example.com"),
+               makeRecord(v4(192, 0, 2, 2), 40, true, "sendgrid.net"),
+               makeRecord(v4(192, 0, 2, 3), 7, false, "evil.example"),
+               makeRecord(v4(192, 0, 2, 4), 3, false, "evil.example")});
+  storeReport(store, "2", "example.com", day - 20, {makeRecord(v4(192, 0, 2, 9), 1000, false)}); // out of range
+  storeReport(store, "3", "other.example", day, {makeRecord(v4(203, 0, 113, 1), 5, true, "other.example")});
+
+  auto all = computeStatus(store, "", s_today - 6, s_today, 2);
+  BOOST_REQUIRE_EQUAL(all.size(), 2U);
+  const auto& got = all[0];
+  BOOST_CHECK_EQUAL(got.domain, "example.com");
+  BOOST_CHECK_EQUAL(got.messages, 150U);
+  BOOST_CHECK_EQUAL(got.dmarcPass, 140U);
+  BOOST_CHECK_EQUAL(got.dmarcFail, 10U);
+  BOOST_CHECK_EQUAL(got.wouldBlock, 10U);
+  BOOST_REQUIRE_EQUAL(got.topSources.size(), 2U);
+  BOOST_CHECK(got.topSources[0].ip == v4(192, 0, 2, 1));
+  BOOST_CHECK_EQUAL(got.topSources[0].messages, 100U);
+  BOOST_CHECK_EQUAL(got.topSources[0].service, "example.com");
+  BOOST_CHECK_EQUAL(got.topSources[1].messages, 40U);
+  BOOST_CHECK_EQUAL(got.topSources[1].service, "sendgrid.net");
+  BOOST_REQUIRE_EQUAL(got.services.size(), 3U);
+  BOOST_CHECK_EQUAL(got.services[0].name, "example.com");
+  BOOST_CHECK_EQUAL(got.services[1].name, "sendgrid.net");
+  BOOST_CHECK_EQUAL(got.services[2].name, "unknown");
+  BOOST_CHECK_EQUAL(got.services[2].category, "unclassified");
+  BOOST_CHECK_EQUAL(got.services[2].messages, 10U);
+  BOOST_CHECK_EQUAL(got.services[2].dmarcFail, 10U);
+  BOOST_CHECK_EQUAL(got.services[2].sources, 2U);
+  BOOST_CHECK_EQUAL(all[1].domain, "other.example");
+  BOOST_CHECK_EQUAL(all[1].messages, 5U);
+
+  auto one = computeStatus(store, "EXAMPLE.COM", s_today - 30, s_today, 10);
+  BOOST_REQUIRE_EQUAL(one.size(), 1U);
+  BOOST_CHECK_EQUAL(one[0].messages, 1150U);
+  BOOST_CHECK_EQUAL(one[0].dmarcFail, 1010U);
+  auto none = computeStatus(store, "nobody.example", s_today - 6, s_today, 10);
+  BOOST_REQUIRE_EQUAL(none.size(), 1U);
+  BOOST_CHECK_EQUAL(none[0].messages, 0U);
+}
+
+BOOST_AUTO_TEST_CASE(status_is_fast_over_a_year)
+{
+  // A year of daily reports for 100 domains; status over the default 7 days.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  std::vector<Record> records;
+  for (uint8_t i = 0; i < 5; ++i) {
+    records.push_back(makeRecord(v4(192, 0, 2, i), 10 + i, i % 2 == 0, i < 3 ? "example.com" : "mailgun.org"));
+  }
+  for (uint32_t d = 0; d < 100; ++d) {
+    const std::string domain = "domain" + std::to_string(d) + ".example";
+    for (uint32_t k = 0; k < 365; ++k) {
+      storeReport(store, "r" + std::to_string(k), domain, s_today - 1 - k, records);
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto got = computeStatus(store, "", *parseSince("7d", s_now), s_today, 10);
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST_MESSAGE("status, 100 domains x 365 reports, 7 days: " << elapsed * 1000 << " ms");
+  BOOST_REQUIRE_EQUAL(got.size(), 100U);
+  BOOST_CHECK_EQUAL(got[0].messages, 6U * (10 + 11 + 12 + 13 + 14));
+  BOOST_CHECK_LT(elapsed, 0.2);
+}
+
+BOOST_AUTO_TEST_CASE(opens_store_written_by_v1)
+{
+  // t/data/lmdb-v1/store.dump: mdb_dump -a of a store written by schema 1 (see README there).
+  const auto dump = dmarcwatch::test::dataPath("lmdb-v1/store.dump");
+  if (!std::filesystem::exists(dump)) {
+    BOOST_TEST_MESSAGE("skipped: " << dump << " not found (SRCDIR unset?)");
+    return;
+  }
+  TempDir tmp;
+  loadDump(dump, tmp.path());
+  for (bool readOnly : {true, false}) {
+    auto options = testOptions();
+    options.readOnly = readOnly;
+    Store store(tmp.path().string(), options);
+    BOOST_CHECK_EQUAL(store.schemaVersion(), Store::s_currentSchema);
+    auto reports = store.listReports();
+    BOOST_REQUIRE_EQUAL(reports.size(), 2U);
+    BOOST_CHECK_EQUAL(reports[0].header.metadata.orgName, "google.com");
+    BOOST_CHECK_EQUAL(reports[0].header.metadata.reportId, "v1-report-1");
+    BOOST_CHECK_EQUAL(reports[0].messages, 17U);
+    BOOST_CHECK_EQUAL(reports[1].header.metadata.orgName, "Yahoo");
+    BOOST_CHECK(store.listDomains() == (std::vector<std::string>{"example.com", "example.net"}));
+    auto raw = store.rawPayload(1);
+    BOOST_REQUIRE(raw);
+    BOOST_CHECK_EQUAL(raw->first, "xml");
+    BOOST_CHECK_EQUAL(raw->second, "<feedback/>");
+    const uint32_t v1Day = 19700; // 2023-12-09
+    auto totals = store.dayTotals("example.com", v1Day, v1Day);
+    BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+    BOOST_CHECK_EQUAL(totals[0].messages, 17U);
+    BOOST_CHECK_EQUAL(totals[0].dmarcPass, 10U);
+    std::vector<Fact> facts;
+    store.forEachFact("example.com", v1Day, v1Day, [&](const Fact& fact) { facts.push_back(fact); });
+    BOOST_REQUIRE_EQUAL(facts.size(), 3U);
+    BOOST_CHECK(!facts[0].sourceIp);
+    BOOST_CHECK(facts[1].sourceIp == v4(192, 0, 2, 1));
+    BOOST_CHECK_EQUAL(facts[2].outcome.dkimResults.at(0).domain, "evil.example");
+    if (!readOnly) {
+      // The old store takes new reports and still dedups the old ones.
+      auto writer = store.beginReport(makeHeader("google.com", "v1-report-1", "example.com", dayStart(v1Day),
+                                                 dayStart(v1Day) + s_day - 1));
+      BOOST_CHECK(writer->duplicateOf());
+      BOOST_CHECK_EQUAL(storeReport(store, "new", "example.com", v1Day, {makeRecord(v4(192, 0, 2, 1), 1, true)}), 3U);
+      BOOST_CHECK_EQUAL(factMessages(store, "example.com", v1Day, v1Day), 18U);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
