@@ -11,6 +11,7 @@
 #include "collector/config.hh"
 
 #include "collector/errors.hh"
+#include "collector/text.hh"
 
 #include <algorithm>
 #include <cctype>
@@ -24,24 +25,6 @@ namespace dmarcwatch::collector
 {
 namespace
 {
-
-std::string lower(std::string_view text)
-{
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text)
-{
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 //! Where a value came from, for error messages.
 struct Origin
@@ -103,7 +86,7 @@ ReportAddress parseAddress(std::string_view text, const Origin& where)
   }
   ReportAddress address;
   address.local = std::string(text.substr(0, at));
-  address.domain = lower(text.substr(at + 1));
+  address.domain = lowerAscii(text.substr(at + 1));
   return address;
 }
 
@@ -114,7 +97,7 @@ FailureAction parseFailureAction(std::string_view value)
 
 bool flagValue(std::string_view value)
 {
-  auto v = lower(value);
+  auto v = lowerAscii(value);
   return v == "yes" || v == "true" || v == "on" || v == "1";
 }
 
@@ -254,9 +237,9 @@ const std::vector<KeyDef>& keyTable()
 
 const KeyDef* findKey(std::string_view name)
 {
-  auto wanted = lower(name);
+  auto wanted = lowerAscii(name);
   for (const auto& key : keyTable()) {
-    if (lower(key.name) == wanted) {
+    if (lowerAscii(key.name) == wanted) {
       return &key;
     }
   }
@@ -273,7 +256,7 @@ void applyValue(Config& config, const KeyDef& key, std::string_view value, const
     number = parseNumber(key, value, where);
     break;
   case Kind::Choice: {
-    word = lower(value);
+    word = lowerAscii(value);
     std::string choices = std::string("|") + key.choices + "|";
     if (choices.find("|" + word + "|") == std::string::npos) {
       where.fail(std::string(key.name) + ": '" + std::string(value) + "' must be one of " + key.choices);
@@ -281,7 +264,7 @@ void applyValue(Config& config, const KeyDef& key, std::string_view value, const
     break;
   }
   case Kind::Flag: {
-    auto v = lower(value);
+    auto v = lowerAscii(value);
     if (v != "yes" && v != "no" && v != "true" && v != "false" && v != "on" && v != "off" && v != "1" && v != "0") {
       where.fail(std::string(key.name) + ": '" + std::string(value) + "' must be yes or no");
     }
@@ -299,7 +282,7 @@ void applyValue(Config& config, const KeyDef& key, std::string_view value, const
 bool ReportAddress::matches(std::string_view recipient) const
 {
   // Postfix hands recipients as <local@domain>; sendmail may omit the brackets.
-  recipient = trim(recipient);
+  recipient = trimAscii(recipient);
   if (recipient.size() >= 2 && recipient.front() == '<' && recipient.back() == '>') {
     recipient = recipient.substr(1, recipient.size() - 2);
   }
@@ -307,10 +290,10 @@ bool ReportAddress::matches(std::string_view recipient) const
   if (at == std::string_view::npos) {
     return false;
   }
-  if (lower(recipient.substr(at + 1)) != domain) {
+  if (lowerAscii(recipient.substr(at + 1)) != domain) {
     return false;
   }
-  return local.empty() || lower(recipient.substr(0, at)) == lower(local);
+  return local.empty() || lowerAscii(recipient.substr(0, at)) == lowerAscii(local);
 }
 
 bool Config::isReportRecipient(std::string_view recipient) const
@@ -321,7 +304,7 @@ bool Config::isReportRecipient(std::string_view recipient) const
 
 bool parseSize(std::string_view text, uint64_t& out)
 {
-  text = trim(text);
+  text = trimAscii(text);
   if (text.empty()) {
     return false;
   }
@@ -375,7 +358,7 @@ std::shared_ptr<const Config> parseConfig(std::string_view text, const std::stri
     if (auto hash = line.find('#'); hash != std::string_view::npos) {
       line = line.substr(0, hash);
     }
-    line = trim(line);
+    line = trimAscii(line);
     if (line.empty()) {
       continue;
     }
@@ -384,7 +367,7 @@ std::shared_ptr<const Config> parseConfig(std::string_view text, const std::stri
       ++split;
     }
     auto name = line.substr(0, split);
-    auto value = trim(line.substr(split));
+    auto value = trimAscii(line.substr(split));
     const KeyDef* key = findKey(name);
     if (key == nullptr) {
       where.fail("unknown key '" + std::string(name) + "' (dmarcwatch --dump-config lists every key)");

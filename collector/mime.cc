@@ -15,6 +15,8 @@
 #include "config.h"
 
 #include "collector/mime.hh"
+
+#include "collector/text.hh"
 #include "collector/errors.hh"
 #include "collector/unpack.hh"
 
@@ -39,29 +41,6 @@ constexpr const char* kKeyDepth = "MaxMimeDepth";
 constexpr size_t kSummaryMax = 200;
 //! How far into a decoded XML-looking body we look for signs of HTML.
 constexpr size_t kHtmlProbe = 4096;
-
-char lower(char c)
-{
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-std::string toLower(std::string_view text)
-{
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
-std::string_view trim(std::string_view text)
-{
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r' || text.front() == '\n')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 //! One line of text: [begin, end) without its line break; next is where the following line starts.
 struct Line
@@ -151,7 +130,7 @@ Entity parseEntity(std::string_view text, bool isMessage)
     if ((content.front() == ' ' || content.front() == '\t')) {
       if (!entity.fields.empty()) {
         entity.fields.back().second += ' ';
-        entity.fields.back().second += trim(content);
+        entity.fields.back().second += trimAscii(content);
       }
       pos = line.next;
       continue;
@@ -162,12 +141,12 @@ Entity parseEntity(std::string_view text, bool isMessage)
     }
 
     // Field names compare case-insensitively; the common "ContentType:" typo means Content-Type.
-    std::string name = toLower(content.substr(0, *nameLength));
+    std::string name = lowerAscii(content.substr(0, *nameLength));
     if (name == "contenttype") {
       name = "content-type";
     }
     const size_t colon = content.find(':');
-    entity.fields.emplace_back(std::move(name), std::string(trim(content.substr(colon + 1))));
+    entity.fields.emplace_back(std::move(name), std::string(trimAscii(content.substr(colon + 1))));
     pos = line.next;
   }
   entity.body = pos < text.size() ? text.substr(pos) : std::string_view();
@@ -186,14 +165,14 @@ HeaderValue parseHeaderValue(std::string_view text)
   // The value runs to the first ';'; parameters follow as name=token or name="quoted".
   HeaderValue result;
   size_t pos = text.find(';');
-  result.value = toLower(trim(text.substr(0, pos)));
+  result.value = lowerAscii(trimAscii(text.substr(0, pos)));
   while (pos != std::string_view::npos && pos < text.size()) {
     ++pos;
     const size_t eq = text.find('=', pos);
     if (eq == std::string_view::npos) {
       break;
     }
-    const std::string name = toLower(trim(text.substr(pos, eq - pos)));
+    const std::string name = lowerAscii(trimAscii(text.substr(pos, eq - pos)));
     size_t cur = eq + 1;
     while (cur < text.size() && (text[cur] == ' ' || text[cur] == '\t')) {
       ++cur;
@@ -213,7 +192,7 @@ HeaderValue parseHeaderValue(std::string_view text)
     }
     else {
       pos = text.find(';', cur);
-      value = std::string(trim(text.substr(cur, pos == std::string_view::npos ? std::string_view::npos : pos - cur)));
+      value = std::string(trimAscii(text.substr(cur, pos == std::string_view::npos ? std::string_view::npos : pos - cur)));
     }
     if (!name.empty() && result.params.find(name) == result.params.end()) {
       result.params.emplace(name, std::move(value));
@@ -338,7 +317,7 @@ bool isPayload(const std::string& contentType, std::string_view body)
   if (contentType == "text/html") {
     return false;
   }
-  const std::string probe = toLower(body.substr(0, kHtmlProbe));
+  const std::string probe = lowerAscii(body.substr(0, kHtmlProbe));
   return probe.find("<html") == std::string::npos && probe.find("<!doctype html") == std::string::npos;
 }
 
@@ -348,7 +327,7 @@ std::string_view skipLeadingBlankLines(std::string_view text)
   size_t pos = 0;
   while (pos < text.size()) {
     const Line line = lineAt(text, pos);
-    if (!trim(text.substr(line.begin, line.end - line.begin)).empty()) {
+    if (!trimAscii(text.substr(line.begin, line.end - line.begin)).empty()) {
       break;
     }
     pos = line.next;
@@ -394,7 +373,7 @@ public:
     const std::string* typeField = entity.field("content-type");
     const HeaderValue type = typeField != nullptr ? parseHeaderValue(*typeField) : HeaderValue{};
     const std::string* cteField = entity.field("content-transfer-encoding");
-    const std::string encoding = cteField != nullptr ? toLower(trim(*cteField)) : std::string();
+    const std::string encoding = cteField != nullptr ? lowerAscii(trimAscii(*cteField)) : std::string();
 
     // Containers: multipart splits on its boundary, message/rfc822 is a whole message again.
     if (type.value.starts_with("multipart/")) {
@@ -463,7 +442,7 @@ private:
     if (boundary.empty()) {
       for (size_t pos = 0; pos < body.size();) {
         const Line line = lineAt(body, pos);
-        const std::string_view content = trim(body.substr(line.begin, line.end - line.begin));
+        const std::string_view content = trimAscii(body.substr(line.begin, line.end - line.begin));
         if (content.size() > 2 && content.starts_with("--")) {
           boundary = std::string(content.substr(2));
           d_warnings.add("mime: multipart without boundary parameter, boundary guessed");
@@ -491,7 +470,7 @@ private:
         if (closing) {
           rest.remove_prefix(2);
         }
-        if (trim(rest).empty()) {
+        if (trimAscii(rest).empty()) {
           // The line break before the delimiter belongs to the delimiter, not to the part.
           if (partStart) {
             size_t partEnd = line.begin;

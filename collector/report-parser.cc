@@ -51,6 +51,8 @@
 
 #include "collector/report-parser.hh"
 
+#include "collector/text.hh"
+
 #include "collector/errors.hh"
 
 #include <libxml/parser.h>
@@ -73,17 +75,6 @@ namespace dmarcwatch::collector
 
 namespace
 {
-
-std::string lowerAscii(std::string_view text)
-{
-  std::string out(text);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 // Configuration keys named in LimitError messages (the config table owns their definitions).
 constexpr const char* c_keyMaxXmlDepth = "MaxXmlDepth";

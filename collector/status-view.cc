@@ -15,6 +15,8 @@
 
 #include "collector/status-view.hh"
 
+#include "collector/text.hh"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -28,17 +30,6 @@ namespace
 {
 
 constexpr uint32_t s_maxRelativeDays = 36500;
-
-std::string lowerAscii(std::string_view text)
-{
-  std::string out(text);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, UTC).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d)

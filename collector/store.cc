@@ -25,6 +25,8 @@
 
 #include "collector/store.hh"
 
+#include "collector/text.hh"
+
 #include "collector/errors.hh"
 #include "collector/lmdb.hh"
 #include "collector/store-format.hh"
@@ -59,17 +61,6 @@ constexpr uint64_t s_releaseBlindPuts = 65536;
 constexpr size_t s_dictCacheEntries = 65536;
 //! Longest raw payload kind kept.
 constexpr size_t s_maxRawKind = 64;
-
-std::string lowerAscii(std::string_view text)
-{
-  std::string out(text);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 uint32_t dayOf(int64_t epochSeconds)
 {

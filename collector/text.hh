@@ -1,0 +1,50 @@
+/*
+ * text.hh - the small ASCII text helpers every module needs.
+ *
+ * ASCII only on purpose: report fields (domains, result words) and mail
+ * header names are ASCII, and locale-dependent tolower() must not change how
+ * a domain compares.
+ *
+ * Thread-safety: pure functions.
+ */
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dmarcwatch::collector
+{
+
+constexpr char lowerAscii(char c)
+{
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+//! \brief A lower-cased copy (ASCII letters only).
+inline std::string lowerAscii(std::string_view text)
+{
+  std::string out(text);
+  for (auto& c : out) {
+    c = lowerAscii(c);
+  }
+  return out;
+}
+
+constexpr bool isSpaceAscii(char c)
+{
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+//! \brief text without leading and trailing ASCII white space.
+constexpr std::string_view trimAscii(std::string_view text)
+{
+  while (!text.empty() && isSpaceAscii(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && isSpaceAscii(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+} // namespace dmarcwatch::collector

@@ -1,0 +1,496 @@
+/*
+ * main.cc - dmarcwatch-milter: arguments, configuration, socket, daemon,
+ * privileges, store, signals.  The mail logic is in session.cc.
+ *
+ *   dmarcwatch-milter [-c FILE] [-f]
+ *
+ * Start-up order (each step needs the one before):
+ *   1. load the configuration (errors: exit 2), set up logging (-f: stderr)
+ *   2. smfi_register + smfi_setconn + smfi_opensocket (as root: a port below
+ *      1024 or a socket under /run; a stale unix socket is removed)
+ *   3. daemonize unless -f (before any thread exists), write PidFile
+ *   4. drop privileges to UserID (unix socket chowned to it first)
+ *   5. open the Store (after daemonizing: LMDB must not cross a fork)
+ *   6. block HUP/TERM/INT in every thread, run smfi_main in its own thread;
+ *      the main thread is the signal thread (sigwait):
+ *        SIGHUP  -> reload the configuration; a bad file keeps the old one
+ *        SIGTERM/SIGINT -> smfi_stop(), wake libmilter's 5 s select by
+ *                  connecting once to our own socket, wait for messages in
+ *                  progress, close the store, exit 0
+ *
+ * Why the main thread: libmilter starts its own sigwait thread that stops the
+ * milter on SIGHUP.  Linux gives a process-directed signal to the thread
+ * group leader when it can take it (it is in sigwait for it), so running
+ * smfi_main elsewhere keeps SIGHUP ours.  Threads: the main (signal) thread,
+ * the smfi_main listener, libmilter's signal thread, one per connection.
+ *
+ * Error policy: start-up failures are fatal with a message on stderr and in
+ * the log (exit 1; 2 for usage and configuration errors).  After start-up
+ * nothing is fatal; a failed reload is logged and ignored.
+ */
+#include "config.h"
+
+#include "collector/config.hh"
+#include "collector/errors.hh"
+#include "collector/log.hh"
+#include "collector/store.hh"
+#include "milter/callbacks.hh"
+#include "milter/session.hh"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace dmarcwatch::milter
+{
+namespace
+{
+
+using collector::logError;
+using collector::logInfo;
+using collector::logWarning;
+
+constexpr const char* s_ident = "dmarcwatch-milter";
+constexpr int s_exitFailure = 1;
+constexpr int s_exitUsage = 2;
+
+struct Options
+{
+  std::string configPath = collector::defaultConfigPath();
+  bool foreground = false;
+};
+
+void usage(FILE* out)
+{
+  fprintf(out,
+          "usage: %s [-c FILE] [-f]\n"
+          "  -c FILE        configuration file (default %s)\n"
+          "  -f             stay in the foreground and log to stderr\n"
+          "  -h, --help     this text\n"
+          "  -V, --version  print the version\n"
+          "Signals: SIGHUP reloads the configuration, SIGTERM stops.\n",
+          s_ident, collector::defaultConfigPath().c_str());
+}
+
+//! Where the milter listens, in a form we can connect to (to wake libmilter at stop).
+struct ListenAddress
+{
+  std::string unixPath; //!< non-empty for unix sockets
+  std::string host;
+  std::string port;
+  int family = AF_UNSPEC;
+};
+
+ListenAddress parseSocketSpec(const std::string& spec)
+{
+  ListenAddress out;
+  auto colon = spec.find(':');
+  std::string kind = colon == std::string::npos ? "" : spec.substr(0, colon);
+  std::string rest = colon == std::string::npos ? spec : spec.substr(colon + 1);
+  if (kind.empty() || kind == "unix" || kind == "local") {
+    out.unixPath = rest;
+    return out;
+  }
+  auto at = rest.find('@');
+  out.port = rest.substr(0, at);
+  out.host = at == std::string::npos ? "" : rest.substr(at + 1);
+  out.family = kind == "inet6" ? AF_INET6 : AF_INET;
+  if (out.host.empty() || out.host == "0.0.0.0" || out.host == "INADDR_ANY") {
+    out.host = "127.0.0.1";
+  }
+  if (out.host == "::" || out.host == "[::]") {
+    out.host = "::1";
+  }
+  return out;
+}
+
+//! Connect once to our own listen socket so libmilter's select() returns now, not in 5 s.
+void wakeListener(const ListenAddress& where)
+{
+  int fd = -1;
+  if (!where.unixPath.empty()) {
+    sockaddr_un addr{};
+    if (where.unixPath.size() >= sizeof addr.sun_path) {
+      return;
+    }
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, where.unixPath.c_str(), where.unixPath.size() + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    }
+  }
+  else {
+    addrinfo hints{};
+    hints.ai_family = where.family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* result = nullptr;
+    if (getaddrinfo(where.host.c_str(), where.port.c_str(), &hints, &result) != 0 || result == nullptr) {
+      return;
+    }
+    fd = socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      connect(fd, result->ai_addr, result->ai_addrlen);
+    }
+    freeaddrinfo(result);
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
+}
+
+//! SIGUSR1 handler: nothing to do, the interrupted select() is the point.
+extern "C" void onWakeSignal(int /*sig*/)
+{
+}
+
+struct Identity
+{
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name;
+};
+
+//! "user" or "user:group" -> ids. \throw ConfigError
+Identity lookupIdentity(const std::string& spec)
+{
+  Identity id;
+  auto colon = spec.find(':');
+  id.name = spec.substr(0, colon);
+  const passwd* pw = getpwnam(id.name.c_str());
+  if (pw == nullptr) {
+    throw collector::ConfigError("UserID: no such user '" + id.name + "'");
+  }
+  id.uid = pw->pw_uid;
+  id.gid = pw->pw_gid;
+  if (colon != std::string::npos) {
+    std::string group = spec.substr(colon + 1);
+    const struct group* gr = getgrnam(group.c_str());
+    if (gr == nullptr) {
+      throw collector::ConfigError("UserID: no such group '" + group + "'");
+    }
+    id.gid = gr->gr_gid;
+  }
+  return id;
+}
+
+//! setgroups/setgid/setuid, then check root cannot be regained. \throw std::runtime_error
+void dropPrivileges(const Identity& id)
+{
+  if (getuid() == id.uid && geteuid() == id.uid) {
+    return;
+  }
+  if (initgroups(id.name.c_str(), id.gid) != 0 || setgid(id.gid) != 0 || setuid(id.uid) != 0) {
+    throw std::runtime_error(std::string("cannot switch to UserID ") + id.name + ": " + strerror(errno));
+  }
+  if (id.uid != 0 && setuid(0) == 0) {
+    throw std::runtime_error("dropped privileges but could regain root");
+  }
+}
+
+void daemonize()
+{
+  pid_t pid = fork();
+  if (pid < 0) {
+    throw std::runtime_error(std::string("fork: ") + strerror(errno));
+  }
+  if (pid > 0) {
+    _exit(0);
+  }
+  setsid();
+  if (chdir("/") != 0) {
+    throw std::runtime_error(std::string("chdir /: ") + strerror(errno));
+  }
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) {
+      close(null);
+    }
+  }
+}
+
+void writePidFile(const std::string& path)
+{
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("PidFile " + path + ": " + strerror(errno));
+  }
+  std::string text = std::to_string(getpid()) + "\n";
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!ok) {
+    throw std::runtime_error("PidFile " + path + ": short write");
+  }
+}
+
+//! Settings that only take effect at start-up: warn when a reload changes them.
+void warnRestartOnly(const collector::Config& old, const collector::Config& now)
+{
+  auto check = [](const char* key, bool changed) {
+    if (changed) {
+      logWarning("configuration change needs a restart", {{"key", key}});
+    }
+  };
+  check("Socket", old.socket != now.socket);
+  check("Database", old.database != now.database);
+  check("MapSize", old.mapSize != now.mapSize);
+  check("UserID", old.userId != now.userId);
+  check("PidFile", old.pidFile != now.pidFile);
+}
+
+void reload(Runtime& runtime, const Options& options)
+{
+  std::shared_ptr<const collector::Config> fresh;
+  try {
+    fresh = collector::loadConfig(options.configPath);
+  }
+  catch (const std::exception& e) {
+    logError("reload failed, keeping the old configuration", {{"error", e.what()}});
+    return;
+  }
+  auto old = runtime.config();
+  if (!options.foreground) {
+    try {
+      collector::setupLogging(s_ident, fresh->syslogTarget, fresh->syslogFacility);
+    }
+    catch (const std::exception& e) {
+      collector::setupLogging(s_ident, old->syslogTarget, old->syslogFacility);
+      logError("reload failed, keeping the old configuration", {{"error", e.what()}});
+      return;
+    }
+  }
+  warnRestartOnly(*old, *fresh);
+  runtime.setConfig(fresh);
+  logInfo("configuration reloaded", {{"file", options.configPath},
+                                     {"report_addresses", std::to_string(fresh->reportAddresses.size())}});
+}
+
+int run(const Options& options)
+{
+  // Step 1: configuration and logging.
+  std::shared_ptr<const collector::Config> config;
+  try {
+    config = collector::loadConfig(options.configPath);
+    collector::setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget, config->syslogFacility);
+  }
+  catch (const std::exception& e) {
+    fprintf(stderr, "%s: %s\n", s_ident, e.what());
+    return s_exitUsage;
+  }
+  if (config->reportAddresses.empty()) {
+    logWarning("no ReportAddress configured: every message passes untouched", {{"file", options.configPath}});
+  }
+  Runtime runtime(config);
+
+  // Step 2: the listen socket, while we may still bind anything.
+  ListenAddress listenAddress = parseSocketSpec(config->socket);
+  if (!registerCallbacks(runtime)) {
+    fprintf(stderr, "%s: smfi_register failed\n", s_ident);
+    return s_exitFailure;
+  }
+  if (smfi_setconn(const_cast<char*>(config->socket.c_str())) != MI_SUCCESS ||
+      smfi_opensocket(true) != MI_SUCCESS) {
+    fprintf(stderr, "%s: cannot listen on %s\n", s_ident, config->socket.c_str());
+    logError("cannot listen", {{"socket", config->socket}});
+    return s_exitFailure;
+  }
+
+  try {
+    // Step 3: daemon and pid file.
+    std::optional<Identity> identity;
+    if (!config->userId.empty()) {
+      identity = lookupIdentity(config->userId);
+    }
+    if (!options.foreground) {
+      daemonize();
+    }
+    if (!config->pidFile.empty()) {
+      writePidFile(config->pidFile);
+      if (identity) {
+        // So the unprivileged process can remove it at exit.
+        [[maybe_unused]] int rc = chown(config->pidFile.c_str(), identity->uid, identity->gid);
+      }
+    }
+    // Step 4: privileges.  The MTA must reach a unix socket: owner UserID, mode 0660.
+    if (!listenAddress.unixPath.empty()) {
+      if (identity) {
+        [[maybe_unused]] int rc = chown(listenAddress.unixPath.c_str(), identity->uid, identity->gid);
+      }
+      chmod(listenAddress.unixPath.c_str(), 0660);
+    }
+    if (identity) {
+      dropPrivileges(*identity);
+    }
+    // Step 5: the store.
+    collector::Store::Options storeOptions;
+    storeOptions.mapSize = config->mapSize;
+    storeOptions.maxRawArchiveBytes = config->limits.maxRawArchiveBytes;
+    storeOptions.maxReportDays = config->limits.maxReportDays;
+    runtime.setStore(std::make_unique<collector::Store>(config->database, storeOptions));
+  }
+  catch (const std::exception& e) {
+    fprintf(stderr, "%s: %s\n", s_ident, e.what());
+    logError("start-up failed", {{"error", e.what()}});
+    if (!listenAddress.unixPath.empty()) {
+      unlink(listenAddress.unixPath.c_str());
+    }
+    return s_exitFailure;
+  }
+
+  // Step 6: signals are taken by this thread only; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  // SIGUSR1 interrupts the listener's select() at stop (see below); it is
+  // unblocked only in that thread (and the threads it starts, where an EINTR
+  // is retried by libmilter).
+  struct sigaction wake{};
+  wake.sa_handler = onWakeSignal;
+  sigemptyset(&wake.sa_mask);
+  sigaction(SIGUSR1, &wake, nullptr);
+  sigset_t wakeSet;
+  sigemptyset(&wakeSet);
+  sigaddset(&wakeSet, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &wakeSet, nullptr);
+
+  std::atomic<bool> milterDone{false};
+  std::atomic<int> milterResult{MI_SUCCESS};
+  std::thread listener([&milterDone, &milterResult, wakeSet] {
+    pthread_sigmask(SIG_UNBLOCK, &wakeSet, nullptr);
+    milterResult = smfi_main();
+    milterDone = true;
+  });
+  logInfo("started", {{"socket", config->socket}, {"database", config->database},
+                      {"report_addresses", std::to_string(config->reportAddresses.size())}});
+
+  int exitCode = 0;
+  for (;;) {
+    timespec tick{0, 250'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGHUP) {
+      reload(runtime, options);
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      logInfo("stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
+      break;
+    }
+    if (milterDone) {
+      logError("libmilter stopped on its own", {{"result", std::to_string(milterResult.load())}});
+      exitCode = milterResult == MI_SUCCESS ? 0 : s_exitFailure;
+      break;
+    }
+  }
+
+  // Stop: no new connections, wake the listener, let messages in progress finish.
+  // libmilter's listener polls its socket for up to 5 s at a time while
+  // holding the lock that smfi_stop() needs to close that socket, so
+  // smfi_stop() itself blocks until the poll returns.  Call it from a helper
+  // thread (it sets the stop flag before it blocks) and meanwhile interrupt
+  // the poll: SIGUSR1 to the listener thread (EINTR), and a connect to our
+  // own socket for good measure.  Repeat until the flag has been seen.
+  std::thread stopper([] { smfi_stop(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  while (!milterDone && std::chrono::steady_clock::now() < deadline) {
+    pthread_kill(listener.native_handle(), SIGUSR1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!milterDone) {
+      wakeListener(listenAddress);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  if (milterDone) {
+    stopper.join();
+  }
+  else {
+    stopper.detach();
+  }
+  if (milterDone) {
+    listener.join();
+  }
+  else {
+    listener.detach();
+  }
+  if (!runtime.shutdown(std::chrono::seconds(20))) {
+    logWarning("messages still in progress at exit; the MTA will retry them");
+  }
+  if (!config->pidFile.empty()) {
+    unlink(config->pidFile.c_str());
+  }
+  if (!listenAddress.unixPath.empty()) {
+    unlink(listenAddress.unixPath.c_str());
+  }
+  logInfo("stopped");
+  fflush(nullptr);
+  // Connection threads may still run (idle SMTP sessions): leave without
+  // destroying what they use.  The store is closed already.
+  std::_Exit(exitCode);
+}
+
+} // namespace
+} // namespace dmarcwatch::milter
+
+int main(int argc, char** argv)
+{
+  using namespace dmarcwatch::milter;
+  Options options;
+  static const option s_long[] = {
+    {"help", no_argument, nullptr, 'h'},
+    {"version", no_argument, nullptr, 'V'},
+    {nullptr, 0, nullptr, 0}};
+  int opt = 0;
+  while ((opt = getopt_long(argc, argv, "c:fhV", s_long, nullptr)) != -1) {
+    switch (opt) {
+    case 'c':
+      options.configPath = optarg;
+      break;
+    case 'f':
+      options.foreground = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("%s %s\n", s_ident, PACKAGE_VERSION);
+      return 0;
+    default:
+      usage(stderr);
+      return s_exitUsage;
+    }
+  }
+  if (optind != argc) {
+    usage(stderr);
+    return s_exitUsage;
+  }
+  return run(options);
+}

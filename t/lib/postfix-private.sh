@@ -1,0 +1,141 @@
+#!/bin/bash
+# postfix-private.sh - a loopback-only Postfix living under one directory (e2e tests).
+#
+#   postfix-private.sh setup BASE DIRECT_PORT QUEUED_PORT MILTER_PORT
+#   postfix-private.sh start BASE     -> prints the master PID
+#   postfix-private.sh stop  BASE
+#
+# Two SMTP services on 127.0.0.1:
+#   DIRECT_PORT  smtpd with the milter: the SMTP client sees its verdict
+#                (a 451 when the milter tempfails or is down).
+#   QUEUED_PORT  smtpd without milter, content_filter=smtp:[127.0.0.1]:DIRECT_PORT:
+#                Postfix queues the mail and its own smtp client hands it to
+#                DIRECT_PORT, so when the milter is down it is Postfix that
+#                retries (milter_default_action = tempfail, short backoff).
+# Delivery: virtual(8) into Maildirs BASE/mail/<domain>/<local>/ as uid 65534.
+# Pitfalls handled (see shared/reference/e2e/REPORT.md): back-dated config
+# files (P1), no `postfix check` (P2), texthash maps (P3), uid 65534 (P4),
+# maillog_file under BASE (P5), stop by PID (P6/P7), script(1) for early
+# errors (P8).
+set -euo pipefail
+cmd=${1:?usage: postfix-private.sh setup|start|stop BASE ...}
+BASE=${2:?base directory}
+PF=$BASE/postfix
+
+case $cmd in
+setup)
+  DIRECT=${3:?direct port}; QUEUED=${4:?queued port}; MILTER=${5:?milter port}
+  mkdir -p "$PF/etc" "$PF/queue" "$PF/data" "$BASE/mail"
+  chmod 755 "$BASE" "$PF"
+  chown root:root "$PF/queue"; chmod 755 "$PF/queue"
+  chown postfix:postfix "$PF/data"; chmod 700 "$PF/data"
+  chown 65534:65534 "$BASE/mail"
+  cat > "$PF/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+meta_directory = /etc/postfix
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = dwtest-$(basename "$BASE")
+maillog_file = $PF/maillog
+maillog_file_prefixes = $BASE
+myhostname = mx.example.test
+mydomain = example.test
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+mydestination =
+relay_domains =
+local_recipient_maps =
+alias_maps =
+alias_database =
+local_transport = error:5.1.1 local delivery disabled in test instance
+default_transport = error:5.4.4 no outbound mail in test instance
+relay_transport = \$default_transport
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+smtputf8_enable = no
+smtpd_banner = \$myhostname ESMTP dwtest
+message_size_limit = 20480000
+default_process_limit = 40
+virtual_mailbox_domains = example.test other.test
+virtual_mailbox_base = $BASE/mail
+virtual_mailbox_maps = texthash:$PF/etc/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_destination_concurrency_limit = 20
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_timeout = 2s
+milter_command_timeout = 30s
+milter_content_timeout = 60s
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+maximal_queue_lifetime = 10m
+bounce_queue_lifetime = 10m
+smtp_connect_timeout = 5s
+EOF
+  cat > "$PF/etc/vmailbox" <<'EOF'
+@example.test   example.test/catchall/
+rua@example.test        example.test/rua/
+@other.test     other.test/catchall/
+EOF
+  cat > "$PF/etc/master.cf" <<EOF
+127.0.0.1:$DIRECT inet n - n - - smtpd
+  -o smtpd_milters=inet:127.0.0.1:$MILTER
+  -o myhostname=milter-in.example.test
+127.0.0.1:$QUEUED inet n - n - - smtpd
+  -o content_filter=smtp:[127.0.0.1]:$DIRECT
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+smtp      unix  -       -       n       -       -       smtp
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+  # P1: Postfix stalls ~2 s on config files modified within the last 2 s.
+  touch -d '-10 seconds' "$PF/etc/main.cf" "$PF/etc/master.cf" "$PF/etc/vmailbox"
+  postconf -c "$PF/etc" -n >/dev/null
+  ;;
+start)
+  if ! postfix -c "$PF/etc" start >>"$PF/start.log" 2>&1; then
+    script -qec "postfix -c '$PF/etc' start" /dev/null >&2 || true
+    exit 1
+  fi
+  for _ in $(seq 1 100); do [ -s "$PF/queue/pid/master.pid" ] && break; sleep 0.05; done
+  tr -d ' ' < "$PF/queue/pid/master.pid"
+  ;;
+stop)
+  if [ -s "$PF/queue/pid/master.pid" ]; then
+    pid=$(tr -d ' ' < "$PF/queue/pid/master.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 500); do
+      st=$(ps -o stat= -p "$pid" 2>/dev/null) || break
+      case $st in Z*) break ;; esac
+      sleep 0.02
+    done
+    rm -f "$PF/queue/pid/master.pid"
+  fi
+  ;;
+*) echo "usage: $0 setup|start|stop BASE ..." >&2; exit 2 ;;
+esac
