@@ -67,11 +67,13 @@ case $mode in
   check)
     cd build
     if ! make -j"$(nproc)" check; then
+      sh ../t/summarize.sh . || true
       # Show why: the per-test logs of whatever failed.
       for log in $(find . -name '*.log' -newer Makefile | sort); do
-        grep -q -E '^(FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null && { echo "=== $log"; tail -n 80 "$log"; }
+        grep -q -E '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null && { echo "=== $log"; tail -n 80 "$log"; }
       done
       exit 1
     fi
+    sh ../t/summarize.sh .
     ;;
 esac
