@@ -597,6 +597,7 @@ private:
   bool d_endOk = false;
   bool d_headerDelivered = false;
   bool d_rootClosed = false;
+  bool d_feedbackOpened = false; // a <feedback> start was seen (inside a wrapper or as the root)
 
   // Where the reader stood, for resuming over the already-parsed tree after an error.
   uintptr_t d_lastNode = 0;        // the last node handed out (compared, never dereferenced)
@@ -1051,6 +1052,9 @@ Parser::Step Parser::onElement(std::string_view name, bool empty)
   if (parent == Tag::Document && !d_stack.empty()) {
     d_warnings.add("report wrapped in <" + d_wrapperName + "> element");
   }
+  if (tag == Tag::Feedback) {
+    d_feedbackOpened = true;
+  }
   // Inside a leaf nothing is expected; the element is skipped (its text is not part of the value).
   Role role = d_leaf != Tag::Unknown ? Role::Unknown : roleOf(parent, tag);
   switch (role) {
@@ -1372,6 +1376,10 @@ ParseResult Parser::run()
   }
   if (!sawRoot) {
     throw ParseError(d_pump.bytesRead() == 0 ? "empty document" : "no XML element in the document");
+  }
+  if (!d_rootClosed && !d_feedbackOpened && !d_wrapperName.empty()) {
+    // A well-formed <html>...</html>: some other document, not a truncated report.
+    throw ParseError("not a DMARC aggregate report (root element <" + d_wrapperName + ">)");
   }
   if (!d_rootClosed) {
     throw ParseError("not well-formed XML: document ended inside <feedback>");

@@ -38,7 +38,8 @@ constexpr uint32_t kLocalSig = 0x04034b50;
 constexpr uint32_t kCentralSig = 0x02014b50;
 constexpr uint32_t kEndSig = 0x06054b50;
 constexpr uint32_t kZip64LocatorSig = 0x07064b50;
-constexpr uint32_t kDescriptorSig = 0x08074b50;
+//! Data descriptor signature 0x08074b50 as it stands in the file, for searching.
+constexpr std::string_view kDescriptorSig("PK\x07\x08", 4);
 constexpr size_t kLocalSize = 30;
 constexpr size_t kCentralSize = 46;
 constexpr size_t kEndSize = 22;
@@ -338,7 +339,7 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
     }
     if (!length && (entry.flags & kFlagDescriptor) != 0) {
       const std::string_view rest = in.view(dataStart);
-      for (size_t at = rest.find("PK\x07\x08"); at != std::string_view::npos; at = rest.find("PK\x07\x08", at + 1)) {
+      for (size_t at = rest.find(kDescriptorSig); at != std::string_view::npos; at = rest.find(kDescriptorSig, at + 1)) {
         const uint64_t p = dataStart + at;
         if (!in.has(p, 16)) {
           break;

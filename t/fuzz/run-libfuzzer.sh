@@ -84,7 +84,7 @@ for target in "${targets[@]}"; do
     "${parallel[@]}" -artifact_prefix="$work/" \
     corpus "$srcdir/t/fuzz/corpus-$target" >fuzz.log 2>&1)
   rc=$?
-  grep -E '^(stat::|#[0-9]+ +DONE)' "$work/fuzz.log" | tail -n 8
+  grep -E '^(stat::|#[0-9]+ +DONE|#[0-9]+: )' "$work/fuzz.log" | tail -n 6
   found=$(find "$work" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | sort)
   if [ $rc -ne 0 ] || [ -n "$found" ]; then
     status=1

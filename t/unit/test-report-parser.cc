@@ -382,6 +382,14 @@ BOOST_AUTO_TEST_CASE(root_must_be_feedback)
   BOOST_TEST(got == "not a DMARC aggregate report (root element <html>)");
 }
 
+BOOST_AUTO_TEST_CASE(other_documents_are_not_reports)
+{
+  // Found by fuzzing: a closed non-report root used to read as a truncated report.
+  BOOST_TEST(errorOf("<html></html>") == "not a DMARC aggregate report (root element <html>)");
+  BOOST_TEST(errorOf("<html>text</html>") == "not a DMARC aggregate report (root element <html>)");
+  BOOST_TEST(errorOf("<html/>") == "not a DMARC aggregate report (root element <html>)");
+}
+
 BOOST_AUTO_TEST_CASE(empty_document_is_an_error)
 {
   std::string got = errorOf("");
