@@ -27,23 +27,26 @@ bench_machine() {
   local cpu mem
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
   mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
-  printf 'Machine: %s CPUs (`nproc`), %s, %s RAM, %s; %s (UTC).\n' \
-    "$(nproc)" "${cpu:-unknown CPU}" "${mem:-? GiB}" "$(uname -sr)" "$(date -u '+%Y-%m-%d %H:%M')"
+  printf 'Machine: %s CPUs (nproc), %s, %s RAM, %s; %s UTC; load average at start %s.\n' \
+    "$(nproc)" "${cpu:-unknown CPU}" "${mem:-? GiB}" "$(uname -sr)" "$(date -u '+%Y-%m-%d %H:%M')" \
+    "${BENCH_LOAD:-$(cut -d' ' -f1-3 /proc/loadavg)}"
 }
 
 # measure OUT ERR CMD...: run CMD with stdout to OUT and stderr to ERR.
-# Sets M_WALL (seconds, 3 decimals) and M_RSS (peak RSS in KiB); returns
-# CMD's exit status.
+# Sets M_WALL (seconds, 3 decimals), M_CPU (user + system seconds) and M_RSS
+# (peak RSS in KiB); returns CMD's exit status.  CPU time barely moves when
+# other work shares the cores; wall time does, so both are reported.
+# shellcheck disable=SC2034 # M_WALL, M_CPU, M_RSS are the results
 measure() {
   local out=$1 err=$2 tf start end rc=0
   shift 2
   tf=$(mktemp "${TMPDIR:-/tmp}/bench-time.XXXXXX")
   start=$(date +%s%N)
-  "$BENCH_TIME" -f '%M' -o "$tf" "$@" >"$out" 2>"$err" || rc=$?
+  "$BENCH_TIME" -f '%M %U %S' -o "$tf" "$@" >"$out" 2>"$err" || rc=$?
   end=$(date +%s%N)
   M_WALL=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
   # GNU time prefixes "Command exited with non-zero status N" on failure
-  M_RSS=$(tail -n1 "$tf")
+  read -r M_RSS M_CPU <<<"$(tail -n1 "$tf" | awk '{ printf "%s %.2f", $1, $2 + $3 }')"
   rm -f "$tf"
   return $rc
 }
@@ -93,4 +96,85 @@ tmp = path + ".tmp"
 open(tmp, "w", encoding="utf-8").write(text)
 os.replace(tmp, path)
 EOF
+}
+
+# --- process and port helpers (bench-postfix.sh) ---
+
+# free_ports N: N distinct free 127.0.0.1 TCP ports chosen by the kernel (bind
+# to port 0).  A race with other programs remains; callers fail loudly on a
+# bind error rather than retry.
+free_ports() {
+  "$PYTHON" - "$1" <<'PY'
+import socket, sys
+held, ports = [], []
+while len(ports) < int(sys.argv[1]):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+    ports.append(s.getsockname()[1])
+for s in held:
+    s.close()
+print(" ".join(map(str, ports)))
+PY
+}
+
+# wait_tcp PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
+wait_tcp() {
+  local i
+  for ((i = 0; i < ${2:-10} * 20; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "bench: nothing listens on 127.0.0.1:$1" >&2
+  return 1
+}
+
+# pid_alive PID: exists and is not a zombie (PID 1 here reaps orphans late,
+# so kill -0 alone would see a dead daemon as alive for a second or two).
+pid_alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+}
+
+# stop_pid PID [WAKE_PORT]: SIGTERM one process we started, wait up to 10 s,
+# then SIGKILL.  With WAKE_PORT (a libmilter daemon), connect to it after the
+# signal: libmilter checks its stop flag only between 5 s select() calls.
+stop_pid() {
+  local pid=$1 port=${2:-} i
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 500; i++)); do
+    if ! pid_alive "$pid"; then wait "$pid" 2>/dev/null || true; return 0; fi
+    if [ -n "$port" ] && ((i % 5 == 0)); then (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || true; fi
+    sleep 0.02
+  done
+  echo "bench: $pid ignored SIGTERM, killing it" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# rss_split CMD...: run CMD (output discarded) and sample /proc/PID/status
+# every 20 ms without forking; sets S_ANON and S_FILE (peak RssAnon and
+# RssFile in KiB).  GNU time's max RSS counts file-backed pages too (an LMDB
+# map is file-backed), so this tells heap growth from mapped store pages.
+# Samples miss short peaks; a diagnostic, not the measurement.
+# shellcheck disable=SC2034 # S_ANON, S_FILE are the results
+rss_split() {
+  local pid key value _ anon=0 file=0 state=R rc=0
+  "$@" >/dev/null 2>&1 &
+  pid=$!
+  while [ "$state" != Z ] && [ -r "/proc/$pid/status" ]; do
+    while read -r key value _; do
+      case $key in
+      State:) state=$value ;;
+      RssAnon:) ((value > anon)) && anon=$value ;;
+      RssFile:) ((value > file)) && file=$value ;;
+      esac
+    done <"/proc/$pid/status" 2>/dev/null || state=Z
+    sleep 0.02
+  done
+  wait "$pid" || rc=$?
+  S_ANON=$anon S_FILE=$file
+  return $rc
 }

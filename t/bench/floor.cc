@@ -8,8 +8,9 @@
  * is the least work any streaming ingest must do, so `dmarcwatch ingest`
  * time is quoted as a ratio to it (issue 4: <= 1.5 x at 200,000 records).
  *
- * Reader flags match the collector's parser (report-parser.hh):
- * XML_PARSE_NONET, no NOENT/DTDLOAD/HUGE; --noblanks adds XML_PARSE_NOBLANKS.
+ * Reader flags match the collector's parser (collector/report-parser.cc):
+ * XML_PARSE_NONET | NOCDATA | COMPACT | NOBLANKS, never NOENT/DTDLOAD/HUGE;
+ * --plain uses XML_PARSE_NONET alone (every whitespace node is reported).
  *
  * Prints "nodes=N elements=E text_bytes=T in_bytes=I xml_bytes=X" to stdout.
  * Used by t/bench/run-bench.sh.  Single-threaded.  Exit 0 on a well-formed
@@ -170,15 +171,15 @@ extern "C" int closeCallback(void* /* context */)
 int main(int argc, char** argv)
 {
   // Step: arguments.
-  bool noBlanks = false;
+  bool plain = false;
   const char* path = nullptr;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg == "--noblanks") {
-      noBlanks = true;
+    if (arg == "--plain") {
+      plain = true;
     }
     else if (arg == "--help") {
-      std::puts("usage: floor [--noblanks] FILE|-\nInflate (if gzip) and scan FILE with xmlTextReader; print node counts.");
+      std::puts("usage: floor [--plain] FILE|-\nInflate (if gzip) and scan FILE with xmlTextReader; print node counts.");
       return 0;
     }
     else if (arg == "--version") {
@@ -189,12 +190,12 @@ int main(int argc, char** argv)
       path = argv[i];
     }
     else {
-      std::fputs("usage: floor [--noblanks] FILE|-\n", stderr);
+      std::fputs("usage: floor [--plain] FILE|-\n", stderr);
       return 2;
     }
   }
   if (path == nullptr) {
-    std::fputs("usage: floor [--noblanks] FILE|-\n", stderr);
+    std::fputs("usage: floor [--plain] FILE|-\n", stderr);
     return 2;
   }
   int fd = std::string_view(path) == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC);
@@ -209,7 +210,7 @@ int main(int argc, char** argv)
     std::fprintf(stderr, "floor: %s: %s\n", path, input.error().c_str());
     return 1;
   }
-  int flags = XML_PARSE_NONET | (noBlanks ? XML_PARSE_NOBLANKS : 0);
+  int flags = plain ? XML_PARSE_NONET : (XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_NOBLANKS);
   xmlTextReaderPtr reader = xmlReaderForIO(readCallback, closeCallback, &input, nullptr, nullptr, flags);
   if (reader == nullptr) {
     std::fprintf(stderr, "floor: %s: cannot create reader\n", path);

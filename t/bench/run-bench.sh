@@ -23,8 +23,11 @@
 #   BENCH_SIZES   record counts (default "2000 200000 2000000")
 #   BENCH_REPS    repetitions per measurement (default 5; 3 at >= 1M records)
 #   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3
+#   BENCH_STATUS_STORE  keep the year store in this directory and reuse it
+#                 when it exists (filling it takes minutes); default: a fresh
+#                 store every run, removed at exit
 #   BENCH_RESULTS file to update (default $SRCDIR/t/bench/RESULTS.md; "-" = none)
-#   BENCH_FLOOR_FLAGS extra floor options (e.g. --noblanks)
+#   BENCH_FLOOR_FLAGS extra floor options (e.g. --plain: no NOBLANKS/COMPACT)
 #   SRCDIR BUILDDIR   set by make; default: this script's tree and $PWD
 #
 # Exit 0 when every measurement ran and every total matched; 1 otherwise
@@ -34,7 +37,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=t/bench/bench-lib.sh
+# shellcheck source=bench-lib.sh source-path=SCRIPTDIR
 . "$here/bench-lib.sh"
 
 SRCDIR=${SRCDIR:-$(cd "$here/../.." && pwd)}
@@ -57,6 +60,8 @@ for prog in "$GEN" "$FLOOR" "$DW"; do
   [ -x "$prog" ] || { echo "run-bench: $prog not built (make bench builds it)" >&2; exit 1; }
 done
 
+BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg) # before we add our own
+export BENCH_LOAD
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dmarcwatch-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 failures=0
@@ -99,8 +104,8 @@ EOF
 
 TABLE=$WORK/table.md
 {
-  echo "| input | records | XML MB | ingest wall, median (min-max) | floor wall, median (min-max) | ingest/floor | records/s | XML MB/s | ingest peak RSS | floor peak RSS | targets |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+  echo "| input | records | XML MB | ingest wall, median (min-max) | floor wall, median (min-max) | ingest/floor wall | ingest CPU | floor CPU | ingest/floor CPU | records/s | XML MB/s | ingest peak RSS | of which anon / file (sampled) | floor peak RSS | targets |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
 } >"$TABLE"
 
 # Step: part 1, ingest against the floor, interleaving the two so that drift
@@ -112,10 +117,10 @@ for n in $SIZES; do
   xml_bytes=$(stat -c %s "$IN/r$n.xml")
   for fmt in xml xml.gz; do
     file=$IN/r$n.$fmt
-    fw=() fr=() iw=() ir=() ierr=""
+    fw=() fr=() fc=() iw=() ir=() ic=() ierr=""
     for ((rep = 1; rep <= reps; rep++)); do
       if measure "$WORK/floor.out" "$WORK/floor.err" "$FLOOR" "${FLOOR_FLAGS[@]}" "$file"; then
-        fw+=("$M_WALL") fr+=("$M_RSS")
+        fw+=("$M_WALL") fr+=("$M_RSS") fc+=("$M_CPU")
       else
         fail "floor failed on $file: $(head -c 300 "$WORK/floor.err")"
       fi
@@ -128,38 +133,50 @@ for n in $SIZES; do
       elif ! why=$(check_ingest "$WORK/ingest.json" "$IN/r$n.totals" 2>&1); then
         ierr="wrong result: $why"
       else
-        iw+=("$M_WALL") ir+=("$M_RSS")
+        iw+=("$M_WALL") ir+=("$M_RSS") ic+=("$M_CPU")
       fi
       if [ -n "$ierr" ]; then fail "ingest r$n.$fmt: $ierr"; fi
       rm -rf "$WORK/store"
     done
     read -r fmed fmin fmax <<<"$(stats "${fw[@]}")"
     read -r frss _ _ <<<"$(stats "${fr[@]}")"
+    read -r fcpu _ _ <<<"$(stats "${fc[@]}")"
     if [ -n "$ierr" ] || [ ${#iw[@]} -eq 0 ]; then
-      echo "| r$n.$fmt | $n | $((xml_bytes / 1000000)) | failed: ${ierr//|//} | $(fmt_s "$fmed") ($(fmt_s "$fmin")-$(fmt_s "$fmax")) | - | - | - | - | $(fmt_mib "$frss") | - |" >>"$TABLE"
+      echo "| r$n.$fmt | $n | $((xml_bytes / 1000000)) | failed: ${ierr//|//} | $(fmt_s "$fmed") ($(fmt_s "$fmin")-$(fmt_s "$fmax")) | - | - | - | - | - | - | - | - | $(fmt_mib "$frss") | - |" >>"$TABLE"
       continue
+    fi
+    # One more run, sampled, to tell heap (anon) from mapped store pages (file).
+    split="-"
+    if [ "$n" -ge 200000 ]; then
+      rm -rf "$WORK/store"
+      if rss_split "$DW" --db "$WORK/store" ingest "$file"; then
+        split="$(fmt_mib "$S_ANON") / $(fmt_mib "$S_FILE")"
+      fi
+      rm -rf "$WORK/store"
     fi
     read -r imed imin imax <<<"$(stats "${iw[@]}")"
     read -r _ _ irss <<<"$(stats "${ir[@]}")" # the worst peak of all repetitions
+    read -r icpu _ _ <<<"$(stats "${ic[@]}")"
     ratio=$(awk -v a="$imed" -v b="$fmed" 'BEGIN { printf "%.2f", a / b }')
-    rps=$(awk -v n="$n" -v s="$imed" 'BEGIN { printf "%\047.0f", n / s }')
+    cratio=$(awk -v a="$icpu" -v b="$fcpu" 'BEGIN { if (b < 0.1) print "-"; else printf "%.2f", a / b }') # GNU time: 10 ms steps
+    rps=$(awk -v n="$n" -v s="$imed" 'BEGIN { printf "%.0f", n / s }')
     mbs=$(awk -v b="$xml_bytes" -v s="$imed" 'BEGIN { printf "%.0f", b / 1e6 / s }')
     # Targets (issue 4): 200k gz ratio <= 1.5, RSS <= 32 MiB at 200k and 2M; issue 2: RSS < 64 MiB.
     verdict="-"
     if [ "$n" -ge 200000 ]; then
-      verdict=$(awk -v r="$ratio" -v k="$irss" -v gz="$([ "$fmt" = xml.gz ] && [ "$n" -eq 200000 ] && echo 1)" 'BEGIN {
+      verdict=$(awk -v r="$ratio" -v c="$cratio" -v k="$irss" -v gz="$([ "$fmt" = xml.gz ] && [ "$n" -eq 200000 ] && echo 1)" 'BEGIN {
         s = (k <= 32768) ? "RSS<=32MiB ok" : ((k < 65536) ? "RSS<=32MiB MISSED (<64MiB ok)" : "RSS MISSED (>=64MiB)")
-        if (gz == 1) s = s ", " ((r <= 1.5) ? "ratio<=1.5 ok" : "ratio<=1.5 MISSED")
+        if (gz == 1) s = s ", wall ratio<=1.5 " ((r <= 1.5) ? "ok" : "MISSED") ", CPU ratio<=1.5 " ((c <= 1.5) ? "ok" : "MISSED")
         print s }')
     fi
-    echo "| r$n.$fmt | $n | $((xml_bytes / 1000000)) | $(fmt_s "$imed") ($(fmt_s "$imin")-$(fmt_s "$imax")) | $(fmt_s "$fmed") ($(fmt_s "$fmin")-$(fmt_s "$fmax")) | $ratio | $rps | $mbs | $(fmt_mib "$irss") | $(fmt_mib "$frss") | $verdict |" >>"$TABLE"
+    echo "| r$n.$fmt | $n | $((xml_bytes / 1000000)) | $(fmt_s "$imed") ($(fmt_s "$imin")-$(fmt_s "$imax")) | $(fmt_s "$fmed") ($(fmt_s "$fmin")-$(fmt_s "$fmax")) | $ratio | $(fmt_s "$icpu") | $(fmt_s "$fcpu") | $cratio | $rps | $mbs | $(fmt_mib "$irss") | $split | $(fmt_mib "$frss") | $verdict |" >>"$TABLE"
     echo "run-bench: r$n.$fmt done" >&2
   done
 done
 
 # Step: part 2, status on a year of reports.  The reports are cached; the
-# store is rebuilt every run (its format may have changed), which also gives
-# the bulk-ingest rate.
+# store is rebuilt every run unless BENCH_STATUS_STORE keeps it (its format
+# may have changed), which also gives the bulk-ingest rate.
 STATUS_TABLE=$WORK/status.md
 if [ "${BENCH_STATUS:-1}" != 0 ]; then
   YEAR=$CACHE/year-$fp-$STATUS_DOMAINS-$STATUS_DAYS-$STATUS_RECORDS
@@ -172,15 +189,28 @@ if [ "${BENCH_STATUS:-1}" != 0 ]; then
   fi
   read -r y_reports y_records y_messages <<<"$("$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["reports"], t["records"], t["messages"])' "$YEAR.totals")"
   {
-    echo "| measurement | wall, median (min-max) | peak RSS | note |"
-    echo "|---|--:|--:|---|"
+    echo "| measurement | wall, median (min-max) | CPU (user+sys) | peak RSS | note |"
+    echo "|---|--:|--:|--:|---|"
   } >"$STATUS_TABLE"
-  STORE=$WORK/year-store
-  if measure "$WORK/year.out" "$WORK/year.err" "$DW" --db "$STORE" ingest "$YEAR"; then
-    rate=$(awk -v n="$y_reports" -v s="$M_WALL" 'BEGIN { printf "%\047.0f", n / s }')
-    rrate=$(awk -v n="$y_records" -v s="$M_WALL" 'BEGIN { printf "%\047.0f", n / s }')
+  STORE=${BENCH_STATUS_STORE:-$WORK/year-store}
+  if [ "$(cat "$STORE/bench-complete" 2>/dev/null)" = "$(basename "$YEAR")" ]; then
+    echo "| ingest DIR | reused | - | - | store kept in $STORE (BENCH_STATUS_STORE) |" >>"$STATUS_TABLE"
+    status_ready=1
+  elif rm -rf "$STORE" && measure "$WORK/year.out" "$WORK/year.err" "$DW" --db "$STORE" ingest "$YEAR"; then
+    status_ready=1
+    # Marks the store complete and names its input: a half-filled store
+    # (interrupted run) or one from other parameters is never reused.
+    basename "$YEAR" >"$STORE/bench-complete"
+    rate=$(awk -v n="$y_reports" -v s="$M_WALL" 'BEGIN { printf "%.0f", n / s }')
+    rrate=$(awk -v n="$y_records" -v s="$M_WALL" 'BEGIN { printf "%.0f", n / s }')
     size=$(du -sm "$STORE" | cut -f1)
-    echo "| ingest DIR ($y_reports files .xml.gz, $y_records records) | $(fmt_s "$M_WALL") | $(fmt_mib "$M_RSS") | $rate reports/s, $rrate records/s; store $size MiB |" >>"$STATUS_TABLE"
+    echo "| ingest DIR ($y_reports files .xml.gz, $y_records records) | $(fmt_s "$M_WALL") | $(fmt_s "$M_CPU") | $(fmt_mib "$M_RSS") | $rate reports/s, $rrate records/s; store $size MiB |" >>"$STATUS_TABLE"
+  else
+    status_ready=0
+    fail "year ingest: exit $?: $(head -c 300 "$WORK/year.err")"
+    echo "| ingest DIR ($y_reports files) | failed | - | - | $(head -c 200 "$WORK/year.err" | tr '|\n' '  ') |" >>"$STATUS_TABLE"
+  fi
+  if [ "$status_ready" = 1 ]; then
     # The store must hold exactly what was generated.
     if ! why=$("$DW" --db "$STORE" reports --json | "$PYTHON" -c '
 import json, sys
@@ -192,11 +222,14 @@ if got != want: sys.exit(f"reports/records/messages got {got} want {want}")' "$y
     fi
     for since in default all; do
       args=(status --json)
-      [ "$since" = all ] && args+=(--since all)
-      sw=() sr=() serr=""
-      for ((rep = 1; rep <= REPS + 2; rep++)); do # +2: the first ones warm the page cache
+      label="status --json"
+      if [ "$since" = all ]; then args+=(--since all) label="status --json --since all"; fi
+      sw=() sr=() sc=() serr="" runs=$((REPS + 2))
+      for ((rep = 1; rep <= runs; rep++)); do # the first two warm the page cache
         if measure "$WORK/status.json" "$WORK/status.err" "$DW" --db "$STORE" "${args[@]}"; then
-          ((rep > 2)) && sw+=("$M_WALL") sr+=("$M_RSS")
+          ((rep > 2)) && sw+=("$M_WALL") sr+=("$M_RSS") sc+=("$M_CPU")
+          # Slow (seconds): one warm-up and two measured runs are enough.
+          if ((rep == 1)) && awk -v s="$M_WALL" 'BEGIN { exit !(s > 5) }'; then runs=4; fi
         else
           serr="exit $?: $(head -c 300 "$WORK/status.err")"
           break
@@ -204,23 +237,19 @@ if got != want: sys.exit(f"reports/records/messages got {got} want {want}")' "$y
       done
       if [ -n "$serr" ]; then
         fail "status $since: $serr"
-        echo "| status --json${since/default/} | failed: ${serr//|//} | - | |" >>"$STATUS_TABLE"
+        echo "| $label | failed: ${serr//|//} | - | - | |" >>"$STATUS_TABLE"
         continue
       fi
       ndom=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; print(len(d), sum(x["messages"] for x in d))' "$WORK/status.json")
       read -r smed smin smax <<<"$(stats "${sw[@]}")"
       read -r _ _ srss <<<"$(stats "${sr[@]}")"
+      read -r scpu _ _ <<<"$(stats "${sc[@]}")"
       ok=$(awk -v s="$smed" 'BEGIN { print (s < 0.2) ? "target <200 ms ok" : "target <200 ms MISSED" }')
-      label="status --json"
-      [ "$since" = all ] && label="status --json --since all"
       [ "$since" = all ] && [ "${ndom#* }" != "$y_messages" ] && fail "status --since all: messages ${ndom#* } want $y_messages"
-      echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
+      echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_s "$scpu") | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
     done
-  else
-    fail "year ingest: exit $?: $(head -c 300 "$WORK/year.err")"
-    echo "| ingest DIR ($y_reports files) | failed | - | $(head -c 200 "$WORK/year.err" | tr '|\n' '  ') |" >>"$STATUS_TABLE"
   fi
-  rm -rf "$STORE"
+  [ -n "${BENCH_STATUS_STORE:-}" ] || rm -rf "$STORE"
 fi
 
 # Step: part 3, Postfix and the milter (root only; its own script).
@@ -242,11 +271,11 @@ REPORT=$WORK/report.md
   echo "## Latest \`make bench\` run"
   echo
   bench_machine
-  echo "dmarcwatch $("$DW" --version 2>/dev/null | head -n1) ($(git -C "$SRCDIR" describe --always --dirty 2>/dev/null || echo 'no git')), floor flags: \`${BENCH_FLOOR_FLAGS:-XML_PARSE_NONET}\`."
+  echo "$("$DW" --version 2>/dev/null | head -n1) ($(git -C "$SRCDIR" describe --always --dirty 2>/dev/null || echo 'no git')), floor reader flags: ${BENCH_FLOOR_FLAGS:-as in the collector (NONET NOCDATA COMPACT NOBLANKS)}."
   echo
   echo "### Ingest of one generated report vs the floor"
   echo
-  echo "Whole process, fresh store each time; wall from date(1) around the command, peak RSS from GNU time; $REPS repetitions (3 at 2M), records/s and MB/s from the median wall and the uncompressed XML size. Totals checked against the generator's every time."
+  echo "Whole process, fresh store each time; wall from date(1) around the command, peak RSS from GNU time (the worst of all repetitions), CPU = user + system (median; little affected by other load on the machine, unlike wall); $REPS repetitions (3 at 2M), records/s and MB/s from the median wall and the uncompressed XML size. Totals checked against the generator's every time. \"anon / file\": peak RssAnon and RssFile of one extra run sampled every 20 ms from /proc (file = pages of the LMDB map and of the binaries)."
   echo "Targets (issue 4): 200k gz ingest <= 1.5 x floor; peak RSS <= 32 MiB at 200k and 2M (issue 2: < 64 MiB)."
   echo
   cat "$TABLE"
@@ -254,7 +283,7 @@ REPORT=$WORK/report.md
     echo
     echo "### \`status\` on a year of reports ($STATUS_DOMAINS domains x $STATUS_DAYS days, ~$STATUS_RECORDS records each)"
     echo
-    echo "Medians of $REPS runs after 2 warm-up runs. Without \`--since\`, status covers the 7 days up to each domain's newest report. Target: < 200 ms."
+    echo "Medians of $REPS runs after 2 warm-up runs (2 runs after 2 when one takes over 5 s). Without \`--since\`, status covers the 7 days up to each domain's newest report. Target: < 200 ms."
     echo
     cat "$STATUS_TABLE"
   fi
