@@ -76,6 +76,13 @@ def main():
         check(rc == 2 and "missing.conf" in err, "missing -c file: exit 2", err)
         rc, out, _ = run("--dump-config")
         check(rc == 0 and "\nSocket " in out and "\nMaxMessageSize " in out, "--dump-config lists keys")
+        # Every key of the table is documented in dmarcwatch.conf(5).
+        keys = [line.lstrip("#").split()[0] for line in out.splitlines()
+                if line and not line.startswith("# ") and line != "#"]
+        with open(os.path.join(SRCDIR, "conf", "dmarcwatch.conf.5")) as f:
+            manual = f.read()
+        missing = [k for k in keys if f"\n.B {k} " not in manual]
+        check(len(keys) > 20 and not missing, f"dmarcwatch.conf(5) documents all {len(keys)} keys", f"missing {missing}")
 
         rc, _, err = run("--db", os.path.join(tmp, "nostore"), "status")
         check(rc == 1 and "nostore" in err, "status on a missing store: exit 1 naming it", err)
