@@ -39,6 +39,7 @@ enum class Kind
   String,
   Size,
   Count,
+  Mode, //!< octal file permissions ("0660")
   Choice,
   Flag,
   List
@@ -56,6 +57,13 @@ struct KeyDef
   std::function<void(Config&, std::string_view, uint64_t, const Origin&)> apply;
 };
 
+std::string toOctal(uint64_t number)
+{
+  std::ostringstream out;
+  out << std::showbase << std::oct << number; // 0 -> "0", 432 -> "0660"
+  return out.str();
+}
+
 uint64_t parseNumber(const KeyDef& key, std::string_view value, const Origin& where)
 {
   uint64_t number = 0;
@@ -63,15 +71,25 @@ uint64_t parseNumber(const KeyDef& key, std::string_view value, const Origin& wh
   if (key.kind == Kind::Size) {
     ok = parseSize(value, number);
   }
+  else if (key.kind == Kind::Mode) {
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number, 8);
+    ok = ec == std::errc() && ptr == value.data() + value.size();
+  }
   else {
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
     ok = ec == std::errc() && ptr == value.data() + value.size();
   }
   if (!ok) {
     where.fail(std::string(key.name) + ": '" + std::string(value) + "' is not " +
-               (key.kind == Kind::Size ? "a size (like 512K, 64M, 2G)" : "a number"));
+               (key.kind == Kind::Size   ? "a size (like 512K, 64M, 2G)"
+                : key.kind == Kind::Mode ? "an octal mode (like 0660)"
+                                         : "a number"));
   }
   if (number < key.min || number > key.max) {
+    if (key.kind == Kind::Mode) {
+      where.fail(std::string(key.name) + ": " + std::string(value) + " is outside " + toOctal(key.min) + ".." +
+                 toOctal(key.max));
+    }
     where.fail(std::string(key.name) + ": " + std::to_string(number) + " is outside " + std::to_string(key.min) + ".." +
                std::to_string(key.max));
   }
@@ -119,6 +137,11 @@ const std::vector<KeyDef>& keyTable()
        }
        c.socket = v;
      }},
+    {"SocketMode", Kind::Mode, "0660", 0, 0777, nullptr,
+     "Permissions (octal) of a unix Socket, set after it is created and owned by UserID;\n"
+     "the MTA must be able to connect (Postfix: add postfix to the milter's group).\n"
+     "Ignored for inet sockets.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.socketMode = static_cast<uint32_t>(n); }},
     {"ReportAddress", Kind::List, "", 0, 0, nullptr,
      "The rua mailbox(es) whose mail holds reports: local@domain, or @domain for a whole domain.\n"
      "Several may be given, separated by commas or spaces, and the key may repeat.\n"
@@ -253,6 +276,7 @@ void applyValue(Config& config, const KeyDef& key, std::string_view value, const
   switch (key.kind) {
   case Kind::Size:
   case Kind::Count:
+  case Kind::Mode:
     number = parseNumber(key, value, where);
     break;
   case Kind::Choice: {

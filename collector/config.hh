@@ -52,6 +52,7 @@ struct Config
 
   // milter
   std::string socket = "inet:8895@127.0.0.1";
+  uint32_t socketMode = 0660; //!< permissions of a unix Socket (octal in the file)
   std::vector<ReportAddress> reportAddresses;
   ReportAction reportAction = ReportAction::Keep;
   FailureAction onStoreError = FailureAction::Tempfail;

@@ -55,6 +55,10 @@ public:
   {
     return smfi_addheader(d_ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) == MI_SUCCESS;
   }
+  bool deleteHeader(const std::string& name, int index) override
+  {
+    return smfi_chgheader(d_ctx, const_cast<char*>(name.c_str()), index, nullptr) == MI_SUCCESS;
+  }
   bool deleteRecipient(const std::string& recipient) override
   {
     return smfi_delrcpt(d_ctx, const_cast<char*>(recipient.c_str())) == MI_SUCCESS;
@@ -102,6 +106,17 @@ std::string clientAddress(const _SOCK_ADDR* addr)
   return buf;
 }
 
+//! Log a callback failure that has no context to answer for it.  Never throws (logging may allocate).
+void logFailure(const char* stage, const char* what) noexcept
+{
+  try {
+    collector::logError("milter callback failed", {{"stage", stage}, {"error", what}});
+  }
+  catch (...) {
+    // Out of memory while logging: the tempfail answer is all that is left.
+  }
+}
+
 ConnectionContext* contextOf(SMFICTX* ctx)
 {
   return static_cast<ConnectionContext*>(smfi_getpriv(ctx));
@@ -134,13 +149,13 @@ sfsistat guarded(SMFICTX* ctx, const char* stage, Step step) noexcept
     if (conn != nullptr) {
       return toStatus(conn->failureVerdict(&api, stage, e.what()));
     }
-    collector::logError("milter callback failed", {{"stage", stage}, {"error", e.what()}});
+    logFailure(stage, e.what());
   }
   catch (...) {
     if (conn != nullptr) {
       return toStatus(conn->failureVerdict(&api, stage, "unknown exception"));
     }
-    collector::logError("milter callback failed", {{"stage", stage}, {"error", "unknown exception"}});
+    logFailure(stage, "unknown exception");
   }
   return SMFIS_TEMPFAIL;
 }
@@ -150,22 +165,25 @@ sfsistat guarded(SMFICTX* ctx, const char* stage, Step step) noexcept
 extern "C" sfsistat dwConnect(SMFICTX* ctx, char* /*hostname*/, _SOCK_ADDR* addr)
 {
   try {
-    // A reused SMFICTX must not leak a previous context.
-    std::unique_ptr<ConnectionContext> previous(contextOf(ctx));
+    // Build the new context first: if that throws, the private pointer still
+    // owns whatever it held (freeing a previous context here, before the
+    // swap, left a dangling pointer for close to free a second time).
     auto conn = std::make_unique<ConnectionContext>(*s_runtime, clientAddress(addr));
+    ConnectionContext* previous = contextOf(ctx);
     if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) {
-      smfi_setpriv(ctx, previous.release());
-      collector::logError("milter callback failed", {{"stage", "connect"}, {"error", "smfi_setpriv failed"}});
+      logFailure("connect", "smfi_setpriv failed");
       return SMFIS_TEMPFAIL;
     }
     conn.release();
+    // A reused SMFICTX must not leak a previous context; it is unreachable now.
+    delete previous;
     return SMFIS_CONTINUE;
   }
   catch (const std::exception& e) {
-    collector::logError("milter callback failed", {{"stage", "connect"}, {"error", e.what()}});
+    logFailure("connect", e.what());
   }
   catch (...) {
-    collector::logError("milter callback failed", {{"stage", "connect"}, {"error", "unknown exception"}});
+    logFailure("connect", "unknown exception");
   }
   return SMFIS_TEMPFAIL;
 }
@@ -228,9 +246,13 @@ extern "C" sfsistat dwAbort(SMFICTX* ctx)
 
 extern "C" sfsistat dwClose(SMFICTX* ctx)
 {
-  // Take the context back first so it is freed whatever happens; NULL is fine.
+  // Take the context back and clear the pointer before freeing it, so no later
+  // callback on this SMFICTX can reach freed memory; NULL (close as the only
+  // callback, or a failed connect) is fine.  Destroying a context only frees
+  // memory, closes the temp file and unmaps it: nothing throws.
   std::unique_ptr<ConnectionContext> conn(contextOf(ctx));
   smfi_setpriv(ctx, nullptr);
+  conn.reset();
   return SMFIS_CONTINUE;
 }
 
@@ -242,7 +264,7 @@ bool registerCallbacks(Runtime& runtime)
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("dmarcwatch-milter");
   desc.xxfi_version = SMFI_VERSION;
-  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_DELRCPT;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT;
   desc.xxfi_connect = dwConnect;
   desc.xxfi_helo = nullptr;
   desc.xxfi_envfrom = dwEnvFrom;

@@ -257,10 +257,15 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
     }
   };
   check("Socket", old.socket != now.socket);
+  check("SocketMode", old.socketMode != now.socketMode);
   check("Database", old.database != now.database);
   check("MapSize", old.mapSize != now.mapSize);
   check("UserID", old.userId != now.userId);
   check("PidFile", old.pidFile != now.pidFile);
+  // Store options, fixed when the store is opened (MaxRawArchive is also an Ingester limit,
+  // so a change would apply half-way: archive or not per connection, capped by the old value).
+  check("MaxRawArchive", old.limits.maxRawArchiveBytes != now.limits.maxRawArchiveBytes);
+  check("MaxReportDays", old.limits.maxReportDays != now.limits.maxReportDays);
 }
 
 void reload(Runtime& runtime, const Options& options)
@@ -313,8 +318,13 @@ int run(const Options& options)
     fprintf(stderr, "%s: smfi_register failed\n", s_ident);
     return s_exitFailure;
   }
-  if (smfi_setconn(const_cast<char*>(config->socket.c_str())) != MI_SUCCESS ||
-      smfi_opensocket(true) != MI_SUCCESS) {
+  // A unix socket is created with SocketMode already (bind applies the umask), so
+  // there is no window between bind and the chmod below in which it is wider.
+  mode_t oldUmask = umask(static_cast<mode_t>(~config->socketMode & 0777));
+  bool listening = smfi_setconn(const_cast<char*>(config->socket.c_str())) == MI_SUCCESS &&
+    smfi_opensocket(true) == MI_SUCCESS;
+  umask(oldUmask);
+  if (!listening) {
     fprintf(stderr, "%s: cannot listen on %s\n", s_ident, config->socket.c_str());
     logError("cannot listen", {{"socket", config->socket}});
     return s_exitFailure;
@@ -336,12 +346,14 @@ int run(const Options& options)
         [[maybe_unused]] int rc = chown(config->pidFile.c_str(), identity->uid, identity->gid);
       }
     }
-    // Step 4: privileges.  The MTA must reach a unix socket: owner UserID, mode 0660.
+    // Step 4: privileges.  The MTA must reach a unix socket: owner UserID, mode SocketMode.
     if (!listenAddress.unixPath.empty()) {
       if (identity) {
         [[maybe_unused]] int rc = chown(listenAddress.unixPath.c_str(), identity->uid, identity->gid);
       }
-      chmod(listenAddress.unixPath.c_str(), 0660);
+      if (chmod(listenAddress.unixPath.c_str(), static_cast<mode_t>(config->socketMode)) != 0) {
+        throw std::runtime_error("SocketMode: chmod " + listenAddress.unixPath + ": " + strerror(errno));
+      }
     }
     if (identity) {
       dropPrivileges(*identity);

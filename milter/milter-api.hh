@@ -35,6 +35,11 @@ public:
   virtual std::optional<std::string> symbol(const char* name) = 0;
   //! \brief smfi_addheader (end of message only). \return false on failure.
   virtual bool addHeader(const std::string& name, const std::string& value) = 0;
+  /*!
+   * \brief smfi_chgheader(name, index, NULL): delete the index-th (1-based) header of that name
+   * (end of message only). \return false on failure.
+   */
+  virtual bool deleteHeader(const std::string& name, int index) = 0;
   //! \brief smfi_delrcpt with the address as the MTA gave it (end of message only).
   virtual bool deleteRecipient(const std::string& recipient) = 0;
   //! \brief smfi_setreply: the SMTP reply for a following Tempfail ("451", "4.3.0", text).

@@ -8,6 +8,14 @@
  * mkstemp (0600) in TempDirectory and unlinked before the first byte is
  * written, so no other user can open them and nothing is left after a crash.
  * Values logged or put in headers and replies pass through printable().
+ *
+ * Forged results: a sender can put "X-DMARCwatch: stored" in a report
+ * message itself.  Such headers are counted (report mail only) and deleted
+ * at end of message, highest index first so the indexes stay valid whether
+ * or not the MTA renumbers the remaining ones after a deletion; then ours is
+ * added.
+ * What remains: a header with a look-alike name (X-DMARCwatch2, non-ASCII
+ * lookalikes) is not ours to judge and stays.
  */
 #include "config.h"
 
@@ -15,6 +23,7 @@
 
 #include "collector/errors.hh"
 #include "collector/log.hh"
+#include "collector/text.hh"
 
 #include <cerrno>
 #include <system_error>
@@ -61,6 +70,20 @@ std::string replyText(std::string_view text)
     }
   }
   return out;
+}
+
+//! ASCII case-insensitive equality (header names).
+bool equalsIgnoreCase(std::string_view a, std::string_view b)
+{
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (collector::lowerAscii(a[i]) != collector::lowerAscii(b[i])) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void writeAll(int fd, const char* data, size_t size)
@@ -290,6 +313,11 @@ Verdict ConnectionContext::onHeader(MilterApi& /*api*/, std::string_view name, s
     msg.buffer = std::make_unique<MessageBuffer>(d_config->memoryBufferBytes, d_config->limits.maxMessageBytes,
                                                  d_config->tempDirectory);
   }
+  // A result header the message brought along is forged: deleted at eom.
+  // (No cap needed: each one costs the sender a header line, bounded by MaxMessageSize.)
+  if (equalsIgnoreCase(name, s_resultHeader)) {
+    ++msg.forgedHeaders;
+  }
   // Reconstruct the header as it was: "Name: value" CRLF (libmilter strips the space).
   std::string line;
   line.reserve(name.size() + value.size() + 4);
@@ -365,10 +393,8 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
       " bytes)";
     logWarning("report message not stored", {{"qid", qid}, {"outcome", "error"}, {"error", error},
                                              {"bytes", std::to_string(msg.buffer->seen())}, {"action", "keep"}});
-    if (config.addHeader) {
-      api.addHeader(s_resultHeader, "error; " + error);
-    }
-    return Verdict::Accept;
+    std::string header = "error; " + error;
+    return deliver(api, msg, qid, &header);
   }
 
   // Step 2: hand it to the collector (one write transaction per report).
@@ -392,10 +418,8 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
       api.setReply(s_tempfailCode, s_storeStatus, "dmarcwatch: cannot store the report now, try again later");
       return Verdict::Tempfail;
     }
-    if (config.addHeader) {
-      api.addHeader(s_resultHeader, "error; store: " + printable(e.what(), 160));
-    }
-    return Verdict::Accept;
+    std::string header = "error; store: " + printable(e.what(), 160);
+    return deliver(api, msg, qid, &header);
   }
   catch (const collector::ParseError& e) {
     // The contract makes parse failures values; accept a thrown one the same way.
@@ -427,10 +451,8 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
       api.setReply(s_tempfailCode, s_parseStatus, "dmarcwatch: report not readable: " + replyText(error));
       return Verdict::Tempfail;
     }
-    if (config.addHeader) {
-      api.addHeader(s_resultHeader, resultHeaderValue(outcome));
-    }
-    return Verdict::Accept;
+    std::string header = resultHeaderValue(outcome);
+    return deliver(api, msg, qid, &header);
   }
 
   // Step 5: stored (or duplicate): keep with the header, or drop our copy.
@@ -443,12 +465,32 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
       removed = api.deleteRecipient(rcpt) && removed;
     }
     if (removed) {
-      return Verdict::Accept;
+      // The other recipients get the mail without our header (and without a forged one).
+      return deliver(api, msg, qid, nullptr);
     }
     logWarning("cannot remove report recipient", {{"qid", qid}, {"action", "keep"}});
   }
-  if (config.addHeader) {
-    api.addHeader(s_resultHeader, resultHeaderValue(outcome));
+  std::string header = resultHeaderValue(outcome);
+  return deliver(api, msg, qid, &header);
+}
+
+Verdict ConnectionContext::deliver(MilterApi& api, const MessageContext& msg, const std::string& qid,
+                                   const std::string* header)
+{
+  // Step 1: delete forged result headers, last first (see the file comment).
+  if (msg.forgedHeaders > 0) {
+    unsigned failed = 0;
+    for (unsigned index = msg.forgedHeaders; index >= 1; --index) {
+      if (!api.deleteHeader(s_resultHeader, static_cast<int>(index))) {
+        ++failed;
+      }
+    }
+    logWarning("forged result header removed", {{"qid", qid}, {"headers", std::to_string(msg.forgedHeaders)},
+                                                {"failed", std::to_string(failed)}});
+  }
+  // Step 2: ours, when configured.
+  if (header != nullptr && d_config->addHeader) {
+    api.addHeader(s_resultHeader, *header);
   }
   return Verdict::Accept;
 }

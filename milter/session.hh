@@ -8,7 +8,8 @@
  *   header/eoh/body -> MessageBuffer (memory, then a private temp file, capped)
  *   eom      -> Ingester::ingestMessage over the shared Store; the verdict,
  *               header and recipient removal follow ReportAction,
- *               OnStoreError and OnParseError
+ *               OnStoreError and OnParseError.  X-DMARCwatch headers the
+ *               message arrived with are deleted before ours is added.
  *
  * Users: callbacks.cc (libmilter trampolines) and tests, through MilterApi.
  *
@@ -145,6 +146,7 @@ struct MessageContext
   std::vector<std::string> reportRecipients; //!< as the MTA sent them (for smfi_delrcpt)
   unsigned otherRecipients = 0;
   std::unique_ptr<MessageBuffer> buffer; //!< created at the first header of a report message
+  unsigned forgedHeaders = 0;            //!< X-DMARCwatch headers the message arrived with (report mail only)
   bool decided = false;                  //!< Accept already answered for a non-report message
 
   [[nodiscard]] bool isReport() const { return !reportRecipients.empty(); }
@@ -180,6 +182,7 @@ private:
   MessageContext& message();
   std::string logId() const;
   Verdict finishReport(MilterApi& api, MessageContext& msg);
+  Verdict deliver(MilterApi& api, const MessageContext& msg, const std::string& qid, const std::string* header);
 
   Runtime& d_runtime;
   std::shared_ptr<const collector::Config> d_config;

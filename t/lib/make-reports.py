@@ -14,6 +14,8 @@ message total of report n is n + R - 1), plus OUTDIR/expected.tsv with
   plain.eml     ordinary mail (for other recipients)
   big.eml       one valid report of 400 records (about 40 KB of mail)
   huge.eml      about 300 KB of mail (over a 64K MaxMessageSize)
+  mapfull.eml   one valid report of 12000 records over 31 days (372000 facts,
+                about 120 KB of mail) that cannot fit a 16M MapSize: MAP_FULL
 Standard library only; output is deterministic for the same arguments.
 """
 import argparse
@@ -31,10 +33,12 @@ BEGIN = 1700000000
 END = BEGIN + 86399
 
 
-def report_xml(report_id, domain, counts, org="google.com"):
+def report_xml(report_id, domain, counts, org="google.com", days=1, distinct_ips=False):
     rows = []
     for i, count in enumerate(counts):
         ip = "192.0.2.%d" % (1 + i % 250) if i < 250 else "198.51.100.%d" % (1 + i % 250)
+        if distinct_ips:
+            ip = "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
         passing = i % 3 != 2
         rows.append(
             "<record><row><source_ip>%s</source_ip><count>%d</count>"
@@ -49,7 +53,7 @@ def report_xml(report_id, domain, counts, org="google.com"):
             "<report_id>%s</report_id><date_range><begin>%d</begin><end>%d</end></date_range>"
             "</report_metadata><policy_published><domain>%s</domain><adkim>r</adkim><aspf>r</aspf>"
             "<p>none</p><sp>none</sp><pct>100</pct></policy_published>%s</feedback>\n"
-            % (org, org, report_id, BEGIN, END, domain, "".join(rows))).encode()
+            % (org, org, report_id, BEGIN - (days - 1) * 86400, END, domain, "".join(rows))).encode()
 
 
 def gz(data):
@@ -134,6 +138,11 @@ def main():
         noise = bytes(rnd.getrandbits(8) for _ in range(220000))
         write(args.outdir, "huge.eml",
               mail(args.to, "Huge", [("huge.xml.gz", "application/gzip", noise)]))
+        # Each record's count (31) is spread over the 31 days, one fact per day and IP: about
+        # 6000 records already overflow a 16M map, so 12000 does whatever the page layout.
+        full = report_xml(args.prefix + "-mapfull", args.domain, [31] * 12000, days=31, distinct_ips=True)
+        write(args.outdir, "mapfull.eml",
+              mail(args.to, "Map full", [("full.xml.gz", "application/gzip", gz(full))]))
     with open(os.path.join(args.outdir, "expected.tsv"), "w") as f:
         f.write("\n".join(expected) + "\n")
 

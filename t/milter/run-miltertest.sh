@@ -5,7 +5,8 @@
 #   run-miltertest.sh [SCRIPT.lua ...]      (default: every t/milter/*.lua but lib.lua)
 #
 # For each script: a fresh temp dir with a config (the script's "-- config:"
-# lines are appended), an empty store and a unix socket; the milter is started
+# lines are appended; a key they set replaces the base line of that key, e.g.
+# "-- config: MapSize 16M"), an empty store and a unix socket; the milter is started
 # in the foreground (-f, log to a file), the script is run by miltertest, and
 # the milter is stopped with SIGTERM, which must end it cleanly (exit 0)
 # within 2 s.  Prints TAP-ish lines and "N passed, M failed"; on failure
@@ -47,20 +48,28 @@ for script in "$@"; do
   dir=$TMP/$name
   failedBefore=$FAILED
   mkdir -p "$dir/db" "$dir/tmp"
-  cat > "$dir/milter.conf" <<EOF
+  sed -n 's/^-- config: //p' "$script" > "$dir/script.conf"
+  # Base lines whose key the script sets are left out (keys are case-insensitive).
+  awk 'FILENAME == ARGV[1] { over[tolower($1)] = 1; next } !(tolower($1) in over)' "$dir/script.conf" - \
+    > "$dir/milter.conf" <<EOF
 Socket unix:$dir/milter.sock
 ReportAddress rua@example.test, @reports.example.test
 Database $dir/db
 MapSize 64M
 TempDirectory $dir/tmp
 EOF
-  sed -n 's/^-- config: //p' "$script" >> "$dir/milter.conf"
+  cat "$dir/script.conf" >> "$dir/milter.conf"
 
   "$MILTER" -c "$dir/milter.conf" -f > "$dir/milter.log" 2>&1 &
   MPID=$!
   if ! wait_file "$dir/milter.sock" 10; then
     fail "$name: milter did not start"; sed 's/^/#   /' "$dir/milter.log"; MPID=; continue
   fi
+
+  # SocketMode (default 0660) is applied to the unix socket.
+  wantMode=$(awk 'tolower($1) == "socketmode" { print $2 }' "$dir/script.conf"); wantMode=${wantMode:-0660}
+  gotMode=0$(stat -c %a "$dir/milter.sock")
+  [ "$gotMode" = "$wantMode" ] && pass "$name: socket mode $gotMode" || fail "$name: socket mode $gotMode, want $wantMode"
 
   "$MILTERTEST" -D sock="unix:$dir/milter.sock" -D data="$TMP/data" -D db="$dir/db" \
     -D log="$dir/milter.log" -D dmarcwatch="$DMARCWATCH" -D lib="$SRCDIR/t/milter/lib.lua" \

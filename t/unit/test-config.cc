@@ -19,6 +19,7 @@ BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
   auto parsed = parseConfig(dumpDefaultConfig(), "dump");
   Config want;
   BOOST_CHECK_EQUAL(parsed->socket, want.socket);
+  BOOST_CHECK_EQUAL(parsed->socketMode, want.socketMode);
   BOOST_CHECK_EQUAL(parsed->database, want.database);
   BOOST_CHECK_EQUAL(parsed->mapSize, want.mapSize);
   BOOST_CHECK_EQUAL(parsed->memoryBufferBytes, want.memoryBufferBytes);
@@ -64,7 +65,8 @@ BOOST_AUTO_TEST_CASE(keys_are_case_insensitive_and_values_parse)
                        "ReportAction discard   # trailing comment\n"
                        "MaxMessageSize 32M\n"
                        "MaxCompressionRatio 50\n"
-                       "AddHeader no\n",
+                       "AddHeader no\n"
+                       "SocketMode 0600\n",
                        "t.conf");
   BOOST_CHECK_EQUAL(c->socket, "unix:/run/dw.sock");
   BOOST_REQUIRE_EQUAL(c->reportAddresses.size(), 3U);
@@ -72,6 +74,7 @@ BOOST_AUTO_TEST_CASE(keys_are_case_insensitive_and_values_parse)
   BOOST_CHECK_EQUAL(c->limits.maxMessageBytes, 32ULL << 20);
   BOOST_CHECK_EQUAL(c->limits.maxCompressionRatio, 50U);
   BOOST_CHECK(!c->addHeader);
+  BOOST_CHECK_EQUAL(c->socketMode, 0600U);
   BOOST_CHECK(c->isReportRecipient("<dmarc@example.com>"));
   BOOST_CHECK(c->isReportRecipient("DMARC@EXAMPLE.com"));
   BOOST_CHECK(c->isReportRecipient("<anything@reports.example.net>"));
@@ -101,6 +104,8 @@ BOOST_AUTO_TEST_CASE(errors_name_file_and_line)
   checkError("MaxMessageSize lots\n", "bad.conf:1: MaxMessageSize: 'lots' is not a size");
   checkError("MaxXmlDepth 1\n", "bad.conf:1: MaxXmlDepth: 1 is outside");
   checkError("Socket 8895\n", "bad.conf:1: Socket:");
+  checkError("SocketMode 0999\n", "bad.conf:1: SocketMode: '0999' is not an octal mode");
+  checkError("SocketMode 01777\n", "bad.conf:1: SocketMode: 01777 is outside 0..0777");
   checkError("Database /a\nDatabase /b\n", "bad.conf:2: Database: given twice");
   checkError("ReportAddress nobody\n", "bad.conf:1: ReportAddress: 'nobody' is not an address");
   checkError("Database\n", "bad.conf:1: Database: missing value");
