@@ -99,60 +99,9 @@ EOF
 }
 
 # --- process and port helpers (bench-postfix.sh) ---
-
-# free_ports N: N distinct free 127.0.0.1 TCP ports chosen by the kernel (bind
-# to port 0).  A race with other programs remains; callers fail loudly on a
-# bind error rather than retry.
-free_ports() {
-  "$PYTHON" - "$1" <<'PY'
-import socket, sys
-held, ports = [], []
-while len(ports) < int(sys.argv[1]):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-    ports.append(s.getsockname()[1])
-for s in held:
-    s.close()
-print(" ".join(map(str, ports)))
-PY
-}
-
-# wait_tcp PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
-wait_tcp() {
-  local i
-  for ((i = 0; i < ${2:-10} * 20; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing listens on 127.0.0.1:$1" >&2
-  return 1
-}
-
-# pid_alive PID: exists and is not a zombie (PID 1 here reaps orphans late,
-# so kill -0 alone would see a dead daemon as alive for a second or two).
-pid_alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
-}
-
-# stop_pid PID [WAKE_PORT]: SIGTERM one process we started, wait up to 10 s,
-# then SIGKILL.  With WAKE_PORT (a libmilter daemon), connect to it after the
-# signal: libmilter checks its stop flag only between 5 s select() calls.
-stop_pid() {
-  local pid=$1 port=${2:-} i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 500; i++)); do
-    if ! pid_alive "$pid"; then wait "$pid" 2>/dev/null || true; return 0; fi
-    if [ -n "$port" ] && ((i % 5 == 0)); then (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || true; fi
-    sleep 0.02
-  done
-  echo "bench: $pid ignored SIGTERM, killing it" >&2
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# free_ports, wait_tcp, pid_alive and stop_pid are the test suite's own (t/lib/common.sh).
+# shellcheck source=../lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 # rss_split CMD...: run CMD (output discarded) and sample /proc/PID/status
 # every 20 ms without forking; sets S_ANON and S_FILE (peak RssAnon and

@@ -67,13 +67,13 @@ cleanup() {
       stop_pid "$(tr -d ' ' <"$BASE/$inst/queue/pid/master.pid")"
     fi
   done
-  stop_pid "$PID_MILTER" "${MILTER_PORT:-}"
+  stop_pid "$PID_MILTER"
   stop_pid "$PIDS_SINK"
   rm -rf "$BASE"
 }
 trap cleanup EXIT
 
-read -r SINK_PORT PLAIN_PORT MILTER_SMTP_PORT MILTER_PORT <<<"$(free_ports 4)"
+read -r SINK_PORT PLAIN_PORT MILTER_SMTP_PORT MILTER_PORT <<<"$(free_ports 4 | tr '\n' ' ')"
 
 # pf_setup NAME PORT MILTERS: write one private instance relaying to the sink.
 pf_setup() {
