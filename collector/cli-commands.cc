@@ -201,21 +201,26 @@ std::string errorText(const IngestOutcome& outcome)
   return outcome.reports.empty() ? "no report found" : "";
 }
 
+//! The fields every JSON report object carries (the contract in DESIGN.md).
+void writeReportFields(JsonWriter& json, const ReportHeader& header, uint64_t records, uint64_t messages)
+{
+  json.key("org").value(header.metadata.orgName)
+    .key("report_id").value(header.metadata.reportId)
+    .key("domain").value(header.policy.domain)
+    .key("begin").value(header.metadata.begin)
+    .key("end").value(header.metadata.end)
+    .key("records").value(records)
+    .key("messages").value(messages);
+}
+
 void printIngestJson(const InputResult& input)
 {
   JsonWriter json;
   json.beginObject().key("path").value(input.path).key("reports").beginArray();
   for (const auto& report : input.outcome.reports) {
-    const auto& meta = report.header.metadata;
-    json.beginObject()
-      .key("org").value(meta.orgName)
-      .key("report_id").value(meta.reportId)
-      .key("domain").value(report.header.policy.domain)
-      .key("begin").value(meta.begin)
-      .key("end").value(meta.end)
-      .key("records").value(report.records)
-      .key("messages").value(report.messages)
-      .key("status").value(report.duplicate ? "duplicate" : "stored")
+    json.beginObject();
+    writeReportFields(json, report.header, report.records, report.messages);
+    json.key("status").value(report.duplicate ? "duplicate" : "stored")
       .key("sequence").value(report.sequence)
       .key("warnings").stringArray(report.warnings)
       .endObject();
@@ -339,17 +344,9 @@ int runReports(const Config& config, const std::vector<std::string>& args)
     JsonWriter out;
     out.beginObject().key("reports").beginArray();
     for (const auto& r : reports) {
-      const auto& meta = r.header.metadata;
-      out.beginObject()
-        .key("sequence").value(r.sequence)
-        .key("org").value(meta.orgName)
-        .key("email").value(meta.email)
-        .key("report_id").value(meta.reportId)
-        .key("domain").value(r.header.policy.domain)
-        .key("begin").value(meta.begin)
-        .key("end").value(meta.end)
-        .key("records").value(r.records)
-        .key("messages").value(r.messages)
+      out.beginObject().key("sequence").value(r.sequence);
+      writeReportFields(out, r.header, r.records, r.messages);
+      out.key("email").value(r.header.metadata.email)
         .key("policy").beginObject()
         .key("p").value(r.header.policy.p)
         .key("sp").value(r.header.policy.sp)
