@@ -427,9 +427,11 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
   }
 
   Store store(config.database, storeOptions(config, true));
+  // One snapshot for every domain (consistent numbers; memory reused between domains).
+  StatusView view(store);
   std::vector<std::string> domains;
   if (domain.empty()) {
-    domains = store.listDomains();
+    domains = view.domains();
   }
   else {
     domains.push_back(domain);
@@ -438,26 +440,23 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
   // Without --since, each domain shows the 7 days up to its newest data, so a fresh
   // install fed old reports still answers.
   std::vector<DomainStatus> statuses;
+  statuses.reserve(domains.size());
   for (const auto& d : domains) {
     uint32_t fromDay = 0;
     uint32_t toDay = utcDay(now) + 1;
     if (sinceDay) {
       fromDay = *sinceDay;
     }
-    else {
-      auto days = store.dayTotals(d, 0, UINT32_MAX - 1);
-      if (!days.empty()) {
-        toDay = days.back().day;
-        fromDay = toDay >= 6 ? toDay - 6 : 0;
-      }
+    else if (auto days = view.dataDays(d, 0, UINT32_MAX - 1)) {
+      toDay = days->second;
+      fromDay = toDay >= 6 ? toDay - 6 : 0;
     }
     // Show the range the data really covers, not the open ends of --since.
-    if (auto days = store.dayTotals(d, fromDay, toDay); !days.empty()) {
-      fromDay = std::max(fromDay, days.front().day);
-      toDay = std::min(toDay, days.back().day);
+    if (auto days = view.dataDays(d, fromDay, toDay)) {
+      fromDay = std::max(fromDay, days->first);
+      toDay = std::min(toDay, days->second);
     }
-    auto computed = computeStatus(store, d, fromDay, toDay, top);
-    statuses.insert(statuses.end(), computed.begin(), computed.end());
+    statuses.push_back(view.compute(d, fromDay, toDay, top));
   }
 
   if (json) {

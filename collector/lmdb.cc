@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <sys/mman.h>
 #include <system_error>
@@ -302,13 +303,13 @@ int Env::readerCheck()
   return dead;
 }
 
-bool Env::releaseMappedPages()
+void Env::forEachDataMapping(const std::function<void(uintptr_t, uintptr_t)>& visit) const
 {
   if (d_mapsFd < 0) {
-    return false;
+    return;
   }
   // The mapping of data.mdb in /proc/self/maps ("start-end perms offset MAJ:MIN inode path").
-  // Read afresh each time: mdb_env_set_mapsize may have moved it; releases are rare.
+  // Read afresh each time: mdb_env_set_mapsize may have moved it.
   std::string maps;
   char buf[8192];
   for (off_t offset = 0;;) {
@@ -319,7 +320,6 @@ bool Env::releaseMappedPages()
     maps.append(buf, static_cast<size_t>(got));
     offset += got;
   }
-  bool released = false;
   std::string_view rest(maps);
   while (!rest.empty()) {
     size_t eol = rest.find('\n');
@@ -338,11 +338,50 @@ bool Env::releaseMappedPages()
       continue;
     }
     if (inode == d_dataIno && devMajor == major(d_dataDev) && devMinor == minor(d_dataDev) && end > start) {
-      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
-      released = true;
+      visit(start, end);
     }
   }
+}
+
+bool Env::releaseMappedPages()
+{
+  if (d_mapsFd < 0) {
+    return false;
+  }
+  bool released = false;
+  forEachDataMapping([&released](uintptr_t start, uintptr_t end) {
+    ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+    released = true;
+  });
   return released;
+}
+
+void Env::releasePages(std::span<uint8_t> bytes) const
+{
+  static const auto s_pageSize = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(bytes.data());
+  const uintptr_t end = begin + bytes.size();
+  const uintptr_t first = (begin + s_pageSize - 1) & ~(s_pageSize - 1);
+  const uintptr_t last = end & ~(s_pageSize - 1);
+  unsigned flags = 0;
+  if (d_readOnly || last <= first || mdb_env_get_flags(d_env, &flags) != MDB_SUCCESS || (flags & MDB_WRITEMAP) == 0) {
+    return;
+  }
+  // Only inside the map of data.mdb: madvise(DONTNEED) on anything else (heap) would lose data.
+  std::lock_guard guard(d_mapMutex);
+  if (first < d_mapStart || last > d_mapEnd) {
+    d_mapStart = d_mapEnd = 0;
+    forEachDataMapping([this](uintptr_t start, uintptr_t stop) {
+      if (d_mapEnd == 0) {
+        d_mapStart = start;
+        d_mapEnd = stop;
+      }
+    });
+    if (first < d_mapStart || last > d_mapEnd) {
+      return;
+    }
+  }
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 uint64_t Env::residentFileBytes() const

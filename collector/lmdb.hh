@@ -29,6 +29,7 @@
 #include <lmdb.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -107,6 +108,11 @@ public:
    * \return false when the map could not be found (no /proc).
    */
   bool releaseMappedPages();
+  /*!
+   * \brief Give back the whole pages inside bytes (part of the map, e.g. a value just written
+   * with MDB_RESERVE), as releaseMappedPages does for the whole map.  No-op for other memory.
+   */
+  void releasePages(std::span<uint8_t> bytes) const;
   //! Resident file-backed pages of this process in bytes (statm "shared"), 0 when unknown.
   [[nodiscard]] uint64_t residentFileBytes() const;
 
@@ -122,6 +128,11 @@ private:
   dev_t d_dataDev = 0; //!< data.mdb, to find its mapping there
   ino_t d_dataIno = 0;
   bool d_registered = false; //!< in the registry (the destructor then takes its lock)
+  mutable std::mutex d_mapMutex;  //!< guards the two below (releasePages)
+  mutable uintptr_t d_mapStart = 0; //!< where data.mdb was mapped when last looked up
+  mutable uintptr_t d_mapEnd = 0;
+  //! Call visit(start, end) for each mapping of data.mdb in /proc/self/maps.
+  void forEachDataMapping(const std::function<void(uintptr_t, uintptr_t)>& visit) const;
   std::mutex d_dbiMutex;
   std::map<std::string, MDB_dbi> d_dbis;
 };

@@ -60,6 +60,7 @@
 #include <libxml/xmlreader.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -557,7 +558,8 @@ private:
   };
 
   void openReader();
-  Step onElement(std::string_view name, bool empty);
+  Step onElement(const xmlChar* name, Tag tag, bool empty);
+  Tag tagOf(const xmlChar* name, const xmlNode* node);
   Step onEndElement();
   void onText(std::string_view value);
   int skipSubtree(xmlTextReaderPtr reader);
@@ -574,7 +576,14 @@ private:
   void storeText(std::string& out);
   void storeWord(std::string& out);
   void storeTimestamp(int64_t& out, bool& ok, const char* which);
-  void pushDepth(Tag tag);
+  void pushDepth(Tag tag)
+  {
+    if (d_stack.size() >= d_limits.maxXmlDepth) [[unlikely]] {
+      tooDeep();
+    }
+    d_stack.push_back(tag);
+  }
+  [[noreturn]] void tooDeep() const;
 
   [[nodiscard]] std::string_view text() const { return d_text; }
 
@@ -586,6 +595,12 @@ private:
   ReaderPtr d_reader;
 
   std::vector<Tag> d_stack; // open elements we descended into, root first
+  struct TagCacheEntry
+  {
+    const xmlChar* name = nullptr;
+    Tag tag = Tag::Unknown;
+  };
+  std::array<TagCacheEntry, 256> d_tagCache{}; // see tagOf
   std::string d_wrapperName; // a non-report element around <feedback> (see onElement)
   Tag d_leaf = Tag::Unknown; // the leaf whose text is being gathered (Unknown: none)
   std::string d_text;        // reused for every leaf
@@ -676,13 +691,34 @@ void Parser::storeTimestamp(int64_t& out, bool& ok, const char* which)
   }
 }
 
-void Parser::pushDepth(Tag tag)
+void Parser::tooDeep() const
 {
-  if (d_stack.size() >= d_limits.maxXmlDepth) {
-    throw LimitError("XML elements nested deeper than " + std::to_string(d_limits.maxXmlDepth) + " (" +
-                     c_keyMaxXmlDepth + ")");
+  throw LimitError("XML elements nested deeper than " + std::to_string(d_limits.maxXmlDepth) + " (" +
+                   c_keyMaxXmlDepth + ")");
+}
+
+/*
+ * The tag of an element name.  The reader hands out element names interned in
+ * the document's dictionary (one pointer per distinct name, alive as long as
+ * the reader), so a small cache keyed by the pointer saves the strlen and the
+ * compares on all but the first occurrence of a name.  Only pointers the
+ * dictionary owns are cached: a pointer to a freed name could come back with
+ * other text.
+ */
+Tag Parser::tagOf(const xmlChar* name, const xmlNode* node)
+{
+  const auto bits = reinterpret_cast<uintptr_t>(name);
+  auto& slot = d_tagCache[static_cast<size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 56) % d_tagCache.size()];
+  if (slot.name == name && name != nullptr) {
+    return slot.tag;
   }
-  d_stack.push_back(tag);
+  Tag tag = lookupTag(asView(name));
+  if (node != nullptr && node->doc != nullptr && node->doc->dict != nullptr && name != nullptr &&
+      xmlDictOwns(node->doc->dict, name) == 1) {
+    slot.name = name;
+    slot.tag = tag;
+  }
+  return tag;
 }
 
 void Parser::onLeaf(Tag parent, Tag leaf)
@@ -1033,21 +1069,22 @@ int Parser::skipSubtree(xmlTextReaderPtr reader)
   return 1;
 }
 
-Parser::Step Parser::onElement(std::string_view name, bool empty)
+Parser::Step Parser::onElement(const xmlChar* rawName, Tag tag, bool empty)
 {
-  Tag tag = lookupTag(name);
+  // The name as text is needed only for warnings and errors.
+  auto name = [rawName] { return asView(rawName); };
   Tag parent = d_stack.empty() ? Tag::Document : d_stack.back();
 
   // The root must be <feedback>.  Seen in the wild: a report wrapped in an
   // unclosed <xs:schema>; one wrapper whose first child is <feedback> is accepted.
   if (parent == Tag::Document && tag != Tag::Feedback) {
     if (d_stack.empty() && !empty) {
-      d_wrapperName = printable(name);
+      d_wrapperName = printable(name());
       pushDepth(Tag::Document);
       return Step::Continue;
     }
     throw ParseError("not a DMARC aggregate report (root element <" +
-                     (d_wrapperName.empty() ? printable(name) : d_wrapperName) + ">)");
+                     (d_wrapperName.empty() ? printable(name()) : d_wrapperName) + ">)");
   }
   if (parent == Tag::Document && !d_stack.empty()) {
     d_warnings.add("report wrapped in <" + d_wrapperName + "> element");
@@ -1061,7 +1098,7 @@ Parser::Step Parser::onElement(std::string_view name, bool empty)
   case Role::Unknown:
     if ((d_quirks & QuirkUnknownElement) == 0) {
       d_quirks |= QuirkUnknownElement;
-      d_warnings.add("unknown element <" + printable(name) + "> ignored");
+      d_warnings.add("unknown element <" + printable(name()) + "> ignored");
     }
     return Step::Skip;
   case Role::Skip:
@@ -1092,7 +1129,7 @@ Parser::Step Parser::onElement(std::string_view name, bool empty)
     d_record.reasons.emplace_back();
     break;
   case Tag::DateRange:
-    if (name[1] == 'a' && name[2] == 't' && name[3] == 'a') {
+    if (name().substr(0, 4) == "data") {
       quirk(QuirkDataRange, "misspelled <data_range> read as <date_range>");
     }
     break;
@@ -1247,7 +1284,7 @@ void Parser::resumeFromTree(xmlTextReaderPtr reader)
     case XML_ELEMENT_NODE: {
       const bool open = isOpen(node);
       const bool empty = node->children == nullptr && !open;
-      Step step = onElement(asView(node->name), empty);
+      Step step = onElement(node->name, lookupTag(asView(node->name)), empty);
       if (step == Step::Done || (step == Step::Skip && open)) {
         return;
       }
@@ -1335,7 +1372,8 @@ ParseResult Parser::run()
         }
       }
       const bool empty = xmlTextReaderIsEmptyElement(reader) == 1;
-      step = onElement(asView(xmlTextReaderConstLocalName(reader)), empty);
+      const xmlChar* name = xmlTextReaderConstLocalName(reader);
+      step = onElement(name, tagOf(name, xmlTextReaderCurrentNode(reader)), empty);
       if (step == Step::Skip) {
         xmlNodePtr skipped = xmlTextReaderCurrentNode(reader);
         if (skipSubtree(reader) < 0) {

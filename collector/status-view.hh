@@ -15,6 +15,7 @@
 #include "collector/store.hh"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,33 @@ uint32_t utcDay(int64_t epochSeconds);
 std::string formatDay(uint32_t day);
 //! \brief Parse "7d" (relative to today) or "YYYY-MM-DD". \return nullopt on junk.
 std::optional<uint32_t> parseSince(std::string_view text, int64_t now);
+
+/*!
+ * Status queries over one consistent snapshot of the store (a read transaction),
+ * reusing their working memory from one domain to the next: for showing many
+ * domains.  Thread-safety: one thread at a time; must not outlive the Store; keep it
+ * short-lived (it pins a reader slot).  Errors: StoreError.
+ */
+class StatusView
+{
+public:
+  explicit StatusView(const Store& store);
+  ~StatusView();
+  StatusView(const StatusView&) = delete;
+  StatusView& operator=(const StatusView&) = delete;
+
+  //! Policy domains with at least one report, sorted.
+  [[nodiscard]] std::vector<std::string> domains() const;
+  //! The first and last day with data of a domain within [fromDay, toDay], nullopt when none.
+  [[nodiscard]] std::optional<std::pair<uint32_t, uint32_t>> dataDays(std::string_view domain, uint32_t fromDay,
+                                                                      uint32_t toDay) const;
+  //! Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
+  DomainStatus compute(std::string_view domain, uint32_t fromDay, uint32_t toDay, size_t topN);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> d_impl;
+};
 
 /*!
  * \brief Status of one domain (or all, when domain is empty) for days [fromDay, toDay].

@@ -99,6 +99,10 @@ uint64_t readU64(const uint8_t* bytes)
 
 void putVarint(std::string& out, uint64_t value)
 {
+  if (value < 0x80) {
+    out.push_back(static_cast<char>(value));
+    return;
+  }
   while (value >= 0x80) {
     out.push_back(static_cast<char>((value & 0x7f) | 0x80));
     value >>= 7;
@@ -381,29 +385,110 @@ uint64_t byDomainSequence(std::string_view key)
   return readU64(reinterpret_cast<const uint8_t*>(key.data() + 12));
 }
 
+namespace
+{
+
+size_t varintSize(uint64_t value)
+{
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+uint8_t* writeVarint(uint8_t* out, uint64_t value)
+{
+  while (value >= 0x80) {
+    *out++ = static_cast<uint8_t>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+size_t stringSize(std::string_view text)
+{
+  return varintSize(text.size()) + text.size();
+}
+
+uint8_t* writeString(uint8_t* out, std::string_view text)
+{
+  out = writeVarint(out, text.size());
+  if (!text.empty()) {
+    std::memcpy(out, text.data(), text.size());
+  }
+  return out + text.size();
+}
+
+/*
+ * The outcome bytes of anything with the Outcome fields (reasons: a range whose
+ * override types typeOf gives), into out (replaced).  Sized first, then written
+ * in place: one resize, no per-field appends (this runs once per record).
+ */
+template <typename Reasons, typename TypeOf>
+void writeOutcome(std::string& out, const std::string& disposition, const std::string& dkim, const std::string& spf,
+                  const std::vector<DkimResult>& dkimResults, const std::vector<SpfResult>& spfResults,
+                  const std::string& envelopeFrom, const Reasons& reasons, TypeOf typeOf)
+{
+  size_t size = 1 + stringSize(disposition) + stringSize(dkim) + stringSize(spf) + varintSize(dkimResults.size());
+  for (const auto& result : dkimResults) {
+    size += stringSize(result.domain) + stringSize(result.selector) + stringSize(result.result) +
+      stringSize(result.humanResult);
+  }
+  size += varintSize(spfResults.size());
+  for (const auto& result : spfResults) {
+    size += stringSize(result.domain) + stringSize(result.scope) + stringSize(result.result) +
+      stringSize(result.humanResult);
+  }
+  size += stringSize(envelopeFrom) + varintSize(reasons.size());
+  for (const auto& reason : reasons) {
+    size += stringSize(typeOf(reason));
+  }
+
+  out.resize(size);
+  auto* p = reinterpret_cast<uint8_t*>(out.data());
+  *p++ = s_valueVersion;
+  p = writeString(p, disposition);
+  p = writeString(p, dkim);
+  p = writeString(p, spf);
+  p = writeVarint(p, dkimResults.size());
+  for (const auto& result : dkimResults) {
+    p = writeString(p, result.domain);
+    p = writeString(p, result.selector);
+    p = writeString(p, result.result);
+    p = writeString(p, result.humanResult);
+  }
+  p = writeVarint(p, spfResults.size());
+  for (const auto& result : spfResults) {
+    p = writeString(p, result.domain);
+    p = writeString(p, result.scope);
+    p = writeString(p, result.result);
+    p = writeString(p, result.humanResult);
+  }
+  p = writeString(p, envelopeFrom);
+  p = writeVarint(p, reasons.size());
+  for (const auto& reason : reasons) {
+    p = writeString(p, typeOf(reason));
+  }
+}
+
+} // namespace
+
 std::string encodeOutcome(const Outcome& outcome)
 {
-  std::string out(1, static_cast<char>(s_valueVersion));
-  putString(out, outcome.disposition);
-  putString(out, outcome.dkim);
-  putString(out, outcome.spf);
-  putVarint(out, outcome.dkimResults.size());
-  for (const auto& dkim : outcome.dkimResults) {
-    putString(out, dkim.domain);
-    putString(out, dkim.selector);
-    putString(out, dkim.result);
-    putString(out, dkim.humanResult);
-  }
-  putVarint(out, outcome.spfResults.size());
-  for (const auto& spf : outcome.spfResults) {
-    putString(out, spf.domain);
-    putString(out, spf.scope);
-    putString(out, spf.result);
-    putString(out, spf.humanResult);
-  }
-  putString(out, outcome.envelopeFrom);
-  putStrings(out, outcome.reasons);
+  std::string out;
+  writeOutcome(out, outcome.disposition, outcome.dkim, outcome.spf, outcome.dkimResults, outcome.spfResults,
+               outcome.envelopeFrom, outcome.reasons, [](const std::string& type) -> const std::string& { return type; });
   return out;
+}
+
+void encodeRecordOutcome(const Record& record, std::string& out)
+{
+  writeOutcome(out, record.disposition, record.dkim, record.spf, record.dkimResults, record.spfResults,
+               record.envelopeFrom, record.reasons,
+               [](const PolicyOverride& reason) -> const std::string& { return reason.type; });
 }
 
 Outcome decodeOutcome(std::string_view bytes)

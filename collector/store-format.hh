@@ -152,6 +152,8 @@ uint64_t byDomainSequence(std::string_view key);
 
 //! \brief The outcome tuple as one dict string: [version] then every field length-prefixed.
 std::string encodeOutcome(const Outcome& outcome);
+//! \brief encodeOutcome() of a record's outcome fields (reasons: their types), into out (cleared; capacity kept).
+void encodeRecordOutcome(const Record& record, std::string& out);
 Outcome decodeOutcome(std::string_view bytes);
 
 std::string encodeStoredReport(const StoredReport& report);

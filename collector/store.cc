@@ -11,10 +11,11 @@
  * - Facts are buffered (bounded), sorted and merged before they go to LMDB:
  *   sorted puts touch few pages, and repeated rows cost one put.
  * - During a long write transaction the writer checks the process's resident
- *   file pages every few hundred puts and, when they grew past
- *   Options::releaseMappedBytes, drops the map's pages (madvise DONTNEED).  The
- *   map is MAP_SHARED (MDB_WRITEMAP): dirty pages stay in the page cache, so
- *   this is safe and keeps RSS flat however big the report is.
+ *   file pages every 64 puts or dict lookups (closer together near the limit)
+ *   and, when they grew past Options::releaseMappedBytes, drops the map's pages
+ *   (madvise DONTNEED); the pages of a raw payload are dropped as soon as it is
+ *   copied.  The map is MAP_SHARED (MDB_WRITEMAP): dirty pages stay in the page
+ *   cache, so this is safe and keeps RSS flat however big the report is.
  *
  * Thread-safety: Store is shared by threads; a ReportWriter belongs to the
  * thread that created it (its LMDB write transaction is bound to the thread)
@@ -52,13 +53,18 @@ constexpr const char* s_nextDictIdKey = "next-dict-id";
 
 //! Facts buffered before a sorted flush (40 bytes each).
 constexpr size_t s_pendingFacts = 32768;
-//! Puts between two checks of the resident size: a read fault maps up to 16 neighbouring
+//! Most puts between two checks of the resident size: a read fault maps up to 16 neighbouring
 //! pages (fault-around), so 64 puts may map 4 MiB at worst.
 constexpr uint64_t s_releaseCheckPuts = 64;
+//! What one put may map at worst (fault-around of a leaf read, the page LMDB copies it to, a
+//! split): near the threshold the checks come closer, so the resident size overshoots it by
+//! about this much, not by s_releaseCheckPuts puts' worth.
+constexpr uint64_t s_worstPutBytes = 128 * 1024;
 //! Without /proc, release the map every this many puts.
 constexpr uint64_t s_releaseBlindPuts = 65536;
-//! Interned strings a writer caches before it starts over.
-constexpr size_t s_dictCacheEntries = 65536;
+//! Interned strings a writer caches before it starts over (about 200 bytes of heap each: a
+//! few MiB at most; a report's outcomes are few, or a handful of them are most of its records).
+constexpr size_t s_dictCacheEntries = 16384;
 //! Longest raw payload kind kept.
 constexpr size_t s_maxRawKind = 64;
 
@@ -84,21 +90,28 @@ uint32_t decodeU32Value(std::string_view value, const char* what)
   return in.u32();
 }
 
-//! The outcome tuple of a record, encoded like storeformat::encodeOutcome without copying into an Outcome.
-std::string encodeRecordOutcome(const Record& record)
+//! Transparent string hash: the intern cache is probed with string_views into reused buffers.
+//! Not noexcept on purpose: libstdc++ then keeps each node's hash code, so a probe compares
+//! codes before it touches (and compares) the strings of other entries in the bucket.
+struct StringHash
 {
-  Outcome outcome;
-  outcome.disposition = record.disposition;
-  outcome.dkim = record.dkim;
-  outcome.spf = record.spf;
-  outcome.dkimResults = record.dkimResults;
-  outcome.spfResults = record.spfResults;
-  outcome.envelopeFrom = record.envelopeFrom;
-  outcome.reasons.reserve(record.reasons.size());
-  for (const auto& reason : record.reasons) {
-    outcome.reasons.push_back(reason.type);
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
+
+//! Byte order of two fact keys (the order LMDB keeps them in), 8 bytes at a time.
+int compareFactKeys(const fmt::FactKeyBytes& a, const fmt::FactKeyBytes& b)
+{
+  for (size_t i = 0; i < fmt::s_factKeySize; i += 8) {
+    uint64_t x = 0;
+    uint64_t y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
   }
-  return fmt::encodeOutcome(outcome);
+  return 0;
 }
 
 /*!
@@ -319,7 +332,7 @@ private:
   };
 
   void requireActive(const char* operation) const;
-  uint32_t intern(const std::string& text);
+  uint32_t intern(std::string_view text);
   void flushFacts();
   void countPut();
 
@@ -336,11 +349,14 @@ private:
   DaySpan d_span;
   std::vector<DayTotals> d_days;
   Warnings d_warnings;
-  std::unordered_map<std::string, uint32_t> d_cache;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> d_cache;
+  std::string d_headerFrom; //!< reused per record: lower-cased header_from
+  std::string d_outcome;    //!< reused per record: encoded outcome
   std::vector<PendingFact> d_pending;
   uint64_t d_rawBytes = 0;
   uint64_t d_rawSkipped = 0;
   uint64_t d_puts = 0;
+  uint64_t d_putsUntilCheck = s_releaseCheckPuts;
   bool d_released = false; //!< a big transaction: release pages during commit too
   int64_t d_storedAt = 0;
 };
@@ -393,13 +409,15 @@ void Writer::requireActive(const char* operation) const
   }
 }
 
-uint32_t Writer::intern(const std::string& text)
+uint32_t Writer::intern(std::string_view text)
 {
   if (auto found = d_cache.find(text); found != d_cache.end()) {
     return found->second;
   }
   uint32_t freeIndex = 0;
   auto id = findDictId(*d_txn, d_store.dict, text, &freeIndex);
+  // A lookup in the map maps pages like a put does (and a new string adds two puts).
+  countPut();
   if (!id) {
     if (d_nextDictId == UINT32_MAX) {
       throw StoreError("intern", MDB_MAP_FULL, "dictionary ids exhausted");
@@ -416,7 +434,7 @@ uint32_t Writer::intern(const std::string& text)
   if (d_cache.size() >= s_dictCacheEntries) {
     d_cache.clear();
   }
-  d_cache.emplace(text, *id);
+  d_cache.emplace(std::string(text), *id);
   return *id;
 }
 
@@ -431,8 +449,13 @@ void Writer::addRecord(const Record& record)
   if (record.sourceIp) {
     key.ip = record.sourceIp->bytes;
   }
-  key.headerFromId = intern(lowerAscii(record.headerFrom));
-  key.outcomeId = intern(encodeRecordOutcome(record));
+  d_headerFrom.assign(record.headerFrom);
+  for (char& c : d_headerFrom) {
+    c = lowerAscii(c);
+  }
+  key.headerFromId = intern(d_headerFrom);
+  fmt::encodeRecordOutcome(record, d_outcome);
+  key.outcomeId = intern(d_outcome);
   const bool pass = record.dmarcPass();
 
   // Split the count evenly; the first count % days days get one more.
@@ -461,21 +484,27 @@ void Writer::addRecord(const Record& record)
 void Writer::countPut()
 {
   ++d_puts;
-  if (d_puts % s_releaseCheckPuts != 0) {
+  if (--d_putsUntilCheck > 0) {
     return;
   }
   uint64_t resident = d_store.env->residentFileBytes();
   if (resident == 0) {
+    // No /proc: check at every multiple of s_releaseCheckPuts, release every s_releaseBlindPuts.
+    d_putsUntilCheck = s_releaseCheckPuts - d_puts % s_releaseCheckPuts;
     if (d_puts % s_releaseBlindPuts == 0) {
       d_store.env->releaseMappedPages();
       d_released = true;
     }
     return;
   }
-  if (resident > d_store.residentBase + d_store.options.releaseMappedBytes) {
+  const uint64_t limit = d_store.residentBase + d_store.options.releaseMappedBytes;
+  if (resident > limit) {
     d_store.env->releaseMappedPages();
     d_released = true;
+    d_putsUntilCheck = s_releaseCheckPuts;
+    return;
   }
+  d_putsUntilCheck = std::clamp<uint64_t>((limit - resident) / s_worstPutBytes, 1, s_releaseCheckPuts);
 }
 
 void Writer::flushFacts()
@@ -485,25 +514,29 @@ void Writer::flushFacts()
   }
   // Sorted and merged: equal rows cost one put, neighbours share pages.
   std::sort(d_pending.begin(), d_pending.end(),
-            [](const PendingFact& a, const PendingFact& b) { return a.key < b.key; });
+            [](const PendingFact& a, const PendingFact& b) { return compareFactKeys(a.key, b.key) < 0; });
   lmdb::Cursor cursor(d_txn->get(), d_store.facts);
   for (size_t i = 0; i < d_pending.size();) {
     const auto& key = d_pending[i].key;
     uint64_t messages = 0;
     size_t j = i;
-    for (; j < d_pending.size() && d_pending[j].key == key; ++j) {
+    for (; j < d_pending.size() && compareFactKeys(d_pending[j].key, key) == 0; ++j) {
       messages += d_pending[j].messages;
     }
-    MDB_val k = lmdb::toVal(std::span<const uint8_t>(key));
-    MDB_val v{};
-    bool exists = cursor.get(MDB_SET_KEY, k, v);
-    if (exists) {
-      messages += fmt::decodeFactValue(lmdb::toView(v));
-    }
+    // One search for a new key: NOOVERWRITE stores it, or leaves the cursor on the
+    // existing row and hands back its value, which is then updated in place.
     auto value = fmt::encodeFactValue(messages);
     MDB_val newKey = lmdb::toVal(std::span<const uint8_t>(key));
     MDB_val newValue = lmdb::toVal(std::span<const uint8_t>(value));
-    lmdb::check(mdb_cursor_put(cursor.get(), &newKey, &newValue, exists ? MDB_CURRENT : 0), "put fact");
+    int rc = mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+      messages += fmt::decodeFactValue(lmdb::toView(newValue));
+      value = fmt::encodeFactValue(messages);
+      newKey = lmdb::toVal(std::span<const uint8_t>(key));
+      newValue = lmdb::toVal(std::span<const uint8_t>(value));
+      rc = mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_CURRENT);
+    }
+    lmdb::check(rc, "put fact");
     countPut();
     i = j;
   }
@@ -530,6 +563,9 @@ void Writer::setRaw(std::string_view kind, std::string_view bytes)
   if (!bytes.empty()) {
     std::memcpy(space.data() + header.size(), bytes.data(), bytes.size());
   }
+  // The copy is done with: its pages stay in the page cache (MAP_SHARED) until written out,
+  // and need not count in this process's resident size (a 5 MB report would be 5 MB of it).
+  d_store.env->releasePages(space);
   d_rawBytes = bytes.size();
   d_rawSkipped = 0;
 }
@@ -772,6 +808,234 @@ uint32_t Store::schemaVersion() const
   lmdb::ReadTxn txn(d_impl->env);
   auto value = txn.get(d_impl->meta, s_schemaKey);
   return value ? decodeU32Value(*value, s_schemaKey) : 0;
+}
+
+
+// StoreSnapshot: the read side for queries that visit many facts (store.hh).
+
+namespace
+{
+
+//! A big-endian u32 (storeformat::readU32, inlined for the per-fact loop).
+inline uint32_t loadU32(const uint8_t* p)
+{
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+} // namespace
+
+struct StoreSnapshot::Impl
+{
+  explicit Impl(const Store::Impl& of) :
+    store(of), txn(of.env)
+  {
+  }
+
+  const Store::Impl& store;
+  lmdb::ReadTxn txn;
+  std::unordered_map<uint32_t, std::string> strings;
+  //! outcomeView's: a positioned cursor finds a key on its current page without a descent.
+  std::unique_ptr<lmdb::Cursor> dictCursor;
+};
+
+StoreSnapshot::StoreSnapshot(const Store& store) :
+  d_impl(std::make_unique<Impl>(*store.d_impl))
+{
+}
+
+StoreSnapshot::~StoreSnapshot() = default;
+
+std::optional<uint32_t> StoreSnapshot::domainId(std::string_view domain) const
+{
+  return d_impl->store.domainId(d_impl->txn, domain);
+}
+
+std::vector<std::string> StoreSnapshot::listDomains() const
+{
+  const auto& store = d_impl->store;
+  std::vector<std::string> out;
+  lmdb::Cursor cursor(d_impl->txn.get(), store.bydomain);
+  MDB_val key{};
+  MDB_val value{};
+  for (bool ok = cursor.get(MDB_FIRST, key, value); ok;) {
+    auto view = lmdb::toSpan(key);
+    if (view.size() < 4) {
+      throw StoreError("read", MDB_CORRUPTED, "bydomain key");
+    }
+    uint32_t id = fmt::readU32(view.data());
+    out.push_back(store.dictString(d_impl->txn, id));
+    if (id == UINT32_MAX) {
+      break;
+    }
+    ok = cursor.seek(fmt::domainKey(id + 1), key, value);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<DayTotals> StoreSnapshot::dayTotals(uint32_t domainId, uint32_t fromDay, uint32_t toDay) const
+{
+  std::vector<DayTotals> out;
+  if (fromDay > toDay) {
+    return out;
+  }
+  lmdb::Cursor cursor(d_impl->txn.get(), d_impl->store.days);
+  MDB_val key{};
+  MDB_val value{};
+  for (bool ok = cursor.seek(fmt::domainDayKey(domainId, fromDay), key, value); ok;
+       ok = cursor.get(MDB_NEXT, key, value)) {
+    auto bytes = lmdb::toSpan(key);
+    if (bytes.size() != 8) {
+      throw StoreError("read", MDB_CORRUPTED, "days key");
+    }
+    uint32_t day = fmt::readU32(bytes.data() + 4);
+    if (fmt::readU32(bytes.data()) != domainId || day > toDay) {
+      break;
+    }
+    out.push_back(fmt::decodeDayTotals(lmdb::toView(value), day));
+  }
+  return out;
+}
+
+std::optional<std::pair<uint32_t, uint32_t>> StoreSnapshot::dayRange(uint32_t domainId, uint32_t fromDay,
+                                                                       uint32_t toDay) const
+{
+  if (fromDay > toDay) {
+    return std::nullopt;
+  }
+  lmdb::Cursor cursor(d_impl->txn.get(), d_impl->store.days);
+  MDB_val key{};
+  MDB_val value{};
+  auto dayOfKey = [&](uint32_t& day) {
+    auto bytes = lmdb::toSpan(key);
+    if (bytes.size() != 8) {
+      throw StoreError("read", MDB_CORRUPTED, "days key");
+    }
+    day = loadU32(bytes.data() + 4);
+    return loadU32(bytes.data()) == domainId;
+  };
+  // First: the first key at or after (domain, fromDay).
+  uint32_t first = 0;
+  if (!cursor.seek(fmt::domainDayKey(domainId, fromDay), key, value) || !dayOfKey(first) || first > toDay) {
+    return std::nullopt;
+  }
+  // Last: the key before the first one after (domain, toDay).
+  bool after = false;
+  if (toDay != UINT32_MAX) {
+    after = cursor.seek(fmt::domainDayKey(domainId, toDay + 1), key, value);
+  }
+  else if (domainId != UINT32_MAX) {
+    after = cursor.seek(fmt::domainKey(domainId + 1), key, value);
+  }
+  if (!(after ? cursor.get(MDB_PREV, key, value) : cursor.get(MDB_LAST, key, value))) {
+    return std::nullopt;
+  }
+  uint32_t last = 0;
+  if (!dayOfKey(last) || last < first) {
+    return std::nullopt;
+  }
+  return std::make_pair(first, last);
+}
+
+void StoreSnapshot::forEachRawFact(uint32_t domainId, uint32_t fromDay, uint32_t toDay,
+                                   const std::function<void(const RawFact&)>& visit) const
+{
+  if (fromDay > toDay) {
+    return;
+  }
+  lmdb::Cursor cursor(d_impl->txn.get(), d_impl->store.facts);
+  MDB_val key{};
+  MDB_val value{};
+  RawFact fact;
+  for (bool ok = cursor.seek(fmt::domainDayKey(domainId, fromDay), key, value); ok;
+       ok = cursor.get(MDB_NEXT, key, value)) {
+    // The key layout of store-format.hh, read in place.
+    if (key.mv_size != fmt::s_factKeySize) {
+      throw StoreError("decode", MDB_CORRUPTED, "fact key of " + std::to_string(key.mv_size) + " bytes");
+    }
+    const auto* p = static_cast<const uint8_t*>(key.mv_data);
+    fact.day = loadU32(p + 4);
+    if (loadU32(p) != domainId || fact.day > toDay) {
+      break;
+    }
+    std::memcpy(fact.ip.data(), p + 8, 16);
+    fact.headerFromId = loadU32(p + 24);
+    fact.outcomeId = loadU32(p + 28);
+    // storeformat::decodeFactValue, inlined.
+    const auto* v = static_cast<const uint8_t*>(value.mv_data);
+    if (value.mv_size < fmt::s_factValueSize || v[0] != fmt::s_valueVersion) {
+      throw StoreError("decode", MDB_CORRUPTED, "fact value");
+    }
+    fact.messages = (uint64_t{loadU32(v + 1)} << 32) | loadU32(v + 5);
+    visit(fact);
+  }
+}
+
+const std::string& StoreSnapshot::dictString(uint32_t id)
+{
+  auto found = d_impl->strings.find(id);
+  if (found == d_impl->strings.end()) {
+    found = d_impl->strings.emplace(id, d_impl->store.dictString(d_impl->txn, id)).first;
+  }
+  return found->second;
+}
+
+Outcome StoreSnapshot::outcome(uint32_t id) const
+{
+  auto value = d_impl->txn.get(d_impl->store.dict, fmt::dictIdKey(id));
+  if (!value) {
+    throw StoreError("read", MDB_CORRUPTED, "dictionary id " + std::to_string(id) + " missing");
+  }
+  return fmt::decodeOutcome(fmt::decodeDictString(*value));
+}
+
+void StoreSnapshot::outcomeView(uint32_t id, OutcomeView& out)
+{
+  if (!d_impl->dictCursor) {
+    d_impl->dictCursor = std::make_unique<lmdb::Cursor>(d_impl->txn.get(), d_impl->store.dict);
+  }
+  const std::string key = fmt::dictIdKey(id);
+  MDB_val k = lmdb::toVal(std::string_view(key));
+  MDB_val v{};
+  if (!d_impl->dictCursor->get(MDB_SET, k, v)) {
+    throw StoreError("read", MDB_CORRUPTED, "dictionary id " + std::to_string(id) + " missing");
+  }
+  // storeformat::decodeOutcome, reading views instead of copying strings.
+  const std::string_view bytes = fmt::decodeDictString(lmdb::toView(v));
+  fmt::Reader in(bytes, "outcome");
+  auto count = [&] {
+    uint64_t n = in.varint();
+    if (n > bytes.size()) {
+      in.corrupt("count larger than the value");
+    }
+    return n;
+  };
+  in.version();
+  out.disposition = in.string();
+  out.dkim = in.string();
+  out.spf = in.string();
+  out.dkimResults.clear();
+  for (uint64_t i = 0, n = count(); i < n; ++i) {
+    OutcomeView::Dkim& dkim = out.dkimResults.emplace_back();
+    dkim.domain = in.string();
+    dkim.selector = in.string();
+    dkim.result = in.string();
+    dkim.humanResult = in.string();
+  }
+  out.spfResults.clear();
+  for (uint64_t i = 0, n = count(); i < n; ++i) {
+    OutcomeView::Spf& spf = out.spfResults.emplace_back();
+    spf.domain = in.string();
+    spf.scope = in.string();
+    spf.result = in.string();
+    spf.humanResult = in.string();
+  }
+  out.envelopeFrom = in.string();
+  out.reasons.clear();
+  for (uint64_t i = 0, n = count(); i < n; ++i) {
+    out.reasons.push_back(in.string());
+  }
 }
 
 } // namespace dmarcwatch::collector

@@ -33,6 +33,7 @@
 #include "collector/report.hh"
 #include "collector/warnings.hh"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -174,6 +175,97 @@ public:
   struct Impl;
 
 private:
+  friend class StoreSnapshot;
+  std::unique_ptr<Impl> d_impl;
+};
+
+//! A fact as the store keys it: dictionary ids, not strings (StoreSnapshot::forEachRawFact).
+struct RawFact
+{
+  uint32_t day = 0;              //!< UTC days since the epoch
+  std::array<uint8_t, 16> ip{};  //!< IpAddress bytes; all zero: no source IP
+  uint32_t headerFromId = 0;     //!< StoreSnapshot::dictString gives the header_from
+  uint32_t outcomeId = 0;        //!< StoreSnapshot::outcome gives the Outcome
+  uint64_t messages = 0;
+};
+
+/*!
+ * An outcome as stored, without copies: views into the store's map, valid while the
+ * StoreSnapshot that filled it lives (StoreSnapshot::outcomeView).  Same fields as Outcome.
+ */
+struct OutcomeView
+{
+  struct Dkim
+  {
+    std::string_view domain;
+    std::string_view selector;
+    std::string_view result;
+    std::string_view humanResult;
+  };
+  struct Spf
+  {
+    std::string_view domain;
+    std::string_view scope;
+    std::string_view result;
+    std::string_view humanResult;
+  };
+  std::string_view disposition;
+  std::string_view dkim; //!< policy_evaluated
+  std::string_view spf;  //!< policy_evaluated
+  std::vector<Dkim> dkimResults;
+  std::vector<Spf> spfResults;
+  std::string_view envelopeFrom;
+  std::vector<std::string_view> reasons; //!< override types
+
+  [[nodiscard]] bool dmarcPass() const { return dkim == "pass" || spf == "pass"; }
+};
+
+/*!
+ * One read transaction over a Store for queries that visit many facts (status):
+ * facts come with their dictionary ids, and ids are turned into strings and
+ * outcomes on demand (strings cached).  Everything a snapshot returns is of the
+ * same consistent state of the store.
+ *
+ * Thread-safety: one thread at a time; must not outlive its Store.  It holds an
+ * LMDB reader slot (writers cannot reuse pages freed after it began): keep it short.
+ * Errors: StoreError.
+ */
+class StoreSnapshot
+{
+public:
+  explicit StoreSnapshot(const Store& store);
+  ~StoreSnapshot();
+  StoreSnapshot(const StoreSnapshot&) = delete;
+  StoreSnapshot& operator=(const StoreSnapshot&) = delete;
+
+  //! The dictionary id of a policy domain (lower-cased here), nullopt when unknown.
+  [[nodiscard]] std::optional<uint32_t> domainId(std::string_view domain) const;
+  //! Policy domains with at least one report, sorted (as Store::listDomains).
+  [[nodiscard]] std::vector<std::string> listDomains() const;
+  //! Day totals of a domain for days [fromDay, toDay] (as Store::dayTotals).
+  [[nodiscard]] std::vector<DayTotals> dayTotals(uint32_t domainId, uint32_t fromDay, uint32_t toDay) const;
+  //! The first and last day with day totals in [fromDay, toDay] (two seeks), nullopt when none.
+  [[nodiscard]] std::optional<std::pair<uint32_t, uint32_t>> dayRange(uint32_t domainId, uint32_t fromDay,
+                                                                       uint32_t toDay) const;
+  //! \brief Visit the facts of a domain for days [fromDay, toDay] in key order (day, IP, header_from id, outcome id).
+  void forEachRawFact(uint32_t domainId, uint32_t fromDay, uint32_t toDay,
+                      const std::function<void(const RawFact&)>& visit) const;
+  //! \brief The string of a dictionary id (cached; the reference lives as long as the snapshot). \throw StoreError when missing
+  const std::string& dictString(uint32_t id);
+  /*!
+   * \brief The outcome an outcome id stands for, decoded on each call (not cached: a year of
+   * reports holds hundreds of thousands; callers keep what they derive, by id). \throw StoreError
+   */
+  [[nodiscard]] Outcome outcome(uint32_t id) const;
+  /*!
+   * \brief The outcome of an id as views into the map (no allocation once out's vectors have
+   * grown): the cheap way to look at many outcomes.  Lookups in ascending id order are the
+   * fastest (one cursor walks the dictionary).  \throw StoreError
+   */
+  void outcomeView(uint32_t id, OutcomeView& out);
+
+private:
+  struct Impl;
   std::unique_ptr<Impl> d_impl;
 };
 

@@ -197,6 +197,30 @@ BOOST_AUTO_TEST_CASE(format_round_trips)
   BOOST_CHECK_EQUAL(got.envelopeFrom, want.envelopeFrom);
   BOOST_CHECK(got.reasons == want.reasons);
 
+  // The writer encodes a record's outcome straight from the Record: the very same bytes.
+  Record record;
+  record.disposition = want.disposition;
+  record.dkim = want.dkim;
+  record.spf = want.spf;
+  record.dkimResults = want.dkimResults;
+  record.dkimResults.push_back(DkimResult{std::string(300, 'd'), "", "fail", std::string(130, 'h')});
+  record.spfResults = want.spfResults;
+  record.envelopeFrom = std::string(200, 'e');
+  record.reasons = {PolicyOverride{"forwarded", "a comment, not part of the outcome"}, PolicyOverride{"local_policy", ""}};
+  Outcome same;
+  same.disposition = record.disposition;
+  same.dkim = record.dkim;
+  same.spf = record.spf;
+  same.dkimResults = record.dkimResults;
+  same.spfResults = record.spfResults;
+  same.envelopeFrom = record.envelopeFrom;
+  same.reasons = {"forwarded", "local_policy"};
+  std::string encoded = "stale bytes from an earlier record";
+  fmt::encodeRecordOutcome(record, encoded);
+  BOOST_CHECK(encoded == fmt::encodeOutcome(same));
+  fmt::encodeRecordOutcome(Record{}, encoded);
+  BOOST_CHECK(encoded == fmt::encodeOutcome(Outcome{}));
+
   // Keys sort numerically, negative times included.
   std::string low;
   std::string high;
@@ -366,6 +390,31 @@ BOOST_AUTO_TEST_CASE(raw_payload_and_cap)
   BOOST_CHECK_EQUAL(reports[1].rawBytes, 0U);
   BOOST_REQUIRE_EQUAL(reports[1].warnings.size(), 1U);
   BOOST_CHECK_EQUAL(reports[1].warnings[0], "raw payload not archived: 101 bytes over MaxRawArchive (100)");
+
+  // A payload of many pages: the writer hands its pages back right after the copy; they must
+  // reach the file intact (and from a fresh environment too, not just from the page cache).
+  std::string many(3 * 1024 * 1024 + 123, '\0');
+  for (size_t i = 0; i < many.size(); ++i) {
+    many[i] = static_cast<char>((i * 2654435761U) >> 13);
+  }
+  uint64_t manySeq = 0;
+  {
+    auto bigOptions = testOptions();
+    TempDir other;
+    {
+      Store big(other.path().string(), bigOptions);
+      auto w = big.beginReport(makeHeader("google.com", "many", "example.com", dayStart(day), dayStart(day) + s_day));
+      w->setRaw("gzip", many);
+      manySeq = w->commit(0, 0, Warnings(), false, "t");
+      auto back = big.rawPayload(manySeq);
+      BOOST_REQUIRE(back);
+      BOOST_CHECK(back->second == many);
+    }
+    Store reopened(other.path().string(), bigOptions);
+    auto back = reopened.rawPayload(manySeq);
+    BOOST_REQUIRE(back);
+    BOOST_CHECK(back->second == many);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(day_span_rules)
@@ -836,6 +885,262 @@ BOOST_AUTO_TEST_CASE(status_is_fast_over_a_year)
   BOOST_REQUIRE_EQUAL(got.size(), 100U);
   BOOST_CHECK_EQUAL(got[0].messages, 6U * (10 + 11 + 12 + 13 + 14));
   BOOST_CHECK_LT(elapsed, 0.2);
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_reads_raw_facts)
+{
+  // StoreSnapshot gives the facts forEachFact gives, with ids that resolve to the same strings.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 2;
+  Record noIp = makeRecord(std::nullopt, 4, false, "evil.example", "Example.COM");
+  Record multi = makeRecord(v4(192, 0, 2, 7), 9, true, "mailgun.org", "news.example.com");
+  multi.dkimResults.push_back(DkimResult{"example.com", "s2", "PASS", "human"});
+  multi.spfResults.push_back(SpfResult{"helo.example", "helo", "none", ""});
+  multi.envelopeFrom = "bounce.example.com";
+  multi.reasons.push_back(PolicyOverride{"forwarded", "comment"});
+  storeReport(store, "1", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 10, true), noIp, multi});
+  storeReport(store, "2", "example.com", day + 1, {makeRecord(v4(192, 0, 2, 1), 5, true)});
+  storeReport(store, "3", "other.example", day, {makeRecord(v4(203, 0, 113, 1), 3, true)});
+
+  std::vector<Fact> want;
+  store.forEachFact("example.com", day, day + 1, [&](const Fact& fact) { want.push_back(fact); });
+  BOOST_REQUIRE_EQUAL(want.size(), 4U);
+
+  StoreSnapshot snapshot(store);
+  BOOST_CHECK(snapshot.listDomains() == store.listDomains());
+  auto id = snapshot.domainId("EXAMPLE.com");
+  BOOST_REQUIRE(id);
+  BOOST_CHECK(!snapshot.domainId("nobody.example"));
+  std::vector<RawFact> got;
+  snapshot.forEachRawFact(*id, day, day + 1, [&](const RawFact& fact) { got.push_back(fact); });
+  BOOST_REQUIRE_EQUAL(got.size(), want.size());
+  OutcomeView view;
+  for (size_t i = 0; i < got.size(); ++i) {
+    BOOST_CHECK_EQUAL(got[i].day, want[i].day);
+    BOOST_CHECK_EQUAL(got[i].messages, want[i].messages);
+    BOOST_CHECK(got[i].ip == (want[i].sourceIp ? want[i].sourceIp->bytes : std::array<uint8_t, 16>{}));
+    BOOST_CHECK_EQUAL(snapshot.dictString(got[i].headerFromId), want[i].headerFrom);
+    const Outcome outcome = snapshot.outcome(got[i].outcomeId);
+    const Outcome& expected = want[i].outcome;
+    BOOST_CHECK(storeformat::encodeOutcome(outcome) == storeformat::encodeOutcome(expected));
+    snapshot.outcomeView(got[i].outcomeId, view);
+    BOOST_CHECK_EQUAL(view.disposition, expected.disposition);
+    BOOST_CHECK_EQUAL(view.dkim, expected.dkim);
+    BOOST_CHECK_EQUAL(view.spf, expected.spf);
+    BOOST_CHECK_EQUAL(view.dmarcPass(), expected.dmarcPass());
+    BOOST_REQUIRE_EQUAL(view.dkimResults.size(), expected.dkimResults.size());
+    for (size_t k = 0; k < view.dkimResults.size(); ++k) {
+      BOOST_CHECK_EQUAL(view.dkimResults[k].domain, expected.dkimResults[k].domain);
+      BOOST_CHECK_EQUAL(view.dkimResults[k].selector, expected.dkimResults[k].selector);
+      BOOST_CHECK_EQUAL(view.dkimResults[k].result, expected.dkimResults[k].result);
+      BOOST_CHECK_EQUAL(view.dkimResults[k].humanResult, expected.dkimResults[k].humanResult);
+    }
+    BOOST_REQUIRE_EQUAL(view.spfResults.size(), expected.spfResults.size());
+    for (size_t k = 0; k < view.spfResults.size(); ++k) {
+      BOOST_CHECK_EQUAL(view.spfResults[k].domain, expected.spfResults[k].domain);
+      BOOST_CHECK_EQUAL(view.spfResults[k].scope, expected.spfResults[k].scope);
+      BOOST_CHECK_EQUAL(view.spfResults[k].result, expected.spfResults[k].result);
+    }
+    BOOST_CHECK_EQUAL(view.envelopeFrom, expected.envelopeFrom);
+    BOOST_REQUIRE_EQUAL(view.reasons.size(), expected.reasons.size());
+    for (size_t k = 0; k < view.reasons.size(); ++k) {
+      BOOST_CHECK_EQUAL(view.reasons[k], expected.reasons[k]);
+    }
+  }
+  // Days: totals as Store::dayTotals, ranges of the days with data.
+  auto days = snapshot.dayTotals(*id, 0, UINT32_MAX);
+  auto wantDays = store.dayTotals("example.com", 0, UINT32_MAX);
+  BOOST_REQUIRE_EQUAL(days.size(), wantDays.size());
+  BOOST_CHECK_EQUAL(days[1].messages, wantDays[1].messages);
+  using Range = std::optional<std::pair<uint32_t, uint32_t>>;
+  BOOST_CHECK(snapshot.dayRange(*id, 0, UINT32_MAX) == Range(std::make_pair(day, day + 1)));
+  BOOST_CHECK(snapshot.dayRange(*id, 0, UINT32_MAX - 1) == Range(std::make_pair(day, day + 1)));
+  BOOST_CHECK(snapshot.dayRange(*id, day + 1, day + 5) == Range(std::make_pair(day + 1, day + 1)));
+  BOOST_CHECK(snapshot.dayRange(*id, day - 5, day) == Range(std::make_pair(day, day)));
+  BOOST_CHECK(!snapshot.dayRange(*id, day + 2, day + 9));
+  BOOST_CHECK(!snapshot.dayRange(*id, 0, day - 1));
+  BOOST_CHECK(!snapshot.dayRange(*id, day + 1, day));
+  auto other = snapshot.domainId("other.example");
+  BOOST_REQUIRE(other);
+  BOOST_CHECK(snapshot.dayRange(*other, 0, UINT32_MAX) == Range(std::make_pair(day, day)));
+  BOOST_CHECK(!snapshot.dayRange(*other + 1000, 0, UINT32_MAX));
+  // A snapshot does not see what is stored after it began.
+  storeReport(store, "4", "example.com", day + 3, {makeRecord(v4(192, 0, 2, 1), 5, true)});
+  BOOST_CHECK(snapshot.dayRange(*id, 0, UINT32_MAX) == Range(std::make_pair(day, day + 1)));
+  BOOST_CHECK(StoreSnapshot(store).dayRange(*id, 0, UINT32_MAX) == Range(std::make_pair(day, day + 3)));
+}
+
+//! status-view's numbers the plain way (strings, ordered maps), to check the fast path against.
+DomainStatus referenceStatus(const Store& store, const std::string& domain, uint32_t fromDay, uint32_t toDay,
+                             size_t topN)
+{
+  auto lower = [](std::string text) {
+    for (char& c : text) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return text;
+  };
+  auto serviceOf = [&](const Outcome& outcome) -> std::string {
+    for (const auto& dkim : outcome.dkimResults) {
+      if (lower(dkim.result) == "pass" && !dkim.domain.empty()) {
+        return lower(dkim.domain);
+      }
+    }
+    for (const auto& spf : outcome.spfResults) {
+      if (lower(spf.result) == "pass" && !spf.domain.empty()) {
+        return lower(spf.domain);
+      }
+    }
+    return "unknown";
+  };
+  DomainStatus status;
+  status.domain = domain;
+  status.fromDay = fromDay;
+  status.toDay = toDay;
+  for (const auto& day : store.dayTotals(domain, fromDay, toDay)) {
+    status.messages += day.messages;
+    status.dmarcPass += day.dmarcPass;
+  }
+  status.dmarcFail = status.messages - std::min(status.dmarcPass, status.messages);
+  status.wouldBlock = status.dmarcFail;
+  std::map<std::optional<IpAddress>, std::pair<SourceSummary, std::map<std::pair<std::string, std::string>, uint64_t>>>
+    sources;
+  std::map<std::string, std::pair<ServiceSummary, std::set<std::optional<IpAddress>>>> services;
+  store.forEachFact(domain, fromDay, toDay, [&](const Fact& fact) {
+    const bool pass = fact.outcome.dmarcPass();
+    const std::string service = serviceOf(fact.outcome);
+    auto& [source, labels] = sources[fact.sourceIp];
+    source.ip = fact.sourceIp;
+    source.messages += fact.messages;
+    (pass ? source.dmarcPass : source.dmarcFail) += fact.messages;
+    labels[{fact.headerFrom, service}] += fact.messages;
+    auto& [svc, ips] = services[service];
+    svc.name = service;
+    svc.category = "unclassified";
+    svc.messages += fact.messages;
+    (pass ? svc.dmarcPass : svc.dmarcFail) += fact.messages;
+    ips.insert(fact.sourceIp);
+  });
+  for (auto& [ip, entry] : sources) {
+    auto& [source, labels] = entry;
+    auto best = std::max_element(labels.begin(), labels.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+    source.headerFrom = best->first.first;
+    source.service = best->first.second;
+    status.topSources.push_back(source);
+  }
+  std::stable_sort(status.topSources.begin(), status.topSources.end(),
+                   [](const SourceSummary& a, const SourceSummary& b) { return a.messages > b.messages; });
+  if (status.topSources.size() > topN) {
+    status.topSources.resize(topN);
+  }
+  for (auto& [name, entry] : services) {
+    entry.first.sources = entry.second.size();
+    status.services.push_back(entry.first);
+  }
+  std::stable_sort(status.services.begin(), status.services.end(),
+                   [](const ServiceSummary& a, const ServiceSummary& b) { return a.messages > b.messages; });
+  return status;
+}
+
+BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
+{
+  // Many sources (IPv4 in one /16, IPv6, none), ties in messages and in labels,
+  // mixed-case results and domains, several header_froms: every number and order
+  // must be what the plain computation gives.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  uint64_t seed = 12345;
+  auto next = [&](uint32_t below) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>((seed >> 33) % below);
+  };
+  const std::vector<std::string> services{"example.com", "SendGrid.net", "mailgun.org", "evil.example", ""};
+  const std::vector<std::string> froms{"example.com", "news.example.com", "Example.com"};
+  for (uint32_t d = 0; d < 12; ++d) {
+    for (const std::string domain : {"example.com", "other.example"}) {
+      std::vector<Record> records;
+      for (uint32_t i = 0; i < 300; ++i) {
+        std::optional<IpAddress> ip;
+        uint32_t kind = next(10);
+        if (kind < 6) {
+          ip = v4(198, 51, static_cast<uint8_t>(next(4)), static_cast<uint8_t>(next(256)));
+        }
+        else if (kind < 9) {
+          IpAddress v6;
+          v6.bytes[0] = 0x20;
+          v6.bytes[1] = 0x01;
+          v6.bytes[15] = static_cast<uint8_t>(next(64));
+          ip = v6;
+        }
+        Record record = makeRecord(ip, 1 + next(4), next(3) != 0, services[next(services.size())],
+                                   froms[next(froms.size())]);
+        if (next(4) == 0) {
+          record.dkimResults[0].result = "PASS";
+        }
+        if (next(5) == 0) {
+          record.spfResults[0].result = "pass";
+        }
+        if (next(6) == 0) {
+          record.spf = "pass";
+        }
+        records.push_back(record);
+      }
+      storeReport(store, "r" + std::to_string(d), domain, s_today - 1 - d, records);
+    }
+  }
+  for (auto [fromDay, toDay] : {std::make_pair(s_today - 6, s_today), std::make_pair(0U, s_today + 1),
+                                std::make_pair(s_today - 3, s_today - 3), std::make_pair(s_today, s_today + 5)}) {
+    for (size_t topN : {size_t{0}, size_t{1}, size_t{10}, size_t{100000}}) {
+      auto got = computeStatus(store, "", fromDay, toDay, topN);
+      BOOST_REQUIRE_EQUAL(got.size(), 2U);
+      for (const auto& status : got) {
+        auto want = referenceStatus(store, status.domain, fromDay, toDay, topN);
+        BOOST_TEST_CONTEXT(status.domain << " " << fromDay << ".." << toDay << " top " << topN)
+        {
+          BOOST_CHECK_EQUAL(status.messages, want.messages);
+          BOOST_CHECK_EQUAL(status.dmarcPass, want.dmarcPass);
+          BOOST_CHECK_EQUAL(status.dmarcFail, want.dmarcFail);
+          BOOST_CHECK_EQUAL(status.wouldBlock, want.wouldBlock);
+          BOOST_REQUIRE_EQUAL(status.topSources.size(), want.topSources.size());
+          for (size_t i = 0; i < want.topSources.size(); ++i) {
+            const auto& a = status.topSources[i];
+            const auto& b = want.topSources[i];
+            BOOST_CHECK(a.ip == b.ip);
+            BOOST_CHECK_EQUAL(a.headerFrom, b.headerFrom);
+            BOOST_CHECK_EQUAL(a.service, b.service);
+            BOOST_CHECK_EQUAL(a.messages, b.messages);
+            BOOST_CHECK_EQUAL(a.dmarcPass, b.dmarcPass);
+            BOOST_CHECK_EQUAL(a.dmarcFail, b.dmarcFail);
+          }
+          BOOST_REQUIRE_EQUAL(status.services.size(), want.services.size());
+          for (size_t i = 0; i < want.services.size(); ++i) {
+            const auto& a = status.services[i];
+            const auto& b = want.services[i];
+            BOOST_CHECK_EQUAL(a.name, b.name);
+            BOOST_CHECK_EQUAL(a.category, b.category);
+            BOOST_CHECK_EQUAL(a.messages, b.messages);
+            BOOST_CHECK_EQUAL(a.dmarcPass, b.dmarcPass);
+            BOOST_CHECK_EQUAL(a.dmarcFail, b.dmarcFail);
+            BOOST_CHECK_EQUAL(a.sources, b.sources);
+          }
+        }
+      }
+    }
+  }
+  // StatusView: the data days of a domain, and the same numbers as computeStatus.
+  StatusView view(store);
+  using Range = std::optional<std::pair<uint32_t, uint32_t>>;
+  BOOST_CHECK(view.dataDays("EXAMPLE.COM", 0, UINT32_MAX - 1) == Range(std::make_pair(s_today - 12, s_today - 1)));
+  BOOST_CHECK(!view.dataDays("nobody.example", 0, UINT32_MAX - 1));
+  BOOST_CHECK(view.domains() == store.listDomains());
+  auto one = view.compute("Other.Example", s_today - 6, s_today, 5);
+  auto want = referenceStatus(store, "other.example", s_today - 6, s_today, 5);
+  BOOST_CHECK_EQUAL(one.domain, "other.example");
+  BOOST_CHECK_EQUAL(one.messages, want.messages);
+  BOOST_REQUIRE_EQUAL(one.topSources.size(), 5U);
+  BOOST_CHECK(one.topSources[4].ip == want.topSources[4].ip);
 }
 
 BOOST_AUTO_TEST_CASE(opens_store_written_by_v1)
