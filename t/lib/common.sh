@@ -62,13 +62,13 @@ pid_alive() {
 stop_pid() {
   local pid=$1 t=${2:-10} i
   [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
   for ((i = 0; i < t * 50; i++)); do
-    pid_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
+    pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
     sleep 0.02
   done
   echo "# stop_pid: $pid ignored SIGTERM for ${t}s, sending SIGKILL" >&2
   kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
   return 0
 }
