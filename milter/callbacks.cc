@@ -10,9 +10,31 @@
  * Error policy: nothing may throw into libmilter (C code): every trampoline
  * catches everything and asks the context for the configured failure verdict
  * (ConnectionContext::failureVerdict: tempfail by default, accept for mail
- * already known not to be a report).  The context is created at connect and
+ * already known not to be a report).  The context is created at option
+ * negotiation (or, failing that, at the first callback that needs it) and
  * taken back into a unique_ptr at close, which tolerates a NULL private
- * pointer (close may be the only callback, e.g. after a failed connect).
+ * pointer (close may be the only callback, e.g. after a failed negotiation).
+ *
+ * Negotiation (dwNegotiate): every SMTP message costs the MTA one round trip
+ * per protocol step it waits for, so we ask for as few as our logic needs:
+ *   - SMFIP_NOHELO, SMFIP_NOUNKNOWN: no callback for them;
+ *   - SMFIP_NR_CONN, SMFIP_NR_MAIL, SMFIP_NR_RCPT: those steps only record
+ *     (client, queue id, recipients) and never decide;
+ *   - SMFIP_NR_HDR, SMFIP_NR_EOH, only when the MTA has the DATA step
+ *     (offers SMFIP_NODATA): non-report mail is then accepted at DATA, the
+ *     first point where every recipient is known, so headers only reach
+ *     report messages, which are decided at end of message.
+ * DATA keeps its reply (the early accept) and so does the body: libmilter
+ * skips the eom callback when a body chunk sent along with end-of-message
+ * answers anything but SMFIS_CONTINUE, and SMFIS_NOREPLY is not that.
+ * Only flags offered in f1 are asked for (libmilter itself offers, and fakes
+ * for MTAs without them, every SMFIP_NR_*).  A verdict that falls on a
+ * waived step is kept for the next step with a reply (ConnectionContext::step).
+ * The agreed steps live in the ConnectionContext; after SMFIC_QUIT_NC
+ * (libmilter calls close, then connect again with no new negotiation) the
+ * new context takes those of the latest negotiation (s_lastNoReply): with
+ * libmilter offering every SMFIP_NR_*, they differ only between MTAs with
+ * and without the DATA step.
  */
 #include "config.h"
 
@@ -20,6 +42,7 @@
 
 #include "collector/log.hh"
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -34,6 +57,12 @@ namespace
 {
 
 Runtime* s_runtime = nullptr;
+
+//! Step bits of the latest negotiation, for contexts created without one (see the file comment).
+std::atomic<unsigned> s_lastNoReply{0};
+
+//! The actions we use (smfi_addheader, smfi_chgheader, smfi_delrcpt).
+constexpr unsigned long s_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT;
 
 //! MilterApi for one callback invocation.
 class LibMilterApi : public MilterApi
@@ -84,8 +113,27 @@ sfsistat toStatus(Verdict verdict)
     return SMFIS_DISCARD;
   case Verdict::Tempfail:
     return SMFIS_TEMPFAIL;
+  case Verdict::NoReply:
+    return SMFIS_NOREPLY;
   }
   return SMFIS_TEMPFAIL;
+}
+
+//! The Step bits for the SMFIP_NR_* flags in protocol flags.
+unsigned noReplySteps(unsigned long flags)
+{
+  unsigned steps = 0;
+  const std::pair<unsigned long, Step> map[] = {
+    {SMFIP_NR_CONN, Step::Connect}, {SMFIP_NR_MAIL, Step::EnvFrom}, {SMFIP_NR_RCPT, Step::EnvRcpt},
+    {SMFIP_NR_DATA, Step::Data},    {SMFIP_NR_HDR, Step::Header},   {SMFIP_NR_EOH, Step::EndOfHeaders},
+    {SMFIP_NR_BODY, Step::Body},
+  };
+  for (const auto& [flag, step] : map) {
+    if ((flags & flag) != 0) {
+      steps = steps | step;
+    }
+  }
+  return steps;
 }
 
 std::string clientAddress(const _SOCK_ADDR* addr)
@@ -122,113 +170,135 @@ ConnectionContext* contextOf(SMFICTX* ctx)
   return static_cast<ConnectionContext*>(smfi_getpriv(ctx));
 }
 
-//! The context, created now when connect did not (some MTAs skip callbacks on reconnect).
+//! The context, created now when negotiation did not (after SMFIC_QUIT_NC, or a failure).
 ConnectionContext& ensureContext(SMFICTX* ctx)
 {
   if (ConnectionContext* existing = contextOf(ctx)) {
     return *existing;
   }
   auto created = std::make_unique<ConnectionContext>(*s_runtime, "unknown");
+  created->setNoReplySteps(s_lastNoReply.load(std::memory_order_relaxed));
   if (smfi_setpriv(ctx, created.get()) != MI_SUCCESS) {
     throw std::runtime_error("smfi_setpriv failed");
   }
   return *created.release();
 }
 
-//! Run one step for a connection; every exception becomes the failure verdict.
-template <typename Step>
-sfsistat guarded(SMFICTX* ctx, const char* stage, Step step) noexcept
+//! Run one step for a connection (ConnectionContext::step); every exception becomes the failure verdict.
+template <typename Run>
+sfsistat guarded(SMFICTX* ctx, Step step, const char* stage, Run run) noexcept
 {
   LibMilterApi api(ctx);
   ConnectionContext* conn = nullptr;
   try {
     conn = &ensureContext(ctx);
-    return toStatus(step(*conn, api));
   }
   catch (const std::exception& e) {
-    if (conn != nullptr) {
-      return toStatus(conn->failureVerdict(&api, stage, e.what()));
-    }
     logFailure(stage, e.what());
+    return SMFIS_TEMPFAIL;
   }
   catch (...) {
-    if (conn != nullptr) {
-      return toStatus(conn->failureVerdict(&api, stage, "unknown exception"));
-    }
     logFailure(stage, "unknown exception");
+    return SMFIS_TEMPFAIL;
   }
-  return SMFIS_TEMPFAIL;
+  return toStatus(conn->step(step, api, stage, [&run, conn, &api] { return run(*conn, api); }));
 }
 
 // ------------------------------------------------------------- trampolines
 
-extern "C" sfsistat dwConnect(SMFICTX* ctx, char* /*hostname*/, _SOCK_ADDR* addr)
+extern "C" sfsistat dwNegotiate(SMFICTX* ctx, unsigned long /*f0*/, unsigned long f1, unsigned long /*f2*/,
+                                unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                                unsigned long* pf3)
 {
+  // Actions: exactly ours; libmilter refuses the connection when the MTA lacks one (as without negotiation).
+  *pf0 = s_actions;
+  // *pf1 holds libmilter's defaults (SMFIP_NO* for callbacks we do not have, SMFIP_SKIP when offered).
+  unsigned long want = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT;
+  if ((f1 & SMFIP_NODATA) != 0) {
+    want |= SMFIP_NR_HDR | SMFIP_NR_EOH;
+  }
+  *pf1 |= want & f1;
+  *pf2 = 0;
+  *pf3 = 0;
   try {
-    // Build the new context first: if that throws, the private pointer still
-    // owns whatever it held (freeing a previous context here, before the
-    // swap, left a dangling pointer for close to free a second time).
-    auto conn = std::make_unique<ConnectionContext>(*s_runtime, clientAddress(addr));
+    // The agreed steps must be known to every later callback: no context, no negotiation.
+    auto conn = std::make_unique<ConnectionContext>(*s_runtime, "unknown");
+    conn->setNoReplySteps(noReplySteps(*pf1));
     ConnectionContext* previous = contextOf(ctx);
     if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) {
-      logFailure("connect", "smfi_setpriv failed");
-      return SMFIS_TEMPFAIL;
+      logFailure("negotiate", "smfi_setpriv failed");
+      return SMFIS_REJECT;
     }
+    s_lastNoReply.store(conn->noReplySteps(), std::memory_order_relaxed);
     conn.release();
-    // A reused SMFICTX must not leak a previous context; it is unreachable now.
-    delete previous;
+    delete previous; // none expected: negotiation comes first
     return SMFIS_CONTINUE;
   }
   catch (const std::exception& e) {
-    logFailure("connect", e.what());
+    logFailure("negotiate", e.what());
   }
   catch (...) {
-    logFailure("connect", "unknown exception");
+    logFailure("negotiate", "unknown exception");
   }
-  return SMFIS_TEMPFAIL;
+  return SMFIS_REJECT; // libmilter closes the connection; the MTA applies its default action
+}
+
+extern "C" sfsistat dwConnect(SMFICTX* ctx, char* /*hostname*/, _SOCK_ADDR* addr)
+{
+  return guarded(ctx, Step::Connect, "connect", [addr](ConnectionContext& conn, MilterApi& /*api*/) {
+    try {
+      conn.onConnect(clientAddress(addr));
+    }
+    catch (...) {
+      // Out of memory for the address text, which is only for logs: the connection goes on.
+    }
+    return Verdict::Continue;
+  });
 }
 
 extern "C" sfsistat dwEnvFrom(SMFICTX* ctx, char** argv)
 {
-  return guarded(ctx, "envfrom", [argv](ConnectionContext& conn, MilterApi& api) {
+  return guarded(ctx, Step::EnvFrom, "envfrom", [argv](ConnectionContext& conn, MilterApi& api) {
     return conn.onEnvFrom(api, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
   });
 }
 
 extern "C" sfsistat dwEnvRcpt(SMFICTX* ctx, char** argv)
 {
-  return guarded(ctx, "envrcpt", [argv](ConnectionContext& conn, MilterApi& api) {
+  return guarded(ctx, Step::EnvRcpt, "envrcpt", [argv](ConnectionContext& conn, MilterApi& api) {
     return conn.onEnvRcpt(api, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
   });
 }
 
 extern "C" sfsistat dwData(SMFICTX* ctx)
 {
-  return guarded(ctx, "data", [](ConnectionContext& conn, MilterApi& api) { return conn.onData(api); });
+  return guarded(ctx, Step::Data, "data", [](ConnectionContext& conn, MilterApi& api) { return conn.onData(api); });
 }
 
 extern "C" sfsistat dwHeader(SMFICTX* ctx, char* name, char* value)
 {
-  return guarded(ctx, "header", [name, value](ConnectionContext& conn, MilterApi& api) {
+  return guarded(ctx, Step::Header, "header", [name, value](ConnectionContext& conn, MilterApi& api) {
     return conn.onHeader(api, name != nullptr ? name : "", value != nullptr ? value : "");
   });
 }
 
 extern "C" sfsistat dwEndOfHeaders(SMFICTX* ctx)
 {
-  return guarded(ctx, "eoh", [](ConnectionContext& conn, MilterApi& api) { return conn.onEndOfHeaders(api); });
+  return guarded(ctx, Step::EndOfHeaders, "eoh",
+                 [](ConnectionContext& conn, MilterApi& api) { return conn.onEndOfHeaders(api); });
 }
 
 extern "C" sfsistat dwBody(SMFICTX* ctx, unsigned char* chunk, size_t length)
 {
-  return guarded(ctx, "body", [chunk, length](ConnectionContext& conn, MilterApi& api) {
+  return guarded(ctx, Step::Body, "body", [chunk, length](ConnectionContext& conn, MilterApi& api) {
     return conn.onBody(api, std::string_view(reinterpret_cast<const char*>(chunk), chunk != nullptr ? length : 0));
   });
 }
 
 extern "C" sfsistat dwEndOfMessage(SMFICTX* ctx)
 {
-  return guarded(ctx, "eom", [](ConnectionContext& conn, MilterApi& api) { return conn.onEndOfMessage(api); });
+  return guarded(ctx, Step::EndOfMessage, "eom",
+                 [](ConnectionContext& conn, MilterApi& api) { return conn.onEndOfMessage(api); });
 }
 
 extern "C" sfsistat dwAbort(SMFICTX* ctx)
@@ -264,7 +334,7 @@ bool registerCallbacks(Runtime& runtime)
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("dmarcwatch-milter");
   desc.xxfi_version = SMFI_VERSION;
-  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT;
+  desc.xxfi_flags = s_actions;
   desc.xxfi_connect = dwConnect;
   desc.xxfi_helo = nullptr;
   desc.xxfi_envfrom = dwEnvFrom;
@@ -277,7 +347,7 @@ bool registerCallbacks(Runtime& runtime)
   desc.xxfi_close = dwClose;
   desc.xxfi_unknown = nullptr;
   desc.xxfi_data = dwData;
-  desc.xxfi_negotiate = nullptr;
+  desc.xxfi_negotiate = dwNegotiate;
   // libmilter copies the descriptor.
   return smfi_register(desc) == MI_SUCCESS;
 }

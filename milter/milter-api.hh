@@ -24,7 +24,8 @@ enum class Verdict
   Continue, //!< keep sending this message
   Accept,   //!< done with this message: deliver it, send no more of it
   Discard,  //!< accept and drop silently
-  Tempfail  //!< 4xx: the MTA keeps the message and retries later
+  Tempfail, //!< 4xx: the MTA keeps the message and retries later
+  NoReply   //!< send nothing: the MTA agreed not to wait for an answer at this step (SMFIP_NR_*)
 };
 
 class MilterApi

@@ -48,6 +48,7 @@ namespace
 constexpr const char* s_tempfailCode = "451";
 constexpr const char* s_storeStatus = "4.3.0";
 constexpr const char* s_parseStatus = "4.6.0";
+constexpr const char* s_internalErrorText = "dmarcwatch: internal error, try again later";
 
 //! Header values: CR/LF folded lines from the MTA become CRLF; anything else stays.
 void appendCrlf(std::string& out, std::string_view text)
@@ -243,6 +244,49 @@ ConnectionContext::ConnectionContext(Runtime& runtime, std::string client) :
 {
 }
 
+void ConnectionContext::onConnect(std::string_view client) noexcept
+{
+  try {
+    d_client.assign(client);
+  }
+  catch (...) {
+    // Out of memory for a few bytes: the address is only for logs.
+  }
+}
+
+std::optional<Verdict> ConnectionContext::decidedEarlier(Step step, MilterApi& api)
+{
+  if (step == Step::EnvFrom) {
+    d_kept.reset(); // a new message: nothing decided yet
+  }
+  if (!d_kept) {
+    return std::nullopt;
+  }
+  if ((d_noReply & static_cast<unsigned>(step)) != 0) {
+    return Verdict::NoReply;
+  }
+  // The first step with a reply since the decision: give it now; it ends the message.
+  Verdict kept = *d_kept;
+  d_kept.reset();
+  d_message.reset();
+  if (kept == Verdict::Tempfail) {
+    // Only failureVerdict() keeps a Tempfail; its reply belongs with this answer.
+    api.setReply(s_tempfailCode, s_storeStatus, s_internalErrorText);
+  }
+  return kept;
+}
+
+Verdict ConnectionContext::answer(Step step, Verdict verdict) noexcept
+{
+  if ((d_noReply & static_cast<unsigned>(step)) == 0) {
+    return verdict;
+  }
+  if (verdict != Verdict::Continue && verdict != Verdict::NoReply && !d_kept) {
+    d_kept = verdict;
+  }
+  return Verdict::NoReply;
+}
+
 MessageContext& ConnectionContext::message()
 {
   if (!d_message) {
@@ -376,6 +420,7 @@ Verdict ConnectionContext::onEndOfMessage(MilterApi& api)
 void ConnectionContext::onAbort()
 {
   d_message.reset();
+  d_kept.reset();
 }
 
 Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
@@ -505,7 +550,7 @@ Verdict ConnectionContext::failureVerdict(MilterApi* api, const char* stage, con
                                         {"action", tempfail ? "tempfail" : "accept"}});
     d_message.reset();
     if (tempfail && api != nullptr) {
-      api->setReply(s_tempfailCode, s_storeStatus, "dmarcwatch: internal error, try again later");
+      api->setReply(s_tempfailCode, s_storeStatus, s_internalErrorText);
     }
     return tempfail ? Verdict::Tempfail : Verdict::Accept;
   }

@@ -1,7 +1,9 @@
 /*
  * session.hh - what the milter does with one connection and one message.
  *
- *   connect  -> ConnectionContext (holds the Config current at connect time)
+ *   negotiate -> ConnectionContext (holds the Config current then) and the
+ *               steps the MTA will not wait for an answer to (setNoReplySteps)
+ *   connect  -> the client address (onConnect)
  *   envfrom  -> a fresh MessageContext (also reset at abort and eom)
  *   envrcpt  -> recipients sorted into report (rua) and other
  *   data     -> no rua recipient: Accept (nothing buffered, store untouched)
@@ -10,6 +12,15 @@
  *               header and recipient removal follow ReportAction,
  *               OnStoreError and OnParseError.  X-DMARCwatch headers the
  *               message arrived with are deleted before ours is added.
+ *
+ * No-reply steps: where the MTA waives the answer (SMFIP_NR_*, agreed in
+ * callbacks.cc) every step runs through step(), which answers NoReply there.
+ * A verdict other than Continue at such a step (an exception's failure
+ * verdict; Accept for non-report mail when the MTA has no DATA step) is kept
+ * and given at the next step of the message that has a reply (DATA or end of
+ * message); the steps in between are not run.  The SMTP client sees the same
+ * outcome: the MTA answers MAIL/RCPT without us anyway, and a message's
+ * header/body verdicts only reach the client after its final dot.
  *
  * Users: callbacks.cc (libmilter trampolines) and tests, through MilterApi.
  *
@@ -32,6 +43,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -152,11 +164,66 @@ struct MessageContext
   [[nodiscard]] bool isReport() const { return !reportRecipients.empty(); }
 };
 
+//! Protocol steps as bits, for the set of steps whose answer the MTA waived (SMFIP_NR_*).
+enum class Step : unsigned
+{
+  Connect = 1U << 0,
+  EnvFrom = 1U << 1,
+  EnvRcpt = 1U << 2,
+  Data = 1U << 3,
+  Header = 1U << 4,
+  EndOfHeaders = 1U << 5,
+  Body = 1U << 6,
+  EndOfMessage = 1U << 7 //!< never waived: the message's verdict is given here at the latest
+};
+
+constexpr unsigned operator|(Step a, Step b)
+{
+  return static_cast<unsigned>(a) | static_cast<unsigned>(b);
+}
+constexpr unsigned operator|(unsigned a, Step b)
+{
+  return a | static_cast<unsigned>(b);
+}
+
 //! State of one SMTP connection (smfi_setpriv).
 class ConnectionContext
 {
 public:
   ConnectionContext(Runtime& runtime, std::string client);
+
+  //! \brief The steps (Step bits) the MTA expects no answer to, as negotiated for this milter connection.
+  void setNoReplySteps(unsigned steps) noexcept { d_noReply = steps & ~static_cast<unsigned>(Step::EndOfMessage); }
+  [[nodiscard]] unsigned noReplySteps() const noexcept { return d_noReply; }
+
+  /*!
+   * \brief Run one protocol step: what to answer the MTA.  Runs `run` (one of
+   * the on*() calls) unless an earlier waived step already decided the
+   * message; an exception becomes failureVerdict(); at a waived step the
+   * answer is NoReply and a decision is kept (see the file comment).
+   * Never throws.
+   */
+  template <typename Run>
+  Verdict step(Step step, MilterApi& api, const char* stage, Run run) noexcept
+  {
+    Verdict verdict = Verdict::Continue;
+    try {
+      if (std::optional<Verdict> early = decidedEarlier(step, api)) {
+        return *early;
+      }
+      verdict = run();
+    }
+    catch (const std::exception& e) {
+      verdict = failureVerdict(&api, stage, e.what());
+    }
+    catch (...) {
+      verdict = failureVerdict(&api, stage, "unknown exception");
+    }
+    return answer(step, verdict);
+  }
+
+  //! \brief connect: the SMTP client's address (for logs).  Never throws (keeps "unknown" on failure).
+  void onConnect(std::string_view client) noexcept;
 
   Verdict onEnvFrom(MilterApi& api, std::string_view sender);
   Verdict onEnvRcpt(MilterApi& api, std::string_view recipient);
@@ -179,6 +246,8 @@ public:
   [[nodiscard]] const collector::Config& config() const { return *d_config; }
 
 private:
+  std::optional<Verdict> decidedEarlier(Step step, MilterApi& api);
+  Verdict answer(Step step, Verdict verdict) noexcept;
   MessageContext& message();
   std::string logId() const;
   Verdict finishReport(MilterApi& api, MessageContext& msg);
@@ -190,6 +259,8 @@ private:
   std::string d_client;
   unsigned d_messages = 0;
   std::unique_ptr<MessageContext> d_message;
+  unsigned d_noReply = 0;         //!< Step bits the MTA expects no answer to
+  std::optional<Verdict> d_kept;  //!< decided at a waived step; answered at the next step with a reply
 };
 
 //! \brief The X-DMARCwatch value for an outcome ("stored; reports=1; records=12; messages=34").

@@ -12,6 +12,7 @@
 #include "t/unit/test-util.hh"
 
 #include <map>
+#include <stdexcept>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -35,6 +36,8 @@ std::ostream& operator<<(std::ostream& out, Verdict verdict)
     return out << "Discard";
   case Verdict::Tempfail:
     return out << "Tempfail";
+  case Verdict::NoReply:
+    return out << "NoReply";
   }
   return out << "?";
 }
@@ -456,6 +459,94 @@ BOOST_AUTO_TEST_CASE(failure_verdict_tempfails_report_mail_and_accepts_plain_mai
   BOOST_CHECK_EQUAL(conn.onData(api), Verdict::Accept);
   BOOST_CHECK_EQUAL(conn.failureVerdict(&api, "eom", "oops"), Verdict::Accept);
   checkCalls(api, {});
+}
+
+BOOST_AUTO_TEST_CASE(waived_steps_answer_no_reply_and_keep_a_decision_for_the_next_reply)
+{
+  // No temp directory and a 0-byte memory buffer: the first header of a report throws.
+  start("MemoryBufferSize 0\n", /*withStore=*/true, /*readOnlyStore=*/false, tmpDir() + "/missing");
+  ConnectionContext conn(*runtime, "unknown");
+  conn.setNoReplySteps(Step::Connect | Step::EnvFrom | Step::EnvRcpt | Step::Header | Step::EndOfHeaders);
+  FakeMilterApi api;
+  auto header = [&](const char* name, const char* value) {
+    return conn.step(Step::Header, api, "header", [&] { return conn.onHeader(api, name, value); });
+  };
+  auto begin = [&](const char* rcpt) {
+    BOOST_CHECK_EQUAL(conn.step(Step::EnvFrom, api, "envfrom", [&] { return conn.onEnvFrom(api, "<a@b.test>"); }),
+                      Verdict::NoReply);
+    BOOST_CHECK_EQUAL(conn.step(Step::EnvRcpt, api, "envrcpt", [&] { return conn.onEnvRcpt(api, rcpt); }),
+                      Verdict::NoReply);
+  };
+  auto data = [&] { return conn.step(Step::Data, api, "data", [&] { return conn.onData(api); }); };
+  auto eoh = [&] { return conn.step(Step::EndOfHeaders, api, "eoh", [&] { return conn.onEndOfHeaders(api); }); };
+  auto body = [&] { return conn.step(Step::Body, api, "body", [&] { return conn.onBody(api, "x"); }); };
+  auto eom = [&] { return conn.step(Step::EndOfMessage, api, "eom", [&] { return conn.onEndOfMessage(api); }); };
+
+  conn.onConnect("192.0.2.10");
+  BOOST_CHECK_EQUAL(conn.step(Step::Connect, api, "connect", [] { return Verdict::Continue; }), Verdict::NoReply);
+
+  // Plain mail: still accepted at DATA, which has its reply.
+  begin("<bob@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Accept);
+
+  // A report failing at its first header: no reply there; the rest of the message is
+  // not run; the next step with a reply (here eom) gets the tempfail and its 451.
+  begin("<rua@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Continue);
+  BOOST_CHECK_EQUAL(header("From", "noreply@google.com"), Verdict::NoReply);
+  BOOST_CHECK_EQUAL(header("To", "rua@example.test"), Verdict::NoReply);
+  BOOST_CHECK_EQUAL(eoh(), Verdict::NoReply);
+  BOOST_CHECK_EQUAL(eom(), Verdict::Tempfail);
+  const std::string reply = "setReply 451 4.3.0 dmarcwatch: internal error, try again later";
+  checkCalls(api, {reply, reply});
+  BOOST_CHECK_EQUAL(log.count({"milter callback failed", "qid=QTEST", "stage=header", "action=tempfail"}), 1U);
+
+  // Nothing carries over: the next message, and one after an abort, are decided afresh.
+  api.calls.clear();
+  begin("<bob@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Accept);
+  begin("<rua@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Continue);
+  BOOST_CHECK_EQUAL(header("From", "noreply@google.com"), Verdict::NoReply);
+  conn.onAbort();
+  begin("<bob@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Accept);
+  // A new message forgets a decision kept by one the MTA ended without abort.
+  begin("<rua@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Continue);
+  BOOST_CHECK_EQUAL(header("From", "noreply@google.com"), Verdict::NoReply);
+  begin("<bob@example.test>");
+  BOOST_CHECK_EQUAL(data(), Verdict::Accept);
+
+  // An MTA without the DATA step, header replies waived: plain mail is accepted at the
+  // first step with a reply (the body).
+  api.calls.clear();
+  begin("<bob@example.test>");
+  BOOST_CHECK_EQUAL(header("Subject", "plain"), Verdict::NoReply);
+  BOOST_CHECK_EQUAL(eoh(), Verdict::NoReply);
+  BOOST_CHECK_EQUAL(body(), Verdict::Accept);
+  checkCalls(api, {});
+  BOOST_CHECK_EQUAL(log.count({"milter callback failed"}), 3U); // one per report message above
+  BOOST_CHECK_EQUAL(storedReports(), 0U);
+}
+
+BOOST_AUTO_TEST_CASE(without_waived_steps_step_answers_as_before)
+{
+  start();
+  ConnectionContext conn(*runtime, "192.0.2.10");
+  FakeMilterApi api;
+  BOOST_CHECK_EQUAL(conn.noReplySteps(), 0U);
+  BOOST_CHECK_EQUAL(conn.step(Step::EnvFrom, api, "envfrom", [&] { return conn.onEnvFrom(api, "<a@b.test>"); }),
+                    Verdict::Continue);
+  BOOST_CHECK_EQUAL(conn.step(Step::EnvRcpt, api, "envrcpt", [&] { return conn.onEnvRcpt(api, "<rua@example.test>"); }),
+                    Verdict::Continue);
+  // An exception becomes the failure verdict, answered at once.
+  BOOST_CHECK_EQUAL(conn.step(Step::Header, api, "header", []() -> Verdict { throw std::runtime_error("boom"); }),
+                    Verdict::Tempfail);
+  checkCalls(api, {"setReply 451 4.3.0 dmarcwatch: internal error, try again later"});
+  // The end of message is never waived.
+  conn.setNoReplySteps(Step::Body | Step::EndOfMessage);
+  BOOST_CHECK_EQUAL(conn.noReplySteps(), static_cast<unsigned>(Step::Body));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
