@@ -9,6 +9,8 @@
 
 #include "collector/cli-commands.hh"
 
+#include "collector/config-keys.hh"
+
 #include "collector/errors.hh"
 #include "collector/ingest.hh"
 #include "collector/json.hh"
@@ -147,7 +149,7 @@ IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::st
   if (streamable && (!regular || static_cast<uint64_t>(st.st_size) > inMemoryLimit)) {
     return ingester.ingestStream(source, label);
   }
-  std::string bytes = readAll(source, limits.maxMessageBytes, "input (MaxMessageSize)");
+  std::string bytes = readAll(source, limits.maxMessageBytes, (std::string("input (") + keys::maxMessageSize + ")").c_str());
   return ingester.ingestBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
                               label);
 }

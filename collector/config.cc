@@ -10,6 +10,7 @@
 
 #include "collector/config.hh"
 
+#include "collector/config-keys.hh"
 #include "collector/errors.hh"
 #include "collector/text.hh"
 
@@ -129,7 +130,7 @@ constexpr uint64_t s_tib = s_gib * 1024;
 const std::vector<KeyDef>& keyTable()
 {
   static const std::vector<KeyDef> s_keys = {
-    {"Socket", Kind::String, "inet:8895@127.0.0.1", 0, 0, nullptr,
+    {keys::socket, Kind::String, "inet:8895@127.0.0.1", 0, 0, nullptr,
      "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST or unix:PATH (local:PATH).",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
        if (!(v.starts_with("inet:") || v.starts_with("inet6:") || v.starts_with("unix:") || v.starts_with("local:"))) {
@@ -137,12 +138,12 @@ const std::vector<KeyDef>& keyTable()
        }
        c.socket = v;
      }},
-    {"SocketMode", Kind::Mode, "0660", 0, 0777, nullptr,
+    {keys::socketMode, Kind::Mode, "0660", 0, 0777, nullptr,
      "Permissions (octal) of a unix Socket, set after it is created and owned by UserID;\n"
      "the MTA must be able to connect (Postfix: add postfix to the milter's group).\n"
      "Ignored for inet sockets.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.socketMode = static_cast<uint32_t>(n); }},
-    {"ReportAddress", Kind::List, "", 0, 0, nullptr,
+    {keys::reportAddress, Kind::List, "", 0, 0, nullptr,
      "The rua mailbox(es) whose mail holds reports: local@domain, or @domain for a whole domain.\n"
      "Several may be given, separated by commas or spaces, and the key may repeat.\n"
      "Domains and local parts compare case-insensitively.  Without one, the milter passes all mail.",
@@ -157,42 +158,42 @@ const std::vector<KeyDef>& keyTable()
          }
        }
      }},
-    {"ReportAction", Kind::Choice, "keep", 0, 0, "keep|discard",
+    {keys::reportAction, Kind::Choice, "keep", 0, 0, "keep|discard",
      "keep: deliver report mail as usual (with an X-DMARCwatch header).\n"
      "discard: drop it once stored (only the rua recipient is removed when there are others).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) {
        c.reportAction = v == "discard" ? ReportAction::Discard : ReportAction::Keep;
      }},
-    {"OnStoreError", Kind::Choice, "tempfail", 0, 0, "tempfail|accept",
+    {keys::onStoreError, Kind::Choice, "tempfail", 0, 0, "tempfail|accept",
      "When a report cannot be stored (disk full, map full, lock): tempfail makes the MTA retry\n"
      "later (dedup makes the retry safe); accept lets the mail through unrecorded.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.onStoreError = parseFailureAction(v); }},
-    {"OnParseError", Kind::Choice, "accept", 0, 0, "accept|tempfail",
+    {keys::onParseError, Kind::Choice, "accept", 0, 0, "accept|tempfail",
      "When a report message cannot be read: accept delivers it with the error in the header\n"
      "(ReportAction discard never discards such mail); tempfail asks the MTA to retry.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.onParseError = parseFailureAction(v); }},
-    {"AddHeader", Kind::Flag, "yes", 0, 0, nullptr,
+    {keys::addHeader, Kind::Flag, "yes", 0, 0, nullptr,
      "Add X-DMARCwatch: stored|duplicate|error; ... to report mail that is delivered.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.addHeader = flagValue(v); }},
-    {"UserID", Kind::String, "", 0, 0, nullptr,
+    {keys::userId, Kind::String, "", 0, 0, nullptr,
      "user[:group] the milter runs as after opening its socket (empty: stay as started).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.userId = v; }},
-    {"PidFile", Kind::String, "", 0, 0, nullptr,
+    {keys::pidFile, Kind::String, "", 0, 0, nullptr,
      "File the milter writes its process id to (empty: none).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.pidFile = v; }},
-    {"MemoryBufferSize", Kind::Size, "1M", 0, s_gib, nullptr,
+    {keys::memoryBufferSize, Kind::Size, "1M", 0, s_gib, nullptr,
      "Bytes of a report message kept in memory; the rest goes to a private temporary file.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.memoryBufferBytes = n; }},
-    {"TempDirectory", Kind::String, "/tmp", 0, 0, nullptr,
+    {keys::tempDirectory, Kind::String, "/tmp", 0, 0, nullptr,
      "Directory for the temporary files of large report messages.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.tempDirectory = v; }},
-    {"Database", Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
+    {keys::database, Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
      "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
-    {"MapSize", Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
+    {keys::mapSize, Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
      "LMDB map size: the most the store may grow to (address space; the file grows as used).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.mapSize = n; }},
-    {"SyslogTarget", Kind::String, "/dev/log", 0, 0, nullptr,
+    {keys::syslogTarget, Kind::String, "/dev/log", 0, 0, nullptr,
      "Where log lines go: /dev/log (syslog(3)), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT\n"
      "(RFC 5424), or stderr.  Programs run with -f log to stderr.",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
@@ -202,56 +203,56 @@ const std::vector<KeyDef>& keyTable()
        }
        c.syslogTarget = v;
      }},
-    {"SyslogFacility", Kind::Choice, "mail", 0, 0,
+    {keys::syslogFacility, Kind::Choice, "mail", 0, 0,
      "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
      "Syslog facility of every log line.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.syslogFacility = v; }},
-    {"Resolver", Kind::String, "none", 0, 0, nullptr,
+    {keys::resolver, Kind::String, "none", 0, 0, nullptr,
      "DNS server the daemon asks (HOST or HOST@PORT), or none to work offline.\n"
      "The milter never uses DNS.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.resolver = v; }},
-    {"MaxMessageSize", Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
+    {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
      "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
      "unparsed with an error.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMessageBytes = n; }},
-    {"MaxDecompressedSize", Kind::Size, "4G", s_mib, s_tib, nullptr,
+    {keys::maxDecompressedSize, Kind::Size, "4G", s_mib, s_tib, nullptr,
      "Largest decompressed payload (all gzip members, or one zip member).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxDecompressedBytes = n; }},
-    {"MaxCompressionRatio", Kind::Count, "200", 2, 100000, nullptr,
+    {keys::maxCompressionRatio, Kind::Count, "200", 2, 100000, nullptr,
      "Largest decompressed/compressed ratio, checked past the first MiB: the decompression-bomb guard.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxCompressionRatio = n; }},
-    {"MaxArchiveMembers", Kind::Count, "64", 1, 100000, nullptr,
+    {keys::maxArchiveMembers, Kind::Count, "64", 1, 100000, nullptr,
      "Most members read from one zip archive.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxArchiveMembers = static_cast<uint32_t>(n); }},
-    {"MaxNesting", Kind::Count, "4", 1, 16, nullptr,
+    {keys::maxNesting, Kind::Count, "4", 1, 16, nullptr,
      "Most containers inside each other (gzip in gzip in zip ...).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxNesting = static_cast<uint32_t>(n); }},
-    {"MaxMimeParts", Kind::Count, "256", 1, 100000, nullptr,
+    {keys::maxMimeParts, Kind::Count, "256", 1, 100000, nullptr,
      "Most MIME parts walked in one message.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMimeParts = static_cast<uint32_t>(n); }},
-    {"MaxMimeDepth", Kind::Count, "16", 1, 256, nullptr,
+    {keys::maxMimeDepth, Kind::Count, "16", 1, 256, nullptr,
      "Deepest multipart / message/rfc822 nesting.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMimeDepth = static_cast<uint32_t>(n); }},
-    {"MaxRecords", Kind::Count, "10000000", 1, 1000000000, nullptr,
+    {keys::maxRecords, Kind::Count, "10000000", 1, 1000000000, nullptr,
      "Most <record> elements in one report.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRecords = n; }},
-    {"MaxXmlDepth", Kind::Count, "32", 4, 1024, nullptr,
+    {keys::maxXmlDepth, Kind::Count, "32", 4, 1024, nullptr,
      "Deepest XML element nesting in a report.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxXmlDepth = static_cast<uint32_t>(n); }},
-    {"MaxTextLength", Kind::Count, "4096", 64, 1048576, nullptr,
+    {keys::maxTextLength, Kind::Count, "4096", 64, 1048576, nullptr,
      "Longest text of one XML element.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxTextLength = static_cast<uint32_t>(n); }},
-    {"MaxAuthResults", Kind::Count, "32", 1, 1024, nullptr,
+    {keys::maxAuthResults, Kind::Count, "32", 1, 1024, nullptr,
      "Most DKIM plus SPF results kept per record (the rest are dropped with a warning).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxAuthResults = static_cast<uint32_t>(n); }},
-    {"MaxWarnings", Kind::Count, "64", 1, 10000, nullptr,
+    {keys::maxWarnings, Kind::Count, "64", 1, 10000, nullptr,
      "Most distinct warnings kept per report.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxWarnings = static_cast<uint32_t>(n); }},
-    {"MaxRawArchive", Kind::Size, "16M", 0, 4 * s_gib, nullptr,
+    {keys::maxRawArchive, Kind::Size, "16M", 0, 4 * s_gib, nullptr,
      "Largest raw payload archived with a report (compressed bytes; 0 archives none).\n"
      "The archive lets a later version re-parse reports.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRawArchiveBytes = n; }},
-    {"MaxReportDays", Kind::Count, "31", 1, 366, nullptr,
+    {keys::maxReportDays, Kind::Count, "31", 1, 366, nullptr,
      "Most UTC days one report's counts are spread over.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxReportDays = static_cast<uint32_t>(n); }},
   };

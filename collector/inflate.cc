@@ -14,6 +14,8 @@
 #include "config.h"
 
 #include "collector/inflate.hh"
+
+#include "collector/config-keys.hh"
 #include "collector/errors.hh"
 
 #include <algorithm>
@@ -27,8 +29,8 @@ namespace
 {
 
 // Configuration keys named in LimitError messages (the admin raises these).
-constexpr const char* kKeyDecompressed = "MaxDecompressedSize";
-constexpr const char* kKeyRatio = "MaxCompressionRatio";
+constexpr const char* kKeyDecompressed = keys::maxDecompressedSize;
+constexpr const char* kKeyRatio = keys::maxCompressionRatio;
 
 const char* formatName(CompressionFormat format)
 {

@@ -9,6 +9,8 @@
 
 #include "collector/ingest.hh"
 
+#include "collector/config-keys.hh"
+
 #include "collector/errors.hh"
 #include "collector/inflate.hh"
 #include "collector/mime.hh"
@@ -169,7 +171,7 @@ IngestOutcome Ingester::ingestMessage(std::string_view message, const std::strin
   std::vector<MailPart> parts;
   try {
     if (message.size() > d_limits.maxMessageBytes) {
-      throw LimitError("message of " + std::to_string(message.size()) + " bytes over MaxMessageSize (" +
+      throw LimitError("message of " + std::to_string(message.size()) + " bytes over " + std::string(keys::maxMessageSize) + " (" +
                        std::to_string(d_limits.maxMessageBytes) + ")");
     }
     parts = extractPayloadParts(message, d_limits, mimeWarnings);

@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include "collector/mailbox.hh"
+
+#include "collector/config-keys.hh"
 #include "collector/errors.hh"
 
 #include <algorithm>
@@ -25,7 +27,7 @@ namespace
 {
 
 // Configuration key named when a message is too big.
-constexpr const char* kKeyMessage = "MaxMessageSize";
+constexpr const char* kKeyMessage = keys::maxMessageSize;
 
 //! Collects lines into the current message and hands complete messages to the visitor.
 class MboxSplitter

@@ -16,6 +16,8 @@
 
 #include "collector/mime.hh"
 
+#include "collector/config-keys.hh"
+
 #include "collector/text.hh"
 #include "collector/errors.hh"
 #include "collector/unpack.hh"
@@ -35,8 +37,8 @@ namespace
 {
 
 // Configuration keys named in LimitError messages.
-constexpr const char* kKeyParts = "MaxMimeParts";
-constexpr const char* kKeyDepth = "MaxMimeDepth";
+constexpr const char* kKeyParts = keys::maxMimeParts;
+constexpr const char* kKeyDepth = keys::maxMimeDepth;
 //! Length of header values returned by summarizeMail.
 constexpr size_t kSummaryMax = 200;
 //! How far into a decoded XML-looking body we look for signs of HTML.

@@ -51,6 +51,8 @@
 
 #include "collector/report-parser.hh"
 
+#include "collector/config-keys.hh"
+
 #include "collector/text.hh"
 
 #include "collector/errors.hh"
@@ -77,10 +79,10 @@ namespace dmarcwatch::collector
 namespace
 {
 
-// Configuration keys named in LimitError messages (the config table owns their definitions).
-constexpr const char* c_keyMaxXmlDepth = "MaxXmlDepth";
-constexpr const char* c_keyMaxTextLength = "MaxTextLength";
-constexpr const char* c_keyMaxRecords = "MaxRecords";
+// Configuration keys named in LimitError messages.
+constexpr const char* c_keyMaxXmlDepth = keys::maxXmlDepth;
+constexpr const char* c_keyMaxTextLength = keys::maxTextLength;
+constexpr const char* c_keyMaxRecords = keys::maxRecords;
 
 //! Records held back while report_metadata/policy_published have not been seen yet.
 constexpr size_t c_maxPendingRecords = 1000;

@@ -26,6 +26,8 @@
 
 #include "collector/store.hh"
 
+#include "collector/config-keys.hh"
+
 #include "collector/text.hh"
 
 #include "collector/errors.hh"
@@ -609,7 +611,7 @@ uint64_t Writer::commit(uint64_t records, uint64_t messages, const Warnings& war
   all.merge(warnings);
   all.merge(d_warnings);
   if (d_rawSkipped > 0) {
-    all.add("raw payload not archived: " + std::to_string(d_rawSkipped) + " bytes over MaxRawArchive (" +
+    all.add("raw payload not archived: " + std::to_string(d_rawSkipped) + " bytes over " + std::string(keys::maxRawArchive) + " (" +
             std::to_string(d_store.options.maxRawArchiveBytes) + ")");
   }
   report.warnings = all.items();

@@ -16,6 +16,8 @@
 #include "config.h"
 
 #include "collector/unpack.hh"
+
+#include "collector/config-keys.hh"
 #include "collector/errors.hh"
 #include "collector/inflate.hh"
 #include "collector/zip.hh"
@@ -29,8 +31,8 @@ namespace
 {
 
 // Configuration keys named in LimitError messages.
-constexpr const char* kKeyNesting = "MaxNesting";
-constexpr const char* kKeyMessage = "MaxMessageSize";
+constexpr const char* kKeyNesting = keys::maxNesting;
+constexpr const char* kKeyMessage = keys::maxMessageSize;
 //! Bytes looked at before deciding what a payload is (room for leading whitespace before '<').
 constexpr size_t kSniffBytes = 512;
 

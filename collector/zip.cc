@@ -16,6 +16,8 @@
 #include "config.h"
 
 #include "collector/zip.hh"
+
+#include "collector/config-keys.hh"
 #include "collector/errors.hh"
 
 #include <zlib.h>
@@ -46,7 +48,7 @@ constexpr size_t kEndSize = 22;
 constexpr size_t kZip64LocatorSize = 20;
 constexpr uint16_t kFlagEncrypted = 0x0001;
 constexpr uint16_t kFlagDescriptor = 0x0008;
-constexpr const char* kKeyMembers = "MaxArchiveMembers";
+constexpr const char* kKeyMembers = keys::maxArchiveMembers;
 
 //! Bounds-checked little-endian reader over the archive.
 class Reader
@@ -283,7 +285,7 @@ std::optional<uint64_t> deflateLength(std::span<const uint8_t> data, const Limit
     const int rc = inflate(&zs, Z_NO_FLUSH);
     produced += sink.size() - zs.avail_out;
     if (produced > limits.maxDecompressedBytes) {
-      throw LimitError("decompressed size over MaxDecompressedSize (" + std::to_string(limits.maxDecompressedBytes) + " bytes)");
+      throw LimitError("decompressed size over " + std::string(keys::maxDecompressedSize) + " (" + std::to_string(limits.maxDecompressedBytes) + " bytes)");
     }
     if (rc == Z_STREAM_END) {
       return offset - zs.avail_in;

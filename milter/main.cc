@@ -31,6 +31,8 @@
 #include "config.h"
 
 #include "collector/config.hh"
+
+#include "collector/config-keys.hh"
 #include "collector/errors.hh"
 #include "collector/log.hh"
 #include "collector/store.hh"
@@ -264,8 +266,8 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
   check("PidFile", old.pidFile != now.pidFile);
   // Store options, fixed when the store is opened (MaxRawArchive is also an Ingester limit,
   // so a change would apply half-way: archive or not per connection, capped by the old value).
-  check("MaxRawArchive", old.limits.maxRawArchiveBytes != now.limits.maxRawArchiveBytes);
-  check("MaxReportDays", old.limits.maxReportDays != now.limits.maxReportDays);
+  check(collector::keys::maxRawArchive, old.limits.maxRawArchiveBytes != now.limits.maxRawArchiveBytes);
+  check(collector::keys::maxReportDays, old.limits.maxReportDays != now.limits.maxReportDays);
 }
 
 void reload(Runtime& runtime, const Options& options)

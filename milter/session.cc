@@ -22,6 +22,8 @@
 #include "milter/session.hh"
 
 #include "collector/errors.hh"
+
+#include "collector/config-keys.hh"
 #include "collector/log.hh"
 #include "collector/text.hh"
 
@@ -434,7 +436,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
 
   // Step 1: over the size cap - nothing to parse; deliver it with the error.
   if (msg.buffer->overflow()) {
-    std::string error = "message larger than MaxMessageSize (" + std::to_string(config.limits.maxMessageBytes) +
+    std::string error = "message larger than " + std::string(collector::keys::maxMessageSize) + " (" + std::to_string(config.limits.maxMessageBytes) +
       " bytes)";
     logWarning("report message not stored", {{"qid", qid}, {"outcome", "error"}, {"error", error},
                                              {"bytes", std::to_string(msg.buffer->seen())}, {"action", "keep"}});

@@ -1,0 +1,44 @@
+/*
+ * config-keys.hh - the name of every configuration key, declared once.
+ *
+ * The configuration table (config.cc) and every message that names a key
+ * (a cap hit while parsing, a reload that needs a restart) use these, so a
+ * key cannot be renamed in one place and forgotten in another.
+ */
+#pragma once
+
+namespace dmarcwatch::collector::keys
+{
+
+inline constexpr const char* socket = "Socket";
+inline constexpr const char* socketMode = "SocketMode";
+inline constexpr const char* reportAddress = "ReportAddress";
+inline constexpr const char* reportAction = "ReportAction";
+inline constexpr const char* onStoreError = "OnStoreError";
+inline constexpr const char* onParseError = "OnParseError";
+inline constexpr const char* addHeader = "AddHeader";
+inline constexpr const char* userId = "UserID";
+inline constexpr const char* pidFile = "PidFile";
+inline constexpr const char* memoryBufferSize = "MemoryBufferSize";
+inline constexpr const char* tempDirectory = "TempDirectory";
+inline constexpr const char* database = "Database";
+inline constexpr const char* mapSize = "MapSize";
+inline constexpr const char* syslogTarget = "SyslogTarget";
+inline constexpr const char* syslogFacility = "SyslogFacility";
+inline constexpr const char* resolver = "Resolver";
+inline constexpr const char* maxMessageSize = "MaxMessageSize";
+inline constexpr const char* maxDecompressedSize = "MaxDecompressedSize";
+inline constexpr const char* maxCompressionRatio = "MaxCompressionRatio";
+inline constexpr const char* maxArchiveMembers = "MaxArchiveMembers";
+inline constexpr const char* maxNesting = "MaxNesting";
+inline constexpr const char* maxMimeParts = "MaxMimeParts";
+inline constexpr const char* maxMimeDepth = "MaxMimeDepth";
+inline constexpr const char* maxRecords = "MaxRecords";
+inline constexpr const char* maxXmlDepth = "MaxXmlDepth";
+inline constexpr const char* maxTextLength = "MaxTextLength";
+inline constexpr const char* maxAuthResults = "MaxAuthResults";
+inline constexpr const char* maxWarnings = "MaxWarnings";
+inline constexpr const char* maxRawArchive = "MaxRawArchive";
+inline constexpr const char* maxReportDays = "MaxReportDays";
+
+} // namespace dmarcwatch::collector::keys
