@@ -182,10 +182,19 @@ pf_setup milter "$MILTER_SMTP_PORT" "inet:127.0.0.1:$MILTER_PORT"
 pf_start plain "$PLAIN_PORT"
 pf_start milter "$MILTER_SMTP_PORT"
 
-# run_source NAME PORT N: N non-report messages; sets R_ACC and R_DEL (msg/s).
+# busy_jiffies: CPU time this machine spent busy so far (user, nice, system, irq, softirq),
+# in USER_HZ ticks.  Unlike wall time it leaves out what the hypervisor steals, which on
+# this shared host swings throughput by +-30 % from one round to the next.
+busy_jiffies() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+
+# run_source NAME PORT N: N non-report messages; sets R_ACC and R_DEL (msg/s) and
+# R_CPU (machine-wide busy CPU per message, ms, from submission to the last delivery).
 run_source() {
-  local name=$1 port=$2 n=$3 before t0 t1 t2 i
+  local name=$1 port=$2 n=$3 before t0 t1 t2 i j0 j1
   before=$(sent_count "$name")
+  j0=$(busy_jiffies)
   t0=$(date +%s%N)
   if ! smtp-source -s "$SESSIONS" -m "$n" -l 2048 -M client.example.test -f sender@other.test \
     -t user@example.test "127.0.0.1:$port" 2>"$BASE/source.err"; then
@@ -198,6 +207,7 @@ run_source() {
     sleep 0.02
   done
   t2=$(date +%s%N)
+  j1=$(busy_jiffies)
   if [ "$(sent_count "$name")" -lt $((before + n)) ]; then
     echo "bench-postfix: $name delivered $(($(sent_count "$name") - before)) of $n" >&2
     grep -v 'status=sent' "$BASE/$name/maillog" | tail -n 5 >&2
@@ -205,12 +215,13 @@ run_source() {
   fi
   R_ACC=$(awk -v n="$n" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
   R_DEL=$(awk -v n="$n" -v ns=$((t2 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
+  R_CPU=$(awk -v n="$n" -v j=$((j1 - j0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", j * 1000 / hz / n }')
 }
 
 # Step: warm up both (spawns smtpd/cleanup/smtp processes), then the rounds.
 run_source plain "$PLAIN_PORT" 100
 run_source milter "$MILTER_SMTP_PORT" 100
-acc_plain=() del_plain=() acc_milter=() del_milter=()
+acc_plain=() del_plain=() acc_milter=() del_milter=() cpu_plain=() cpu_milter=()
 for ((r = 1; r <= ROUNDS; r++)); do
   order="plain milter"
   ((r % 2 == 0)) && order="milter plain"
@@ -218,8 +229,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     port=$PLAIN_PORT
     [ "$inst" = milter ] && port=$MILTER_SMTP_PORT
     run_source "$inst" "$port" "$COUNT"
-    if [ "$inst" = plain ]; then acc_plain+=("$R_ACC") del_plain+=("$R_DEL"); else acc_milter+=("$R_ACC") del_milter+=("$R_DEL"); fi
-    echo "bench-postfix: round $r $inst: accepted $R_ACC msg/s, delivered $R_DEL msg/s" >&2
+    if [ "$inst" = plain ]; then
+      acc_plain+=("$R_ACC") del_plain+=("$R_DEL") cpu_plain+=("$R_CPU")
+    else
+      acc_milter+=("$R_ACC") del_milter+=("$R_DEL") cpu_milter+=("$R_CPU")
+    fi
+    echo "bench-postfix: round $r $inst: accepted $R_ACC msg/s, delivered $R_DEL msg/s, CPU $R_CPU ms/msg" >&2
   done
 done
 
@@ -276,15 +291,18 @@ read -r ap _ _ <<<"$(stats "${acc_plain[@]}")"
 read -r am _ _ <<<"$(stats "${acc_milter[@]}")"
 read -r dp _ _ <<<"$(stats "${del_plain[@]}")"
 read -r dm _ _ <<<"$(stats "${del_milter[@]}")"
+read -r cp _ _ <<<"$(stats "${cpu_plain[@]}")"
+read -r cm _ _ <<<"$(stats "${cpu_milter[@]}")"
 range() { read -r med lo hi <<<"$(stats "$@")"; printf '%.0f (%.0f-%.0f)' "$med" "$lo" "$hi"; }
+rangef() { read -r med lo hi <<<"$(stats "$@")"; printf '%.2f (%.2f-%.2f)' "$med" "$lo" "$hi"; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
 echo "Non-report mail: smtp-source -s $SESSIONS -m $COUNT -l 2048 (one connection per message), $ROUNDS rounds alternating the instances, medians (min-max). Postfix relays to smtp-sink."
 echo
-echo "| instance | accepted msg/s | delivered msg/s |"
-echo "|---|--:|--:|"
-echo "| without milter | $(range "${acc_plain[@]}") | $(range "${del_plain[@]}") |"
-echo "| with dmarcwatch-milter | $(range "${acc_milter[@]}") | $(range "${del_milter[@]}") |"
-echo "| with / without (target >= 95 %) | $(pct "$am" "$ap") | $(pct "$dm" "$dp") |"
+echo "| instance | accepted msg/s | delivered msg/s | busy CPU per message (ms, all processes) |"
+echo "|---|--:|--:|--:|"
+echo "| without milter | $(range "${acc_plain[@]}") | $(range "${del_plain[@]}") | $(rangef "${cpu_plain[@]}") |"
+echo "| with dmarcwatch-milter | $(range "${acc_milter[@]}") | $(range "${del_milter[@]}") | $(rangef "${cpu_milter[@]}") |"
+echo "| with / without (target >= 95 %) | $(pct "$am" "$ap") | $(pct "$dm" "$dp") | $(pct "$cp" "$cm") (capacity: CPU without / with) |"
 echo
 echo "Report mail: $nrep distinct reports (~100 records, gzip attachment, one connection each, $REPORT_SESSIONS in parallel) to the rua address."
 echo
