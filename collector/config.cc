@@ -261,9 +261,8 @@ const std::vector<KeyDef>& keyTable()
 
 const KeyDef* findKey(std::string_view name)
 {
-  auto wanted = lowerAscii(name);
   for (const auto& key : keyTable()) {
-    if (lowerAscii(key.name) == wanted) {
+    if (equalsIgnoreCaseAscii(key.name, name)) {
       return &key;
     }
   }
@@ -315,10 +314,11 @@ bool ReportAddress::matches(std::string_view recipient) const
   if (at == std::string_view::npos) {
     return false;
   }
-  if (lowerAscii(recipient.substr(at + 1)) != domain) {
+  // Runs for every recipient of every message: compare in place, no copies.
+  if (!equalsIgnoreCaseAscii(recipient.substr(at + 1), domain)) {
     return false;
   }
-  return local.empty() || lowerAscii(recipient.substr(0, at)) == lowerAscii(local);
+  return local.empty() || equalsIgnoreCaseAscii(recipient.substr(0, at), local);
 }
 
 bool Config::isReportRecipient(std::string_view recipient) const

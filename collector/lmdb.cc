@@ -145,6 +145,19 @@ void beginWithRetries(Env& env, unsigned flags, MDB_txn** txn, const char* what)
   }
 }
 
+//! One lookup for both transaction kinds: "not found" is a value, anything else a StoreError.
+std::optional<std::string_view> getValue(MDB_txn* txn, MDB_dbi dbi, std::string_view key)
+{
+  MDB_val k = toVal(key);
+  MDB_val v{};
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return std::nullopt;
+  }
+  check(rc, "get");
+  return toView(v);
+}
+
 } // namespace
 
 void check(int rc, const char* operation, std::string_view detail)
@@ -432,14 +445,7 @@ ReadTxn::~ReadTxn()
 
 std::optional<std::string_view> ReadTxn::get(MDB_dbi dbi, std::string_view key) const
 {
-  MDB_val k = toVal(key);
-  MDB_val v{};
-  int rc = mdb_get(d_txn, dbi, &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    return std::nullopt;
-  }
-  check(rc, "get");
-  return toView(v);
+  return getValue(d_txn, dbi, key);
 }
 
 WriteTxn::WriteTxn(const std::shared_ptr<Env>& env) :
@@ -515,14 +521,7 @@ void WriteTxn::commit(bool releasePages)
 
 std::optional<std::string_view> WriteTxn::get(MDB_dbi dbi, std::string_view key) const
 {
-  MDB_val k = toVal(key);
-  MDB_val v{};
-  int rc = mdb_get(d_txn, dbi, &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    return std::nullopt;
-  }
-  check(rc, "get");
-  return toView(v);
+  return getValue(d_txn, dbi, key);
 }
 
 void WriteTxn::put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags)

@@ -30,6 +30,20 @@ inline std::string lowerAscii(std::string_view text)
   return out;
 }
 
+//! \brief ASCII case-insensitive equality (domains, header and key names), without allocating.
+constexpr bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b)
+{
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
 constexpr bool isSpaceAscii(char c)
 {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';

@@ -75,20 +75,6 @@ std::string replyText(std::string_view text)
   return out;
 }
 
-//! ASCII case-insensitive equality (header names).
-bool equalsIgnoreCase(std::string_view a, std::string_view b)
-{
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (collector::lowerAscii(a[i]) != collector::lowerAscii(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
 void writeAll(int fd, const char* data, size_t size)
 {
   while (size > 0) {
@@ -361,7 +347,7 @@ Verdict ConnectionContext::onHeader(MilterApi& /*api*/, std::string_view name, s
   }
   // A result header the message brought along is forged: deleted at eom.
   // (No cap needed: each one costs the sender a header line, bounded by MaxMessageSize.)
-  if (equalsIgnoreCase(name, s_resultHeader)) {
+  if (collector::equalsIgnoreCaseAscii(name, s_resultHeader)) {
     ++msg.forgedHeaders;
   }
   // Reconstruct the header as it was: "Name: value" CRLF (libmilter strips the space).
