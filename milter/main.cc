@@ -6,23 +6,20 @@
  *
  * Start-up order (each step needs the one before):
  *   1. load the configuration (errors: exit 2), set up logging (-f: stderr)
- *   2. smfi_register + smfi_setconn + smfi_opensocket (as root: a port below
- *      1024 or a socket under /run; a stale unix socket is removed)
+ *   2. open the listening socket (listener.cc; as root: a port below 1024
+ *      or a socket under /run; a stale unix socket is replaced)
  *   3. daemonize unless -f (before any thread exists), write PidFile
  *   4. drop privileges to UserID (unix socket chowned to it first)
  *   5. open the Store (after daemonizing: LMDB must not cross a fork)
- *   6. block HUP/TERM/INT in every thread, run smfi_main in its own thread;
- *      the main thread is the signal thread (sigwait):
+ *   6. block HUP/TERM/INT in every thread, run the event loop (engine.cc)
+ *      in its own thread; the main thread is the signal thread (sigwait):
  *        SIGHUP  -> reload the configuration; a bad file keeps the old one
- *        SIGTERM/SIGINT -> smfi_stop(), wake libmilter's 5 s select by
- *                  connecting once to our own socket, wait for messages in
- *                  progress, close the store, exit 0
+ *        SIGTERM/SIGINT -> stop accepting, answer the reports whose end of
+ *                  message is running, close the store, exit 0
  *
- * Why the main thread: libmilter starts its own sigwait thread that stops the
- * milter on SIGHUP.  Linux gives a process-directed signal to the thread
- * group leader when it can take it (it is in sigwait for it), so running
- * smfi_main elsewhere keeps SIGHUP ours.  Threads: the main (signal) thread,
- * the smfi_main listener, libmilter's signal thread, one per connection.
+ * Threads: the main (signal) thread, the event loop, and a few workers for
+ * the end of report messages (engine.hh).  The milter protocol is our own
+ * (protocol.hh says why), so no libmilter thread exists.
  *
  * Error policy: start-up failures are fatal with a message on stderr and in
  * the log (exit 1; 2 for usage and configuration errors).  After start-up
@@ -36,7 +33,8 @@
 #include "collector/errors.hh"
 #include "collector/log.hh"
 #include "collector/store.hh"
-#include "milter/callbacks.hh"
+#include "milter/engine.hh"
+#include "milter/listener.hh"
 #include "milter/session.hh"
 
 #include <atomic>
@@ -46,6 +44,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <thread>
@@ -54,9 +53,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <libmilter/mfapi.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -93,79 +89,6 @@ void usage(FILE* out)
           "  -V, --version  print the version\n"
           "Signals: SIGHUP reloads the configuration, SIGTERM stops.\n",
           s_ident, collector::defaultConfigPath().c_str());
-}
-
-//! Where the milter listens, in a form we can connect to (to wake libmilter at stop).
-struct ListenAddress
-{
-  std::string unixPath; //!< non-empty for unix sockets
-  std::string host;
-  std::string port;
-  int family = AF_UNSPEC;
-};
-
-ListenAddress parseSocketSpec(const std::string& spec)
-{
-  ListenAddress out;
-  auto colon = spec.find(':');
-  std::string kind = colon == std::string::npos ? "" : spec.substr(0, colon);
-  std::string rest = colon == std::string::npos ? spec : spec.substr(colon + 1);
-  if (kind.empty() || kind == "unix" || kind == "local") {
-    out.unixPath = rest;
-    return out;
-  }
-  auto at = rest.find('@');
-  out.port = rest.substr(0, at);
-  out.host = at == std::string::npos ? "" : rest.substr(at + 1);
-  out.family = kind == "inet6" ? AF_INET6 : AF_INET;
-  if (out.host.empty() || out.host == "0.0.0.0" || out.host == "INADDR_ANY") {
-    out.host = "127.0.0.1";
-  }
-  if (out.host == "::" || out.host == "[::]") {
-    out.host = "::1";
-  }
-  return out;
-}
-
-//! Connect once to our own listen socket so libmilter's select() returns now, not in 5 s.
-void wakeListener(const ListenAddress& where)
-{
-  int fd = -1;
-  if (!where.unixPath.empty()) {
-    sockaddr_un addr{};
-    if (where.unixPath.size() >= sizeof addr.sun_path) {
-      return;
-    }
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, where.unixPath.c_str(), where.unixPath.size() + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    }
-  }
-  else {
-    addrinfo hints{};
-    hints.ai_family = where.family;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* result = nullptr;
-    if (getaddrinfo(where.host.c_str(), where.port.c_str(), &hints, &result) != 0 || result == nullptr) {
-      return;
-    }
-    fd = socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-      connect(fd, result->ai_addr, result->ai_addrlen);
-    }
-    freeaddrinfo(result);
-  }
-  if (fd >= 0) {
-    close(fd);
-  }
-}
-
-//! SIGUSR1 handler: nothing to do, the interrupted select() is the point.
-extern "C" void onWakeSignal(int /*sig*/)
-{
 }
 
 struct Identity
@@ -314,24 +237,26 @@ int run(const Options& options)
   }
   Runtime runtime(config);
 
-  // Step 2: the listen socket, while we may still bind anything.
-  ListenAddress listenAddress = parseSocketSpec(config->socket);
-  if (!registerCallbacks(runtime)) {
-    fprintf(stderr, "%s: smfi_register failed\n", s_ident);
-    return s_exitFailure;
+  // Step 2: the listen socket, while we may still bind anything.  A unix socket
+  // is created with SocketMode already, never wider.
+  SocketSpec listenAddress;
+  int listenFd = -1;
+  try {
+    listenAddress = parseSocketSpec(config->socket);
+    listenFd = openListenSocket(listenAddress, static_cast<mode_t>(config->socketMode));
   }
-  // A unix socket is created with SocketMode already (bind applies the umask), so
-  // there is no window between bind and the chmod below in which it is wider.
-  mode_t oldUmask = umask(static_cast<mode_t>(~config->socketMode & 0777));
-  bool listening = smfi_setconn(const_cast<char*>(config->socket.c_str())) == MI_SUCCESS &&
-    smfi_opensocket(true) == MI_SUCCESS;
-  umask(oldUmask);
-  if (!listening) {
-    fprintf(stderr, "%s: cannot listen on %s\n", s_ident, config->socket.c_str());
-    logError("cannot listen", {{"socket", config->socket}});
+  catch (const std::exception& e) {
+    fprintf(stderr, "%s: cannot listen: %s\n", s_ident, e.what());
+    logError("cannot listen", {{"socket", config->socket}, {"error", e.what()}});
     return s_exitFailure;
   }
 
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  std::optional<Engine> engine;
   try {
     // Step 3: daemon and pid file.
     std::optional<Identity> identity;
@@ -366,6 +291,10 @@ int run(const Options& options)
     storeOptions.maxRawArchiveBytes = config->limits.maxRawArchiveBytes;
     storeOptions.maxReportDays = config->limits.maxReportDays;
     runtime.setStore(std::make_unique<collector::Store>(config->database, storeOptions));
+    // Step 6: signals are taken by the main thread only; the engine's threads inherit the mask.
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    engine.emplace(runtime, listenFd, std::clamp(std::thread::hardware_concurrency(), 2U, 8U));
   }
   catch (const std::exception& e) {
     fprintf(stderr, "%s: %s\n", s_ident, e.what());
@@ -376,33 +305,10 @@ int run(const Options& options)
     return s_exitFailure;
   }
 
-  // Step 6: signals are taken by this thread only; every thread started from here inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  // SIGUSR1 interrupts the listener's select() at stop (see below); it is
-  // unblocked only in that thread (and the threads it starts, where an EINTR
-  // is retried by libmilter).
-  struct sigaction wake{};
-  wake.sa_handler = onWakeSignal;
-  sigemptyset(&wake.sa_mask);
-  sigaction(SIGUSR1, &wake, nullptr);
-  sigset_t wakeSet;
-  sigemptyset(&wakeSet);
-  sigaddset(&wakeSet, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &wakeSet, nullptr);
-
-  std::atomic<bool> milterDone{false};
-  std::atomic<int> milterResult{MI_SUCCESS};
-  std::thread listener([&milterDone, &milterResult, wakeSet] {
-    pthread_sigmask(SIG_UNBLOCK, &wakeSet, nullptr);
-    milterResult = smfi_main();
-    milterDone = true;
+  std::atomic<bool> loopDone{false};
+  std::thread loop([&engine, &loopDone] {
+    engine->run(std::chrono::seconds(20));
+    loopDone = true;
   });
   logInfo("started", {{"socket", config->socket}, {"database", config->database},
                       {"report_addresses", std::to_string(config->reportAddresses.size())}});
@@ -419,42 +325,18 @@ int run(const Options& options)
       logInfo("stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
       break;
     }
-    if (milterDone) {
-      logError("libmilter stopped on its own", {{"result", std::to_string(milterResult.load())}});
-      exitCode = milterResult == MI_SUCCESS ? 0 : s_exitFailure;
+    if (loopDone) {
+      logError("the event loop stopped on its own");
+      exitCode = s_exitFailure;
       break;
     }
   }
 
-  // Stop: no new connections, wake the listener, let messages in progress finish.
-  // libmilter's listener polls its socket for up to 5 s at a time while
-  // holding the lock that smfi_stop() needs to close that socket, so
-  // smfi_stop() itself blocks until the poll returns.  Call it from a helper
-  // thread (it sets the stop flag before it blocks) and meanwhile interrupt
-  // the poll: SIGUSR1 to the listener thread (EINTR), and a connect to our
-  // own socket for good measure.  Repeat until the flag has been seen.
-  std::thread stopper([] { smfi_stop(); });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(6);
-  while (!milterDone && std::chrono::steady_clock::now() < deadline) {
-    pthread_kill(listener.native_handle(), SIGUSR1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (!milterDone) {
-      wakeListener(listenAddress);
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  if (milterDone) {
-    stopper.join();
-  }
-  else {
-    stopper.detach();
-  }
-  if (milterDone) {
-    listener.join();
-  }
-  else {
-    listener.detach();
-  }
+  // Stop: no new connections; reports whose end of message is running are
+  // answered (the loop waits up to 20 s for them), the rest is closed and
+  // the MTA applies its default action.
+  engine->stop();
+  loop.join();
   if (!runtime.shutdown(std::chrono::seconds(20))) {
     logWarning("messages still in progress at exit; the MTA will retry them");
   }
@@ -466,8 +348,8 @@ int run(const Options& options)
   }
   logInfo("stopped");
   fflush(nullptr);
-  // Connection threads may still run (idle SMTP sessions): leave without
-  // destroying what they use.  The store is closed already.
+  // A worker may still be inside a message the drain gave up on: leave
+  // without destroying what it uses.  The store is closed already.
   std::_Exit(exitCode);
 }
 

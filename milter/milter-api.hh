@@ -1,14 +1,15 @@
 /*
- * milter-api.hh - the few smfi_* calls a session makes, as an interface.
+ * milter-api.hh - what a session may ask of the MTA, as an interface (the
+ * calls libmilter names smfi_getsymval, smfi_addheader, smfi_chgheader,
+ * smfi_delrcpt, smfi_setreply).
  *
  * Sessions (session.hh) talk to the MTA only through MilterApi, so their
- * logic runs in unit tests with a recording fake and no libmilter.
- * callbacks.cc implements it over SMFICTX.
+ * logic runs in unit tests with a recording fake.  MilterConnection
+ * (dispatch.cc) implements it over the milter protocol.
  *
- * Thread-safety: one MilterApi per callback invocation; it is used by the
- * connection thread that received the callback only.
- * Error policy: calls return false when libmilter reports MI_FAILURE; they
- * never throw.
+ * Thread-safety: used by the thread running the connection's step only.
+ * Error policy: calls return false when the request is not possible now
+ * (an edit outside end of message); they never throw but bad_alloc.
  */
 #pragma once
 
@@ -18,7 +19,7 @@
 namespace dmarcwatch::milter
 {
 
-//! What a callback tells the MTA (mapped to SMFIS_* in callbacks.cc).
+//! What a step tells the MTA (mapped to a reply packet in dispatch.cc).
 enum class Verdict
 {
   Continue, //!< keep sending this message
@@ -34,16 +35,16 @@ public:
   virtual ~MilterApi() = default;
   //! \brief A macro the MTA sent ("i", "{daemon_name}"). \return nullopt when not sent. Does not block.
   virtual std::optional<std::string> symbol(const char* name) = 0;
-  //! \brief smfi_addheader (end of message only). \return false on failure.
+  //! \brief Add a header (end of message only). \return false on failure.
   virtual bool addHeader(const std::string& name, const std::string& value) = 0;
   /*!
-   * \brief smfi_chgheader(name, index, NULL): delete the index-th (1-based) header of that name
+   * \brief Delete the index-th (1-based) header of that name
    * (end of message only). \return false on failure.
    */
   virtual bool deleteHeader(const std::string& name, int index) = 0;
-  //! \brief smfi_delrcpt with the address as the MTA gave it (end of message only).
+  //! \brief Delete a recipient, the address as the MTA gave it (end of message only).
   virtual bool deleteRecipient(const std::string& recipient) = 0;
-  //! \brief smfi_setreply: the SMTP reply for a following Tempfail ("451", "4.3.0", text).
+  //! \brief The SMTP reply for the next Tempfail answer ("451", "4.3.0", text).
   virtual bool setReply(const std::string& rcode, const std::string& xcode, const std::string& text) = 0;
 };
 

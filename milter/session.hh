@@ -14,7 +14,7 @@
  *               message arrived with are deleted before ours is added.
  *
  * No-reply steps: where the MTA waives the answer (SMFIP_NR_*, agreed in
- * callbacks.cc) every step runs through step(), which answers NoReply there.
+ * dispatch.cc) every step runs through step(), which answers NoReply there.
  * A verdict other than Continue at such a step (an exception's failure
  * verdict; Accept for non-report mail when the MTA has no DATA step) is kept
  * and given at the next step of the message that has a reply (DATA or end of
@@ -22,14 +22,14 @@
  * outcome: the MTA answers MAIL/RCPT without us anyway, and a message's
  * header/body verdicts only reach the client after its final dot.
  *
- * Users: callbacks.cc (libmilter trampolines) and tests, through MilterApi.
+ * Users: dispatch.cc (one milter connection) and tests, through MilterApi.
  *
- * Thread-safety: libmilter runs each connection in its own thread and calls
- * its callbacks in order, so a ConnectionContext is used by one thread at a
- * time.  Runtime is shared by all threads and is thread-safe.
+ * Thread-safety: a ConnectionContext is used by one thread at a time (the
+ * event loop, or a worker at the end of a report message; engine.hh).
+ * Runtime is shared by all threads and is thread-safe.
  *
  * Error policy: the on*() functions may throw (bad_alloc, temp file I/O,
- * StoreError from an unexpected place); callbacks.cc catches everything and
+ * StoreError from an unexpected place); step() catches everything and
  * asks failureVerdict() what to answer.  Expected outcomes (not a report,
  * unreadable report, duplicate, oversize) are handled here and logged.
  */
@@ -155,7 +155,7 @@ private:
 struct MessageContext
 {
   std::string queueId;
-  std::vector<std::string> reportRecipients; //!< as the MTA sent them (for smfi_delrcpt)
+  std::vector<std::string> reportRecipients; //!< as the MTA sent them (for MilterApi::deleteRecipient)
   unsigned otherRecipients = 0;
   std::unique_ptr<MessageBuffer> buffer; //!< created at the first header of a report message
   unsigned forgedHeaders = 0;            //!< X-DMARCwatch headers the message arrived with (report mail only)
@@ -186,7 +186,7 @@ constexpr unsigned operator|(unsigned a, Step b)
   return a | static_cast<unsigned>(b);
 }
 
-//! State of one SMTP connection (smfi_setpriv).
+//! State of one SMTP connection (one per milter connection, renewed at QUIT_NC).
 class ConnectionContext
 {
 public:
@@ -242,6 +242,8 @@ public:
    */
   Verdict failureVerdict(MilterApi* api, const char* stage, const char* what) noexcept;
 
+  //! True while a message with a report recipient is in progress (its end of message is slow).
+  [[nodiscard]] bool reportInProgress() const noexcept { return d_message && d_message->isReport(); }
   [[nodiscard]] uint64_t id() const { return d_id; }
   [[nodiscard]] const collector::Config& config() const { return *d_config; }
 

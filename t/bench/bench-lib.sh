@@ -127,3 +127,74 @@ rss_split() {
   S_ANON=$anon S_FILE=$file
   return $rc
 }
+
+# --- CPU accounting by control group (bench-postfix.sh) ---
+# Each part of a measured setup (a Postfix instance, a milter, its load generators) runs in a
+# cgroup of its own, so its CPU time is read exactly, whatever else the machine is running.
+# cgroup v1 "cpuacct" (cpuacct.usage, ns) or v2 (cpu.stat usage_usec); needs root.
+CG_ROOT=""
+
+# cg_init: make this run's parent group; returns 1 when no hierarchy with CPU accounting is writable.
+cg_init() {
+  local base
+  for base in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    [ -e "$base/cpuacct.usage" ] || [ -e "$base/cgroup.controllers" ] || continue
+    if mkdir "$base/dmarcwatch-bench.$$" 2>/dev/null; then
+      CG_ROOT=$base/dmarcwatch-bench.$$
+      return 0
+    fi
+  done
+  return 1
+}
+
+# cg_new NAME: a child group of this run.
+cg_new() { [ -z "$CG_ROOT" ] || mkdir -p "$CG_ROOT/$1"; }
+
+# cg_usage NAME: CPU time used by the group's processes so far, in microseconds (0 without cgroups).
+cg_usage() {
+  local dir=$CG_ROOT/$1
+  if [ -z "$CG_ROOT" ]; then
+    echo 0
+  elif [ -e "$dir/cpuacct.usage" ]; then
+    echo $(($(cat "$dir/cpuacct.usage") / 1000))
+  else
+    awk '$1 == "usage_usec" { print $2 }' "$dir/cpu.stat"
+  fi
+}
+
+# cg_exec NAME CMD...: run CMD inside group NAME, in the foreground.
+cg_exec() {
+  local name=$1
+  shift
+  (
+    [ -z "$CG_ROOT" ] || echo "$BASHPID" >"$CG_ROOT/$name/cgroup.procs"
+    exec "$@"
+  )
+}
+
+# cg_spawn NAME CMD...: start CMD inside group NAME in the background; CG_PID is its PID
+# (the subshell execs CMD, so stop_pid on CG_PID reaches CMD itself).
+# shellcheck disable=SC2034 # CG_PID is the result
+cg_spawn() {
+  local name=$1
+  shift
+  (
+    [ -z "$CG_ROOT" ] || echo "$BASHPID" >"$CG_ROOT/$name/cgroup.procs"
+    exec "$@"
+  ) &
+  CG_PID=$!
+}
+
+# cg_cleanup: remove this run's groups; call once their processes are gone (retries while they exit).
+cg_cleanup() {
+  local i dir
+  [ -n "$CG_ROOT" ] || return 0
+  for ((i = 0; i < 50; i++)); do
+    for dir in "$CG_ROOT"/*/; do
+      rmdir "$dir" 2>/dev/null || true
+    done
+    rmdir "$CG_ROOT" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: could not remove $CG_ROOT (processes left in it?)" >&2
+}

@@ -1,7 +1,8 @@
 /*
  * fuzz-util.hh - shared pieces of the fuzz targets in t/fuzz/.
  *
- * Users: fuzz-report-parser.cc, fuzz-unpack.cc, fuzz-mime.cc, built two ways:
+ * Users: fuzz-report-parser.cc, fuzz-unpack.cc, fuzz-mime.cc, fuzz-milter-protocol.cc,
+ * built two ways:
  * with standalone-runner.cc (g++, `make check` replays the seed corpora) and
  * with libFuzzer (clang, run-libfuzzer.sh).
  *

@@ -13,7 +13,7 @@
 # The seed corpora in the source tree are never written to.
 #
 # Usage: run-libfuzzer.sh [-t SECONDS] [-j JOBS] [TARGET...]
-#   TARGET: report-parser, unpack, mime (default: all three, one after another)
+#   TARGET: report-parser, unpack, mime, milter-protocol (default: all four, one after another)
 #   -t: seconds per target (default 60; FUZZ_SECONDS)   -j: parallel processes per target (libFuzzer -fork; default 1)
 # Environment: SRCDIR (default: this script's ../..), FUZZ_BUILDDIR (default
 # ./fuzz-clang), CLANG_SUFFIX (e.g. -14 when only clang-14 is installed).
@@ -35,7 +35,7 @@ while getopts "t:j:h" opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(report-parser unpack mime)
+[ ${#targets[@]} -gt 0 ] || targets=(report-parser unpack mime milter-protocol)
 
 srcdir=$(cd "${SRCDIR:-$(dirname "$0")/../..}" && pwd) || exit 2
 builddir=${FUZZ_BUILDDIR:-$PWD/fuzz-clang}

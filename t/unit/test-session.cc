@@ -9,6 +9,7 @@
 #include "collector/log.hh"
 #include "collector/store.hh"
 #include "milter/session.hh"
+#include "t/unit/log-capture.hh"
 #include "t/unit/test-util.hh"
 
 #include <map>
@@ -20,6 +21,7 @@
 
 using namespace dmarcwatch::collector;
 using namespace dmarcwatch::milter;
+using dmarcwatch::test::LogCapture;
 using dmarcwatch::test::TempDir;
 
 namespace dmarcwatch::milter
@@ -167,32 +169,6 @@ Sent send(ConnectionContext& conn, MilterApi& api, const Message& m, bool withDa
   step(out, "eom", conn.onEndOfMessage(api));
   return out;
 }
-
-//! Captures log lines for the fixture's lifetime.
-class LogCapture
-{
-public:
-  LogCapture() { setLogCapture(&d_lines); }
-  ~LogCapture() { setLogCapture(nullptr); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-  //! Lines containing every needle.
-  [[nodiscard]] size_t count(std::initializer_list<std::string_view> needles) const
-  {
-    size_t n = 0;
-    for (const auto& line : d_lines) {
-      bool all = true;
-      for (auto needle : needles) {
-        all = all && line.find(needle) != std::string::npos;
-      }
-      n += all ? 1 : 0;
-    }
-    return n;
-  }
-
-private:
-  std::vector<std::string> d_lines;
-};
 
 //! A temp dir holding the store and the temp-file directory, and a Runtime over them.
 struct SessionFixture

@@ -1,0 +1,163 @@
+/*
+ * listener.cc - parse the Socket setting and open the listening socket.
+ */
+#include "config.h"
+
+#include "milter/listener.hh"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace dmarcwatch::milter
+{
+namespace
+{
+
+[[noreturn]] void fail(const std::string& what, const std::string& socket, int error)
+{
+  throw std::runtime_error(what + " " + socket + ": " + std::strerror(error));
+}
+
+//! Closes a descriptor unless released (error paths while setting up).
+class FdGuard
+{
+public:
+  explicit FdGuard(int fd) :
+    d_fd(fd) {}
+  ~FdGuard()
+  {
+    if (d_fd >= 0) {
+      close(d_fd);
+    }
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  [[nodiscard]] int get() const { return d_fd; }
+  int release()
+  {
+    int fd = d_fd;
+    d_fd = -1;
+    return fd;
+  }
+
+private:
+  int d_fd;
+};
+
+int openUnix(const std::string& path, mode_t mode)
+{
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    throw std::runtime_error("Socket path too long: " + path);
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  // A socket left by a previous run (or a crash) is replaced, as libmilter does;
+  // anything else at that path is an error.
+  struct stat st{};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      throw std::runtime_error("Socket " + path + " exists and is not a socket");
+    }
+    unlink(path.c_str());
+  }
+  FdGuard guard(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int raw = guard.get();
+  if (raw < 0) {
+    fail("socket", path, errno);
+  }
+  // bind applies the umask: create the socket with SocketMode, never wider.
+  mode_t old = umask(static_cast<mode_t>(~mode & 0777));
+  int rc = bind(raw, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  int bindError = errno;
+  umask(old);
+  if (rc != 0) {
+    fail("bind", path, bindError);
+  }
+  if (listen(raw, SOMAXCONN) != 0) {
+    fail("listen", path, errno);
+  }
+  return guard.release();
+}
+
+int openInet(const SocketSpec& where)
+{
+  addrinfo hints{};
+  hints.ai_family = where.ipv6 ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (where.host.empty() ? AI_PASSIVE : 0);
+  addrinfo* found = nullptr;
+  std::string name = (where.ipv6 ? "inet6:" : "inet:") + where.port + (where.host.empty() ? "" : "@" + where.host);
+  int rc = getaddrinfo(where.host.empty() ? nullptr : where.host.c_str(), where.port.c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    throw std::runtime_error("Socket " + name + ": " + gai_strerror(rc));
+  }
+  FdGuard owner(socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int fd = owner.get();
+  if (fd < 0) {
+    int error = errno;
+    freeaddrinfo(found);
+    fail("socket", name, error);
+  }
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (where.ipv6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  }
+  if (bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    int error = errno;
+    freeaddrinfo(found);
+    fail("bind", name, error);
+  }
+  freeaddrinfo(found);
+  if (listen(fd, SOMAXCONN) != 0) {
+    fail("listen", name, errno);
+  }
+  return owner.release();
+}
+
+} // namespace
+
+SocketSpec parseSocketSpec(const std::string& spec)
+{
+  SocketSpec out;
+  size_t colon = spec.find(':');
+  std::string kind = colon == std::string::npos ? "" : spec.substr(0, colon);
+  std::string rest = colon == std::string::npos ? spec : spec.substr(colon + 1);
+  if (kind.empty() || kind == "unix" || kind == "local") {
+    if (rest.empty() || rest.front() != '/') {
+      throw std::runtime_error("Socket " + spec + ": a unix socket needs an absolute path");
+    }
+    out.unixPath = rest;
+    return out;
+  }
+  if (kind != "inet" && kind != "inet6") {
+    throw std::runtime_error("Socket " + spec + ": unknown kind '" + kind + "' (unix:, local:, inet:, inet6:)");
+  }
+  out.ipv6 = kind == "inet6";
+  size_t at = rest.find('@');
+  out.port = rest.substr(0, at);
+  out.host = at == std::string::npos ? "" : rest.substr(at + 1);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  if (out.port.empty() || out.port.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::runtime_error("Socket " + spec + ": the port must be a number (inet:PORT@HOST)");
+  }
+  return out;
+}
+
+int openListenSocket(const SocketSpec& where, mode_t mode)
+{
+  return where.unixPath.empty() ? openInet(where) : openUnix(where.unixPath, mode);
+}
+
+} // namespace dmarcwatch::milter

@@ -1,0 +1,459 @@
+// test-engine.cc - milter/engine.cc: the real event loop over a unix socket in a
+// temp dir, run() in its own thread, and plain-socket clients speaking milter
+// packets: replies, several clients at once, a protocol error closing only its
+// own connection, the end of a report message finished on a worker, stop().
+// Every read waits at most 5 s, so a hang fails the test instead of blocking it.
+#define BOOST_TEST_DYN_LINK
+#define BOOST_TEST_NO_MAIN
+#include <boost/test/unit_test.hpp>
+
+#include "collector/config.hh"
+#include "collector/log.hh"
+#include "collector/store.hh"
+#include "milter/engine.hh"
+#include "milter/listener.hh"
+#include "milter/protocol.hh"
+#include "t/unit/log-capture.hh"
+#include "t/unit/test-util.hh"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+using namespace dmarcwatch::collector;
+using namespace dmarcwatch::milter;
+using dmarcwatch::test::LogCapture;
+using dmarcwatch::test::TempDir;
+namespace protocol = dmarcwatch::milter::protocol;
+
+namespace
+{
+
+using Clock = std::chrono::steady_clock;
+
+//! How long a client waits for one reply (or for the end of the connection).
+constexpr int s_readTimeoutMs = 5000;
+
+std::string u32(uint32_t value)
+{
+  return {static_cast<char>(value >> 24), static_cast<char>((value >> 16) & 0xff),
+          static_cast<char>((value >> 8) & 0xff), static_cast<char>(value & 0xff)};
+}
+
+std::string strings(std::initializer_list<std::string_view> items)
+{
+  std::string out;
+  for (std::string_view item : items) {
+    out.append(item);
+    out.push_back('\0');
+  }
+  return out;
+}
+
+std::string packet(char letter, std::string_view data = {})
+{
+  std::string out;
+  protocol::appendPacket(out, letter, data);
+  return out;
+}
+
+//! Postfix's offer: version 6, every action, every protocol flag.
+std::string optneg()
+{
+  return packet('O', u32(6) + u32(0x1FF) + u32(0x1FFFFF));
+}
+
+//! CONNECT, MAIL and RCPT (with their macros), which Postfix sends without waiting: no replies.
+std::string envelope(const std::string& rcpt, const std::string& queueId = "4QENGINE")
+{
+  return packet('D', "C" + strings({"j", "mx.example.test"})) +
+    packet('C', strings({"client.example.test"}) + "4" + std::string("\x00\x19", 2) + strings({"192.0.2.10"})) +
+    packet('D', "M" + strings({"i", queueId})) + packet('M', strings({"<sender@example.org>"})) +
+    packet('D', "R" + strings({"i", queueId})) + packet('R', strings({rcpt}));
+}
+
+//! A DMARC aggregate report of one record (7 messages).
+std::string reportXml(const std::string& reportId)
+{
+  return "<?xml version=\"1.0\"?><feedback><report_metadata><org_name>engine.test</org_name>"
+         "<email>noreply@engine.test</email><report_id>" +
+    reportId +
+    "</report_id><date_range><begin>1700000000</begin><end>1700086399</end></date_range>"
+    "</report_metadata><policy_published><domain>example.test</domain><p>none</p></policy_published>"
+    "<record><row><source_ip>192.0.2.1</source_ip><count>7</count><policy_evaluated>"
+    "<disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>"
+    "<identifiers><header_from>example.test</header_from></identifiers>"
+    "<auth_results><spf><domain>example.test</domain><result>pass</result></spf></auth_results></record>"
+    "</feedback>\r\n";
+}
+
+//! Headers, end of headers and the body of a report mail (after DATA), body in chunks.
+std::string reportContent(const std::string& body, size_t chunk = 65535)
+{
+  std::string out = packet('L', strings({"From", "noreply@engine.test"})) +
+    packet('L', strings({"To", "rua@example.test"})) + packet('L', strings({"Subject", "Report domain: example.test"})) +
+    packet('L', strings({"MIME-Version", "1.0"})) + packet('L', strings({"Content-Type", "text/xml"})) + packet('N');
+  for (size_t i = 0; i < body.size(); i += chunk) {
+    out += packet('B', std::string_view(body).substr(i, chunk));
+  }
+  return out;
+}
+
+//! A blocking unix-socket client that speaks packets; every wait is bounded.
+class Client
+{
+public:
+  //! \throw std::runtime_error when the connection is refused
+  explicit Client(const std::string& path)
+  {
+    d_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (d_fd < 0) {
+      throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(d_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      int error = errno;
+      close(d_fd);
+      throw std::runtime_error(std::string("connect: ") + std::strerror(error));
+    }
+  }
+  ~Client() { close(d_fd); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  void send(std::string_view bytes)
+  {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(d_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      BOOST_REQUIRE_MESSAGE(n > 0, "send: " << std::strerror(errno));
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  /*!
+   * The next reply: its letter (for 'h', "h Name: value"), "EOF" when the
+   * milter closed the connection, "TIMEOUT" after 5 s without a whole packet.
+   */
+  std::string reply()
+  {
+    Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(s_readTimeoutMs);
+    for (;;) {
+      size_t consumed = 0;
+      if (std::optional<protocol::Packet> got = protocol::nextPacket(d_in, consumed)) {
+        std::string out(1, got->command);
+        if (got->command == protocol::reply::addHeader) {
+          auto [name, value] = protocol::parseHeader(got->data);
+          out += " " + std::string(name) + ": " + std::string(value);
+        }
+        else if (got->command == protocol::reply::optionNegotiation) {
+          d_negotiated = protocol::parseNegotiation(got->data);
+        }
+        d_in.erase(0, consumed);
+        return out;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd pfd{d_fd, POLLIN, 0};
+      int ready = left > 0 ? poll(&pfd, 1, static_cast<int>(left)) : 0;
+      if (ready < 0 && errno == EINTR) {
+        continue;
+      }
+      if (ready <= 0) {
+        return "TIMEOUT";
+      }
+      char buffer[4096];
+      ssize_t n = recv(d_fd, buffer, sizeof buffer, 0);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return d_in.empty() ? "EOF" : "EOF inside a packet";
+      }
+      d_in.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
+  //! Negotiate as Postfix does; true when the milter answered with version 6.
+  bool negotiate()
+  {
+    send(optneg());
+    return reply() == "O" && d_negotiated.version == 6;
+  }
+
+private:
+  int d_fd = -1;
+  std::string d_in;
+  protocol::Negotiation d_negotiated;
+};
+
+//! A Runtime over a Store in a temp dir, an Engine on DIR/milter.sock, run() in a thread.
+struct EngineFixture
+{
+  TempDir dir;
+  LogCapture log; //!< read only once the loop thread has returned
+  std::unique_ptr<Runtime> runtime;
+  std::string socketPath;
+  std::unique_ptr<Engine> engine;
+  std::thread loop;
+  std::atomic<bool> returned{false};
+
+  EngineFixture()
+  {
+    std::filesystem::create_directories(dir.path() / "tmp");
+    std::string db = (dir.path() / "db").string();
+    std::string text = "ReportAddress rua@example.test\nDatabase " + db + "\nTempDirectory " +
+      (dir.path() / "tmp").string() + "\n";
+    runtime = std::make_unique<Runtime>(parseConfig(text, "engine-test.conf"));
+    Store::Options options;
+    options.mapSize = 16ULL << 20;
+    options.sync = false;
+    runtime->setStore(std::make_unique<Store>(db, options));
+    socketPath = (dir.path() / "milter.sock").string();
+    int fd = openListenSocket(parseSocketSpec("unix:" + socketPath), 0600);
+    engine = std::make_unique<Engine>(*runtime, fd, 2);
+    loop = std::thread([this] {
+      try {
+        engine->run(std::chrono::seconds(5));
+      }
+      catch (const std::exception& e) {
+        BOOST_TEST_MESSAGE("run() threw: " << e.what());
+      }
+      returned = true;
+    });
+  }
+
+  ~EngineFixture()
+  {
+    if (loop.joinable()) {
+      stopAndJoin();
+    }
+  }
+  EngineFixture(const EngineFixture&) = delete;
+  EngineFixture& operator=(const EngineFixture&) = delete;
+
+  //! stop(), then wait (at most 5 s) for run() to return; how long that took.
+  std::chrono::milliseconds stopAndJoin()
+  {
+    Clock::time_point start = Clock::now();
+    engine->stop();
+    while (!returned && Clock::now() - start < std::chrono::seconds(5)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    if (!returned) {
+      // A hung loop must not hang the runner: leave it (and what it uses) to the process exit.
+      BOOST_ERROR("Engine::run() did not return within 5 s of stop()");
+      loop.detach();
+      (void)engine.release();
+      (void)runtime.release();
+      return took;
+    }
+    loop.join();
+    engine.reset();
+    return took;
+  }
+
+  [[nodiscard]] size_t storedReports() const
+  {
+    Store::Options options;
+    options.readOnly = true;
+    return Store((dir.path() / "db").string(), options).listReports().size();
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(test_engine, EngineFixture)
+
+BOOST_AUTO_TEST_CASE(non_report_message_is_accepted_at_data)
+{
+  Client mta(socketPath);
+  BOOST_REQUIRE(mta.negotiate());
+  // Postfix sends the steps that need no reply and waits only at DATA.
+  mta.send(envelope("<bob@example.test>") + packet('D', "T") + packet('T'));
+  BOOST_CHECK_EQUAL(mta.reply(), "a");
+  // A second message over the same connection, one packet per write this time.
+  for (char letter : {'M', 'R'}) {
+    mta.send(packet(letter, strings({"<x@example.org>"})));
+  }
+  mta.send(packet('T'));
+  BOOST_CHECK_EQUAL(mta.reply(), "a");
+  mta.send(packet('Q'));
+  BOOST_CHECK_EQUAL(mta.reply(), "EOF");
+}
+
+BOOST_AUTO_TEST_CASE(two_clients_at_once)
+{
+  Client first(socketPath);
+  Client second(socketPath);
+  first.send(optneg());
+  second.send(optneg());
+  BOOST_CHECK_EQUAL(second.reply(), "O");
+  BOOST_CHECK_EQUAL(first.reply(), "O");
+  // Interleaved: the first one's message is half sent while the second one's completes.
+  first.send(envelope("<bob@example.test>", "4QFIRST"));
+  second.send(envelope("<carol@example.test>", "4QSECOND") + packet('T'));
+  BOOST_CHECK_EQUAL(second.reply(), "a");
+  first.send(packet('T'));
+  BOOST_CHECK_EQUAL(first.reply(), "a");
+  second.send(packet('Q'));
+  BOOST_CHECK_EQUAL(second.reply(), "EOF");
+  // The first goes on after the second left.
+  first.send(packet('M', strings({"<x@example.org>"})) + packet('R', strings({"<bob@example.test>"})) + packet('T'));
+  BOOST_CHECK_EQUAL(first.reply(), "a");
+}
+
+BOOST_AUTO_TEST_CASE(protocol_error_closes_only_that_connection)
+{
+  Client good(socketPath);
+  BOOST_REQUIRE(good.negotiate());
+
+  Client zeroLength(socketPath);
+  BOOST_REQUIRE(zeroLength.negotiate());
+  zeroLength.send(std::string("\0\0\0\0", 4));
+  BOOST_CHECK_EQUAL(zeroLength.reply(), "EOF");
+
+  Client tooLong(socketPath);
+  tooLong.send(u32(static_cast<uint32_t>(protocol::s_maxPacket) + 1) + "O");
+  BOOST_CHECK_EQUAL(tooLong.reply(), "EOF");
+
+  Client early(socketPath);
+  early.send(envelope("<bob@example.test>")); // no negotiation first
+  BOOST_CHECK_EQUAL(early.reply(), "EOF");
+
+  // An unknown command after a good negotiation.  (Both in one write usually arrive in
+  // one read, and the negotiation reply queued before the error is then dropped with
+  // the connection; if they arrive apart, the reply goes out first.)
+  Client unknown(socketPath);
+  unknown.send(optneg() + packet('Z'));
+  std::string got = unknown.reply();
+  if (got == "O") {
+    got = unknown.reply();
+  }
+  BOOST_CHECK_EQUAL(got, "EOF");
+
+  good.send(envelope("<bob@example.test>") + packet('T'));
+  BOOST_CHECK_EQUAL(good.reply(), "a");
+
+  stopAndJoin();
+  BOOST_CHECK_EQUAL(log.count({"closing an MTA connection", "packet length 0 out of range"}), 1U);
+  BOOST_CHECK_EQUAL(log.count({"closing an MTA connection"}), 4U);
+}
+
+BOOST_AUTO_TEST_CASE(report_message_is_finished_on_a_worker)
+{
+  Client mta(socketPath);
+  BOOST_REQUIRE(mta.negotiate());
+  mta.send(envelope("<rua@example.test>") + packet('T'));
+  BOOST_CHECK_EQUAL(mta.reply(), "c");
+  mta.send(reportContent(reportXml("engine-1")));
+  BOOST_CHECK_EQUAL(mta.reply(), "c"); // the body chunk
+  mta.send(packet('D', "E" + strings({"i", "4QENGINE"})) + packet('E'));
+  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch: stored; reports=1; records=1; messages=7");
+  BOOST_CHECK_EQUAL(mta.reply(), "a");
+
+  // The same report again, with QUIT sent right behind the end of message: it
+  // is read while the worker runs and handled once the verdict is out.
+  mta.send(envelope("<rua@example.test>", "4QAGAIN") + packet('T'));
+  BOOST_CHECK_EQUAL(mta.reply(), "c");
+  mta.send(reportContent(reportXml("engine-1")));
+  BOOST_CHECK_EQUAL(mta.reply(), "c");
+  mta.send(packet('E') + packet('Q'));
+  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch: duplicate; reports=1; records=1; messages=7");
+  BOOST_CHECK_EQUAL(mta.reply(), "a");
+  BOOST_CHECK_EQUAL(mta.reply(), "EOF");
+
+  stopAndJoin();
+  BOOST_CHECK_EQUAL(storedReports(), 1U);
+  BOOST_CHECK_EQUAL(log.count({"report message", "qid=4QENGINE", "outcome=stored"}), 1U);
+  BOOST_CHECK_EQUAL(log.count({"report message", "qid=4QAGAIN", "outcome=duplicate"}), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(mta_gone_while_its_report_is_finished)
+{
+  {
+    // The MTA gives up (timeout) right after the end of message: the worker still
+    // finishes it, the loop drops the reply and the connection.
+    Client mta(socketPath);
+    BOOST_REQUIRE(mta.negotiate());
+    mta.send(envelope("<rua@example.test>", "4QGONE") + packet('T') + reportContent(reportXml("engine-gone")) +
+             packet('E'));
+    BOOST_CHECK_EQUAL(mta.reply(), "c"); // DATA
+  }
+  // The loop goes on serving others.
+  Client next(socketPath);
+  BOOST_REQUIRE(next.negotiate());
+  next.send(envelope("<bob@example.test>") + packet('T'));
+  BOOST_CHECK_EQUAL(next.reply(), "a");
+  // The worker stored it (wait for that, at most 5 s); sent again, it is a duplicate.
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  while (storedReports() == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_REQUIRE_EQUAL(storedReports(), 1U);
+  Client again(socketPath);
+  BOOST_REQUIRE(again.negotiate());
+  again.send(envelope("<rua@example.test>", "4QRETRY") + packet('T') + reportContent(reportXml("engine-gone")) +
+             packet('E'));
+  BOOST_CHECK_EQUAL(again.reply(), "c");
+  BOOST_CHECK_EQUAL(again.reply(), "c");
+  BOOST_CHECK_EQUAL(again.reply(), "h X-DMARCwatch: duplicate; reports=1; records=1; messages=7");
+  BOOST_CHECK_EQUAL(again.reply(), "a");
+  stopAndJoin();
+  BOOST_CHECK_EQUAL(storedReports(), 1U);
+  BOOST_CHECK_EQUAL(log.count({"report message", "qid=4QGONE"}), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(large_message_in_one_write_is_framed_across_reads)
+{
+  // 600 KiB of body in 64 KiB packets, written at once: more than one wake-up's worth of reading.
+  Client mta(socketPath);
+  BOOST_REQUIRE(mta.negotiate());
+  std::string body = reportXml("engine-large") + std::string(600 * 1024, ' ') + "\r\n";
+  size_t chunks = (body.size() + 65534) / 65535;
+  mta.send(envelope("<rua@example.test>") + packet('T') + reportContent(body) + packet('E'));
+  BOOST_CHECK_EQUAL(mta.reply(), "c"); // DATA
+  for (size_t i = 0; i < chunks; ++i) {
+    BOOST_CHECK_EQUAL(mta.reply(), "c");
+  }
+  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch: stored; reports=1; records=1; messages=7");
+  BOOST_CHECK_EQUAL(mta.reply(), "a");
+}
+
+BOOST_AUTO_TEST_CASE(stop_returns_promptly_and_refuses_new_connections)
+{
+  Client idle(socketPath);
+  BOOST_REQUIRE(idle.negotiate());
+  Client halfway(socketPath);
+  BOOST_REQUIRE(halfway.negotiate());
+  halfway.send(envelope("<rua@example.test>"));
+
+  std::chrono::milliseconds took = stopAndJoin();
+  BOOST_CHECK_LT(took.count(), 2000);
+  // Open connections are closed (the MTA applies its default action).
+  BOOST_CHECK_EQUAL(idle.reply(), "EOF");
+  BOOST_CHECK_EQUAL(halfway.reply(), "EOF");
+  // Nobody listens any more.
+  BOOST_CHECK_THROW(Client{socketPath}, std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
