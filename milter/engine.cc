@@ -160,8 +160,8 @@ void Engine::State::closeConnection(Connection& conn)
   if (conn.closed || conn.busy) {
     return; // a busy one is closed when its worker is done (closing is set)
   }
-  unregister(conn);
-  closeDescriptor(conn.fd);
+  closeDescriptor(conn.fd); // also leaves the epoll set: the descriptor is never duplicated
+  conn.registered = false;
   conn.closed = true;
   auto it = connections.find(&conn);
   if (it != connections.end()) {
@@ -202,7 +202,11 @@ void Engine::State::acceptAll()
       else if (raw == nullptr) {
         close(fd);
       }
+      continue;
     }
+    // The MTA writes its negotiation right after connecting: it is often here
+    // already, and reading it now saves a trip through epoll_wait.
+    readInput(*raw);
   }
 }
 

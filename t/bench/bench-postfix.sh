@@ -288,11 +288,13 @@ source_drain() {
 
 # Step: warm up each (spawns smtpd/cleanup/smtp processes).  Then the rounds; each has two parts:
 #   one setup at a time, the order rotating from round to round: msg/s (the issue's measure);
-#   all setups at once: CPU per message under the very same machine conditions.  On a shared
-#   virtual machine CPU speed drifts by 10-30 % within seconds (seen here), which one-at-a-time
-#   rounds cannot tell from a real difference.
+#   each milter setup side by side with plain, both loaded at once: CPU per message of the two
+#   under the very same machine conditions.  On a shared virtual machine CPU speed drifts by
+#   10-30 % within seconds (seen here), which one-at-a-time rounds cannot tell from a real
+#   difference; two at once keep the two cores busy without overloading them.
 for v in $VARIANTS; do source_start "$v" 100 && source_wait "$v" && source_drain "$v" 100; done
-declare -A ACC DEL MTA MIL ALL CMTA CMIL CALL
+# C*[v]: v's CPU figures in the side-by-side runs; P*[v]: plain's in the runs beside v.
+declare -A ACC DEL MTA MIL ALL CMTA CMIL CALL PMTA PALL
 read -r -a order <<<"$VARIANTS"
 for ((r = 1; r <= ROUNDS; r++)); do
   for ((k = 0; k < ${#order[@]}; k++)); do
@@ -303,16 +305,23 @@ for ((r = 1; r <= ROUNDS; r++)); do
     ACC[$v]+="$R_ACC " DEL[$v]+="$R_DEL " MTA[$v]+="$R_MTA " MIL[$v]+="$R_MIL " ALL[$v]+="$R_ALL "
     echo "bench-postfix: round $r $v alone: accepted $R_ACC msg/s, delivered $R_DEL msg/s, CPU $R_MTA us/msg (Postfix+milter; milter $R_MIL), $R_ALL us/msg (with source and sink)" >&2
   done
-  for v in $VARIANTS; do source_start "$v" "$COUNT"; done
-  for v in $VARIANTS; do source_wait "$v"; done
   for v in $VARIANTS; do
+    [ "$v" != plain ] || continue
+    source_start plain "$COUNT"
+    source_start "$v" "$COUNT"
+    source_wait plain
+    source_wait "$v"
+    source_drain plain "$COUNT"
+    PMTA[$v]+="$R_MTA " PALL[$v]+="$R_ALL "
     source_drain "$v" "$COUNT"
     CMTA[$v]+="$R_MTA " CMIL[$v]+="$R_MIL " CALL[$v]+="$R_ALL "
-    echo "bench-postfix: round $r $v concurrent: CPU $R_MTA us/msg (Postfix+milter; milter $R_MIL), $R_ALL us/msg (with source and sink)" >&2
+    echo "bench-postfix: round $r $v beside plain: CPU $R_MTA us/msg (Postfix+milter; milter $R_MIL), $R_ALL us/msg (with source and sink); plain ${PMTA[$v]##* }" >&2
   done
 done
 
-# Step: report mail.  Distinct reports, so none is a duplicate.
+# Step: report mail (unless BENCH_SMTP_REPORTS=0).  Distinct reports, so none is a duplicate.
+nrep=0 nerr=0 stored=0
+if ((REPORTS > 0)); then
 "$GEN" --batch-dir "$BASE/reports" --domains 10 --days $(((REPORTS + 9) / 10)) --records 100 --seed 3 --gzip \
   --totals "$BASE/reports.totals" 2>/dev/null
 send_reports() {
@@ -359,6 +368,7 @@ read -r nrep nerr rwall <<<"$(send_reports "${SMTP_PORT[dw]}")"
 read -r _ perr pwall <<<"$(send_reports "${SMTP_PORT[plain]}")"
 stored=$("$DW" --db "$BASE/store" reports --json | "$PYTHON" -c 'import json,sys; print(len(json.load(sys.stdin)["reports"]))') || stored="?"
 [ "$nerr" = 0 ] && [ "$stored" = "$nrep" ] || echo "bench-postfix: report mail: $nerr errors, $stored of $nrep stored" >&2
+fi
 
 # Step: the tables.
 range() { read -r med lo hi <<<"$(stats "$@")"; printf '%.0f (%.0f-%.0f)' "$med" "$lo" "$hi"; }
@@ -375,7 +385,9 @@ paired() {
   read -r med lo hi <<<"$(stats "${ratios[@]}")"
   printf '%.1f %% (%.1f-%.1f)' "$med" "$lo" "$hi"
 }
-echo "Non-report mail: smtp-source -s $SESSIONS -m $COUNT -l $SIZE (one SMTP connection per message, the worst case for a milter) into each setup; Postfix relays to smtp-sink; milters on a $SOCKET_KIND socket; $ROUNDS rounds, medians (min-max). CPU: user + system time of the setup's own processes, read from their cgroups; capacity = CPU per message without a milter / with it, paired by round (what msg/s would be on a machine busy with mail alone)."
+conn_desc="one SMTP connection per message, the worst case for a milter"
+[ "$REUSE" = 1 ] && conn_desc="-d: each of the $SESSIONS sessions sends its messages over one SMTP connection"
+echo "Non-report mail: smtp-source -s $SESSIONS -m $COUNT -l $SIZE ($conn_desc) into each setup; Postfix relays to smtp-sink; milters on a $SOCKET_KIND socket; $ROUNDS rounds, medians (min-max). CPU: user + system time of the setup's own processes, read from their cgroups; capacity = CPU per message without a milter / with it, paired by round (what msg/s would be on a machine busy with mail alone)."
 if [ -z "$CG_ROOT" ]; then
   echo "No writable cgroup with CPU accounting here: CPU columns are empty."
 fi
@@ -393,25 +405,24 @@ for v in $VARIANTS; do
   echo "| ${LABEL[$v]} / without | $(paired "${ACC[$v]}" "${ACC[plain]}" 0) | $(paired "${DEL[$v]}" "${DEL[plain]}" 0) | $(paired "${MTA[$v]}" "${MTA[plain]}" 1) capacity | | $(paired "${ALL[$v]}" "${ALL[plain]}" 1) capacity |"
 done
 echo
-echo "All setups at once (the same load into each, so each round compares them under the same machine conditions):"
+echo "Side by side: each milter setup and plain loaded at once with the same load, so each round compares the two under the same machine conditions:"
 echo
-echo "| setup | CPU/msg, Postfix + milter | of which the milter | CPU/msg with smtp-source and smtp-sink | capacity vs without (Postfix + milter) | capacity vs without (with source and sink) |"
+echo "| setup | CPU/msg, Postfix + milter (plain beside it) | of which the milter | CPU/msg with smtp-source and smtp-sink (plain beside it) | capacity vs without (Postfix + milter) | capacity vs without (with source and sink) |"
 echo "|---|--:|--:|--:|--:|--:|"
 for v in $VARIANTS; do
-  cap1="-" cap2="-"
-  if [ "$v" != plain ]; then
-    cap1=$(paired "${CMTA[$v]}" "${CMTA[plain]}" 1) cap2=$(paired "${CALL[$v]}" "${CALL[plain]}" 1)
-  fi
+  [ "$v" != plain ] || continue
   # shellcheck disable=SC2086 # the lists are space-separated numbers
-  echo "| ${LABEL[$v]} | $(range ${CMTA[$v]}) us | $(range ${CMIL[$v]}) us | $(range ${CALL[$v]}) us | $cap1 | $cap2 |"
+  echo "| ${LABEL[$v]} | $(range ${CMTA[$v]}) us ($(range ${PMTA[$v]}) us) | $(range ${CMIL[$v]}) us | $(range ${CALL[$v]}) us ($(range ${PALL[$v]}) us) | $(paired "${CMTA[$v]}" "${PMTA[$v]}" 1) | $(paired "${CALL[$v]}" "${PALL[$v]}" 1) |"
 done
 echo
 echo "Target (issue 4): with dmarcwatch-milter >= 95 % of the throughput without a milter."
 echo
+if ((REPORTS > 0)); then
 echo "Report mail: $nrep distinct reports (~100 records, gzip attachment, one connection each, $REPORT_SESSIONS in parallel) to the rua address."
 echo
 echo "| instance | wall | reports/s | note |"
 echo "|---|--:|--:|---|"
 echo "| with dmarcwatch-milter | $(fmt_s "$rwall") | $(awk -v n="$nrep" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }') | $stored of $nrep stored, $nerr SMTP errors |"
 echo "| without milter (reference) | $(fmt_s "$pwall") | $(awk -v n="$nrep" -v s="$pwall" 'BEGIN { printf "%.0f", n / s }') | $perr SMTP errors |"
+fi
 [ "$nerr" = 0 ] && [ "$stored" = "$nrep" ]

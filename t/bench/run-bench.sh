@@ -263,6 +263,18 @@ if [ "${BENCH_POSTFIX:-1}" != 0 ]; then
     fail "bench-postfix.sh exit $rc: $(tail -n5 "$WORK/postfix.err")"
     echo "Failed (exit $rc): $(tail -n3 "$WORK/postfix.err" | tr '\n' ' ')" >>"$POSTFIX_MD"
   fi
+  if [ $rc -eq 0 ]; then
+    # The same with every message of a session over one SMTP connection (busy senders reuse
+    # connections): the per-connection part of a milter's cost drops out.
+    {
+      echo
+      echo "#### Several messages per SMTP connection (smtp-source -d)"
+      echo
+    } >>"$POSTFIX_MD"
+    BENCH_SMTP_REUSE=1 BENCH_SMTP_REPORTS=0 BENCH_SMTP_ROUNDS=${BENCH_SMTP_REUSE_ROUNDS:-3} \
+      bash "$here/bench-postfix.sh" >>"$POSTFIX_MD" 2>>"$WORK/postfix.err" || rc=$?
+    [ $rc -eq 0 ] || fail "bench-postfix.sh (connection reuse) exit $rc: $(tail -n5 "$WORK/postfix.err")"
+  fi
 fi
 
 # Step: the report.
