@@ -12,6 +12,7 @@
 
 #include "collector/config-keys.hh"
 #include "collector/errors.hh"
+#include "collector/socket-spec.hh"
 #include "collector/text.hh"
 
 #include <algorithm>
@@ -134,8 +135,11 @@ const std::vector<KeyDef>& keyTable()
      "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST, inet:PORT (every address)\n"
      "or unix:PATH (local:PATH).  A unix socket costs the MTA a little less per connection.",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
-       if (!(v.starts_with("inet:") || v.starts_with("inet6:") || v.starts_with("unix:") || v.starts_with("local:"))) {
-         o.fail("Socket: '" + std::string(v) + "' must start with inet:, inet6:, unix: or local:");
+       try {
+         parseSocketSpec(std::string(v));
+       }
+       catch (const std::invalid_argument& e) {
+         o.fail(e.what());
        }
        c.socket = v;
      }},

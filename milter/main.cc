@@ -242,7 +242,7 @@ int run(const Options& options)
   SocketSpec listenAddress;
   int listenFd = -1;
   try {
-    listenAddress = parseSocketSpec(config->socket);
+    listenAddress = collector::parseSocketSpec(config->socket);
     listenFd = openListenSocket(listenAddress, static_cast<mode_t>(config->socketMode));
   }
   catch (const std::exception& e) {

@@ -464,6 +464,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
   const char* action = !discard ? "keep" : (msg.otherRecipients == 0 ? "discard" : "delrcpt");
   for (const auto& report : outcome.reports) {
     logInfo("report message", {{"qid", qid},
+                               {"client", d_client},
                                {"reporter", report.header.metadata.orgName},
                                {"domain", report.header.policy.domain},
                                {"report_id", report.header.metadata.reportId},

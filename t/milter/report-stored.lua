@@ -24,7 +24,7 @@ t.ok(mt.disconnect(conn), "disconnect")
 
 local ids = t.reportIds()
 t.check(#ids == 2, "store holds 2 reports (got " .. #ids .. ")")
-t.check(t.logCount("report message", "qid=QSTORE1", "reporter=google.com", "domain=example.test",
+t.check(t.logCount("report message", "qid=QSTORE1", "client=192.0.2.10", "reporter=google.com", "domain=example.test",
                    "report_id=rid-7", "records=2", "messages=8", "outcome=stored") == 1, "log line for QSTORE1")
 t.check(t.logCount("qid=QSTORE2", "outcome=duplicate") == 1, "log line for the duplicate")
 end)

@@ -103,7 +103,11 @@ BOOST_AUTO_TEST_CASE(errors_name_file_and_line)
   checkError("ReportAction bounce\n", "bad.conf:1: ReportAction: 'bounce' must be one of keep|discard");
   checkError("MaxMessageSize lots\n", "bad.conf:1: MaxMessageSize: 'lots' is not a size");
   checkError("MaxXmlDepth 1\n", "bad.conf:1: MaxXmlDepth: 1 is outside");
-  checkError("Socket 8895\n", "bad.conf:1: Socket:");
+  checkError("Socket 8895\n", "bad.conf:1: Socket: '8895': a unix socket needs an absolute path");
+  checkError("Socket tcp:8895@127.0.0.1\n", "bad.conf:1: Socket: 'tcp:8895@127.0.0.1': unknown kind 'tcp'");
+  checkError("Socket inet:smtp@127.0.0.1\n", "bad.conf:1: Socket: 'inet:smtp@127.0.0.1': the port must be a number");
+  checkError("Socket inet6:70000@::1\n", "bad.conf:1: Socket: 'inet6:70000@::1': the port must be a number");
+  checkError("Socket unix:run/milter.sock\n", "bad.conf:1: Socket: 'unix:run/milter.sock': a unix socket needs");
   checkError("SocketMode 0999\n", "bad.conf:1: SocketMode: '0999' is not an octal mode");
   checkError("SocketMode 01777\n", "bad.conf:1: SocketMode: 01777 is outside 0..0777");
   checkError("Database /a\nDatabase /b\n", "bad.conf:2: Database: given twice");

@@ -228,7 +228,7 @@ struct EngineFixture
     options.sync = false;
     runtime->setStore(std::make_unique<Store>(db, options));
     socketPath = (dir.path() / "milter.sock").string();
-    int fd = openListenSocket(parseSocketSpec("unix:" + socketPath), 0600);
+    int fd = openListenSocket(dmarcwatch::collector::parseSocketSpec("unix:" + socketPath), 0600);
     engine = std::make_unique<Engine>(*runtime, fd, 2);
     loop = std::thread([this] {
       try {
