@@ -98,7 +98,7 @@ struct Engine::State
   State& operator=(const State&) = delete;
 
   Runtime& runtime;
-  int listenFd;
+  int listenFd; //!< -1 once the engine stopped listening
   int epollFd = -1;
   int wakeFd = -1;
   // Tags for the two descriptors that are not connections (epoll_event.data.ptr).
@@ -108,7 +108,6 @@ struct Engine::State
   std::vector<std::unique_ptr<Connection>> graveyard; //!< closed in this batch, freed after it
   std::vector<char> readBuffer = std::vector<char>(s_readChunk); //!< the loop's, for every read
   std::atomic<bool> stopping{false};
-  bool listening = false;
   Clock::time_point acceptPausedUntil{};
 
   // Workers: jobs in, finished connections out (then the loop is woken through wakeFd).
@@ -381,7 +380,6 @@ void Engine::State::stopListening()
     epoll_ctl(epollFd, EPOLL_CTL_DEL, listenFd, nullptr);
     closeDescriptor(listenFd);
   }
-  listening = false;
 }
 
 unsigned Engine::State::busyCount()
@@ -440,7 +438,6 @@ Engine::Engine(Runtime& runtime, int listenFd, unsigned workers) :
   if (epoll_ctl(s.epollFd, EPOLL_CTL_ADD, listenFd, &ev) != 0) {
     throw std::system_error(errno, std::generic_category(), "epoll_ctl listen socket");
   }
-  s.listening = true;
   try {
     for (unsigned i = 0; i < std::max(1U, workers); ++i) {
       s.workers.emplace_back([&s] { s.workerLoop(); });
@@ -536,7 +533,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == &s.listenTag) {
-        if (s.listening) {
+        if (s.listenFd >= 0) {
           s.acceptAll();
         }
         continue;
@@ -558,7 +555,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
     }
     s.graveyard.clear();
     now = Clock::now();
-    if (s.listening && s.acceptPausedUntil != Clock::time_point{} && now >= s.acceptPausedUntil) {
+    if (s.listenFd >= 0 && s.acceptPausedUntil != Clock::time_point{} && now >= s.acceptPausedUntil) {
       s.acceptPausedUntil = {};
       epoll_event ev{};
       ev.events = EPOLLIN;

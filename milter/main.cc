@@ -37,6 +37,7 @@
 #include "milter/listener.hh"
 #include "milter/session.hh"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -44,20 +45,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <optional>
 #include <string>
 #include <thread>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 namespace dmarcwatch::milter

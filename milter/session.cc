@@ -283,6 +283,25 @@ MessageContext& ConnectionContext::message()
   return *d_message;
 }
 
+MessageBuffer& ConnectionContext::bufferOf(MessageContext& msg)
+{
+  if (!msg.buffer) {
+    msg.buffer = std::make_unique<MessageBuffer>(d_config->memoryBufferBytes, d_config->limits.maxMessageBytes,
+                                                 d_config->tempDirectory);
+  }
+  return *msg.buffer;
+}
+
+MessageBuffer* ConnectionContext::reportBuffer()
+{
+  MessageContext& msg = message();
+  if (!msg.isReport()) {
+    msg.decided = true; // answered Accept by the caller
+    return nullptr;
+  }
+  return &bufferOf(msg);
+}
+
 std::string ConnectionContext::logId() const
 {
   if (d_message && !d_message->queueId.empty()) {
@@ -336,19 +355,14 @@ Verdict ConnectionContext::onData(MilterApi& /*api*/)
 
 Verdict ConnectionContext::onHeader(MilterApi& /*api*/, std::string_view name, std::string_view value)
 {
-  MessageContext& msg = message();
-  if (!msg.isReport()) {
-    msg.decided = true;
+  MessageBuffer* buffer = reportBuffer();
+  if (buffer == nullptr) {
     return Verdict::Accept; // MTAs or protocol versions without the DATA callback
-  }
-  if (!msg.buffer) {
-    msg.buffer = std::make_unique<MessageBuffer>(d_config->memoryBufferBytes, d_config->limits.maxMessageBytes,
-                                                 d_config->tempDirectory);
   }
   // A result header the message brought along is forged: deleted at eom.
   // (No cap needed: each one costs the sender a header line, bounded by MaxMessageSize.)
   if (collector::equalsIgnoreCaseAscii(name, s_resultHeader)) {
-    ++msg.forgedHeaders;
+    ++d_message->forgedHeaders;
   }
   // Reconstruct the header as it was: "Name: value" CRLF (libmilter strips the space).
   std::string line;
@@ -357,37 +371,27 @@ Verdict ConnectionContext::onHeader(MilterApi& /*api*/, std::string_view name, s
   line.append(": ");
   appendCrlf(line, value);
   line.append("\r\n");
-  msg.buffer->append(line);
+  buffer->append(line);
   return Verdict::Continue;
 }
 
 Verdict ConnectionContext::onEndOfHeaders(MilterApi& /*api*/)
 {
-  MessageContext& msg = message();
-  if (!msg.isReport()) {
-    msg.decided = true;
+  MessageBuffer* buffer = reportBuffer();
+  if (buffer == nullptr) {
     return Verdict::Accept;
   }
-  if (!msg.buffer) {
-    msg.buffer = std::make_unique<MessageBuffer>(d_config->memoryBufferBytes, d_config->limits.maxMessageBytes,
-                                                 d_config->tempDirectory);
-  }
-  msg.buffer->append("\r\n");
+  buffer->append("\r\n");
   return Verdict::Continue;
 }
 
 Verdict ConnectionContext::onBody(MilterApi& /*api*/, std::string_view chunk)
 {
-  MessageContext& msg = message();
-  if (!msg.isReport()) {
-    msg.decided = true;
+  MessageBuffer* buffer = reportBuffer();
+  if (buffer == nullptr) {
     return Verdict::Accept;
   }
-  if (!msg.buffer) {
-    msg.buffer = std::make_unique<MessageBuffer>(d_config->memoryBufferBytes, d_config->limits.maxMessageBytes,
-                                                 d_config->tempDirectory);
-  }
-  msg.buffer->append(chunk);
+  buffer->append(chunk);
   return Verdict::Continue;
 }
 
@@ -415,17 +419,14 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
 {
   const collector::Config& config = *d_config;
   std::string qid = msg.queueId.empty() ? "conn-" + std::to_string(d_id) : msg.queueId;
-  if (!msg.buffer) {
-    msg.buffer = std::make_unique<MessageBuffer>(config.memoryBufferBytes, config.limits.maxMessageBytes,
-                                                 config.tempDirectory);
-  }
+  MessageBuffer& buffer = bufferOf(msg); // a report without headers or body has none yet
 
   // Step 1: over the size cap - nothing to parse; deliver it with the error.
-  if (msg.buffer->overflow()) {
+  if (buffer.overflow()) {
     std::string error = "message larger than " + std::string(collector::keys::maxMessageSize) + " (" + std::to_string(config.limits.maxMessageBytes) +
       " bytes)";
     logWarning("report message not stored", {{"qid", qid}, {"outcome", "error"}, {"error", error},
-                                             {"bytes", std::to_string(msg.buffer->seen())}, {"action", "keep"}});
+                                             {"bytes", std::to_string(buffer.seen())}, {"action", "keep"}});
     std::string header = "error; " + error;
     return deliver(api, msg, qid, &header);
   }
@@ -440,7 +441,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
   collector::IngestOutcome outcome;
   try {
     collector::Ingester ingester(*lease.get(), config.limits);
-    outcome = ingester.ingestMessage(msg.buffer->view(), "milter " + qid);
+    outcome = ingester.ingestMessage(buffer.view(), "milter " + qid);
   }
   catch (const collector::StoreError& e) {
     // Disk full, map full, lock: the MTA keeps the message and retries; dedup makes that safe.

@@ -251,6 +251,10 @@ private:
   std::optional<Verdict> decidedEarlier(Step step, MilterApi& api);
   Verdict answer(Step step, Verdict verdict) noexcept;
   MessageContext& message();
+  //! The message's buffer, created on first use (MemoryBufferSize, MaxMessageSize, TempDirectory).
+  MessageBuffer& bufferOf(MessageContext& msg);
+  //! The buffer of the message in progress when it is a report; nullptr (and decided) when it is not.
+  MessageBuffer* reportBuffer();
   std::string logId() const;
   Verdict finishReport(MilterApi& api, MessageContext& msg);
   Verdict deliver(MilterApi& api, const MessageContext& msg, const std::string& qid, const std::string* header);
