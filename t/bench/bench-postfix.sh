@@ -43,6 +43,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench-lib.sh source-path=SCRIPTDIR
 . "$here/bench-lib.sh"
+# shellcheck source=../lib/postfix-config.sh source-path=SCRIPTDIR
+. "$here/../lib/postfix-config.sh"
 
 BUILDDIR=${BUILDDIR:-$PWD}
 GEN=$BUILDDIR/t/bench/generate-report
@@ -108,66 +110,26 @@ pf_setup() {
   chmod 755 "$dir" "$dir/queue"
   chown postfix:postfix "$dir/data"
   chmod 700 "$dir/data"
-  cat >"$dir/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $dir/queue
-data_directory = $dir/data
-meta_directory = /etc/postfix
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
+  pf_main_cf_common "$dir/queue" "$dir/data" >"$dir/etc/main.cf"
+  cat >>"$dir/etc/main.cf" <<EOF
 syslog_name = pfbench-$name
 maillog_file = $dir/maillog
 maillog_file_prefixes = $BASE
 myhostname = mx-$name.example.test
 mydomain = example.test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
 relay_domains = example.test
-local_recipient_maps =
-alias_maps =
-alias_database =
 local_transport = error:5.1.1 no local delivery in the bench
 default_transport = smtp
 relay_transport = smtp
 relayhost = [127.0.0.1]:$sink_port
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-biff = no
-smtputf8_enable = no
 smtpd_milters = $milters
-milter_default_action = tempfail
-milter_protocol = 6
 EOF
   cat >"$dir/etc/master.cf" <<EOF
 127.0.0.1:$port inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-  # Postfix re-reads config files younger than ~2 s, stalling each start.
-  touch -d '-10 seconds' "$dir/etc/main.cf" "$dir/etc/master.cf"
-  postconf -c "$dir/etc" -n >/dev/null
+  pf_master_cf_internal >>"$dir/etc/master.cf"
+  pf_settle "$dir/etc" main.cf master.cf
 }
 
 # pf_start NAME PORT: start an instance (in cgroup NAME-mta) and wait for its SMTP port.

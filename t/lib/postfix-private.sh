@@ -18,6 +18,8 @@
 # maillog_file under BASE (P5), stop by PID (P6/P7), script(1) for early
 # errors (P8).
 set -euo pipefail
+# shellcheck source=postfix-config.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/postfix-config.sh"
 cmd=${1:?usage: postfix-private.sh setup|start|stop BASE ...}
 BASE=${2:?base directory}
 PF=$BASE/postfix
@@ -30,37 +32,18 @@ setup)
   chown root:root "$PF/queue"; chmod 755 "$PF/queue"
   chown postfix:postfix "$PF/data"; chmod 700 "$PF/data"
   chown 65534:65534 "$BASE/mail"
-  cat > "$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-meta_directory = /etc/postfix
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
+  pf_main_cf_common "$PF/queue" "$PF/data" > "$PF/etc/main.cf"
+  cat >> "$PF/etc/main.cf" <<EOF
 syslog_name = dwtest-$(basename "$BASE")
 maillog_file = $PF/maillog
 maillog_file_prefixes = $BASE
 myhostname = mx.example.test
 mydomain = example.test
 myorigin = \$myhostname
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
 relay_domains =
-local_recipient_maps =
-alias_maps =
-alias_database =
 local_transport = error:5.1.1 local delivery disabled in test instance
 default_transport = error:5.4.4 no outbound mail in test instance
 relay_transport = \$default_transport
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-biff = no
-smtputf8_enable = no
 smtpd_banner = \$myhostname ESMTP dwtest
 message_size_limit = 20480000
 default_process_limit = 40
@@ -70,8 +53,6 @@ virtual_mailbox_maps = texthash:$PF/etc/vmailbox
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 virtual_destination_concurrency_limit = 20
-milter_default_action = tempfail
-milter_protocol = 6
 milter_connect_timeout = 2s
 milter_command_timeout = 30s
 milter_content_timeout = 60s
@@ -93,29 +74,10 @@ EOF
   -o myhostname=milter-in.example.test
 127.0.0.1:$QUEUED inet n - n - - smtpd
   -o content_filter=smtp:[127.0.0.1]:$DIRECT
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-smtp      unix  -       -       n       -       -       smtp
 virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-  # P1: Postfix stalls ~2 s on config files modified within the last 2 s.
-  touch -d '-10 seconds' "$PF/etc/main.cf" "$PF/etc/master.cf" "$PF/etc/vmailbox"
-  postconf -c "$PF/etc" -n >/dev/null
+  pf_master_cf_internal >> "$PF/etc/master.cf"
+  pf_settle "$PF/etc" main.cf master.cf vmailbox
   ;;
 start)
   if ! postfix -c "$PF/etc" start >>"$PF/start.log" 2>&1; then
