@@ -11,7 +11,7 @@
 set -euo pipefail
 builddir=$(cd "${1:?usage: demo.sh BUILDDIR}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
-dw=$builddir/collector/dmarcwatch
+dw=$builddir/collector/cli/dmarcwatch
 milter=$builddir/milter/dmarcwatch-milter
 lib=$top/t/lib
 PATH=$PATH:/usr/sbin

@@ -24,7 +24,7 @@
 
 #include "milter/dispatch.hh"
 
-#include "collector/log.hh"
+#include "collector/common/log.hh"
 
 #include <string_view>
 

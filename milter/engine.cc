@@ -12,7 +12,7 @@
 
 #include "milter/engine.hh"
 
-#include "collector/log.hh"
+#include "collector/common/log.hh"
 #include "milter/dispatch.hh"
 
 #include <atomic>

@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include "collector/socket-spec.hh"
+#include "collector/common/socket-spec.hh"
 
 #include <string>
 

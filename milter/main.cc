@@ -27,12 +27,12 @@
  */
 #include "config.h"
 
-#include "collector/config.hh"
+#include "collector/common/config.hh"
 
-#include "collector/config-keys.hh"
-#include "collector/errors.hh"
-#include "collector/log.hh"
-#include "collector/store.hh"
+#include "collector/common/config-keys.hh"
+#include "collector/common/errors.hh"
+#include "collector/common/log.hh"
+#include "collector/store/store.hh"
 #include "milter/engine.hh"
 #include "milter/listener.hh"
 #include "milter/session.hh"

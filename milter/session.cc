@@ -21,11 +21,11 @@
 
 #include "milter/session.hh"
 
-#include "collector/errors.hh"
+#include "collector/common/errors.hh"
 
-#include "collector/config-keys.hh"
-#include "collector/log.hh"
-#include "collector/text.hh"
+#include "collector/common/config-keys.hh"
+#include "collector/common/log.hh"
+#include "collector/common/text.hh"
 
 #include <cerrno>
 #include <system_error>

@@ -35,9 +35,9 @@
  */
 #pragma once
 
-#include "collector/config.hh"
-#include "collector/ingest.hh"
-#include "collector/store.hh"
+#include "collector/common/config.hh"
+#include "collector/ingest/ingest.hh"
+#include "collector/store/store.hh"
 #include "milter/milter-api.hh"
 
 #include <chrono>

@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 BUILDDIR=${BUILDDIR:-$PWD}
 GEN=$BUILDDIR/t/bench/generate-report
-DW=${DMARCWATCH:-$BUILDDIR/collector/dmarcwatch}
+DW=${DMARCWATCH:-$BUILDDIR/collector/cli/dmarcwatch}
 N=${BENCH_PEER_RECORDS:-200000}
 TIMEOUT=${BENCH_PEER_TIMEOUT:-900}
 CACHE=${BENCH_CACHE:-${TMPDIR:-/tmp}/dmarcwatch-bench-cache}

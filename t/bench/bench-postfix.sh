@@ -48,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 BUILDDIR=${BUILDDIR:-$PWD}
 GEN=$BUILDDIR/t/bench/generate-report
-DW=${DMARCWATCH:-$BUILDDIR/collector/dmarcwatch}
+DW=${DMARCWATCH:-$BUILDDIR/collector/cli/dmarcwatch}
 MILTER=${DMARCWATCH_MILTER:-$BUILDDIR/milter/dmarcwatch-milter}
 NULL_MILTER=${NULL_MILTER:-$BUILDDIR/t/bench/null-milter}
 COUNT=${BENCH_SMTP_COUNT:-2000}

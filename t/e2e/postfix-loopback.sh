@@ -19,7 +19,7 @@ set -u
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILDDIR=${BUILDDIR:-$SRCDIR}
 MILTER=$BUILDDIR/milter/dmarcwatch-milter
-DMARCWATCH=$BUILDDIR/collector/dmarcwatch
+DMARCWATCH=$BUILDDIR/collector/cli/dmarcwatch
 LOAD=${E2E_LOAD:-1000}
 PATH=$PATH:/usr/sbin
 

@@ -19,9 +19,9 @@
  */
 #include "config.h"
 
-#include "collector/config.hh"
-#include "collector/log.hh"
-#include "collector/store.hh"
+#include "collector/common/config.hh"
+#include "collector/common/log.hh"
+#include "collector/store/store.hh"
 #include "milter/dispatch.hh"
 #include "milter/protocol.hh"
 #include "milter/session.hh"

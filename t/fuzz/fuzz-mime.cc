@@ -14,8 +14,8 @@
  */
 #include "config.h"
 
-#include "collector/errors.hh"
-#include "collector/mime.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/mime.hh"
 #include "t/fuzz/fuzz-util.hh"
 
 #include <cstddef>

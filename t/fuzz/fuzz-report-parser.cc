@@ -12,8 +12,8 @@
  */
 #include "config.h"
 
-#include "collector/errors.hh"
-#include "collector/report-parser.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/report-parser.hh"
 #include "t/fuzz/fuzz-util.hh"
 
 #include <cstddef>

@@ -14,9 +14,9 @@
  */
 #include "config.h"
 
-#include "collector/errors.hh"
-#include "collector/report-parser.hh"
-#include "collector/unpack.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/report-parser.hh"
+#include "collector/intake/unpack.hh"
 #include "t/fuzz/fuzz-util.hh"
 
 #include <cstddef>

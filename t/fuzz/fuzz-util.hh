@@ -16,11 +16,11 @@
  */
 #pragma once
 
-#include "collector/byte-source.hh"
-#include "collector/limits.hh"
-#include "collector/report-parser.hh"
+#include "collector/intake/byte-source.hh"
+#include "collector/common/limits.hh"
+#include "collector/intake/report-parser.hh"
 
-#include "collector/warnings.hh"
+#include "collector/common/warnings.hh"
 
 #include <algorithm>
 #include <cstdio>

@@ -7,7 +7,7 @@
 # It configures a separate out-of-tree build (FUZZ_BUILDDIR) with
 #   CC=clang CXX=clang++ --enable-asan --enable-ubsan
 #   CXXFLAGS="-g -O1 -fsanitize=fuzzer-no-link"
-# so libcollector is instrumented for coverage, then builds the on-demand
+# so the collector libraries are instrumented for coverage, then builds the on-demand
 # programs t/fuzz/libfuzzer-<target> (only they link -fsanitize=fuzzer) and
 # runs each for SECONDS over a work corpus seeded from t/fuzz/corpus-<target>/.
 # The seed corpora in the source tree are never written to.
@@ -59,7 +59,7 @@ if [ ! -f "$builddir/config.status" ]; then
     >configure.log 2>&1) || { echo "run-libfuzzer: configure failed, see $builddir/configure.log" >&2; exit 2; }
 fi
 
-# Step: build the fuzzers (and libcollector under them).
+# Step: build the fuzzers (and the collector libraries under them).
 programs=()
 for target in "${targets[@]}"; do
   [ -f "$srcdir/t/fuzz/fuzz-$target.cc" ] || { echo "run-libfuzzer: unknown target $target" >&2; exit 2; }

@@ -15,7 +15,7 @@ set -u
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILDDIR=${BUILDDIR:-$SRCDIR}
 MILTER=${MILTER:-$BUILDDIR/milter/dmarcwatch-milter}
-DMARCWATCH=${DMARCWATCH:-$BUILDDIR/collector/dmarcwatch}
+DMARCWATCH=${DMARCWATCH:-$BUILDDIR/collector/cli/dmarcwatch}
 MILTERTEST=${MILTERTEST:-$(command -v miltertest || true)}
 PYTHON=${PYTHON:-$(command -v python3 || true)}
 

@@ -5,7 +5,7 @@
  */
 #pragma once
 
-#include "collector/log.hh"
+#include "collector/common/log.hh"
 
 #include <initializer_list>
 #include <string>

@@ -1,4 +1,4 @@
-// One Boost.Test runner for libcollector; each test-<module>.cc holds one suite.
+// main() of every Boost.Test runner (one per library, t/Makefile.inc); each test-<module>.cc holds one suite.
 #define BOOST_TEST_MODULE dmarcwatch
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>

@@ -5,8 +5,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/byte-source.hh"
-#include "collector/errors.hh"
+#include "collector/intake/byte-source.hh"
+#include "collector/common/errors.hh"
 #include "t/unit/test-util.hh"
 
 #include <fstream>

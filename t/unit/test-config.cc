@@ -2,8 +2,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/config.hh"
-#include "collector/errors.hh"
+#include "collector/common/config.hh"
+#include "collector/common/errors.hh"
 #include "t/unit/test-util.hh"
 
 #include <regex>

@@ -7,9 +7,9 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/config.hh"
-#include "collector/log.hh"
-#include "collector/store.hh"
+#include "collector/common/config.hh"
+#include "collector/common/log.hh"
+#include "collector/store/store.hh"
 #include "milter/dispatch.hh"
 #include "milter/protocol.hh"
 #include "t/unit/log-capture.hh"

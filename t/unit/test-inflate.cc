@@ -6,8 +6,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/errors.hh"
-#include "collector/inflate.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/inflate.hh"
 #include "t/unit/test-util.hh"
 
 #include <zlib.h>

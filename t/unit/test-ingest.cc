@@ -2,8 +2,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/inflate.hh"
-#include "collector/ingest.hh"
+#include "collector/intake/inflate.hh"
+#include "collector/ingest/ingest.hh"
 #include "t/unit/test-util.hh"
 
 #include <fstream>

@@ -7,7 +7,7 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/ip-address.hh"
+#include "collector/common/ip-address.hh"
 
 using namespace dmarcwatch::collector;
 

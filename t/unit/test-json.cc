@@ -2,7 +2,7 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/json.hh"
+#include "collector/common/json.hh"
 
 using namespace dmarcwatch::collector;
 

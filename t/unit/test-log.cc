@@ -10,8 +10,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/errors.hh"
-#include "collector/log.hh"
+#include "collector/common/errors.hh"
+#include "collector/common/log.hh"
 #include "t/unit/test-util.hh"
 
 #include <cstring>

@@ -5,8 +5,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/mailbox.hh"
-#include "collector/mime.hh"
+#include "collector/intake/mailbox.hh"
+#include "collector/intake/mime.hh"
 #include "t/unit/test-util.hh"
 
 #include <fstream>

@@ -6,9 +6,9 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/errors.hh"
-#include "collector/mime.hh"
-#include "collector/unpack.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/mime.hh"
+#include "collector/intake/unpack.hh"
 #include "t/unit/test-util.hh"
 
 using namespace dmarcwatch::collector;

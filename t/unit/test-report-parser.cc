@@ -10,9 +10,9 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/byte-source.hh"
-#include "collector/errors.hh"
-#include "collector/report-parser.hh"
+#include "collector/intake/byte-source.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/report-parser.hh"
 #include "t/unit/test-util.hh"
 
 #include <algorithm>

@@ -10,11 +10,11 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include "collector/errors.hh"
-#include "collector/lmdb.hh"
-#include "collector/status-view.hh"
-#include "collector/store-format.hh"
-#include "collector/store.hh"
+#include "collector/common/errors.hh"
+#include "collector/store/lmdb.hh"
+#include "collector/views/status-view.hh"
+#include "collector/store/store-format.hh"
+#include "collector/store/store.hh"
 
 #include "t/unit/test-util.hh"
 

@@ -1,0 +1,541 @@
+/*
+ * cli-commands.cc - ingest, reports and status for `dmarcwatch`.
+ *
+ * Output: human tables by default, one JSON document (reports, status) or one
+ * JSON object per input line (ingest) with --json; the JSON shapes are the
+ * contract in DESIGN.md that scripts and tests rely on.
+ */
+#include "config.h"
+
+#include "collector/cli/cli-commands.hh"
+
+#include "collector/common/config-keys.hh"
+
+#include "collector/common/errors.hh"
+#include "collector/ingest/ingest.hh"
+#include "collector/common/json.hh"
+#include "collector/common/log.hh"
+#include "collector/intake/mailbox.hh"
+#include "collector/views/status-view.hh"
+#include "collector/store/store.hh"
+#include "collector/intake/unpack.hh"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+namespace dmarcwatch::cli
+{
+using namespace collector;
+
+namespace
+{
+
+Store::Options storeOptions(const Config& config, bool readOnly)
+{
+  Store::Options options;
+  options.readOnly = readOnly;
+  options.mapSize = config.mapSize;
+  options.maxRawArchiveBytes = config.limits.maxRawArchiveBytes;
+  options.maxReportDays = config.limits.maxReportDays;
+  return options;
+}
+
+std::string isoTime(int64_t epoch)
+{
+  auto t = static_cast<time_t>(epoch);
+  struct tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+  return buf;
+}
+
+std::string joined(const std::vector<std::string>& items, const char* separator)
+{
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += item;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- ingest
+
+//! The result of one command-line input (a file, a directory entry, an mbox, stdin).
+struct InputResult
+{
+  std::string path;
+  IngestOutcome outcome;
+};
+
+void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
+{
+  for (auto& r : from.reports) {
+    into.reports.push_back(std::move(r));
+  }
+  for (auto& w : from.warnings) {
+    into.warnings.push_back(prefix + w);
+  }
+  for (auto& e : from.errors) {
+    into.errors.push_back(prefix + e);
+  }
+}
+
+IngestOutcome ingestMbox(Ingester& ingester, ByteSource& source, const Limits& limits, const std::string& path)
+{
+  IngestOutcome total;
+  unsigned messages = 0;
+  forEachMboxMessage(source, limits, [&](std::string_view message, unsigned index, std::string_view error) {
+    ++messages;
+    std::string prefix = "message " + std::to_string(index) + ": ";
+    if (!error.empty()) {
+      total.errors.push_back(prefix + std::string(error));
+      return;
+    }
+    auto outcome = ingester.ingestMessage(message, path + " message " + std::to_string(index));
+    // A message of an mbox that holds no report (a bounce, a forensic report) is not a failure of the mbox.
+    if (outcome.reports.empty() && outcome.errors.size() == 1 &&
+        outcome.errors.front().starts_with("no report attachment")) {
+      total.warnings.push_back(prefix + outcome.errors.front());
+      outcome.errors.clear();
+    }
+    mergeOutcome(total, std::move(outcome), prefix);
+  });
+  if (messages == 0) {
+    total.errors.emplace_back("mbox holds no message");
+  }
+  return total;
+}
+
+//! Read, sniff and ingest one file (or stdin when path is "-").
+IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::string& path)
+{
+  const Limits& limits = config.limits;
+  FileDescriptor fd;
+  if (path == "-") {
+    fd = FileDescriptor(dup(STDIN_FILENO));
+  }
+  else {
+    fd = openForReading(path);
+  }
+  struct stat st{};
+  bool regular = fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
+  FileSource file(std::move(fd));
+  PeekSource source(file);
+  auto head = source.peek(s_sniffBytes);
+  const std::string label = path == "-" ? "stdin" : path;
+
+  if (looksLikeMbox(head)) {
+    return ingestMbox(ingester, source, limits, label);
+  }
+  // Big bare gzip/zlib/XML files stream through in flat memory (and are not archived raw);
+  // mail and zip need the whole thing in memory, capped.
+  PayloadKind kind = sniffPayload(head);
+  bool streamable = kind == PayloadKind::Gzip || kind == PayloadKind::Zlib || kind == PayloadKind::Xml;
+  uint64_t inMemoryLimit = std::min(limits.maxMessageBytes, limits.maxRawArchiveBytes);
+  if (streamable && (!regular || static_cast<uint64_t>(st.st_size) > inMemoryLimit)) {
+    return ingester.ingestStream(source, label);
+  }
+  std::string bytes = readAll(source, limits.maxMessageBytes, (std::string("input (") + keys::maxMessageSize + ")").c_str());
+  return ingester.ingestBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                              label);
+}
+
+//! Expand directories: Maildir folders give cur/ and new/, other directories every regular file.
+std::vector<std::string> expandInputs(const std::vector<std::string>& paths)
+{
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (path != "-" && std::filesystem::is_directory(path, ec)) {
+      if (isMaildir(path)) {
+        auto listed = listMaildir(path);
+        files.insert(files.end(), listed.begin(), listed.end());
+        continue;
+      }
+      std::vector<std::string> found;
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
+        if (entry.is_regular_file()) {
+          found.push_back(entry.path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+      continue;
+    }
+    files.push_back(path);
+  }
+  return files;
+}
+
+std::vector<std::string> allWarnings(const IngestOutcome& outcome)
+{
+  std::vector<std::string> warnings = outcome.warnings;
+  std::set<std::string> seen(warnings.begin(), warnings.end());
+  for (const auto& report : outcome.reports) {
+    for (const auto& w : report.warnings) {
+      if (seen.insert(w).second) {
+        warnings.push_back(w);
+      }
+    }
+  }
+  return warnings;
+}
+
+std::string errorText(const IngestOutcome& outcome)
+{
+  if (!outcome.errors.empty()) {
+    return joined(outcome.errors, "; ");
+  }
+  return outcome.reports.empty() ? "no report found" : "";
+}
+
+//! The fields every JSON report object carries (the contract in DESIGN.md).
+void writeReportFields(JsonWriter& json, const ReportHeader& header, uint64_t records, uint64_t messages)
+{
+  json.key("org").value(header.metadata.orgName)
+    .key("report_id").value(header.metadata.reportId)
+    .key("domain").value(header.policy.domain)
+    .key("begin").value(header.metadata.begin)
+    .key("end").value(header.metadata.end)
+    .key("records").value(records)
+    .key("messages").value(messages);
+}
+
+void printIngestJson(const InputResult& input)
+{
+  JsonWriter json;
+  json.beginObject().key("path").value(input.path).key("reports").beginArray();
+  for (const auto& report : input.outcome.reports) {
+    json.beginObject();
+    writeReportFields(json, report.header, report.records, report.messages);
+    json.key("status").value(report.duplicate ? "duplicate" : "stored")
+      .key("sequence").value(report.sequence)
+      .key("warnings").stringArray(report.warnings)
+      .endObject();
+  }
+  json.endArray().key("warnings").stringArray(allWarnings(input.outcome)).key("error");
+  if (input.outcome.failed()) {
+    json.value(errorText(input.outcome));
+  }
+  else {
+    json.null();
+  }
+  json.endObject();
+  std::cout << json.str() << "\n";
+}
+
+void printIngestText(const InputResult& input)
+{
+  for (const auto& report : input.outcome.reports) {
+    const auto& meta = report.header.metadata;
+    std::cout << input.path << ": " << (report.duplicate ? "duplicate" : "stored") << " report "
+              << printable(meta.reportId, 80) << " from " << printable(meta.orgName.empty() ? "(no org)" : meta.orgName, 60)
+              << " for " << printable(report.header.policy.domain, 80) << ", " << isoTime(meta.begin) << " .. "
+              << isoTime(meta.end) << ", " << report.records << " records, " << report.messages << " messages\n";
+  }
+  for (const auto& w : allWarnings(input.outcome)) {
+    std::cout << input.path << ": warning: " << printable(w, 300) << "\n";
+  }
+  if (input.outcome.failed()) {
+    std::cout << input.path << ": error: " << printable(errorText(input.outcome), 500) << "\n";
+  }
+}
+
+// ---------------------------------------------------------------- status helpers
+
+double percent(uint64_t part, uint64_t whole)
+{
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+std::string padRight(std::string text, size_t width)
+{
+  if (text.size() < width) {
+    text.append(width - text.size(), ' ');
+  }
+  return text;
+}
+
+std::string padLeft(const std::string& text, size_t width)
+{
+  return text.size() < width ? std::string(width - text.size(), ' ') + text : text;
+}
+
+} // namespace
+
+int runIngest(const Config& config, const std::vector<std::string>& args)
+{
+  bool json = false;
+  std::vector<std::string> paths;
+  for (const auto& arg : args) {
+    if (arg == "--json") {
+      json = true;
+    }
+    else if (arg == "-" || !arg.starts_with("-")) {
+      paths.push_back(arg);
+    }
+    else {
+      std::cerr << "dmarcwatch ingest: unknown option '" << arg << "'\n";
+      return s_exitUsage;
+    }
+  }
+  if (paths.empty()) {
+    std::cerr << "dmarcwatch ingest: no input given (files, directories, mbox, Maildir, or - for stdin)\n";
+    return s_exitUsage;
+  }
+
+  Store store(config.database, storeOptions(config, false));
+  Ingester ingester(store, config.limits);
+  bool anyFailed = false;
+  for (const auto& path : expandInputs(paths)) {
+    InputResult input{path == "-" ? "-" : path, {}};
+    try {
+      input.outcome = ingestFile(ingester, config, path);
+    }
+    catch (const StoreError&) {
+      throw; // the store is unusable: stop, exit 1 from main
+    }
+    catch (const std::exception& e) {
+      input.outcome.errors.emplace_back(e.what());
+    }
+    anyFailed = anyFailed || input.outcome.failed();
+    if (json) {
+      printIngestJson(input);
+    }
+    else {
+      printIngestText(input);
+    }
+    std::cout.flush();
+  }
+  return anyFailed ? 1 : 0;
+}
+
+int runReports(const Config& config, const std::vector<std::string>& args)
+{
+  bool json = false;
+  std::string domain;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      json = true;
+    }
+    else if (args[i] == "--domain" && i + 1 < args.size()) {
+      domain = args[++i];
+    }
+    else {
+      std::cerr << "dmarcwatch reports: unexpected argument '" << args[i] << "'\n";
+      return s_exitUsage;
+    }
+  }
+  Store store(config.database, storeOptions(config, true));
+  auto reports = store.listReports(domain);
+  if (json) {
+    JsonWriter out;
+    out.beginObject().key("reports").beginArray();
+    for (const auto& r : reports) {
+      out.beginObject().key("sequence").value(r.sequence);
+      writeReportFields(out, r.header, r.records, r.messages);
+      out.key("email").value(r.header.metadata.email)
+        .key("policy").beginObject()
+        .key("p").value(r.header.policy.p)
+        .key("sp").value(r.header.policy.sp)
+        .key("np").value(r.header.policy.np)
+        .key("adkim").value(r.header.policy.adkim)
+        .key("aspf").value(r.header.policy.aspf)
+        .key("pct");
+      if (r.header.policy.pct.has_value()) {
+        out.value(*r.header.policy.pct);
+      }
+      else {
+        out.null();
+      }
+      out.endObject()
+        .key("stored_at").value(r.storedAt)
+        .key("source").value(r.source)
+        .key("recovered").value(r.recovered)
+        .key("raw_bytes").value(r.rawBytes)
+        .key("warnings").stringArray(r.warnings)
+        .endObject();
+    }
+    out.endArray().endObject();
+    std::cout << out.str() << "\n";
+    return 0;
+  }
+  std::cout << padRight("SEQ", 6) << padRight("BEGIN (UTC)", 18) << padRight("DOMAIN", 24) << padRight("ORG", 22)
+            << padLeft("RECORDS", 8) << padLeft("MESSAGES", 10) << "  REPORT ID\n";
+  for (const auto& r : reports) {
+    std::cout << padRight(std::to_string(r.sequence), 6) << padRight(isoTime(r.header.metadata.begin), 18)
+              << padRight(printable(r.header.policy.domain, 23), 24)
+              << padRight(printable(r.header.metadata.orgName, 21), 22) << padLeft(std::to_string(r.records), 8)
+              << padLeft(std::to_string(r.messages), 10) << "  " << printable(r.header.metadata.reportId, 60)
+              << (r.warnings.empty() ? "" : "  (" + std::to_string(r.warnings.size()) + " warnings)") << "\n";
+  }
+  std::cout << reports.size() << " reports\n";
+  return 0;
+}
+
+int runStatus(const Config& config, const std::vector<std::string>& args)
+{
+  bool json = false;
+  std::string domain;
+  std::string since;
+  size_t top = 10;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "--json") {
+      json = true;
+    }
+    else if (arg == "--domain" && i + 1 < args.size()) {
+      domain = args[++i];
+    }
+    else if (arg == "--since" && i + 1 < args.size()) {
+      since = args[++i];
+    }
+    else if (arg == "--top" && i + 1 < args.size()) {
+      top = std::strtoul(args[++i].c_str(), nullptr, 10);
+    }
+    else if (!arg.starts_with("-") && domain.empty()) {
+      domain = arg;
+    }
+    else {
+      std::cerr << "dmarcwatch status: unexpected argument '" << arg << "'\n";
+      return s_exitUsage;
+    }
+  }
+  const int64_t now = std::time(nullptr);
+  std::optional<uint32_t> sinceDay;
+  if (since == "all") {
+    sinceDay = 0;
+  }
+  else if (!since.empty()) {
+    sinceDay = parseSince(since, now);
+    if (!sinceDay) {
+      std::cerr << "dmarcwatch status: --since '" << since << "' is not 7d, 30d, YYYY-MM-DD or all\n";
+      return s_exitUsage;
+    }
+  }
+
+  Store store(config.database, storeOptions(config, true));
+  // One snapshot for every domain (consistent numbers; memory reused between domains).
+  StatusView view(store);
+  std::vector<std::string> domains;
+  if (domain.empty()) {
+    domains = view.domains();
+  }
+  else {
+    domains.push_back(domain);
+  }
+
+  // Without --since, each domain shows the 7 days up to its newest data, so a fresh
+  // install fed old reports still answers.
+  std::vector<DomainStatus> statuses;
+  statuses.reserve(domains.size());
+  for (const auto& d : domains) {
+    uint32_t fromDay = 0;
+    uint32_t toDay = utcDay(now) + 1;
+    if (sinceDay) {
+      fromDay = *sinceDay;
+    }
+    else if (auto days = view.dataDays(d, 0, UINT32_MAX - 1)) {
+      toDay = days->second;
+      fromDay = toDay >= 6 ? toDay - 6 : 0;
+    }
+    // Show the range the data really covers, not the open ends of --since.
+    if (auto days = view.dataDays(d, fromDay, toDay)) {
+      fromDay = std::max(fromDay, days->first);
+      toDay = std::min(toDay, days->second);
+    }
+    statuses.push_back(view.compute(d, fromDay, toDay, top));
+  }
+
+  if (json) {
+    JsonWriter out;
+    out.beginObject().key("domains").beginArray();
+    for (const auto& s : statuses) {
+      out.beginObject()
+        .key("domain").value(s.domain)
+        .key("from").value(formatDay(s.fromDay))
+        .key("to").value(formatDay(s.toDay))
+        .key("messages").value(s.messages)
+        .key("dmarc_pass").value(s.dmarcPass)
+        .key("dmarc_fail").value(s.dmarcFail)
+        .key("would_block").value(s.wouldBlock)
+        .key("services").beginArray();
+      for (const auto& svc : s.services) {
+        out.beginObject()
+          .key("name").value(svc.name)
+          .key("category").value(svc.category)
+          .key("messages").value(svc.messages)
+          .key("dmarc_pass").value(svc.dmarcPass)
+          .key("dmarc_fail").value(svc.dmarcFail)
+          .key("sources").value(svc.sources)
+          .endObject();
+      }
+      out.endArray().key("top_sources").beginArray();
+      for (const auto& src : s.topSources) {
+        out.beginObject().key("ip");
+        if (src.ip) {
+          out.value(src.ip->toString());
+        }
+        else {
+          out.null();
+        }
+        out.key("header_from").value(src.headerFrom)
+          .key("service").value(src.service)
+          .key("messages").value(src.messages)
+          .key("dmarc_pass").value(src.dmarcPass)
+          .key("dmarc_fail").value(src.dmarcFail)
+          .endObject();
+      }
+      out.endArray().endObject();
+    }
+    out.endArray().endObject();
+    std::cout << out.str() << "\n";
+    return 0;
+  }
+
+  if (statuses.empty()) {
+    std::cout << "No reports stored yet" << (domain.empty() ? "" : " for " + domain)
+              << ". Feed some with: dmarcwatch ingest PATH...\n";
+    return 0;
+  }
+  for (const auto& s : statuses) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  messages %" PRIu64 ", DMARC pass %" PRIu64 " (%.1f%%), fail %" PRIu64
+                  ", would be blocked under p=reject %" PRIu64 "\n",
+                  s.messages, s.dmarcPass, percent(s.dmarcPass, s.messages), s.dmarcFail, s.wouldBlock);
+    std::cout << printable(s.domain, 100) << "  " << formatDay(s.fromDay) << " .. " << formatDay(s.toDay) << "\n"
+              << line;
+    std::cout << "  " << padRight("SERVICE", 34) << padRight("CATEGORY", 14) << padLeft("MESSAGES", 10)
+              << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9) << "\n";
+    for (const auto& svc : s.services) {
+      std::cout << "  " << padRight(printable(svc.name, 33), 34) << padRight(printable(svc.category, 13), 14)
+                << padLeft(std::to_string(svc.messages), 10) << padLeft(std::to_string(svc.dmarcPass), 10)
+                << padLeft(std::to_string(svc.dmarcFail), 10) << padLeft(std::to_string(svc.sources), 9) << "\n";
+    }
+    std::cout << "  " << padRight("TOP SOURCE", 42) << padRight("HEADER FROM", 26) << padLeft("MESSAGES", 10)
+              << padLeft("PASS", 10) << padLeft("FAIL", 10) << "\n";
+    for (const auto& src : s.topSources) {
+      std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 42)
+                << padRight(printable(src.headerFrom, 25), 26) << padLeft(std::to_string(src.messages), 10)
+                << padLeft(std::to_string(src.dmarcPass), 10) << padLeft(std::to_string(src.dmarcFail), 10) << "\n";
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+} // namespace dmarcwatch::cli

@@ -1,0 +1,147 @@
+/*
+ * dmarcwatch.cc - main of the status and ingest command.
+ *
+ *   dmarcwatch [-c FILE] [--db DIR] COMMAND ...
+ *
+ * Reads the configuration (the default file when it exists, or -c), lets
+ * --db override Database, and hands over to cli-commands.cc.
+ */
+#include "config.h"
+
+#include "collector/cli/cli-commands.hh"
+#include "collector/common/errors.hh"
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace
+{
+
+const char* const s_usage = R"(Usage: dmarcwatch [OPTIONS] COMMAND [ARGS...]
+
+Turns DMARC aggregate reports into a store of who sends mail as your domains,
+and answers questions about it.
+
+Commands:
+  ingest [--json] PATH...     store reports from files (.xml, .xml.gz, .gz, .zip,
+                              .eml, raw zlib), mbox files, Maildir folders or
+                              directories (every file in them); - reads stdin.
+                              Exit 0 when every input was stored or was a
+                              duplicate, 1 when any input failed.
+  reports [--domain D] [--json]
+                              list stored reports.
+  status [DOMAIN] [--domain D] [--since 7d|YYYY-MM-DD|all] [--top N] [--json]
+                              per policy domain: messages, DMARC pass/fail,
+                              messages enforcement would block, sending
+                              services and top source IPs.  Without --since:
+                              the 7 days up to the newest report of the domain.
+
+Options:
+  -c, --config FILE   configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf,
+                      used when it exists)
+      --db DIR        store directory (overrides Database)
+      --dump-config   print every configuration key with its default and exit
+  -h, --help          show this help and exit
+  -V, --version       show the version and exit
+
+Exit status: 0 success, 1 failure (an input or the store), 2 usage or
+configuration error.  See dmarcwatch(1) and conf/dmarcwatch.conf.
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  using namespace dmarcwatch;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string configPath;
+  std::string database;
+  size_t i = 0;
+
+  // Global options come before the command name.
+  for (; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      std::cout << s_usage;
+      return 0;
+    }
+    if (arg == "-V" || arg == "--version") {
+      std::cout << "dmarcwatch " PACKAGE_VERSION "\n";
+      return 0;
+    }
+    if (arg == "--dump-config") {
+      std::cout << collector::dumpDefaultConfig();
+      return 0;
+    }
+    if ((arg == "-c" || arg == "--config" || arg == "--db") && i + 1 < args.size()) {
+      (arg == "--db" ? database : configPath) = args[++i];
+      continue;
+    }
+    if (arg.starts_with("--config=")) {
+      configPath = arg.substr(9);
+      continue;
+    }
+    if (arg.starts_with("--db=")) {
+      database = arg.substr(5);
+      continue;
+    }
+    if (arg.starts_with("-")) {
+      std::cerr << "dmarcwatch: unknown or incomplete option '" << arg << "' (see dmarcwatch --help)\n";
+      return cli::s_exitUsage;
+    }
+    break;
+  }
+  if (i == args.size()) {
+    std::cerr << "dmarcwatch: no command given (see dmarcwatch --help)\n";
+    return cli::s_exitUsage;
+  }
+  std::string command = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  if (command == "help") {
+    std::cout << s_usage;
+    return 0;
+  }
+
+  // The configuration: -c must exist; the default file is optional.
+  std::shared_ptr<const collector::Config> config;
+  try {
+    if (!configPath.empty()) {
+      config = collector::loadConfig(configPath);
+    }
+    else if (std::error_code ec; std::filesystem::exists(collector::defaultConfigPath(), ec)) {
+      config = collector::loadConfig(collector::defaultConfigPath());
+    }
+    else {
+      config = std::make_shared<const collector::Config>();
+    }
+  }
+  catch (const collector::ConfigError& e) {
+    std::cerr << "dmarcwatch: " << e.what() << "\n";
+    return cli::s_exitUsage;
+  }
+  if (!database.empty()) {
+    auto copy = std::make_shared<collector::Config>(*config);
+    copy->database = database;
+    config = copy;
+  }
+
+  try {
+    if (command == "ingest") {
+      return cli::runIngest(*config, rest);
+    }
+    if (command == "reports") {
+      return cli::runReports(*config, rest);
+    }
+    if (command == "status") {
+      return cli::runStatus(*config, rest);
+    }
+  }
+  catch (const std::exception& e) {
+    std::cerr << "dmarcwatch: " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+  std::cerr << "dmarcwatch: unknown command '" << command << "' (see dmarcwatch --help)\n";
+  return cli::s_exitUsage;
+}

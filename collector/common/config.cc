@@ -1,0 +1,468 @@
+/*
+ * config.cc - the configuration table and its parser.
+ *
+ * s_keys below is the only place a key is named.  Parsing, validation,
+ * --dump-config and the documentation check (t/unit/test-config.cc compares
+ * it with conf/dmarcwatch.conf) all walk it, so a key cannot be added in one
+ * place and forgotten in another.
+ */
+#include "config.h"
+
+#include "collector/common/config.hh"
+
+#include "collector/common/config-keys.hh"
+#include "collector/common/errors.hh"
+#include "collector/common/socket-spec.hh"
+#include "collector/common/text.hh"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace dmarcwatch::collector
+{
+namespace
+{
+
+//! Where a value came from, for error messages.
+struct Origin
+{
+  const std::string& file;
+  unsigned line;
+  [[noreturn]] void fail(const std::string& message) const { throw ConfigError(file, line, message); }
+};
+
+enum class Kind
+{
+  String,
+  Size,
+  Count,
+  Mode, //!< octal file permissions ("0660")
+  Choice,
+  Flag,
+  List
+};
+
+struct KeyDef
+{
+  const char* name;
+  Kind kind;
+  const char* defaultValue; //!< as written in the file; "" = unset
+  uint64_t min;
+  uint64_t max;
+  const char* choices; //!< for Choice: "a|b"
+  const char* help;
+  std::function<void(Config&, std::string_view, uint64_t, const Origin&)> apply;
+};
+
+std::string toOctal(uint64_t number)
+{
+  std::ostringstream out;
+  out << std::showbase << std::oct << number; // 0 -> "0", 432 -> "0660"
+  return out.str();
+}
+
+uint64_t parseNumber(const KeyDef& key, std::string_view value, const Origin& where)
+{
+  uint64_t number = 0;
+  bool ok = false;
+  if (key.kind == Kind::Size) {
+    ok = parseSize(value, number);
+  }
+  else if (key.kind == Kind::Mode) {
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number, 8);
+    ok = ec == std::errc() && ptr == value.data() + value.size();
+  }
+  else {
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    ok = ec == std::errc() && ptr == value.data() + value.size();
+  }
+  if (!ok) {
+    where.fail(std::string(key.name) + ": '" + std::string(value) + "' is not " +
+               (key.kind == Kind::Size   ? "a size (like 512K, 64M, 2G)"
+                : key.kind == Kind::Mode ? "an octal mode (like 0660)"
+                                         : "a number"));
+  }
+  if (number < key.min || number > key.max) {
+    if (key.kind == Kind::Mode) {
+      where.fail(std::string(key.name) + ": " + std::string(value) + " is outside " + toOctal(key.min) + ".." +
+                 toOctal(key.max));
+    }
+    where.fail(std::string(key.name) + ": " + std::to_string(number) + " is outside " + std::to_string(key.min) + ".." +
+               std::to_string(key.max));
+  }
+  return number;
+}
+
+ReportAddress parseAddress(std::string_view text, const Origin& where)
+{
+  auto at = text.rfind('@');
+  if (at == std::string_view::npos || at + 1 == text.size()) {
+    where.fail("ReportAddress: '" + std::string(text) + "' is not an address (local@domain or @domain)");
+  }
+  ReportAddress address;
+  address.local = std::string(text.substr(0, at));
+  address.domain = lowerAscii(text.substr(at + 1));
+  return address;
+}
+
+FailureAction parseFailureAction(std::string_view value)
+{
+  return value == "tempfail" ? FailureAction::Tempfail : FailureAction::Accept;
+}
+
+bool flagValue(std::string_view value)
+{
+  auto v = lowerAscii(value);
+  return v == "yes" || v == "true" || v == "on" || v == "1";
+}
+
+constexpr uint64_t s_kib = 1024;
+constexpr uint64_t s_mib = s_kib * 1024;
+constexpr uint64_t s_gib = s_mib * 1024;
+constexpr uint64_t s_tib = s_gib * 1024;
+
+// The table. Defaults here must equal the member initialisers in config.hh / limits.hh
+// (test-config checks that parsing the dumped defaults gives a default Config).
+const std::vector<KeyDef>& keyTable()
+{
+  static const std::vector<KeyDef> s_keys = {
+    {keys::socket, Kind::String, "inet:8895@127.0.0.1", 0, 0, nullptr,
+     "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST, inet:PORT (every address)\n"
+     "or unix:PATH (local:PATH).  A unix socket costs the MTA a little less per connection.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       try {
+         parseSocketSpec(std::string(v));
+       }
+       catch (const std::invalid_argument& e) {
+         o.fail(e.what());
+       }
+       c.socket = v;
+     }},
+    {keys::socketMode, Kind::Mode, "0660", 0, 0777, nullptr,
+     "Permissions (octal) of a unix Socket, set after it is created and owned by UserID;\n"
+     "the MTA must be able to connect (Postfix: add postfix to the milter's group).\n"
+     "Ignored for inet sockets.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.socketMode = static_cast<uint32_t>(n); }},
+    {keys::reportAddress, Kind::List, "", 0, 0, nullptr,
+     "The rua mailbox(es) whose mail holds reports: local@domain, or @domain for a whole domain.\n"
+     "Several may be given, separated by commas or spaces, and the key may repeat.\n"
+     "Domains and local parts compare case-insensitively.  Without one, the milter passes all mail.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       std::string item;
+       std::istringstream in{std::string(v)};
+       while (std::getline(in, item, ',')) {
+         std::istringstream words(item);
+         std::string word;
+         while (words >> word) {
+           c.reportAddresses.push_back(parseAddress(word, o));
+         }
+       }
+     }},
+    {keys::reportAction, Kind::Choice, "keep", 0, 0, "keep|discard",
+     "keep: deliver report mail as usual (with an X-DMARCwatch header).\n"
+     "discard: drop it once stored (only the rua recipient is removed when there are others).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) {
+       c.reportAction = v == "discard" ? ReportAction::Discard : ReportAction::Keep;
+     }},
+    {keys::onStoreError, Kind::Choice, "tempfail", 0, 0, "tempfail|accept",
+     "When a report cannot be stored (disk full, map full, lock): tempfail makes the MTA retry\n"
+     "later (dedup makes the retry safe); accept lets the mail through unrecorded.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.onStoreError = parseFailureAction(v); }},
+    {keys::onParseError, Kind::Choice, "accept", 0, 0, "accept|tempfail",
+     "When a report message cannot be read: accept delivers it with the error in the header\n"
+     "(ReportAction discard never discards such mail); tempfail asks the MTA to retry.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.onParseError = parseFailureAction(v); }},
+    {keys::addHeader, Kind::Flag, "yes", 0, 0, nullptr,
+     "Add X-DMARCwatch: stored|duplicate|error; ... to report mail that is delivered.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.addHeader = flagValue(v); }},
+    {keys::userId, Kind::String, "", 0, 0, nullptr,
+     "user[:group] the milter runs as after opening its socket (empty: stay as started).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.userId = v; }},
+    {keys::pidFile, Kind::String, "", 0, 0, nullptr,
+     "File the milter writes its process id to (empty: none).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.pidFile = v; }},
+    {keys::memoryBufferSize, Kind::Size, "1M", 0, s_gib, nullptr,
+     "Bytes of a report message kept in memory; the rest goes to a private temporary file.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.memoryBufferBytes = n; }},
+    {keys::tempDirectory, Kind::String, "/tmp", 0, 0, nullptr,
+     "Directory for the temporary files of large report messages.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.tempDirectory = v; }},
+    {keys::database, Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
+     "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
+    {keys::mapSize, Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
+     "LMDB map size: the most the store may grow to (address space; the file grows as used).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.mapSize = n; }},
+    {keys::syslogTarget, Kind::String, "/dev/log", 0, 0, nullptr,
+     "Where log lines go: /dev/log (syslog(3)), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT\n"
+     "(RFC 5424), or stderr.  Programs run with -f log to stderr.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       if (!(v == "/dev/log" || v == "stderr" || v.starts_with("unix:") || v.starts_with("udp:") ||
+             v.starts_with("tcp:"))) {
+         o.fail("SyslogTarget: '" + std::string(v) + "' must be /dev/log, stderr, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT");
+       }
+       c.syslogTarget = v;
+     }},
+    {keys::syslogFacility, Kind::Choice, "mail", 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
+     "Syslog facility of every log line.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.syslogFacility = v; }},
+    {keys::resolver, Kind::String, "none", 0, 0, nullptr,
+     "DNS server the daemon asks (HOST or HOST@PORT), or none to work offline.\n"
+     "The milter never uses DNS.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.resolver = v; }},
+    {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
+     "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
+     "unparsed with an error.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMessageBytes = n; }},
+    {keys::maxDecompressedSize, Kind::Size, "4G", s_mib, s_tib, nullptr,
+     "Largest decompressed payload (all gzip members, or one zip member).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxDecompressedBytes = n; }},
+    {keys::maxCompressionRatio, Kind::Count, "200", 2, 100000, nullptr,
+     "Largest decompressed/compressed ratio, checked past the first MiB: the decompression-bomb guard.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxCompressionRatio = n; }},
+    {keys::maxArchiveMembers, Kind::Count, "64", 1, 100000, nullptr,
+     "Most members read from one zip archive.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxArchiveMembers = static_cast<uint32_t>(n); }},
+    {keys::maxNesting, Kind::Count, "4", 1, 16, nullptr,
+     "Most containers inside each other (gzip in gzip in zip ...).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxNesting = static_cast<uint32_t>(n); }},
+    {keys::maxMimeParts, Kind::Count, "256", 1, 100000, nullptr,
+     "Most MIME parts walked in one message.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMimeParts = static_cast<uint32_t>(n); }},
+    {keys::maxMimeDepth, Kind::Count, "16", 1, 256, nullptr,
+     "Deepest multipart / message/rfc822 nesting.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxMimeDepth = static_cast<uint32_t>(n); }},
+    {keys::maxRecords, Kind::Count, "10000000", 1, 1000000000, nullptr,
+     "Most <record> elements in one report.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRecords = n; }},
+    {keys::maxXmlDepth, Kind::Count, "32", 4, 1024, nullptr,
+     "Deepest XML element nesting in a report.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxXmlDepth = static_cast<uint32_t>(n); }},
+    {keys::maxTextLength, Kind::Count, "4096", 64, 1048576, nullptr,
+     "Longest text of one XML element.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxTextLength = static_cast<uint32_t>(n); }},
+    {keys::maxAuthResults, Kind::Count, "32", 1, 1024, nullptr,
+     "Most DKIM plus SPF results kept per record (the rest are dropped with a warning).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxAuthResults = static_cast<uint32_t>(n); }},
+    {keys::maxWarnings, Kind::Count, "64", 1, 10000, nullptr,
+     "Most distinct warnings kept per report.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxWarnings = static_cast<uint32_t>(n); }},
+    {keys::maxRawArchive, Kind::Size, "16M", 0, 4 * s_gib, nullptr,
+     "Largest raw payload archived with a report (compressed bytes; 0 archives none).\n"
+     "The archive lets a later version re-parse reports.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRawArchiveBytes = n; }},
+    {keys::maxReportDays, Kind::Count, "31", 1, 366, nullptr,
+     "Most UTC days one report's counts are spread over.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxReportDays = static_cast<uint32_t>(n); }},
+  };
+  return s_keys;
+}
+
+const KeyDef* findKey(std::string_view name)
+{
+  for (const auto& key : keyTable()) {
+    if (equalsIgnoreCaseAscii(key.name, name)) {
+      return &key;
+    }
+  }
+  return nullptr;
+}
+
+void applyValue(Config& config, const KeyDef& key, std::string_view value, const Origin& where)
+{
+  uint64_t number = 0;
+  std::string word(value);
+  switch (key.kind) {
+  case Kind::Size:
+  case Kind::Count:
+  case Kind::Mode:
+    number = parseNumber(key, value, where);
+    break;
+  case Kind::Choice: {
+    word = lowerAscii(value);
+    std::string choices = std::string("|") + key.choices + "|";
+    if (choices.find("|" + word + "|") == std::string::npos) {
+      where.fail(std::string(key.name) + ": '" + std::string(value) + "' must be one of " + key.choices);
+    }
+    break;
+  }
+  case Kind::Flag: {
+    auto v = lowerAscii(value);
+    if (v != "yes" && v != "no" && v != "true" && v != "false" && v != "on" && v != "off" && v != "1" && v != "0") {
+      where.fail(std::string(key.name) + ": '" + std::string(value) + "' must be yes or no");
+    }
+    break;
+  }
+  case Kind::String:
+  case Kind::List:
+    break;
+  }
+  key.apply(config, word, number, where);
+}
+
+} // namespace
+
+bool ReportAddress::matches(std::string_view recipient) const
+{
+  // Postfix hands recipients as <local@domain>; sendmail may omit the brackets.
+  recipient = trimAscii(recipient);
+  if (recipient.size() >= 2 && recipient.front() == '<' && recipient.back() == '>') {
+    recipient = recipient.substr(1, recipient.size() - 2);
+  }
+  auto at = recipient.rfind('@');
+  if (at == std::string_view::npos) {
+    return false;
+  }
+  // Runs for every recipient of every message: compare in place, no copies.
+  if (!equalsIgnoreCaseAscii(recipient.substr(at + 1), domain)) {
+    return false;
+  }
+  return local.empty() || equalsIgnoreCaseAscii(recipient.substr(0, at), local);
+}
+
+bool Config::isReportRecipient(std::string_view recipient) const
+{
+  return std::any_of(reportAddresses.begin(), reportAddresses.end(),
+                     [&](const ReportAddress& a) { return a.matches(recipient); });
+}
+
+bool parseSize(std::string_view text, uint64_t& out)
+{
+  text = trimAscii(text);
+  if (text.empty()) {
+    return false;
+  }
+  uint64_t multiplier = 1;
+  switch (std::tolower(static_cast<unsigned char>(text.back()))) {
+  case 'k':
+    multiplier = s_kib;
+    break;
+  case 'm':
+    multiplier = s_mib;
+    break;
+  case 'g':
+    multiplier = s_gib;
+    break;
+  case 't':
+    multiplier = s_tib;
+    break;
+  default:
+    break;
+  }
+  if (multiplier != 1) {
+    text.remove_suffix(1);
+  }
+  uint64_t number = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+    return false;
+  }
+  if (number > UINT64_MAX / multiplier) {
+    return false;
+  }
+  out = number * multiplier;
+  return true;
+}
+
+std::shared_ptr<const Config> parseConfig(std::string_view text, const std::string& path)
+{
+  auto config = std::make_shared<Config>();
+  config->path = path;
+  std::set<std::string> seen;
+  unsigned lineNumber = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto eol = text.find('\n', pos);
+    auto line = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    pos = eol == std::string_view::npos ? text.size() + 1 : eol + 1;
+    ++lineNumber;
+    Origin where{path, lineNumber};
+
+    // A '#' starts a comment anywhere on the line, as in opendkim.conf.
+    if (auto hash = line.find('#'); hash != std::string_view::npos) {
+      line = line.substr(0, hash);
+    }
+    line = trimAscii(line);
+    if (line.empty()) {
+      continue;
+    }
+    size_t split = 0;
+    while (split < line.size() && std::isspace(static_cast<unsigned char>(line[split])) == 0) {
+      ++split;
+    }
+    auto name = line.substr(0, split);
+    auto value = trimAscii(line.substr(split));
+    const KeyDef* key = findKey(name);
+    if (key == nullptr) {
+      where.fail("unknown key '" + std::string(name) + "' (dmarcwatch --dump-config lists every key)");
+    }
+    if (value.empty()) {
+      where.fail(std::string(key->name) + ": missing value");
+    }
+    if (key->kind != Kind::List && !seen.insert(key->name).second) {
+      where.fail(std::string(key->name) + ": given twice");
+    }
+    applyValue(*config, *key, value, where);
+  }
+  return config;
+}
+
+std::shared_ptr<const Config> loadConfig(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(path + ": cannot open configuration file");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    throw ConfigError(path + ": read error");
+  }
+  return parseConfig(text.str(), path);
+}
+
+std::string defaultConfigPath()
+{
+  return SYSCONFDIR "/dmarcwatch.conf";
+}
+
+std::string dumpDefaultConfig()
+{
+  std::string out = "# dmarcwatch configuration: every key with its default.\n"
+                    "# One \"Key value\" per line; '#' starts a comment; keys are case-insensitive.\n";
+  for (const auto& key : keyTable()) {
+    out += "\n";
+    std::istringstream help(key.help);
+    std::string line;
+    while (std::getline(help, line)) {
+      out += "# " + line + "\n";
+    }
+    if (key.kind == Kind::Choice) {
+      out += std::string("# One of: ") + key.choices + "\n";
+    }
+    if (*key.defaultValue == '\0') {
+      out += std::string("#") + key.name + "\n";
+    }
+    else {
+      out += std::string(key.name) + " " + key.defaultValue + "\n";
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> configKeyNames()
+{
+  std::vector<std::string> names;
+  for (const auto& key : keyTable()) {
+    names.emplace_back(key.name);
+  }
+  return names;
+}
+
+} // namespace dmarcwatch::collector

@@ -1,0 +1,95 @@
+/*
+ * config.hh - the configuration file, opendkim.conf style: one "Key value"
+ * per line, '#' comments, keys case-insensitive.
+ *
+ * One table (config.cc s_keys) declares every key once: name, kind, default,
+ * bounds and help.  It drives parsing, validation, `--dump-config` and the
+ * man-page text, and a test fails when conf/dmarcwatch.conf misses a key.
+ * Unknown keys, bad values and repeated single-value keys are errors that
+ * read "path:line: message".
+ *
+ * A Config is immutable once loaded; holders share it as
+ * std::shared_ptr<const Config> (reload builds a new one).
+ */
+#pragma once
+
+#include "collector/common/limits.hh"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dmarcwatch::collector
+{
+
+enum class ReportAction
+{
+  Keep,
+  Discard
+};
+
+//! What the milter answers when storing fails (store errors) or the message is unreadable (parse errors).
+enum class FailureAction
+{
+  Accept,
+  Tempfail
+};
+
+//! A rua address: "local@domain", or "@domain" for every local part of a domain.
+struct ReportAddress
+{
+  std::string local; //!< empty for "@domain"
+  std::string domain;
+  //! \brief Match an envelope recipient (angle brackets allowed). Domain and local part compare case-insensitively.
+  [[nodiscard]] bool matches(std::string_view recipient) const;
+};
+
+struct Config
+{
+  std::string path; //!< file it came from ("" for defaults)
+
+  // milter
+  std::string socket = "inet:8895@127.0.0.1";
+  uint32_t socketMode = 0660; //!< permissions of a unix Socket (octal in the file)
+  std::vector<ReportAddress> reportAddresses;
+  ReportAction reportAction = ReportAction::Keep;
+  FailureAction onStoreError = FailureAction::Tempfail;
+  FailureAction onParseError = FailureAction::Accept;
+  std::string userId;
+  std::string pidFile;
+  uint64_t memoryBufferBytes = 1ULL << 20;
+  std::string tempDirectory = "/tmp";
+  bool addHeader = true;
+
+  // store
+  std::string database = LOCALSTATEDIR "/lib/dmarcwatch";
+  uint64_t mapSize = 8ULL << 30;
+
+  // logging and naming (daemon)
+  std::string syslogTarget = "/dev/log";
+  std::string syslogFacility = "mail";
+  std::string resolver = "none";
+
+  Limits limits;
+
+  //! \brief True when any configured ReportAddress matches the recipient.
+  [[nodiscard]] bool isReportRecipient(std::string_view recipient) const;
+};
+
+//! \brief Parse a configuration file. \throw ConfigError ("path:line: message"); a missing file names the path.
+std::shared_ptr<const Config> loadConfig(const std::string& path);
+//! \brief Parse configuration text (tests, --dump-config round trip). \throw ConfigError
+std::shared_ptr<const Config> parseConfig(std::string_view text, const std::string& path);
+//! The default configuration file path (SYSCONFDIR/dmarcwatch.conf).
+std::string defaultConfigPath();
+//! Every key with its default value and help, as a configuration file (`--dump-config`).
+std::string dumpDefaultConfig();
+//! Every key's name, in table order (used by the documentation check).
+std::vector<std::string> configKeyNames();
+
+//! \brief Parse "64M", "2G", "512k", "1000" as bytes. \return false on junk or overflow.
+bool parseSize(std::string_view text, uint64_t& out);
+
+} // namespace dmarcwatch::collector

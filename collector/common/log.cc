@@ -1,0 +1,575 @@
+/*
+ * log.cc - the one logger (see log.hh): "constant message key=value ...".
+ *
+ * Users: every program and the library.  One process-wide sink chosen by
+ * setupLogging():
+ *   "stderr"           "ident: level: message k=v" lines (programs run with -f)
+ *   "/dev/log"         syslog(3) with openlog(ident, LOG_PID, facility)
+ *   "unix:PATH"        RFC 5424 datagrams to a local socket (syslog-ng, rsyslog)
+ *   "udp:HOST:PORT"    RFC 5424 datagrams over UDP
+ *   "tcp:HOST:PORT"    RFC 5424 over TCP with RFC 6587 octet-counting framing
+ * The RFC 5424 writer exists because glibc's syslog(3) cannot be pointed at
+ * another socket.  Fields are also sent as structured data
+ * ([dmarcwatch@32473 key="value" ...], 32473 being the RFC 5612 example
+ * enterprise number) so a collector can parse them without regexes.
+ *
+ * Thread-safety: one mutex guards the sink, the rate limiter and the capture
+ * pointer; formatting happens outside it.  setupLogging() may run at any time
+ * (reload); lines logged meanwhile go to the old or the new sink.
+ *
+ * Error policy: logging never throws once set up and never blocks the caller
+ * for long: datagrams are sent with MSG_DONTWAIT and dropped when the
+ * receiver is full or absent; a broken TCP connection is re-opened once per
+ * line, and after a failed connect no new attempt is made for a second.
+ * Lost lines are counted and reported in the next line that gets through.
+ * setupLogging() throws ConfigError for a target or facility it cannot use.
+ *
+ * Security: values come from mail and reports, i.e. from attackers.  They
+ * pass through printable() (no control bytes, so no forged log lines or
+ * terminal escapes) and are truncated.  Warnings and errors an attacker can
+ * provoke at will are rate-limited per message text: at most
+ * s_rateLimitLines per s_rateLimitWindow, then one "suppressed" summary.
+ * What remains: an attacker can still fill the log at that rate per distinct
+ * message text, and the set of texts is fixed by our code.
+ */
+#include "config.h"
+
+#include "collector/common/log.hh"
+
+#include "collector/common/errors.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+namespace dmarcwatch::collector
+{
+namespace
+{
+
+//! Lines per message text and window before warnings/errors are suppressed.
+constexpr unsigned s_rateLimitLines = 20;
+constexpr std::chrono::seconds s_rateLimitWindow{60};
+//! Distinct message texts tracked by the limiter (they are constants; this only bounds a bug).
+constexpr size_t s_rateLimitTexts = 1000;
+//! Bytes of one value after printable() (the message itself gets more room).
+constexpr size_t s_maxValueBytes = 256;
+constexpr size_t s_maxMessageBytes = 512;
+//! Our structured-data id (RFC 5612 documentation enterprise number).
+constexpr const char* s_sdId = "dmarcwatch@32473";
+
+enum class Sink
+{
+  Stderr,
+  Syslog,
+  Unix,
+  Udp,
+  Tcp
+};
+
+struct RateEntry
+{
+  std::chrono::steady_clock::time_point windowStart;
+  unsigned lines = 0;
+  unsigned suppressed = 0;
+};
+
+//! The process-wide logger state, guarded by d_mutex.
+struct LogState
+{
+  std::mutex d_mutex;
+  Sink d_sink = Sink::Stderr;
+  std::string d_ident = "dmarcwatch";
+  int d_facility = LOG_MAIL;
+  bool d_debug = false;
+  std::vector<std::string>* d_capture = nullptr;
+  // network sinks
+  std::string d_target;
+  sockaddr_storage d_addr{};
+  socklen_t d_addrLen = 0;
+  int d_fd = -1;
+  std::chrono::steady_clock::time_point d_nextConnect{};
+  uint64_t d_dropped = 0;
+  std::string d_hostname;
+  // limiter
+  std::map<std::string, RateEntry, std::less<>> d_rate;
+};
+
+LogState& state()
+{
+  // Never destroyed: threads may log while the process exits.
+  static auto* s_state = new LogState;
+  return *s_state;
+}
+
+const char* levelName(LogLevel level)
+{
+  switch (level) {
+  case LogLevel::Debug:
+    return "debug";
+  case LogLevel::Info:
+    return "info";
+  case LogLevel::Warning:
+    return "warning";
+  case LogLevel::Error:
+    return "error";
+  }
+  return "info";
+}
+
+int syslogSeverity(LogLevel level)
+{
+  switch (level) {
+  case LogLevel::Debug:
+    return LOG_DEBUG;
+  case LogLevel::Info:
+    return LOG_INFO;
+  case LogLevel::Warning:
+    return LOG_WARNING;
+  case LogLevel::Error:
+    return LOG_ERR;
+  }
+  return LOG_INFO;
+}
+
+int facilityCode(const std::string& name)
+{
+  static const std::map<std::string, int, std::less<>> s_facilities = {
+    {"auth", LOG_AUTH}, {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON}, {"daemon", LOG_DAEMON},
+    {"ftp", LOG_FTP}, {"kern", LOG_KERN}, {"lpr", LOG_LPR}, {"mail", LOG_MAIL}, {"news", LOG_NEWS},
+    {"syslog", LOG_SYSLOG}, {"user", LOG_USER}, {"uucp", LOG_UUCP}, {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  std::string lowered;
+  for (char c : name) {
+    lowered.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  }
+  auto found = s_facilities.find(lowered);
+  if (found == s_facilities.end()) {
+    throw ConfigError("unknown syslog facility '" + printable(name, 40) + "' (use mail, daemon, local0..local7, ...)");
+  }
+  return found->second;
+}
+
+//! A value needs quotes when it is empty or holds a space, a quote, '=' or a backslash.
+bool needsQuotes(std::string_view value)
+{
+  return value.empty() || value.find_first_of(" \"=\\") != std::string_view::npos;
+}
+
+void appendValue(std::string& out, std::string_view raw)
+{
+  std::string value = printable(raw, s_maxValueBytes);
+  if (!needsQuotes(value)) {
+    out += value;
+    return;
+  }
+  out.push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+    }
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+//! The text of a line: "message k=v k=\"v w\"".
+std::string formatLine(std::string_view message, std::initializer_list<LogField> fields)
+{
+  std::string line = printable(message, s_maxMessageBytes);
+  for (const auto& [key, value] : fields) {
+    line.push_back(' ');
+    line += printable(key, 32);
+    line.push_back('=');
+    appendValue(line, value);
+  }
+  return line;
+}
+
+//! RFC 5424 SD-NAME: printable US-ASCII except '=', ' ', ']', '"', at most 32 bytes.
+std::string sdName(std::string_view key)
+{
+  std::string out;
+  for (char c : key) {
+    if (out.size() == 32) {
+      break;
+    }
+    bool ok = c > 32 && c < 127 && c != '=' && c != ']' && c != '"';
+    out.push_back(ok ? c : '_');
+  }
+  return out.empty() ? "_" : out;
+}
+
+std::string structuredData(std::initializer_list<LogField> fields)
+{
+  if (fields.size() == 0) {
+    return "-";
+  }
+  std::string sd = "[";
+  sd += s_sdId;
+  for (const auto& [key, value] : fields) {
+    sd += ' ';
+    sd += sdName(key);
+    sd += "=\"";
+    // SD-PARAM values escape '"', '\' and ']' (RFC 5424 6.3.3).
+    for (char c : printable(value, s_maxValueBytes)) {
+      if (c == '"' || c == '\\' || c == ']') {
+        sd.push_back('\\');
+      }
+      sd.push_back(c);
+    }
+    sd += '"';
+  }
+  sd += ']';
+  return sd;
+}
+
+std::string timestamp5424()
+{
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  tm utc{};
+  gmtime_r(&now.tv_sec, &utc);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
+           utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long>(now.tv_usec));
+  return buf;
+}
+
+//! RFC 5424 header fields are printable ASCII without spaces, or "-".
+std::string headerToken(std::string_view text, size_t max)
+{
+  std::string out;
+  for (char c : text) {
+    if (out.size() == max) {
+      break;
+    }
+    if (c > 32 && c < 127) {
+      out.push_back(c);
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string rfc5424(const LogState& st, LogLevel level, const std::string& line,
+                    std::initializer_list<LogField> fields)
+{
+  int pri = st.d_facility | syslogSeverity(level); // LOG_* facility codes are already shifted by 3
+  std::string out = "<" + std::to_string(pri) + ">1 " + timestamp5424() + " " + headerToken(st.d_hostname, 255) + " " +
+    headerToken(st.d_ident, 48) + " " + std::to_string(getpid()) + " - " + structuredData(fields) + " " + line;
+  return out;
+}
+
+void closeSocket(LogState& st)
+{
+  if (st.d_fd >= 0) {
+    close(st.d_fd);
+    st.d_fd = -1;
+  }
+}
+
+//! Open (and connect) the network socket; false when that fails now (retried later).
+bool openSocket(LogState& st)
+{
+  if (st.d_fd >= 0) {
+    return true;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now < st.d_nextConnect) {
+    return false;
+  }
+  int type = st.d_sink == Sink::Tcp ? SOCK_STREAM : SOCK_DGRAM;
+  int fd = socket(st.d_addr.ss_family, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    st.d_nextConnect = now + std::chrono::seconds(1);
+    return false;
+  }
+  if (st.d_sink == Sink::Tcp) {
+    // Bound connect and send so a stuck collector cannot stall mail for long.
+    timeval limit{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  }
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&st.d_addr), st.d_addrLen) != 0) {
+    close(fd);
+    st.d_nextConnect = now + std::chrono::seconds(1);
+    return false;
+  }
+  st.d_fd = fd;
+  return true;
+}
+
+bool sendAll(int fd, const std::string& data)
+{
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+//! Send one RFC 5424 message on the network sink; called with the mutex held.
+bool sendNetwork(LogState& st, const std::string& message)
+{
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!openSocket(st)) {
+      return false;
+    }
+    bool sent = false;
+    if (st.d_sink == Sink::Tcp) {
+      sent = sendAll(st.d_fd, std::to_string(message.size()) + " " + message);
+    }
+    else {
+      ssize_t n = send(st.d_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      sent = n == static_cast<ssize_t>(message.size());
+      if (!sent && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return false; // receiver full: drop, keep the socket
+      }
+    }
+    if (sent) {
+      return true;
+    }
+    // The peer went away (collector restarted, socket re-created): reconnect once.
+    closeSocket(st);
+  }
+  return false;
+}
+
+//! Split "HOST:PORT" or "[V6]:PORT" and resolve it; throws ConfigError.
+void resolveHostPort(LogState& st, std::string_view spec, bool tcp)
+{
+  std::string host;
+  std::string port;
+  if (!spec.empty() && spec.front() == '[') {
+    auto close = spec.find(']');
+    if (close == std::string_view::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
+      throw ConfigError("bad log target '" + st.d_target + "': want [ADDRESS]:PORT");
+    }
+    host = std::string(spec.substr(1, close - 1));
+    port = std::string(spec.substr(close + 2));
+  }
+  else {
+    auto colon = spec.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      throw ConfigError("bad log target '" + st.d_target + "': want HOST:PORT");
+    }
+    host = std::string(spec.substr(0, colon));
+    port = std::string(spec.substr(colon + 1));
+  }
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
+    throw ConfigError("bad log target '" + st.d_target + "': port must be a number");
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
+  if (rc != 0 || result == nullptr) {
+    throw ConfigError("log target '" + st.d_target + "': cannot resolve " + host + ": " + gai_strerror(rc));
+  }
+  std::memcpy(&st.d_addr, result->ai_addr, result->ai_addrlen);
+  st.d_addrLen = result->ai_addrlen;
+  freeaddrinfo(result);
+}
+
+//! Count a warning/error line against its message text; false when it must be suppressed.
+//! Appends the summary of an expired window to \p notes.  Called with the mutex held.
+bool rateAllows(LogState& st, std::string_view message, std::vector<std::string>& notes)
+{
+  auto now = std::chrono::steady_clock::now();
+  auto found = st.d_rate.find(message);
+  if (found == st.d_rate.end()) {
+    if (st.d_rate.size() >= s_rateLimitTexts) {
+      st.d_rate.clear();
+    }
+    found = st.d_rate.emplace(std::string(message), RateEntry{now, 0, 0}).first;
+  }
+  RateEntry& entry = found->second;
+  if (now - entry.windowStart >= s_rateLimitWindow) {
+    if (entry.suppressed > 0) {
+      notes.push_back(formatLine("log lines suppressed", {{"message", std::string(message)},
+                                                          {"count", std::to_string(entry.suppressed)}}));
+    }
+    entry = RateEntry{now, 0, 0};
+  }
+  if (entry.lines >= s_rateLimitLines) {
+    ++entry.suppressed;
+    return false;
+  }
+  ++entry.lines;
+  return true;
+}
+
+//! Write one formatted line to the current sink; called with the mutex held.
+void emit(LogState& st, LogLevel level, const std::string& line, std::initializer_list<LogField> fields)
+{
+  if (st.d_capture != nullptr) {
+    st.d_capture->push_back(std::string(levelName(level)) + ": " + line);
+    return;
+  }
+  switch (st.d_sink) {
+  case Sink::Stderr:
+    fprintf(stderr, "%s: %s: %s\n", st.d_ident.c_str(), levelName(level), line.c_str());
+    fflush(stderr);
+    return;
+  case Sink::Syslog:
+    syslog(syslogSeverity(level), "%s", line.c_str());
+    return;
+  case Sink::Unix:
+  case Sink::Udp:
+  case Sink::Tcp:
+    if (st.d_dropped > 0) {
+      std::string note = formatLine("log lines lost", {{"count", std::to_string(st.d_dropped)}});
+      if (sendNetwork(st, rfc5424(st, LogLevel::Warning, note, {}))) {
+        st.d_dropped = 0;
+      }
+    }
+    if (!sendNetwork(st, rfc5424(st, level, line, fields))) {
+      ++st.d_dropped;
+    }
+    return;
+  }
+}
+
+} // namespace
+
+std::string printable(std::string_view text, size_t max)
+{
+  std::string out;
+  out.reserve(std::min(text.size(), max));
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    out.push_back(byte >= 0x20 && byte < 0x7f ? c : '?');
+  }
+  if (out.size() > max) {
+    // Keep the result within max bytes, "..." included.
+    if (max >= 3) {
+      out.resize(max - 3);
+      out += "...";
+    }
+    else {
+      out.resize(max);
+    }
+  }
+  return out;
+}
+
+void setupLogging(const std::string& ident, const std::string& target, const std::string& facility)
+{
+  int facilityValue = facilityCode(facility);
+  LogState& st = state();
+  std::lock_guard<std::mutex> lock(st.d_mutex);
+  // Step 1: forget the previous sink.
+  closeSocket(st);
+  if (st.d_sink == Sink::Syslog) {
+    closelog();
+  }
+  st.d_ident = ident;
+  st.d_facility = facilityValue;
+  st.d_target = target;
+  st.d_addr = {};
+  st.d_addrLen = 0;
+  st.d_nextConnect = {};
+  st.d_dropped = 0;
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) == 0) {
+    st.d_hostname = host;
+  }
+
+  // Step 2: parse the target; network sinks connect lazily on the first line.
+  if (target == "stderr") {
+    st.d_sink = Sink::Stderr;
+  }
+  else if (target == "/dev/log" || target == "syslog") {
+    st.d_sink = Sink::Syslog;
+    // openlog keeps the pointer: d_ident lives as long as the process (state() is never freed)
+    // and is only replaced here, after closelog().
+    openlog(st.d_ident.c_str(), LOG_PID | LOG_NDELAY, st.d_facility);
+  }
+  else if (target.rfind("unix:", 0) == 0) {
+    std::string path = target.substr(5);
+    sockaddr_un addr{};
+    if (path.empty() || path.size() >= sizeof addr.sun_path) {
+      throw ConfigError("bad log target '" + target + "': socket path empty or too long");
+    }
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    std::memcpy(&st.d_addr, &addr, sizeof addr);
+    st.d_addrLen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+    st.d_sink = Sink::Unix;
+  }
+  else if (target.rfind("udp:", 0) == 0) {
+    resolveHostPort(st, std::string_view(target).substr(4), false);
+    st.d_sink = Sink::Udp;
+  }
+  else if (target.rfind("tcp:", 0) == 0) {
+    resolveHostPort(st, std::string_view(target).substr(4), true);
+    st.d_sink = Sink::Tcp;
+  }
+  else {
+    st.d_sink = Sink::Stderr;
+    throw ConfigError("unknown log target '" + printable(target, 80) +
+                      "' (use /dev/log, stderr, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT)");
+  }
+}
+
+void setLogDebug(bool on)
+{
+  LogState& st = state();
+  std::lock_guard<std::mutex> lock(st.d_mutex);
+  st.d_debug = on;
+}
+
+void logMessage(LogLevel level, std::string_view message, std::initializer_list<LogField> fields)
+{
+  LogState& st = state();
+  std::string line = formatLine(message, fields);
+  std::vector<std::string> notes;
+  std::lock_guard<std::mutex> lock(st.d_mutex);
+  if (level == LogLevel::Debug && !st.d_debug) {
+    return;
+  }
+  if (level == LogLevel::Warning || level == LogLevel::Error) {
+    bool allowed = rateAllows(st, message, notes);
+    for (const auto& note : notes) {
+      emit(st, LogLevel::Warning, note, {});
+    }
+    if (!allowed) {
+      return;
+    }
+  }
+  emit(st, level, line, fields);
+}
+
+void setLogCapture(std::vector<std::string>* sink)
+{
+  LogState& st = state();
+  std::lock_guard<std::mutex> lock(st.d_mutex);
+  st.d_capture = sink;
+  // A new capture starts with a fresh limiter so tests do not depend on each other.
+  st.d_rate.clear();
+}
+
+} // namespace dmarcwatch::collector

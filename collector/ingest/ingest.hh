@@ -1,0 +1,70 @@
+/*
+ * ingest.hh - the intake pipeline: bytes in, reports stored.
+ *
+ *   mail message -> MIME walker -> payloads -> unpack -> XML documents
+ *     -> streaming parser -> ReportWriter (one transaction per report)
+ *
+ * A message or payload may hold several reports (zip with several members,
+ * several attachments); each is stored or found duplicate on its own.
+ * Parse failures are values (IngestOutcome::errors); StoreError propagates,
+ * because the caller must answer it differently (the milter tempfails so the
+ * MTA retries; the CLI exits 1).
+ *
+ * Thread-safety: an Ingester is cheap; use one per thread over a shared Store.
+ */
+#pragma once
+
+#include "collector/intake/byte-source.hh"
+#include "collector/common/limits.hh"
+#include "collector/intake/report.hh"
+#include "collector/store/store.hh"
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dmarcwatch::collector
+{
+
+struct ReportOutcome
+{
+  ReportHeader header;
+  uint64_t records = 0;
+  uint64_t messages = 0;
+  bool duplicate = false;
+  uint64_t sequence = 0;
+  std::vector<std::string> warnings;
+};
+
+struct IngestOutcome
+{
+  std::vector<ReportOutcome> reports;
+  std::vector<std::string> warnings; //!< about the container (mail, archive), not one report
+  std::vector<std::string> errors;   //!< one per payload or document that could not be stored
+
+  //! Failed: something could not be read, or nothing in it was a report.
+  [[nodiscard]] bool failed() const { return !errors.empty() || reports.empty(); }
+};
+
+class Ingester
+{
+public:
+  Ingester(Store& store, const Limits& limits) :
+    d_store(store), d_limits(limits) {}
+
+  //! \brief A whole RFC 5322 message (milter, .eml). \throw StoreError
+  IngestOutcome ingestMessage(std::string_view message, const std::string& source);
+  //! \brief A bare payload in memory (gzip, zip, zlib, XML); archived raw. \throw StoreError
+  IngestOutcome ingestPayload(std::span<const uint8_t> payload, const std::string& source);
+  //! \brief Mail or payload, told apart by the bytes. \throw StoreError
+  IngestOutcome ingestBytes(std::span<const uint8_t> bytes, const std::string& source);
+  //! \brief A bare payload too big to hold: streamed, not archived raw. \throw StoreError
+  IngestOutcome ingestStream(ByteSource& payload, const std::string& source);
+
+private:
+  Store& d_store;
+  const Limits& d_limits;
+};
+
+} // namespace dmarcwatch::collector

@@ -1,0 +1,209 @@
+/*
+ * mailbox.cc - mbox splitting and Maildir listing for `dmarcwatch ingest`.
+ *
+ * Users: ingest.cc.
+ * Thread-safety: plain functions, no state.
+ * Error policy: I/O errors throw std::system_error; a message over
+ * Limits::maxMessageBytes is not an error for the mbox as a whole: the
+ * visitor is told (empty message, error text) and splitting goes on.
+ * Memory: one message (capped) plus one read buffer, whatever the mbox size.
+ * A single line longer than the cap is dropped as it streams by.
+ */
+#include "config.h"
+
+#include "collector/intake/mailbox.hh"
+
+#include "collector/common/config-keys.hh"
+#include "collector/common/errors.hh"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+// Configuration key named when a message is too big.
+constexpr const char* kKeyMessage = keys::maxMessageSize;
+
+//! Collects lines into the current message and hands complete messages to the visitor.
+class MboxSplitter
+{
+public:
+  MboxSplitter(const Limits& limits,
+               const std::function<void(std::string_view, unsigned, std::string_view)>& visit) :
+    d_limits(limits), d_visit(visit) {}
+
+  //! One complete line, line break included (except possibly the very last line).
+  void line(std::string_view text, bool truncated)
+  {
+    // A separator is "From " at the start of the file or after an empty line.
+    if (!truncated && text.starts_with("From ") && d_previousEmpty) {
+      flush();
+      d_started = true;
+      d_previousEmpty = false;
+      return;
+    }
+    d_previousEmpty = text == "\n" || text == "\r\n";
+
+    // Text before any separator is a message only if it is more than blank lines.
+    if (!d_started) {
+      if (d_previousEmpty && d_message.empty()) {
+        return;
+      }
+      d_started = true;
+    }
+
+    // mboxrd quoting: ">From ", ">>From " ... lose one '>'.
+    const size_t quotes = text.find_first_not_of('>');
+    if (quotes != std::string_view::npos && quotes > 0 && text.substr(quotes).starts_with("From ")) {
+      text.remove_prefix(1);
+    }
+    append(text, truncated);
+  }
+
+  //! End of input: the last message.
+  void finish() { flush(); }
+
+private:
+  void append(std::string_view text, bool truncated)
+  {
+    // Past the cap the message is only counted, never stored.
+    if (truncated || d_oversized || d_message.size() + text.size() > d_limits.maxMessageBytes) {
+      d_oversized = true;
+      d_message.clear();
+      d_message.shrink_to_fit();
+      return;
+    }
+    d_message.append(text);
+  }
+
+  void flush()
+  {
+    // The empty line before a separator belongs to the mbox format, not to the message.
+    if (!d_started) {
+      return;
+    }
+    ++d_index;
+    if (d_oversized) {
+      const std::string error = "message over " + std::string(kKeyMessage) + " (" + std::to_string(d_limits.maxMessageBytes) + " bytes)";
+      d_visit(std::string_view(), d_index, error);
+    }
+    else {
+      std::string_view message(d_message);
+      if (message.ends_with("\r\n\r\n")) {
+        message.remove_suffix(2);
+      }
+      else if (message.ends_with("\n\n")) {
+        message.remove_suffix(1);
+      }
+      d_visit(message, d_index, std::string_view());
+    }
+    d_message.clear();
+    d_oversized = false;
+    d_started = false;
+  }
+
+  const Limits& d_limits;
+  const std::function<void(std::string_view, unsigned, std::string_view)>& d_visit;
+  std::string d_message;
+  unsigned d_index = 0;
+  bool d_started = false;
+  bool d_oversized = false;
+  bool d_previousEmpty = true;
+};
+
+} // namespace
+
+bool looksLikeMbox(std::span<const uint8_t> head)
+{
+  const std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
+  return text.starts_with("From ");
+}
+
+void forEachMboxMessage(ByteSource& mbox, const Limits& limits,
+                        const std::function<void(std::string_view message, unsigned index, std::string_view error)>& visit)
+{
+  // Read in chunks and cut lines; a line longer than the cap is dropped as it goes by (marked truncated).
+  MboxSplitter splitter(limits, visit);
+  std::vector<uint8_t> buffer(65536);
+  std::string pending;
+  bool pendingTruncated = false;
+  for (;;) {
+    const size_t got = mbox.read(buffer);
+    if (got == 0) {
+      break;
+    }
+    std::string_view chunk(reinterpret_cast<const char*>(buffer.data()), got);
+    while (!chunk.empty()) {
+      const size_t nl = chunk.find('\n');
+      const std::string_view piece = chunk.substr(0, nl == std::string_view::npos ? chunk.size() : nl + 1);
+      chunk.remove_prefix(piece.size());
+      if (!pendingTruncated) {
+        if (pending.size() + piece.size() > limits.maxMessageBytes) {
+          pendingTruncated = true;
+          pending.clear();
+          pending.shrink_to_fit();
+        }
+        else {
+          pending.append(piece);
+        }
+      }
+      if (nl != std::string_view::npos) {
+        splitter.line(pending, pendingTruncated);
+        pending.clear();
+        pendingTruncated = false;
+      }
+    }
+  }
+
+  // The last line may lack its line break.
+  if (!pending.empty() || pendingTruncated) {
+    splitter.line(pending, pendingTruncated);
+  }
+  splitter.finish();
+}
+
+bool isMaildir(const std::string& path)
+{
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    return false;
+  }
+  return std::filesystem::is_directory(std::filesystem::path(path) / "cur", ec) ||
+    std::filesystem::is_directory(std::filesystem::path(path) / "new", ec);
+}
+
+std::vector<std::string> listMaildir(const std::string& path)
+{
+  // cur/ then new/, regular files only (dot files are editor or client leftovers), sorted by path.
+  std::vector<std::string> files;
+  for (const char* sub : {"cur", "new"}) {
+    const std::filesystem::path dir = std::filesystem::path(path) / sub;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      continue;
+    }
+    std::filesystem::directory_iterator it(dir, ec);
+    if (ec) {
+      throw std::system_error(ec, "list " + dir.string());
+    }
+    for (const auto& entry : it) {
+      const std::string name = entry.path().filename().string();
+      if (name.empty() || name.front() == '.') {
+        continue;
+      }
+      std::error_code typeError;
+      if (entry.is_regular_file(typeError)) {
+        files.push_back(entry.path().string());
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+} // namespace dmarcwatch::collector

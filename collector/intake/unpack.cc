@@ -1,0 +1,259 @@
+/*
+ * unpack.cc - payload sniffing and the recursive unpacker (gzip, zlib, zip, XML).
+ *
+ * Users: ingest.cc (files, mail attachments, the milter's payloads).
+ * Thread-safety: plain functions, no state.
+ * Error policy: an unusable payload throws ParseError (LimitError for caps);
+ * inside a zip, a ParseError of one member (its container, or the visitor's)
+ * is recorded as "zip:NAME: message" and the other members go on; when no
+ * document at all was visited successfully, the recorded errors are thrown
+ * as one ParseError (a LimitError when every one of them was a cap).  Every
+ * other exception (StoreError, I/O) propagates.
+ * Security: the payload is untrusted.  Nesting is capped (maxNesting), each
+ * inflate stream is capped (see inflate.cc), zip archives are read into
+ * memory only up to maxMessageBytes, and members up to maxArchiveMembers.
+ */
+#include "config.h"
+
+#include "collector/intake/unpack.hh"
+
+#include "collector/common/config-keys.hh"
+#include "collector/common/errors.hh"
+#include "collector/intake/inflate.hh"
+#include "collector/intake/zip.hh"
+
+#include <optional>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+// Configuration keys named in LimitError messages.
+constexpr const char* kKeyNesting = keys::maxNesting;
+constexpr const char* kKeyMessage = keys::maxMessageSize;
+//! Bytes looked at before deciding what a payload is (room for leading whitespace before '<').
+constexpr size_t kSniffBytes = 512;
+
+//! Untrusted names in labels: printable ASCII only, cut short.
+std::string printableName(std::string_view name)
+{
+  std::string out;
+  for (const char c : name.substr(0, 100)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+std::string hexPrefix(std::span<const uint8_t> head)
+{
+  static const char* const digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < head.size() && i < 8; ++i) {
+    if (i > 0) {
+      out += ' ';
+    }
+    out += digits[head[i] >> 4];
+    out += digits[head[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string childLabel(const std::string& parent, const std::string& name)
+{
+  return parent.empty() ? name : parent + "/" + name;
+}
+
+//! State shared by one unpack call: caps, the visitor and the outcome being built.
+class Unpacker
+{
+public:
+  Unpacker(const Limits& limits, Warnings& warnings, const DocumentVisitor& visit) :
+    d_limits(limits), d_warnings(warnings), d_visit(visit) {}
+
+  /*!
+   * Unpack one payload.  whole is the same payload as a span when it is held
+   * in memory already (a zip is then used in place rather than copied).
+   */
+  void unpack(ByteSource& source, std::optional<std::span<const uint8_t>> whole, const std::string& label, unsigned depth)
+  {
+    // Look at the first bytes without consuming them.
+    PeekSource peek(source);
+    const auto head = peek.peek(kSniffBytes);
+    if (head.empty()) {
+      const size_t slash = label.rfind('/');
+      const std::string last = slash == std::string::npos ? label : label.substr(slash + 1);
+      throw ParseError(last == "gzip" || last == "zlib" ? "empty payload inside " + last : std::string("empty payload"));
+    }
+    const PayloadKind kind = sniffPayload(head);
+
+    // Containers count against the nesting cap; plain XML does not.
+    if (kind == PayloadKind::Gzip || kind == PayloadKind::Zlib || kind == PayloadKind::Zip) {
+      if (depth >= d_limits.maxNesting) {
+        throw LimitError(std::string("containers nested deeper than ") + kKeyNesting + " (" +
+                         std::to_string(d_limits.maxNesting) + ")");
+      }
+    }
+
+    switch (kind) {
+    case PayloadKind::Gzip:
+    case PayloadKind::Zlib: {
+      // Stream through the inflater: nothing is decompressed ahead of the parser.
+      const auto format = kind == PayloadKind::Gzip ? CompressionFormat::Gzip : CompressionFormat::Zlib;
+      InflateSource inflated(peek, format, d_limits, d_warnings);
+      unpack(inflated, std::nullopt, childLabel(label, payloadKindName(kind)), depth + 1);
+      return;
+    }
+    case PayloadKind::Zip: {
+      // Zip needs random access: use the bytes in place, or read them in under the message cap.
+      if (whole) {
+        unpackZip(*whole, label, depth);
+      }
+      else {
+        const std::string bytes = readAll(peek, d_limits.maxMessageBytes, (std::string("zip archive: ") + kKeyMessage).c_str());
+        unpackZip(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), label, depth);
+      }
+      return;
+    }
+    case PayloadKind::Xml: {
+      // A document: hand the stream to the visitor; it counts once the visitor returns.
+      d_visit(peek, label.empty() ? std::string("xml") : label);
+      ++d_outcome.documents;
+      return;
+    }
+    case PayloadKind::Unknown:
+      break;
+    }
+    throw ParseError("not a report: unrecognised payload (starts with " + hexPrefix(head) + ")");
+  }
+
+  UnpackOutcome finish()
+  {
+    // Nothing usable at all: the recorded member errors become the payload's error.
+    if (d_outcome.documents == 0 && !d_outcome.errors.empty()) {
+      std::string message;
+      for (const auto& error : d_outcome.errors) {
+        message += message.empty() ? error : "; " + error;
+      }
+      if (d_onlyLimitErrors) {
+        throw LimitError(message);
+      }
+      throw ParseError(message);
+    }
+    return std::move(d_outcome);
+  }
+
+private:
+  void unpackZip(std::span<const uint8_t> archive, const std::string& label, unsigned depth)
+  {
+    // Every member is tried; one member's ParseError is recorded and does not stop its siblings.
+    const auto members = listZipMembers(archive, d_limits, d_warnings);
+    if (members.empty()) {
+      throw ParseError("zip: archive has no file members");
+    }
+    for (const auto& member : members) {
+      const std::string memberLabel = childLabel(label, "zip:" + printableName(member.name));
+      try {
+        MemorySource raw(member.data);
+        if (member.method == 8) {
+          InflateSource inflated(raw, CompressionFormat::RawDeflate, d_limits, d_warnings);
+          unpack(inflated, std::nullopt, memberLabel, depth + 1);
+        }
+        else {
+          unpack(raw, member.data, memberLabel, depth + 1);
+        }
+      }
+      catch (const LimitError& e) {
+        d_outcome.errors.push_back(memberLabel + ": " + e.what());
+      }
+      catch (const ParseError& e) {
+        d_outcome.errors.push_back(memberLabel + ": " + e.what());
+        d_onlyLimitErrors = false;
+      }
+    }
+  }
+
+  const Limits& d_limits;
+  Warnings& d_warnings;
+  const DocumentVisitor& d_visit;
+  UnpackOutcome d_outcome;
+  //! True while every recorded member error was a cap (then the joined error is a LimitError too).
+  bool d_onlyLimitErrors = true;
+};
+
+} // namespace
+
+PayloadKind sniffPayload(std::span<const uint8_t> head)
+{
+  // Compressed containers by magic number.
+  if (head.size() >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    return PayloadKind::Gzip;
+  }
+  if (head.size() >= 4 && head[0] == 'P' && head[1] == 'K' &&
+      ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6))) {
+    return PayloadKind::Zip;
+  }
+  // Raw zlib: deflate method, 32 KiB window at most, header checksum valid, no preset dictionary.
+  if (head.size() >= 2 && (head[0] & 0x0f) == 8 && (head[0] >> 4) <= 7 &&
+      (head[0] * 256 + head[1]) % 31 == 0 && (head[1] & 0x20) == 0) {
+    return PayloadKind::Zlib;
+  }
+
+  // UTF-16 XML: by BOM, or by "<" next to a zero byte.
+  if (head.size() >= 2 && ((head[0] == 0xff && head[1] == 0xfe) || (head[0] == 0xfe && head[1] == 0xff))) {
+    return PayloadKind::Xml;
+  }
+  if (head.size() >= 2 && ((head[0] == '<' && head[1] == 0) || (head[0] == 0 && head[1] == '<'))) {
+    return PayloadKind::Xml;
+  }
+
+  // UTF-8 XML: optional BOM, optional whitespace, then '<'.
+  size_t pos = 0;
+  if (head.size() >= 3 && head[0] == 0xef && head[1] == 0xbb && head[2] == 0xbf) {
+    pos = 3;
+  }
+  while (pos < head.size() && (head[pos] == ' ' || head[pos] == '\t' || head[pos] == '\r' || head[pos] == '\n')) {
+    ++pos;
+  }
+  if (pos < head.size() && head[pos] == '<') {
+    return PayloadKind::Xml;
+  }
+  return PayloadKind::Unknown;
+}
+
+const char* payloadKindName(PayloadKind kind)
+{
+  switch (kind) {
+  case PayloadKind::Gzip:
+    return "gzip";
+  case PayloadKind::Zip:
+    return "zip";
+  case PayloadKind::Zlib:
+    return "zlib";
+  case PayloadKind::Xml:
+    return "xml";
+  case PayloadKind::Unknown:
+    return "unknown";
+  }
+  return "unknown";
+}
+
+UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit)
+{
+  // The payload is in memory: a zip is parsed in place.
+  Unpacker unpacker(limits, warnings, visit);
+  MemorySource source(payload);
+  unpacker.unpack(source, payload, "", 0);
+  return unpacker.finish();
+}
+
+UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit)
+{
+  // A stream: gzip, zlib and XML flow through; only a zip is read into memory.
+  Unpacker unpacker(limits, warnings, visit);
+  unpacker.unpack(payload, std::nullopt, "", 0);
+  return unpacker.finish();
+}
+
+} // namespace dmarcwatch::collector

@@ -1,0 +1,406 @@
+/*
+ * zip.cc - locating the members of a zip archive held in memory.
+ *
+ * Users: unpack.cc (zip payloads, at any nesting level).
+ * Thread-safety: plain functions over immutable input, no state.
+ * Error policy: an archive with no usable structure throws ParseError; a
+ * member that cannot be read (method, encryption, bad offsets) is skipped
+ * with a warning; too many members throws LimitError.
+ * Security: every offset and length comes from the attacker.  Each one is
+ * checked against the bytes that remain before it is used, with 64-bit
+ * arithmetic so no sum can wrap.  Decompression is not done here (unpack.cc
+ * streams it through InflateSource with its caps), except to find the end of
+ * a deflate member with no recorded size in the local-header fallback, which
+ * is bounded by maxDecompressedBytes.
+ */
+#include "config.h"
+
+#include "collector/intake/zip.hh"
+
+#include "collector/common/config-keys.hh"
+#include "collector/common/errors.hh"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string_view>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+// Record signatures and fixed sizes (APPNOTE.TXT 4.3).
+constexpr uint32_t kLocalSig = 0x04034b50;
+constexpr uint32_t kCentralSig = 0x02014b50;
+constexpr uint32_t kEndSig = 0x06054b50;
+constexpr uint32_t kZip64LocatorSig = 0x07064b50;
+//! Data descriptor signature 0x08074b50 as it stands in the file, for searching.
+constexpr std::string_view kDescriptorSig("PK\x07\x08", 4);
+constexpr size_t kLocalSize = 30;
+constexpr size_t kCentralSize = 46;
+constexpr size_t kEndSize = 22;
+constexpr size_t kZip64LocatorSize = 20;
+constexpr uint16_t kFlagEncrypted = 0x0001;
+constexpr uint16_t kFlagDescriptor = 0x0008;
+constexpr const char* kKeyMembers = keys::maxArchiveMembers;
+
+//! Bounds-checked little-endian reader over the archive.
+class Reader
+{
+public:
+  explicit Reader(std::span<const uint8_t> bytes) :
+    d_bytes(bytes) {}
+  [[nodiscard]] uint64_t size() const { return d_bytes.size(); }
+  //! True when [offset, offset+length) lies inside the archive (no overflow possible).
+  [[nodiscard]] bool has(uint64_t offset, uint64_t length) const
+  {
+    return offset <= d_bytes.size() && length <= d_bytes.size() - offset;
+  }
+  [[nodiscard]] uint16_t u16(uint64_t offset) const
+  {
+    return static_cast<uint16_t>(d_bytes[offset] | (d_bytes[offset + 1] << 8));
+  }
+  [[nodiscard]] uint32_t u32(uint64_t offset) const
+  {
+    return static_cast<uint32_t>(d_bytes[offset]) | (static_cast<uint32_t>(d_bytes[offset + 1]) << 8) |
+      (static_cast<uint32_t>(d_bytes[offset + 2]) << 16) | (static_cast<uint32_t>(d_bytes[offset + 3]) << 24);
+  }
+  [[nodiscard]] bool sigAt(uint64_t offset, uint32_t sig) const { return has(offset, 4) && u32(offset) == sig; }
+  [[nodiscard]] std::span<const uint8_t> slice(uint64_t offset, uint64_t length) const
+  {
+    return d_bytes.subspan(static_cast<size_t>(offset), static_cast<size_t>(length));
+  }
+  //! Bytes from offset to the end, for fast signature searches (offset <= size()).
+  [[nodiscard]] std::string_view view(uint64_t offset) const
+  {
+    return {reinterpret_cast<const char*>(d_bytes.data() + offset), static_cast<size_t>(d_bytes.size() - offset)};
+  }
+  [[nodiscard]] std::string text(uint64_t offset, uint64_t length) const
+  {
+    return {reinterpret_cast<const char*>(d_bytes.data() + offset), static_cast<size_t>(length)};
+  }
+
+private:
+  std::span<const uint8_t> d_bytes;
+};
+
+//! Names shown in warnings: printable ASCII only, cut short.
+std::string shownName(std::string_view name)
+{
+  std::string out;
+  for (const char c : name.substr(0, 80)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+//! Directories, macOS resource forks and AppleDouble files carry no report.
+bool isIgnoredName(std::string_view name)
+{
+  if (!name.empty() && (name.back() == '/' || name.back() == '\\')) {
+    return true;
+  }
+  if (name.starts_with("__MACOSX/") || name == "__MACOSX") {
+    return true;
+  }
+  const size_t slash = name.find_last_of('/');
+  const std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
+  return base.starts_with("._");
+}
+
+struct RawEntry
+{
+  std::string name;
+  uint16_t flags = 0;
+  uint16_t method = 0;
+  uint64_t uncompressedSize = 0;
+  std::span<const uint8_t> data;
+};
+
+//! Filters entries into members, with warnings and the member cap.
+class Collector
+{
+public:
+  Collector(const Limits& limits, Warnings& warnings) :
+    d_limits(limits), d_warnings(warnings) {}
+
+  void add(RawEntry entry)
+  {
+    // Skip what cannot hold a report, then what we cannot read, then enforce the cap.
+    if (isIgnoredName(entry.name)) {
+      return;
+    }
+    if ((entry.flags & kFlagEncrypted) != 0) {
+      d_warnings.add("zip: encrypted member " + shownName(entry.name) + " skipped");
+      return;
+    }
+    if (entry.method != 0 && entry.method != 8) {
+      d_warnings.add("zip: member " + shownName(entry.name) + " uses unsupported method " +
+                     std::to_string(entry.method) + ", skipped");
+      return;
+    }
+    if (d_members.size() >= d_limits.maxArchiveMembers) {
+      throw LimitError(std::string("zip: more members than ") + kKeyMembers + " (" +
+                       std::to_string(d_limits.maxArchiveMembers) + ")");
+    }
+    ZipMember member;
+    member.name = std::move(entry.name);
+    member.method = entry.method;
+    member.uncompressedSize = entry.uncompressedSize;
+    member.data = entry.data;
+    d_members.push_back(std::move(member));
+  }
+  std::vector<ZipMember> take() { return std::move(d_members); }
+
+private:
+  const Limits& d_limits;
+  Warnings& d_warnings;
+  std::vector<ZipMember> d_members;
+};
+
+//! Offset of the end-of-central-directory record, searched backwards over the comment window.
+std::optional<uint64_t> findEnd(const Reader& in)
+{
+  if (in.size() < kEndSize) {
+    return std::nullopt;
+  }
+  const uint64_t last = in.size() - kEndSize;
+  const uint64_t first = last > 0xffff ? last - 0xffff : 0;
+  for (uint64_t pos = last + 1; pos-- > first;) {
+    if (in.u32(pos) == kEndSig) {
+      return pos;
+    }
+  }
+  return std::nullopt;
+}
+
+/*!
+ * Members through the central directory.  \return nullopt when the directory
+ * is not where the end record says (the caller then scans local headers).
+ */
+std::optional<std::vector<RawEntry>> readCentral(const Reader& in, uint64_t endPos, Warnings& warnings)
+{
+  // End record: entry count, directory size and offset.  Zip64 markers are refused outright.
+  const uint16_t entries = in.u16(endPos + 10);
+  const uint64_t cdSize = in.u32(endPos + 12);
+  const uint64_t cdOffset = in.u32(endPos + 16);
+  const bool zip64Marker = entries == 0xffff || cdSize == 0xffffffff || cdOffset == 0xffffffff;
+  if (zip64Marker || (endPos >= kZip64LocatorSize && in.sigAt(endPos - kZip64LocatorSize, kZip64LocatorSig))) {
+    throw ParseError("zip: zip64 archives are not supported");
+  }
+
+  // The directory normally sits at cdOffset; data prepended to the archive shifts everything,
+  // which shows as the directory ending right before the end record instead.
+  uint64_t base = 0;
+  if (!in.has(cdOffset, cdSize) || cdOffset + cdSize > endPos || (entries > 0 && !in.sigAt(cdOffset, kCentralSig))) {
+    if (cdSize > endPos || !in.sigAt(endPos - cdSize, kCentralSig) || endPos - cdSize < cdOffset) {
+      return std::nullopt;
+    }
+    base = endPos - cdSize - cdOffset;
+    warnings.add("zip: " + std::to_string(base) + " bytes before the archive ignored");
+  }
+
+  // Walk the directory entries, each checked against the directory's own bounds.
+  std::vector<RawEntry> result;
+  uint64_t pos = base + cdOffset;
+  const uint64_t cdEnd = base + cdOffset + cdSize;
+  for (unsigned i = 0; i < entries; ++i) {
+    if (pos > cdEnd || cdEnd - pos < kCentralSize || !in.sigAt(pos, kCentralSig)) {
+      return std::nullopt;
+    }
+    RawEntry entry;
+    entry.flags = in.u16(pos + 8);
+    entry.method = in.u16(pos + 10);
+    const uint64_t csize = in.u32(pos + 20);
+    entry.uncompressedSize = in.u32(pos + 24);
+    const uint64_t nameLen = in.u16(pos + 28);
+    const uint64_t extraLen = in.u16(pos + 30);
+    const uint64_t commentLen = in.u16(pos + 32);
+    const uint64_t localOffset = in.u32(pos + 42);
+    const uint64_t entrySize = kCentralSize + nameLen + extraLen + commentLen;
+    if (cdEnd - pos < entrySize) {
+      return std::nullopt;
+    }
+    entry.name = in.text(pos + kCentralSize, nameLen);
+    pos += entrySize;
+
+    if (csize == 0xffffffff || entry.uncompressedSize == 0xffffffff || localOffset == 0xffffffff) {
+      throw ParseError("zip: zip64 archives are not supported");
+    }
+    if (isIgnoredName(entry.name)) {
+      continue;
+    }
+
+    // The data follows the local header, whose name and extra lengths may differ from the directory's.
+    const uint64_t local = base + localOffset;
+    if (!in.has(local, kLocalSize) || !in.sigAt(local, kLocalSig)) {
+      warnings.add("zip: member " + shownName(entry.name) + " has a bad local header offset, skipped");
+      continue;
+    }
+    const uint64_t dataStart = local + kLocalSize + in.u16(local + 26) + in.u16(local + 28);
+    if (!in.has(dataStart, csize)) {
+      warnings.add("zip: member " + shownName(entry.name) + " runs past the end of the archive, skipped");
+      continue;
+    }
+    entry.data = in.slice(dataStart, csize);
+    result.push_back(std::move(entry));
+  }
+  return result;
+}
+
+//! Compressed length of a raw deflate stream starting at data (its end found by inflating, output discarded).
+std::optional<uint64_t> deflateLength(std::span<const uint8_t> data, const Limits& limits)
+{
+  // zlib reports the end of the stream; output is thrown away but still counted against the cap.
+  z_stream zs{};
+  if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+    throw ParseError("zlib: cannot initialise inflate (out of memory)");
+  }
+  struct End
+  {
+    z_stream* s;
+    ~End() { inflateEnd(s); }
+  } guard{&zs};
+  std::array<uint8_t, 32768> sink{};
+  uint64_t offset = 0;
+  uint64_t produced = 0;
+  for (;;) {
+    if (zs.avail_in == 0) {
+      const uint64_t piece = std::min<uint64_t>(data.size() - offset, std::numeric_limits<uInt>::max());
+      if (piece == 0) {
+        return std::nullopt;
+      }
+      zs.next_in = const_cast<Bytef*>(data.data() + offset);
+      zs.avail_in = static_cast<uInt>(piece);
+      offset += piece;
+    }
+    zs.next_out = sink.data();
+    zs.avail_out = sink.size();
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    produced += sink.size() - zs.avail_out;
+    if (produced > limits.maxDecompressedBytes) {
+      throw LimitError("decompressed size over " + std::string(keys::maxDecompressedSize) + " (" + std::to_string(limits.maxDecompressedBytes) + " bytes)");
+    }
+    if (rc == Z_STREAM_END) {
+      return offset - zs.avail_in;
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return std::nullopt;
+    }
+  }
+}
+
+/*!
+ * Members by scanning local headers front to back: the fallback for archives
+ * whose central directory is missing or damaged (truncated downloads).
+ */
+std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings& warnings)
+{
+  // Each header may cost a scan of the rest of the archive (descriptor search, deflate end):
+  // the number of headers looked at is capped so a hostile archive cannot make this quadratic.
+  const uint64_t maxHeaders = uint64_t{limits.maxArchiveMembers} + 16;
+  uint64_t headers = 0;
+  std::vector<RawEntry> result;
+  uint64_t pos = 0;
+  while (in.has(pos, kLocalSize)) {
+    // Find the next local header signature.
+    if (in.u32(pos) != kLocalSig) {
+      ++pos;
+      continue;
+    }
+    if (++headers > maxHeaders) {
+      warnings.add("zip: too many local headers, scan stopped");
+      break;
+    }
+    RawEntry entry;
+    entry.flags = in.u16(pos + 6);
+    entry.method = in.u16(pos + 8);
+    uint64_t csize = in.u32(pos + 18);
+    entry.uncompressedSize = in.u32(pos + 22);
+    const uint64_t nameLen = in.u16(pos + 26);
+    const uint64_t extraLen = in.u16(pos + 28);
+    if (!in.has(pos + kLocalSize, nameLen + extraLen)) {
+      break;
+    }
+    entry.name = in.text(pos + kLocalSize, nameLen);
+    const uint64_t dataStart = pos + kLocalSize + nameLen + extraLen;
+
+    // Sizes come from the header, or when bit 3 is set, from the data descriptor after the data:
+    // a "PK\7\8" whose size field matches the distance, else the deflate stream's own end.
+    std::optional<uint64_t> length;
+    if ((entry.flags & kFlagDescriptor) == 0 || csize != 0) {
+      if (csize != 0xffffffff && in.has(dataStart, csize)) {
+        length = csize;
+      }
+    }
+    if (!length && (entry.flags & kFlagDescriptor) != 0) {
+      const std::string_view rest = in.view(dataStart);
+      for (size_t at = rest.find(kDescriptorSig); at != std::string_view::npos; at = rest.find(kDescriptorSig, at + 1)) {
+        const uint64_t p = dataStart + at;
+        if (!in.has(p, 16)) {
+          break;
+        }
+        if (in.u32(p + 8) == at) {
+          length = at;
+          entry.uncompressedSize = in.u32(p + 12);
+          break;
+        }
+      }
+      if (!length && entry.method == 8) {
+        length = deflateLength(in.slice(dataStart, in.size() - dataStart), limits);
+      }
+    }
+    if (!length) {
+      if (!isIgnoredName(entry.name)) {
+        warnings.add("zip: member " + shownName(entry.name) + " has no readable size, skipped");
+      }
+      pos += 4;
+      continue;
+    }
+    entry.data = in.slice(dataStart, *length);
+    result.push_back(std::move(entry));
+    pos = dataStart + *length;
+  }
+  return result;
+}
+
+} // namespace
+
+std::vector<ZipMember> listZipMembers(std::span<const uint8_t> archive, const Limits& limits, Warnings& warnings)
+{
+  const Reader in(archive);
+
+  // Prefer the central directory: it has the real sizes even when the local headers defer them.
+  std::optional<std::vector<RawEntry>> entries;
+  if (const auto endPos = findEnd(in)) {
+    entries = readCentral(in, *endPos, warnings);
+    if (!entries) {
+      warnings.add("zip: central directory unreadable, local headers scanned");
+    }
+  }
+  else if (in.sigAt(0, kLocalSig)) {
+    warnings.add("zip: no central directory, local headers scanned");
+  }
+
+  // Fall back to the local headers when the directory is missing or broken.
+  if (!entries) {
+    entries = scanLocal(in, limits, warnings);
+    if (entries->empty() && !in.sigAt(0, kLocalSig)) {
+      throw ParseError("zip: not a readable archive");
+    }
+  }
+
+  Collector collector(limits, warnings);
+  for (auto& entry : *entries) {
+    collector.add(std::move(entry));
+  }
+  return collector.take();
+}
+
+} // namespace dmarcwatch::collector

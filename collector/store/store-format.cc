@@ -1,0 +1,615 @@
+/*
+ * store-format.cc - encoders and decoders of the store's keys and values
+ * (store-format.hh).
+ *
+ * Thread-safety: pure functions.  Errors: StoreError(MDB_CORRUPTED) when a
+ * stored value is short or carries an unknown version byte.
+ */
+#include "config.h"
+
+#include "collector/store/store-format.hh"
+
+#include "collector/common/errors.hh"
+
+#include <lmdb.h>
+
+#include <cstring>
+
+namespace dmarcwatch::collector::storeformat
+{
+
+namespace
+{
+
+void putZigzag(std::string& out, int64_t value)
+{
+  putVarint(out, (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
+}
+
+void putStrings(std::string& out, const std::vector<std::string>& items)
+{
+  putVarint(out, items.size());
+  for (const auto& item : items) {
+    putString(out, item);
+  }
+}
+
+std::vector<std::string> readStrings(Reader& in)
+{
+  uint64_t count = in.varint();
+  std::vector<std::string> items;
+  for (uint64_t i = 0; i < count; ++i) {
+    items.emplace_back(in.string());
+  }
+  return items;
+}
+
+//! A count read from a value, bounded by the bytes left (each item takes at least one byte).
+uint64_t readCount(Reader& in, size_t remaining)
+{
+  uint64_t count = in.varint();
+  if (count > remaining) {
+    in.corrupt("count larger than the value");
+  }
+  return count;
+}
+
+} // namespace
+
+void putU32(std::string& out, uint32_t value)
+{
+  uint8_t buf[4];
+  writeU32(buf, value);
+  out.append(reinterpret_cast<const char*>(buf), sizeof(buf));
+}
+
+void writeU64(uint8_t* out, uint64_t value)
+{
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<uint8_t>(value);
+    value >>= 8;
+  }
+}
+
+void putU64(std::string& out, uint64_t value)
+{
+  uint8_t buf[8];
+  writeU64(buf, value);
+  out.append(reinterpret_cast<const char*>(buf), sizeof(buf));
+}
+
+void putI64Key(std::string& out, int64_t value)
+{
+  putU64(out, static_cast<uint64_t>(value) ^ (1ULL << 63));
+}
+
+uint32_t readU32(const uint8_t* bytes)
+{
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
+}
+
+uint64_t readU64(const uint8_t* bytes)
+{
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) {
+    value = (value << 8) | bytes[i];
+  }
+  return value;
+}
+
+void putVarint(std::string& out, uint64_t value)
+{
+  if (value < 0x80) {
+    out.push_back(static_cast<char>(value));
+    return;
+  }
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+void putString(std::string& out, std::string_view text)
+{
+  putVarint(out, text.size());
+  out.append(text);
+}
+
+void Reader::corrupt(const char* why) const
+{
+  throw StoreError("decode", MDB_CORRUPTED, std::string(d_what) + ": " + why);
+}
+
+uint8_t Reader::u8()
+{
+  if (d_pos >= d_data.size()) {
+    corrupt("value too short");
+  }
+  return static_cast<uint8_t>(d_data[d_pos++]);
+}
+
+uint32_t Reader::u32()
+{
+  if (d_data.size() - d_pos < 4) {
+    corrupt("value too short");
+  }
+  uint32_t value = readU32(reinterpret_cast<const uint8_t*>(d_data.data() + d_pos));
+  d_pos += 4;
+  return value;
+}
+
+uint64_t Reader::u64()
+{
+  if (d_data.size() - d_pos < 8) {
+    corrupt("value too short");
+  }
+  uint64_t value = readU64(reinterpret_cast<const uint8_t*>(d_data.data() + d_pos));
+  d_pos += 8;
+  return value;
+}
+
+uint64_t Reader::varint()
+{
+  uint64_t value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    uint8_t byte = u8();
+    value |= uint64_t{byte & 0x7fU} << shift;
+    if ((byte & 0x80) == 0) {
+      return value;
+    }
+  }
+  corrupt("varint too long");
+}
+
+int64_t Reader::zigzag()
+{
+  uint64_t raw = varint();
+  return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+}
+
+std::string_view Reader::string()
+{
+  uint64_t size = varint();
+  if (size > d_data.size() - d_pos) {
+    corrupt("string longer than the value");
+  }
+  auto text = d_data.substr(d_pos, size);
+  d_pos += size;
+  return text;
+}
+
+void Reader::version()
+{
+  uint8_t got = u8();
+  if (got != s_valueVersion) {
+    corrupt(("unknown value version " + std::to_string(got)).c_str());
+  }
+}
+
+std::string encodeCounter(uint64_t value)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putU64(out, value);
+  return out;
+}
+
+uint64_t decodeCounter(std::string_view value, const char* what)
+{
+  Reader in(value, what);
+  in.version();
+  return in.u64();
+}
+
+std::string dictStringKey(std::string_view text)
+{
+  std::string key(1, 's');
+  key.append(text);
+  return key;
+}
+
+std::string dictHashKey(std::string_view text, uint32_t index)
+{
+  std::string key(1, 'h');
+  putU64(key, hash64(text));
+  putU32(key, index);
+  return key;
+}
+
+std::string dictIdKey(uint32_t id)
+{
+  std::string key(1, 'i');
+  putU32(key, id);
+  return key;
+}
+
+std::string encodeDictId(uint32_t id)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putU32(out, id);
+  return out;
+}
+
+uint32_t decodeDictId(std::string_view value)
+{
+  Reader in(value, "dict id");
+  in.version();
+  return in.u32();
+}
+
+std::string encodeDictString(std::string_view text)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  out.append(text);
+  return out;
+}
+
+std::string_view decodeDictString(std::string_view value)
+{
+  Reader in(value, "dict string");
+  in.version();
+  return value.substr(1);
+}
+
+uint64_t hash64(std::string_view text)
+{
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (char c : text) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+std::string dedupStoreKey(std::string_view dedupKey)
+{
+  if (dedupKey.size() <= s_maxInlineDictKey) {
+    return std::string(dedupKey);
+  }
+  // Too long for an LMDB key: a prefix, the length and a hash.  store.cc confirms a hit
+  // by comparing the stored report's own dedup key.
+  std::string key(dedupKey.substr(0, 256));
+  key.push_back('\0');
+  putU64(key, dedupKey.size());
+  putU64(key, hash64(dedupKey));
+  return key;
+}
+
+FactKeyBytes encodeFactKey(const FactKey& key)
+{
+  FactKeyBytes out{};
+  writeU32(out.data(), key.domainId);
+  writeU32(out.data() + 4, key.day);
+  std::memcpy(out.data() + 8, key.ip.data(), 16);
+  writeU32(out.data() + 24, key.headerFromId);
+  writeU32(out.data() + 28, key.outcomeId);
+  return out;
+}
+
+FactKey decodeFactKey(std::string_view bytes)
+{
+  if (bytes.size() != s_factKeySize) {
+    throw StoreError("decode", MDB_CORRUPTED, "fact key of " + std::to_string(bytes.size()) + " bytes");
+  }
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  FactKey key;
+  key.domainId = readU32(p);
+  key.day = readU32(p + 4);
+  std::memcpy(key.ip.data(), p + 8, 16);
+  key.headerFromId = readU32(p + 24);
+  key.outcomeId = readU32(p + 28);
+  return key;
+}
+
+std::array<uint8_t, s_factValueSize> encodeFactValue(uint64_t messages)
+{
+  std::array<uint8_t, s_factValueSize> out{};
+  out[0] = s_valueVersion;
+  writeU64(out.data() + 1, messages);
+  return out;
+}
+
+uint64_t decodeFactValue(std::string_view value)
+{
+  if (value.size() < s_factValueSize || static_cast<uint8_t>(value[0]) != s_valueVersion) {
+    throw StoreError("decode", MDB_CORRUPTED, "fact value");
+  }
+  return readU64(reinterpret_cast<const uint8_t*>(value.data() + 1));
+}
+
+std::string domainDayKey(uint32_t domainId, uint32_t day)
+{
+  std::string key;
+  putU32(key, domainId);
+  putU32(key, day);
+  return key;
+}
+
+std::string domainKey(uint32_t domainId)
+{
+  std::string key;
+  putU32(key, domainId);
+  return key;
+}
+
+std::string encodeDayTotals(const DayTotals& totals)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putU64(out, totals.messages);
+  putU64(out, totals.dmarcPass);
+  putU64(out, totals.records);
+  return out;
+}
+
+DayTotals decodeDayTotals(std::string_view value, uint32_t day)
+{
+  Reader in(value, "day totals");
+  in.version();
+  DayTotals totals;
+  totals.day = day;
+  totals.messages = in.u64();
+  totals.dmarcPass = in.u64();
+  totals.records = in.u64();
+  return totals;
+}
+
+std::string sequenceKey(uint64_t sequence)
+{
+  std::string key;
+  putU64(key, sequence);
+  return key;
+}
+
+uint64_t decodeSequenceKey(std::string_view key)
+{
+  if (key.size() != 8) {
+    throw StoreError("decode", MDB_CORRUPTED, "sequence key");
+  }
+  return readU64(reinterpret_cast<const uint8_t*>(key.data()));
+}
+
+std::string byDomainKey(uint32_t domainId, int64_t begin, uint64_t sequence)
+{
+  std::string key;
+  putU32(key, domainId);
+  putI64Key(key, begin);
+  putU64(key, sequence);
+  return key;
+}
+
+uint64_t byDomainSequence(std::string_view key)
+{
+  if (key.size() != 20) {
+    throw StoreError("decode", MDB_CORRUPTED, "bydomain key");
+  }
+  return readU64(reinterpret_cast<const uint8_t*>(key.data() + 12));
+}
+
+namespace
+{
+
+size_t varintSize(uint64_t value)
+{
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+uint8_t* writeVarint(uint8_t* out, uint64_t value)
+{
+  while (value >= 0x80) {
+    *out++ = static_cast<uint8_t>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+size_t stringSize(std::string_view text)
+{
+  return varintSize(text.size()) + text.size();
+}
+
+uint8_t* writeString(uint8_t* out, std::string_view text)
+{
+  out = writeVarint(out, text.size());
+  if (!text.empty()) {
+    std::memcpy(out, text.data(), text.size());
+  }
+  return out + text.size();
+}
+
+/*
+ * The outcome bytes of anything with the Outcome fields (reasons: a range whose
+ * override types typeOf gives), into out (replaced).  Sized first, then written
+ * in place: one resize, no per-field appends (this runs once per record).
+ */
+template <typename Reasons, typename TypeOf>
+void writeOutcome(std::string& out, const std::string& disposition, const std::string& dkim, const std::string& spf,
+                  const std::vector<DkimResult>& dkimResults, const std::vector<SpfResult>& spfResults,
+                  const std::string& envelopeFrom, const Reasons& reasons, TypeOf typeOf)
+{
+  size_t size = 1 + stringSize(disposition) + stringSize(dkim) + stringSize(spf) + varintSize(dkimResults.size());
+  for (const auto& result : dkimResults) {
+    size += stringSize(result.domain) + stringSize(result.selector) + stringSize(result.result) +
+      stringSize(result.humanResult);
+  }
+  size += varintSize(spfResults.size());
+  for (const auto& result : spfResults) {
+    size += stringSize(result.domain) + stringSize(result.scope) + stringSize(result.result) +
+      stringSize(result.humanResult);
+  }
+  size += stringSize(envelopeFrom) + varintSize(reasons.size());
+  for (const auto& reason : reasons) {
+    size += stringSize(typeOf(reason));
+  }
+
+  out.resize(size);
+  auto* p = reinterpret_cast<uint8_t*>(out.data());
+  *p++ = s_valueVersion;
+  p = writeString(p, disposition);
+  p = writeString(p, dkim);
+  p = writeString(p, spf);
+  p = writeVarint(p, dkimResults.size());
+  for (const auto& result : dkimResults) {
+    p = writeString(p, result.domain);
+    p = writeString(p, result.selector);
+    p = writeString(p, result.result);
+    p = writeString(p, result.humanResult);
+  }
+  p = writeVarint(p, spfResults.size());
+  for (const auto& result : spfResults) {
+    p = writeString(p, result.domain);
+    p = writeString(p, result.scope);
+    p = writeString(p, result.result);
+    p = writeString(p, result.humanResult);
+  }
+  p = writeString(p, envelopeFrom);
+  p = writeVarint(p, reasons.size());
+  for (const auto& reason : reasons) {
+    p = writeString(p, typeOf(reason));
+  }
+}
+
+} // namespace
+
+std::string encodeOutcome(const Outcome& outcome)
+{
+  std::string out;
+  writeOutcome(out, outcome.disposition, outcome.dkim, outcome.spf, outcome.dkimResults, outcome.spfResults,
+               outcome.envelopeFrom, outcome.reasons, [](const std::string& type) -> const std::string& { return type; });
+  return out;
+}
+
+void encodeRecordOutcome(const Record& record, std::string& out)
+{
+  writeOutcome(out, record.disposition, record.dkim, record.spf, record.dkimResults, record.spfResults,
+               record.envelopeFrom, record.reasons,
+               [](const PolicyOverride& reason) -> const std::string& { return reason.type; });
+}
+
+Outcome decodeOutcome(std::string_view bytes)
+{
+  Reader in(bytes, "outcome");
+  in.version();
+  Outcome outcome;
+  outcome.disposition = in.string();
+  outcome.dkim = in.string();
+  outcome.spf = in.string();
+  for (uint64_t i = 0, n = readCount(in, bytes.size()); i < n; ++i) {
+    DkimResult dkim;
+    dkim.domain = in.string();
+    dkim.selector = in.string();
+    dkim.result = in.string();
+    dkim.humanResult = in.string();
+    outcome.dkimResults.push_back(std::move(dkim));
+  }
+  for (uint64_t i = 0, n = readCount(in, bytes.size()); i < n; ++i) {
+    SpfResult spf;
+    spf.domain = in.string();
+    spf.scope = in.string();
+    spf.result = in.string();
+    spf.humanResult = in.string();
+    outcome.spfResults.push_back(std::move(spf));
+  }
+  outcome.envelopeFrom = in.string();
+  outcome.reasons = readStrings(in);
+  return outcome;
+}
+
+std::string encodeStoredReport(const StoredReport& report)
+{
+  // The sequence is the key; fields are appended in this order, later versions append more.
+  const auto& meta = report.header.metadata;
+  const auto& policy = report.header.policy;
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putString(out, meta.orgName);
+  putString(out, meta.email);
+  putString(out, meta.extraContactInfo);
+  putString(out, meta.reportId);
+  putZigzag(out, meta.begin);
+  putZigzag(out, meta.end);
+  putStrings(out, meta.errors);
+  putString(out, meta.generator);
+  putString(out, meta.version);
+  putString(out, policy.domain);
+  putString(out, policy.adkim);
+  putString(out, policy.aspf);
+  putString(out, policy.p);
+  putString(out, policy.sp);
+  putString(out, policy.np);
+  out.push_back(static_cast<char>(policy.pct ? 1 : 0));
+  putVarint(out, policy.pct.value_or(0));
+  putString(out, policy.fo);
+  putString(out, policy.testing);
+  putString(out, policy.discoveryMethod);
+  putVarint(out, report.records);
+  putVarint(out, report.messages);
+  putZigzag(out, report.storedAt);
+  putString(out, report.source);
+  putStrings(out, report.warnings);
+  out.push_back(static_cast<char>(report.recovered ? 1 : 0));
+  putVarint(out, report.rawBytes);
+  return out;
+}
+
+StoredReport decodeStoredReport(std::string_view value)
+{
+  Reader in(value, "report");
+  in.version();
+  StoredReport report;
+  auto& meta = report.header.metadata;
+  auto& policy = report.header.policy;
+  meta.orgName = in.string();
+  meta.email = in.string();
+  meta.extraContactInfo = in.string();
+  meta.reportId = in.string();
+  meta.begin = in.zigzag();
+  meta.end = in.zigzag();
+  meta.errors = readStrings(in);
+  meta.generator = in.string();
+  meta.version = in.string();
+  policy.domain = in.string();
+  policy.adkim = in.string();
+  policy.aspf = in.string();
+  policy.p = in.string();
+  policy.sp = in.string();
+  policy.np = in.string();
+  bool hasPct = in.u8() != 0;
+  auto pct = static_cast<uint32_t>(in.varint());
+  if (hasPct) {
+    policy.pct = pct;
+  }
+  policy.fo = in.string();
+  policy.testing = in.string();
+  policy.discoveryMethod = in.string();
+  report.records = in.varint();
+  report.messages = in.varint();
+  report.storedAt = in.zigzag();
+  report.source = in.string();
+  report.warnings = readStrings(in);
+  report.recovered = in.u8() != 0;
+  report.rawBytes = in.varint();
+  return report;
+}
+
+std::string encodeRawHeader(std::string_view kind)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putString(out, kind);
+  return out;
+}
+
+std::pair<std::string, std::string> decodeRaw(std::string_view value)
+{
+  Reader in(value, "raw payload");
+  in.version();
+  std::string kind(in.string());
+  size_t headerSize = encodeRawHeader(kind).size();
+  return {std::move(kind), std::string(value.substr(headerSize))};
+}
+
+} // namespace dmarcwatch::collector::storeformat

@@ -1,0 +1,166 @@
+/*
+ * store-format.hh - byte encodings of the store's keys and values (the on-disk
+ * format; store.hh has the database layout).
+ *
+ * Keys: fixed-width big-endian integers so that byte order is numeric order
+ * and a domain/day range is one cursor scan; signed times are stored with the
+ * sign bit flipped.  Values: a format version byte first (s_valueVersion),
+ * then fixed big-endian integers or varints (LEB128) and varint-length-
+ * prefixed strings.  Changing any layout here means a new value version or
+ * schema version, an upgrade step in store.cc and a t/data/lmdb-v<N> dump.
+ *
+ * Schema 1, exactly (BE = big-endian, vN = varint, str = varint length + bytes):
+ *   meta      "schema-version" -> [01][u32 BE]; "next-sequence", "next-dict-id" -> [01][u64 BE]
+ *   dict      's' + string (<= 400 bytes)          -> [01][u32 BE id]
+ *             'h' + u64 BE FNV-1a + u32 BE index   -> [01][u32 BE id]   (longer strings; chain
+ *                                                     entries are confirmed against 'i')
+ *             'i' + u32 BE id                      -> [01] + string bytes
+ *             ids start at 1; domains and header_from are lower-cased; an outcome is
+ *             encodeOutcome() bytes
+ *   dedup     dedupKey (<= 400 bytes), else its first 256 bytes + 00 + u64 BE length +
+ *             u64 BE FNV-1a                        -> [01][u64 BE sequence]
+ *   reports   u64 BE sequence (from 1)             -> [01] encodeStoredReport fields
+ *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01]
+ *   raw       u64 BE sequence                      -> [01][str kind] + payload bytes
+ *   facts     u32 BE domain id, u32 BE day, 16-byte IP (all zero: no source IP),
+ *             u32 BE header_from id, u32 BE outcome id (32 bytes) -> [01][u64 BE messages]
+ *   days      u32 BE domain id, u32 BE day         -> [01][u64 BE messages][u64 BE dmarc pass]
+ *                                                     [u64 BE records]
+ *   Outcome:  [01] str disposition, str dkim, str spf, vN count + (str domain, selector, result,
+ *             human) per DKIM, vN count + (str domain, scope, result, human) per SPF,
+ *             str envelope_from, vN count + str per override type
+ *   StoredReport: [01] str org, email, extra_contact, report_id, zigzag-vN begin, end,
+ *             vN count + str errors, str generator, version; str domain, adkim, aspf, p, sp, np,
+ *             [u8 has pct] vN pct, str fo, testing, discovery_method; vN records, messages,
+ *             zigzag-vN stored_at, str source, vN count + str warnings, [u8 recovered], vN raw bytes
+ *   Decoders ignore bytes after the fields they know (a later version may append).
+ *
+ * Thread-safety: pure functions.  Errors: decoding a truncated or unknown
+ * value throws StoreError(rc MDB_CORRUPTED) naming what was decoded.
+ */
+#pragma once
+
+#include "collector/store/store.hh"
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace dmarcwatch::collector::storeformat
+{
+
+//! Version byte written first in every value of schema 1.
+constexpr uint8_t s_valueVersion = 1;
+
+// Fixed-width big-endian integers.
+void putU32(std::string& out, uint32_t value);
+void putU64(std::string& out, uint64_t value);
+//! i64 with the sign bit flipped: byte order equals numeric order for keys.
+void putI64Key(std::string& out, int64_t value);
+uint32_t readU32(const uint8_t* bytes);
+uint64_t readU64(const uint8_t* bytes);
+inline void writeU32(uint8_t* out, uint32_t value)
+{
+  out[0] = static_cast<uint8_t>(value >> 24);
+  out[1] = static_cast<uint8_t>(value >> 16);
+  out[2] = static_cast<uint8_t>(value >> 8);
+  out[3] = static_cast<uint8_t>(value);
+}
+void writeU64(uint8_t* out, uint64_t value);
+
+// Variable-length values.
+void putVarint(std::string& out, uint64_t value);
+void putString(std::string& out, std::string_view text);
+
+//! Decoder over one value; every read checks what remains and throws StoreError when short.
+class Reader
+{
+public:
+  Reader(std::string_view data, const char* what) :
+    d_data(data), d_what(what) {}
+  uint8_t u8();
+  uint32_t u32();
+  uint64_t u64();
+  uint64_t varint();
+  int64_t zigzag();
+  std::string_view string();
+  //! \brief Read the version byte and check it is one this build knows.
+  void version();
+  [[nodiscard]] bool atEnd() const { return d_pos == d_data.size(); }
+  [[noreturn]] void corrupt(const char* why) const;
+
+private:
+  std::string_view d_data;
+  size_t d_pos = 0;
+  const char* d_what;
+};
+
+// meta values.
+std::string encodeCounter(uint64_t value);
+uint64_t decodeCounter(std::string_view value, const char* what);
+
+// dict: 's'+string (short strings) or 'h'+hash+index (long strings) -> id; 'i'+id -> string.
+constexpr size_t s_maxInlineDictKey = 400; //!< LMDB keys are at most 511 bytes
+std::string dictStringKey(std::string_view text);
+std::string dictHashKey(std::string_view text, uint32_t index);
+std::string dictIdKey(uint32_t id);
+std::string encodeDictId(uint32_t id);
+uint32_t decodeDictId(std::string_view value);
+std::string encodeDictString(std::string_view text);
+std::string_view decodeDictString(std::string_view value);
+
+//! \brief 64-bit FNV-1a (dict and dedup keys of long strings; collisions are resolved by comparing).
+uint64_t hash64(std::string_view text);
+
+// dedup: the dedup key itself, or a prefix and its hash when too long for an LMDB key.
+std::string dedupStoreKey(std::string_view dedupKey);
+
+//! The fact key: [u32 domain][u32 day][16 ip, all zero = no source IP][u32 header_from][u32 outcome].
+struct FactKey
+{
+  uint32_t domainId = 0;
+  uint32_t day = 0;
+  std::array<uint8_t, 16> ip{};
+  uint32_t headerFromId = 0;
+  uint32_t outcomeId = 0;
+};
+constexpr size_t s_factKeySize = 32;
+using FactKeyBytes = std::array<uint8_t, s_factKeySize>;
+FactKeyBytes encodeFactKey(const FactKey& key);
+FactKey decodeFactKey(std::string_view bytes);
+//! Fact value: [version][u64 messages].
+constexpr size_t s_factValueSize = 9;
+std::array<uint8_t, s_factValueSize> encodeFactValue(uint64_t messages);
+uint64_t decodeFactValue(std::string_view value);
+
+//! Prefix [u32 domain][u32 day] of fact and days keys.
+std::string domainDayKey(uint32_t domainId, uint32_t day);
+std::string domainKey(uint32_t domainId);
+
+// days values: [version][u64 messages][u64 dmarc pass][u64 records].
+std::string encodeDayTotals(const DayTotals& totals);
+DayTotals decodeDayTotals(std::string_view value, uint32_t day);
+
+// reports and raw: u64 sequence keys.
+std::string sequenceKey(uint64_t sequence);
+uint64_t decodeSequenceKey(std::string_view key);
+//! bydomain key: [u32 domain][i64 begin, sign flipped][u64 sequence].
+std::string byDomainKey(uint32_t domainId, int64_t begin, uint64_t sequence);
+uint64_t byDomainSequence(std::string_view key);
+
+//! \brief The outcome tuple as one dict string: [version] then every field length-prefixed.
+std::string encodeOutcome(const Outcome& outcome);
+//! \brief encodeOutcome() of a record's outcome fields (reasons: their types), into out (cleared; capacity kept).
+void encodeRecordOutcome(const Record& record, std::string& out);
+Outcome decodeOutcome(std::string_view bytes);
+
+std::string encodeStoredReport(const StoredReport& report);
+StoredReport decodeStoredReport(std::string_view value);
+
+//! raw value: [version][varint kind length][kind][bytes]; the header part of it.
+std::string encodeRawHeader(std::string_view kind);
+std::pair<std::string, std::string> decodeRaw(std::string_view value);
+
+} // namespace dmarcwatch::collector::storeformat
