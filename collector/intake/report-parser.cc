@@ -26,6 +26,10 @@
  *    date_range): ParseError.  Numbers are never guessed: a record whose
  *    <count> is missing or not a number is skipped with a warning, a
  *    report whose begin/end is missing or not a number is refused.
+ *  - Message counts never wrap (a forged report must not cancel real ones
+ *    in a total): a <count> above 2^64-1, or one that would carry the
+ *    report's total of messages past it, is a ParseError naming the record.
+ *    No cap below 2^64-1 is put on a count.
  *  - Damaged XML (not well-formed).  libxml2 stops at the first fatal
  *    error; everything before it was parsed exactly as written.  When the
  *    header (report_metadata and policy_published, both closed) and at
@@ -89,6 +93,9 @@ constexpr size_t c_maxPendingRecords = 1000;
 
 //! Longest element name quoted in a warning or error (names are untrusted).
 constexpr size_t c_maxQuotedName = 64;
+
+//! Longest <count> text quoted in an error (2^64-1 has 20 digits; longer ones are cut).
+constexpr size_t c_maxQuotedCount = 40;
 
 // Element names we understand.  Several spellings map to one tag.
 enum class Tag : uint8_t
@@ -628,6 +635,7 @@ private:
   bool d_recordHasSourceIp = false;
   bool d_recordHasAuthResults = false;
   uint64_t d_recordsSeen = 0;
+  uint64_t d_messagesSeen = 0; // counts of the records kept so far, delivered or held back (never wraps)
   std::vector<Record> d_pending; // records before the header was complete
 
   uint32_t d_quirks = 0;
@@ -828,6 +836,12 @@ void Parser::onLeaf(Tag parent, Tag leaf)
       }
       d_recordHasCount = true;
       if (!parseNumber(value, d_record.count)) {
+        // All digits yet no number: it does not fit in 64 bits.  Skipping it would hide a forged
+        // report; storing it modulo 2^64 would be a lie.  Refuse the report.
+        if (!value.empty() && value.find_first_not_of("0123456789") == std::string_view::npos) {
+          throw ParseError("record " + std::to_string(d_recordsSeen) + ": message count " +
+                           printable(value, c_maxQuotedCount) + " overflows 64 bits");
+        }
         d_recordBadCount = true;
       }
     }
@@ -936,6 +950,11 @@ Parser::Step Parser::onRecordEnd()
   }
   if (!d_recordHasAuthResults) {
     quirk(QuirkNoAuthResults, "record without auth_results");
+  }
+  // The report's total over every record kept (held back or delivered) must fit: then
+  // ParseResult::messages, a sum over some of them, cannot wrap either.
+  if (__builtin_add_overflow(d_messagesSeen, d_record.count, &d_messagesSeen)) {
+    throw ParseError("report message total overflows 64 bits at record " + std::to_string(d_recordsSeen));
   }
   if (!d_headerDelivered) {
     if (d_pending.size() >= c_maxPendingRecords) {

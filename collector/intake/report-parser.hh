@@ -42,7 +42,7 @@ public:
 struct ParseResult
 {
   uint64_t records = 0;  //!< records handed to the sink
-  uint64_t messages = 0; //!< sum of their counts
+  uint64_t messages = 0; //!< sum of their counts (never wraps: an overflowing report is refused)
   bool stoppedAfterHeader = false;
   bool recovered = false; //!< the document was damaged; what was stored is what could be read without guessing
 };
@@ -50,7 +50,9 @@ struct ParseResult
 /*!
  * \brief Parse one report document from xml into sink.
  * \throw ParseError when the input is not a DMARC aggregate report, or damaged beyond recovery
- *        (the message names the problem and, where known, the line); LimitError for caps.
+ *        (the message names the problem and, where known, the line), or when a record's <count>
+ *        or the report's total of messages does not fit in 64 bits (the message names the
+ *        record); LimitError for caps.
  *        Exceptions thrown by the sink propagate unchanged.
  */
 ParseResult parseReport(ByteSource& xml, const Limits& limits, ReportSink& sink, Warnings& warnings);

@@ -16,6 +16,7 @@
 #include "t/unit/test-util.hh"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -342,6 +343,55 @@ BOOST_AUTO_TEST_CASE(non_numeric_count_skips_the_record)
   BOOST_TEST(out.result.messages == 7U);
   BOOST_TEST(hasWarning(out.warnings, "non-numeric <count>"));
   BOOST_TEST(hasWarning(out.warnings, "without <count>"));
+}
+
+BOOST_AUTO_TEST_CASE(count_above_64_bits_refuses_the_report)
+{
+  // 2^64: one more than fits.  Skipping the record would hide a forged report; wrapping would store 0.
+  BOOST_TEST(errorOf(readData("report-count-overflow.xml")) == "record 2: message count 18446744073709551616 overflows 64 bits");
+  // 2^64-1 itself is a count like any other.
+  auto biggest = parseText(report(record("192.0.2.1", "18446744073709551615")));
+  BOOST_TEST(biggest.result.records == 1U);
+  BOOST_TEST(biggest.result.messages == UINT64_MAX);
+  // The quoted number is cut short: the text is the reporter's, up to MaxTextLength bytes.
+  std::string got = errorOf(report(record("192.0.2.1", std::string(3000, '9'))));
+  BOOST_TEST(got.find("record 1: message count 999") == 0U, "got: " << got);
+  BOOST_TEST(got.size() < 100U, "got: " << got);
+  // Not all digits: still a non-numeric count, the record skipped as before.
+  auto negative = parseText(report(record("192.0.2.1", "-18446744073709551616") + record("192.0.2.2", "3")));
+  BOOST_TEST(negative.result.records == 1U);
+  BOOST_TEST(negative.result.messages == 3U);
+  BOOST_TEST(hasWarning(negative.warnings, "non-numeric <count>"));
+}
+
+BOOST_AUTO_TEST_CASE(report_total_that_would_wrap_is_refused)
+{
+  // 2^63 + (2^63-1) = 2^64-1 fits; the third record's 1 would wrap the total to 0.
+  std::string xml = readData("report-count-overflow-sum.xml");
+  MemorySource source(xml);
+  RecordingSink sink;
+  Warnings warnings;
+  std::string got;
+  try {
+    parseReport(source, Limits(), sink, warnings);
+  }
+  catch (const ParseError& e) {
+    got = e.what();
+  }
+  BOOST_TEST(got == "report message total overflows 64 bits at record 3");
+  // The record that would wrap the total never reaches the sink.
+  BOOST_TEST(sink.records.size() == 2U);
+
+  // Without it the total is exactly 2^64-1.
+  std::string fits = xml;
+  fits.erase(fits.rfind("  <record>"), fits.rfind("</feedback>") - fits.rfind("  <record>"));
+  auto out = parseText(fits);
+  BOOST_TEST(out.result.records == 2U);
+  BOOST_TEST(out.result.messages == UINT64_MAX);
+
+  // Records held back until the header came are summed (and checked) the same way.
+  std::string early = "<feedback>" + record("192.0.2.1", "18446744073709551615") + record("192.0.2.2", "1") + c_header + "</feedback>";
+  BOOST_TEST(errorOf(early) == "report message total overflows 64 bits at record 2");
 }
 
 BOOST_AUTO_TEST_CASE(unusable_dates_refuse_the_report)
