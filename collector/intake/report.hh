@@ -5,13 +5,15 @@
  * Enumerated words (pass, fail, none, ...) are stored lower-cased and trimmed;
  * unknown words are kept as they came (printable, truncated) so nothing the
  * reporter said is lost.  A record's count is the number of messages it
- * stands for.
+ * stands for.  checkReportDates vets a header's date_range against the clock
+ * (milliseconds read as seconds; future and pre-2000 ranges refused).
  *
  * Thread-safety: value types.
  */
 #pragma once
 
 #include "collector/common/ip-address.hh"
+#include "collector/common/warnings.hh"
 
 #include <cstdint>
 #include <optional>
@@ -96,5 +98,33 @@ struct Record
 
 //! \brief Dedup key: lower-cased org, report id without <>, policy domain, begin, end.
 std::string dedupKey(const ReportHeader& header);
+
+//! Earliest report time accepted: 2000-01-01T00:00:00Z (DMARC dates from 2012).
+constexpr int64_t s_minReportTime = 946'684'800;
+//! Largest value read as seconds: 10^11 s is in the year 5138.  Above it, milliseconds are tried.
+constexpr int64_t s_maxReportSeconds = 100'000'000'000;
+//! How far a report may begin after "now": clock skew between reporter and us, a DST slip.
+//! Not a time zone: a sub-day report written in local time east of UTC would be refused.
+constexpr int64_t s_futureAllowance = 3600;
+
+/*!
+ * \brief Check a report's date_range against the clock, before it is stored (and before dedupKey).
+ *
+ * In this order:
+ *  1. Units.  A begin or end above s_maxReportSeconds cannot be seconds.  When it divided by
+ *     1000 lies in [s_minReportTime, s_maxReportSeconds] it is read as milliseconds: replaced
+ *     by that quotient, with a warning.  Microseconds, and anything else that big, are refused.
+ *  2. Range, as the store counts it (reportDaySpan): it starts at begin (end when begin is
+ *     missing) and ends at end (begin when end is missing or not after begin).  Refused when
+ *     it starts more than s_futureAllowance after now, or ends before s_minReportTime.
+ * A value of 0 or less is missing.  Being missing, zero-length or reversed is no reason to
+ * refuse: the store counts such a range on one day, with its own warning.
+ *
+ * \param metadata begin/end are corrected in place (milliseconds); nothing else is touched.
+ * \param now seconds since the epoch (the store's clock).
+ * \return the reason the report is refused (names the times in ISO 8601 UTC), or nullopt.
+ * Pure: does not block, reads no clock.
+ */
+std::optional<std::string> checkReportDates(ReportMetadata& metadata, int64_t now, Warnings& warnings);
 
 } // namespace dmarcwatch::collector
