@@ -11,7 +11,7 @@ import tempfile
 
 SRCDIR = os.environ.get("SRCDIR", ".")
 BUILDDIR = os.environ.get("BUILDDIR", ".")
-BIN = os.path.join(BUILDDIR, "collector", "dmarcwatch")
+BIN = os.path.join(BUILDDIR, "collector", "cli", "dmarcwatch")
 SAMPLES = os.path.join(SRCDIR, "t", "data", "samples")
 
 passed = failed = 0
