@@ -471,7 +471,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
                                {"report_id", report.header.metadata.reportId},
                                {"records", std::to_string(report.records)},
                                {"messages", std::to_string(report.messages)},
-                               {"outcome", report.duplicate ? "duplicate" : "stored"},
+                               {"outcome", report.statusWord()},
                                {"action", action}});
   }
 
@@ -490,7 +490,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
     return deliver(api, msg, qid, &header);
   }
 
-  // Step 5: stored (or duplicate): keep with the header, or drop our copy.
+  // Step 5: stored (or duplicate, or a conflict kept in the store): keep with the header, or drop our copy.
   if (discard) {
     if (msg.otherRecipients == 0) {
       return Verdict::Discard;
@@ -554,10 +554,12 @@ std::string resultHeaderValue(const collector::IngestOutcome& outcome)
   uint64_t records = 0;
   uint64_t messages = 0;
   bool anyStored = false;
+  bool anyConflict = false;
   for (const auto& report : outcome.reports) {
     records += report.records;
     messages += report.messages;
-    anyStored = anyStored || !report.duplicate;
+    anyStored = anyStored || report.status == collector::StoreStatus::Stored;
+    anyConflict = anyConflict || report.status == collector::StoreStatus::Conflict;
   }
   std::string value;
   if (outcome.failed()) {
@@ -568,7 +570,8 @@ std::string resultHeaderValue(const collector::IngestOutcome& outcome)
     }
     return value;
   }
-  value = anyStored ? "stored" : "duplicate";
+  // A conflict (same key, other records) is kept and listed, not counted: say so.
+  value = anyStored ? "stored" : (anyConflict ? "conflict" : "duplicate");
   value += "; reports=" + std::to_string(outcome.reports.size()) + "; records=" + std::to_string(records) +
     "; messages=" + std::to_string(messages);
   return value;

@@ -17,23 +17,29 @@
 #include "collector/intake/report-parser.hh"
 #include "collector/intake/unpack.hh"
 
+#include <algorithm>
+
 namespace dmarcwatch::collector
 {
 namespace
 {
 
-//! Feeds parsed records into one ReportWriter: the transaction lives as long as the sink.
+//! Hands parsed records to one ReportWriter (the store writes them in chunks, see store.hh).
 class StoringSink : public ReportSink
 {
 public:
-  explicit StoringSink(Store& store) :
-    d_store(store) {}
+  StoringSink(Store& store, Warnings& warnings) :
+    d_store(store), d_warnings(warnings) {}
 
   bool onHeader(const ReportHeader& header) override
   {
+    // Dates are checked (and milliseconds converted) before the dedup key is made of them.
     d_header = header;
-    d_writer = d_store.beginReport(header);
-    return !d_writer->duplicateOf().has_value();
+    if (auto refused = checkReportDates(d_header.metadata, d_store.now(), d_warnings)) {
+      throw ParseError(*refused);
+    }
+    d_writer = d_store.beginReport(d_header);
+    return true; // parsed whole even when probably a duplicate: the content decides (store.hh)
   }
 
   void onRecord(const Record& record) override { d_writer->addRecord(record); }
@@ -43,92 +49,102 @@ public:
 
 private:
   Store& d_store;
+  Warnings& d_warnings;
   ReportHeader d_header;
   std::unique_ptr<ReportWriter> d_writer;
 };
 
-//! The raw payload to archive with each report of one payload ("" kind: none).
+//! The raw payload to archive with the reports of one payload (kind "": cannot be archived).
 struct RawPayload
 {
-  std::string kind;
-  std::string_view bytes;
+  PayloadArchive archive;
   std::string deflated; //!< owns the bytes when the payload was plain XML
 };
 
-RawPayload prepareRaw(std::span<const uint8_t> payload, const Limits& limits)
+void prepareRaw(std::span<const uint8_t> payload, const Limits& limits, RawPayload& raw)
 {
-  RawPayload raw;
   std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
+  raw.archive.size = payload.size();
+  raw.archive.bytes = bytes;
   switch (sniffPayload(payload.first(std::min<size_t>(payload.size(), s_sniffBytes)))) {
   case PayloadKind::Gzip:
-    raw.kind = "gzip";
-    raw.bytes = bytes;
+    raw.archive.kind = "gzip";
     break;
   case PayloadKind::Zip:
-    raw.kind = "zip";
-    raw.bytes = bytes;
+    raw.archive.kind = "zip";
     break;
   case PayloadKind::Zlib:
-    raw.kind = "zlib";
-    raw.bytes = bytes;
+    raw.archive.kind = "zlib";
     break;
   case PayloadKind::Xml:
     // Plain XML compresses ~25x; an XML far bigger than the cap will not fit anyway, so skip the work.
     if (payload.size() / 8 <= limits.maxRawArchiveBytes) {
       raw.deflated = deflateBytes(bytes, limits.maxRawArchiveBytes);
       if (!raw.deflated.empty()) {
-        raw.kind = "xml+zlib";
-        raw.bytes = raw.deflated;
+        raw.archive.kind = "xml+zlib";
+        raw.archive.bytes = raw.deflated;
       }
     }
     break;
   case PayloadKind::Unknown:
     break;
   }
-  return raw;
 }
 
-} // namespace
-
-namespace
-{
-
 /*!
- * Parse one XML document into the store and record the outcome.  The write
- * transaction opened by the header is committed here or aborted by the
- * sink's destructor when the parse throws.
+ * Parse one XML document into the store and record the outcome.  A parse error
+ * drops the writer uncommitted: whatever it wrote is taken out again (store.hh).
  */
 void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const std::string& label,
-                   const RawPayload* raw, const std::string& source, IngestOutcome& outcome)
+                   const std::string& member, PayloadArchive* payload, const std::string& source,
+                   IngestOutcome& outcome)
 {
   Warnings warnings(limits.maxWarnings);
-  StoringSink sink(store);
+  StoringSink sink(store, warnings);
   try {
     ParseResult parsed = parseReport(xml, limits, sink, warnings);
     ReportWriter* writer = sink.writer();
     if (writer == nullptr) {
       throw ParseError("no report header found");
     }
+    if (payload == nullptr) {
+      warnings.add("raw payload not archived: input streamed, larger than MaxRawArchive");
+    }
+    ReportSummary summary;
+    summary.records = parsed.records;
+    summary.messages = parsed.messages;
+    summary.warnings = &warnings;
+    summary.recovered = parsed.recovered;
+    summary.source = source;
+    summary.payload = payload;
+    summary.payloadMember = member;
+    StoreResult stored = writer->commit(summary);
+
     ReportOutcome report;
     report.header = sink.header();
-    if (const auto& existing = writer->duplicateOf(); existing.has_value()) {
-      report.duplicate = true;
-      report.records = existing->records;
-      report.messages = existing->messages;
-      report.sequence = existing->sequence;
-      report.warnings = existing->warnings;
+    report.status = stored.status;
+    report.duplicate = stored.status == StoreStatus::Duplicate;
+    report.sequence = stored.sequence;
+    report.related = stored.related;
+    if (report.duplicate) {
+      report.records = stored.existing.records;
+      report.messages = stored.existing.messages;
+      report.warnings = stored.existing.warnings;
     }
     else {
-      if (raw == nullptr) {
-        warnings.add("raw payload not archived: input streamed, larger than MaxRawArchive");
-      }
-      else if (!raw->kind.empty()) {
-        writer->setRaw(raw->kind, raw->bytes);
-      }
-      report.sequence = writer->commit(parsed.records, parsed.messages, warnings, parsed.recovered, source);
       report.records = parsed.records;
       report.messages = parsed.messages;
-      report.warnings = warnings.items();
+      if (auto kept = store.report(stored.sequence)) {
+        report.warnings = kept->warnings;
+      }
+      else {
+        report.warnings = warnings.items();
+      }
+    }
+    if (stored.status == StoreStatus::Conflict) {
+      report.warnings.push_back("conflict: report " + std::to_string(stored.related) +
+                                " has the same reporter, report id, domain and dates but other records; this copy is "
+                                "kept (report " + std::to_string(stored.sequence) + ") and not counted");
     }
     outcome.reports.push_back(std::move(report));
   }
@@ -142,10 +158,11 @@ void ingestPayloadInto(Store& store, const Limits& limits, std::span<const uint8
 {
   Warnings containerWarnings(limits.maxWarnings);
   try {
-    RawPayload raw = prepareRaw(payload, limits);
+    RawPayload raw;
+    prepareRaw(payload, limits, raw);
     auto unpacked = unpackPayload(payload, limits, containerWarnings, [&](ByteSource& xml, const std::string& docLabel) {
       std::string where = label.empty() ? docLabel : label + " " + docLabel;
-      storeDocument(store, limits, xml, where, &raw, source, outcome);
+      storeDocument(store, limits, xml, where, docLabel, &raw.archive, source, outcome);
     });
     for (auto& error : unpacked.errors) {
       outcome.errors.push_back(label.empty() ? error : label + " " + error);
@@ -222,7 +239,7 @@ IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& sou
   Warnings containerWarnings(d_limits.maxWarnings);
   try {
     auto unpacked = unpackStream(payload, d_limits, containerWarnings, [&](ByteSource& xml, const std::string& label) {
-      storeDocument(d_store, d_limits, xml, label, nullptr, source, outcome);
+      storeDocument(d_store, d_limits, xml, label, label, nullptr, source, outcome);
     });
     outcome.errors.insert(outcome.errors.end(), unpacked.errors.begin(), unpacked.errors.end());
     if (unpacked.documents == 0 && unpacked.errors.empty()) {
@@ -234,6 +251,25 @@ IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& sou
   }
   outcome.warnings = containerWarnings.items();
   return outcome;
+}
+
+const char* ReportOutcome::statusWord() const
+{
+  switch (status) {
+  case StoreStatus::Stored:
+    return "stored";
+  case StoreStatus::Duplicate:
+    return "duplicate";
+  case StoreStatus::Conflict:
+    return "conflict";
+  }
+  return "stored";
+}
+
+bool IngestOutcome::hasConflict() const
+{
+  return std::any_of(reports.begin(), reports.end(),
+                     [](const ReportOutcome& report) { return report.status == StoreStatus::Conflict; });
 }
 
 } // namespace dmarcwatch::collector

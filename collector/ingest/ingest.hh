@@ -5,7 +5,9 @@
  *     -> streaming parser -> ReportWriter (one transaction per report)
  *
  * A message or payload may hold several reports (zip with several members,
- * several attachments); each is stored or found duplicate on its own.
+ * several attachments); each is stored, found duplicate or found in conflict
+ * on its own.  A payload is archived once, with the first report of it that
+ * the store keeps.  Parsing runs without the store's write lock (store.hh).
  * Parse failures are values (IngestOutcome::errors); StoreError propagates,
  * because the caller must answer it differently (the milter tempfails so the
  * MTA retries; the CLI exits 1).
@@ -32,9 +34,14 @@ struct ReportOutcome
   ReportHeader header;
   uint64_t records = 0;
   uint64_t messages = 0;
-  bool duplicate = false;
+  StoreStatus status = StoreStatus::Stored;
+  bool duplicate = false; //!< status == Duplicate
   uint64_t sequence = 0;
+  uint64_t related = 0;   //!< the copy a stored report superseded, or the stored report a conflict is with
   std::vector<std::string> warnings;
+
+  //! "stored", "duplicate" or "conflict" (the JSON and log word).
+  [[nodiscard]] const char* statusWord() const;
 };
 
 struct IngestOutcome
@@ -43,8 +50,10 @@ struct IngestOutcome
   std::vector<std::string> warnings; //!< about the container (mail, archive), not one report
   std::vector<std::string> errors;   //!< one per payload or document that could not be stored
 
-  //! Failed: something could not be read, or nothing in it was a report.
+  //! Failed: something could not be read or stored, or nothing in it was a report.
   [[nodiscard]] bool failed() const { return !errors.empty() || reports.empty(); }
+  //! A report in it conflicts with a stored one (kept, not counted: the CLI counts it as a failed input).
+  [[nodiscard]] bool hasConflict() const;
 };
 
 class Ingester

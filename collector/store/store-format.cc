@@ -34,6 +34,14 @@ void putStrings(std::string& out, const std::vector<std::string>& items)
   }
 }
 
+uint32_t narrowU32(const Reader& in, uint64_t value)
+{
+  if (value > UINT32_MAX) {
+    in.corrupt("value out of range");
+  }
+  return static_cast<uint32_t>(value);
+}
+
 std::vector<std::string> readStrings(Reader& in)
 {
   uint64_t count = in.varint();
@@ -261,17 +269,18 @@ uint64_t hash64(std::string_view text)
   return hash;
 }
 
-std::string dedupStoreKey(std::string_view dedupKey)
+std::string dedupStoreKey(std::string_view dedupKey, uint32_t chainIndex)
 {
   if (dedupKey.size() <= s_maxInlineDictKey) {
     return std::string(dedupKey);
   }
-  // Too long for an LMDB key: a prefix, the length and a hash.  store.cc confirms a hit
-  // by comparing the stored report's own dedup key.
+  // Too long for an LMDB key: a prefix, the length, a hash and the chain index.  The store
+  // confirms a hit by comparing the stored report's own dedup key and walks the chain.
   std::string key(dedupKey.substr(0, 256));
   key.push_back('\0');
   putU64(key, dedupKey.size());
   putU64(key, hash64(dedupKey));
+  putU32(key, chainIndex);
   return key;
 }
 
@@ -553,6 +562,19 @@ std::string encodeStoredReport(const StoredReport& report)
   putStrings(out, report.warnings);
   out.push_back(static_cast<char>(report.recovered ? 1 : 0));
   putVarint(out, report.rawBytes);
+  // Schema 2 block.
+  out.push_back(static_cast<char>(s_reportBlock2));
+  out.push_back(static_cast<char>(report.state));
+  putVarint(out, report.related);
+  putString(out, report.stateReason);
+  out.append(reinterpret_cast<const char*>(report.contentHash.data()), report.contentHash.size());
+  putVarint(out, report.payloadId);
+  putString(out, report.payloadMember);
+  putVarint(out, report.firstDay);
+  putVarint(out, report.dayCount);
+  putVarint(out, report.rows);
+  putZigzag(out, report.ownerPid);
+  putVarint(out, report.ownerStart);
   return out;
 }
 
@@ -593,7 +615,186 @@ StoredReport decodeStoredReport(std::string_view value)
   report.warnings = readStrings(in);
   report.recovered = in.u8() != 0;
   report.rawBytes = in.varint();
+  if (in.atEnd()) {
+    // Written by schema 1: no rows of its own.
+    report.state = ReportState::Legacy;
+    return report;
+  }
+  if (in.u8() != s_reportBlock2) {
+    in.corrupt("unknown report block");
+  }
+  uint8_t state = in.u8();
+  if (state > static_cast<uint8_t>(ReportState::Legacy)) {
+    in.corrupt("unknown report state");
+  }
+  report.state = static_cast<ReportState>(state);
+  report.related = in.varint();
+  report.stateReason = in.string();
+  for (auto& byte : report.contentHash) {
+    byte = in.u8();
+  }
+  report.payloadId = in.varint();
+  report.payloadMember = in.string();
+  report.firstDay = narrowU32(in, in.varint());
+  report.dayCount = narrowU32(in, in.varint());
+  report.rows = in.varint();
+  report.ownerPid = in.zigzag();
+  report.ownerStart = in.varint();
   return report;
+}
+
+std::string rowKey(uint64_t sequence, uint32_t block)
+{
+  std::string key;
+  key.reserve(12);
+  putU64(key, sequence);
+  putU32(key, block);
+  return key;
+}
+
+void beginRowBlock(std::string& out)
+{
+  // Version byte, then room for the row count: a fixed 2 bytes (<= s_rowsPerBlock).
+  out.assign(3, '\0');
+  out[0] = static_cast<char>(s_valueVersion);
+}
+
+void appendRow(std::string& out, const ReportRow& row)
+{
+  out.append(reinterpret_cast<const char*>(row.ip.data()), row.ip.size());
+  putU32(out, row.headerFromId);
+  putU32(out, row.outcomeId);
+  putVarint(out, row.count);
+  out.push_back(static_cast<char>(row.day ? 1 : 0));
+  if (row.day) {
+    putU32(out, *row.day);
+  }
+}
+
+void finishRowBlock(std::string& out, size_t rows)
+{
+  out[1] = static_cast<char>(rows >> 8);
+  out[2] = static_cast<char>(rows & 0xff);
+}
+
+void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows)
+{
+  Reader in(value, "rows");
+  in.version();
+  const size_t count = (size_t{in.u8()} << 8) | in.u8();
+  if (count > s_rowsPerBlock) {
+    in.corrupt("too many rows in a block");
+  }
+  rows.resize(count);
+  for (auto& row : rows) {
+    for (auto& byte : row.ip) {
+      byte = in.u8();
+    }
+    row.headerFromId = in.u32();
+    row.outcomeId = in.u32();
+    row.count = in.varint();
+    row.day.reset();
+    if (in.u8() != 0) {
+      row.day = in.u32();
+    }
+  }
+  if (!in.atEnd()) {
+    in.corrupt("bytes after the last row");
+  }
+}
+
+std::string sourceKey(uint32_t domainId, const std::array<uint8_t, 16>& ip)
+{
+  std::string key;
+  key.reserve(20);
+  putU32(key, domainId);
+  key.append(reinterpret_cast<const char*>(ip.data()), ip.size());
+  return key;
+}
+
+std::string encodeSource(const SourceSeen& seen)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putU32(out, seen.firstDay);
+  putU32(out, seen.lastDay);
+  putU64(out, seen.firstReport);
+  putU64(out, seen.lastReport);
+  return out;
+}
+
+SourceSeen decodeSource(std::string_view value)
+{
+  Reader in(value, "source");
+  in.version();
+  SourceSeen seen;
+  seen.firstDay = in.u32();
+  seen.lastDay = in.u32();
+  seen.firstReport = in.u64();
+  seen.lastReport = in.u64();
+  return seen;
+}
+
+std::string contentKey(const ContentHash& hash, uint64_t sequence)
+{
+  std::string key(reinterpret_cast<const char*>(hash.data()), hash.size());
+  putU64(key, sequence);
+  return key;
+}
+
+std::string encodeOwner(int64_t pid, uint64_t start)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putZigzag(out, pid);
+  putVarint(out, start);
+  return out;
+}
+
+std::string encodeAlertState(const Store::AlertState& state)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putZigzag(out, state.firstSeen);
+  putZigzag(out, state.lastSeen);
+  putZigzag(out, state.lastEmitted);
+  putVarint(out, state.count);
+  return out;
+}
+
+Store::AlertState decodeAlertState(std::string_view value)
+{
+  Reader in(value, "alert state");
+  in.version();
+  Store::AlertState state;
+  state.firstSeen = in.zigzag();
+  state.lastSeen = in.zigzag();
+  state.lastEmitted = in.zigzag();
+  state.count = in.varint();
+  return state;
+}
+
+void ContentHasher::add(std::string_view bytes)
+{
+  // Two independent 64-bit hashes: FNV-1a, and a multiply-rotate mix (not cryptographic).
+  for (char c : bytes) {
+    const auto byte = static_cast<uint8_t>(c);
+    d_fnv = (d_fnv ^ byte) * 0x100000001b3ULL;
+    d_mix = (d_mix ^ byte) * 0x9e3779b97f4a7c15ULL;
+    d_mix ^= d_mix >> 29;
+  }
+}
+
+void ContentHasher::addNumber(uint64_t value)
+{
+  std::string bytes;
+  putU64(bytes, value);
+  add(bytes);
+}
+
+ContentHash ContentHasher::digest() const
+{
+  ContentHash out{};
+  writeU64(out.data(), d_fnv);
+  writeU64(out.data() + 8, d_mix ^ (d_mix >> 31));
+  return out;
 }
 
 std::string encodeRawHeader(std::string_view kind)

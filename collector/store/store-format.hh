@@ -90,6 +90,7 @@ public:
   void version();
   [[nodiscard]] bool atEnd() const { return d_pos == d_data.size(); }
   [[noreturn]] void corrupt(const char* why) const;
+  [[noreturn]] void corrupt(const std::string& why) const { corrupt(why.c_str()); }
 
 private:
   std::string_view d_data;
@@ -114,8 +115,8 @@ std::string_view decodeDictString(std::string_view value);
 //! \brief 64-bit FNV-1a (dict and dedup keys of long strings; collisions are resolved by comparing).
 uint64_t hash64(std::string_view text);
 
-// dedup: the dedup key itself, or a prefix and its hash when too long for an LMDB key.
-std::string dedupStoreKey(std::string_view dedupKey);
+// dedup: the dedup key itself, or a prefix, its hash and a chain index when too long for an LMDB key.
+std::string dedupStoreKey(std::string_view dedupKey, uint32_t chainIndex = 0);
 
 //! The fact key: [u32 domain][u32 day][16 ip, all zero = no source IP][u32 header_from][u32 outcome].
 struct FactKey
@@ -159,7 +160,54 @@ Outcome decodeOutcome(std::string_view bytes);
 std::string encodeStoredReport(const StoredReport& report);
 StoredReport decodeStoredReport(std::string_view value);
 
-//! raw value: [version][varint kind length][kind][bytes]; the header part of it.
+//! First byte of the schema-2 block appended to a report value.
+constexpr uint8_t s_reportBlock2 = 2;
+
+// rows: [u64 sequence][u32 block] -> [version][vN n] then n times
+//   [16 ip][u32 header_from][u32 outcome][vN count][u8 has day]([u32 day]).
+// Packed: one put per block, not per record (rows are read whole, in order).
+constexpr size_t s_rowsPerBlock = 256;
+std::string rowKey(uint64_t sequence, uint32_t block);
+//! Start a block value in out (cleared); appendRow adds one; finishRowBlock writes the count.
+void beginRowBlock(std::string& out);
+void appendRow(std::string& out, const ReportRow& row);
+void finishRowBlock(std::string& out, size_t rows);
+//! \brief Decode a block. \throw StoreError when corrupt
+void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows);
+
+// sources: [u32 domain][16 ip] -> [version][u32 first day][u32 last day][u64 first report][u64 last report].
+struct SourceSeen
+{
+  uint32_t firstDay = 0;
+  uint32_t lastDay = 0;
+  uint64_t firstReport = 0;
+  uint64_t lastReport = 0;
+};
+std::string sourceKey(uint32_t domainId, const std::array<uint8_t, 16>& ip);
+std::string encodeSource(const SourceSeen& seen);
+SourceSeen decodeSource(std::string_view value);
+// contents: [16 content hash][u64 sequence] -> [version].
+std::string contentKey(const ContentHash& hash, uint64_t sequence);
+// loading: [u64 sequence] -> [version][zigzag pid][vN process start time].
+std::string encodeOwner(int64_t pid, uint64_t start);
+// alerts: key -> [version][zigzag first seen][zigzag last seen][zigzag last emitted][vN count].
+std::string encodeAlertState(const Store::AlertState& state);
+Store::AlertState decodeAlertState(std::string_view value);
+
+//! The content hash of a report: 128 bits from two independent 64-bit hashes (not cryptographic).
+class ContentHasher
+{
+public:
+  void add(std::string_view bytes);
+  void addNumber(uint64_t value);
+  [[nodiscard]] ContentHash digest() const;
+
+private:
+  uint64_t d_fnv = 0xcbf29ce484222325ULL;
+  uint64_t d_mix = 0x243f6a8885a308d3ULL;
+};
+
+//! raw and payloads values: [version][varint kind length][kind][bytes]; the header part of it.
 std::string encodeRawHeader(std::string_view kind);
 std::pair<std::string, std::string> decodeRaw(std::string_view value);
 

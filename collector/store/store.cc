@@ -1,44 +1,28 @@
 /*
  * store.cc - the LMDB store (store.hh): opening and schema upgrades, the
- * report writer (one write transaction per report), and the read queries.
+ * totals' bookkeeping (taking reports out, recovery of interrupted loads),
+ * consumer state, and the read queries.  The writer is in writer.cc, the
+ * upgrade steps in upgrade.cc, verification in verify.cc.
  *
- * Key and value encodings are in store-format.hh.  Decisions worth knowing:
- * - A missing source IP is the all-zero address "::" in the fact key (a real
- *   "::" source is meaningless and is counted as "no source IP" too).
- * - header_from and the policy domain are lower-cased (ASCII) before interning.
- * - A record's count is split over the report's days (reportDaySpan): each day
- *   gets count / days, the first count % days days one more, so sums are exact.
- * - Facts are buffered (bounded), sorted and merged before they go to LMDB:
- *   sorted puts touch few pages, and repeated rows cost one put.
- * - During a long write transaction the writer checks the process's resident
- *   file pages every 64 puts or dict lookups (closer together near the limit)
- *   and, when they grew past Options::releaseMappedBytes, drops the map's pages
- *   (madvise DONTNEED); the pages of a raw payload are dropped as soon as it is
- *   copied.  The map is MAP_SHARED (MDB_WRITEMAP): dirty pages stay in the page
- *   cache, so this is safe and keeps RSS flat however big the report is.
- *
- * Thread-safety: Store is shared by threads; a ReportWriter belongs to the
- * thread that created it (its LMDB write transaction is bound to the thread)
- * and must not outlive its Store.
- * Errors: StoreError; "not found" is a value.
+ * Thread-safety: Store is shared by threads; every function opens its own
+ * transaction.  Errors: StoreError; "not found" is a value.
  */
 #include "config.h"
 
-#include "collector/store/store.hh"
-
-#include "collector/common/config-keys.hh"
+#include "collector/store/aggregates.hh"
+#include "collector/store/store-impl.hh"
 
 #include "collector/common/text.hh"
 
-#include "collector/common/errors.hh"
-#include "collector/store/lmdb.hh"
-#include "collector/store/store-format.hh"
-
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/file.h>
+#include <signal.h>
+#include <sstream>
+#include <unistd.h>
 #include <unordered_map>
 
 namespace dmarcwatch::collector
@@ -49,34 +33,8 @@ namespace fmt = storeformat;
 namespace
 {
 
-constexpr const char* s_schemaKey = "schema-version";
-constexpr const char* s_nextSequenceKey = "next-sequence";
-constexpr const char* s_nextDictIdKey = "next-dict-id";
-
-//! Facts buffered before a sorted flush (40 bytes each).
-constexpr size_t s_pendingFacts = 32768;
-//! Most puts between two checks of the resident size: a read fault maps up to 16 neighbouring
-//! pages (fault-around), so 64 puts may map 4 MiB at worst.
-constexpr uint64_t s_releaseCheckPuts = 64;
-//! What one put may map at worst (fault-around of a leaf read, the page LMDB copies it to, a
-//! split): near the threshold the checks come closer, so the resident size overshoots it by
-//! about this much, not by s_releaseCheckPuts puts' worth.
-constexpr uint64_t s_worstPutBytes = 128 * 1024;
-//! Without /proc, release the map every this many puts.
-constexpr uint64_t s_releaseBlindPuts = 65536;
-//! Interned strings a writer caches before it starts over (about 200 bytes of heap each: a
-//! few MiB at most; a report's outcomes are few, or a handful of them are most of its records).
-constexpr size_t s_dictCacheEntries = 16384;
-//! Longest raw payload kind kept.
-constexpr size_t s_maxRawKind = 64;
-
-uint32_t dayOf(int64_t epochSeconds)
-{
-  if (epochSeconds <= 0) {
-    return 0;
-  }
-  return static_cast<uint32_t>(epochSeconds / 86400);
-}
+//! Writers begun between two looks for loading reports of dead processes.
+constexpr uint64_t s_recoveryInterval = 128;
 
 std::string encodeU32Value(uint32_t value)
 {
@@ -92,80 +50,64 @@ uint32_t decodeU32Value(std::string_view value, const char* what)
   return in.u32();
 }
 
-//! Transparent string hash: the intern cache is probed with string_views into reused buffers.
-//! Not noexcept on purpose: libstdc++ then keeps each node's hash code, so a probe compares
-//! codes before it touches (and compares) the strings of other entries in the bucket.
-struct StringHash
-{
-  using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-};
+} // namespace
 
-//! Byte order of two fact keys (the order LMDB keeps them in), 8 bytes at a time.
-int compareFactKeys(const fmt::FactKeyBytes& a, const fmt::FactKeyBytes& b)
+std::string_view stateName(ReportState state)
 {
-  for (size_t i = 0; i < fmt::s_factKeySize; i += 8) {
-    uint64_t x = 0;
-    uint64_t y = 0;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) {
-      return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  switch (state) {
+  case ReportState::Active:
+    return "active";
+  case ReportState::Superseded:
+    return "superseded";
+  case ReportState::Quarantined:
+    return "quarantined";
+  case ReportState::Conflict:
+    return "conflict";
+  case ReportState::Loading:
+    return "loading";
+  case ReportState::Legacy:
+    return "schema-1";
+  }
+  return "unknown";
+}
+
+uint64_t processStartTime(int64_t pid)
+{
+  // /proc/PID/stat: "pid (comm) state ..." - comm may hold spaces and parentheses: skip to the last ')'.
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  // Field 3 (state) is the first after the name; the start time is field 22.
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+    if (i == 22) {
+      return std::strtoull(field.c_str(), nullptr, 10);
     }
   }
   return 0;
 }
 
-/*!
- * Look up an interned string.  Short strings key on themselves; long ones on a hash
- * chain ('h' + hash + index) whose entries are confirmed against the 'i' record.
- * \return the id, or nullopt; freeIndex gets the first unused chain index.
- */
-template <typename Txn>
-std::optional<uint32_t> findDictId(const Txn& txn, MDB_dbi dict, std::string_view text, uint32_t* freeIndex)
-{
-  if (text.size() <= fmt::s_maxInlineDictKey) {
-    auto value = txn.get(dict, fmt::dictStringKey(text));
-    if (!value) {
-      return std::nullopt;
-    }
-    return fmt::decodeDictId(*value);
-  }
-  for (uint32_t index = 0;; ++index) {
-    auto value = txn.get(dict, fmt::dictHashKey(text, index));
-    if (!value) {
-      if (freeIndex != nullptr) {
-        *freeIndex = index;
-      }
-      return std::nullopt;
-    }
-    uint32_t id = fmt::decodeDictId(*value);
-    auto stored = txn.get(dict, fmt::dictIdKey(id));
-    if (stored && fmt::decodeDictString(*stored) == text) {
-      return id;
-    }
-  }
-}
-
-} // namespace
-
 DaySpan reportDaySpan(int64_t begin, int64_t end, int64_t now, uint32_t maxDays, Warnings& warnings)
 {
-  const uint32_t today = dayOf(now);
+  const uint32_t today = dayOfTime(now);
   uint32_t first = 0;
   uint32_t last = 0;
   const std::string range = std::to_string(begin) + ".." + std::to_string(end);
   if (begin > 0 && end > begin) {
     // [begin, end): an end at the next midnight, or at 23:59:59, stays on the same day.
-    first = dayOf(begin);
-    last = dayOf(end - 1);
+    first = dayOfTime(begin);
+    last = dayOfTime(end - 1);
   }
   else if (begin > 0) {
-    first = last = dayOf(begin);
+    first = last = dayOfTime(begin);
     warnings.add("report date range " + range + " is empty or reversed: counted on its begin day");
   }
   else if (end > 0) {
-    first = last = dayOf(end);
+    first = last = dayOfTime(end);
     warnings.add("report date range " + range + " has no begin: counted on its end day");
   }
   else {
@@ -185,61 +127,165 @@ DaySpan reportDaySpan(int64_t begin, int64_t end, int64_t now, uint32_t maxDays,
   return DaySpan{first, last - first + 1};
 }
 
-struct Store::Impl
+
+Interner::Interner(const Store::Impl& store, lmdb::WriteTxn& txn) :
+  d_store(store), d_txn(txn)
 {
-  std::string dir;
-  Options options;
-  std::shared_ptr<lmdb::Env> env;
-  MDB_dbi meta = 0;
-  MDB_dbi dict = 0;
-  MDB_dbi dedup = 0;
-  MDB_dbi reports = 0;
-  MDB_dbi bydomain = 0;
-  MDB_dbi raw = 0;
-  MDB_dbi facts = 0;
-  MDB_dbi days = 0;
-  //! Resident file bytes at open (shared libraries): the writer's release threshold is above it.
-  uint64_t residentBase = 0;
-  std::atomic<uint64_t> writersBegun{0};
+  auto next = txn.get(store.meta, storekeys::nextDictId);
+  d_next = next ? static_cast<uint32_t>(fmt::decodeCounter(*next, storekeys::nextDictId)) : 1;
+  d_first = d_next;
+}
 
-  [[nodiscard]] int64_t now() const
-  {
-    return options.clock ? options.clock() : static_cast<int64_t>(::time(nullptr));
+uint32_t Interner::id(std::string_view text)
+{
+  uint32_t freeIndex = 0;
+  if (auto id = d_store.findDictId(d_txn, text, &freeIndex)) {
+    return *id;
   }
+  if (d_next == UINT32_MAX) {
+    throw StoreError("intern", MDB_MAP_FULL, "dictionary ids exhausted");
+  }
+  const uint32_t id = d_next++;
+  if (text.size() <= fmt::s_maxInlineDictKey) {
+    d_txn.put(d_store.dict, fmt::dictStringKey(text), fmt::encodeDictId(id));
+  }
+  else {
+    d_txn.put(d_store.dict, fmt::dictHashKey(text, freeIndex), fmt::encodeDictId(id));
+  }
+  d_txn.put(d_store.dict, fmt::dictIdKey(id), fmt::encodeDictString(text));
+  return id;
+}
 
-  void openDatabases();
-  void checkSchema();
+void Interner::finish()
+{
+  if (d_next != d_first) {
+    d_txn.put(d_store.meta, storekeys::nextDictId, fmt::encodeCounter(d_next));
+    d_first = d_next;
+  }
+}
 
-  template <typename Txn>
-  std::optional<StoredReport> loadReport(const Txn& txn, uint64_t sequence) const
-  {
-    auto value = txn.get(reports, fmt::sequenceKey(sequence));
-    if (!value) {
-      return std::nullopt;
+uint32_t Store::Impl::intern(lmdb::WriteTxn& txn, std::string_view text) const
+{
+  Interner interner(*this, txn);
+  uint32_t id = interner.id(text);
+  interner.finish();
+  return id;
+}
+
+uint64_t Store::Impl::takeCounter(lmdb::WriteTxn& txn, const char* name) const
+{
+  auto value = txn.get(meta, name);
+  const uint64_t current = value ? fmt::decodeCounter(*value, name) : 1;
+  txn.put(meta, name, fmt::encodeCounter(current + 1));
+  return current;
+}
+
+std::string Store::Impl::storedDedupKey(const StoredReport& report)
+{
+  std::string key = dedupKey(report.header);
+  if (report.header.metadata.reportId.empty() && report.state != ReportState::Legacy) {
+    key.push_back('\x1f');
+    for (uint8_t byte : report.contentHash) {
+      static constexpr char s_hex[] = "0123456789abcdef";
+      key.push_back(s_hex[byte >> 4]);
+      key.push_back(s_hex[byte & 15]);
     }
-    StoredReport report = fmt::decodeStoredReport(*value);
-    report.sequence = sequence;
-    return report;
   }
+  return key;
+}
 
-  template <typename Txn>
-  std::optional<uint32_t> domainId(const Txn& txn, std::string_view domain) const
-  {
-    return findDictId(txn, dict, lowerAscii(domain), nullptr);
+void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const
+{
+  auto domainId = findDictId(txn, lowerAscii(report.header.policy.domain));
+  if (!domainId) {
+    throw StoreError("apply rows", MDB_CORRUPTED, "domain of report " + std::to_string(report.sequence) + " not interned");
   }
-
-  template <typename Txn>
-  std::string dictString(const Txn& txn, uint32_t id) const
-  {
-    auto value = txn.get(dict, fmt::dictIdKey(id));
-    if (!value) {
-      throw StoreError("read", MDB_CORRUPTED, "dictionary id " + std::to_string(id) + " missing");
+  AggregateBatch batch(*this, txn, *domainId, report, sign);
+  std::vector<ReportRow> block;
+  const std::string prefix = fmt::sequenceKey(report.sequence);
+  lmdb::Cursor cursor(txn.get(), rows);
+  MDB_val key{};
+  MDB_val value{};
+  for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
+       ok = cursor.get(MDB_NEXT, key, value)) {
+    fmt::decodeRowBlock(lmdb::toView(value), block);
+    for (const auto& row : block) {
+      batch.addStored(row);
     }
-    return std::string(fmt::decodeDictString(*value));
   }
-};
+  batch.finish();
+}
 
-void Store::Impl::openDatabases()
+void Store::Impl::deleteRows(lmdb::WriteTxn& txn, uint64_t sequence) const
+{
+  const std::string prefix = fmt::sequenceKey(sequence);
+  lmdb::Cursor cursor(txn.get(), rows);
+  MDB_val key{};
+  MDB_val value{};
+  for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
+       ok = cursor.seek(prefix, key, value)) {
+    lmdb::check(mdb_cursor_del(cursor.get(), 0), "delete rows");
+  }
+}
+
+void Store::Impl::rollBackLoading(lmdb::WriteTxn& txn, uint64_t sequence) const
+{
+  auto report = loadReport(txn, sequence);
+  if (report && report->state == ReportState::Loading) {
+    applyReportRows(txn, *report, -1);
+    deleteRows(txn, sequence);
+    txn.del(reports, fmt::sequenceKey(sequence));
+  }
+  txn.del(loading, fmt::sequenceKey(sequence));
+}
+
+void Store::Impl::recoverLoadingNow(bool always)
+{
+  // Step: this process's own abandoned loads (their writer could not take them out).
+  std::set<uint64_t> mine;
+  {
+    std::lock_guard lock(abandonedMutex);
+    mine.swap(abandoned);
+  }
+  const bool look = always || writersBegun.load() % s_recoveryInterval == 0;
+  if (mine.empty() && !look) {
+    return;
+  }
+  // Step: loads of processes that are gone (a pid reused since has another start time).
+  std::vector<uint64_t> dead;
+  if (look) {
+    lmdb::ReadTxn read(env);
+    lmdb::Cursor cursor(read.get(), loading);
+    MDB_val key{};
+    MDB_val value{};
+    for (bool ok = cursor.get(MDB_FIRST, key, value); ok; ok = cursor.get(MDB_NEXT, key, value)) {
+      fmt::Reader in(lmdb::toView(value), "loading");
+      in.version();
+      const int64_t pid = in.zigzag();
+      const uint64_t start = in.varint();
+      const uint64_t sequence = fmt::decodeSequenceKey(lmdb::toView(key));
+      const bool alive = pid == ::getpid() || (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 &&
+                                                processStartTime(pid) == start) ||
+                         (pid > 0 && errno == EPERM);
+      if (!alive && mine.count(sequence) == 0) {
+        dead.push_back(sequence);
+      }
+    }
+  }
+  if (mine.empty() && dead.empty()) {
+    return;
+  }
+  lmdb::WriteTxn txn(env);
+  for (uint64_t sequence : mine) {
+    rollBackLoading(txn, sequence);
+  }
+  for (uint64_t sequence : dead) {
+    rollBackLoading(txn, sequence);
+  }
+  txn.commit();
+}
+
+void Store::Impl::openDatabases(bool schema1Only)
 {
   auto open = [this](const char* name) {
     auto handle = env->dbi(name);
@@ -253,32 +299,35 @@ void Store::Impl::openDatabases()
   dedup = open("dedup");
   reports = open("reports");
   bydomain = open("bydomain");
-  raw = open("raw");
   facts = open("facts");
   days = open("days");
+  if (schema1Only) {
+    return;
+  }
+  contents = open("contents");
+  loading = open("loading");
+  rows = open("rows");
+  payloads = open("payloads");
+  sources = open("sources");
+  cursors = open("cursors");
+  alerts = open("alerts");
 }
 
 void Store::Impl::checkSchema()
 {
-  // Upgrade steps, index v-1 upgrades schema v to v+1 inside the caller's write transaction.
-  using UpgradeStep = void (*)(lmdb::WriteTxn&, Store::Impl&);
-  static const std::vector<UpgradeStep> s_upgrades{};
-  static_assert(Store::s_currentSchema == 1, "add an upgrade step and a t/data/lmdb-v<N> dump");
-
   auto tooNew = [this](uint32_t version) {
     return StoreError("open", MDB_VERSION_MISMATCH,
                       dir + " has store schema " + std::to_string(version) + ", newer than this dmarcwatch (" +
                         std::to_string(s_currentSchema) + ")");
   };
+  // Step: what the store says it is (an empty environment has no meta table yet).
   std::optional<uint32_t> version;
-  {
+  if (auto metaDbi = env->dbi("meta")) {
+    meta = *metaDbi;
     lmdb::ReadTxn txn(env);
-    if (auto value = txn.get(meta, s_schemaKey)) {
-      version = decodeU32Value(*value, s_schemaKey);
+    if (auto value = txn.get(meta, storekeys::schema)) {
+      version = decodeU32Value(*value, storekeys::schema);
     }
-  }
-  if (version && *version == s_currentSchema) {
-    return;
   }
   if (version && *version > s_currentSchema) {
     throw tooNew(*version);
@@ -287,357 +336,68 @@ void Store::Impl::checkSchema()
     if (!version) {
       throw StoreError("open", MDB_NOTFOUND, "no store at " + dir + ": run dmarcwatch ingest first");
     }
-    throw StoreError("open", MDB_VERSION_MISMATCH,
-                     dir + " has store schema " + std::to_string(*version) +
-                       ": open it read-write once (dmarcwatch ingest) to upgrade");
+    if (*version < s_currentSchema) {
+      throw StoreError("open", MDB_VERSION_MISMATCH,
+                       dir + " has store schema " + std::to_string(*version) + ", this dmarcwatch reads schema " +
+                         std::to_string(s_currentSchema) + ": run dmarcwatch db upgrade");
+    }
+    openDatabases(false);
+    return;
+  }
+  if (version && *version == s_currentSchema) {
+    openDatabases(false);
+    recoverLoadingNow(true);
+    return;
   }
 
-  // Read-write: initialise or upgrade under the write lock (another process may race us).
+  // Step: read-write, new or older: create or upgrade under the write lock, in one transaction
+  // (another process may race us: the version is read again inside it).  Handles first: a
+  // thread cannot open one while it holds the write transaction.
+  openDatabases(false);
+  if (version && *version < 2) {
+    raw = env->dbi("raw");
+  }
   lmdb::WriteTxn txn(env);
   version.reset();
-  if (auto value = txn.get(meta, s_schemaKey)) {
-    version = decodeU32Value(*value, s_schemaKey);
+  if (auto value = txn.get(meta, storekeys::schema)) {
+    version = decodeU32Value(*value, storekeys::schema);
   }
-  if (!version) {
-    txn.put(meta, s_schemaKey, encodeU32Value(s_currentSchema));
-  }
-  else if (*version > s_currentSchema) {
+  if (version && *version > s_currentSchema) {
     throw tooNew(*version);
   }
-  else {
+  if (version && *version < s_currentSchema) {
     for (uint32_t v = *version; v < s_currentSchema; ++v) {
-      s_upgrades.at(v - 1)(txn, *this);
+      upgradeStep(txn, v);
     }
-    txn.put(meta, s_schemaKey, encodeU32Value(s_currentSchema));
+    upgradedFrom = *version;
   }
+  txn.put(meta, storekeys::schema, encodeU32Value(s_currentSchema));
   txn.commit();
 }
 
-namespace
+Store::Impl::~Impl()
 {
-
-class Writer final : public ReportWriter
-{
-public:
-  Writer(Store::Impl& store, const ReportHeader& header);
-  [[nodiscard]] const std::optional<StoredReport>& duplicateOf() const override { return d_duplicate; }
-  void addRecord(const Record& record) override;
-  void setRaw(std::string_view kind, std::string_view bytes) override;
-  uint64_t commit(uint64_t records, uint64_t messages, const Warnings& warnings, bool recovered,
-                  const std::string& source) override;
-
-private:
-  struct PendingFact
-  {
-    fmt::FactKeyBytes key;
-    uint64_t messages;
-  };
-
-  void requireActive(const char* operation) const;
-  uint32_t intern(std::string_view text);
-  void flushFacts();
-  void countPut();
-
-  Store::Impl& d_store;
-  std::unique_ptr<lmdb::WriteTxn> d_txn; //!< null for a duplicate and after commit
-  std::optional<StoredReport> d_duplicate;
-  ReportHeader d_header;
-  std::string d_dedupStoreKey;
-  bool d_overwriteDedup = false;
-  uint64_t d_sequence = 0;
-  uint32_t d_domainId = 0;
-  uint32_t d_nextDictId = 1;
-  uint32_t d_firstDictId = 1;
-  DaySpan d_span;
-  std::vector<DayTotals> d_days;
-  Warnings d_warnings;
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> d_cache;
-  std::string d_headerFrom; //!< reused per record: lower-cased header_from
-  std::string d_outcome;    //!< reused per record: encoded outcome
-  std::vector<PendingFact> d_pending;
-  uint64_t d_rawBytes = 0;
-  uint64_t d_rawSkipped = 0;
-  uint64_t d_puts = 0;
-  uint64_t d_putsUntilCheck = s_releaseCheckPuts;
-  bool d_released = false; //!< a big transaction: release pages during commit too
-  int64_t d_storedAt = 0;
-};
-
-Writer::Writer(Store::Impl& store, const ReportHeader& header) :
-  d_store(store), d_header(header)
-{
-  // Step 1: the write transaction (blocks while another writer, in any process, runs).
-  if (store.writersBegun.fetch_add(1) % 128 == 127) {
-    store.env->readerCheck();
-  }
-  d_txn = std::make_unique<lmdb::WriteTxn>(store.env);
-  d_storedAt = store.now();
-
-  // Step 2: a duplicate writes nothing; drop the write lock at once.
-  const std::string key = dedupKey(header);
-  d_dedupStoreKey = fmt::dedupStoreKey(key);
-  if (auto value = d_txn->get(store.dedup, d_dedupStoreKey)) {
-    uint64_t sequence = fmt::decodeCounter(*value, "dedup");
-    auto stored = store.loadReport(*d_txn, sequence);
-    // Long keys are hashed: confirm with the stored report's own key.
-    if (stored && dedupKey(stored->header) == key) {
-      d_duplicate = std::move(stored);
-      d_txn.reset();
-      return;
-    }
-    d_overwriteDedup = true;
-  }
-
-  // Step 3: counters, the domain, the days.
-  auto nextSeq = d_txn->get(store.meta, s_nextSequenceKey);
-  d_sequence = nextSeq ? fmt::decodeCounter(*nextSeq, s_nextSequenceKey) : 1;
-  auto nextId = d_txn->get(store.meta, s_nextDictIdKey);
-  d_nextDictId = nextId ? static_cast<uint32_t>(fmt::decodeCounter(*nextId, s_nextDictIdKey)) : 1;
-  d_firstDictId = d_nextDictId;
-  d_domainId = intern(lowerAscii(header.policy.domain));
-  d_span = reportDaySpan(header.metadata.begin, header.metadata.end, d_storedAt, store.options.maxReportDays,
-                         d_warnings);
-  d_days.resize(d_span.count);
-  for (uint32_t i = 0; i < d_span.count; ++i) {
-    d_days[i].day = d_span.first + i;
-  }
-  d_pending.reserve(1024);
-}
-
-void Writer::requireActive(const char* operation) const
-{
-  if (!d_txn) {
-    throw StoreError(operation, EINVAL, "report already committed");
+  if (lockFd >= 0) {
+    ::close(lockFd);
   }
 }
 
-uint32_t Writer::intern(std::string_view text)
+void Store::Impl::lockSharing()
 {
-  if (auto found = d_cache.find(text); found != d_cache.end()) {
-    return found->second;
+  const std::string path = dir + "/dmarcwatch.lock";
+  lockFd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (lockFd < 0) {
+    throw StoreError("open", errno, path);
   }
-  uint32_t freeIndex = 0;
-  auto id = findDictId(*d_txn, d_store.dict, text, &freeIndex);
-  // A lookup in the map maps pages like a put does (and a new string adds two puts).
-  countPut();
-  if (!id) {
-    if (d_nextDictId == UINT32_MAX) {
-      throw StoreError("intern", MDB_MAP_FULL, "dictionary ids exhausted");
-    }
-    id = d_nextDictId++;
-    if (text.size() <= fmt::s_maxInlineDictKey) {
-      d_txn->put(d_store.dict, fmt::dictStringKey(text), fmt::encodeDictId(*id));
-    }
-    else {
-      d_txn->put(d_store.dict, fmt::dictHashKey(text, freeIndex), fmt::encodeDictId(*id));
-    }
-    d_txn->put(d_store.dict, fmt::dictIdKey(*id), fmt::encodeDictString(text));
-  }
-  if (d_cache.size() >= s_dictCacheEntries) {
-    d_cache.clear();
-  }
-  d_cache.emplace(std::string(text), *id);
-  return *id;
-}
-
-void Writer::addRecord(const Record& record)
-{
-  if (d_duplicate) {
-    return;
-  }
-  requireActive("add record");
-  fmt::FactKey key;
-  key.domainId = d_domainId;
-  if (record.sourceIp) {
-    key.ip = record.sourceIp->bytes;
-  }
-  d_headerFrom.assign(record.headerFrom);
-  for (char& c : d_headerFrom) {
-    c = lowerAscii(c);
-  }
-  key.headerFromId = intern(d_headerFrom);
-  fmt::encodeRecordOutcome(record, d_outcome);
-  key.outcomeId = intern(d_outcome);
-  const bool pass = record.dmarcPass();
-
-  // Split the count evenly; the first count % days days get one more.
-  const uint64_t ndays = d_span.count;
-  const uint64_t base = record.count / ndays;
-  const uint64_t extra = record.count % ndays;
-  for (uint32_t i = 0; i < d_span.count; ++i) {
-    uint64_t share = base + (i < extra ? 1 : 0);
-    if (share == 0 && !(record.count == 0 && i == 0)) {
-      continue;
-    }
-    key.day = d_span.first + i;
-    if (share > 0) {
-      d_pending.push_back(PendingFact{fmt::encodeFactKey(key), share});
-    }
-    auto& day = d_days[i];
-    day.messages += share;
-    day.dmarcPass += pass ? share : 0;
-    day.records += 1;
-  }
-  if (d_pending.size() >= s_pendingFacts) {
-    flushFacts();
+  const bool exclusive = options.sharing == Sharing::Exclusive;
+  if (::flock(lockFd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    const int error = errno;
+    throw StoreError("open", error,
+                     exclusive ? dir + " is open read-write in another process (dmarcwatch-milter, an ingest): stop "
+                                       "it first"
+                               : dir + " is being rebuilt (dmarcwatch reindex): try again when it is done");
   }
 }
-
-void Writer::countPut()
-{
-  ++d_puts;
-  if (--d_putsUntilCheck > 0) {
-    return;
-  }
-  uint64_t resident = d_store.env->residentFileBytes();
-  if (resident == 0) {
-    // No /proc: check at every multiple of s_releaseCheckPuts, release every s_releaseBlindPuts.
-    d_putsUntilCheck = s_releaseCheckPuts - d_puts % s_releaseCheckPuts;
-    if (d_puts % s_releaseBlindPuts == 0) {
-      d_store.env->releaseMappedPages();
-      d_released = true;
-    }
-    return;
-  }
-  const uint64_t limit = d_store.residentBase + d_store.options.releaseMappedBytes;
-  if (resident > limit) {
-    d_store.env->releaseMappedPages();
-    d_released = true;
-    d_putsUntilCheck = s_releaseCheckPuts;
-    return;
-  }
-  d_putsUntilCheck = std::clamp<uint64_t>((limit - resident) / s_worstPutBytes, 1, s_releaseCheckPuts);
-}
-
-void Writer::flushFacts()
-{
-  if (d_pending.empty()) {
-    return;
-  }
-  // Sorted and merged: equal rows cost one put, neighbours share pages.
-  std::sort(d_pending.begin(), d_pending.end(),
-            [](const PendingFact& a, const PendingFact& b) { return compareFactKeys(a.key, b.key) < 0; });
-  lmdb::Cursor cursor(d_txn->get(), d_store.facts);
-  for (size_t i = 0; i < d_pending.size();) {
-    const auto& key = d_pending[i].key;
-    uint64_t messages = 0;
-    size_t j = i;
-    for (; j < d_pending.size() && compareFactKeys(d_pending[j].key, key) == 0; ++j) {
-      messages += d_pending[j].messages;
-    }
-    // One search for a new key: NOOVERWRITE stores it, or leaves the cursor on the
-    // existing row and hands back its value, which is then updated in place.
-    auto value = fmt::encodeFactValue(messages);
-    MDB_val newKey = lmdb::toVal(std::span<const uint8_t>(key));
-    MDB_val newValue = lmdb::toVal(std::span<const uint8_t>(value));
-    int rc = mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
-      messages += fmt::decodeFactValue(lmdb::toView(newValue));
-      value = fmt::encodeFactValue(messages);
-      newKey = lmdb::toVal(std::span<const uint8_t>(key));
-      newValue = lmdb::toVal(std::span<const uint8_t>(value));
-      rc = mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_CURRENT);
-    }
-    lmdb::check(rc, "put fact");
-    countPut();
-    i = j;
-  }
-  d_pending.clear();
-}
-
-void Writer::setRaw(std::string_view kind, std::string_view bytes)
-{
-  if (d_duplicate) {
-    return;
-  }
-  requireActive("set raw payload");
-  const std::string seqKey = fmt::sequenceKey(d_sequence);
-  if (bytes.size() > d_store.options.maxRawArchiveBytes) {
-    d_rawSkipped = bytes.size();
-    d_rawBytes = 0;
-    d_txn->del(d_store.raw, seqKey);
-    return;
-  }
-  // MDB_RESERVE: the payload is copied once, straight into the map.
-  const std::string header = fmt::encodeRawHeader(kind.substr(0, s_maxRawKind));
-  auto space = d_txn->reserve(d_store.raw, seqKey, header.size() + bytes.size());
-  std::memcpy(space.data(), header.data(), header.size());
-  if (!bytes.empty()) {
-    std::memcpy(space.data() + header.size(), bytes.data(), bytes.size());
-  }
-  // The copy is done with: its pages stay in the page cache (MAP_SHARED) until written out,
-  // and need not count in this process's resident size (a 5 MB report would be 5 MB of it).
-  d_store.env->releasePages(space);
-  d_rawBytes = bytes.size();
-  d_rawSkipped = 0;
-}
-
-uint64_t Writer::commit(uint64_t records, uint64_t messages, const Warnings& warnings, bool recovered,
-                        const std::string& source)
-{
-  if (d_duplicate) {
-    return d_duplicate->sequence;
-  }
-  requireActive("commit");
-  flushFacts();
-
-  // Day totals: add this report's share to what the day holds already.
-  for (const auto& day : d_days) {
-    if (day.records == 0) {
-      continue;
-    }
-    const std::string key = fmt::domainDayKey(d_domainId, day.day);
-    DayTotals totals = day;
-    if (auto value = d_txn->get(d_store.days, key)) {
-      auto old = fmt::decodeDayTotals(*value, day.day);
-      totals.messages += old.messages;
-      totals.dmarcPass += old.dmarcPass;
-      totals.records += old.records;
-    }
-    d_txn->put(d_store.days, key, fmt::encodeDayTotals(totals));
-  }
-
-  // The report, its index entries and the counters.
-  StoredReport report;
-  report.sequence = d_sequence;
-  report.header = d_header;
-  report.records = records;
-  report.messages = messages;
-  report.storedAt = d_storedAt;
-  report.source = source;
-  report.recovered = recovered;
-  report.rawBytes = d_rawBytes;
-  Warnings all(warnings.items().size() + d_warnings.items().size() + 2);
-  all.merge(warnings);
-  all.merge(d_warnings);
-  if (d_rawSkipped > 0) {
-    all.add("raw payload not archived: " + std::to_string(d_rawSkipped) + " bytes over " + std::string(keys::maxRawArchive) + " (" +
-            std::to_string(d_store.options.maxRawArchiveBytes) + ")");
-  }
-  report.warnings = all.items();
-  if (warnings.dropped() > 0) {
-    report.warnings.push_back(std::to_string(warnings.dropped()) + " more warnings not kept");
-  }
-  const std::string seqKey = fmt::sequenceKey(d_sequence);
-  d_txn->put(d_store.reports, seqKey, fmt::encodeStoredReport(report));
-  d_txn->put(d_store.bydomain, fmt::byDomainKey(d_domainId, d_header.metadata.begin, d_sequence),
-             std::string(1, static_cast<char>(fmt::s_valueVersion)));
-  if (d_overwriteDedup) {
-    d_txn->put(d_store.dedup, d_dedupStoreKey, fmt::encodeCounter(d_sequence));
-  }
-  else if (!d_txn->putNew(d_store.dedup, d_dedupStoreKey, fmt::encodeCounter(d_sequence))) {
-    throw StoreError("commit", MDB_KEYEXIST, "dedup key appeared during the transaction");
-  }
-  d_txn->put(d_store.meta, s_nextSequenceKey, fmt::encodeCounter(d_sequence + 1));
-  if (d_nextDictId != d_firstDictId) {
-    d_txn->put(d_store.meta, s_nextDictIdKey, fmt::encodeCounter(d_nextDictId));
-  }
-  d_txn->commit(d_released);
-  d_txn.reset();
-  return d_sequence;
-}
-
-} // namespace
 
 Store::Store(const std::string& dir, const Options& options) :
   d_impl(std::make_unique<Impl>())
@@ -649,19 +409,155 @@ Store::Store(const std::string& dir, const Options& options) :
   envOptions.mapSize = options.mapSize;
   envOptions.sync = options.sync;
   d_impl->env = lmdb::Env::open(dir, envOptions);
-  d_impl->openDatabases();
+  if (!options.readOnly) {
+    d_impl->lockSharing();
+  }
   d_impl->checkSchema();
-  d_impl->residentBase = d_impl->env->residentFileBytes();
 }
 
 Store::~Store() = default;
 
-std::unique_ptr<ReportWriter> Store::beginReport(const ReportHeader& header)
+const std::string& Store::dir() const
+{
+  return d_impl->dir;
+}
+
+int64_t Store::now() const
+{
+  return d_impl->now();
+}
+
+uint32_t Store::upgradedFrom() const
+{
+  return d_impl->upgradedFrom;
+}
+
+void Store::setReportState(uint64_t sequence, ReportState state, const std::string& reason)
 {
   if (d_impl->env->readOnly()) {
-    throw StoreError("begin report", EACCES, d_impl->dir + " is open read-only");
+    throw StoreError("set report state", EACCES, d_impl->dir + " is open read-only");
   }
-  return std::make_unique<Writer>(*d_impl, header);
+  lmdb::WriteTxn txn(d_impl->env);
+  auto report = d_impl->loadReport(txn, sequence);
+  if (!report) {
+    throw StoreError("set report state", MDB_NOTFOUND, "no report " + std::to_string(sequence));
+  }
+  if (report->state == ReportState::Legacy) {
+    throw StoreError("set report state", EINVAL,
+                     "report " + std::to_string(sequence) +
+                       " was stored by schema 1 and has no rows of its own: run dmarcwatch reindex first");
+  }
+  const bool wasCounted = report->state == ReportState::Active;
+  const bool counted = state == ReportState::Active;
+  const bool allowed = (wasCounted && (state == ReportState::Superseded || state == ReportState::Quarantined)) ||
+                       (report->state == ReportState::Quarantined && counted);
+  if (!allowed) {
+    throw StoreError("set report state", EINVAL,
+                     "report " + std::to_string(sequence) + " is " + std::string(stateName(report->state)) +
+                       ": cannot make it " + std::string(stateName(state)));
+  }
+  d_impl->applyReportRows(txn, *report, counted ? +1 : -1);
+  report->state = state;
+  report->stateReason = reason;
+  txn.put(d_impl->reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(*report));
+  txn.commit();
+}
+
+std::optional<StoredReport> Store::report(uint64_t sequence) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  return d_impl->loadReport(txn, sequence);
+}
+
+void Store::forEachRow(uint64_t sequence, const std::function<void(const ReportRow&)>& visit) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  std::vector<ReportRow> block;
+  const std::string prefix = fmt::sequenceKey(sequence);
+  lmdb::Cursor cursor(txn.get(), d_impl->rows);
+  MDB_val key{};
+  MDB_val value{};
+  for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
+       ok = cursor.get(MDB_NEXT, key, value)) {
+    fmt::decodeRowBlock(lmdb::toView(value), block);
+    for (const auto& row : block) {
+      visit(row);
+    }
+  }
+}
+
+std::string Store::dictString(uint32_t id) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  return d_impl->dictString(txn, id);
+}
+
+std::optional<std::pair<std::string, std::string>> Store::payload(uint64_t payloadId) const
+{
+  if (payloadId == 0) {
+    return std::nullopt;
+  }
+  lmdb::ReadTxn txn(d_impl->env);
+  auto value = txn.get(d_impl->payloads, fmt::sequenceKey(payloadId));
+  if (!value) {
+    return std::nullopt;
+  }
+  return fmt::decodeRaw(*value);
+}
+
+std::optional<std::pair<std::string, std::string>> Store::rawPayload(uint64_t sequence) const
+{
+  auto stored = report(sequence);
+  return stored ? payload(stored->payloadId) : std::nullopt;
+}
+
+std::optional<uint64_t> Store::cursor(std::string_view name) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  auto value = txn.get(d_impl->cursors, name);
+  if (!value) {
+    return std::nullopt;
+  }
+  return fmt::decodeCounter(*value, "cursor");
+}
+
+void Store::setCursor(std::string_view name, uint64_t position)
+{
+  lmdb::WriteTxn txn(d_impl->env);
+  txn.put(d_impl->cursors, name, fmt::encodeCounter(position));
+  txn.commit();
+}
+
+std::optional<Store::AlertState> Store::alertState(std::string_view key) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  auto value = txn.get(d_impl->alerts, key);
+  if (!value) {
+    return std::nullopt;
+  }
+  return fmt::decodeAlertState(*value);
+}
+
+void Store::setAlertState(std::string_view key, const AlertState& state)
+{
+  lmdb::WriteTxn txn(d_impl->env);
+  txn.put(d_impl->alerts, key, fmt::encodeAlertState(state));
+  txn.commit();
+}
+
+std::optional<Store::Source> Store::source(std::string_view domain, const IpAddress& ip) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  auto domainId = d_impl->findDictId(txn, lowerAscii(domain));
+  if (!domainId) {
+    return std::nullopt;
+  }
+  auto value = txn.get(d_impl->sources, fmt::sourceKey(*domainId, ip.bytes));
+  if (!value) {
+    return std::nullopt;
+  }
+  const auto seen = fmt::decodeSource(*value);
+  return Source{lowerAscii(domain), ip, seen.firstDay, seen.lastDay, seen.firstReport, seen.lastReport};
 }
 
 std::vector<StoredReport> Store::listReports(std::string_view domain) const
@@ -795,21 +691,12 @@ std::vector<DayTotals> Store::dayTotals(std::string_view domain, uint32_t fromDa
   return out;
 }
 
-std::optional<std::pair<std::string, std::string>> Store::rawPayload(uint64_t sequence) const
-{
-  lmdb::ReadTxn txn(d_impl->env);
-  auto value = txn.get(d_impl->raw, fmt::sequenceKey(sequence));
-  if (!value) {
-    return std::nullopt;
-  }
-  return fmt::decodeRaw(*value);
-}
 
 uint32_t Store::schemaVersion() const
 {
   lmdb::ReadTxn txn(d_impl->env);
-  auto value = txn.get(d_impl->meta, s_schemaKey);
-  return value ? decodeU32Value(*value, s_schemaKey) : 0;
+  auto value = txn.get(d_impl->meta, storekeys::schema);
+  return value ? decodeU32Value(*value, storekeys::schema) : 0;
 }
 
 

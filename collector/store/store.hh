@@ -3,39 +3,56 @@
  *
  * One environment (a directory) per installation.  LMDB gives one writer at
  * a time and lock-free readers across processes, so three programs share it
- * with no server.  Layout (big-endian keys, a version byte first in every
- * value, see store-format.hh and the schema-version key):
+ * with no server.  Schema 2 (store-format.hh has every byte):
  *
- *   meta      "schema-version" -> u32; counters (next report sequence, next dictionary id)
+ *   meta      "schema-version" -> 2; counters (next report sequence, dictionary id, payload id)
  *   dict      interned strings (header_from, outcome tuples, domains) <-> u32 ids
- *   dedup     dedup key (report.hh dedupKey) -> report sequence
- *   reports   u64 sequence -> report metadata, policy, warnings, totals (the daemon's cursor)
+ *   dedup     dedup key (+ chain index for long keys) -> the report that holds the key
+ *   contents  content hash + sequence -> (empty): reports by what they say
+ *   reports   u64 sequence -> metadata, policy, warnings, totals, state, payload id, days
  *   bydomain  u32 domain id, i64 begin, u64 sequence -> (empty): reports of a domain in time order
- *   raw       u64 sequence -> the raw payload as received, compressed, capped
- *   facts     u32 domain id, u32 UTC day, 16-byte source IP, u32 header_from id, u32 outcome id -> message count
+ *   loading   u64 sequence -> owner: reports whose rows are being written in several transactions
+ *   rows      u64 sequence, u32 block -> up to s_rowsPerBlock normalised records of that report
+ *             (its contribution: source IP, header_from id, outcome id, count)
+ *   payloads  u64 payload id -> a raw payload as received (once, however many reports it holds)
+ *   facts     u32 domain id, u32 UTC day, 16-byte source IP, u32 header_from id, u32 outcome id
+ *             -> message count
  *   days      u32 domain id, u32 UTC day -> day totals (messages, dmarc pass, records)
+ *   sources   u32 domain id, 16-byte IP -> first/last seen (day, report); a source is new in
+ *             the report that first saw it, so the daemon finds new sources through the rows
+ *             of the reports after its cursor
+ *   cursors   name -> u64 position of a consumer (the daemon) on a sequence
+ *   alerts    alert key -> first/last seen, last emitted, count
  *
- * Storing a report is one write transaction: the header opens it (and finds a
- * duplicate), each record adds facts, commit() makes all of it visible at
- * once.  Destroying a ReportWriter without commit() stores nothing.
+ * Invariant: facts and days are exactly the sum of the rows of the reports in state
+ * active or loading (`dmarcwatch db verify` recomputes them).  A report leaves the
+ * totals (superseded, quarantined) by subtracting its rows in one transaction.
  *
- * Memory: the environment uses MDB_WRITEMAP; a long write transaction
- * releases its mapped pages back to the page cache periodically, so a
- * two-million-record report is stored in flat memory.
+ * Storing a report: the parse runs without the write lock.  Rows are buffered; a
+ * report of up to s_chunkRows rows is stored in one write transaction at commit().
+ * A bigger one writes each chunk of rows with its aggregates in a short transaction
+ * of its own (state "loading", so other writers - the milter - get the lock in
+ * between), and commit() decides its fate: stored, a duplicate or a conflict (its
+ * rows are then taken out again), in a last transaction.  A writer destroyed
+ * without commit() takes its rows out again; a loading report whose process died is
+ * rolled back by the next read-write open.
  *
  * Thread-safety: a Store may be shared by threads (MDB_NOTLS); each thread
- * uses its own ReportWriter; LMDB serialises writers (a second writer blocks
- * until the first commits or aborts).  Errors: StoreError (transient() for
- * map full, readers full, disk full) - never for "not found".
+ * uses its own ReportWriter; LMDB serialises writers.  Errors: StoreError
+ * (transient() for map full, readers full, disk full) - never for "not found";
+ * ReportRefused (a ParseError) for a report that must not be stored (its counts
+ * would make a total overflow).
  */
 #pragma once
 
-#include "collector/intake/report.hh"
+#include "collector/common/errors.hh"
 #include "collector/common/warnings.hh"
+#include "collector/intake/report.hh"
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +61,28 @@
 
 namespace dmarcwatch::collector
 {
+
+//! Where a report stands.  Only active and loading reports count in the totals.
+enum class ReportState : uint8_t
+{
+  Active = 0,
+  Superseded = 1,  //!< a complete copy replaced this recovered one (related: the copy)
+  Quarantined = 2, //!< taken out of the totals (stateReason says why)
+  Conflict = 3,    //!< same dedup key as a stored report (related), other content: not counted
+  Loading = 4,     //!< rows being written in several transactions (counted as far as written)
+  Legacy = 5,      //!< stored by schema 1: counted in its domain's schema-1 aggregates report
+};
+//! "active", "superseded", ... as `dmarcwatch reports` shows it.
+std::string_view stateName(ReportState state);
+
+//! A report refused by the store (its counts would overflow a total): the input's error, nothing stored.
+class ReportRefused : public ParseError
+{
+public:
+  using ParseError::ParseError;
+};
+
+using ContentHash = std::array<uint8_t, 16>;
 
 //! What one stored report was, as `dmarcwatch reports` lists it.
 struct StoredReport
@@ -56,7 +95,58 @@ struct StoredReport
   std::string source;                //!< where it came from ("mail <message-id>", a path, ...)
   std::vector<std::string> warnings;
   bool recovered = false;
-  uint64_t rawBytes = 0;             //!< bytes archived in raw (0: not archived)
+  uint64_t rawBytes = 0;             //!< bytes of its archived payload (0: not archived)
+  // Schema 2 (a schema-1 report reads as Legacy with the defaults below).
+  ReportState state = ReportState::Active;
+  uint64_t related = 0;              //!< superseded by / in conflict with this sequence
+  std::string stateReason;           //!< why quarantined; what the conflict is
+  ContentHash contentHash{};         //!< hash of the normalised rows (dedup of equal content)
+  uint64_t payloadId = 0;            //!< its payload in the archive (0: none)
+  std::string payloadMember;         //!< which document of the payload ("zip:a.xml"; "" when the only one)
+  uint32_t firstDay = 0;             //!< the UTC days its rows are spread over: [firstDay, firstDay + dayCount)
+  uint32_t dayCount = 0;
+  uint64_t rows = 0;                 //!< rows kept in the rows table
+  int64_t ownerPid = 0;              //!< loading: the process writing it, and that process's start time
+  uint64_t ownerStart = 0;
+
+  //! Counted in the totals.
+  [[nodiscard]] bool counted() const { return state == ReportState::Active || state == ReportState::Loading; }
+};
+
+//! One normalised record as a report contributes it (rows table).
+struct ReportRow
+{
+  std::array<uint8_t, 16> ip{}; //!< all zero: no source IP
+  uint32_t headerFromId = 0;
+  uint32_t outcomeId = 0;
+  uint64_t count = 0;
+  //! Set for rows on one exact day (the schema-1 aggregates); otherwise spread over the report's days.
+  std::optional<uint32_t> day;
+};
+
+//! A raw payload as received, archived once for all the reports in it.
+struct PayloadArchive
+{
+  std::string kind;        //!< "gzip", "zip", "zlib", "xml+zlib"; "" when it cannot be archived
+  std::string_view bytes;  //!< what to archive (kept alive by the caller until the last commit)
+  uint64_t size = 0;       //!< size of the payload as received (for the "not archived" note)
+  uint64_t id = 0;         //!< set by the first commit that archives it
+};
+
+//! What commit() did with a report.
+enum class StoreStatus
+{
+  Stored,    //!< counted now (perhaps superseding an earlier partial copy: StoreResult::related)
+  Duplicate, //!< the same report is stored already (StoreResult::related): nothing written
+  Conflict,  //!< same dedup key, other content: kept, not counted (StoreResult::related is the stored one)
+};
+
+struct StoreResult
+{
+  StoreStatus status = StoreStatus::Stored;
+  uint64_t sequence = 0; //!< this report's (the existing one for a duplicate)
+  uint64_t related = 0;  //!< the earlier copy superseded by a stored report, or the report a conflict is with
+  StoredReport existing; //!< for a duplicate: the stored report
 };
 
 //! The auth outcome part of a fact key (interned as one string).
@@ -108,25 +198,50 @@ struct DaySpan
  */
 DaySpan reportDaySpan(int64_t begin, int64_t end, int64_t now, uint32_t maxDays, Warnings& warnings);
 
-//! One report being stored: one write transaction (see the file comment).
+//! What commit() needs besides the rows.
+struct ReportSummary
+{
+  uint64_t records = 0;
+  uint64_t messages = 0;
+  const Warnings* warnings = nullptr;
+  bool recovered = false;
+  std::string source;
+  PayloadArchive* payload = nullptr; //!< nullptr: streamed, not archived
+  std::string payloadMember;
+};
+
+//! One report being stored (see the file comment).  Parsing runs between the calls without the lock.
 class ReportWriter
 {
 public:
   virtual ~ReportWriter() = default;
-  //! The report already stored under the same dedup key, if any (then nothing is written).
-  [[nodiscard]] virtual const std::optional<StoredReport>& duplicateOf() const = 0;
-  //! \brief Add one record's messages to the facts (split across the report's days). \throw StoreError
+  /*!
+   * \brief True when a report with the same dedup key was stored before this one began: the rows
+   * are then only hashed (no writes) and commit() tells a duplicate from a conflict.
+   */
+  [[nodiscard]] virtual bool probablyDuplicate() const = 0;
+  /*!
+   * \brief Add one record (may write a chunk of rows in a short write transaction).
+   * \throw StoreError; ReportRefused when a count would overflow a total
+   */
   virtual void addRecord(const Record& record) = 0;
-  //! \brief Keep the raw payload (already compressed, or deflated here); skipped with a warning over the cap.
-  virtual void setRaw(std::string_view kind, std::string_view bytes) = 0;
-  //! \brief Make the report visible. \return its sequence number. \throw StoreError
-  virtual uint64_t commit(uint64_t records, uint64_t messages, const Warnings& warnings, bool recovered,
-                          const std::string& source) = 0;
+  //! \brief Decide and finish (see StoreStatus). \throw StoreError, ReportRefused
+  virtual StoreResult commit(const ReportSummary& summary) = 0;
 };
 
 class Store
 {
 public:
+  /*!
+   * Who else may have the store open read-write.  Every read-write open holds a shared lock
+   * on DIR/dmarcwatch.lock; Exclusive (reindex) needs it alone and fails at once otherwise.
+   */
+  enum class Sharing
+  {
+    Shared,
+    Exclusive,
+  };
+
   struct Options
   {
     bool readOnly = false;
@@ -137,12 +252,10 @@ public:
     std::function<int64_t()> clock;
     //! false: no fsync at commit (MDB_NOSYNC) - tests and benchmarks only.
     bool sync = true;
-    /*!
-     * A long write transaction hands mapped pages back to the page cache when the
-     * process's resident file pages grew by this much since the store was opened.
-     * 0: at every check (tests).
-     */
-    uint64_t releaseMappedBytes = 16ULL << 20;
+    //! Rows a report may buffer before they go to the store in a transaction of their own.
+    size_t chunkRows = 32768;
+    //! Read-write opens: share the store with other processes, or need it alone (reindex).
+    Sharing sharing = Sharing::Shared;
   };
 
   /*!
@@ -154,11 +267,67 @@ public:
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  //! \brief Start storing a report: begins the write transaction (blocks while another writer runs).
+  //! \brief Start storing a report (a short read transaction; takes no write lock). \throw StoreError
   std::unique_ptr<ReportWriter> beginReport(const ReportHeader& header);
+
+  /*!
+   * \brief Take a counted report out of the totals (superseded or quarantined), or put a
+   * quarantined one back (Active), in one transaction.  \throw StoreError (unknown report, a
+   * schema-1 report, a state change that makes no sense)
+   */
+  void setReportState(uint64_t sequence, ReportState state, const std::string& reason);
+  /*!
+   * \brief Copy a report of another store into this one as it is (record, rows, payload,
+   * indexes; into the totals when counted): what `reindex` does with a report it cannot
+   * re-parse.  \param payloadIds the other store's payload ids already copied -> this one's
+   * (updated).  \return the new sequence.  \throw StoreError, ReportRefused
+   */
+  uint64_t copyReport(const Store& from, uint64_t sequence, std::map<uint64_t, uint64_t>& payloadIds);
+  //! A stored report by sequence.
+  [[nodiscard]] std::optional<StoredReport> report(uint64_t sequence) const;
+  //! \brief Visit the rows of a report in order. \throw StoreError
+  void forEachRow(uint64_t sequence, const std::function<void(const ReportRow&)>& visit) const;
+  //! The string of a dictionary id (header_from, an encoded outcome, a domain). \throw StoreError when missing
+  [[nodiscard]] std::string dictString(uint32_t id) const;
+
+  //! \brief The archived payload of a report, nullopt when not archived: kind and bytes.
+  std::optional<std::pair<std::string, std::string>> payload(uint64_t payloadId) const;
+
+  // Consumer positions (the daemon's cursor on the report sequence) and alert state.
+  [[nodiscard]] std::optional<uint64_t> cursor(std::string_view name) const;
+  void setCursor(std::string_view name, uint64_t position);
+  struct AlertState
+  {
+    int64_t firstSeen = 0;
+    int64_t lastSeen = 0;
+    int64_t lastEmitted = 0;
+    uint64_t count = 0;
+  };
+  [[nodiscard]] std::optional<AlertState> alertState(std::string_view key) const;
+  void setAlertState(std::string_view key, const AlertState& state);
+
+  //! A source IP of a policy domain as first and last seen.
+  struct Source
+  {
+    std::string domain;
+    std::optional<IpAddress> ip;
+    uint32_t firstDay = 0;
+    uint32_t lastDay = 0;
+    uint64_t firstReport = 0;
+    uint64_t lastReport = 0;
+  };
+  [[nodiscard]] std::optional<Source> source(std::string_view domain, const IpAddress& ip) const;
+
+  /*!
+   * \brief Recompute the totals from the rows of the counted reports and decode every key and
+   * value.  \return one line per difference or undecodable entry (empty: consistent). \throw StoreError
+   */
+  [[nodiscard]] std::vector<std::string> verify() const;
 
   //! Reports in sequence order, optionally of one policy domain.
   std::vector<StoredReport> listReports(std::string_view domain = {}) const;
+  //! The schema this open upgraded the store from (0: none; a new store or already current).
+  [[nodiscard]] uint32_t upgradedFrom() const;
   //! Policy domains with at least one report, sorted.
   std::vector<std::string> listDomains() const;
   //! \brief Visit the facts of a domain for days [fromDay, toDay], in key order (one read transaction).
@@ -166,11 +335,15 @@ public:
                    const std::function<void(const Fact&)>& visit) const;
   //! Day totals of a domain for days [fromDay, toDay].
   std::vector<DayTotals> dayTotals(std::string_view domain, uint32_t fromDay, uint32_t toDay) const;
-  //! \brief The raw payload of a report ("" when not archived): kind and bytes as given to setRaw.
+  //! \brief The archived payload of the report with this sequence, nullopt when not archived.
   std::optional<std::pair<std::string, std::string>> rawPayload(uint64_t sequence) const;
 
   [[nodiscard]] uint32_t schemaVersion() const;
-  static constexpr uint32_t s_currentSchema = 1;
+  static constexpr uint32_t s_currentSchema = 2;
+  //! The directory.
+  [[nodiscard]] const std::string& dir() const;
+  //! Seconds since the epoch by the store's clock (Options::clock; tests fix it).
+  [[nodiscard]] int64_t now() const;
 
   struct Impl;
 

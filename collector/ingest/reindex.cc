@@ -1,0 +1,180 @@
+/*
+ * reindex.cc - reindexStore (reindex.hh).
+ */
+#include "config.h"
+
+#include "collector/ingest/reindex.hh"
+
+#include "collector/common/text.hh"
+#include "collector/ingest/ingest.hh"
+
+#include <lmdb.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fcntl.h>
+#include <map>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+//! Source of the per-domain report the schema-1 upgrade made (upgrade.cc).
+constexpr std::string_view s_schema1Source = "upgrade from store schema 1";
+
+std::string timestamp(int64_t now)
+{
+  auto t = static_cast<time_t>(now);
+  struct tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
+  return buf;
+}
+
+//! Give the new store's directory and files the owner and mode of the old one's.
+void copyOwnership(const std::string& from, const std::string& to)
+{
+  struct stat st{};
+  if (::stat(from.c_str(), &st) != 0) {
+    throw StoreError("reindex", errno, from);
+  }
+  auto apply = [&](const std::string& path, mode_t mode) {
+    if (::chown(path.c_str(), st.st_uid, st.st_gid) != 0 && errno != ENOENT) {
+      throw StoreError("reindex", errno, "chown " + path);
+    }
+    if (::chmod(path.c_str(), mode) != 0 && errno != ENOENT) {
+      throw StoreError("reindex", errno, "chmod " + path);
+    }
+  };
+  apply(to, st.st_mode & 07777);
+  for (const auto& entry : std::filesystem::directory_iterator(to)) {
+    apply(entry.path().string(), (st.st_mode & 0666) | S_IRUSR | S_IWUSR);
+  }
+}
+
+} // namespace
+
+ReindexResult reindexStore(const std::string& dir, const Store::Options& options, const Limits& limits)
+{
+  ReindexResult result;
+  Store::Options exclusive = options;
+  exclusive.readOnly = false;
+  exclusive.sharing = Store::Sharing::Exclusive;
+  const std::string fresh = dir + ".reindex-new";
+  std::error_code ec;
+  std::filesystem::remove_all(fresh, ec);
+  if (ec) {
+    throw StoreError("reindex", ec.value(), "cannot remove " + fresh);
+  }
+
+  const int64_t now = options.clock ? options.clock() : static_cast<int64_t>(std::time(nullptr));
+  {
+    Store old(dir, exclusive);
+    Store rebuilt(fresh, exclusive);
+    Ingester ingester(rebuilt, limits);
+    const std::vector<StoredReport> reports = old.listReports();
+    result.reportsBefore = reports.size();
+
+    // Step: schema-1 domains that cannot be re-parsed whole keep their schema-1 reports as they are.
+    std::set<std::string> keepSchema1;
+    for (const auto& report : reports) {
+      if (report.state == ReportState::Legacy && report.payloadId == 0) {
+        keepSchema1.insert(lowerAscii(report.header.policy.domain));
+      }
+    }
+
+    // Step: every report, in the order first stored.
+    std::set<uint64_t> parsedPayloads;
+    std::map<uint64_t, uint64_t> copiedPayloads;
+    std::vector<const StoredReport*> quarantined;
+    for (const auto& report : reports) {
+      const std::string domain = lowerAscii(report.header.policy.domain);
+      const bool schema1Aggregates = report.source == s_schema1Source;
+      const std::string name = "report " + std::to_string(report.sequence) + " (" + report.header.metadata.orgName +
+                               " " + report.header.metadata.reportId + ")";
+      if (report.state == ReportState::Loading) {
+        result.notes.push_back(name + ": was still loading, left out");
+        continue;
+      }
+      if (schema1Aggregates || report.state == ReportState::Legacy) {
+        if (keepSchema1.count(domain) != 0) {
+          rebuilt.copyReport(old, report.sequence, copiedPayloads);
+          ++result.reportsCopied;
+          continue;
+        }
+        if (schema1Aggregates) {
+          continue; // replaced by the re-parsed schema-1 reports of the domain
+        }
+      }
+      if (report.payloadId == 0) {
+        rebuilt.copyReport(old, report.sequence, copiedPayloads);
+        ++result.reportsCopied;
+        continue;
+      }
+      if (report.state == ReportState::Quarantined) {
+        quarantined.push_back(&report);
+      }
+      if (!parsedPayloads.insert(report.payloadId).second) {
+        continue;
+      }
+      auto payload = old.payload(report.payloadId);
+      if (!payload) {
+        throw StoreError("reindex", MDB_CORRUPTED, name + ": payload " + std::to_string(report.payloadId) + " missing");
+      }
+      const auto& bytes = payload->second;
+      IngestOutcome outcome = ingester.ingestPayload(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), report.source);
+      ++result.payloadsParsed;
+      for (const auto& error : outcome.errors) {
+        result.notes.push_back(name + ": payload " + std::to_string(report.payloadId) + ": " + error);
+      }
+    }
+
+    // Step: a quarantine is the admin's (or the authenticity check's) decision: it carries over.
+    for (const StoredReport* report : quarantined) {
+      for (const auto& candidate : rebuilt.listReports(report->header.policy.domain)) {
+        if (candidate.state == ReportState::Active && candidate.contentHash == report->contentHash &&
+            dedupKey(candidate.header) == dedupKey(report->header)) {
+          rebuilt.setReportState(candidate.sequence, ReportState::Quarantined, report->stateReason);
+        }
+      }
+    }
+
+    result.reportsAfter = rebuilt.listReports().size();
+    auto problems = rebuilt.verify();
+    if (!problems.empty()) {
+      throw StoreError("reindex", MDB_CORRUPTED,
+                       "the rebuilt store " + fresh + " fails verification (" + problems.front() +
+                         "); the old store is unchanged");
+    }
+  }
+
+  // Step: swap the directories in one step, keep the old one beside.
+  copyOwnership(dir, fresh);
+  result.keptOldStore = dir + ".before-reindex-" + timestamp(now);
+  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+    if (::rename(fresh.c_str(), result.keptOldStore.c_str()) != 0) {
+      throw StoreError("reindex", errno, "swapped in; could not rename the old store " + fresh);
+    }
+  }
+  else if (errno == EINVAL || errno == ENOSYS) {
+    // A file system without RENAME_EXCHANGE: two renames (a moment without a store).
+    if (::rename(dir.c_str(), result.keptOldStore.c_str()) != 0 || ::rename(fresh.c_str(), dir.c_str()) != 0) {
+      throw StoreError("reindex", errno, "could not swap " + fresh + " in");
+    }
+  }
+  else {
+    throw StoreError("reindex", errno, "could not swap " + fresh + " in");
+  }
+  return result;
+}
+
+} // namespace dmarcwatch::collector

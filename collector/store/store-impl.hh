@@ -1,0 +1,216 @@
+/*
+ * store-impl.hh - what the parts of the store share (store.cc: open, schema,
+ * queries; writer.cc: the report writer; aggregates.cc: the totals; upgrade.cc;
+ * verify.cc).  Internal to collector/store.
+ *
+ * Thread-safety: Store::Impl is shared by threads; its members are set at open
+ * and then only read (the LMDB handles are thread-safe, transactions are not).
+ */
+#pragma once
+
+#include "collector/common/text.hh"
+#include "collector/store/lmdb.hh"
+#include "collector/store/store-format.hh"
+#include "collector/store/store.hh"
+
+#include <atomic>
+#include <ctime>
+#include <mutex>
+#include <set>
+
+namespace dmarcwatch::collector
+{
+
+namespace storekeys
+{
+inline constexpr const char* schema = "schema-version";
+inline constexpr const char* nextSequence = "next-sequence";
+inline constexpr const char* nextDictId = "next-dict-id";
+inline constexpr const char* nextPayload = "next-payload";
+} // namespace storekeys
+
+//! UTC days since the epoch (0 for times before it).
+inline uint32_t dayOfTime(int64_t epochSeconds)
+{
+  return epochSeconds <= 0 ? 0 : static_cast<uint32_t>(epochSeconds / 86400);
+}
+
+//! The start time of a process (clock ticks since boot, /proc/PID/stat field 22); 0 when gone.
+uint64_t processStartTime(int64_t pid);
+
+struct Store::Impl
+{
+  std::string dir;
+  Options options;
+  std::shared_ptr<lmdb::Env> env;
+  MDB_dbi meta = 0;
+  MDB_dbi dict = 0;
+  MDB_dbi dedup = 0;
+  MDB_dbi contents = 0;
+  MDB_dbi reports = 0;
+  MDB_dbi bydomain = 0;
+  MDB_dbi loading = 0;
+  MDB_dbi rows = 0;
+  MDB_dbi payloads = 0;
+  MDB_dbi facts = 0;
+  MDB_dbi days = 0;
+  MDB_dbi sources = 0;
+  MDB_dbi cursors = 0;
+  MDB_dbi alerts = 0;
+  uint32_t upgradedFrom = 0;
+  std::optional<MDB_dbi> raw; //!< schema 1's raw table, opened for the upgrade only
+  //! DIR/dmarcwatch.lock, held shared (or exclusive) by read-write opens; -1 read-only.
+  int lockFd = -1;
+  ~Impl();
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  //! \brief Take the sharing lock (Options::sharing). \throw StoreError (EWOULDBLOCK: in use)
+  void lockSharing();
+  std::atomic<uint64_t> writersBegun{0};
+  //! Loading reports of this process whose writer could not take its rows out (retried later).
+  std::mutex abandonedMutex;
+  std::set<uint64_t> abandoned;
+
+  [[nodiscard]] int64_t now() const
+  {
+    return options.clock ? options.clock() : static_cast<int64_t>(::time(nullptr));
+  }
+
+  void openDatabases(bool schema1Only);
+  void checkSchema();
+  //! \brief Upgrade schema `from` to from + 1 inside txn (upgrade.cc). \throw StoreError
+  void upgradeStep(lmdb::WriteTxn& txn, uint32_t from);
+
+  template <typename Txn>
+  std::optional<uint32_t> domainId(const Txn& txn, std::string_view domain) const
+  {
+    return findDictId(txn, lowerAscii(domain));
+  }
+
+  template <typename Txn>
+  std::optional<StoredReport> loadReport(const Txn& txn, uint64_t sequence) const
+  {
+    auto value = txn.get(reports, storeformat::sequenceKey(sequence));
+    if (!value) {
+      return std::nullopt;
+    }
+    StoredReport report = storeformat::decodeStoredReport(*value);
+    report.sequence = sequence;
+    return report;
+  }
+
+  template <typename Txn>
+  std::string dictString(const Txn& txn, uint32_t id) const
+  {
+    auto value = txn.get(dict, storeformat::dictIdKey(id));
+    if (!value) {
+      throw StoreError("read", MDB_CORRUPTED, "dictionary id " + std::to_string(id) + " missing");
+    }
+    return std::string(storeformat::decodeDictString(*value));
+  }
+
+  /*!
+   * Look up an interned string.  Short strings key on themselves; long ones on a hash
+   * chain ('h' + hash + index) whose entries are confirmed against the 'i' record.
+   * \return the id, or nullopt; freeIndex gets the first unused chain index.
+   */
+  template <typename Txn>
+  std::optional<uint32_t> findDictId(const Txn& txn, std::string_view text, uint32_t* freeIndex = nullptr) const
+  {
+    if (text.size() <= storeformat::s_maxInlineDictKey) {
+      auto value = txn.get(dict, storeformat::dictStringKey(text));
+      if (!value) {
+        return std::nullopt;
+      }
+      return storeformat::decodeDictId(*value);
+    }
+    for (uint32_t index = 0;; ++index) {
+      auto value = txn.get(dict, storeformat::dictHashKey(text, index));
+      if (!value) {
+        if (freeIndex != nullptr) {
+          *freeIndex = index;
+        }
+        return std::nullopt;
+      }
+      uint32_t id = storeformat::decodeDictId(*value);
+      auto stored = txn.get(dict, storeformat::dictIdKey(id));
+      if (stored && storeformat::decodeDictString(*stored) == text) {
+        return id;
+      }
+    }
+  }
+
+  //! \brief The id of text, interned now when new (counter in meta updated). \throw StoreError
+  uint32_t intern(lmdb::WriteTxn& txn, std::string_view text) const;
+  //! \brief Check every ~128 writers: roll back loading reports of processes that died. \throw StoreError
+  void recoverLoadingNow(bool always);
+
+  /*!
+   * \brief The report holding dedup key `key`, walking the chain of long keys.
+   * \return its sequence, or nullopt; freeIndex gets the chain index a new entry takes.
+   */
+  template <typename Txn>
+  std::optional<uint64_t> findDedup(const Txn& txn, std::string_view key, uint32_t* freeIndex = nullptr) const
+  {
+    for (uint32_t index = 0;; ++index) {
+      auto value = txn.get(dedup, storeformat::dedupStoreKey(key, index));
+      if (!value) {
+        if (freeIndex != nullptr) {
+          *freeIndex = index;
+        }
+        return std::nullopt;
+      }
+      uint64_t sequence = storeformat::decodeCounter(*value, "dedup");
+      if (key.size() <= storeformat::s_maxInlineDictKey) {
+        return sequence;
+      }
+      auto stored = loadReport(txn, sequence);
+      if (stored && storedDedupKey(*stored) == key) {
+        return sequence;
+      }
+    }
+  }
+
+  //! The dedup key a stored report was filed under (report.hh dedupKey, plus the content for an empty id).
+  static std::string storedDedupKey(const StoredReport& report);
+
+  //! \brief Next value of a meta counter (starting at 1), written back incremented. \throw StoreError
+  uint64_t takeCounter(lmdb::WriteTxn& txn, const char* name) const;
+
+  /*!
+   * \brief Add (sign +1) or take out (-1) the rows of a report from the totals, in txn.
+   * \throw ReportRefused when adding would overflow a total; StoreError when taking out finds less
+   * than the rows say (a corrupt store)
+   */
+  void applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const;
+  //! \brief Delete the rows of a report. \throw StoreError
+  void deleteRows(lmdb::WriteTxn& txn, uint64_t sequence) const;
+  //! \brief Roll back this process's abandoned loading reports, and now and then those of dead processes.
+  void recoverLoading() { recoverLoadingNow(false); }
+  //! \brief Take a loading report out again in txn: rows out of the totals, rows and record deleted.
+  void rollBackLoading(lmdb::WriteTxn& txn, uint64_t sequence) const;
+};
+
+/*!
+ * Interns many strings in one write transaction: the next-id counter is read
+ * once and written back by finish() (forgetting finish() loses nothing but
+ * leaves the counter behind, so the next interner would reuse ids: call it).
+ */
+class Interner
+{
+public:
+  Interner(const Store::Impl& store, lmdb::WriteTxn& txn);
+  //! \brief The id of text, a new one when it is not interned yet. \throw StoreError
+  uint32_t id(std::string_view text);
+  //! \brief Write the counter back. \throw StoreError
+  void finish();
+
+private:
+  const Store::Impl& d_store;
+  lmdb::WriteTxn& d_txn;
+  uint32_t d_next = 1;
+  uint32_t d_first = 1;
+};
+
+} // namespace dmarcwatch::collector

@@ -1,0 +1,500 @@
+/*
+ * writer.cc - the report writer (store.hh ReportWriter): rows buffered while
+ * the parser runs, written in short transactions, and the dedup decision at
+ * commit.
+ *
+ * Decisions worth knowing:
+ * - The parse never holds the write lock.  Rows wait in memory (local string
+ *   tables, no LMDB); a report of up to Options::chunkRows rows is written in
+ *   one transaction at commit().  A bigger one is written chunk by chunk in
+ *   state "loading" (each chunk with its aggregates), so the milter's reports
+ *   get the lock between chunks; its memory stays bounded by one chunk.
+ * - Dedup: a report is the same as a stored one when its dedup key (report.hh
+ *   dedupKey; for an empty report id the content too) and its content hash
+ *   match.  A complete copy supersedes a recovered (partial) one; a recovered
+ *   copy of a complete report is a duplicate; equal key and other content is a
+ *   conflict, kept out of the totals and listed.  A report with the same key as
+ *   one stored before begin() is only hashed until commit() (no writes).
+ * - A missing source IP is the all-zero address "::" (a real "::" source is
+ *   meaningless and counts as "no source IP" too); header_from and the policy
+ *   domain are lower-cased (ASCII) before interning.
+ *
+ * Thread-safety: a Writer belongs to the thread that created it (each of its
+ * write transactions is bound to that thread) and must not outlive its Store.
+ */
+#include "config.h"
+
+#include "collector/store/aggregates.hh"
+#include "collector/store/store-impl.hh"
+
+#include "collector/common/config-keys.hh"
+#include "collector/common/text.hh"
+
+#include <cstring>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace dmarcwatch::collector
+{
+
+namespace fmt = storeformat;
+
+namespace
+{
+
+//! Interned strings a writer remembers across chunks before it starts over.
+constexpr size_t s_idCacheEntries = 16384;
+//! Longest raw payload kind kept.
+constexpr size_t s_maxRawKind = 64;
+
+//! Transparent string hash: local tables are probed with string_views into reused buffers.
+struct StringHash
+{
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
+using StringIds = std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+
+class Writer final : public ReportWriter
+{
+public:
+  Writer(Store::Impl& store, const ReportHeader& header);
+  ~Writer() override;
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  [[nodiscard]] bool probablyDuplicate() const override { return d_hashOnly; }
+  void addRecord(const Record& record) override;
+  StoreResult commit(const ReportSummary& summary) override;
+
+private:
+  //! A row waiting for the store: strings by local index (d_strings).
+  struct PendingRow
+  {
+    std::array<uint8_t, 16> ip;
+    uint32_t headerFrom;
+    uint32_t outcome;
+    uint64_t count;
+    bool pass;
+  };
+
+  uint32_t localString(std::string_view text, uint64_t& hash);
+  //! Write the pending rows (interned, packed) and add them to the totals, in txn.
+  void writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint32_t domainId);
+  void flushChunk();
+  [[nodiscard]] StoredReport baseRecord(uint64_t sequence) const;
+
+  Store::Impl& d_store;
+  ReportHeader d_header;
+  std::string d_domain; //!< lower-cased policy domain
+  std::string d_key;    //!< dedup key (the content is added at commit for an empty report id)
+  bool d_hashOnly = false;
+  bool d_committed = false;
+  DaySpan d_span;
+  Warnings d_warnings;
+  int64_t d_storedAt = 0;
+
+  fmt::ContentHasher d_content;
+  uint64_t d_records = 0;
+
+  // Rows not yet in the store, their strings by local index (reset at each flush).
+  std::vector<PendingRow> d_pending;
+  StringIds d_local;
+  std::vector<std::string_view> d_strings; //!< views of d_local's keys
+  std::vector<uint64_t> d_stringHashes;
+  StringIds d_ids; //!< strings interned by earlier chunks -> dictionary id
+  std::string d_headerFrom; //!< reused per record
+  std::string d_outcome;    //!< reused per record
+
+  // Written by earlier chunks (state loading).
+  uint64_t d_sequence = 0;
+  uint32_t d_domainId = 0;
+  uint32_t d_nextBlock = 0;
+  uint64_t d_rowsWritten = 0;
+};
+
+Writer::Writer(Store::Impl& store, const ReportHeader& header) :
+  d_store(store), d_header(header), d_domain(lowerAscii(header.policy.domain))
+{
+  if (store.writersBegun.fetch_add(1) % 128 == 127) {
+    store.env->readerCheck();
+  }
+  d_storedAt = store.now();
+  d_span = reportDaySpan(header.metadata.begin, header.metadata.end, d_storedAt, store.options.maxReportDays,
+                         d_warnings);
+  d_key = dedupKey(header);
+  // A complete report stored under this key already: hash only; commit() tells duplicate from
+  // conflict.  (A recovered one may be superseded by this copy: that needs the rows.)
+  if (!header.metadata.reportId.empty()) {
+    lmdb::ReadTxn txn(store.env);
+    if (auto sequence = store.findDedup(txn, d_key)) {
+      auto existing = store.loadReport(txn, *sequence);
+      d_hashOnly = existing && !existing->recovered;
+    }
+  }
+  if (!d_hashOnly) {
+    d_pending.reserve(std::min<size_t>(store.options.chunkRows, 4096));
+  }
+}
+
+Writer::~Writer()
+{
+  if (d_sequence == 0 || d_committed) {
+    return;
+  }
+  // Not committed (a parse error, an exception): take the chunks written so far out again.
+  try {
+    lmdb::WriteTxn txn(d_store.env);
+    d_store.rollBackLoading(txn, d_sequence);
+    txn.commit();
+  }
+  catch (...) {
+    // The store is unwritable now; the next writer of this process tries again.
+    std::lock_guard lock(d_store.abandonedMutex);
+    d_store.abandoned.insert(d_sequence);
+  }
+}
+
+uint32_t Writer::localString(std::string_view text, uint64_t& hash)
+{
+  if (auto found = d_local.find(text); found != d_local.end()) {
+    hash = d_stringHashes[found->second];
+    return found->second;
+  }
+  const auto index = static_cast<uint32_t>(d_strings.size());
+  auto inserted = d_local.emplace(std::string(text), index).first;
+  d_strings.push_back(inserted->first);
+  hash = fmt::hash64(text);
+  d_stringHashes.push_back(hash);
+  return index;
+}
+
+void Writer::addRecord(const Record& record)
+{
+  if (d_committed) {
+    throw StoreError("add record", EINVAL, "report already committed");
+  }
+  PendingRow row{};
+  if (record.sourceIp) {
+    row.ip = record.sourceIp->bytes;
+  }
+  d_headerFrom.assign(record.headerFrom);
+  for (char& c : d_headerFrom) {
+    c = lowerAscii(c);
+  }
+  fmt::encodeRecordOutcome(record, d_outcome);
+  row.count = record.count;
+  row.pass = record.dmarcPass();
+
+  // Step: the content hash, from the strings' own hashes (computed once per chunk).
+  uint64_t headerFromHash = 0;
+  uint64_t outcomeHash = 0;
+  row.headerFrom = localString(d_headerFrom, headerFromHash);
+  row.outcome = localString(d_outcome, outcomeHash);
+  uint8_t bytes[16 + 8 * 3];
+  std::memcpy(bytes, row.ip.data(), 16);
+  fmt::writeU64(bytes + 16, headerFromHash);
+  fmt::writeU64(bytes + 24, outcomeHash);
+  fmt::writeU64(bytes + 32, row.count);
+  d_content.add(std::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+  ++d_records;
+
+  if (d_hashOnly) {
+    if (d_strings.size() >= s_idCacheEntries) {
+      d_local.clear();
+      d_strings.clear();
+      d_stringHashes.clear();
+    }
+    return;
+  }
+  d_pending.push_back(row);
+  if (d_pending.size() >= d_store.options.chunkRows) {
+    flushChunk();
+  }
+}
+
+StoredReport Writer::baseRecord(uint64_t sequence) const
+{
+  StoredReport record;
+  record.sequence = sequence;
+  record.header = d_header;
+  record.storedAt = d_storedAt;
+  record.firstDay = d_span.first;
+  record.dayCount = d_span.count;
+  return record;
+}
+
+void Writer::writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint32_t domainId)
+{
+  // Step: dictionary ids of the chunk's strings (one interner: the id counter is written once).
+  Interner interner(d_store, txn);
+  std::vector<uint32_t> ids(d_strings.size());
+  for (size_t i = 0; i < d_strings.size(); ++i) {
+    auto cached = d_ids.find(d_strings[i]);
+    ids[i] = cached != d_ids.end() ? cached->second : interner.id(d_strings[i]);
+  }
+  interner.finish();
+
+  // Step: rows, packed in blocks, and their totals.
+  AggregateBatch batch(d_store, txn, domainId, record, +1);
+  std::string block;
+  uint32_t nextBlock = d_nextBlock;
+  lmdb::Cursor cursor(txn.get(), d_store.rows);
+  for (size_t i = 0; i < d_pending.size(); i += fmt::s_rowsPerBlock) {
+    const size_t end = std::min(d_pending.size(), i + fmt::s_rowsPerBlock);
+    fmt::beginRowBlock(block);
+    for (size_t r = i; r < end; ++r) {
+      const PendingRow& pending = d_pending[r];
+      ReportRow row;
+      row.ip = pending.ip;
+      row.headerFromId = ids[pending.headerFrom];
+      row.outcomeId = ids[pending.outcome];
+      row.count = pending.count;
+      fmt::appendRow(block, row);
+      batch.add(row, pending.pass);
+    }
+    fmt::finishRowBlock(block, end - i);
+    cursor.put(fmt::rowKey(record.sequence, nextBlock++), block);
+  }
+  batch.finish();
+}
+
+void Writer::flushChunk()
+{
+  // One short write transaction: the report (loading) on the first chunk, the rows, their totals.
+  lmdb::WriteTxn txn(d_store.env);
+  uint64_t sequence = d_sequence;
+  uint32_t domainId = d_domainId;
+  if (sequence == 0) {
+    sequence = d_store.takeCounter(txn, storekeys::nextSequence);
+    domainId = d_store.intern(txn, d_domain);
+    StoredReport record = baseRecord(sequence);
+    record.state = ReportState::Loading;
+    record.ownerPid = ::getpid();
+    record.ownerStart = processStartTime(record.ownerPid);
+    record.source = "(loading)";
+    txn.put(d_store.reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(record));
+    txn.put(d_store.loading, fmt::sequenceKey(sequence), fmt::encodeOwner(record.ownerPid, record.ownerStart));
+  }
+  writePending(txn, baseRecord(sequence), domainId);
+  txn.commit();
+
+  // Committed: only now does the writer own what it wrote.
+  d_sequence = sequence;
+  d_domainId = domainId;
+  d_nextBlock += static_cast<uint32_t>((d_pending.size() + fmt::s_rowsPerBlock - 1) / fmt::s_rowsPerBlock);
+  d_rowsWritten += d_pending.size();
+  if (d_ids.size() + d_strings.size() > s_idCacheEntries) {
+    d_ids.clear();
+  }
+  else {
+    lmdb::ReadTxn read(d_store.env);
+    for (auto text : d_strings) {
+      if (auto id = d_store.findDictId(read, text)) {
+        d_ids.emplace(std::string(text), *id);
+      }
+    }
+  }
+  d_pending.clear();
+  d_local.clear();
+  d_strings.clear();
+  d_stringHashes.clear();
+}
+
+StoreResult Writer::commit(const ReportSummary& summary)
+{
+  if (d_committed) {
+    throw StoreError("commit", EINVAL, "report already committed");
+  }
+  // Step: what is known without the lock.
+  const ContentHash content = d_content.digest();
+  std::string key = d_key;
+  if (d_header.metadata.reportId.empty()) {
+    // No report id: reports differ by what they say (two such reports never collide).
+    key.push_back('\x1f');
+    for (uint8_t byte : content) {
+      static constexpr char s_hex[] = "0123456789abcdef";
+      key.push_back(s_hex[byte >> 4]);
+      key.push_back(s_hex[byte & 15]);
+    }
+  }
+  Warnings warnings(256);
+  if (summary.warnings != nullptr) {
+    warnings.merge(*summary.warnings);
+  }
+  warnings.merge(d_warnings);
+  PayloadArchive* payload = summary.payload;
+  std::string payloadNote;
+  if (payload != nullptr && payload->id == 0 && payload->bytes.size() > d_store.options.maxRawArchiveBytes) {
+    payloadNote = "raw payload not archived: " + std::to_string(payload->bytes.size()) + " bytes over " +
+                  std::string(keys::maxRawArchive) + " (" + std::to_string(d_store.options.maxRawArchiveBytes) + ")";
+  }
+  else if (payload != nullptr && payload->id == 0 && payload->kind.empty()) {
+    payloadNote = "raw payload not archived: not a kind the archive keeps";
+  }
+
+  // Step: the decision and its writes, in one transaction.
+  StoreResult result;
+  uint64_t payloadId = 0;
+  lmdb::WriteTxn txn(d_store.env);
+  uint32_t freeIndex = 0;
+  std::optional<uint64_t> existingSeq = d_store.findDedup(txn, key, &freeIndex);
+  std::optional<StoredReport> existing;
+  if (existingSeq) {
+    existing = d_store.loadReport(txn, *existingSeq);
+    if (!existing) {
+      throw StoreError("commit", MDB_CORRUPTED, "dedup entry names missing report " + std::to_string(*existingSeq));
+    }
+  }
+  bool supersede = false;
+  if (existing) {
+    if (existing->state == ReportState::Legacy || existing->contentHash == content ||
+        (summary.recovered && !existing->recovered)) {
+      // The same report (a schema-1 one cannot be compared: its key decides, as it did then),
+      // or a damaged copy of a complete one.
+      result.status = StoreStatus::Duplicate;
+    }
+    else if (existing->recovered && !summary.recovered) {
+      supersede = true;
+    }
+    else {
+      result.status = StoreStatus::Conflict;
+      // The same conflicting copy again: a duplicate of that one.
+      lmdb::Cursor cursor(txn.get(), d_store.contents);
+      const std::string prefix(reinterpret_cast<const char*>(content.data()), content.size());
+      MDB_val k{};
+      MDB_val v{};
+      for (bool ok = cursor.seek(prefix, k, v); ok && lmdb::toView(k).starts_with(prefix);
+           ok = cursor.get(MDB_NEXT, k, v)) {
+        auto other = d_store.loadReport(txn, fmt::decodeSequenceKey(lmdb::toView(k).substr(16)));
+        if (other && Store::Impl::storedDedupKey(*other) == key) {
+          result.status = StoreStatus::Duplicate;
+          existing = other;
+          break;
+        }
+      }
+    }
+  }
+
+  if (result.status == StoreStatus::Duplicate) {
+    if (d_sequence != 0) {
+      d_store.rollBackLoading(txn, d_sequence);
+    }
+    txn.commit();
+    d_committed = true;
+    result.sequence = existing->sequence;
+    result.related = existing->sequence;
+    result.existing = std::move(*existing);
+    return result;
+  }
+  if (d_hashOnly && result.status == StoreStatus::Stored) {
+    // Hashed only, but the stored copy turned out to be a partial one: the rows are needed.
+    throw StoreError("commit", EAGAIN, "report must be parsed again to supersede its partial copy");
+  }
+
+  // Step: the report's number and domain (taken by the first chunk already for a big one).
+  uint64_t sequence = d_sequence;
+  uint32_t domainId = d_domainId;
+  if (sequence == 0) {
+    sequence = d_store.takeCounter(txn, storekeys::nextSequence);
+    domainId = d_store.intern(txn, d_domain);
+  }
+  StoredReport record = baseRecord(sequence);
+  if (result.status == StoreStatus::Stored) {
+    writePending(txn, record, domainId);
+    record.rows = d_rowsWritten + d_pending.size();
+  }
+  else if (d_sequence != 0) {
+    // A conflict is not counted: take out the chunks written so far.
+    StoredReport loaded = record;
+    d_store.applyReportRows(txn, loaded, -1);
+    d_store.deleteRows(txn, sequence);
+  }
+  if (d_sequence != 0) {
+    txn.del(d_store.loading, fmt::sequenceKey(sequence));
+  }
+
+  // Step: the payload, archived once for all the reports in it.
+  if (payload != nullptr && payloadNote.empty()) {
+    if (payload->id == 0) {
+      payloadId = d_store.takeCounter(txn, storekeys::nextPayload);
+      const std::string header = fmt::encodeRawHeader(std::string_view(payload->kind).substr(0, s_maxRawKind));
+      auto space = txn.reserve(d_store.payloads, fmt::sequenceKey(payloadId), header.size() + payload->bytes.size());
+      std::memcpy(space.data(), header.data(), header.size());
+      if (!payload->bytes.empty()) {
+        std::memcpy(space.data() + header.size(), payload->bytes.data(), payload->bytes.size());
+      }
+    }
+    record.payloadId = payload->id != 0 ? payload->id : payloadId;
+    record.rawBytes = payload->bytes.size();
+    record.payloadMember = summary.payloadMember;
+  }
+  else if (!payloadNote.empty()) {
+    warnings.add(payloadNote);
+  }
+
+  // Step: the report, its indexes, the state of the copy it supersedes or conflicts with.
+  record.records = summary.records;
+  record.messages = summary.messages;
+  record.source = summary.source;
+  record.recovered = summary.recovered;
+  record.contentHash = content;
+  record.warnings = warnings.items();
+  if (summary.warnings != nullptr && summary.warnings->dropped() > 0) {
+    record.warnings.push_back(std::to_string(summary.warnings->dropped()) + " more warnings not kept");
+  }
+  if (result.status == StoreStatus::Conflict) {
+    record.state = ReportState::Conflict;
+    record.related = existing->sequence;
+    record.stateReason = "same reporter, report id, domain and dates as report " + std::to_string(existing->sequence) +
+                         ", other records: not counted";
+    record.rows = 0;
+    result.related = existing->sequence;
+  }
+  else if (supersede) {
+    d_store.applyReportRows(txn, *existing, -1);
+    existing->state = ReportState::Superseded;
+    existing->related = sequence;
+    existing->stateReason = "a complete copy replaced this recovered one";
+    txn.put(d_store.reports, fmt::sequenceKey(existing->sequence), fmt::encodeStoredReport(*existing));
+    // The key now names the complete copy: overwrite the chain entry that named the old one.
+    uint32_t index = 0;
+    while (true) {
+      auto value = txn.get(d_store.dedup, fmt::dedupStoreKey(key, index));
+      if (!value || fmt::decodeCounter(*value, "dedup") == existing->sequence) {
+        break;
+      }
+      ++index;
+    }
+    txn.put(d_store.dedup, fmt::dedupStoreKey(key, index), fmt::encodeCounter(sequence));
+    result.related = existing->sequence;
+  }
+  else {
+    txn.put(d_store.dedup, fmt::dedupStoreKey(key, freeIndex), fmt::encodeCounter(sequence));
+  }
+  txn.put(d_store.reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(record));
+  txn.put(d_store.bydomain, fmt::byDomainKey(domainId, d_header.metadata.begin, sequence),
+          std::string(1, static_cast<char>(fmt::s_valueVersion)));
+  txn.put(d_store.contents, fmt::contentKey(content, sequence), std::string(1, static_cast<char>(fmt::s_valueVersion)));
+  txn.commit();
+
+  d_committed = true;
+  if (payloadId != 0) {
+    payload->id = payloadId;
+  }
+  result.sequence = sequence;
+  return result;
+}
+
+} // namespace
+
+std::unique_ptr<ReportWriter> Store::beginReport(const ReportHeader& header)
+{
+  if (d_impl->env->readOnly()) {
+    throw StoreError("begin report", EACCES, d_impl->dir + " is open read-only");
+  }
+  d_impl->recoverLoading();
+  return std::make_unique<Writer>(*d_impl, header);
+}
+
+} // namespace dmarcwatch::collector
