@@ -37,9 +37,6 @@ namespace dmarcwatch::cli
 {
 using namespace collector;
 
-namespace
-{
-
 Store::Options storeOptions(const Config& config, bool readOnly)
 {
   Store::Options options;
@@ -49,6 +46,9 @@ Store::Options storeOptions(const Config& config, bool readOnly)
   options.maxReportDays = config.limits.maxReportDays;
   return options;
 }
+
+namespace
+{
 
 std::string isoTime(int64_t epoch)
 {
@@ -141,12 +141,16 @@ IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::st
   if (looksLikeMbox(head)) {
     return ingestMbox(ingester, source, limits, label);
   }
-  // Big bare gzip/zlib/XML files stream through in flat memory (and are not archived raw);
-  // mail and zip need the whole thing in memory, capped.
+  // Big bare gzip/zlib/XML inputs stream through in flat memory (and are not archived raw);
+  // mail and zip need the whole thing in memory, capped.  A pipe is read ahead up to the
+  // archive cap to learn which it is, so a report piped in is archived like a file.
   PayloadKind kind = sniffPayload(head);
   bool streamable = kind == PayloadKind::Gzip || kind == PayloadKind::Zlib || kind == PayloadKind::Xml;
   uint64_t inMemoryLimit = std::min(limits.maxMessageBytes, limits.maxRawArchiveBytes);
-  if (streamable && (!regular || static_cast<uint64_t>(st.st_size) > inMemoryLimit)) {
+  if (streamable && !regular && source.peek(inMemoryLimit + 1).size() > inMemoryLimit) {
+    return ingester.ingestStream(source, label);
+  }
+  if (streamable && regular && static_cast<uint64_t>(st.st_size) > inMemoryLimit) {
     return ingester.ingestStream(source, label);
   }
   std::string bytes = readAll(source, limits.maxMessageBytes, (std::string("input (") + keys::maxMessageSize + ")").c_str());
@@ -195,12 +199,28 @@ std::vector<std::string> allWarnings(const IngestOutcome& outcome)
   return warnings;
 }
 
+//! A failed input: unreadable, or a report in conflict with a stored one (kept, not counted).
+bool inputFailed(const IngestOutcome& outcome)
+{
+  return outcome.failed() || outcome.hasConflict();
+}
+
 std::string errorText(const IngestOutcome& outcome)
 {
   if (!outcome.errors.empty()) {
     return joined(outcome.errors, "; ");
   }
-  return outcome.reports.empty() ? "no report found" : "";
+  if (outcome.reports.empty()) {
+    return "no report found";
+  }
+  for (const auto& report : outcome.reports) {
+    if (report.status == StoreStatus::Conflict) {
+      return "report " + report.header.metadata.reportId + " conflicts with stored report " +
+             std::to_string(report.related) + " (same reporter, report id, domain and dates, other records): kept as "
+             "report " + std::to_string(report.sequence) + ", not counted";
+    }
+  }
+  return "";
 }
 
 //! The fields every JSON report object carries (the contract in DESIGN.md).
@@ -222,13 +242,17 @@ void printIngestJson(const InputResult& input)
   for (const auto& report : input.outcome.reports) {
     json.beginObject();
     writeReportFields(json, report.header, report.records, report.messages);
-    json.key("status").value(report.duplicate ? "duplicate" : "stored")
-      .key("sequence").value(report.sequence)
+    json.key("status").value(report.statusWord())
+      .key("sequence").value(report.sequence);
+    if (report.related != 0) {
+      json.key(report.status == StoreStatus::Conflict ? "conflicts_with" : "supersedes").value(report.related);
+    }
+    json
       .key("warnings").stringArray(report.warnings)
       .endObject();
   }
   json.endArray().key("warnings").stringArray(allWarnings(input.outcome)).key("error");
-  if (input.outcome.failed()) {
+  if (inputFailed(input.outcome)) {
     json.value(errorText(input.outcome));
   }
   else {
@@ -242,7 +266,7 @@ void printIngestText(const InputResult& input)
 {
   for (const auto& report : input.outcome.reports) {
     const auto& meta = report.header.metadata;
-    std::cout << input.path << ": " << (report.duplicate ? "duplicate" : "stored") << " report "
+    std::cout << input.path << ": " << report.statusWord() << " report "
               << printable(meta.reportId, 80) << " from " << printable(meta.orgName.empty() ? "(no org)" : meta.orgName, 60)
               << " for " << printable(report.header.policy.domain, 80) << ", " << isoTime(meta.begin) << " .. "
               << isoTime(meta.end) << ", " << report.records << " records, " << report.messages << " messages\n";
@@ -250,7 +274,7 @@ void printIngestText(const InputResult& input)
   for (const auto& w : allWarnings(input.outcome)) {
     std::cout << input.path << ": warning: " << printable(w, 300) << "\n";
   }
-  if (input.outcome.failed()) {
+  if (inputFailed(input.outcome)) {
     std::cout << input.path << ": error: " << printable(errorText(input.outcome), 500) << "\n";
   }
 }
@@ -312,7 +336,7 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
     catch (const std::exception& e) {
       input.outcome.errors.emplace_back(e.what());
     }
-    anyFailed = anyFailed || input.outcome.failed();
+    anyFailed = anyFailed || inputFailed(input.outcome);
     if (json) {
       printIngestJson(input);
     }
@@ -367,7 +391,14 @@ int runReports(const Config& config, const std::vector<std::string>& args)
         .key("source").value(r.source)
         .key("recovered").value(r.recovered)
         .key("raw_bytes").value(r.rawBytes)
-        .key("warnings").stringArray(r.warnings)
+        .key("state").value(stateName(r.state));
+      if (r.related != 0) {
+        out.key(r.state == ReportState::Conflict ? "conflicts_with" : "superseded_by").value(r.related);
+      }
+      if (!r.stateReason.empty()) {
+        out.key("state_reason").value(r.stateReason);
+      }
+      out.key("warnings").stringArray(r.warnings)
         .endObject();
     }
     out.endArray().endObject();
@@ -375,15 +406,25 @@ int runReports(const Config& config, const std::vector<std::string>& args)
     return 0;
   }
   std::cout << padRight("SEQ", 6) << padRight("BEGIN (UTC)", 18) << padRight("DOMAIN", 24) << padRight("ORG", 22)
-            << padLeft("RECORDS", 8) << padLeft("MESSAGES", 10) << "  REPORT ID\n";
+            << padLeft("RECORDS", 8) << padLeft("MESSAGES", 10) << "  " << padRight("STATE", 11) << "REPORT ID\n";
   for (const auto& r : reports) {
     std::cout << padRight(std::to_string(r.sequence), 6) << padRight(isoTime(r.header.metadata.begin), 18)
               << padRight(printable(r.header.policy.domain, 23), 24)
               << padRight(printable(r.header.metadata.orgName, 21), 22) << padLeft(std::to_string(r.records), 8)
-              << padLeft(std::to_string(r.messages), 10) << "  " << printable(r.header.metadata.reportId, 60)
+              << padLeft(std::to_string(r.messages), 10) << "  "
+              << padRight(std::string(stateName(r.state)) +
+                            (r.related != 0 ? (r.state == ReportState::Conflict ? " ~" : " >") + std::to_string(r.related) : ""),
+                          11)
+              << printable(r.header.metadata.reportId, 60)
               << (r.warnings.empty() ? "" : "  (" + std::to_string(r.warnings.size()) + " warnings)") << "\n";
   }
-  std::cout << reports.size() << " reports\n";
+  std::cout << reports.size() << " reports";
+  const auto counted = std::count_if(reports.begin(), reports.end(), [](const StoredReport& r) { return r.counted(); });
+  if (static_cast<size_t>(counted) != reports.size()) {
+    std::cout << ", " << counted << " counted in the totals (superseded >N: replaced by report N; conflict ~N: "
+              << "same key as report N, other records)";
+  }
+  std::cout << "\n";
   return 0;
 }
 

@@ -1,5 +1,6 @@
 /*
- * cli-commands.hh - the commands of `dmarcwatch` (ingest, reports, status).
+ * cli-commands.hh - the commands of `dmarcwatch` (ingest, reports, status in
+ * cli-commands.cc; db and reindex in db-commands.cc).
  *
  * Each takes the loaded configuration and the arguments after the command
  * name, writes to stdout (tables, or JSON with --json) and stderr (errors),
@@ -9,6 +10,7 @@
 #pragma once
 
 #include "collector/common/config.hh"
+#include "collector/store/store.hh"
 
 #include <string>
 #include <vector>
@@ -19,6 +21,11 @@ namespace dmarcwatch::cli
 int runIngest(const collector::Config& config, const std::vector<std::string>& args);
 int runReports(const collector::Config& config, const std::vector<std::string>& args);
 int runStatus(const collector::Config& config, const std::vector<std::string>& args);
+int runDb(const collector::Config& config, const std::vector<std::string>& args);
+int runReindex(const collector::Config& config, const std::vector<std::string>& args);
+
+//! The store options a configuration asks for (readOnly for the commands that only look).
+collector::Store::Options storeOptions(const collector::Config& config, bool readOnly);
 
 //! Exit status for usage errors (bad options, unknown command).
 constexpr int s_exitUsage = 2;

@@ -31,7 +31,18 @@ Commands:
                               Exit 0 when every input was stored or was a
                               duplicate, 1 when any input failed.
   reports [--domain D] [--json]
-                              list stored reports.
+                              list stored reports with their state (active,
+                              superseded, quarantined, conflict, loading,
+                              schema-1).
+  db verify [--json]          recompute the totals from the reports' rows and
+                              check that every value decodes; exit 1 on any
+                              difference.  Read-only: runs beside the milter.
+  db upgrade                  bring a store of an older schema up to date
+                              (any read-write command does it too).
+  reindex [--json]            parse every archived payload again into a fresh
+                              store, verify it and swap it in; the old store
+                              is kept beside it.  Needs the store alone: stop
+                              dmarcwatch-milter first.
   status [DOMAIN] [--domain D] [--since 7d|YYYY-MM-DD|all] [--top N] [--json]
                               per policy domain: messages, DMARC pass/fail,
                               messages enforcement would block, sending
@@ -136,6 +147,12 @@ int main(int argc, char** argv)
     }
     if (command == "status") {
       return cli::runStatus(*config, rest);
+    }
+    if (command == "db") {
+      return cli::runDb(*config, rest);
+    }
+    if (command == "reindex") {
+      return cli::runReindex(*config, rest);
     }
   }
   catch (const std::exception& e) {
