@@ -181,7 +181,8 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
   check("Socket", old.socket != now.socket);
   check("SocketMode", old.socketMode != now.socketMode);
   check("Database", old.database != now.database);
-  check("MapSize", old.mapSize != now.mapSize);
+  check(collector::keys::mapSize, old.mapSize != now.mapSize);
+  check(collector::keys::maxDatabaseSize, old.maxDatabaseSize != now.maxDatabaseSize);
   check("UserID", old.userId != now.userId);
   check("PidFile", old.pidFile != now.pidFile);
   // Store options, fixed when the store is opened (MaxRawArchive is also an Ingester limit,
