@@ -181,7 +181,8 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
   check("Socket", old.socket != now.socket);
   check("SocketMode", old.socketMode != now.socketMode);
   check("Database", old.database != now.database);
-  check("MapSize", old.mapSize != now.mapSize);
+  check(collector::keys::mapSize, old.mapSize != now.mapSize);
+  check(collector::keys::maxDatabaseSize, old.maxDatabaseSize != now.maxDatabaseSize);
   check("UserID", old.userId != now.userId);
   check("PidFile", old.pidFile != now.pidFile);
   // Store options, fixed when the store is opened (MaxRawArchive is also an Ingester limit,
@@ -285,6 +286,7 @@ int run(const Options& options)
     // Step 5: the store.
     collector::Store::Options storeOptions;
     storeOptions.mapSize = config->mapSize;
+    storeOptions.maxMapSize = config->maxDatabaseSize;
     storeOptions.maxRawArchiveBytes = config->limits.maxRawArchiveBytes;
     storeOptions.maxReportDays = config->limits.maxReportDays;
     runtime.setStore(std::make_unique<collector::Store>(config->database, storeOptions));

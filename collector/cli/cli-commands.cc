@@ -42,6 +42,7 @@ Store::Options storeOptions(const Config& config, bool readOnly)
   Store::Options options;
   options.readOnly = readOnly;
   options.mapSize = config.mapSize;
+  options.maxMapSize = config.maxDatabaseSize;
   options.maxRawArchiveBytes = config.limits.maxRawArchiveBytes;
   options.maxReportDays = config.limits.maxReportDays;
   return options;
@@ -327,11 +328,18 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
   bool anyFailed = false;
   for (const auto& path : expandInputs(paths)) {
     InputResult input{path == "-" ? "-" : path, {}};
+    bool stop = false;
     try {
       input.outcome = ingestFile(ingester, config, path);
     }
-    catch (const StoreError&) {
-      throw; // the store is unusable: stop, exit 1 from main
+    catch (const StoreError& e) {
+      // The failing report's transaction was aborted (reports of the input stored before it
+      // are duplicates on a retry).  A full disk or map is this input's error and the next
+      // input is tried (a smaller one may fit); anything else means the store is unusable:
+      // stop after this input's line.
+      input.outcome.reports.clear();
+      input.outcome.errors.emplace_back(e.what());
+      stop = !e.transient();
     }
     catch (const std::exception& e) {
       input.outcome.errors.emplace_back(e.what());
@@ -344,6 +352,9 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
       printIngestText(input);
     }
     std::cout.flush();
+    if (stop) {
+      break;
+    }
   }
   return anyFailed ? 1 : 0;
 }

@@ -23,6 +23,7 @@ inline constexpr const char* memoryBufferSize = "MemoryBufferSize";
 inline constexpr const char* tempDirectory = "TempDirectory";
 inline constexpr const char* database = "Database";
 inline constexpr const char* mapSize = "MapSize";
+inline constexpr const char* maxDatabaseSize = "MaxDatabaseSize";
 inline constexpr const char* syslogTarget = "SyslogTarget";
 inline constexpr const char* syslogFacility = "SyslogFacility";
 inline constexpr const char* resolver = "Resolver";

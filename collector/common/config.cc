@@ -20,7 +20,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
-#include <set>
+#include <map>
 #include <sstream>
 
 namespace dmarcwatch::collector
@@ -195,9 +195,15 @@ const std::vector<KeyDef>& keyTable()
     {keys::database, Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
      "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
-    {keys::mapSize, Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
-     "LMDB map size: the most the store may grow to (address space; the file grows as used).",
+    {keys::mapSize, Kind::Size, "64M", 16 * s_mib, 4 * s_tib, nullptr,
+     "LMDB map size at start (address space; the file grows as used).  No more than\n"
+     "MaxDatabaseSize.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.mapSize = n; }},
+    {keys::maxDatabaseSize, Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
+     "The most the store may grow to: a full map doubles, up to this size; past it storing\n"
+     "fails with MDB_MAP_FULL (the milter answers as OnStoreError says).  A full file system\n"
+     "is an error too (ENOSPC), never a crash.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.maxDatabaseSize = n; }},
     {keys::syslogTarget, Kind::String, "/dev/log", 0, 0, nullptr,
      "Where log lines go: /dev/log (syslog(3)), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT\n"
      "(RFC 5424), or stderr.  Programs run with -f log to stderr.",
@@ -374,7 +380,7 @@ std::shared_ptr<const Config> parseConfig(std::string_view text, const std::stri
 {
   auto config = std::make_shared<Config>();
   config->path = path;
-  std::set<std::string> seen;
+  std::map<std::string, unsigned> seen; //!< single-value key -> its line
   unsigned lineNumber = 0;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -405,10 +411,22 @@ std::shared_ptr<const Config> parseConfig(std::string_view text, const std::stri
     if (value.empty()) {
       where.fail(std::string(key->name) + ": missing value");
     }
-    if (key->kind != Kind::List && !seen.insert(key->name).second) {
+    if (key->kind != Kind::List && !seen.emplace(key->name, lineNumber).second) {
       where.fail(std::string(key->name) + ": given twice");
     }
     applyValue(*config, *key, value, where);
+  }
+
+  // Keys that bound each other: reported at the later of their lines.
+  if (config->mapSize > config->maxDatabaseSize) {
+    auto lineOf = [&seen](const char* name) {
+      auto found = seen.find(name);
+      return found == seen.end() ? 0U : found->second;
+    };
+    Origin where{path, std::max(lineOf(keys::mapSize), lineOf(keys::maxDatabaseSize))};
+    where.fail(std::string(keys::mapSize) + " " + std::to_string(config->mapSize) + " exceeds " +
+               keys::maxDatabaseSize + " " + std::to_string(config->maxDatabaseSize) +
+               ": the map starts at " + keys::mapSize + " and grows up to " + keys::maxDatabaseSize);
   }
   return config;
 }

@@ -65,7 +65,8 @@ struct Config
 
   // store
   std::string database = LOCALSTATEDIR "/lib/dmarcwatch";
-  uint64_t mapSize = 8ULL << 30;
+  uint64_t mapSize = 64ULL << 20;        //!< LMDB map size at start (at most maxDatabaseSize)
+  uint64_t maxDatabaseSize = 8ULL << 30; //!< the map grows on MDB_MAP_FULL up to this
 
   // logging and naming (daemon)
   std::string syslogTarget = "/dev/log";

@@ -146,7 +146,7 @@ void AggregateBatch::flushFacts()
         newValue = lmdb::toVal(std::span<const uint8_t>(value));
         rc = mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_CURRENT);
       }
-      lmdb::check(rc, "put fact");
+      lmdb::checkWrite(rc, "put fact", *d_store.env);
     }
     else {
       MDB_val found{};
@@ -159,12 +159,12 @@ void AggregateBatch::flushFacts()
                          "a fact holds less than the rows of report " + std::to_string(d_sequence));
       }
       if (stored == messages) {
-        lmdb::check(mdb_cursor_del(cursor.get(), 0), "delete fact");
+        lmdb::checkWrite(mdb_cursor_del(cursor.get(), 0), "delete fact", *d_store.env);
       }
       else {
         value = fmt::encodeFactValue(stored - messages);
         newValue = lmdb::toVal(std::span<const uint8_t>(value));
-        lmdb::check(mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_CURRENT), "put fact");
+        lmdb::checkWrite(mdb_cursor_put(cursor.get(), &newKey, &newValue, MDB_CURRENT), "put fact", *d_store.env);
       }
     }
     i = j;
@@ -244,7 +244,7 @@ void AggregateBatch::flushSources()
         rc = mdb_cursor_put(cursor.get(), &k, &v, MDB_CURRENT);
       }
     }
-    lmdb::check(rc, "put source");
+    lmdb::checkWrite(rc, "put source", *d_store.env);
     i = j;
   }
   d_sources.clear();

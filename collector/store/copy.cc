@@ -26,7 +26,7 @@ uint64_t Store::copyReport(const Store& from, uint64_t sequence, std::map<uint64
   if (!report) {
     throw StoreError("copy report", MDB_NOTFOUND, "no report " + std::to_string(sequence));
   }
-  lmdb::WriteTxn txn(to.env);
+  return to.withWriteTxn([&](lmdb::WriteTxn& txn) {
   Interner interner(to, txn);
   const uint64_t newSequence = to.takeCounter(txn, storekeys::nextSequence);
   const uint32_t domainId = interner.id(lowerAscii(report->header.policy.domain));
@@ -102,6 +102,7 @@ uint64_t Store::copyReport(const Store& from, uint64_t sequence, std::map<uint64
   }
   txn.commit();
   return newSequence;
+  });
 }
 
 } // namespace dmarcwatch::collector

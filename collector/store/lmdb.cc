@@ -1,30 +1,27 @@
 /*
  * lmdb.cc - RAII wrappers over LMDB (see lmdb.hh), the environment registry,
- * and the StoreError definitions (errors.hh has no .cc of its own).
+ * the resize gate, and the StoreError definitions (errors.hh has no .cc of
+ * its own).
  *
  * Thread-safety: the registry is guarded by one mutex; Env::dbi by a mutex
- * per Env; transactions are per thread.  Errors: StoreError.
+ * per Env; the gate by a mutex per Env, with per-thread counts of the passes
+ * a thread holds; transactions are per thread.  Errors: StoreError.
  */
 #include "config.h"
 
 #include "collector/store/lmdb.hh"
 
+#include "collector/common/config-keys.hh"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <functional>
 #include <map>
-#include <sys/mman.h>
-#include <system_error>
-#include <thread>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
+#include <system_error>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -105,6 +102,74 @@ Registry& registry()
 //! Environments this thread holds a write transaction on (a second one would self-deadlock).
 thread_local std::vector<const MDB_env*> t_writing;
 
+//! Per thread: the gate passes it holds on each Env (nested ones count once in the Env).
+struct GateCount
+{
+  const Env* env;
+  unsigned passes;
+};
+thread_local std::vector<GateCount> t_passes;
+
+//! Per thread: the map size its last write transaction on an Env began with (Env::grow).
+//! Keyed by Env::serial(), not the address, which a later Env may reuse.
+struct WriteBegan
+{
+  uint64_t env;
+  uint64_t mapSize;
+};
+thread_local std::vector<WriteBegan> t_writeBegan;
+//! Envs remembered per thread: a thread rarely writes to more than one.
+constexpr size_t s_writeBeganSlots = 8;
+
+unsigned& passesOf(const Env* env)
+{
+  for (auto& entry : t_passes) {
+    if (entry.env == env) {
+      return entry.passes;
+    }
+  }
+  return t_passes.emplace_back(GateCount{env, 0}).passes;
+}
+
+unsigned passesHeld(const Env* env)
+{
+  for (const auto& entry : t_passes) {
+    if (entry.env == env) {
+      return entry.passes;
+    }
+  }
+  return 0;
+}
+
+void noteWriteBegan(uint64_t env, uint64_t mapSize)
+{
+  for (auto& entry : t_writeBegan) {
+    if (entry.env == env) {
+      entry.mapSize = mapSize;
+      return;
+    }
+  }
+  if (t_writeBegan.size() >= s_writeBeganSlots) {
+    t_writeBegan.erase(t_writeBegan.begin());
+  }
+  t_writeBegan.push_back(WriteBegan{env, mapSize});
+}
+
+uint64_t writeBeganAt(uint64_t env)
+{
+  for (const auto& entry : t_writeBegan) {
+    if (entry.env == env) {
+      return entry.mapSize;
+    }
+  }
+  return 0;
+}
+
+std::string mebibytes(uint64_t bytes)
+{
+  return std::to_string(bytes >> 20) + " MiB";
+}
+
 void createDirectory(const std::string& dir)
 {
   if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) {
@@ -126,16 +191,21 @@ void createDirectory(const std::string& dir)
   throw StoreError("open", rc, "no store at " + dir + ": run dmarcwatch ingest first");
 }
 
-void beginWithRetries(Env& env, unsigned flags, MDB_txn** txn, const char* what)
+//! Begin a transaction inside the gate (pass is entered here, and held on return).
+void beginWithRetries(Env& env, unsigned flags, MDB_txn** txn, const char* what, GatePass& pass)
 {
   for (int attempt = 1;; ++attempt) {
+    pass.enter(env);
+    const uint64_t seen = env.mapSize();
     int rc = mdb_txn_begin(env.get(), nullptr, flags, txn);
     if (rc == MDB_SUCCESS) {
       return;
     }
-    if (attempt < s_beginAttempts && rc == MDB_MAP_RESIZED) {
-      // Another process grew the map: adopt its size (0 = the size recorded in the file).
-      mdb_env_set_mapsize(env.get(), 0);
+    if (attempt < s_beginAttempts && rc == MDB_MAP_RESIZED && passesHeld(&env) == 1) {
+      // Another process grew the map past ours: adopt its size, with no transaction of
+      // this process running (a thread holding another one here cannot, and fails below).
+      pass.release();
+      env.adoptMapSize(seen);
       continue;
     }
     if (attempt < s_beginAttempts && rc == MDB_READERS_FULL && env.readerCheck() > 0) {
@@ -165,6 +235,24 @@ void check(int rc, const char* operation, std::string_view detail)
   if (rc != MDB_SUCCESS) {
     throw StoreError(operation, rc, std::string(detail));
   }
+}
+
+void checkWrite(int rc, const char* operation, const Env& env)
+{
+  if (rc == MDB_SUCCESS) {
+    return;
+  }
+  // mdb_page_flush: a pwrite that wrote less than asked is EIO ("short write, filesystem
+  // full?").  The short write itself filled the file system, so it is (nearly) full now;
+  // root may use the blocks reserved for it.  A real I/O error on a roomy one stays EIO.
+  struct statvfs vfs{};
+  if (rc == EIO && ::statvfs(env.dir().c_str(), &vfs) == 0) {
+    const uint64_t blocks = ::geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail;
+    if (blocks * vfs.f_frsize < s_fullBytes) {
+      throw StoreError(operation, ENOSPC, env.dir() + ": short write, file system full");
+    }
+  }
+  check(rc, operation, env.dir());
 }
 
 std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
@@ -210,7 +298,9 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
   }
 
   // Step 3: a new environment; the Env destructor releases it if a step below throws.
+  static std::atomic<uint64_t> s_serials{0};
   std::shared_ptr<Env> env(new Env());
+  env->d_serial = ++s_serials;
   env->d_dir = dir;
   env->d_readOnly = options.readOnly;
   env->d_dev = st.st_dev;
@@ -218,21 +308,23 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
   check(mdb_env_create(&env->d_env), "create environment", dir);
   check(mdb_env_set_maxdbs(env->d_env, options.maxDbs), "set maxdbs", dir);
   check(mdb_env_set_maxreaders(env->d_env, options.maxReaders), "set maxreaders", dir);
-  // Readers take the writer's size from the file (knot kjournalprint does the same).
-  check(mdb_env_set_mapsize(env->d_env, options.readOnly ? 0 : options.mapSize), "set mapsize", dir);
+  // Readers take the writer's size from the file (knot kjournalprint does the same); a
+  // writer starts at mapSize (never above the maximum) and LMDB raises it to the data's size.
+  env->d_maxMapSize = options.readOnly                ? 0
+                      : options.maxMapSize == 0        ? options.mapSize
+                                                       : options.maxMapSize;
+  env->d_maxConfigured = !options.readOnly && options.maxMapSize != 0;
+  check(mdb_env_set_mapsize(env->d_env, options.readOnly ? 0 : std::min(options.mapSize, env->d_maxMapSize)),
+        "set mapsize", dir);
   // NORDAHEAD everywhere: lookups touch scattered pages, and kernel read-ahead would map
   // megabytes around each one (a 7-day status on a 700 MiB store grew to 300 MiB RSS).
+  // Never WRITEMAP: stores to a map over a sparse file are SIGBUS when the disk is full.
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (options.readOnly) {
     flags |= MDB_RDONLY;
   }
-  else {
-    // WRITEMAP: dirty pages live in the shared map, not in malloc'd copies, so a long
-    // write transaction can hand them back to the page cache (releaseMappedPages).
-    flags |= MDB_WRITEMAP;
-    if (!options.sync) {
-      flags |= MDB_NOSYNC | MDB_NOMETASYNC;
-    }
+  else if (!options.sync) {
+    flags |= MDB_NOSYNC | MDB_NOMETASYNC;
   }
   int rc = mdb_env_open(env->d_env, dir.c_str(), flags, 0640);
   if (rc != MDB_SUCCESS) {
@@ -242,14 +334,8 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
     check(rc, "open environment", dir);
   }
   env->readerCheck();
-  // Opened now, before any chroot: the writer watches its resident size and finds its map.
-  env->d_statmFd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  env->d_mapsFd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  struct stat dataSt{};
-  if (::stat((dir + "/data.mdb").c_str(), &dataSt) == 0) {
-    env->d_dataDev = dataSt.st_dev;
-    env->d_dataIno = dataSt.st_ino;
-  }
+  env->refreshMapSize();
+  // Opened now, before any chroot: the writer watches its resident size.
   reg.entries[key] = Registry::Entry{env, env.get()};
   env->d_registered = true;
   return env;
@@ -267,12 +353,6 @@ Env::~Env()
   }
   if (d_env != nullptr) {
     mdb_env_close(d_env);
-  }
-  if (d_statmFd >= 0) {
-    ::close(d_statmFd);
-  }
-  if (d_mapsFd >= 0) {
-    ::close(d_mapsFd);
   }
   if (d_registered) {
     auto found = reg.entries.find(std::make_pair(d_dev, d_ino));
@@ -293,7 +373,8 @@ std::optional<MDB_dbi> Env::dbi(const std::string& name)
   // A handle is opened in its own short transaction and is then valid for every
   // transaction of this Env (lmdb.h mdb_dbi_open).
   MDB_txn* txn = nullptr;
-  beginWithRetries(*this, d_readOnly ? MDB_RDONLY : 0, &txn, "begin (open database)");
+  GatePass pass;
+  beginWithRetries(*this, d_readOnly ? MDB_RDONLY : 0, &txn, "begin (open database)", pass);
   MDB_dbi handle = 0;
   int rc = mdb_dbi_open(txn, name.c_str(), d_readOnly ? 0 : MDB_CREATE, &handle);
   if (rc == MDB_NOTFOUND && d_readOnly) {
@@ -304,7 +385,7 @@ std::optional<MDB_dbi> Env::dbi(const std::string& name)
     mdb_txn_abort(txn);
     check(rc, "open database", name);
   }
-  check(mdb_txn_commit(txn), "commit (open database)", name);
+  checkWrite(mdb_txn_commit(txn), "commit (open database)", *this);
   d_dbis.emplace(name, handle);
   return handle;
 }
@@ -316,123 +397,113 @@ int Env::readerCheck()
   return dead;
 }
 
-void Env::forEachDataMapping(const std::function<void(uintptr_t, uintptr_t)>& visit) const
+void GatePass::enter(Env& env)
 {
-  if (d_mapsFd < 0) {
+  if (d_env != nullptr) {
     return;
   }
-  // The mapping of data.mdb in /proc/self/maps ("start-end perms offset MAJ:MIN inode path").
-  // Read afresh each time: mdb_env_set_mapsize may have moved it.
-  std::string maps;
-  char buf[8192];
-  for (off_t offset = 0;;) {
-    ssize_t got = ::pread(d_mapsFd, buf, sizeof(buf), offset);
-    if (got <= 0) {
-      break;
-    }
-    maps.append(buf, static_cast<size_t>(got));
-    offset += got;
+  // A thread already inside (a nested transaction) must not wait: a resize waits for it.
+  unsigned& passes = passesOf(&env);
+  if (passes == 0) {
+    std::unique_lock lock(env.d_gateMutex);
+    env.d_gateChanged.wait(lock, [&env] { return !env.d_resizing; });
+    ++env.d_inside;
   }
-  std::string_view rest(maps);
-  while (!rest.empty()) {
-    size_t eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
-    uintptr_t start = 0;
-    uintptr_t end = 0;
-    unsigned long offset = 0;
-    unsigned devMajor = 0;
-    unsigned devMinor = 0;
-    unsigned long long inode = 0;
-    char perms[8];
-    std::string text(line);
-    if (std::sscanf(text.c_str(), "%lx-%lx %7s %lx %x:%x %llu", &start, &end, perms, &offset, &devMajor, &devMinor,
-                    &inode) != 7) {
-      continue;
-    }
-    if (inode == d_dataIno && devMajor == major(d_dataDev) && devMinor == minor(d_dataDev) && end > start) {
-      visit(start, end);
-    }
-  }
+  ++passes;
+  d_env = &env;
 }
 
-bool Env::releaseMappedPages()
+void GatePass::release()
 {
-  if (d_mapsFd < 0) {
-    return false;
-  }
-  bool released = false;
-  forEachDataMapping([&released](uintptr_t start, uintptr_t end) {
-    ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
-    released = true;
-  });
-  return released;
-}
-
-void Env::releasePages(std::span<uint8_t> bytes) const
-{
-  static const auto s_pageSize = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(bytes.data());
-  const uintptr_t end = begin + bytes.size();
-  const uintptr_t first = (begin + s_pageSize - 1) & ~(s_pageSize - 1);
-  const uintptr_t last = end & ~(s_pageSize - 1);
-  unsigned flags = 0;
-  if (d_readOnly || last <= first || mdb_env_get_flags(d_env, &flags) != MDB_SUCCESS || (flags & MDB_WRITEMAP) == 0) {
+  if (d_env == nullptr) {
     return;
   }
-  // Only inside the map of data.mdb: madvise(DONTNEED) on anything else (heap) would lose data.
-  std::lock_guard guard(d_mapMutex);
-  if (first < d_mapStart || last > d_mapEnd) {
-    d_mapStart = d_mapEnd = 0;
-    forEachDataMapping([this](uintptr_t start, uintptr_t stop) {
-      if (d_mapEnd == 0) {
-        d_mapStart = start;
-        d_mapEnd = stop;
-      }
-    });
-    if (first < d_mapStart || last > d_mapEnd) {
-      return;
+  auto found = std::find_if(t_passes.begin(), t_passes.end(), [this](const GateCount& c) { return c.env == d_env; });
+  if (found != t_passes.end() && --found->passes == 0) {
+    t_passes.erase(found);
+    {
+      std::lock_guard guard(d_env->d_gateMutex);
+      --d_env->d_inside;
     }
+    d_env->d_gateChanged.notify_all();
   }
-  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  d_env = nullptr;
 }
 
-uint64_t Env::residentFileBytes() const
+void Env::refreshMapSize()
 {
-  if (d_statmFd < 0) {
-    return 0;
+  MDB_envinfo info{};
+  if (mdb_env_info(d_env, &info) == MDB_SUCCESS) {
+    d_mapSize.store(info.me_mapsize);
   }
-  char buf[128];
-  ssize_t got = ::pread(d_statmFd, buf, sizeof(buf) - 1, 0);
-  if (got <= 0) {
-    return 0;
+}
+
+void Env::resizeLocked(std::unique_lock<std::mutex>& lock, uint64_t size, const char* operation, int busyRc)
+{
+  // Step 1: close the gate and wait for the transactions inside to end (readers included:
+  // mdb_env_set_mapsize unmaps what they read).
+  d_resizing = true;
+  const bool empty = d_gateChanged.wait_for(lock, s_growWait, [this] { return d_inside == 0; });
+  if (!empty) {
+    d_resizing = false;
+    d_gateChanged.notify_all();
+    throw StoreError(operation, busyRc,
+                     "transactions of this process still running after " + std::to_string(s_growWait.count()) +
+                         " s; the map of " + d_dir + " stays at " + mebibytes(d_mapSize.load()));
   }
-  // statm: size resident shared text lib data dt (pages); "shared" = resident file pages.
-  const char* pos = buf;
-  const char* end = buf + got;
-  uint64_t fields[3] = {0, 0, 0};
-  for (auto& field : fields) {
-    while (pos < end && *pos == ' ') {
-      ++pos;
-    }
-    auto res = std::from_chars(pos, end, field);
-    if (res.ec != std::errc()) {
-      return 0;
-    }
-    pos = res.ptr;
+  // Step 2: remap (no transaction of this process can start: the gate is ours).
+  int rc = mdb_env_set_mapsize(d_env, size);
+  refreshMapSize();
+  d_resizing = false;
+  d_gateChanged.notify_all();
+  check(rc, operation, d_dir);
+}
+
+void Env::grow()
+{
+  if (d_readOnly) {
+    throw StoreError("grow", EACCES, d_dir + " is open read-only");
   }
-  static const auto s_pageSize = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return fields[2] * s_pageSize;
+  if (passesHeld(this) > 0) {
+    throw StoreError("grow", EDEADLK, "this thread still holds a transaction on " + d_dir);
+  }
+  const uint64_t seen = writeBeganAt(d_serial);
+  std::unique_lock lock(d_gateMutex);
+  // Step 1: one resize at a time; a map that grew since this thread's write began is enough.
+  d_gateChanged.wait(lock, [this] { return !d_resizing; });
+  const uint64_t now = d_mapSize.load();
+  if (seen != 0 && now > seen) {
+    return;
+  }
+  if (now >= d_maxMapSize) {
+    throw StoreError("grow", MDB_MAP_FULL,
+                     d_dir + " is at its maximum size of " + mebibytes(d_maxMapSize) + " (" +
+                         (d_maxConfigured ? keys::maxDatabaseSize : keys::mapSize) + ")");
+  }
+  // Step 2: double (whole MiB), never past the maximum.
+  constexpr uint64_t s_mib = uint64_t{1} << 20;
+  const uint64_t want = std::min(std::max<uint64_t>(now * 2, now + s_mib) & ~(s_mib - 1), d_maxMapSize);
+  resizeLocked(lock, want, "grow", MDB_MAP_FULL);
+}
+
+void Env::adoptMapSize(uint64_t seen)
+{
+  std::unique_lock lock(d_gateMutex);
+  d_gateChanged.wait(lock, [this] { return !d_resizing; });
+  if (d_mapSize.load() > seen) {
+    return; // another thread adopted it already
+  }
+  resizeLocked(lock, 0, "adopt map size", MDB_MAP_RESIZED);
 }
 
 ReadTxn::ReadTxn(const std::shared_ptr<Env>& env) :
   d_env(env)
 {
-  beginWithRetries(*d_env, MDB_RDONLY, &d_txn, "begin read transaction");
+  beginWithRetries(*d_env, MDB_RDONLY, &d_txn, "begin read transaction", d_pass);
 }
 
 ReadTxn::ReadTxn(ReadTxn&& other) noexcept :
-  d_env(std::move(other.d_env)), d_txn(std::exchange(other.d_txn, nullptr))
+  d_env(std::move(other.d_env)), d_pass(std::move(other.d_pass)), d_txn(std::exchange(other.d_txn, nullptr))
 {
 }
 
@@ -455,8 +526,9 @@ WriteTxn::WriteTxn(const std::shared_ptr<Env>& env) :
     throw StoreError("begin write transaction", EDEADLK,
                      "this thread already has a write transaction on " + env->dir());
   }
-  beginWithRetries(*d_env, 0, &d_txn, "begin write transaction");
+  beginWithRetries(*d_env, 0, &d_txn, "begin write transaction", d_pass);
   t_writing.push_back(env->get());
+  noteWriteBegan(d_env->serial(), d_env->mapSize());
 }
 
 WriteTxn::~WriteTxn()
@@ -471,6 +543,7 @@ void WriteTxn::end()
   if (found != t_writing.end()) {
     t_writing.erase(found);
   }
+  d_pass.release();
 }
 
 void WriteTxn::abort()
@@ -481,42 +554,14 @@ void WriteTxn::abort()
   }
 }
 
-void WriteTxn::commit(bool releasePages)
+void WriteTxn::commit()
 {
   if (d_txn == nullptr) {
     throw StoreError("commit", EINVAL, "transaction is not active");
   }
-  int rc = MDB_SUCCESS;
-  std::optional<std::thread> helper;
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool done = false;
-  if (releasePages) {
-    try {
-      helper.emplace([&] {
-        std::unique_lock lock(mutex);
-        while (!done) {
-          d_env->releaseMappedPages();
-          wake.wait_for(lock, std::chrono::milliseconds(1));
-        }
-      });
-    }
-    catch (const std::system_error&) {
-      // No thread: commit anyway, RSS peaks at the size of the transaction.
-    }
-  }
-  rc = mdb_txn_commit(d_txn);
-  if (helper) {
-    {
-      std::lock_guard guard(mutex);
-      done = true;
-    }
-    wake.notify_all();
-    helper->join();
-    d_env->releaseMappedPages();
-  }
+  int rc = mdb_txn_commit(d_txn);
   end(); // the transaction is freed whatever commit returned
-  check(rc, "commit", d_env->dir());
+  checkWrite(rc, "commit", *d_env);
 }
 
 std::optional<std::string_view> WriteTxn::get(MDB_dbi dbi, std::string_view key) const
@@ -528,7 +573,7 @@ void WriteTxn::put(MDB_dbi dbi, std::string_view key, std::string_view value, un
 {
   MDB_val k = toVal(key);
   MDB_val v = toVal(value);
-  check(mdb_put(d_txn, dbi, &k, &v, flags), "put");
+  checkWrite(mdb_put(d_txn, dbi, &k, &v, flags), "put", *d_env);
 }
 
 bool WriteTxn::putNew(MDB_dbi dbi, std::string_view key, std::string_view value)
@@ -539,7 +584,7 @@ bool WriteTxn::putNew(MDB_dbi dbi, std::string_view key, std::string_view value)
   if (rc == MDB_KEYEXIST) {
     return false;
   }
-  check(rc, "put");
+  checkWrite(rc, "put", *d_env);
   return true;
 }
 
@@ -547,7 +592,7 @@ std::span<uint8_t> WriteTxn::reserve(MDB_dbi dbi, std::string_view key, size_t s
 {
   MDB_val k = toVal(key);
   MDB_val v{size, nullptr};
-  check(mdb_put(d_txn, dbi, &k, &v, MDB_RESERVE), "reserve");
+  checkWrite(mdb_put(d_txn, dbi, &k, &v, MDB_RESERVE), "reserve", *d_env);
   return {static_cast<uint8_t*>(v.mv_data), size};
 }
 
@@ -558,7 +603,7 @@ bool WriteTxn::del(MDB_dbi dbi, std::string_view key)
   if (rc == MDB_NOTFOUND) {
     return false;
   }
-  check(rc, "del");
+  checkWrite(rc, "del", *d_env);
   return true;
 }
 

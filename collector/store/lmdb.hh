@@ -6,9 +6,19 @@
  * advisory locks, and opening the same environment twice in one process would
  * release them behind LMDB's back (lmdb.h "Caveats").  Environments are opened
  * with MDB_NOTLS (libmilter runs one thread per connection, so read
- * transactions are not bound to a thread), read-write ones with MDB_WRITEMAP,
- * read-only ones with MDB_RDONLY and mapsize 0 (the writer's size is used).
- * mdb_reader_check runs at open and periodically.
+ * transactions are not bound to a thread); read-only ones with MDB_RDONLY and
+ * mapsize 0 (the writer's size is used).  Never MDB_WRITEMAP: LMDB writes
+ * with pwrite, so a full file system is ENOSPC from commit, where a write map
+ * over the sparse data file was SIGBUS.  mdb_reader_check runs at open and
+ * periodically.
+ *
+ * The map grows: a read-write Env starts at Options::mapSize (at least the
+ * data in the file) and Env::grow() doubles it, up to Options::maxMapSize,
+ * after a write transaction failed with MDB_MAP_FULL; the writer then retries
+ * the whole transaction.  mdb_env_set_mapsize needs every transaction of the
+ * process ended, so transactions pass a per-Env gate (GatePass) and a resize
+ * closes it and waits for them.  Other processes see MDB_MAP_RESIZED at their
+ * next transaction start and adopt the size the same way.
  *
  * ReadTxn/WriteTxn abort in the destructor; WriteTxn::commit() is explicit.
  * A thread may hold one WriteTxn per environment (a second one would
@@ -18,9 +28,10 @@
  * READERS_FULL (clear stale readers) a few times before giving up.
  *
  * Thread-safety: Env is shared (shared_ptr) by threads; a transaction and its
- * cursors belong to one thread at a time (a WriteTxn to the thread that began
- * it).  Errors: StoreError carrying the mdb rc; MDB_NOTFOUND is a value
- * (std::optional / bool), never an exception.
+ * cursors belong to one thread at a time and end on the thread that began
+ * them (the gate counts transactions per thread).  Errors: StoreError
+ * carrying the mdb rc; MDB_NOTFOUND is a value (std::optional / bool), never
+ * an exception.
  */
 #pragma once
 
@@ -28,8 +39,10 @@
 
 #include <lmdb.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,12 +51,24 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <utility>
 
 namespace dmarcwatch::collector::lmdb
 {
 
 //! \brief Throw StoreError(operation, rc, detail + mdb_strerror) unless rc is MDB_SUCCESS.
 void check(int rc, const char* operation, std::string_view detail = {});
+
+class Env;
+
+/*!
+ * \brief check() for a call that may write to env's data file: a commit, or a put that spills
+ * dirty pages.  LMDB reports a short write as EIO; when env's file system is full (under
+ * s_fullBytes free) that is thrown as ENOSPC, a transient "disk full".  \throw StoreError
+ */
+void checkWrite(int rc, const char* operation, const Env& env);
+//! Free bytes under which an EIO from a write counts as a full file system.
+inline constexpr uint64_t s_fullBytes = uint64_t{1} << 20;
 
 //! A view of bytes as an MDB_val (LMDB never writes through it for puts).
 inline MDB_val toVal(std::string_view bytes)
@@ -64,13 +89,42 @@ inline std::span<const uint8_t> toSpan(const MDB_val& val)
   return {static_cast<const uint8_t*>(val.mv_data), val.mv_size};
 }
 
+/*!
+ * A thread's place inside an Env's resize gate: every transaction holds one for its whole
+ * life, and Env::grow (or adopting another process's size) waits until none is held.  A
+ * thread's nested passes on one Env count once, so they never wait for a resize.
+ * Move-only; release it on the thread that entered.
+ */
+class GatePass
+{
+public:
+  GatePass() = default;
+  //! \brief Enter (blocks while this process resizes the map, briefly).
+  explicit GatePass(Env& env) { enter(env); }
+  ~GatePass() { release(); }
+  GatePass(GatePass&& other) noexcept :
+    d_env(std::exchange(other.d_env, nullptr)) {}
+  GatePass& operator=(GatePass&&) = delete;
+  GatePass(const GatePass&) = delete;
+  GatePass& operator=(const GatePass&) = delete;
+
+  void enter(Env& env);
+  void release();
+
+private:
+  Env* d_env = nullptr;
+};
+
 class Env
 {
 public:
   struct Options
   {
     bool readOnly = false;
+    //! Map size at open (read-write; the data already in the file is always mapped).
     uint64_t mapSize = 8ULL << 30;
+    //! grow() doubles the map up to this; 0: mapSize (no growth).  Read-write only.
+    uint64_t maxMapSize = 0;
     unsigned maxDbs = 16;
     unsigned maxReaders = 512;
     bool sync = true; //!< false: MDB_NOSYNC|MDB_NOMETASYNC (tests and benchmarks only)
@@ -102,42 +156,63 @@ public:
   //! \brief Clear reader slots of dead processes (mdb_reader_check). \return slots cleared.
   int readerCheck();
 
+  //! This process's map size in bytes now (stable while the caller holds a transaction).
+  [[nodiscard]] uint64_t mapSize() const { return d_mapSize.load(); }
+  //! The most grow() goes to (the map size when growth is off; 0 when read-only).
+  [[nodiscard]] uint64_t maxMapSize() const { return d_maxMapSize; }
+  //! Unique per Env of this process (an address may be reused by a later Env).
+  [[nodiscard]] uint64_t serial() const { return d_serial; }
+
   /*!
-   * \brief Give mapped pages back to the kernel (madvise MADV_DONTNEED over the map).
-   * The map is MAP_SHARED: pages (dirty ones too) stay in the page cache and fault back in.
-   * \return false when the map could not be found (no /proc).
+   * \brief Make room after a write transaction of this thread failed with MDB_MAP_FULL:
+   * double the map, up to Options::maxMapSize; then retry the whole transaction.
+   * End the failed transaction first (abort it or destroy it).  When the map grew since
+   * this thread's last write transaction began (another thread grew it, or another
+   * process and this one adopted it), nothing more is done.  Blocks until no other thread
+   * of this process is inside a transaction, at most s_growWait; meanwhile no new ones start.
+   * \throw StoreError MDB_MAP_FULL naming MaxDatabaseSize when the map is at its maximum
+   * (or transactions did not end in time); EDEADLK when this thread still holds a
+   * transaction on this Env; EACCES when read-only; an mdb_env_set_mapsize failure.
    */
-  bool releaseMappedPages();
+  void grow();
+  //! The longest grow() waits for running transactions to end.
+  static constexpr std::chrono::seconds s_growWait{10};
+
   /*!
-   * \brief Give back the whole pages inside bytes (part of the map, e.g. a value just written
-   * with MDB_RESERVE), as releaseMappedPages does for the whole map.  No-op for other memory.
+   * \brief The map grew in another process (MDB_MAP_RESIZED at a transaction start seen with
+   * map size seen): take the size the data file records, as grow() does (same blocking).
+   * \throw StoreError when mdb_env_set_mapsize fails or transactions did not end in time
    */
-  void releasePages(std::span<uint8_t> bytes) const;
-  //! Resident file-backed pages of this process in bytes (statm "shared"), 0 when unknown.
-  [[nodiscard]] uint64_t residentFileBytes() const;
+  void adoptMapSize(uint64_t seen);
+
 
 private:
+  friend class GatePass;
   Env() = default;
+  //! With d_gateMutex held by lock and no resize running: close the gate, wait for it to empty
+  //! (StoreError busyRc after s_growWait), set the map size (0: the file's), open the gate.
+  void resizeLocked(std::unique_lock<std::mutex>& lock, uint64_t size, const char* operation, int busyRc);
+  void refreshMapSize();
   MDB_env* d_env = nullptr;
   std::string d_dir;
   bool d_readOnly = false;
   dev_t d_dev = 0;
   ino_t d_ino = 0;
-  int d_statmFd = -1;
-  int d_mapsFd = -1;   //!< /proc/self/maps: mdb_env_info has no map address without MDB_FIXEDMAP
-  dev_t d_dataDev = 0; //!< data.mdb, to find its mapping there
-  ino_t d_dataIno = 0;
   bool d_registered = false; //!< in the registry (the destructor then takes its lock)
-  mutable std::mutex d_mapMutex;  //!< guards the two below (releasePages)
-  mutable uintptr_t d_mapStart = 0; //!< where data.mdb was mapped when last looked up
-  mutable uintptr_t d_mapEnd = 0;
-  //! Call visit(start, end) for each mapping of data.mdb in /proc/self/maps.
-  void forEachDataMapping(const std::function<void(uintptr_t, uintptr_t)>& visit) const;
+  uint64_t d_serial = 0;
   std::mutex d_dbiMutex;
   std::map<std::string, MDB_dbi> d_dbis;
+  // The resize gate (GatePass): transactions inside, a resize waits for none.
+  std::mutex d_gateMutex;
+  std::condition_variable d_gateChanged;
+  unsigned d_inside = 0;         //!< threads holding a GatePass (each counted once)
+  bool d_resizing = false;       //!< a resize waits or runs: new passes wait
+  std::atomic<uint64_t> d_mapSize{0};
+  uint64_t d_maxMapSize = 0;
+  bool d_maxConfigured = false;  //!< Options::maxMapSize was given (the error names MaxDatabaseSize)
 };
 
-//! A read-only snapshot.  Not thread-bound (MDB_NOTLS), but use it from one thread at a time.
+//! A read-only snapshot.  Use it from one thread at a time, and end it on the thread that began it.
 class ReadTxn
 {
 public:
@@ -155,6 +230,7 @@ public:
 
 private:
   std::shared_ptr<Env> d_env;
+  GatePass d_pass; //!< after d_env: left (by the destructor body or end()) while the Env is held
   MDB_txn* d_txn = nullptr;
 };
 
@@ -180,12 +256,11 @@ public:
   bool del(MDB_dbi dbi, std::string_view key);
   /*!
    * \brief Make everything visible.  The transaction is over afterwards (even on error).
-   * \param releasePages for a big transaction: LMDB's commit touches every dirty page once
-   * (it clears their dirty flags in the map), so a helper thread keeps handing mapped pages
-   * back (Env::releaseMappedPages) until the commit returns, holding RSS flat.
-   * Blocks for the fsync unless the Env was opened with sync false.  \throw StoreError
+   * Blocks for the fsync unless the Env was opened with sync false.  A full file system
+   * fails here (ENOSPC), and MDB_MAP_FULL may too: Env::grow() then retry.
+   * \throw StoreError
    */
-  void commit(bool releasePages = false);
+  void commit();
   void abort();
   [[nodiscard]] bool active() const { return d_txn != nullptr; }
   [[nodiscard]] MDB_txn* get() const { return d_txn; }
@@ -194,6 +269,7 @@ public:
 private:
   void end();
   std::shared_ptr<Env> d_env;
+  GatePass d_pass; //!< after d_env: left (by the destructor body or end()) while the Env is held
   MDB_txn* d_txn = nullptr;
 };
 

@@ -500,32 +500,55 @@ void encodeRecordOutcome(const Record& record, std::string& out)
                [](const PolicyOverride& reason) -> const std::string& { return reason.type; });
 }
 
-Outcome decodeOutcome(std::string_view bytes)
+void decodeOutcomeView(std::string_view bytes, OutcomeView& out)
 {
   Reader in(bytes, "outcome");
   in.version();
-  Outcome outcome;
-  outcome.disposition = in.string();
-  outcome.dkim = in.string();
-  outcome.spf = in.string();
+  out.disposition = in.string();
+  out.dkim = in.string();
+  out.spf = in.string();
+  out.dkimResults.clear();
   for (uint64_t i = 0, n = readCount(in, bytes.size()); i < n; ++i) {
-    DkimResult dkim;
+    OutcomeView::Dkim& dkim = out.dkimResults.emplace_back();
     dkim.domain = in.string();
     dkim.selector = in.string();
     dkim.result = in.string();
     dkim.humanResult = in.string();
-    outcome.dkimResults.push_back(std::move(dkim));
   }
+  out.spfResults.clear();
   for (uint64_t i = 0, n = readCount(in, bytes.size()); i < n; ++i) {
-    SpfResult spf;
+    OutcomeView::Spf& spf = out.spfResults.emplace_back();
     spf.domain = in.string();
     spf.scope = in.string();
     spf.result = in.string();
     spf.humanResult = in.string();
-    outcome.spfResults.push_back(std::move(spf));
   }
-  outcome.envelopeFrom = in.string();
-  outcome.reasons = readStrings(in);
+  out.envelopeFrom = in.string();
+  out.reasons.clear();
+  for (uint64_t i = 0, n = readCount(in, bytes.size()); i < n; ++i) {
+    out.reasons.push_back(in.string());
+  }
+}
+
+Outcome decodeOutcome(std::string_view bytes)
+{
+  // One decoder (the view), copied out.
+  OutcomeView view;
+  decodeOutcomeView(bytes, view);
+  Outcome outcome;
+  outcome.disposition = view.disposition;
+  outcome.dkim = view.dkim;
+  outcome.spf = view.spf;
+  for (const auto& dkim : view.dkimResults) {
+    outcome.dkimResults.push_back(DkimResult{std::string(dkim.domain), std::string(dkim.selector),
+                                             std::string(dkim.result), std::string(dkim.humanResult)});
+  }
+  for (const auto& spf : view.spfResults) {
+    outcome.spfResults.push_back(SpfResult{std::string(spf.domain), std::string(spf.scope), std::string(spf.result),
+                                           std::string(spf.humanResult)});
+  }
+  outcome.envelopeFrom = view.envelopeFrom;
+  outcome.reasons.assign(view.reasons.begin(), view.reasons.end());
   return outcome;
 }
 

@@ -9,31 +9,49 @@
  * prefixed strings.  Changing any layout here means a new value version or
  * schema version, an upgrade step in store.cc and a t/data/lmdb-v<N> dump.
  *
- * Schema 1, exactly (BE = big-endian, vN = varint, str = varint length + bytes):
- *   meta      "schema-version" -> [01][u32 BE]; "next-sequence", "next-dict-id" -> [01][u64 BE]
+ * Schema 2, exactly (BE = big-endian, vN = varint, str = varint length + bytes):
+ *   meta      "schema-version" -> [01][u32 BE]; "next-sequence", "next-dict-id", "next-payload"
+ *             -> [01][u64 BE]
  *   dict      's' + string (<= 400 bytes)          -> [01][u32 BE id]
  *             'h' + u64 BE FNV-1a + u32 BE index   -> [01][u32 BE id]   (longer strings; chain
  *                                                     entries are confirmed against 'i')
  *             'i' + u32 BE id                      -> [01] + string bytes
  *             ids start at 1; domains and header_from are lower-cased; an outcome is
  *             encodeOutcome() bytes
- *   dedup     dedupKey (<= 400 bytes), else its first 256 bytes + 00 + u64 BE length +
- *             u64 BE FNV-1a                        -> [01][u64 BE sequence]
- *   reports   u64 BE sequence (from 1)             -> [01] encodeStoredReport fields
+ *   dedup     dedup key (<= 400 bytes), else its first 256 bytes + 00 + u64 BE length +
+ *             u64 BE FNV-1a + u32 BE chain index   -> [01][u64 BE sequence]  (the report that
+ *             holds the key: active, loading, quarantined or schema-1; chains confirmed against
+ *             the report's own key)
+ *   contents  16-byte content hash + u64 BE sequence -> [01]
+ *   reports   u64 BE sequence (from 1)             -> encodeStoredReport fields
  *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01]
- *   raw       u64 BE sequence                      -> [01][str kind] + payload bytes
+ *   loading   u64 BE sequence                      -> [01][zigzag pid][vN process start time]
+ *   rows      u64 BE sequence + u32 BE block       -> [01][u16 BE n] + n rows of
+ *             [16 ip][u32 BE header_from id][u32 BE outcome id][vN count][u8 has day]([u32 BE day])
+ *   payloads  u64 BE payload id                    -> [01][str kind] + payload bytes
  *   facts     u32 BE domain id, u32 BE day, 16-byte IP (all zero: no source IP),
  *             u32 BE header_from id, u32 BE outcome id (32 bytes) -> [01][u64 BE messages]
  *   days      u32 BE domain id, u32 BE day         -> [01][u64 BE messages][u64 BE dmarc pass]
  *                                                     [u64 BE records]
+ *   sources   u32 BE domain id + 16-byte IP        -> [01][u32 BE first day][u32 BE last day]
+ *                                                     [u64 BE first report][u64 BE last report]
+ *   cursors   name                                 -> [01][u64 BE position]
+ *   alerts    key                                  -> [01][zigzag first seen][zigzag last seen]
+ *                                                     [zigzag last emitted][vN count]
  *   Outcome:  [01] str disposition, str dkim, str spf, vN count + (str domain, selector, result,
  *             human) per DKIM, vN count + (str domain, scope, result, human) per SPF,
  *             str envelope_from, vN count + str per override type
  *   StoredReport: [01] str org, email, extra_contact, report_id, zigzag-vN begin, end,
  *             vN count + str errors, str generator, version; str domain, adkim, aspf, p, sp, np,
  *             [u8 has pct] vN pct, str fo, testing, discovery_method; vN records, messages,
- *             zigzag-vN stored_at, str source, vN count + str warnings, [u8 recovered], vN raw bytes
+ *             zigzag-vN stored_at, str source, vN count + str warnings, [u8 recovered], vN raw
+ *             bytes; then the schema-2 block: [02][u8 state] vN related, str state reason,
+ *             16-byte content hash, vN payload id, str payload member, vN first day, vN day
+ *             count, vN rows, zigzag owner pid, vN owner start.  A value without the block was
+ *             written by schema 1 (state schema-1).
  *   Decoders ignore bytes after the fields they know (a later version may append).
+ * Schema 1 had meta, dict, dedup (long keys without the chain index), reports (no block),
+ * bydomain, facts, days and raw (u64 BE sequence -> [01][str kind] + bytes); upgrade.cc.
  *
  * Thread-safety: pure functions.  Errors: decoding a truncated or unknown
  * value throws StoreError(rc MDB_CORRUPTED) naming what was decoded.
@@ -156,6 +174,8 @@ std::string encodeOutcome(const Outcome& outcome);
 //! \brief encodeOutcome() of a record's outcome fields (reasons: their types), into out (cleared; capacity kept).
 void encodeRecordOutcome(const Record& record, std::string& out);
 Outcome decodeOutcome(std::string_view bytes);
+//! \brief decodeOutcome as views into bytes (no allocation once out's vectors have grown). \throw StoreError
+void decodeOutcomeView(std::string_view bytes, OutcomeView& out);
 
 std::string encodeStoredReport(const StoredReport& report);
 StoredReport decodeStoredReport(std::string_view value);

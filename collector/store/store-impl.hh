@@ -141,6 +141,30 @@ struct Store::Impl
     }
   }
 
+  /*!
+   * \brief Run fn(txn) in a write transaction (fn commits), again after the map grew when it
+   * ran out of room (MDB_MAP_FULL): fn must keep its effects local until its commit succeeds.
+   * \throw StoreError (MAP_FULL at MaxDatabaseSize, anything else at once)
+   */
+  template <typename Fn>
+  auto withWriteTxn(Fn&& fn) const
+  {
+    // Enough doublings to go from any start to any maximum the map can have.
+    constexpr int s_maxGrowths = 48;
+    for (int grown = 0;; ++grown) {
+      try {
+        lmdb::WriteTxn txn(env);
+        return fn(txn);
+      }
+      catch (const StoreError& e) {
+        if (e.rc() != MDB_MAP_FULL || grown == s_maxGrowths) {
+          throw;
+        }
+      }
+      env->grow(); // the failed transaction has ended (it left the try block)
+    }
+  }
+
   //! \brief The id of text, interned now when new (counter in meta updated). \throw StoreError
   uint32_t intern(lmdb::WriteTxn& txn, std::string_view text) const;
   //! \brief Check every ~128 writers: roll back loading reports of processes that died. \throw StoreError

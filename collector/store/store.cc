@@ -275,14 +275,15 @@ void Store::Impl::recoverLoadingNow(bool always)
   if (mine.empty() && dead.empty()) {
     return;
   }
-  lmdb::WriteTxn txn(env);
-  for (uint64_t sequence : mine) {
-    rollBackLoading(txn, sequence);
-  }
-  for (uint64_t sequence : dead) {
-    rollBackLoading(txn, sequence);
-  }
-  txn.commit();
+  withWriteTxn([&](lmdb::WriteTxn& txn) {
+    for (uint64_t sequence : mine) {
+      rollBackLoading(txn, sequence);
+    }
+    for (uint64_t sequence : dead) {
+      rollBackLoading(txn, sequence);
+    }
+    txn.commit();
+  });
 }
 
 void Store::Impl::openDatabases(bool schema1Only)
@@ -407,6 +408,7 @@ Store::Store(const std::string& dir, const Options& options) :
   lmdb::Env::Options envOptions;
   envOptions.readOnly = options.readOnly;
   envOptions.mapSize = options.mapSize;
+  envOptions.maxMapSize = options.maxMapSize;
   envOptions.sync = options.sync;
   d_impl->env = lmdb::Env::open(dir, envOptions);
   if (!options.readOnly) {
@@ -437,7 +439,11 @@ void Store::setReportState(uint64_t sequence, ReportState state, const std::stri
   if (d_impl->env->readOnly()) {
     throw StoreError("set report state", EACCES, d_impl->dir + " is open read-only");
   }
-  lmdb::WriteTxn txn(d_impl->env);
+  d_impl->withWriteTxn([&](lmdb::WriteTxn& txn) { setReportStateIn(txn, sequence, state, reason); });
+}
+
+void Store::setReportStateIn(lmdb::WriteTxn& txn, uint64_t sequence, ReportState state, const std::string& reason)
+{
   auto report = d_impl->loadReport(txn, sequence);
   if (!report) {
     throw StoreError("set report state", MDB_NOTFOUND, "no report " + std::to_string(sequence));
@@ -523,9 +529,10 @@ std::optional<uint64_t> Store::cursor(std::string_view name) const
 
 void Store::setCursor(std::string_view name, uint64_t position)
 {
-  lmdb::WriteTxn txn(d_impl->env);
-  txn.put(d_impl->cursors, name, fmt::encodeCounter(position));
-  txn.commit();
+  d_impl->withWriteTxn([&](lmdb::WriteTxn& txn) {
+    txn.put(d_impl->cursors, name, fmt::encodeCounter(position));
+    txn.commit();
+  });
 }
 
 std::optional<Store::AlertState> Store::alertState(std::string_view key) const
@@ -540,9 +547,10 @@ std::optional<Store::AlertState> Store::alertState(std::string_view key) const
 
 void Store::setAlertState(std::string_view key, const AlertState& state)
 {
-  lmdb::WriteTxn txn(d_impl->env);
-  txn.put(d_impl->alerts, key, fmt::encodeAlertState(state));
-  txn.commit();
+  d_impl->withWriteTxn([&](lmdb::WriteTxn& txn) {
+    txn.put(d_impl->alerts, key, fmt::encodeAlertState(state));
+    txn.commit();
+  });
 }
 
 std::optional<Store::Source> Store::source(std::string_view domain, const IpAddress& ip) const
@@ -599,98 +607,44 @@ std::vector<StoredReport> Store::listReports(std::string_view domain) const
 
 std::vector<std::string> Store::listDomains() const
 {
-  lmdb::ReadTxn txn(d_impl->env);
-  std::vector<std::string> out;
-  lmdb::Cursor cursor(txn.get(), d_impl->bydomain);
-  MDB_val key{};
-  MDB_val value{};
-  // One seek per domain: jump to the first key of the next domain id.
-  for (bool ok = cursor.get(MDB_FIRST, key, value); ok;) {
-    auto view = lmdb::toSpan(key);
-    if (view.size() < 4) {
-      throw StoreError("read", MDB_CORRUPTED, "bydomain key");
-    }
-    uint32_t id = fmt::readU32(view.data());
-    out.push_back(d_impl->dictString(txn, id));
-    if (id == UINT32_MAX) {
-      break;
-    }
-    ok = cursor.seek(fmt::domainKey(id + 1), key, value);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  return StoreSnapshot(*this).listDomains();
 }
 
 void Store::forEachFact(std::string_view domain, uint32_t fromDay, uint32_t toDay,
                         const std::function<void(const Fact&)>& visit) const
 {
-  lmdb::ReadTxn txn(d_impl->env);
-  auto id = d_impl->domainId(txn, domain);
-  if (!id || fromDay > toDay) {
+  StoreSnapshot snapshot(*this);
+  auto id = snapshot.domainId(domain);
+  if (!id) {
     return;
   }
-  std::unordered_map<uint32_t, std::string> headerFroms;
   std::unordered_map<uint32_t, Outcome> outcomes;
-  lmdb::Cursor cursor(txn.get(), d_impl->facts);
-  MDB_val key{};
-  MDB_val value{};
   Fact fact;
-  for (bool ok = cursor.seek(fmt::domainDayKey(*id, fromDay), key, value); ok;
-       ok = cursor.get(MDB_NEXT, key, value)) {
-    auto factKey = fmt::decodeFactKey(lmdb::toView(key));
-    if (factKey.domainId != *id || factKey.day > toDay) {
-      break;
-    }
-    auto hf = headerFroms.find(factKey.headerFromId);
-    if (hf == headerFroms.end()) {
-      hf = headerFroms.emplace(factKey.headerFromId, d_impl->dictString(txn, factKey.headerFromId)).first;
-    }
-    auto outcome = outcomes.find(factKey.outcomeId);
+  snapshot.forEachRawFact(*id, fromDay, toDay, [&](const RawFact& raw) {
+    auto outcome = outcomes.find(raw.outcomeId);
     if (outcome == outcomes.end()) {
-      outcome = outcomes.emplace(factKey.outcomeId, fmt::decodeOutcome(d_impl->dictString(txn, factKey.outcomeId)))
-                  .first;
+      outcome = outcomes.emplace(raw.outcomeId, snapshot.outcome(raw.outcomeId)).first;
     }
-    fact.day = factKey.day;
-    if (factKey.ip == std::array<uint8_t, 16>{}) {
+    fact.day = raw.day;
+    if (raw.ip == std::array<uint8_t, 16>{}) {
       fact.sourceIp.reset();
     }
     else {
-      fact.sourceIp = IpAddress{factKey.ip};
+      fact.sourceIp = IpAddress{raw.ip};
     }
-    fact.headerFrom = hf->second;
+    fact.headerFrom = snapshot.dictString(raw.headerFromId);
     fact.outcome = outcome->second;
-    fact.messages = fmt::decodeFactValue(lmdb::toView(value));
+    fact.messages = raw.messages;
     visit(fact);
-  }
+  });
 }
 
 std::vector<DayTotals> Store::dayTotals(std::string_view domain, uint32_t fromDay, uint32_t toDay) const
 {
-  lmdb::ReadTxn txn(d_impl->env);
-  std::vector<DayTotals> out;
-  auto id = d_impl->domainId(txn, domain);
-  if (!id || fromDay > toDay) {
-    return out;
-  }
-  lmdb::Cursor cursor(txn.get(), d_impl->days);
-  MDB_val key{};
-  MDB_val value{};
-  for (bool ok = cursor.seek(fmt::domainDayKey(*id, fromDay), key, value); ok;
-       ok = cursor.get(MDB_NEXT, key, value)) {
-    auto bytes = lmdb::toSpan(key);
-    if (bytes.size() != 8) {
-      throw StoreError("read", MDB_CORRUPTED, "days key");
-    }
-    uint32_t day = fmt::readU32(bytes.data() + 4);
-    if (fmt::readU32(bytes.data()) != *id || day > toDay) {
-      break;
-    }
-    out.push_back(fmt::decodeDayTotals(lmdb::toView(value), day));
-  }
-  return out;
+  StoreSnapshot snapshot(*this);
+  auto id = snapshot.domainId(domain);
+  return id ? snapshot.dayTotals(*id, fromDay, toDay) : std::vector<DayTotals>{};
 }
-
 
 uint32_t Store::schemaVersion() const
 {
@@ -890,41 +844,7 @@ void StoreSnapshot::outcomeView(uint32_t id, OutcomeView& out)
   if (!d_impl->dictCursor->get(MDB_SET, k, v)) {
     throw StoreError("read", MDB_CORRUPTED, "dictionary id " + std::to_string(id) + " missing");
   }
-  // storeformat::decodeOutcome, reading views instead of copying strings.
-  const std::string_view bytes = fmt::decodeDictString(lmdb::toView(v));
-  fmt::Reader in(bytes, "outcome");
-  auto count = [&] {
-    uint64_t n = in.varint();
-    if (n > bytes.size()) {
-      in.corrupt("count larger than the value");
-    }
-    return n;
-  };
-  in.version();
-  out.disposition = in.string();
-  out.dkim = in.string();
-  out.spf = in.string();
-  out.dkimResults.clear();
-  for (uint64_t i = 0, n = count(); i < n; ++i) {
-    OutcomeView::Dkim& dkim = out.dkimResults.emplace_back();
-    dkim.domain = in.string();
-    dkim.selector = in.string();
-    dkim.result = in.string();
-    dkim.humanResult = in.string();
-  }
-  out.spfResults.clear();
-  for (uint64_t i = 0, n = count(); i < n; ++i) {
-    OutcomeView::Spf& spf = out.spfResults.emplace_back();
-    spf.domain = in.string();
-    spf.scope = in.string();
-    spf.result = in.string();
-    spf.humanResult = in.string();
-  }
-  out.envelopeFrom = in.string();
-  out.reasons.clear();
-  for (uint64_t i = 0, n = count(); i < n; ++i) {
-    out.reasons.push_back(in.string());
-  }
+  fmt::decodeOutcomeView(fmt::decodeDictString(lmdb::toView(v)), out);
 }
 
 } // namespace dmarcwatch::collector

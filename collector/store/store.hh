@@ -61,6 +61,10 @@
 
 namespace dmarcwatch::collector
 {
+namespace lmdb
+{
+class WriteTxn;
+}
 
 //! Where a report stands.  Only active and loading reports count in the totals.
 enum class ReportState : uint8_t
@@ -245,7 +249,8 @@ public:
   struct Options
   {
     bool readOnly = false;
-    uint64_t mapSize = 8ULL << 30; //!< LMDB map size (address space; the file grows as used)
+    uint64_t mapSize = 64ULL << 20;   //!< LMDB map size to start with (the file grows as used)
+    uint64_t maxMapSize = 8ULL << 30; //!< the most the map may grow to on MAP_FULL (MaxDatabaseSize)
     uint64_t maxRawArchiveBytes = 16ULL << 20;
     uint32_t maxReportDays = 31;
     //! Seconds since the epoch "now" (storedAt, clamping future report ranges); empty: time().
@@ -349,6 +354,7 @@ public:
 
 private:
   friend class StoreSnapshot;
+  void setReportStateIn(lmdb::WriteTxn& txn, uint64_t sequence, ReportState state, const std::string& reason);
   std::unique_ptr<Impl> d_impl;
 };
 

@@ -78,7 +78,20 @@ private:
     bool pass;
   };
 
+  //! What commit() worked out before taking the lock.
+  struct Decision
+  {
+    const ReportSummary* summary = nullptr;
+    ContentHash content{};
+    std::string key;         //!< the dedup key (with the content for an empty report id)
+    std::string payloadNote; //!< why the payload is not archived ("" when it is)
+  };
+
   uint32_t localString(std::string_view text, uint64_t& hash);
+  //! The chunk's transaction body: \return the report's sequence and domain id.
+  std::pair<uint64_t, uint32_t> writeChunk(lmdb::WriteTxn& txn);
+  //! commit()'s transaction body; payloadId: the payload archived by it (0: none).
+  StoreResult decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision, uint64_t& payloadId);
   //! Write the pending rows (interned, packed) and add them to the totals, in txn.
   void writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint32_t domainId);
   void flushChunk();
@@ -144,9 +157,10 @@ Writer::~Writer()
   }
   // Not committed (a parse error, an exception): take the chunks written so far out again.
   try {
-    lmdb::WriteTxn txn(d_store.env);
-    d_store.rollBackLoading(txn, d_sequence);
-    txn.commit();
+    d_store.withWriteTxn([&](lmdb::WriteTxn& txn) {
+      d_store.rollBackLoading(txn, d_sequence);
+      txn.commit();
+    });
   }
   catch (...) {
     // The store is unwritable now; the next writer of this process tries again.
@@ -259,10 +273,8 @@ void Writer::writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint3
   batch.finish();
 }
 
-void Writer::flushChunk()
+std::pair<uint64_t, uint32_t> Writer::writeChunk(lmdb::WriteTxn& txn)
 {
-  // One short write transaction: the report (loading) on the first chunk, the rows, their totals.
-  lmdb::WriteTxn txn(d_store.env);
   uint64_t sequence = d_sequence;
   uint32_t domainId = d_domainId;
   if (sequence == 0) {
@@ -278,6 +290,13 @@ void Writer::flushChunk()
   }
   writePending(txn, baseRecord(sequence), domainId);
   txn.commit();
+  return {sequence, domainId};
+}
+
+void Writer::flushChunk()
+{
+  // One short write transaction: the report (loading) on the first chunk, the rows, their totals.
+  const auto [sequence, domainId] = d_store.withWriteTxn([this](lmdb::WriteTxn& txn) { return writeChunk(txn); });
 
   // Committed: only now does the writer own what it wrote.
   d_sequence = sequence;
@@ -307,36 +326,50 @@ StoreResult Writer::commit(const ReportSummary& summary)
     throw StoreError("commit", EINVAL, "report already committed");
   }
   // Step: what is known without the lock.
-  const ContentHash content = d_content.digest();
-  std::string key = d_key;
+  Decision decision;
+  decision.summary = &summary;
+  decision.content = d_content.digest();
+  decision.key = d_key;
   if (d_header.metadata.reportId.empty()) {
     // No report id: reports differ by what they say (two such reports never collide).
-    key.push_back('\x1f');
-    for (uint8_t byte : content) {
+    decision.key.push_back('\x1f');
+    for (uint8_t byte : decision.content) {
       static constexpr char s_hex[] = "0123456789abcdef";
-      key.push_back(s_hex[byte >> 4]);
-      key.push_back(s_hex[byte & 15]);
+      decision.key.push_back(s_hex[byte >> 4]);
+      decision.key.push_back(s_hex[byte & 15]);
     }
   }
-  Warnings warnings(256);
-  if (summary.warnings != nullptr) {
-    warnings.merge(*summary.warnings);
-  }
-  warnings.merge(d_warnings);
   PayloadArchive* payload = summary.payload;
-  std::string payloadNote;
   if (payload != nullptr && payload->id == 0 && payload->bytes.size() > d_store.options.maxRawArchiveBytes) {
-    payloadNote = "raw payload not archived: " + std::to_string(payload->bytes.size()) + " bytes over " +
-                  std::string(keys::maxRawArchive) + " (" + std::to_string(d_store.options.maxRawArchiveBytes) + ")";
+    decision.payloadNote = "raw payload not archived: " + std::to_string(payload->bytes.size()) + " bytes over " +
+                           std::string(keys::maxRawArchive) + " (" +
+                           std::to_string(d_store.options.maxRawArchiveBytes) + ")";
   }
   else if (payload != nullptr && payload->id == 0 && payload->kind.empty()) {
-    payloadNote = "raw payload not archived: not a kind the archive keeps";
+    decision.payloadNote = "raw payload not archived: not a kind the archive keeps";
   }
 
-  // Step: the decision and its writes, in one transaction.
-  StoreResult result;
+  // Step: the decision and its writes, in one transaction (run again if the map had to grow).
   uint64_t payloadId = 0;
-  lmdb::WriteTxn txn(d_store.env);
+  StoreResult result =
+    d_store.withWriteTxn([&](lmdb::WriteTxn& txn) { return decideAndWrite(txn, decision, payloadId); });
+  d_committed = true;
+  if (payloadId != 0) {
+    payload->id = payloadId;
+  }
+  return result;
+}
+
+StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision, uint64_t& payloadId)
+{
+  const ReportSummary& summary = *decision.summary;
+  const ContentHash& content = decision.content;
+  const std::string& key = decision.key;
+  PayloadArchive* payload = summary.payload;
+  payloadId = 0;
+  StoreResult result;
+
+  // Step: the report under this key, if any, and what this copy is to it.
   uint32_t freeIndex = 0;
   std::optional<uint64_t> existingSeq = d_store.findDedup(txn, key, &freeIndex);
   std::optional<StoredReport> existing;
@@ -381,14 +414,13 @@ StoreResult Writer::commit(const ReportSummary& summary)
       d_store.rollBackLoading(txn, d_sequence);
     }
     txn.commit();
-    d_committed = true;
     result.sequence = existing->sequence;
     result.related = existing->sequence;
     result.existing = std::move(*existing);
     return result;
   }
   if (d_hashOnly && result.status == StoreStatus::Stored) {
-    // Hashed only, but the stored copy turned out to be a partial one: the rows are needed.
+    // Hashed only, but the stored copy became a partial one meanwhile: the rows are needed.
     throw StoreError("commit", EAGAIN, "report must be parsed again to supersede its partial copy");
   }
 
@@ -406,8 +438,7 @@ StoreResult Writer::commit(const ReportSummary& summary)
   }
   else if (d_sequence != 0) {
     // A conflict is not counted: take out the chunks written so far.
-    StoredReport loaded = record;
-    d_store.applyReportRows(txn, loaded, -1);
+    d_store.applyReportRows(txn, record, -1);
     d_store.deleteRows(txn, sequence);
   }
   if (d_sequence != 0) {
@@ -415,7 +446,12 @@ StoreResult Writer::commit(const ReportSummary& summary)
   }
 
   // Step: the payload, archived once for all the reports in it.
-  if (payload != nullptr && payloadNote.empty()) {
+  Warnings warnings(256);
+  if (summary.warnings != nullptr) {
+    warnings.merge(*summary.warnings);
+  }
+  warnings.merge(d_warnings);
+  if (payload != nullptr && decision.payloadNote.empty()) {
     if (payload->id == 0) {
       payloadId = d_store.takeCounter(txn, storekeys::nextPayload);
       const std::string header = fmt::encodeRawHeader(std::string_view(payload->kind).substr(0, s_maxRawKind));
@@ -429,8 +465,8 @@ StoreResult Writer::commit(const ReportSummary& summary)
     record.rawBytes = payload->bytes.size();
     record.payloadMember = summary.payloadMember;
   }
-  else if (!payloadNote.empty()) {
-    warnings.add(payloadNote);
+  else if (!decision.payloadNote.empty()) {
+    warnings.add(decision.payloadNote);
   }
 
   // Step: the report, its indexes, the state of the copy it supersedes or conflicts with.
@@ -477,11 +513,6 @@ StoreResult Writer::commit(const ReportSummary& summary)
           std::string(1, static_cast<char>(fmt::s_valueVersion)));
   txn.put(d_store.contents, fmt::contentKey(content, sequence), std::string(1, static_cast<char>(fmt::s_valueVersion)));
   txn.commit();
-
-  d_committed = true;
-  if (payloadId != 0) {
-    payload->id = payloadId;
-  }
   result.sequence = sequence;
   return result;
 }

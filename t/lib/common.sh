@@ -13,6 +13,19 @@ fail() { NTEST=$((NTEST + 1)); FAILED=$((FAILED + 1)); echo "not ok $NTEST - $*"
 # check DESCRIPTION COMMAND...: pass when the command succeeds
 check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
 summary() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" -eq 0 ]; }
+# fold_tap NAME FILE: count a sub-test's "ok N - text" / "not ok N - text" lines as ours
+# (prefixed with NAME); other lines but its "# " comments are shown as comments.
+fold_tap() {
+  local name=$1 line
+  while IFS= read -r line; do
+    case $line in
+      "ok "*) pass "$name: ${line#ok * - }" ;;
+      "not ok "*) fail "$name: ${line#not ok * - }" ;;
+      "# "*) ;;
+      *) [ -n "$line" ] && echo "#   $name: $line" ;;
+    esac
+  done < "$2"
+}
 
 now_ms() { date +%s%3N; }
 

@@ -2,12 +2,15 @@
 """make-reports.py - generate DMARC aggregate report mails for the milter and e2e tests.
 
     make-reports.py OUTDIR [--count N] [--first K] [--prefix ID] [--records R]
-                    [--to ADDR] [--domain D] [--specials]
+                    [--to ADDR] [--domain D] [--distinct-ips] [--specials]
 
 Writes OUTDIR/report-<K..K+N-1>.eml: one report per mail (gzip attachment),
 report id "<prefix>-<n>", R records whose counts are n, 1, 1, ... (so the
 message total of report n is n + R - 1), plus OUTDIR/expected.tsv with
-"file report_id records messages" lines.  With --specials it also writes:
+"file report_id records messages" lines.  --distinct-ips gives every record
+of every report its own source IP (10.x.y.z), so each report adds R new facts
+to a store instead of adding to the same 500 (the full-disk test needs reports
+that take new pages).  With --specials it also writes:
   multi.eml     two reports in one mail (gzip + zip attachments)
   corrupt.eml   a truncated gzip attachment (parse failure)
   noreport.eml  mail to the rua address without any report
@@ -33,12 +36,13 @@ BEGIN = 1700000000
 END = BEGIN + 86399
 
 
-def report_xml(report_id, domain, counts, org="google.com", days=1, distinct_ips=False):
+def report_xml(report_id, domain, counts, org="google.com", days=1, distinct_ips=False, ip_base=0):
     rows = []
     for i, count in enumerate(counts):
         ip = "192.0.2.%d" % (1 + i % 250) if i < 250 else "198.51.100.%d" % (1 + i % 250)
         if distinct_ips:
-            ip = "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+            k = ip_base + i
+            ip = "10.%d.%d.%d" % (k >> 16 & 255, k >> 8 & 255, k & 255)
         passing = i % 3 != 2
         rows.append(
             "<record><row><source_ip>%s</source_ip><count>%d</count>"
@@ -99,6 +103,7 @@ def main():
     ap.add_argument("--records", type=int, default=2)
     ap.add_argument("--to", default="rua@example.test")
     ap.add_argument("--domain", default="example.test")
+    ap.add_argument("--distinct-ips", action="store_true")
     ap.add_argument("--specials", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
@@ -106,7 +111,7 @@ def main():
     for n in range(args.first, args.first + args.count):
         rid = "%s-%d" % (args.prefix, n)
         counts = [n] + [1] * (args.records - 1)
-        xml = report_xml(rid, args.domain, counts)
+        xml = report_xml(rid, args.domain, counts, distinct_ips=args.distinct_ips, ip_base=(n - 1) * args.records)
         fname = "google.com!%s!%d!%d.xml.gz" % (args.domain, BEGIN, END)
         write(args.outdir, "report-%d.eml" % n,
               mail(args.to, "Report domain: %s Submitter: google.com Report-ID: %s" % (args.domain, rid),

@@ -77,14 +77,7 @@ EOF
     -s "$script" > "$dir/out.txt" 2>&1
   rc=$?
   # Fold the script's own checks into our counts.
-  while IFS= read -r line; do
-    case $line in
-      "ok "*) pass "$name: ${line#ok * - }" ;;
-      "not ok "*) fail "$name: ${line#not ok * - }" ;;
-      "# "*) ;;
-      *) [ -n "$line" ] && echo "#   $name: $line" ;;
-    esac
-  done < "$dir/out.txt"
+  fold_tap "$name" "$dir/out.txt"
   [ $rc -eq 0 ] || fail "$name: miltertest exit status $rc"
 
   # A clean, quick SIGTERM exit.

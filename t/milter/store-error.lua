@@ -1,8 +1,9 @@
 -- OnStoreError: a report the store cannot take (a real MDB_MAP_FULL: the
--- smallest MapSize and a report of 372000 facts) is deferred with 451 4.3.0,
+-- smallest MapSize and MaxDatabaseSize, and a report of 372000 facts) is deferred with 451 4.3.0,
 -- nothing of it is stored, and the store keeps working.  After a reload with
 -- OnStoreError accept, the same mail is delivered with the error in the header.
 -- config: MapSize 16M
+-- config: MaxDatabaseSize 16M
 -- config: MaxRawArchive 0
 local t = dofile(lib)
 t.main(function()

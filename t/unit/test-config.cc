@@ -22,6 +22,7 @@ BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
   BOOST_CHECK_EQUAL(parsed->socketMode, want.socketMode);
   BOOST_CHECK_EQUAL(parsed->database, want.database);
   BOOST_CHECK_EQUAL(parsed->mapSize, want.mapSize);
+  BOOST_CHECK_EQUAL(parsed->maxDatabaseSize, want.maxDatabaseSize);
   BOOST_CHECK_EQUAL(parsed->memoryBufferBytes, want.memoryBufferBytes);
   BOOST_CHECK_EQUAL(parsed->syslogTarget, want.syslogTarget);
   BOOST_CHECK(parsed->reportAction == want.reportAction);
@@ -114,6 +115,13 @@ BOOST_AUTO_TEST_CASE(errors_name_file_and_line)
   checkError("ReportAddress nobody\n", "bad.conf:1: ReportAddress: 'nobody' is not an address");
   checkError("Database\n", "bad.conf:1: Database: missing value");
   checkError("SyslogTarget syslog.example:514\n", "bad.conf:1: SyslogTarget:");
+  // The map starts at MapSize and grows up to MaxDatabaseSize: named at the later line.
+  checkError("MapSize 16G\n", "bad.conf:1: MapSize 17179869184 exceeds MaxDatabaseSize 8589934592");
+  checkError("MaxDatabaseSize 1G\n# the map\nMapSize 2G\n", "bad.conf:3: MapSize 2147483648 exceeds MaxDatabaseSize");
+  checkError("MapSize 2G\nMaxDatabaseSize 1G\n", "bad.conf:2: MapSize 2147483648 exceeds MaxDatabaseSize 1073741824");
+  auto grows = parseConfig("MapSize 64M\nMaxDatabaseSize 1T\n", "ok.conf");
+  BOOST_CHECK_EQUAL(grows->mapSize, 64ULL << 20);
+  BOOST_CHECK_EQUAL(grows->maxDatabaseSize, 1ULL << 40);
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_named)

@@ -22,8 +22,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <future>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -196,6 +200,51 @@ void loadDump(const std::filesystem::path& dump, const std::filesystem::path& di
     BOOST_REQUIRE_EQUAL(mdb_put(txn, dbi, &k, &v, 0), 0);
   }
   BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+}
+
+constexpr uint64_t s_mib = 1ULL << 20;
+
+//! A raw environment for the map tests: no fsync, map sizes in MiB.
+std::shared_ptr<lmdb::Env> openMapEnv(const std::string& dir, uint64_t mapMiB, uint64_t maxMiB)
+{
+  lmdb::Env::Options options;
+  options.mapSize = mapMiB * s_mib;
+  options.maxMapSize = maxMiB * s_mib;
+  options.sync = false;
+  return lmdb::Env::open(dir, options);
+}
+
+std::string batchKey(int batch, int i)
+{
+  char key[32];
+  std::snprintf(key, sizeof key, "b%05d-%03d", batch, i);
+  return key;
+}
+
+/*!
+ * One write transaction of count values of size bytes under batch's keys.  On MDB_MAP_FULL
+ * the map grows and the whole transaction runs again: the retry store.cc is to make.
+ * \return how often the map grew.  \throw StoreError (grow() at the maximum: MDB_MAP_FULL)
+ */
+int putBatchGrowing(const std::shared_ptr<lmdb::Env>& env, MDB_dbi dbi, int batch, int count, size_t size)
+{
+  constexpr int s_maxGrowths = 8;
+  for (int grown = 0;; ++grown) {
+    try {
+      lmdb::WriteTxn txn(env);
+      for (int i = 0; i < count; ++i) {
+        txn.put(dbi, batchKey(batch, i), std::string(size, static_cast<char>('a' + batch % 26)));
+      }
+      txn.commit();
+      return grown;
+    }
+    catch (const StoreError& e) {
+      if (e.rc() != MDB_MAP_FULL || grown == s_maxGrowths) {
+        throw;
+      }
+    }
+    env->grow(); // the failed transaction has ended (left the try block)
+  }
 }
 
 long peakRssKiB()
@@ -816,6 +865,210 @@ BOOST_AUTO_TEST_CASE(chunked_report_keeps_data)
   BOOST_CHECK_EQUAL(reports[0].rows, s_records);
   auto problems = store.verify();
   BOOST_CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+}
+
+BOOST_AUTO_TEST_CASE(no_write_map_no_sparse_data_file)
+{
+  // With MDB_WRITEMAP LMDB sized data.mdb to the whole map (a sparse file whose holes were
+  // SIGBUS on a full disk); without it the file holds what was written.
+  TempDir tmp;
+  auto env = openMapEnv(tmp.path().string(), 64, 64);
+  putBatchGrowing(env, *env->dbi("t"), 0, 10, 100);
+  unsigned flags = 0;
+  BOOST_REQUIRE_EQUAL(mdb_env_get_flags(env->get(), &flags), MDB_SUCCESS);
+  BOOST_CHECK_EQUAL(flags & MDB_WRITEMAP, 0U);
+  const auto size = std::filesystem::file_size(tmp.path() / "data.mdb");
+  BOOST_CHECK_MESSAGE(size < s_mib, "data.mdb is " << size << " bytes for a 64 MiB map");
+}
+
+BOOST_AUTO_TEST_CASE(map_grows_on_map_full_up_to_the_maximum)
+{
+  TempDir tmp;
+  auto env = openMapEnv(tmp.path().string(), 1, 8);
+  BOOST_CHECK_EQUAL(env->mapSize(), 1 * s_mib);
+  BOOST_CHECK_EQUAL(env->maxMapSize(), 8 * s_mib);
+  const MDB_dbi dbi = *env->dbi("t");
+
+  // 24 transactions of 64 values of 3000 bytes (one overflow page each): about 6.3 MiB,
+  // so the map doubles from 1 to 2, 4 and 8 MiB, each time in the transaction that filled it.
+  constexpr int s_batches = 24;
+  constexpr int s_count = 64;
+  constexpr size_t s_size = 3000;
+  int grown = 0;
+  for (int batch = 0; batch < s_batches; ++batch) {
+    grown += putBatchGrowing(env, dbi, batch, s_count, s_size);
+  }
+  BOOST_CHECK_EQUAL(grown, 3);
+  BOOST_CHECK_EQUAL(env->mapSize(), 8 * s_mib);
+
+  // Past the maximum: MDB_MAP_FULL from grow(), naming the key to raise.
+  std::optional<StoreError> full;
+  int batches = s_batches;
+  for (; batches < s_batches + 100; ++batches) {
+    try {
+      putBatchGrowing(env, dbi, batches, s_count, s_size);
+    }
+    catch (const StoreError& e) {
+      full = e;
+      break;
+    }
+  }
+  BOOST_REQUIRE_MESSAGE(full, "no MDB_MAP_FULL after " << batches << " batches in an 8 MiB map");
+  const std::string what = full->what();
+  BOOST_CHECK_EQUAL(full->rc(), MDB_MAP_FULL);
+  BOOST_CHECK_MESSAGE(what.find("MaxDatabaseSize") != std::string::npos && what.find("8 MiB") != std::string::npos &&
+                        what.find("MDB_MAP_FULL") != std::string::npos,
+                      "got: " << what);
+  BOOST_CHECK(full->transient());
+  BOOST_CHECK_EQUAL(env->mapSize(), 8 * s_mib);
+  BOOST_TEST_MESSAGE(batches << " batches fit in 8 MiB: " << what);
+
+  // Still usable: every committed batch reads back, nothing of the failed one was kept,
+  // and a smaller write fits.
+  {
+    lmdb::ReadTxn txn(env);
+    int complete = 0;
+    for (int batch = 0; batch < batches; ++batch) {
+      auto first = txn.get(dbi, batchKey(batch, 0));
+      auto last = txn.get(dbi, batchKey(batch, s_count - 1));
+      complete += first && last && first->size() == s_size && last->size() == s_size ? 1 : 0;
+    }
+    BOOST_CHECK_EQUAL(complete, batches);
+    BOOST_CHECK(!txn.get(dbi, batchKey(batches, 0)));
+  }
+  {
+    lmdb::WriteTxn txn(env);
+    txn.put(dbi, "small", std::string(100, 's'));
+    BOOST_CHECK_NO_THROW(txn.commit());
+  }
+  lmdb::ReadTxn txn(env);
+  auto small = txn.get(dbi, "small");
+  BOOST_CHECK(small && small->size() == 100);
+}
+
+BOOST_AUTO_TEST_CASE(grow_waits_for_running_transactions)
+{
+  TempDir tmp;
+  auto env = openMapEnv(tmp.path().string(), 1, 16);
+  const MDB_dbi dbi = *env->dbi("t");
+  putBatchGrowing(env, dbi, 0, 10, 100);
+
+  // A thread holding a transaction cannot grow the map: it would wait for itself.
+  {
+    lmdb::ReadTxn txn(env);
+    try {
+      env->grow();
+      BOOST_ERROR("grow() inside a transaction was not refused");
+    }
+    catch (const StoreError& e) {
+      BOOST_CHECK_EQUAL(e.rc(), EDEADLK);
+    }
+  }
+  BOOST_CHECK_EQUAL(env->mapSize(), 1 * s_mib);
+
+  // Another thread's reader: grow() waits until it has ended (remapping would pull its
+  // pages away), then doubles the map; the reader saw its data all along.
+  std::atomic<bool> holding{false};
+  std::atomic<bool> ending{false};
+  std::atomic<bool> readOk{false};
+  std::thread reader([&] {
+    try {
+      lmdb::ReadTxn txn(env);
+      holding = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      readOk = txn.get(dbi, batchKey(0, 9)).has_value();
+      ending = true;
+    }
+    catch (const std::exception& e) {
+      BOOST_TEST_MESSAGE("reader failed: " << e.what());
+    }
+  });
+  while (!holding) {
+    std::this_thread::yield();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  env->grow();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  reader.join();
+  BOOST_CHECK(ending.load());
+  BOOST_CHECK(readOk.load());
+  BOOST_CHECK_GE(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(), 200);
+  BOOST_CHECK_EQUAL(env->mapSize(), 2 * s_mib);
+
+  // Two threads whose writes began at the same map size both call grow(): one doubling.
+  std::promise<void> began;
+  std::promise<void> grownByMain;
+  std::atomic<uint64_t> afterSecond{0};
+  std::thread second([&] {
+    try {
+      { lmdb::WriteTxn txn(env); } // began at 2 MiB, aborted (as after MDB_MAP_FULL)
+      began.set_value();
+      grownByMain.get_future().wait();
+      env->grow();
+      afterSecond = env->mapSize();
+    }
+    catch (const std::exception& e) {
+      BOOST_TEST_MESSAGE("second thread failed: " << e.what());
+    }
+  });
+  began.get_future().wait();
+  { lmdb::WriteTxn txn(env); }
+  env->grow();
+  grownByMain.set_value();
+  second.join();
+  BOOST_CHECK_EQUAL(afterSecond.load(), 4 * s_mib);
+  BOOST_CHECK_EQUAL(env->mapSize(), 4 * s_mib);
+  lmdb::ReadTxn txn(env);
+  BOOST_CHECK(txn.get(dbi, batchKey(0, 9)));
+}
+
+BOOST_AUTO_TEST_CASE(map_grown_by_another_process_is_adopted)
+{
+  // The child grows the map while this process has the environment open with a smaller one:
+  // the next transaction here sees MDB_MAP_RESIZED and takes the size the file records.
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  openMapEnv(dir, 1, 16)->dbi("t"); // created, and closed again before the fork
+  int go[2];
+  BOOST_REQUIRE_EQUAL(pipe(go), 0);
+  pid_t child = fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    int status = 1;
+    try {
+      char byte = 0;
+      close(go[1]);
+      if (read(go[0], &byte, 1) == 1) {
+        auto env = openMapEnv(dir, 1, 16);
+        const MDB_dbi dbi = *env->dbi("t");
+        int grown = 0;
+        for (int batch = 0; batch < 12; ++batch) {
+          grown += putBatchGrowing(env, dbi, batch, 64, 3000);
+        }
+        status = grown > 0 ? 0 : 2;
+      }
+    }
+    catch (...) {
+      status = 3;
+    }
+    _exit(status);
+  }
+  close(go[0]);
+  auto env = openMapEnv(dir, 1, 16);
+  const MDB_dbi dbi = *env->dbi("t");
+  BOOST_CHECK_EQUAL(env->mapSize(), 1 * s_mib);
+  BOOST_REQUIRE_EQUAL(write(go[1], "g", 1), 1);
+  close(go[1]);
+  int status = 0;
+  BOOST_REQUIRE_EQUAL(waitpid(child, &status, 0), child);
+  BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status " << status);
+  {
+    lmdb::ReadTxn txn(env);
+    auto value = txn.get(dbi, batchKey(11, 63));
+    BOOST_CHECK(value && value->size() == 3000);
+  }
+  BOOST_CHECK_GE(env->mapSize(), 2 * s_mib);
+  BOOST_CHECK_NO_THROW(putBatchGrowing(env, dbi, 12, 64, 3000));
 }
 
 BOOST_AUTO_TEST_CASE(add_record_speed)
@@ -1564,6 +1817,38 @@ BOOST_AUTO_TEST_CASE(reindex_lock_is_exclusive)
   catch (const StoreError& e) {
     BOOST_CHECK_MESSAGE(std::string(e.what()).find("stop it first") != std::string::npos, e.what());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_big_report_does_not_hold_the_write_lock)
+{
+  // While one writer is in the middle of a report (parsing: between addRecord calls, chunks
+  // already written), another thread stores a small report at once.  Schema 1 held the write
+  // transaction from beginReport to commit: the small one waited for the whole big one.
+  TempDir tmp;
+  auto options = testOptions();
+  options.chunkRows = 5000;
+  Store store(tmp.path().string(), options);
+  const uint32_t day = s_today - 1;
+  auto big = store.beginReport(makeHeader("google.com", "big", "example.com", dayStart(day), dayStart(day + 1)));
+  Record record = makeRecord(std::nullopt, 1, true);
+  for (uint32_t i = 0; i < 12'000; ++i) {
+    IpAddress ip;
+    storeformat::writeU32(ip.bytes.data() + 12, i + 1);
+    record.sourceIp = ip;
+    big->addRecord(record);
+  }
+  auto small = std::async(std::launch::async, [&] {
+    auto started = std::chrono::steady_clock::now();
+    storeReport(store, "small", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 3, true)}, "yahoo.com");
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  });
+  const bool alongside = small.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  BOOST_CHECK(commitWith(*big, 12'000, 12'000).status == StoreStatus::Stored);
+  const double waited = small.get(); // after the big commit at the latest
+  BOOST_CHECK_MESSAGE(alongside, "the small report waited for the big one (" << waited << " s)");
+  BOOST_TEST_MESSAGE("small report stored in " << waited << " s while the big one was being parsed");
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 12'003U);
+  BOOST_CHECK(store.verify().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
