@@ -180,6 +180,44 @@ def main():
         check(rc == 0 and "ngyn.org" in out and "TOP SOURCE" in out, "status table")
         rc, _, err = run("--db", db, "status", "--since", "yesterday-ish")
         check(rc == 2, "status --since junk: exit 2", err)
+
+        # The store itself: verify, a conflict, reindex from the archive.
+        rc, out, err = run("--db", db, "db", "verify")
+        check(rc == 0 and ": ok" in out, "db verify: ok", out + err)
+        rc, out, _ = run("--db", db, "db", "verify", "--json")
+        check(rc == 0 and json.loads(out)["ok"] is True, "db verify --json")
+        rc, _, err = run("--db", db, "db", "nonsense")
+        check(rc == 2 and "usage" in err, "db without a known subcommand: exit 2", err)
+        rc, out, _ = run("--db", db, "db", "upgrade")
+        check(rc == 0 and "nothing to upgrade" in out, "db upgrade on a current store", out)
+        one_report = [p for p in files if p.endswith(".xml")][0]
+        with open(one_report, "rb") as f:
+            original = f.read()
+        forged = original.replace(b"<count>", b"<count>9", 1)
+        rc, out, _ = run("--db", db, "ingest", "--json", "-", stdin=forged)
+        obj = json_lines(out)[0] if out.strip() else {}
+        conflict = obj.get("reports") and obj["reports"][0]["status"] == "conflict"
+        check(rc == 1 and conflict and "conflicts with stored report" in (obj.get("error") or ""),
+              "same key, other records: a conflict, exit 1, not counted", out)
+        rc, out, _ = run("--db", db, "status", "--since", "all", "--json")
+        before = json.loads(out)
+        check(sum(d["messages"] for d in before["domains"]) == want_msgs, "the conflict left the totals alone")
+        rc, out, _ = run("--db", db, "reports", "--json")
+        states = [r["state"] for r in json.loads(out)["reports"]]
+        check(states.count("conflict") == 1 and states.count("active") == stored, f"reports show states {sorted(set(states))}")
+        rc, out, err = run("--db", db, "reindex", "--json")
+        result = json.loads(out) if rc == 0 else {}
+        check(rc == 0 and result.get("payloads_parsed", 0) > 0 and os.path.isdir(result.get("old_store", "")),
+              f"reindex: {result.get('payloads_parsed')} payloads parsed again, old store kept", out + err)
+        rc, out, _ = run("--db", db, "status", "--since", "all", "--json")
+        after = json.loads(out)
+        check(rc == 0 and after == before, "status --json --since all is the same after reindex",
+              f"{len(before['domains'])} domains before, {len(after['domains'])} after")
+        rc, out, _ = run("--db", db, "reports", "--json")
+        states = [r["state"] for r in json.loads(out)["reports"]]
+        check(states.count("conflict") == 1 and states.count("active") == stored, "reindex keeps the conflict apart")
+        rc, out, _ = run("--db", db, "db", "verify")
+        check(rc == 0, "db verify after reindex", out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
