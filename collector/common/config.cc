@@ -195,11 +195,11 @@ const std::vector<KeyDef>& keyTable()
     {keys::database, Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
      "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
-    {keys::mapSize, Kind::Size, "64M", 16 * s_mib, 4 * s_tib, nullptr,
+    {keys::mapSize, Kind::Size, "64M", s_mib, 4 * s_tib, nullptr,
      "LMDB map size at start (address space; the file grows as used).  No more than\n"
      "MaxDatabaseSize.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.mapSize = n; }},
-    {keys::maxDatabaseSize, Kind::Size, "8G", 16 * s_mib, 4 * s_tib, nullptr,
+    {keys::maxDatabaseSize, Kind::Size, "8G", s_mib, 4 * s_tib, nullptr,
      "The most the store may grow to: a full map doubles, up to this size; past it storing\n"
      "fails with MDB_MAP_FULL (the milter answers as OnStoreError says).  A full file system\n"
      "is an error too (ENOSPC), never a crash.",

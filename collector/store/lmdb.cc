@@ -318,13 +318,16 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
         "set mapsize", dir);
   // NORDAHEAD everywhere: lookups touch scattered pages, and kernel read-ahead would map
   // megabytes around each one (a 7-day status on a 700 MiB store grew to 300 MiB RSS).
-  // Never WRITEMAP: stores to a map over a sparse file are SIGBUS when the disk is full.
+  // WRITEMAP for writers (file comment): the data file is allocated up to the map below.
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (options.readOnly) {
     flags |= MDB_RDONLY;
   }
-  else if (!options.sync) {
-    flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+  else {
+    flags |= MDB_WRITEMAP;
+    if (!options.sync) {
+      flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+    }
   }
   int rc = mdb_env_open(env->d_env, dir.c_str(), flags, 0640);
   if (rc != MDB_SUCCESS) {
@@ -335,6 +338,9 @@ std::shared_ptr<Env> Env::open(const std::string& dir, const Options& options)
   }
   env->readerCheck();
   env->refreshMapSize();
+  if (!options.readOnly) {
+    env->allocateFile(env->d_mapSize.load(), "open");
+  }
   // Opened now, before any chroot: the writer watches its resident size.
   reg.entries[key] = Registry::Entry{env, env.get()};
   env->d_registered = true;
@@ -451,12 +457,39 @@ void Env::resizeLocked(std::unique_lock<std::mutex>& lock, uint64_t size, const 
                      "transactions of this process still running after " + std::to_string(s_growWait.count()) +
                          " s; the map of " + d_dir + " stays at " + mebibytes(d_mapSize.load()));
   }
-  // Step 2: remap (no transaction of this process can start: the gate is ours).
+  // Step 2: the file allocated first (a write map over a hole is SIGBUS on a full disk), then
+  // remap (no transaction of this process can start: the gate is ours).
+  if (size != 0) {
+    try {
+      allocateFile(size, operation);
+    }
+    catch (...) {
+      d_resizing = false;
+      d_gateChanged.notify_all();
+      throw;
+    }
+  }
   int rc = mdb_env_set_mapsize(d_env, size);
   refreshMapSize();
   d_resizing = false;
   d_gateChanged.notify_all();
   check(rc, operation, d_dir);
+}
+
+void Env::allocateFile(uint64_t size, const char* operation) const
+{
+  if (d_readOnly || size == 0) {
+    return;
+  }
+  mdb_filehandle_t fd = -1;
+  check(mdb_env_get_fd(d_env, &fd), operation, d_dir);
+  // posix_fallocate returns the error (it does not set errno); allocated ranges cost nothing.
+  const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (rc != 0) {
+    throw StoreError(operation, rc,
+                     "cannot allocate " + mebibytes(size) + " for " + d_dir + "/data.mdb" +
+                       (rc == ENOSPC ? ": file system full" : ""));
+  }
 }
 
 void Env::grow()

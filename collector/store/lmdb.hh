@@ -7,10 +7,15 @@
  * release them behind LMDB's back (lmdb.h "Caveats").  Environments are opened
  * with MDB_NOTLS (libmilter runs one thread per connection, so read
  * transactions are not bound to a thread); read-only ones with MDB_RDONLY and
- * mapsize 0 (the writer's size is used).  Never MDB_WRITEMAP: LMDB writes
- * with pwrite, so a full file system is ENOSPC from commit, where a write map
- * over the sparse data file was SIGBUS.  mdb_reader_check runs at open and
- * periodically.
+ * mapsize 0 (the writer's size is used).  Read-write ones use MDB_WRITEMAP:
+ * a write transaction's dirty pages are the map's own pages (page cache), not
+ * this process's memory - without it LMDB copies every page a transaction
+ * touches into malloc'd memory, tens of MiB for a chunk of random source IPs.
+ * A write map over a sparse file is SIGBUS when the file system fills, so
+ * the data file is always allocated (posix_fallocate) up to the map size
+ * before the map is that big: at open and before each growth.  A full file
+ * system is then ENOSPC from open or grow(), never a signal.
+ * mdb_reader_check runs at open and periodically.
  *
  * The map grows: a read-write Env starts at Options::mapSize (at least the
  * data in the file) and Env::grow() doubles it, up to Options::maxMapSize,
@@ -184,6 +189,8 @@ public:
    * \throw StoreError when mdb_env_set_mapsize fails or transactions did not end in time
    */
   void adoptMapSize(uint64_t seen);
+  //! \brief Allocate data.mdb up to size bytes (read-write only; no holes under the write map). \throw StoreError
+  void allocateFile(uint64_t size, const char* operation) const;
 
 
 private:
