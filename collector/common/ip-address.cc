@@ -20,13 +20,13 @@ namespace
 {
 
 // The ::ffff:0:0/96 prefix of IPv4-mapped addresses (RFC 4291 section 2.5.5.2).
-constexpr std::array<uint8_t, 12> c_v4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+constexpr std::array<uint8_t, 12> s_v4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 } // namespace
 
 bool IpAddress::isV4() const
 {
-  return std::memcmp(bytes.data(), c_v4MappedPrefix.data(), c_v4MappedPrefix.size()) == 0;
+  return std::memcmp(bytes.data(), s_v4MappedPrefix.data(), s_v4MappedPrefix.size()) == 0;
 }
 
 std::string IpAddress::toString() const
@@ -56,7 +56,7 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text)
     if (inet_pton(AF_INET, buf, &v4) != 1) {
       return std::nullopt;
     }
-    std::memcpy(addr.bytes.data(), c_v4MappedPrefix.data(), c_v4MappedPrefix.size());
+    std::memcpy(addr.bytes.data(), s_v4MappedPrefix.data(), s_v4MappedPrefix.size());
     std::memcpy(addr.bytes.data() + 12, &v4, 4);
     return addr;
   }

@@ -37,6 +37,7 @@
 #include "collector/common/log.hh"
 
 #include "collector/common/errors.hh"
+#include "collector/common/text.hh"
 
 #include <algorithm>
 #include <cerrno>
@@ -154,11 +155,7 @@ int facilityCode(const std::string& name)
     {"syslog", LOG_SYSLOG}, {"user", LOG_USER}, {"uucp", LOG_UUCP}, {"local0", LOG_LOCAL0},
     {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
     {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
-  std::string lowered;
-  for (char c : name) {
-    lowered.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
-  }
-  auto found = s_facilities.find(lowered);
+  auto found = s_facilities.find(lowerAscii(name));
   if (found == s_facilities.end()) {
     throw ConfigError("unknown syslog facility '" + printable(name, 40) + "' (use mail, daemon, local0..local7, ...)");
   }

@@ -20,13 +20,20 @@ constexpr char lowerAscii(char c)
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+//! \brief Append text lower-cased (ASCII letters only) to out: no copy of its own.
+inline void appendLowerAscii(std::string& out, std::string_view text)
+{
+  for (char c : text) {
+    out.push_back(lowerAscii(c));
+  }
+}
+
 //! \brief A lower-cased copy (ASCII letters only).
 inline std::string lowerAscii(std::string_view text)
 {
-  std::string out(text);
-  for (auto& c : out) {
-    c = lowerAscii(c);
-  }
+  std::string out;
+  out.reserve(text.size());
+  appendLowerAscii(out, text);
   return out;
 }
 

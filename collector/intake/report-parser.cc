@@ -84,18 +84,18 @@ namespace
 {
 
 // Configuration keys named in LimitError messages.
-constexpr const char* c_keyMaxXmlDepth = keys::maxXmlDepth;
-constexpr const char* c_keyMaxTextLength = keys::maxTextLength;
-constexpr const char* c_keyMaxRecords = keys::maxRecords;
+constexpr const char* s_keyMaxXmlDepth = keys::maxXmlDepth;
+constexpr const char* s_keyMaxTextLength = keys::maxTextLength;
+constexpr const char* s_keyMaxRecords = keys::maxRecords;
 
 //! Records held back while report_metadata/policy_published have not been seen yet.
-constexpr size_t c_maxPendingRecords = 1000;
+constexpr size_t s_maxPendingRecords = 1000;
 
 //! Longest element name quoted in a warning or error (names are untrusted).
-constexpr size_t c_maxQuotedName = 64;
+constexpr size_t s_maxQuotedName = 64;
 
 //! Longest <count> text quoted in an error (2^64-1 has 20 digits; longer ones are cut).
-constexpr size_t c_maxQuotedCount = 40;
+constexpr size_t s_maxQuotedCount = 40;
 
 // Element names we understand.  Several spellings map to one tag.
 enum class Tag : uint8_t
@@ -335,24 +335,8 @@ Role roleOf(Tag parent, Tag child)
   }
 }
 
-bool isSpace(char c)
-{
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trimmed(std::string_view text)
-{
-  while (!text.empty() && isSpace(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && isSpace(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 //! Untrusted text fit for a message: printable ASCII only, truncated.
-std::string printable(std::string_view text, size_t max = c_maxQuotedName)
+std::string printable(std::string_view text, size_t max = s_maxQuotedName)
 {
   std::string out;
   for (char c : text.substr(0, max)) {
@@ -408,7 +392,7 @@ void captureXmlError(void* arg, xmlErrorPtr error)
     capture->seen = true;
     capture->line = error->line;
     capture->code = error->code;
-    capture->message = printable(trimmed(error->message != nullptr ? error->message : "unknown XML error"), 200);
+    capture->message = printable(trimAscii(error->message != nullptr ? error->message : "unknown XML error"), 200);
     if (error->domain == XML_FROM_PARSER && error->ctxt != nullptr) {
       const auto* ctxt = static_cast<const xmlParserCtxt*>(error->ctxt);
       for (const xmlNode* node = ctxt->node; node != nullptr && node->type == XML_ELEMENT_NODE; node = node->parent) {
@@ -482,7 +466,7 @@ private:
     // other byte, so a BOM or UTF-16 text is never touched).
     while (d_atStart && got > 0) {
       size_t skip = 0;
-      while (skip < got && (buffer[skip] == ' ' || buffer[skip] == '\t' || buffer[skip] == '\r' || buffer[skip] == '\n')) {
+      while (skip < got && isSpaceAscii(static_cast<char>(buffer[skip]))) {
         ++skip;
       }
       if (skip > 0) {
@@ -653,7 +637,7 @@ void Parser::quirk(Quirk which, const char* text)
 //! Free text: trimmed (padding warned), kept as written otherwise.
 void Parser::storeText(std::string& out)
 {
-  std::string_view value = trimmed(d_text);
+  std::string_view value = trimAscii(d_text);
   if (value.size() != d_text.size()) {
     quirk(QuirkPadding, "whitespace-padded values");
   }
@@ -678,7 +662,7 @@ void Parser::storeWord(std::string& out)
 
 void Parser::storeTimestamp(int64_t& out, bool& ok, const char* which)
 {
-  std::string_view value = trimmed(d_text);
+  std::string_view value = trimAscii(d_text);
   if (value.size() != d_text.size()) {
     quirk(QuirkPadding, "whitespace-padded values");
   }
@@ -704,7 +688,7 @@ void Parser::storeTimestamp(int64_t& out, bool& ok, const char* which)
 void Parser::tooDeep() const
 {
   throw LimitError("XML elements nested deeper than " + std::to_string(d_limits.maxXmlDepth) + " (" +
-                   c_keyMaxXmlDepth + ")");
+                   s_keyMaxXmlDepth + ")");
 }
 
 /*
@@ -803,7 +787,7 @@ void Parser::onLeaf(Tag parent, Tag leaf)
       storeWord(pp.discoveryMethod);
       return;
     case Tag::Pct: {
-      std::string_view value = trimmed(d_text);
+      std::string_view value = trimAscii(d_text);
       uint32_t pct = 0;
       if (parseNumber(value, pct)) {
         pp.pct = pct;
@@ -819,7 +803,7 @@ void Parser::onLeaf(Tag parent, Tag leaf)
   }
   case Tag::Row:
     if (leaf == Tag::SourceIp) {
-      std::string_view value = trimmed(d_text);
+      std::string_view value = trimAscii(d_text);
       if (value.size() != d_text.size()) {
         quirk(QuirkPadding, "whitespace-padded values");
       }
@@ -830,7 +814,7 @@ void Parser::onLeaf(Tag parent, Tag leaf)
       }
     }
     else {
-      std::string_view value = trimmed(d_text);
+      std::string_view value = trimAscii(d_text);
       if (value.size() != d_text.size()) {
         quirk(QuirkPadding, "whitespace-padded values");
       }
@@ -840,7 +824,7 @@ void Parser::onLeaf(Tag parent, Tag leaf)
         // report; storing it modulo 2^64 would be a lie.  Refuse the report.
         if (!value.empty() && value.find_first_not_of("0123456789") == std::string_view::npos) {
           throw ParseError("record " + std::to_string(d_recordsSeen) + ": message count " +
-                           printable(value, c_maxQuotedCount) + " overflows 64 bits");
+                           printable(value, s_maxQuotedCount) + " overflows 64 bits");
         }
         d_recordBadCount = true;
       }
@@ -911,7 +895,7 @@ void Parser::onRecordStart()
 {
   if (d_recordsSeen >= d_limits.maxRecords) {
     throw LimitError("report has more than " + std::to_string(d_limits.maxRecords) + " records (" +
-                     c_keyMaxRecords + ")");
+                     s_keyMaxRecords + ")");
   }
   ++d_recordsSeen;
   // Clear in place: strings and vectors keep their capacity from the previous record.
@@ -957,8 +941,8 @@ Parser::Step Parser::onRecordEnd()
     throw ParseError("report message total overflows 64 bits at record " + std::to_string(d_recordsSeen));
   }
   if (!d_headerDelivered) {
-    if (d_pending.size() >= c_maxPendingRecords) {
-      throw ParseError("more than " + std::to_string(c_maxPendingRecords) +
+    if (d_pending.size() >= s_maxPendingRecords) {
+      throw ParseError("more than " + std::to_string(s_maxPendingRecords) +
                        " records before report_metadata/policy_published");
     }
     d_pending.push_back(d_record);
@@ -1033,12 +1017,12 @@ void Parser::onText(std::string_view value)
 {
   if (d_text.size() + value.size() > d_limits.maxTextLength) {
     throw LimitError("XML text longer than " + std::to_string(d_limits.maxTextLength) + " bytes (" +
-                     c_keyMaxTextLength + ")");
+                     s_keyMaxTextLength + ")");
   }
   if (d_leaf != Tag::Unknown) {
     d_text.append(value);
   }
-  else if (!trimmed(value).empty()) {
+  else if (!trimAscii(value).empty()) {
     quirk(QuirkStrayText, "text outside of a value element ignored");
   }
 }
@@ -1056,7 +1040,7 @@ int Parser::skipSubtree(xmlTextReaderPtr reader)
   size_t depth = base + 1; // the skipped element itself
   if (depth > d_limits.maxXmlDepth) {
     throw LimitError("XML elements nested deeper than " + std::to_string(d_limits.maxXmlDepth) + " (" +
-                     c_keyMaxXmlDepth + ")");
+                     s_keyMaxXmlDepth + ")");
   }
   while (depth > base) {
     int rc = xmlTextReaderRead(reader);
@@ -1069,7 +1053,7 @@ int Parser::skipSubtree(xmlTextReaderPtr reader)
       if (xmlTextReaderIsEmptyElement(reader) != 1) {
         if (++depth > d_limits.maxXmlDepth) {
           throw LimitError("XML elements nested deeper than " + std::to_string(d_limits.maxXmlDepth) + " (" +
-                           c_keyMaxXmlDepth + ")");
+                           s_keyMaxXmlDepth + ")");
         }
       }
       break;
@@ -1080,7 +1064,7 @@ int Parser::skipSubtree(xmlTextReaderPtr reader)
     case XML_READER_TYPE_CDATA:
       if (static_cast<size_t>(xmlStrlen(xmlTextReaderConstValue(reader))) > d_limits.maxTextLength) {
         throw LimitError("XML text longer than " + std::to_string(d_limits.maxTextLength) + " bytes (" +
-                         c_keyMaxTextLength + ")");
+                         s_keyMaxTextLength + ")");
       }
       break;
     default:

@@ -18,6 +18,8 @@
 
 #include "collector/intake/report.hh"
 
+#include "collector/common/text.hh"
+
 #include <algorithm>
 #include <ctime>
 #include <string_view>
@@ -28,33 +30,11 @@ namespace dmarcwatch::collector
 namespace
 {
 
-constexpr char c_keySeparator = '\x1f'; // ASCII unit separator: cannot occur in XML text
+constexpr char s_keySeparator = '\x1f'; // ASCII unit separator: cannot occur in XML text
 
-bool isSpace(char c)
-{
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
 
-std::string_view trim(std::string_view text)
-{
-  while (!text.empty() && isSpace(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && isSpace(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-void appendLower(std::string& out, std::string_view text)
-{
-  for (char c : text) {
-    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-  }
-}
-
-constexpr int64_t c_millisecondsPerSecond = 1000;
-constexpr int64_t c_microsecondsPerSecond = 1'000'000;
+constexpr int64_t s_millisecondsPerSecond = 1000;
+constexpr int64_t s_microsecondsPerSecond = 1'000'000;
 
 //! "2024-03-01T00:00:00Z"; "(none)" for a missing time.
 std::string isoUtc(int64_t seconds)
@@ -87,12 +67,12 @@ std::optional<std::string> readAsSeconds(int64_t& value, const char* which, Warn
     return std::nullopt;
   }
   const std::string what = std::string("date_range ") + which + " " + std::to_string(value);
-  if (isPlausibleSeconds(value / c_millisecondsPerSecond)) {
-    value /= c_millisecondsPerSecond;
+  if (isPlausibleSeconds(value / s_millisecondsPerSecond)) {
+    value /= s_millisecondsPerSecond;
     warnings.add(what + " looks like milliseconds: read as " + std::to_string(value));
     return std::nullopt;
   }
-  if (isPlausibleSeconds(value / c_microsecondsPerSecond)) {
+  if (isPlausibleSeconds(value / s_microsecondsPerSecond)) {
     return what + " looks like microseconds: refused";
   }
   return what + " is not a time in seconds or milliseconds";
@@ -135,24 +115,24 @@ std::optional<std::string> checkReportDates(ReportMetadata& metadata, int64_t no
 std::string dedupKey(const ReportHeader& header)
 {
   std::string key;
-  appendLower(key, trim(header.metadata.orgName));
-  key.push_back(c_keySeparator);
+  appendLowerAscii(key, trimAscii(header.metadata.orgName));
+  key.push_back(s_keySeparator);
 
   // Some reporters wrap the id like a Message-ID ("<abc@host>") in one copy and not in another.
-  std::string_view id = trim(header.metadata.reportId);
-  while (!id.empty() && (id.front() == '<' || isSpace(id.front()))) {
+  std::string_view id = trimAscii(header.metadata.reportId);
+  while (!id.empty() && (id.front() == '<' || isSpaceAscii(id.front()))) {
     id.remove_prefix(1);
   }
-  while (!id.empty() && (id.back() == '>' || isSpace(id.back()))) {
+  while (!id.empty() && (id.back() == '>' || isSpaceAscii(id.back()))) {
     id.remove_suffix(1);
   }
   key.append(id);
-  key.push_back(c_keySeparator);
+  key.push_back(s_keySeparator);
 
-  appendLower(key, trim(header.policy.domain));
-  key.push_back(c_keySeparator);
+  appendLowerAscii(key, trimAscii(header.policy.domain));
+  key.push_back(s_keySeparator);
   key.append(std::to_string(header.metadata.begin));
-  key.push_back(c_keySeparator);
+  key.push_back(s_keySeparator);
   key.append(std::to_string(header.metadata.end));
   return key;
 }

@@ -192,10 +192,8 @@ void Writer::addRecord(const Record& record)
   if (record.sourceIp) {
     row.ip = record.sourceIp->bytes;
   }
-  d_headerFrom.assign(record.headerFrom);
-  for (char& c : d_headerFrom) {
-    c = lowerAscii(c);
-  }
+  d_headerFrom.clear();
+  appendLowerAscii(d_headerFrom, record.headerFrom);
   fmt::encodeRecordOutcome(record, d_outcome);
   row.count = record.count;
   row.pass = record.dmarcPass();
