@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <thread>
+#include <tuple>
 
 using namespace dmarcwatch::collector;
 using dmarcwatch::test::TempDir;
@@ -1141,6 +1142,57 @@ BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
   BOOST_CHECK_EQUAL(one.messages, want.messages);
   BOOST_REQUIRE_EQUAL(one.topSources.size(), 5U);
   BOOST_CHECK(one.topSources[4].ip == want.topSources[4].ip);
+}
+
+BOOST_AUTO_TEST_CASE(fact_reader_reads_in_batches)
+{
+  // FactReader gives what forEachRawFact gives, in the same order, whatever the batch size;
+  // it stops at the range's last day and at the domain's end, and facts read the same after
+  // it handed back the pages it read.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 5;
+  for (uint32_t d = 0; d < 4; ++d) {
+    std::vector<Record> records;
+    for (uint8_t i = 0; i < 50; ++i) {
+      records.push_back(makeRecord(v4(192, 0, 2, static_cast<uint8_t>(i * 5 + d)), 1 + i + d, i % 3 == 0));
+    }
+    storeReport(store, "r" + std::to_string(d), "example.com", day + d, records);
+    storeReport(store, "o" + std::to_string(d), "other.example", day + d, {makeRecord(v4(203, 0, 113, 1), 7, true)});
+  }
+  StoreSnapshot snapshot(store);
+  auto id = snapshot.domainId("example.com");
+  BOOST_REQUIRE(id);
+  auto same = [](const RawFact& a, const RawFact& b) {
+    return a.day == b.day && a.ip == b.ip && a.headerFromId == b.headerFromId && a.outcomeId == b.outcomeId &&
+           a.messages == b.messages;
+  };
+  const std::vector<std::tuple<uint32_t, uint32_t, size_t>> ranges{
+    {day, day + 3, 200}, {day + 1, day + 2, 100}, {0, UINT32_MAX, 200}, {day + 2, day + 1, 0}, {day + 9, UINT32_MAX, 0}};
+  for (const auto& [from, to, count] : ranges) {
+    std::vector<RawFact> want;
+    snapshot.forEachRawFact(*id, from, to, [&](const RawFact& fact) { want.push_back(fact); });
+    BOOST_REQUIRE_EQUAL(want.size(), count);
+    for (size_t batch : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}}) {
+      BOOST_TEST_CONTEXT("days " << from << ".." << to << ", batch " << batch)
+      {
+        FactReader reader(snapshot, *id, from, to);
+        std::vector<RawFact> buffer(batch);
+        std::vector<RawFact> got;
+        for (size_t n = 0; (n = reader.read(buffer)) > 0;) {
+          got.insert(got.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+          if (batch == 7) {
+            reader.releasePages();
+          }
+        }
+        BOOST_CHECK_EQUAL(reader.read(buffer), 0U);
+        BOOST_REQUIRE_EQUAL(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          BOOST_CHECK_MESSAGE(same(got[i], want[i]), "fact " << i);
+        }
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(opens_store_written_by_v1)
