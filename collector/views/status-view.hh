@@ -8,7 +8,14 @@
  * its authenticated identity: the first passing DKIM d= domain, else the SPF
  * domain, else "unknown"; category "unclassified".
  *
+ * Memory: what sums the sources is bounded (a table of at most
+ * Options::maxTableSources, else a batch per day of the window), plus the top N
+ * and the domain's distinct outcomes and services: a million distinct source
+ * IPs take no more heap than a hundred.  The pages of a big window's facts are
+ * handed back to the page cache as they are read (status-view.cc has figures).
+ *
  * Thread-safety: plain functions over a Store (read transactions).
+ * Errors: StoreError from the store.
  */
 #pragma once
 
@@ -72,7 +79,25 @@ std::optional<uint32_t> parseSince(std::string_view text, int64_t now);
 class StatusView
 {
 public:
+  struct Options
+  {
+    /*!
+     * A domain's scan hands the store's pages back to the page cache (they fault back in
+     * when read again) after every this many bytes of its facts (about 100 bytes a fact),
+     * so one big window keeps a flat RSS.  The dictionary pages that outcome lookups map
+     * count for nothing: a domain's next lookups would fault them all back.  0: never.
+     */
+    uint64_t releaseMappedBytes = 32ULL << 20;
+    /*!
+     * Windows of a domain whose days hold at most this many records (so at most as many
+     * sources) are summed in a table by address (64 bytes a source: 4 MiB at 64Ki); larger
+     * ones by merging their days (a few KiB per day, however many sources).
+     */
+    uint64_t maxTableSources = 64 * 1024;
+  };
+
   explicit StatusView(const Store& store);
+  StatusView(const Store& store, const Options& options);
   ~StatusView();
   StatusView(const StatusView&) = delete;
   StatusView& operator=(const StatusView&) = delete;
@@ -82,7 +107,10 @@ public:
   //! The first and last day with data of a domain within [fromDay, toDay], nullopt when none.
   [[nodiscard]] std::optional<std::pair<uint32_t, uint32_t>> dataDays(std::string_view domain, uint32_t fromDay,
                                                                       uint32_t toDay) const;
-  //! Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
+  /*!
+   * \brief Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
+   * Reads every fact of the window once.  \throw StoreError
+   */
   DomainStatus compute(std::string_view domain, uint32_t fromDay, uint32_t toDay, size_t topN);
 
 private:
