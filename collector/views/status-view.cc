@@ -814,6 +814,9 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
   if (!domainId) {
     return status;
   }
+  if (auto newest = snapshot.dayRange(*domainId, 0, UINT32_MAX)) {
+    status.newestDay = newest->second;
+  }
 
   // Totals: the days database (which also lists the days to read facts from).
   const auto days = snapshot.dayTotals(*domainId, fromDay, toDay);
@@ -927,6 +930,22 @@ std::optional<uint32_t> parseSince(std::string_view text, int64_t now)
     return std::nullopt; // 2023-02-30 and the like
   }
   return static_cast<uint32_t>(days);
+}
+
+std::optional<StatusWindow> statusWindow(std::string_view since, int64_t now)
+{
+  const uint32_t today = utcDay(now);
+  if (since == "all") {
+    return StatusWindow{0, UINT32_MAX, true};
+  }
+  if (since.empty()) {
+    return StatusWindow{today - std::min(today, s_defaultStatusDays - 1), today, false};
+  }
+  auto from = parseSince(since, now);
+  if (!from || *from > today) {
+    return std::nullopt;
+  }
+  return StatusWindow{*from, today, false};
 }
 
 struct StatusView::Impl

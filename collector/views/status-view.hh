@@ -8,6 +8,9 @@
  * its authenticated identity: the first passing DKIM d= domain, else the SPF
  * domain, else "unknown"; category "unclassified".
  *
+ * The window ends today (UTC), taken from the caller's clock, never from the
+ * data: a report dated in the future cannot move it (statusWindow).
+ *
  * Memory: what sums the sources is bounded (a table of at most
  * Options::maxTableSources, else a batch per day of the window), plus the top N
  * and the domain's distinct outcomes and services: a million distinct source
@@ -61,6 +64,7 @@ struct DomainStatus
   uint64_t wouldBlock = 0; //!< DMARC-failing messages that p=reject would refuse
   std::vector<SourceSummary> topSources;
   std::vector<ServiceSummary> services;
+  std::optional<uint32_t> newestDay; //!< the domain's newest day with data, in any window; nullopt: none
 };
 
 //! Days since the epoch of a UTC time.
@@ -69,6 +73,26 @@ uint32_t utcDay(int64_t epochSeconds);
 std::string formatDay(uint32_t day);
 //! \brief Parse "7d" (relative to today) or "YYYY-MM-DD". \return nullopt on junk.
 std::optional<uint32_t> parseSince(std::string_view text, int64_t now);
+
+//! The days a status query covers.
+struct StatusWindow
+{
+  uint32_t fromDay = 0;
+  uint32_t toDay = 0;
+  bool all = false; //!< every stored day (the caller shows the days the data covers)
+};
+
+//! Days in the default status window (today and the six before it).
+constexpr uint32_t s_defaultStatusDays = 7;
+
+/*!
+ * \brief The window of `status --since`: "" (the default) the 7 days ending today (UTC), "Nd"
+ * the N days ending today, "YYYY-MM-DD" that day to today, "all" every stored day (days after
+ * today included: a report dated in the future is shown there, nowhere else).  Today comes
+ * from now, so no report can move a window.
+ * \return nullopt on junk and for a date after today.
+ */
+std::optional<StatusWindow> statusWindow(std::string_view since, int64_t now);
 
 /*!
  * Status queries over one consistent snapshot of the store (a read transaction),
