@@ -384,7 +384,7 @@ struct Workspace
   // The table path.
   std::vector<RawFact> batch;
   std::vector<SourceEntry> sources;
-  SlotIndex sourceIndex; //!< sized for the window's records: never grows
+  SlotIndex sourceIndex;
   std::vector<ExtraLabel> extraLabels;
   SlotIndex extraLabelIndex;
   std::vector<uint64_t> extraServices; //!< (source + 1) << 32 | service
@@ -436,7 +436,7 @@ public:
   {
   }
 
-  //! Sum the days' facts by address in a table sized for records sources.
+  //! Sum the window's facts (records: how many the days database counts) by address in one table.
   void table(uint32_t domainId, uint32_t fromDay, uint32_t toDay, uint64_t records)
   {
     // Step 1: every fact into its source's entry.
@@ -582,6 +582,11 @@ private:
     const uint64_t passed = info.pass ? fact.messages : 0;
     const IpKey key = ipKey(fact.ip);
     auto& sources = work.sources;
+    // The table is sized for the window's records, more than its sources: it grows only if
+    // the days database undercounts them (a damaged store).
+    if (work.sourceIndex.full(sources.size())) {
+      work.sourceIndex.grow(sources.size(), [&](size_t i) { return hashOf(sources[i].key); });
+    }
     const auto [index, added] = work.sourceIndex.findOrAdd(hashOf(key), static_cast<uint32_t>(sources.size()),
                                                            [&](uint32_t i) { return sources[i].key == key; });
     if (added) {

@@ -14,12 +14,14 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/store/store-format.hh"
 #include "collector/store/store.hh"
 #include "collector/views/status-view.hh"
 
 #include "t/unit/store-fixture.hh"
 #include "t/unit/test-util.hh"
 
+#include <lmdb.h>
 #include <malloc.h>
 
 #include <atomic>
@@ -411,6 +413,53 @@ BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
   auto one = view.compute("Other.Example", s_today - 6, s_today, 5);
   BOOST_REQUIRE_EQUAL(one.topSources.size(), 5U);
   checkSameStatus(one, referenceStatus(store, "other.example", s_today - 6, s_today, 5));
+}
+
+BOOST_AUTO_TEST_CASE(table_outgrows_an_undercounting_days_database, *boost::unit_test::timeout(30))
+{
+  // The table path sizes its table by the days database's record count, which is never
+  // below the sources.  Were it (a damaged store), the table must grow, not overfill (and
+  // probe forever: hence the timeout).
+  TempDir tmp;
+  const uint32_t day = s_today - 1;
+  uint32_t domainId = 0;
+  uint64_t messages = 0;
+  {
+    Store store(tmp.path().string(), testOptions());
+    std::vector<Record> records;
+    for (uint32_t i = 0; i < 300; ++i) {
+      records.push_back(makeRecord(v4(192, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)), 1 + i % 7,
+                                   i % 2 == 0));
+      messages += records.back().count;
+    }
+    storeReport(store, "r", "example.com", day, records);
+    domainId = *StoreSnapshot(store).domainId("example.com");
+  }
+  // Step: the day's totals say 1 record (the store is closed; LMDB directly).
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+  std::unique_ptr<MDB_env, void (*)(MDB_env*)> envGuard(env, mdb_env_close);
+  mdb_env_set_maxdbs(env, 16);
+  BOOST_REQUIRE_EQUAL(mdb_env_open(env, tmp.path().c_str(), 0, 0640), 0);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi days = 0;
+  BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "days", 0, &days), 0);
+  std::string key = storeformat::domainDayKey(domainId, day);
+  std::string value = storeformat::encodeDayTotals(DayTotals{day, messages, 0, 1});
+  MDB_val k{key.size(), key.data()};
+  MDB_val v{value.size(), value.data()};
+  BOOST_REQUIRE_EQUAL(mdb_put(txn, days, &k, &v, 0), 0);
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  envGuard.reset();
+
+  Store store(tmp.path().string(), testOptions());
+  StatusView view(store, viewVariants().front().second);
+  auto got = view.compute("example.com", day, day, 1000);
+  BOOST_CHECK_EQUAL(got.topSources.size(), 300U);
+  BOOST_REQUIRE_EQUAL(got.services.size(), 2U);
+  BOOST_CHECK_EQUAL(got.services[0].sources + got.services[1].sources, 300U);
+  checkSameStatus(got, referenceStatus(store, "example.com", day, day, 1000));
 }
 
 BOOST_AUTO_TEST_CASE(memory_does_not_grow_with_sources)
