@@ -51,7 +51,7 @@ def ingest(binary, store, paths):
 def main():
     corpus = os.environ.get("CORPUS") or os.path.join(os.environ.get("SRCDIR", "."), "..", "shared", "corpus")
     builddir = os.environ.get("BUILDDIR", ".")
-    binary = os.path.join(builddir, "collector", "dmarcwatch")
+    binary = os.path.join(builddir, "collector", "cli", "dmarcwatch")
     manifest = os.path.join(corpus, "MANIFEST.tsv")
     if not os.path.exists(manifest):
         print(f"# SKIP: no corpus at {corpus}")
