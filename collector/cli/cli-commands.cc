@@ -25,8 +25,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -300,6 +302,114 @@ std::string padLeft(const std::string& text, size_t width)
   return text.size() < width ? std::string(width - text.size(), ' ') + text : text;
 }
 
+//! The variable that pins "now" for status: for tests only, and undocumented on purpose.
+constexpr const char* s_nowVariable = "DMARCWATCH_NOW";
+
+//! \brief Seconds since the epoch status takes today from: DMARCWATCH_NOW when it is a number, else time().
+int64_t statusNow()
+{
+  if (const char* fixed = std::getenv(s_nowVariable)) {
+    const std::string_view text(fixed);
+    int64_t value = 0;
+    auto res = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (res.ec == std::errc() && res.ptr == text.data() + text.size()) {
+      return value;
+    }
+  }
+  return static_cast<int64_t>(std::time(nullptr));
+}
+
+//! The status document (the contract in DESIGN.md and README).
+void printStatusJson(const std::vector<DomainStatus>& statuses)
+{
+  JsonWriter out;
+  out.beginObject().key("domains").beginArray();
+  for (const auto& s : statuses) {
+    out.beginObject()
+      .key("domain").value(s.domain)
+      .key("from").value(formatDay(s.fromDay))
+      .key("to").value(formatDay(s.toDay))
+      .key("newest");
+    if (s.newestDay) {
+      out.value(formatDay(*s.newestDay));
+    }
+    else {
+      out.null();
+    }
+    out.key("messages").value(s.messages)
+      .key("dmarc_pass").value(s.dmarcPass)
+      .key("dmarc_fail").value(s.dmarcFail)
+      .key("would_block").value(s.wouldBlock)
+      .key("services").beginArray();
+    for (const auto& svc : s.services) {
+      out.beginObject()
+        .key("name").value(svc.name)
+        .key("category").value(svc.category)
+        .key("messages").value(svc.messages)
+        .key("dmarc_pass").value(svc.dmarcPass)
+        .key("dmarc_fail").value(svc.dmarcFail)
+        .key("sources").value(svc.sources)
+        .endObject();
+    }
+    out.endArray().key("top_sources").beginArray();
+    for (const auto& src : s.topSources) {
+      out.beginObject().key("ip");
+      if (src.ip) {
+        out.value(src.ip->toString());
+      }
+      else {
+        out.null();
+      }
+      out.key("header_from").value(src.headerFrom)
+        .key("service").value(src.service)
+        .key("messages").value(src.messages)
+        .key("dmarc_pass").value(src.dmarcPass)
+        .key("dmarc_fail").value(src.dmarcFail)
+        .endObject();
+    }
+    out.endArray().endObject();
+  }
+  out.endArray().endObject();
+  std::cout << out.str() << "\n";
+}
+
+//! The status tables; a domain without reports in the window gets a note instead.
+void printStatusText(const std::vector<DomainStatus>& statuses)
+{
+  for (const auto& s : statuses) {
+    std::cout << printable(s.domain, 100) << "  " << formatDay(s.fromDay) << " .. " << formatDay(s.toDay) << "\n";
+    if (s.messages == 0) {
+      if (s.newestDay) {
+        std::cout << "  no reports in this window; newest report " << formatDay(*s.newestDay) << "\n\n";
+      }
+      else {
+        std::cout << "  no reports stored for this domain\n\n";
+      }
+      continue;
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "  messages %" PRIu64 ", DMARC pass %" PRIu64 " (%.1f%%), fail %" PRIu64
+                  ", would be blocked under p=reject %" PRIu64 "\n",
+                  s.messages, s.dmarcPass, percent(s.dmarcPass, s.messages), s.dmarcFail, s.wouldBlock);
+    std::cout << line;
+    std::cout << "  " << padRight("SERVICE", 34) << padRight("CATEGORY", 14) << padLeft("MESSAGES", 10)
+              << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9) << "\n";
+    for (const auto& svc : s.services) {
+      std::cout << "  " << padRight(printable(svc.name, 33), 34) << padRight(printable(svc.category, 13), 14)
+                << padLeft(std::to_string(svc.messages), 10) << padLeft(std::to_string(svc.dmarcPass), 10)
+                << padLeft(std::to_string(svc.dmarcFail), 10) << padLeft(std::to_string(svc.sources), 9) << "\n";
+    }
+    std::cout << "  " << padRight("TOP SOURCE", 42) << padRight("HEADER FROM", 26) << padLeft("MESSAGES", 10)
+              << padLeft("PASS", 10) << padLeft("FAIL", 10) << "\n";
+    for (const auto& src : s.topSources) {
+      std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 42)
+                << padRight(printable(src.headerFrom, 25), 26) << padLeft(std::to_string(src.messages), 10)
+                << padLeft(std::to_string(src.dmarcPass), 10) << padLeft(std::to_string(src.dmarcFail), 10) << "\n";
+    }
+    std::cout << "\n";
+  }
+}
+
 } // namespace
 
 int runIngest(const Config& config, const std::vector<std::string>& args)
@@ -457,7 +567,12 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
       since = args[++i];
     }
     else if (arg == "--top" && i + 1 < args.size()) {
-      top = std::strtoul(args[++i].c_str(), nullptr, 10);
+      const std::string& value = args[++i];
+      auto res = std::from_chars(value.data(), value.data() + value.size(), top);
+      if (res.ec != std::errc() || res.ptr != value.data() + value.size()) {
+        std::cerr << "dmarcwatch status: --top '" << value << "' is not a number\n";
+        return s_exitUsage;
+      }
     }
     else if (!arg.starts_with("-") && domain.empty()) {
       domain = arg;
@@ -467,17 +582,12 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
       return s_exitUsage;
     }
   }
-  const int64_t now = std::time(nullptr);
-  std::optional<uint32_t> sinceDay;
-  if (since == "all") {
-    sinceDay = 0;
-  }
-  else if (!since.empty()) {
-    sinceDay = parseSince(since, now);
-    if (!sinceDay) {
-      std::cerr << "dmarcwatch status: --since '" << since << "' is not 7d, 30d, YYYY-MM-DD or all\n";
-      return s_exitUsage;
-    }
+  // The window ends today, from the clock: no report, even one dated in the future, moves it.
+  const int64_t now = statusNow();
+  const auto window = statusWindow(since, now);
+  if (!window) {
+    std::cerr << "dmarcwatch status: --since '" << since << "' is not 7d, 30d, YYYY-MM-DD (up to today) or all\n";
+    return s_exitUsage;
   }
 
   Store store(config.database, storeOptions(config, true));
@@ -490,102 +600,27 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
   else {
     domains.push_back(domain);
   }
-
-  // Without --since, each domain shows the 7 days up to its newest data, so a fresh
-  // install fed old reports still answers.
   std::vector<DomainStatus> statuses;
   statuses.reserve(domains.size());
   for (const auto& d : domains) {
-    uint32_t fromDay = 0;
-    uint32_t toDay = utcDay(now) + 1;
-    if (sinceDay) {
-      fromDay = *sinceDay;
+    DomainStatus status = view.compute(d, window->fromDay, window->toDay, top);
+    // --since all shows the days the data covers, not 1970 to the end of time.
+    if (window->all) {
+      auto days = view.dataDays(d, window->fromDay, window->toDay);
+      status.fromDay = days ? days->first : utcDay(now);
+      status.toDay = days ? days->second : utcDay(now);
     }
-    else if (auto days = view.dataDays(d, 0, UINT32_MAX - 1)) {
-      toDay = days->second;
-      fromDay = toDay >= 6 ? toDay - 6 : 0;
-    }
-    // Show the range the data really covers, not the open ends of --since.
-    if (auto days = view.dataDays(d, fromDay, toDay)) {
-      fromDay = std::max(fromDay, days->first);
-      toDay = std::min(toDay, days->second);
-    }
-    statuses.push_back(view.compute(d, fromDay, toDay, top));
+    statuses.push_back(std::move(status));
   }
 
   if (json) {
-    JsonWriter out;
-    out.beginObject().key("domains").beginArray();
-    for (const auto& s : statuses) {
-      out.beginObject()
-        .key("domain").value(s.domain)
-        .key("from").value(formatDay(s.fromDay))
-        .key("to").value(formatDay(s.toDay))
-        .key("messages").value(s.messages)
-        .key("dmarc_pass").value(s.dmarcPass)
-        .key("dmarc_fail").value(s.dmarcFail)
-        .key("would_block").value(s.wouldBlock)
-        .key("services").beginArray();
-      for (const auto& svc : s.services) {
-        out.beginObject()
-          .key("name").value(svc.name)
-          .key("category").value(svc.category)
-          .key("messages").value(svc.messages)
-          .key("dmarc_pass").value(svc.dmarcPass)
-          .key("dmarc_fail").value(svc.dmarcFail)
-          .key("sources").value(svc.sources)
-          .endObject();
-      }
-      out.endArray().key("top_sources").beginArray();
-      for (const auto& src : s.topSources) {
-        out.beginObject().key("ip");
-        if (src.ip) {
-          out.value(src.ip->toString());
-        }
-        else {
-          out.null();
-        }
-        out.key("header_from").value(src.headerFrom)
-          .key("service").value(src.service)
-          .key("messages").value(src.messages)
-          .key("dmarc_pass").value(src.dmarcPass)
-          .key("dmarc_fail").value(src.dmarcFail)
-          .endObject();
-      }
-      out.endArray().endObject();
-    }
-    out.endArray().endObject();
-    std::cout << out.str() << "\n";
-    return 0;
+    printStatusJson(statuses);
   }
-
-  if (statuses.empty()) {
-    std::cout << "No reports stored yet" << (domain.empty() ? "" : " for " + domain)
-              << ". Feed some with: dmarcwatch ingest PATH...\n";
-    return 0;
+  else if (statuses.empty()) {
+    std::cout << "No reports stored yet. Feed some with: dmarcwatch ingest PATH...\n";
   }
-  for (const auto& s : statuses) {
-    char line[256];
-    std::snprintf(line, sizeof line, "  messages %" PRIu64 ", DMARC pass %" PRIu64 " (%.1f%%), fail %" PRIu64
-                  ", would be blocked under p=reject %" PRIu64 "\n",
-                  s.messages, s.dmarcPass, percent(s.dmarcPass, s.messages), s.dmarcFail, s.wouldBlock);
-    std::cout << printable(s.domain, 100) << "  " << formatDay(s.fromDay) << " .. " << formatDay(s.toDay) << "\n"
-              << line;
-    std::cout << "  " << padRight("SERVICE", 34) << padRight("CATEGORY", 14) << padLeft("MESSAGES", 10)
-              << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9) << "\n";
-    for (const auto& svc : s.services) {
-      std::cout << "  " << padRight(printable(svc.name, 33), 34) << padRight(printable(svc.category, 13), 14)
-                << padLeft(std::to_string(svc.messages), 10) << padLeft(std::to_string(svc.dmarcPass), 10)
-                << padLeft(std::to_string(svc.dmarcFail), 10) << padLeft(std::to_string(svc.sources), 9) << "\n";
-    }
-    std::cout << "  " << padRight("TOP SOURCE", 42) << padRight("HEADER FROM", 26) << padLeft("MESSAGES", 10)
-              << padLeft("PASS", 10) << padLeft("FAIL", 10) << "\n";
-    for (const auto& src : s.topSources) {
-      std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 42)
-                << padRight(printable(src.headerFrom, 25), 26) << padLeft(std::to_string(src.messages), 10)
-                << padLeft(std::to_string(src.dmarcPass), 10) << padLeft(std::to_string(src.dmarcFail), 10) << "\n";
-    }
-    std::cout << "\n";
+  else {
+    printStatusText(statuses);
   }
   return 0;
 }

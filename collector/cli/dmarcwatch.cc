@@ -46,8 +46,10 @@ Commands:
   status [DOMAIN] [--domain D] [--since 7d|YYYY-MM-DD|all] [--top N] [--json]
                               per policy domain: messages, DMARC pass/fail,
                               messages enforcement would block, sending
-                              services and top source IPs.  Without --since:
-                              the 7 days up to the newest report of the domain.
+                              services and top source IPs.  The window ends
+                              today (UTC); without --since: the 7 days ending
+                              today.  Domains without reports in it are listed
+                              with the day of their newest report.
 
 Options:
   -c, --config FILE   configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf,

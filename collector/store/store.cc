@@ -14,6 +14,7 @@
 
 #include "collector/common/text.hh"
 
+#include <sys/mman.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -845,6 +846,99 @@ void StoreSnapshot::outcomeView(uint32_t id, OutcomeView& out)
     throw StoreError("read", MDB_CORRUPTED, "dictionary id " + std::to_string(id) + " missing");
   }
   fmt::decodeOutcomeView(fmt::decodeDictString(lmdb::toView(v)), out);
+}
+
+struct FactReader::Impl
+{
+  Impl(const StoreSnapshot::Impl& snapshot, uint32_t domain, uint32_t from, uint32_t to) :
+    cursor(snapshot.txn.get(), snapshot.store.facts), domainId(domain), fromDay(from), toDay(to), done(from > to)
+  {
+  }
+
+  lmdb::Cursor cursor;
+  uint32_t domainId;
+  uint32_t fromDay;
+  uint32_t toDay;
+  bool started = false;
+  bool done;
+  //! The lowest and highest address of the map facts were read from since releasePages().
+  uintptr_t lowest = UINTPTR_MAX;
+  uintptr_t highest = 0;
+};
+
+FactReader::FactReader(const StoreSnapshot& snapshot, uint32_t domainId, uint32_t fromDay, uint32_t toDay) :
+  d_impl(std::make_unique<Impl>(*snapshot.d_impl, domainId, fromDay, toDay))
+{
+}
+
+FactReader::~FactReader() = default;
+
+FactReader::FactReader(FactReader&& other) noexcept = default;
+
+size_t FactReader::read(std::span<RawFact> out)
+{
+  Impl& impl = *d_impl;
+  size_t count = 0;
+  MDB_val key{};
+  MDB_val value{};
+  while (count < out.size() && !impl.done) {
+    // The first call seeks to (domain, fromDay); later ones step on (mdb_cursor_get directly:
+    // this loop is the floor of every status query).
+    int rc = 0;
+    if (!impl.started) {
+      impl.started = true;
+      const std::string start = fmt::domainDayKey(impl.domainId, impl.fromDay);
+      key = lmdb::toVal(std::string_view(start));
+      rc = mdb_cursor_get(impl.cursor.get(), &key, &value, MDB_SET_RANGE);
+    }
+    else {
+      rc = mdb_cursor_get(impl.cursor.get(), &key, &value, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) {
+      impl.done = true;
+      break;
+    }
+    lmdb::check(rc, "read facts");
+    // The key layout of store-format.hh, read in place (as forEachRawFact).
+    if (key.mv_size != fmt::s_factKeySize) {
+      throw StoreError("decode", MDB_CORRUPTED, "fact key of " + std::to_string(key.mv_size) + " bytes");
+    }
+    const auto* p = static_cast<const uint8_t*>(key.mv_data);
+    RawFact& fact = out[count];
+    fact.day = loadU32(p + 4);
+    if (loadU32(p) != impl.domainId || fact.day > impl.toDay) {
+      impl.done = true;
+      break;
+    }
+    std::memcpy(fact.ip.data(), p + 8, 16);
+    fact.headerFromId = loadU32(p + 24);
+    fact.outcomeId = loadU32(p + 28);
+    const auto* v = static_cast<const uint8_t*>(value.mv_data);
+    if (value.mv_size < fmt::s_factValueSize || v[0] != fmt::s_valueVersion) {
+      throw StoreError("decode", MDB_CORRUPTED, "fact value");
+    }
+    fact.messages = (uint64_t{loadU32(v + 1)} << 32) | loadU32(v + 5);
+    impl.lowest = std::min(impl.lowest, reinterpret_cast<uintptr_t>(p));
+    impl.highest = std::max(impl.highest, reinterpret_cast<uintptr_t>(v));
+    ++count;
+  }
+  return count;
+}
+
+void FactReader::releasePages()
+{
+  // Whole pages only: the span lies in LMDB's one shared map of the data file, so dropping
+  // them loses nothing (a private or anonymous mapping would lose data).
+  static const auto s_pageSize = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  Impl& impl = *d_impl;
+  if (impl.highest < impl.lowest) {
+    return;
+  }
+  const uintptr_t first = impl.lowest & ~(s_pageSize - 1);
+  const uintptr_t end = (impl.highest & ~(s_pageSize - 1)) + s_pageSize;
+  ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
+  impl.lowest = UINTPTR_MAX;
+  impl.highest = 0;
 }
 
 } // namespace dmarcwatch::collector

@@ -55,6 +55,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -442,6 +443,41 @@ public:
    * fastest (one cursor walks the dictionary).  \throw StoreError
    */
   void outcomeView(uint32_t id, OutcomeView& out);
+
+private:
+  friend class FactReader;
+  struct Impl;
+  std::unique_ptr<Impl> d_impl;
+};
+
+/*!
+ * The facts of a domain for days [fromDay, toDay] in key order (day, IP, header_from id,
+ * outcome id), read in batches in place from the map: no allocation and no call per fact.
+ * Several readers over single days walk them side by side (status merges days by source IP).
+ *
+ * Thread-safety: as its StoreSnapshot, which it must not outlive.  Holds an LMDB cursor
+ * (about 400 bytes).  Errors: StoreError (a fact key or value of the wrong size).
+ */
+class FactReader
+{
+public:
+  FactReader(const StoreSnapshot& snapshot, uint32_t domainId, uint32_t fromDay, uint32_t toDay);
+  ~FactReader();
+  FactReader(FactReader&& other) noexcept;
+  FactReader& operator=(FactReader&&) = delete;
+  FactReader(const FactReader&) = delete;
+  FactReader& operator=(const FactReader&) = delete;
+
+  //! \brief The next facts, up to out.size() of them. \return how many were read; 0 at the end.
+  size_t read(std::span<RawFact> out);
+  /*!
+   * \brief Hand the pages this reader read facts from back to the page cache: madvise
+   * DONTNEED over the span of the map from the lowest to the highest of them since the last
+   * call (other pages in it go too).  They fault back in when read again, and pointers into
+   * the map stay valid.  A long scan calls it now and then: every page it read would
+   * otherwise stay in its RSS.  Does not block.
+   */
+  void releasePages();
 
 private:
   struct Impl;

@@ -8,11 +8,18 @@
  * wouldBlock counts every DMARC-failing message: under p=reject none of them
  * would be delivered.
  *
- * Speed: facts are visited with their dictionary ids (StoreSnapshot); each
- * distinct outcome id is decoded once per domain, in id order, without copies;
- * sources are keyed by their 16-byte address in an open-addressing table; the
- * (header_from, service) label is worked out for the top N sources only; working
- * memory is reused from one domain to the next.
+ * Sources are summed exactly, in memory that does not grow with their number
+ * (DomainScan has the two ways); only the top N are kept, and their
+ * (header_from, service) label is worked out from what was summed.  Each
+ * distinct outcome id is decoded once per domain, without copies, the first
+ * time a fact names it.  Working memory is reused from one domain to the next.
+ *
+ * Figures (t/bench year store, 3.65M facts, 285k distinct outcomes): reading
+ * the facts is about a third of `--since all`, decoding the outcomes another
+ * third (a B-tree lookup each, in a dictionary of 130 MiB), summing the rest.
+ * The dictionary pages those lookups map (64 KiB of fault-around each) are most
+ * of the RSS of a 7-day status; the pages of a big window's facts are handed
+ * back as it goes (Options::releaseMappedBytes).
  *
  * Thread-safety: a StatusView is one read transaction, used by one thread at a
  * time; computeStatus makes its own.  Errors: StoreError from the store.
@@ -25,6 +32,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -38,6 +46,14 @@ namespace
 {
 
 constexpr uint32_t s_maxRelativeDays = 36500;
+//! Facts a day's reader fetches at once (40 bytes each): 2.5 KiB per day of the window.
+constexpr size_t s_readBatch = 64;
+//! Map a fact takes in the store: 32-byte key, 9-byte value, node header, and leaf pages
+//! half to three quarters full (mdb_stat: 104 bytes on the bench's year store, 75 when a
+//! report's facts were appended in one go).
+constexpr uint64_t s_mappedBytesPerFact = 100;
+//! Facts the table path reads at once.
+constexpr size_t s_tableBatch = 256;
 
 // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, UTC).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d)
@@ -96,6 +112,29 @@ std::string_view serviceDomain(const OutcomeView& outcome)
 
 using IpBytes = std::array<uint8_t, 16>;
 
+//! A source address as two big-endian halves: comparing the pairs compares the bytes.
+struct IpKey
+{
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+
+  friend bool operator==(const IpKey&, const IpKey&) = default;
+  friend bool operator<(const IpKey& a, const IpKey& b) { return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo; }
+};
+
+IpKey ipKey(const IpBytes& ip)
+{
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+  std::memcpy(&hi, ip.data(), 8);
+  std::memcpy(&lo, ip.data() + 8, 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    hi = __builtin_bswap64(hi);
+    lo = __builtin_bswap64(lo);
+  }
+  return IpKey{hi, lo};
+}
+
 //! What status needs of an outcome id: decoded once per domain.
 struct OutcomeInfo
 {
@@ -103,12 +142,80 @@ struct OutcomeInfo
   bool pass = false;
 };
 
-struct SourceAccumulator
+/*!
+ * Outcome id -> OutcomeInfo: open addressing, linear probing, 12 bytes a slot.  Dictionary
+ * ids start at 1, so id 0 marks a free slot.  Holds a domain's distinct outcomes in the
+ * window (thousands for a year of a busy domain), not its facts.
+ */
+class OutcomeTable
 {
-  IpBytes ip{};
-  uint64_t messages = 0;
-  uint64_t dmarcPass = 0;
-  uint64_t dmarcFail = 0;
+public:
+  OutcomeTable() { clear(); }
+
+  //! Forget every outcome; keeps the memory.
+  void clear()
+  {
+    d_slots.assign(s_initialSlots, Slot{});
+    d_used = 0;
+  }
+
+  //! \return the info of id, or nullptr when it is not there yet.
+  [[nodiscard]] const OutcomeInfo* find(uint32_t id) const
+  {
+    const size_t mask = d_slots.size() - 1;
+    for (size_t i = hash(id) & mask;; i = (i + 1) & mask) {
+      if (d_slots[i].id == id) {
+        return &d_slots[i].info;
+      }
+      if (d_slots[i].id == 0) {
+        return nullptr;
+      }
+    }
+  }
+
+  //! Add id (not there yet).
+  void add(uint32_t id, const OutcomeInfo& info)
+  {
+    if ((d_used + 1) * 2 > d_slots.size()) {
+      grow();
+    }
+    place(Slot{id, info});
+    ++d_used;
+  }
+
+private:
+  struct Slot
+  {
+    uint32_t id = 0;
+    OutcomeInfo info;
+  };
+
+  static size_t hash(uint32_t id) { return (uint64_t{id} * 0x9e3779b97f4a7c15ULL) >> 32; }
+
+  void place(const Slot& slot)
+  {
+    const size_t mask = d_slots.size() - 1;
+    size_t i = hash(slot.id) & mask;
+    while (d_slots[i].id != 0) {
+      i = (i + 1) & mask;
+    }
+    d_slots[i] = slot;
+  }
+
+  void grow()
+  {
+    std::vector<Slot> old(d_slots.size() * 2);
+    old.swap(d_slots);
+    for (const auto& slot : old) {
+      if (slot.id != 0) {
+        place(slot);
+      }
+    }
+  }
+
+  static constexpr size_t s_initialSlots = 1024;
+  std::vector<Slot> d_slots;
+  size_t d_used = 0;
 };
 
 struct ServiceAccumulator
@@ -118,133 +225,591 @@ struct ServiceAccumulator
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;
   uint64_t sources = 0;
-  uint32_t lastSource = UINT32_MAX; //!< counting distinct sources
+  uint64_t lastSource = 0; //!< merge: serial of the last source counted (distinct sources)
 };
 
-//! One fact reduced to indexes: what the totals, labels and distinct sources need after the scan.
-struct FactRef
+//! One (header_from, service) label of a source and its messages.
+struct Label
 {
-  uint32_t source = 0;
   uint32_t headerFromId = 0;
-  uint32_t outcome = 0; //!< index into the domain's distinct outcome ids (and their OutcomeInfo)
-  uint32_t service = 0; //!< index into the domain's services, once the outcomes are decoded
+  uint32_t service = 0;
   uint64_t messages = 0;
 };
 
+//! A source in the top N: its totals and its label (the one carrying most of its messages).
+struct TopSource
+{
+  IpKey key;
+  uint64_t messages = 0;
+  uint64_t dmarcPass = 0;
+  Label label;
+};
+
+//! Ranking of sources: most messages first, then by address ("no address", all zero, first).
+bool ranksBefore(uint64_t messages, const IpKey& key, const TopSource& other)
+{
+  return messages != other.messages ? messages > other.messages : key < other.key;
+}
+
+//! The address bytes of a key.
+IpBytes ipBytes(const IpKey& key)
+{
+  uint64_t hi = key.hi;
+  uint64_t lo = key.lo;
+  if constexpr (std::endian::native == std::endian::little) {
+    hi = __builtin_bswap64(hi);
+    lo = __builtin_bswap64(lo);
+  }
+  IpBytes ip{};
+  std::memcpy(ip.data(), &hi, 8);
+  std::memcpy(ip.data() + 8, &lo, 8);
+  return ip;
+}
+
+//! Spreads every input bit over the low bits an index masks (murmur3's finaliser).
+uint64_t mix(uint64_t x)
+{
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
 /*!
- * Source index by 16-byte address: open addressing, linear probing, the keys
- * kept in the sources vector (no allocation per source, no node per entry).
+ * The slots of an open-addressing index (linear probing) over entries kept in a vector:
+ * entry index + 1 (0: a free slot) and 32 bits of the entry's hash, so that a probe
+ * touches an entry (far away in memory) only when it is very likely the one.  At most half
+ * full: callers that add without a bound check full() and grow() first.
  */
-class SourceIndex
+class SlotIndex
 {
 public:
-  explicit SourceIndex(std::vector<SourceAccumulator>& sources) :
-    d_sources(sources)
+  //! Forget every entry; room for n of them.
+  void reset(size_t n) { d_slots.assign(std::bit_ceil(std::max<size_t>(2 * n, 16)), Slot{}); }
+
+  [[nodiscard]] bool full(size_t entries) const { return (entries + 1) * 2 > d_slots.size(); }
+
+  //! Twice the slots, the entries [0, entries) placed again (hashOf gives an entry's hash).
+  template <typename HashOf>
+  void grow(size_t entries, HashOf hashOf)
   {
-    clear();
+    d_slots.assign(d_slots.size() * 2, Slot{});
+    for (uint32_t index = 0; index < entries; ++index) {
+      findOrAdd(hashOf(index), index, [](uint32_t) { return false; });
+    }
   }
 
-  //! Forget every source (and clear the sources vector); keeps the memory.
-  void clear()
+  /*!
+   * \brief The entry of hash that equal() accepts, else a new slot for entry index next.
+   * \return the entry's index and whether it was added.
+   */
+  template <typename Equal>
+  std::pair<uint32_t, bool> findOrAdd(uint64_t hash, uint32_t next, Equal equal)
   {
-    d_sources.clear();
-    d_slots.assign(s_initialSlots, 0);
-  }
-
-  uint32_t find(const IpBytes& ip)
-  {
-    size_t mask = d_slots.size() - 1;
-    for (size_t i = hash(ip) & mask;; i = (i + 1) & mask) {
-      uint32_t slot = d_slots[i];
-      if (slot == 0) {
-        auto index = static_cast<uint32_t>(d_sources.size());
-        d_sources.push_back(SourceAccumulator{ip});
-        d_slots[i] = index + 1;
-        if (d_sources.size() * 2 > d_slots.size()) {
-          grow();
-        }
-        return index;
+    const size_t mask = d_slots.size() - 1;
+    const auto tag = static_cast<uint32_t>(hash >> 32);
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& slot = d_slots[i];
+      if (slot.index == 0) {
+        slot = Slot{tag, next + 1};
+        return {next, true};
       }
-      if (d_sources[slot - 1].ip == ip) {
-        return slot - 1;
+      if (slot.tag == tag && equal(slot.index - 1)) {
+        return {slot.index - 1, false};
       }
     }
   }
 
 private:
-  //! MurmurHash3's finaliser: every input bit reaches the low bits the table masks
-  //! (an IPv4-mapped address varies in its last 4 bytes only).
-  static uint64_t mix(uint64_t x)
+  struct Slot
   {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-  }
-
-  static size_t hash(const IpBytes& ip)
-  {
-    uint64_t a = 0;
-    uint64_t b = 0;
-    std::memcpy(&a, ip.data(), 8);
-    std::memcpy(&b, ip.data() + 8, 8);
-    return static_cast<size_t>(mix(a ^ mix(b)));
-  }
-
-  //! Twice the slots; the keys are in d_sources, so the table is rebuilt in place.
-  void grow()
-  {
-    d_slots.assign(d_slots.size() * 2, 0);
-    size_t mask = d_slots.size() - 1;
-    for (size_t index = 0; index < d_sources.size(); ++index) {
-      size_t i = hash(d_sources[index].ip) & mask;
-      while (d_slots[i] != 0) {
-        i = (i + 1) & mask;
-      }
-      d_slots[i] = static_cast<uint32_t>(index + 1);
-    }
-  }
-
-  static constexpr size_t s_initialSlots = 1024;
-  std::vector<SourceAccumulator>& d_sources;
-  std::vector<uint32_t> d_slots; //!< source index + 1; 0: empty
+    uint32_t tag = 0;
+    uint32_t index = 0;
+  };
+  std::vector<Slot> d_slots;
 };
 
-//! Memory domainStatus reuses from one domain to the next (no allocation per domain once warm).
+//! A source of the table path: its sums and the first label it was seen with (48 bytes).
+struct SourceEntry
+{
+  IpKey key;
+  uint64_t messages = 0;
+  uint64_t dmarcPass = 0;
+  Label label;
+};
+
+//! A label of a table-path source other than its first (most sources have one label only).
+struct ExtraLabel
+{
+  uint32_t source = 0;
+  Label label;
+};
+
+//! One day of the window: its facts in address order, a batch at a time.
+struct DayRun
+{
+  explicit DayRun(FactReader&& from) :
+    reader(std::move(from))
+  {
+  }
+
+  //! \return false when the day has no facts left (else batch[next] is the next one).
+  bool fill()
+  {
+    if (next < size) {
+      return true;
+    }
+    next = 0;
+    size = static_cast<uint32_t>(reader.read(batch));
+    return size > 0;
+  }
+
+  FactReader reader;
+  std::array<RawFact, s_readBatch> batch{};
+  uint32_t next = 0;
+  uint32_t size = 0;
+};
+
+//! Memory domainStatus reuses from one domain to the next (no allocation per fact).
 struct Workspace
 {
-  std::vector<SourceAccumulator> sources;
-  SourceIndex sourceIndex{sources};
+  OutcomeTable outcomes;
   std::vector<ServiceAccumulator> services;
   std::unordered_map<std::string, uint32_t> serviceByName;
-  std::unordered_map<uint32_t, uint32_t> outcomeIndex; //!< outcome id -> index into outcomeIds
-  std::vector<uint32_t> outcomeIds;
-  std::vector<uint32_t> outcomeOrder;
-  std::vector<OutcomeInfo> outcomes;
   OutcomeView outcomeView;
   std::string serviceName;
-  std::vector<FactRef> facts;
-  std::vector<uint32_t> begin;
-  std::vector<uint32_t> next;
-  std::vector<uint32_t> order;
-  std::vector<uint32_t> ranked;
-  std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint64_t>> labels; //!< (header_from id, service) -> messages
+  std::vector<TopSource> top; //!< heap: the worst of the top N first
+  // The table path.
+  std::vector<RawFact> batch;
+  std::vector<SourceEntry> sources;
+  SlotIndex sourceIndex;
+  std::vector<ExtraLabel> extraLabels;
+  SlotIndex extraLabelIndex;
+  std::vector<uint64_t> extraServices; //!< (source + 1) << 32 | service
+  SlotIndex extraServiceIndex;
+  // The merge path.
+  std::vector<DayRun> runs;
+  std::vector<IpKey> keys;    //!< current address of each run
+  std::vector<uint8_t> done;  //!< run exhausted (its key is then all ones)
+  std::vector<uint32_t> tree; //!< loser tree over the runs; tree[0]: the run with the least address
+  std::vector<Label> labels;  //!< of the current source
 
   void clear()
   {
-    sourceIndex.clear();
+    outcomes.clear();
     services.clear();
     serviceByName.clear();
-    outcomeIndex.clear();
-    outcomeIds.clear();
-    facts.clear();
+    top.clear();
+    sources.clear();
+    extraLabels.clear();
+    extraServices.clear();
+    runs.clear();
+    labels.clear();
   }
 };
 
-DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const std::string& domain, uint32_t fromDay,
-                          uint32_t toDay, size_t topN)
+/*!
+ * The sources and services of one domain over a window, from one pass over its facts.
+ *
+ * Per-source sums need every fact of an address, and an address's facts are spread over
+ * the days of the window.  Two exact ways, chosen by the window's record count (the days
+ * database has it; no more distinct sources than records):
+ * - table: one cursor over the window, sources summed in an open-addressing table by
+ *   address (48 bytes a source, 16 of index).  Fast: about one probe per fact.
+ * - merge: within a (domain, day) the facts are sorted by address, so the days are merged
+ *   (a loser tree, log2(days) comparisons per fact); each address comes out once with all
+ *   its facts.  Memory: a batch of facts per day, whatever the number of sources.
+ * Either way a source is counted once for each of its services, and kept only if it ranks
+ * in the top N (a heap); its label is the (header_from, service) with most of its messages.
+ */
+class DomainScan
+{
+public:
+  /*!
+   * \param releaseFacts after every this many facts read, the store's pages are handed back
+   * (StatusView::Options::releaseMappedBytes); 0: never.
+   */
+  DomainScan(StoreSnapshot& snapshot, Workspace& work, size_t topN, uint64_t releaseFacts) :
+    d_snapshot(snapshot), d_work(work), d_topN(topN), d_releaseFacts(releaseFacts)
+  {
+  }
+
+  //! Sum the window's facts (records: how many the days database counts) by address in one table.
+  void table(uint32_t domainId, uint32_t fromDay, uint32_t toDay, uint64_t records)
+  {
+    // Step 1: every fact into its source's entry.
+    auto& work = d_work;
+    work.sourceIndex.reset(records);
+    work.extraLabelIndex.reset(0);
+    work.extraServiceIndex.reset(0);
+    work.batch.resize(s_tableBatch);
+    FactReader reader(d_snapshot, domainId, fromDay, toDay);
+    for (size_t count = 0; (count = reader.read(work.batch)) > 0;) {
+      for (size_t i = 0; i < count; ++i) {
+        addToTable(work.batch[i]);
+      }
+      if (releaseDue(count)) {
+        reader.releasePages();
+      }
+    }
+
+    // Step 2: each source's best label (the first one seen, or another that carries more),
+    // then the top N.
+    for (const auto& extra : work.extraLabels) {
+      Label& best = work.sources[extra.source].label;
+      if (labelBefore(extra.label, best)) {
+        best = extra.label;
+      }
+    }
+    for (const auto& source : work.sources) {
+      if (ranks(source.messages, source.key)) {
+        offer(TopSource{source.key, source.messages, source.dmarcPass, source.label});
+      }
+    }
+  }
+
+  //! Merge the days' facts by address (days: those with data in the window).
+  void merge(uint32_t domainId, const std::vector<DayTotals>& days)
+  {
+    // Step 1: a reader per day, and the loser tree over their first addresses.
+    auto& work = d_work;
+    work.runs.reserve(days.size());
+    for (const auto& day : days) {
+      work.runs.emplace_back(FactReader(d_snapshot, domainId, day.day, day.day));
+    }
+    const size_t k = work.runs.size();
+    work.keys.assign(k, IpKey{});
+    work.done.assign(k, 0);
+    for (uint32_t i = 0; i < k; ++i) {
+      advanced(i);
+    }
+    buildTree();
+
+    // Step 2: take the least address of all days, all of its facts in that day, replay.
+    bool open = false;
+    for (;;) {
+      const uint32_t w = work.tree[0];
+      if (work.done[w] != 0) {
+        break;
+      }
+      const IpKey key = work.keys[w];
+      DayRun& day = work.runs[w];
+      if (!open || key != d_key) {
+        if (open) {
+          finishSource();
+        }
+        startSource(key);
+        open = true;
+      }
+      do {
+        addToSource(day.batch[day.next]);
+        ++day.next;
+      } while (advanced(w) && work.keys[w] == key);
+      replay(w);
+    }
+    if (open) {
+      finishSource();
+    }
+  }
+
+private:
+  /*!
+   * Count facts read. \return true when the pages they came from are due to be handed back
+   * (FactReader::releasePages): a window of a million facts maps about 100 MiB of the store.
+   * Only a big window's facts count, not the dictionary pages outcome lookups map: those are
+   * bounded by the store's outcomes, and a domain's next lookups would fault them all back
+   * (64 KiB each: 35 ms a release on the bench's year store).
+   */
+  bool releaseDue(size_t facts)
+  {
+    d_factsRead += facts;
+    if (d_releaseFacts == 0 || d_factsRead < d_releaseFacts) {
+      return false;
+    }
+    d_factsRead = 0;
+    return true;
+  }
+
+  //! The service and DMARC result of an outcome id, decoded the first time it is seen.
+  OutcomeInfo outcomeInfo(uint32_t id)
+  {
+    if (id == d_lastOutcomeId && id != 0) {
+      return d_lastOutcome;
+    }
+    auto& work = d_work;
+    const OutcomeInfo* known = work.outcomes.find(id);
+    OutcomeInfo info;
+    if (known != nullptr) {
+      info = *known;
+    }
+    else {
+      d_snapshot.outcomeView(id, work.outcomeView);
+      info.pass = work.outcomeView.dmarcPass();
+      std::string_view name = serviceDomain(work.outcomeView);
+      work.serviceName.assign(name);
+      for (char& c : work.serviceName) {
+        c = lowerAscii(c);
+      }
+      auto named = work.serviceByName.find(work.serviceName);
+      if (named == work.serviceByName.end()) {
+        named = work.serviceByName.emplace(work.serviceName, static_cast<uint32_t>(work.services.size())).first;
+        work.services.push_back(ServiceAccumulator{named->first});
+      }
+      info.service = named->second;
+      work.outcomes.add(id, info);
+    }
+    d_lastOutcomeId = id;
+    d_lastOutcome = info;
+    return info;
+  }
+
+  //! Add a fact to its service's sums. \return the service.
+  ServiceAccumulator& addToService(const OutcomeInfo& info, uint64_t messages)
+  {
+    auto& svc = d_work.services[info.service];
+    svc.messages += messages;
+    (info.pass ? svc.dmarcPass : svc.dmarcFail) += messages;
+    return svc;
+  }
+
+  void addToTable(const RawFact& fact)
+  {
+    auto& work = d_work;
+    const OutcomeInfo info = outcomeInfo(fact.outcomeId);
+    ServiceAccumulator& svc = addToService(info, fact.messages);
+    const uint64_t passed = info.pass ? fact.messages : 0;
+    const IpKey key = ipKey(fact.ip);
+    auto& sources = work.sources;
+    // The table is sized for the window's records, more than its sources: it grows only if
+    // the days database undercounts them (a damaged store).
+    if (work.sourceIndex.full(sources.size())) {
+      work.sourceIndex.grow(sources.size(), [&](size_t i) { return hashOf(sources[i].key); });
+    }
+    const auto [index, added] = work.sourceIndex.findOrAdd(hashOf(key), static_cast<uint32_t>(sources.size()),
+                                                           [&](uint32_t i) { return sources[i].key == key; });
+    if (added) {
+      sources.push_back(SourceEntry{key, fact.messages, passed, Label{fact.headerFromId, info.service, fact.messages}});
+      ++svc.sources;
+      return;
+    }
+    SourceEntry& source = sources[index];
+    source.messages += fact.messages;
+    source.dmarcPass += passed;
+    if (fact.headerFromId == source.label.headerFromId && info.service == source.label.service) {
+      source.label.messages += fact.messages;
+      return;
+    }
+    // Another label; maybe another service, counted once per source.
+    if (info.service != source.label.service) {
+      const uint64_t pair = (uint64_t{index} + 1) << 32 | info.service;
+      auto& services = work.extraServices;
+      if (work.extraServiceIndex.full(services.size())) {
+        work.extraServiceIndex.grow(services.size(), [&](size_t i) { return mix(services[i]); });
+      }
+      if (work.extraServiceIndex
+            .findOrAdd(mix(pair), static_cast<uint32_t>(services.size()), [&](uint32_t i) { return services[i] == pair; })
+            .second) {
+        services.push_back(pair);
+        ++svc.sources;
+      }
+    }
+    auto& labels = work.extraLabels;
+    auto labelHash = [](uint32_t of, uint32_t headerFromId, uint32_t service) {
+      return mix((uint64_t{of} << 32 | headerFromId) ^ mix(service));
+    };
+    if (work.extraLabelIndex.full(labels.size())) {
+      work.extraLabelIndex.grow(labels.size(), [&](size_t i) {
+        return labelHash(labels[i].source, labels[i].label.headerFromId, labels[i].label.service);
+      });
+    }
+    const auto [labelIndex, newLabel] = work.extraLabelIndex.findOrAdd(
+      labelHash(index, fact.headerFromId, info.service), static_cast<uint32_t>(labels.size()), [&](uint32_t i) {
+        const ExtraLabel& l = labels[i];
+        return l.source == index && l.label.headerFromId == fact.headerFromId && l.label.service == info.service;
+      });
+    if (newLabel) {
+      labels.push_back(ExtraLabel{index, Label{fact.headerFromId, info.service, 0}});
+    }
+    labels[labelIndex].label.messages += fact.messages;
+  }
+
+  static uint64_t hashOf(const IpKey& key) { return mix(key.lo ^ mix(key.hi)); }
+
+  //! After run i moved on: its next address, or "done".  \return false when done.
+  bool advanced(uint32_t i)
+  {
+    auto& work = d_work;
+    if (!work.runs[i].fill()) {
+      work.done[i] = 1;
+      work.keys[i] = IpKey{UINT64_MAX, UINT64_MAX};
+      return false;
+    }
+    const auto& run = work.runs[i];
+    work.keys[i] = ipKey(run.batch[run.next].ip);
+    if (releaseDue(1)) {
+      for (auto& day : work.runs) {
+        day.reader.releasePages();
+      }
+    }
+    return true;
+  }
+
+  //! Run a comes before run b: a smaller address; on a tie (all ones) a live run first.
+  [[nodiscard]] bool before(uint32_t a, uint32_t b) const
+  {
+    const IpKey& x = d_work.keys[a];
+    const IpKey& y = d_work.keys[b];
+    if (x.hi != y.hi) {
+      return x.hi < y.hi;
+    }
+    if (x.lo != y.lo) {
+      return x.lo < y.lo;
+    }
+    return d_work.done[a] < d_work.done[b];
+  }
+
+  /*!
+   * Leaves are runs 0..k-1 at positions k..2k-1, internal nodes 1..k-1 keep the loser of
+   * their match.  Each run climbs from its leaf: it waits at the first free node for the
+   * winner of the sibling subtree, plays it there, and the winner climbs on.
+   */
+  void buildTree()
+  {
+    auto& tree = d_work.tree;
+    const size_t k = d_work.runs.size();
+    tree.assign(std::max<size_t>(k, 1), s_noRun);
+    for (uint32_t leaf = 0; leaf < k; ++leaf) {
+      uint32_t winner = leaf;
+      size_t node = (leaf + k) / 2;
+      for (; node > 0; node /= 2) {
+        if (tree[node] == s_noRun) {
+          tree[node] = winner;
+          break;
+        }
+        if (before(tree[node], winner)) {
+          std::swap(tree[node], winner);
+        }
+      }
+      if (node == 0) {
+        tree[0] = winner;
+      }
+    }
+  }
+
+  //! Run w has a new address: play it up the path to the root.
+  void replay(uint32_t w)
+  {
+    auto& tree = d_work.tree;
+    const size_t k = d_work.runs.size();
+    uint32_t winner = w;
+    for (size_t node = (w + k) / 2; node > 0; node /= 2) {
+      if (before(tree[node], winner)) {
+        std::swap(tree[node], winner);
+      }
+    }
+    tree[0] = winner;
+  }
+
+  void startSource(const IpKey& key)
+  {
+    ++d_serial;
+    d_key = key;
+    d_messages = 0;
+    d_dmarcPass = 0;
+    d_work.labels.clear();
+  }
+
+  void addToSource(const RawFact& fact)
+  {
+    const OutcomeInfo info = outcomeInfo(fact.outcomeId);
+    ServiceAccumulator& svc = addToService(info, fact.messages);
+    d_messages += fact.messages;
+    d_dmarcPass += info.pass ? fact.messages : 0;
+    if (svc.lastSource != d_serial) {
+      svc.lastSource = d_serial;
+      ++svc.sources;
+    }
+    auto& labels = d_work.labels;
+    auto found = std::find_if(labels.begin(), labels.end(), [&](const Label& l) {
+      return l.headerFromId == fact.headerFromId && l.service == info.service;
+    });
+    if (found == labels.end()) {
+      labels.push_back(Label{fact.headerFromId, info.service, fact.messages});
+    }
+    else {
+      found->messages += fact.messages;
+    }
+  }
+
+  //! All facts of the source are in: keep it if it ranks in the top N.
+  void finishSource()
+  {
+    if (!ranks(d_messages, d_key)) {
+      return;
+    }
+    const Label* best = &d_work.labels.front();
+    for (const auto& label : d_work.labels) {
+      if (labelBefore(label, *best)) {
+        best = &label;
+      }
+    }
+    offer(TopSource{d_key, d_messages, d_dmarcPass, *best});
+  }
+
+  //! Would a source of these messages and address make the top N?
+  [[nodiscard]] bool ranks(uint64_t messages, const IpKey& key) const
+  {
+    const auto& top = d_work.top;
+    return d_topN > 0 && (top.size() < d_topN || ranksBefore(messages, key, top.front()));
+  }
+
+  //! Keep a source that ranks(), dropping the worst of a full top N.
+  void offer(const TopSource& source)
+  {
+    auto& top = d_work.top;
+    auto worstFirst = [](const TopSource& a, const TopSource& b) { return ranksBefore(a.messages, a.key, b); };
+    if (top.size() == d_topN) {
+      std::pop_heap(top.begin(), top.end(), worstFirst);
+      top.back() = source;
+    }
+    else {
+      top.push_back(source);
+    }
+    std::push_heap(top.begin(), top.end(), worstFirst);
+  }
+
+  //! The better label of a source: more messages, then the first by (header_from, service).
+  bool labelBefore(const Label& a, const Label& b)
+  {
+    if (a.messages != b.messages) {
+      return a.messages > b.messages;
+    }
+    const std::string& fromA = d_snapshot.dictString(a.headerFromId);
+    const std::string& fromB = d_snapshot.dictString(b.headerFromId);
+    const std::string& serviceA = d_work.services[a.service].name;
+    const std::string& serviceB = d_work.services[b.service].name;
+    return std::tie(fromA, serviceA) < std::tie(fromB, serviceB);
+  }
+
+  static constexpr uint32_t s_noRun = UINT32_MAX;
+  StoreSnapshot& d_snapshot;
+  Workspace& d_work;
+  const size_t d_topN;
+  const uint64_t d_releaseFacts;
+  uint64_t d_factsRead = 0;
+  uint32_t d_lastOutcomeId = 0;
+  OutcomeInfo d_lastOutcome;
+  // The source being merged.
+  uint64_t d_serial = 0;
+  IpKey d_key;
+  uint64_t d_messages = 0;
+  uint64_t d_dmarcPass = 0;
+};
+
+DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const StatusView::Options& options,
+                          const std::string& domain, uint32_t fromDay, uint32_t toDay, size_t topN)
 {
   DomainStatus status;
   status.domain = domain;
@@ -254,164 +819,52 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const std::s
   if (!domainId) {
     return status;
   }
+  if (auto newest = snapshot.dayRange(*domainId, 0, UINT32_MAX)) {
+    status.newestDay = newest->second;
+  }
 
-  // Totals: the days database.
-  for (const auto& day : snapshot.dayTotals(*domainId, fromDay, toDay)) {
+  // Totals: the days database (which also lists the days to read facts from).
+  const auto days = snapshot.dayTotals(*domainId, fromDay, toDay);
+  uint64_t records = 0;
+  for (const auto& day : days) {
     status.messages += day.messages;
     status.dmarcPass += day.dmarcPass;
+    records += day.records;
   }
   status.dmarcFail = status.messages - std::min(status.dmarcPass, status.messages);
   status.wouldBlock = status.dmarcFail;
-  if (status.messages == 0) {
+  if (days.empty()) {
     return status;
   }
 
-  // Sources and services: the facts of the range, by id.  A source is found by its
-  // 16-byte address; outcome ids are collected and each is decoded once, afterwards,
-  // in id order; the (header_from, service) labels wait for the top sources.
+  // Sources and services: one pass over the window's facts.
   work.clear();
-  auto& sources = work.sources;
-  auto& services = work.services;
-  auto& facts = work.facts;
-  uint32_t lastOutcomeId = 0;
-  uint32_t lastOutcome = 0;
-  snapshot.forEachRawFact(*domainId, fromDay, toDay, [&](const RawFact& fact) {
-    if (fact.outcomeId != lastOutcomeId || lastOutcomeId == 0) {
-      auto [found, added] =
-        work.outcomeIndex.try_emplace(fact.outcomeId, static_cast<uint32_t>(work.outcomeIds.size()));
-      if (added) {
-        work.outcomeIds.push_back(fact.outcomeId);
-      }
-      lastOutcomeId = fact.outcomeId;
-      lastOutcome = found->second;
-    }
-    const uint32_t sourceId = work.sourceIndex.find(fact.ip);
-    sources[sourceId].messages += fact.messages;
-    facts.push_back(FactRef{sourceId, fact.headerFromId, lastOutcome, 0, fact.messages});
-  });
-
-  // The outcomes: their service and DMARC result.
-  auto& outcomeOrder = work.outcomeOrder;
-  outcomeOrder.resize(work.outcomeIds.size());
-  for (uint32_t i = 0; i < outcomeOrder.size(); ++i) {
-    outcomeOrder[i] = i;
+  DomainScan scan(snapshot, work, topN, options.releaseMappedBytes / s_mappedBytesPerFact);
+  if (records <= options.maxTableSources) {
+    scan.table(*domainId, fromDay, toDay, records);
   }
-  std::sort(outcomeOrder.begin(), outcomeOrder.end(),
-            [&](uint32_t a, uint32_t b) { return work.outcomeIds[a] < work.outcomeIds[b]; });
-  work.outcomes.resize(work.outcomeIds.size());
-  for (uint32_t index : outcomeOrder) {
-    snapshot.outcomeView(work.outcomeIds[index], work.outcomeView);
-    OutcomeInfo& info = work.outcomes[index];
-    info.pass = work.outcomeView.dmarcPass();
-    std::string_view name = serviceDomain(work.outcomeView);
-    work.serviceName.assign(name);
-    for (char& c : work.serviceName) {
-      c = lowerAscii(c);
-    }
-    auto named = work.serviceByName.find(work.serviceName);
-    if (named == work.serviceByName.end()) {
-      named = work.serviceByName.emplace(work.serviceName, static_cast<uint32_t>(services.size())).first;
-      services.push_back(ServiceAccumulator{named->first});
-    }
-    info.service = named->second;
+  else {
+    scan.merge(*domainId, days);
   }
 
-  // Pass and fail per source and per service.
-  for (auto& fact : facts) {
-    const OutcomeInfo& info = work.outcomes[fact.outcome];
-    auto& source = sources[fact.source];
-    (info.pass ? source.dmarcPass : source.dmarcFail) += fact.messages;
-    auto& svc = services[info.service];
-    svc.messages += fact.messages;
-    (info.pass ? svc.dmarcPass : svc.dmarcFail) += fact.messages;
-    fact.service = info.service;
-  }
-
-  // Group the facts by source (a counting sort): distinct sources per service, labels.
-  auto& begin = work.begin;
-  auto& order = work.order;
-  begin.assign(sources.size() + 1, 0);
-  for (const auto& fact : facts) {
-    ++begin[fact.source + 1];
-  }
-  for (size_t i = 1; i < begin.size(); ++i) {
-    begin[i] += begin[i - 1];
-  }
-  work.next.assign(begin.begin(), begin.end() - 1);
-  order.resize(facts.size());
-  for (uint32_t i = 0; i < facts.size(); ++i) {
-    order[work.next[facts[i].source]++] = i;
-  }
-  for (uint32_t source = 0; source < sources.size(); ++source) {
-    for (uint32_t k = begin[source]; k < begin[source + 1]; ++k) {
-      auto& svc = services[facts[order[k]].service];
-      if (svc.lastSource != source) {
-        svc.lastSource = source;
-        ++svc.sources;
-      }
-    }
-  }
-
-  // Top sources: most messages first, then by address ("no address" first).
-  auto& ranked = work.ranked;
-  ranked.resize(sources.size());
-  for (uint32_t i = 0; i < ranked.size(); ++i) {
-    ranked[i] = i;
-  }
-  const size_t keep = std::min(topN, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(),
-                    [&](uint32_t a, uint32_t b) {
-                      const auto& x = sources[a];
-                      const auto& y = sources[b];
-                      return x.messages != y.messages ? x.messages > y.messages : x.ip < y.ip;
-                    });
-  status.topSources.reserve(keep);
-  auto& labels = work.labels;
-  for (size_t r = 0; r < keep; ++r) {
-    const uint32_t sourceId = ranked[r];
-    const auto& source = sources[sourceId];
+  auto& top = work.top;
+  std::sort(top.begin(), top.end(), [](const TopSource& a, const TopSource& b) { return ranksBefore(a.messages, a.key, b); });
+  status.topSources.reserve(top.size());
+  for (const auto& source : top) {
     SourceSummary summary;
-    if (source.ip != IpBytes{}) {
-      summary.ip = IpAddress{source.ip};
+    if (source.key != IpKey{}) {
+      summary.ip = IpAddress{ipBytes(source.key)};
     }
+    summary.headerFrom = snapshot.dictString(source.label.headerFromId);
+    summary.service = work.services[source.label.service].name;
     summary.messages = source.messages;
     summary.dmarcPass = source.dmarcPass;
-    summary.dmarcFail = source.dmarcFail;
-    // The label carrying most of the source's messages (the first by (header_from, service) on a tie).
-    labels.clear();
-    for (uint32_t k = begin[sourceId]; k < begin[sourceId + 1]; ++k) {
-      const auto& fact = facts[order[k]];
-      const std::pair<uint32_t, uint32_t> label{fact.headerFromId, fact.service};
-      auto found = std::find_if(labels.begin(), labels.end(), [&](const auto& l) { return l.first == label; });
-      if (found == labels.end()) {
-        labels.emplace_back(label, fact.messages);
-      }
-      else {
-        found->second += fact.messages;
-      }
-    }
-    const std::string* bestFrom = nullptr;
-    const std::string* bestService = nullptr;
-    uint64_t bestMessages = 0;
-    for (const auto& [label, messages] : labels) {
-      const std::string& from = snapshot.dictString(label.first);
-      const std::string& service = services[label.second].name;
-      if (bestFrom == nullptr || messages > bestMessages ||
-          (messages == bestMessages && std::tie(from, service) < std::tie(*bestFrom, *bestService))) {
-        bestFrom = &from;
-        bestService = &service;
-        bestMessages = messages;
-      }
-    }
-    if (bestFrom != nullptr) {
-      summary.headerFrom = *bestFrom;
-      summary.service = *bestService;
-    }
+    summary.dmarcFail = source.messages - source.dmarcPass;
     status.topSources.push_back(std::move(summary));
   }
 
-  status.services.reserve(services.size());
-  for (auto& svc : services) {
+  status.services.reserve(work.services.size());
+  for (auto& svc : work.services) {
     ServiceSummary summary;
     summary.name = svc.name;
     summary.category = "unclassified";
@@ -484,19 +937,41 @@ std::optional<uint32_t> parseSince(std::string_view text, int64_t now)
   return static_cast<uint32_t>(days);
 }
 
+std::optional<StatusWindow> statusWindow(std::string_view since, int64_t now)
+{
+  const uint32_t today = utcDay(now);
+  if (since == "all") {
+    return StatusWindow{0, UINT32_MAX, true};
+  }
+  if (since.empty()) {
+    return StatusWindow{today - std::min(today, s_defaultStatusDays - 1), today, false};
+  }
+  auto from = parseSince(since, now);
+  if (!from || *from > today) {
+    return std::nullopt;
+  }
+  return StatusWindow{*from, today, false};
+}
+
 struct StatusView::Impl
 {
-  explicit Impl(const Store& store) :
-    snapshot(store)
+  Impl(const Store& store, const Options& viewOptions) :
+    snapshot(store), options(viewOptions)
   {
   }
 
   StoreSnapshot snapshot;
+  Options options;
   Workspace work;
 };
 
 StatusView::StatusView(const Store& store) :
-  d_impl(std::make_unique<Impl>(store))
+  StatusView(store, Options())
+{
+}
+
+StatusView::StatusView(const Store& store, const Options& options) :
+  d_impl(std::make_unique<Impl>(store, options))
 {
 }
 
@@ -519,7 +994,7 @@ std::optional<std::pair<uint32_t, uint32_t>> StatusView::dataDays(std::string_vi
 
 DomainStatus StatusView::compute(std::string_view domain, uint32_t fromDay, uint32_t toDay, size_t topN)
 {
-  return domainStatus(d_impl->snapshot, d_impl->work, lowerAscii(domain), fromDay, toDay, topN);
+  return domainStatus(d_impl->snapshot, d_impl->work, d_impl->options, lowerAscii(domain), fromDay, toDay, topN);
 }
 
 std::vector<DomainStatus> computeStatus(const Store& store, std::string_view domain, uint32_t fromDay,

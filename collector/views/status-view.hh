@@ -8,7 +8,17 @@
  * its authenticated identity: the first passing DKIM d= domain, else the SPF
  * domain, else "unknown"; category "unclassified".
  *
+ * The window ends today (UTC), taken from the caller's clock, never from the
+ * data: a report dated in the future cannot move it (statusWindow).
+ *
+ * Memory: what sums the sources is bounded (a table of at most
+ * Options::maxTableSources, else a batch per day of the window), plus the top N
+ * and the domain's distinct outcomes and services: a million distinct source
+ * IPs take no more heap than a hundred.  The pages of a big window's facts are
+ * handed back to the page cache as they are read (status-view.cc has figures).
+ *
  * Thread-safety: plain functions over a Store (read transactions).
+ * Errors: StoreError from the store.
  */
 #pragma once
 
@@ -54,6 +64,7 @@ struct DomainStatus
   uint64_t wouldBlock = 0; //!< DMARC-failing messages that p=reject would refuse
   std::vector<SourceSummary> topSources;
   std::vector<ServiceSummary> services;
+  std::optional<uint32_t> newestDay; //!< the domain's newest day with data, in any window; nullopt: none
 };
 
 //! Days since the epoch of a UTC time.
@@ -62,6 +73,26 @@ uint32_t utcDay(int64_t epochSeconds);
 std::string formatDay(uint32_t day);
 //! \brief Parse "7d" (relative to today) or "YYYY-MM-DD". \return nullopt on junk.
 std::optional<uint32_t> parseSince(std::string_view text, int64_t now);
+
+//! The days a status query covers.
+struct StatusWindow
+{
+  uint32_t fromDay = 0;
+  uint32_t toDay = 0;
+  bool all = false; //!< every stored day (the caller shows the days the data covers)
+};
+
+//! Days in the default status window (today and the six before it).
+constexpr uint32_t s_defaultStatusDays = 7;
+
+/*!
+ * \brief The window of `status --since`: "" (the default) the 7 days ending today (UTC), "Nd"
+ * the N days ending today, "YYYY-MM-DD" that day to today, "all" every stored day (days after
+ * today included: a report dated in the future is shown there, nowhere else).  Today comes
+ * from now, so no report can move a window.
+ * \return nullopt on junk and for a date after today.
+ */
+std::optional<StatusWindow> statusWindow(std::string_view since, int64_t now);
 
 /*!
  * Status queries over one consistent snapshot of the store (a read transaction),
@@ -72,7 +103,25 @@ std::optional<uint32_t> parseSince(std::string_view text, int64_t now);
 class StatusView
 {
 public:
+  struct Options
+  {
+    /*!
+     * A domain's scan hands the store's pages back to the page cache (they fault back in
+     * when read again) after every this many bytes of its facts (about 100 bytes a fact),
+     * so one big window keeps a flat RSS.  The dictionary pages that outcome lookups map
+     * count for nothing: a domain's next lookups would fault them all back.  0: never.
+     */
+    uint64_t releaseMappedBytes = 32ULL << 20;
+    /*!
+     * Windows of a domain whose days hold at most this many records (so at most as many
+     * sources) are summed in a table by address (64 bytes a source: 4 MiB at 64Ki); larger
+     * ones by merging their days (a few KiB per day, however many sources).
+     */
+    uint64_t maxTableSources = 64 * 1024;
+  };
+
   explicit StatusView(const Store& store);
+  StatusView(const Store& store, const Options& options);
   ~StatusView();
   StatusView(const StatusView&) = delete;
   StatusView& operator=(const StatusView&) = delete;
@@ -82,7 +131,10 @@ public:
   //! The first and last day with data of a domain within [fromDay, toDay], nullopt when none.
   [[nodiscard]] std::optional<std::pair<uint32_t, uint32_t>> dataDays(std::string_view domain, uint32_t fromDay,
                                                                       uint32_t toDay) const;
-  //! Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
+  /*!
+   * \brief Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
+   * Reads every fact of the window once.  \throw StoreError
+   */
   DomainStatus compute(std::string_view domain, uint32_t fromDay, uint32_t toDay, size_t topN);
 
 private:

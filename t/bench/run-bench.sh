@@ -8,9 +8,11 @@
 #      next to the floor (t/bench/floor: inflate + xmlTextReader scan only);
 #      prints ingest/floor, records/s, MB/s (uncompressed XML) and peak RSS,
 #      and checks that ingest reports exactly the generator's totals.
-#   2. `dmarcwatch status --json` on a store holding a year of daily reports
-#      for 100 domains (36,500 reports, ~3.6 million records), filled by one
-#      `dmarcwatch ingest DIR` call (itself timed: reports/s).
+#   2. `dmarcwatch status --json` (7 days, 90 days, all) on a store holding a
+#      year of daily reports for 100 domains (36,500 reports, ~3.6 million
+#      records), filled by one `dmarcwatch ingest DIR` call (itself timed:
+#      reports/s); and `status --since all` on one domain with over a million
+#      distinct source IPs (peak RSS target 64 MiB).
 #   3. Mail through a private Postfix (t/bench/bench-postfix.sh), when root,
 #      Postfix and the milter are there; otherwise a note says why not.
 # Results go to stdout as Markdown and into t/bench/RESULTS.md between the
@@ -23,9 +25,10 @@
 #   BENCH_SIZES   record counts (default "2000 200000 2000000")
 #   BENCH_REPS    repetitions per measurement (default 5; 3 at >= 1M records)
 #   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3
-#   BENCH_STATUS_STORE  keep the year store in this directory and reuse it
-#                 when it exists (filling it takes minutes); default: a fresh
-#                 store every run, removed at exit
+#   BENCH_STATUS_STORE  keep the year store in this directory (and the
+#                 million-source one in DIR-1m) and reuse them when they exist
+#                 (filling them takes minutes); default: fresh stores every
+#                 run, removed at exit
 #   BENCH_RESULTS file to update (default $SRCDIR/t/bench/RESULTS.md; "-" = none)
 #   BENCH_FLOOR_FLAGS extra floor options (e.g. --plain: no NOBLANKS/COMPACT)
 #   SRCDIR BUILDDIR   set by make; default: this script's tree and $PWD
@@ -53,7 +56,7 @@ read -r -a FLOOR_FLAGS <<<"${BENCH_FLOOR_FLAGS:-}"
 STATUS_DOMAINS=${BENCH_STATUS_DOMAINS:-100}
 STATUS_DAYS=${BENCH_STATUS_DAYS:-365}
 STATUS_RECORDS=${BENCH_STATUS_RECORDS:-100}
-STATUS_BEGIN=1704067200 # 2024-01-01: status windows are relative to the newest report
+STATUS_BEGIN=1704067200 # 2024-01-01; status's today is pinned to the last day (DMARCWATCH_NOW)
 
 bench_require "$BENCH_TIME" "$PYTHON"
 for prog in "$GEN" "$FLOOR" "$DW"; do
@@ -178,6 +181,77 @@ done
 # store is rebuilt every run unless BENCH_STATUS_STORE keeps it (its format
 # may have changed), which also gives the bulk-ingest rate.
 STATUS_TABLE=$WORK/status.md
+
+# fill_store STORE INPUT LABEL REPORTS RECORDS: ingest INPUT (a directory) into STORE, or
+# reuse STORE when it was filled from INPUT before; adds a table row.  Returns 1 on failure.
+fill_store() {
+  local store=$1 input=$2 label=$3 reports=$4 records=$5 rate rrate size
+  if [ "$(cat "$store/bench-complete" 2>/dev/null)" = "$(basename "$input")" ]; then
+    echo "| $label | reused | - | - | store kept in $store (BENCH_STATUS_STORE) |" >>"$STATUS_TABLE"
+    return 0
+  fi
+  if rm -rf "$store" && measure "$WORK/fill.out" "$WORK/fill.err" "$DW" --db "$store" ingest "$input"; then
+    # Marks the store complete and names its input: a half-filled store
+    # (interrupted run) or one from other parameters is never reused.
+    basename "$input" >"$store/bench-complete"
+    rate=$(awk -v n="$reports" -v s="$M_WALL" 'BEGIN { printf "%.3g", n / s }')
+    rrate=$(awk -v n="$records" -v s="$M_WALL" 'BEGIN { printf "%.0f", n / s }')
+    size=$(du -sm "$store" | cut -f1)
+    echo "| $label | $(fmt_s "$M_WALL") | $(fmt_s "$M_CPU") | $(fmt_mib "$M_RSS") | $rate reports/s, $rrate records/s; store $size MiB |" >>"$STATUS_TABLE"
+    return 0
+  fi
+  fail "$label: exit $?: $(head -c 300 "$WORK/fill.err")"
+  echo "| $label | failed | - | - | $(head -c 200 "$WORK/fill.err" | tr '|\n' '  ') |" >>"$STATUS_TABLE"
+  return 1
+}
+
+# check_store STORE REPORTS RECORDS MESSAGES: the store holds exactly what was generated.
+check_store() {
+  local why
+  if ! why=$("$DW" --db "$1" reports --json | "$PYTHON" -c '
+import json, sys
+want = [int(x) for x in sys.argv[1:4]]
+reps = json.load(sys.stdin)["reports"]
+got = [len(reps), sum(r["records"] for r in reps), sum(r["messages"] for r in reps)]
+if got != want: sys.exit(f"reports/records/messages got {got} want {want}")' "$2" "$3" "$4" 2>&1); then
+    fail "$1: $why"
+  fi
+}
+
+# status_row STORE LABEL MESSAGES RSS_KIB ARGS...: time `status --json ARGS` on STORE and add
+# a row; MESSAGES (if not empty) is the total it must show, RSS_KIB (if not empty) a peak
+# RSS target.
+status_row() {
+  local store=$1 label=$2 want=$3 rss_target=$4 sw=() sr=() sc=() serr="" runs=$((REPS + 2)) rep
+  local ndom smed smin smax srss scpu ok
+  shift 4
+  for ((rep = 1; rep <= runs; rep++)); do # the first two warm the page cache
+    if measure "$WORK/status.json" "$WORK/status.err" "$DW" --db "$store" status --json "$@"; then
+      ((rep > 2)) && sw+=("$M_WALL") sr+=("$M_RSS") sc+=("$M_CPU")
+      # Slow (seconds): one warm-up and two measured runs are enough.
+      if ((rep == 1)) && awk -v s="$M_WALL" 'BEGIN { exit !(s > 5) }'; then runs=4; fi
+    else
+      serr="exit $?: $(head -c 300 "$WORK/status.err")"
+      break
+    fi
+  done
+  if [ -n "$serr" ]; then
+    fail "$label: $serr"
+    echo "| $label | failed: ${serr//|//} | - | - | |" >>"$STATUS_TABLE"
+    return
+  fi
+  ndom=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; print(len(d), sum(x["messages"] for x in d))' "$WORK/status.json")
+  read -r smed smin smax <<<"$(stats "${sw[@]}")"
+  read -r _ _ srss <<<"$(stats "${sr[@]}")"
+  read -r scpu _ _ <<<"$(stats "${sc[@]}")"
+  ok=$(awk -v s="$smed" 'BEGIN { print (s < 0.2) ? "target <200 ms ok" : "target <200 ms MISSED" }')
+  if [ -n "$rss_target" ]; then
+    ok="$ok; $(awk -v k="$srss" -v t="$rss_target" 'BEGIN { printf "RSS < %d MiB %s", t / 1024, (k < t) ? "ok" : "MISSED" }')"
+  fi
+  if [ -n "$want" ] && [ "${ndom#* }" != "$want" ]; then fail "$label: messages ${ndom#* } want $want"; fi
+  echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_s "$scpu") | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
+}
+
 if [ "${BENCH_STATUS:-1}" != 0 ]; then
   YEAR=$CACHE/year-$fp-$STATUS_DOMAINS-$STATUS_DAYS-$STATUS_RECORDS
   if [ ! -s "$YEAR.totals" ]; then
@@ -193,63 +267,43 @@ if [ "${BENCH_STATUS:-1}" != 0 ]; then
     echo "|---|--:|--:|--:|---|"
   } >"$STATUS_TABLE"
   STORE=${BENCH_STATUS_STORE:-$WORK/year-store}
-  if [ "$(cat "$STORE/bench-complete" 2>/dev/null)" = "$(basename "$YEAR")" ]; then
-    echo "| ingest DIR | reused | - | - | store kept in $STORE (BENCH_STATUS_STORE) |" >>"$STATUS_TABLE"
-    status_ready=1
-  elif rm -rf "$STORE" && measure "$WORK/year.out" "$WORK/year.err" "$DW" --db "$STORE" ingest "$YEAR"; then
-    status_ready=1
-    # Marks the store complete and names its input: a half-filled store
-    # (interrupted run) or one from other parameters is never reused.
-    basename "$YEAR" >"$STORE/bench-complete"
-    rate=$(awk -v n="$y_reports" -v s="$M_WALL" 'BEGIN { printf "%.0f", n / s }')
-    rrate=$(awk -v n="$y_records" -v s="$M_WALL" 'BEGIN { printf "%.0f", n / s }')
-    size=$(du -sm "$STORE" | cut -f1)
-    echo "| ingest DIR ($y_reports files .xml.gz, $y_records records) | $(fmt_s "$M_WALL") | $(fmt_s "$M_CPU") | $(fmt_mib "$M_RSS") | $rate reports/s, $rrate records/s; store $size MiB |" >>"$STATUS_TABLE"
-  else
-    status_ready=0
-    fail "year ingest: exit $?: $(head -c 300 "$WORK/year.err")"
-    echo "| ingest DIR ($y_reports files) | failed | - | - | $(head -c 200 "$WORK/year.err" | tr '|\n' '  ') |" >>"$STATUS_TABLE"
-  fi
-  if [ "$status_ready" = 1 ]; then
-    # The store must hold exactly what was generated.
-    if ! why=$("$DW" --db "$STORE" reports --json | "$PYTHON" -c '
-import json, sys
-want = [int(x) for x in sys.argv[1:4]]
-reps = json.load(sys.stdin)["reports"]
-got = [len(reps), sum(r["records"] for r in reps), sum(r["messages"] for r in reps)]
-if got != want: sys.exit(f"reports/records/messages got {got} want {want}")' "$y_reports" "$y_records" "$y_messages" 2>&1); then
-      fail "year store: $why"
-    fi
-    for since in default all; do
-      args=(status --json)
-      label="status --json"
-      if [ "$since" = all ]; then args+=(--since all) label="status --json --since all"; fi
-      sw=() sr=() sc=() serr="" runs=$((REPS + 2))
-      for ((rep = 1; rep <= runs; rep++)); do # the first two warm the page cache
-        if measure "$WORK/status.json" "$WORK/status.err" "$DW" --db "$STORE" "${args[@]}"; then
-          ((rep > 2)) && sw+=("$M_WALL") sr+=("$M_RSS") sc+=("$M_CPU")
-          # Slow (seconds): one warm-up and two measured runs are enough.
-          if ((rep == 1)) && awk -v s="$M_WALL" 'BEGIN { exit !(s > 5) }'; then runs=4; fi
-        else
-          serr="exit $?: $(head -c 300 "$WORK/status.err")"
-          break
-        fi
-      done
-      if [ -n "$serr" ]; then
-        fail "status $since: $serr"
-        echo "| $label | failed: ${serr//|//} | - | - | |" >>"$STATUS_TABLE"
-        continue
-      fi
-      ndom=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; print(len(d), sum(x["messages"] for x in d))' "$WORK/status.json")
-      read -r smed smin smax <<<"$(stats "${sw[@]}")"
-      read -r _ _ srss <<<"$(stats "${sr[@]}")"
-      read -r scpu _ _ <<<"$(stats "${sc[@]}")"
-      ok=$(awk -v s="$smed" 'BEGIN { print (s < 0.2) ? "target <200 ms ok" : "target <200 ms MISSED" }')
-      [ "$since" = all ] && [ "${ndom#* }" != "$y_messages" ] && fail "status --since all: messages ${ndom#* } want $y_messages"
-      echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_s "$scpu") | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
-    done
+  if fill_store "$STORE" "$YEAR" "ingest DIR ($y_reports files .xml.gz, $y_records records)" "$y_reports" "$y_records"; then
+    check_store "$STORE" "$y_reports" "$y_records" "$y_messages"
+    # Status's window ends today: today is pinned (DMARCWATCH_NOW, a test hook) to the last
+    # day of the data, so that the default (7 days) and 90-day windows cover a week and a
+    # quarter of it.
+    export DMARCWATCH_NOW=$((STATUS_BEGIN + (STATUS_DAYS - 1) * 86400 + 43200))
+    status_row "$STORE" "status --json" "" ""
+    status_row "$STORE" "status --json --since 90d" "" "" --since 90d
+    status_row "$STORE" "status --json --since all" "$y_messages" "" --since all
+    unset DMARCWATCH_NOW
   fi
   [ -n "${BENCH_STATUS_STORE:-}" ] || rm -rf "$STORE"
+
+  # Memory: one domain with over a million distinct source IPs in the window (issue: peak RSS
+  # under 64 MiB).  Six daily reports of 200,000 records: 1.2M facts, 1.03M distinct sources
+  # (the generator draws a few from well-known sender ranges).
+  BIG=$CACHE/big-$fp-6x200000
+  if [ ! -s "$BIG.totals" ]; then
+    echo "run-bench: generating 6 reports of 200000 records into $BIG" >&2
+    rm -rf "$BIG" && mkdir -p "$BIG"
+    for i in 0 1 2 3 4 5; do
+      "$GEN" --records 200000 --seed $((100 + i)) --domain big.example --report-id "big-$i" \
+        --begin $((STATUS_BEGIN + i * 86400)) --gzip --out "$BIG/r$i.xml.gz" --totals "$BIG/r$i.totals" 2>/dev/null
+    done
+    "$PYTHON" -c 'import json,sys; t=[json.load(open(f)) for f in sys.argv[1:]]; print(json.dumps({k: sum(x[k] for x in t) for k in ("reports", "records", "messages")}))' \
+      "$BIG"/r?.totals >"$BIG.totals.tmp"
+    rm -f "$BIG"/r?.totals
+    mv "$BIG.totals.tmp" "$BIG.totals"
+  fi
+  read -r b_reports b_records b_messages <<<"$("$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["reports"], t["records"], t["messages"])' "$BIG.totals")"
+  BIGSTORE=${BENCH_STATUS_STORE:+$BENCH_STATUS_STORE-1m}
+  BIGSTORE=${BIGSTORE:-$WORK/big-store}
+  if fill_store "$BIGSTORE" "$BIG" "ingest DIR ($b_reports files .xml.gz, $b_records records, 1 domain)" "$b_reports" "$b_records"; then
+    check_store "$BIGSTORE" "$b_reports" "$b_records" "$b_messages"
+    status_row "$BIGSTORE" "status --json --since all (1.03M distinct source IPs)" "$b_messages" $((64 * 1024)) --since all
+  fi
+  [ -n "${BENCH_STATUS_STORE:-}" ] || rm -rf "$BIGSTORE"
 fi
 
 # Step: part 3, Postfix and the milter (root only; its own script).
@@ -295,7 +349,7 @@ REPORT=$WORK/report.md
     echo
     echo "### \`status\` on a year of reports ($STATUS_DOMAINS domains x $STATUS_DAYS days, ~$STATUS_RECORDS records each)"
     echo
-    echo "Medians of $REPS runs after 2 warm-up runs (2 runs after 2 when one takes over 5 s). Without \`--since\`, status covers the 7 days up to each domain's newest report. Target: < 200 ms."
+    echo "Medians of $REPS runs after 2 warm-up runs (2 runs after 2 when one takes over 5 s). Status's window ends today; here today is pinned (DMARCWATCH_NOW) to the last day of the data, so the default window is its last 7 days and \`--since 90d\` its last 90. The last rows: one domain, 6 daily reports of 200,000 records (1.03M distinct source IPs). Targets: < 200 ms; peak RSS < 64 MiB with a million sources."
     echo
     cat "$STATUS_TABLE"
   fi

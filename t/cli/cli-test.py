@@ -2,6 +2,7 @@
 """The `dmarcwatch` command contract (DESIGN.md): exit codes, --json shapes,
 inputs (files, stdin, mbox, Maildir, directories), dedup, reports and status.
 Prints one line per check and ends with "N passed, M failed"."""
+import datetime
 import json
 import os
 import shutil
@@ -27,9 +28,34 @@ def check(ok, what, detail=""):
         print(f"not ok - {what}" + (f": {detail}" if detail else ""))
 
 
-def run(*args, stdin=None):
-    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, timeout=60)
+def run(*args, stdin=None, now=None):
+    """Run dmarcwatch; now (seconds since the epoch) pins its "today" (DMARCWATCH_NOW, tests only)."""
+    env = dict(os.environ)
+    env.pop("DMARCWATCH_NOW", None)
+    if now is not None:
+        env["DMARCWATCH_NOW"] = str(now)
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, timeout=60, env=env)
     return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+
+
+def day_of(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+def report_file(directory, domain, report_id, begin, messages):
+    """A one-record aggregate report for domain over [begin, begin + 1 day); its path."""
+    xml = ('<?xml version="1.0"?><feedback><report_metadata><org_name>example.net</org_name>'
+           "<email>dmarc@example.net</email><report_id>%s</report_id><date_range><begin>%d</begin>"
+           "<end>%d</end></date_range></report_metadata><policy_published><domain>%s</domain>"
+           "<p>none</p></policy_published><record><row><source_ip>192.0.2.77</source_ip><count>%d</count>"
+           "<policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf>"
+           "</policy_evaluated></row><identifiers><header_from>%s</header_from></identifiers>"
+           "<auth_results><dkim><domain>%s</domain><result>pass</result></dkim></auth_results></record>"
+           "</feedback>\n" % (report_id, begin, begin + 86399, domain, messages, domain, domain))
+    path = os.path.join(directory, report_id + ".xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    return path
 
 
 def json_lines(text):
@@ -172,16 +198,59 @@ def main():
         rc, out, _ = run("--db", db, "status", "ngyn.org", "--since", "all", "--json")
         one = json.loads(out)["domains"]
         check(rc == 0 and len(one) == 1 and one[0]["messages"] == ngyn_msgs, f"status DOMAIN: {ngyn_msgs} messages")
+        # The default window: the 7 days ending today, wherever the reports are.  Today is
+        # pinned to the day the newest report ends (DMARCWATCH_NOW).
+        newest = max(reports, key=lambda r: r["end"])
+        now = newest["end"] - newest["end"] % 86400 + 43200
+        today, week_start = day_of(now), day_of(now - 6 * 86400)
+        rc, out, _ = run("--db", db, "status", "--json", now=now)
+        default = {d["domain"]: d for d in json.loads(out)["domains"]}
+        check(rc == 0 and set(default) == set(domains) and
+              all(d["from"] == week_start and d["to"] == today for d in default.values()),
+              f"status without --since: every domain, {week_start} .. {today}", out[:300])
+        check(default[newest["domain"]]["messages"] > 0 and
+              all(d["newest"] is not None and (d["messages"] > 0 or d["newest"] < week_start)
+                  for d in default.values()),
+              "status: domains without reports in the window have messages 0 and their newest day")
+        quiet = sorted(d for d, v in default.items() if v["messages"] == 0)
+        rc, out, _ = run("--db", db, "status", now=now)
+        check(rc == 0 and "TOP SOURCE" in out and
+              all(f"no reports in this window; newest report {default[d]['newest']}" in out for d in quiet),
+              f"status table, {len(quiet)} domains noted as without reports in the window", out[:300])
+
+        # A report dated after today (a reporter's clock) does not move the window.
+        future_begin = now - now % 86400 + 30 * 86400
+        future = report_file(tmp, newest["domain"], "future-1", future_begin, 5000)
+        rc, out, err = run("--db", db, "ingest", "--json", future)
+        check(rc == 0 and json_lines(out)[0]["reports"][0]["status"] == "stored", "ingest a future-dated report",
+              out + err)
+        rc, out, _ = run("--db", db, "status", "--json", newest["domain"], now=now)
+        after = json.loads(out)["domains"][0]
+        before = default[newest["domain"]]
+        check(rc == 0 and (after["from"], after["to"], after["messages"]) == (week_start, today, before["messages"])
+              and after["newest"] == day_of(future_begin),
+              "status: a future-dated report moves neither the window nor its numbers", out[:300])
+        rc, out, _ = run("--db", db, "status", "--json", "--since", "all", newest["domain"], now=now)
+        check(rc == 0 and json.loads(out)["domains"][0]["messages"] == before["messages"] + 5000 and
+              json.loads(out)["domains"][0]["to"] == day_of(future_begin),
+              "status --since all counts it")
+        # The real clock: the default window ends today.
+        real_before = day_of(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
         rc, out, _ = run("--db", db, "status", "--json")
-        default = json.loads(out)["domains"]
-        check(rc == 0 and len(default) == len(domains) and all(d["messages"] > 0 for d in default),
-              "status without --since shows each domain's newest week")
-        rc, out, _ = run("--db", db, "status")
-        check(rc == 0 and "ngyn.org" in out and "TOP SOURCE" in out, "status table")
+        real_after = day_of(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
+        check(rc == 0 and all(d["to"] in (real_before, real_after) for d in json.loads(out)["domains"]),
+              "status without DMARCWATCH_NOW: the window ends today (UTC)", out[:200])
+        rc, _, err = run("--db", db, "status", "--since", day_of(now + 86400), now=now)
+        check(rc == 2, "status --since a date after today: exit 2", err)
+        rc, _, err = run("--db", db, "status", "--top", "ten")
+        check(rc == 2, "status --top junk: exit 2", err)
         rc, _, err = run("--db", db, "status", "--since", "yesterday-ish")
         check(rc == 2, "status --since junk: exit 2", err)
 
         # The store itself: verify, a conflict, reindex from the archive.
+        rc, out, _ = run("--db", db, "reports", "--json")
+        active = [r for r in json.loads(out)["reports"] if r["state"] == "active"]
+        stored, want_msgs = len(active), sum(r["messages"] for r in active)
         rc, out, err = run("--db", db, "db", "verify")
         check(rc == 0 and ": ok" in out, "db verify: ok", out + err)
         rc, out, _ = run("--db", db, "db", "verify", "--json")

@@ -81,9 +81,10 @@ RUA=$TMP/mail/example.test/rua
 delivered() { find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l; }
 # at_least DIR N: DIR holds N delivered mails or more (re-evaluated by wait_for)
 at_least() { [ "$(delivered "$1")" -ge "$2" ]; }
-# status_messages DOMAIN: the domain's message total from `dmarcwatch status --json`
+# status_messages DOMAIN: the domain's message total from `dmarcwatch status --json --since all`
+# (the reports are dated 2023: the default window, the last 7 days, holds none of them)
 status_messages() {
-  "$DMARCWATCH" --db "$TMP/db" status --json 2>/dev/null | python3 -c '
+  "$DMARCWATCH" --db "$TMP/db" status --json --since all 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 print(sum(x["messages"] for x in d.get("domains", []) if x["domain"] == sys.argv[1]))' "$1"

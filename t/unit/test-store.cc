@@ -1,6 +1,7 @@
 /*
  * test-store.cc - the LMDB store: layout, dedup, day split, raw cap, aborts,
- * read-only opens, concurrency, the previous-version dump, and status-view.
+ * read-only opens, concurrency, the read snapshot, and the previous-version dump.
+ * (status-view's numbers: test-status-view.cc.)
  *
  * Every test works in its own TempDir with a fixed clock.
  */
@@ -12,10 +13,10 @@
 
 #include "collector/common/errors.hh"
 #include "collector/store/lmdb.hh"
-#include "collector/views/status-view.hh"
 #include "collector/store/store-format.hh"
 #include "collector/store/store.hh"
 
+#include "t/unit/store-fixture.hh"
 #include "t/unit/test-util.hh"
 
 #include <lmdb.h>
@@ -34,117 +35,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <thread>
+#include <tuple>
 
 using namespace dmarcwatch::collector;
-using dmarcwatch::test::TempDir;
+using namespace dmarcwatch::test;
 
 namespace
 {
-
-constexpr int64_t s_day = 86400;
-//! 2024-03-10 12:00:00 UTC: "now" for every test.
-constexpr int64_t s_now = 1710072000;
-constexpr uint32_t s_today = s_now / s_day;
-
-Store::Options testOptions()
-{
-  Store::Options options;
-  options.mapSize = 16ULL << 20; // allocated at open: small, and grown on demand
-  options.maxMapSize = 4ULL << 30;
-  options.sync = false;
-  options.clock = [] { return s_now; };
-  return options;
-}
-
-ReportHeader makeHeader(const std::string& org, const std::string& id, const std::string& domain, int64_t begin,
-                        int64_t end)
-{
-  ReportHeader header;
-  header.metadata.orgName = org;
-  header.metadata.reportId = id;
-  header.metadata.email = "noreply@" + org;
-  header.metadata.begin = begin;
-  header.metadata.end = end;
-  header.policy.domain = domain;
-  header.policy.p = "none";
-  header.policy.pct = 100;
-  return header;
-}
-
-IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
-  IpAddress ip;
-  ip.bytes[10] = 0xff;
-  ip.bytes[11] = 0xff;
-  ip.bytes[12] = a;
-  ip.bytes[13] = b;
-  ip.bytes[14] = c;
-  ip.bytes[15] = d;
-  return ip;
-}
-
-Record makeRecord(std::optional<IpAddress> ip, uint64_t count, bool pass, const std::string& dkimDomain = "example.com",
-                  const std::string& headerFrom = "example.com")
-{
-  Record record;
-  record.sourceIp = ip;
-  record.count = count;
-  record.disposition = "none";
-  record.dkim = pass ? "pass" : "fail";
-  record.spf = "fail";
-  record.headerFrom = headerFrom;
-  record.dkimResults.push_back(DkimResult{dkimDomain, "s1", pass ? "pass" : "fail", ""});
-  record.spfResults.push_back(SpfResult{"bounce." + dkimDomain, "mfrom", "softfail", ""});
-  return record;
-}
-
-//! Begin of a UTC day (days since the epoch).
-int64_t dayStart(uint32_t day) { return int64_t{day} * s_day; }
-
-//! Commit a writer with these totals; the store's answer.
-StoreResult commitWith(ReportWriter& writer, uint64_t records, uint64_t messages, const std::string& source = "t",
-                       PayloadArchive* payload = nullptr, bool recovered = false, const Warnings* warnings = nullptr)
-{
-  ReportSummary summary;
-  summary.records = records;
-  summary.messages = messages;
-  summary.warnings = warnings;
-  summary.recovered = recovered;
-  summary.source = source;
-  summary.payload = payload;
-  return writer.commit(summary);
-}
-
-//! A payload to archive (bytes kept alive by the caller).
-PayloadArchive payloadOf(const std::string& kind, const std::string& bytes)
-{
-  PayloadArchive payload;
-  payload.kind = kind;
-  payload.bytes = bytes;
-  payload.size = bytes.size();
-  return payload;
-}
-
-//! One-day report for domain on day with the given records; the store's answer.
-StoreResult storeReportResult(Store& store, const std::string& id, const std::string& domain, uint32_t day,
-                              const std::vector<Record>& records, const std::string& org = "google.com",
-                              bool recovered = false)
-{
-  auto writer = store.beginReport(makeHeader(org, id, domain, dayStart(day), dayStart(day) + s_day - 1));
-  uint64_t messages = 0;
-  for (const auto& record : records) {
-    writer->addRecord(record);
-    messages += record.count;
-  }
-  return commitWith(*writer, records.size(), messages, "test", nullptr, recovered);
-}
-
-//! One-day report for domain on day with the given records; returns the sequence.
-uint64_t storeReport(Store& store, const std::string& id, const std::string& domain, uint32_t day,
-                     const std::vector<Record>& records, const std::string& org = "google.com")
-{
-  return storeReportResult(store, id, domain, day, records, org).sequence;
-}
 
 uint64_t factMessages(const Store& store, const std::string& domain, uint32_t from, uint32_t to)
 {
@@ -1107,95 +1004,6 @@ BOOST_AUTO_TEST_CASE(add_record_speed)
   BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 600'000U);
 }
 
-BOOST_AUTO_TEST_CASE(time_helpers)
-{
-  BOOST_CHECK_EQUAL(utcDay(0), 0U);
-  BOOST_CHECK_EQUAL(utcDay(-5), 0U);
-  BOOST_CHECK_EQUAL(utcDay(s_now), s_today);
-  BOOST_CHECK_EQUAL(formatDay(0), "1970-01-01");
-  BOOST_CHECK_EQUAL(formatDay(s_today), "2024-03-10");
-  BOOST_CHECK_EQUAL(formatDay(utcDay(951782400)), "2000-02-29");
-  BOOST_CHECK(parseSince("7d", s_now) == std::optional<uint32_t>(s_today - 6));
-  BOOST_CHECK(parseSince("1d", s_now) == std::optional<uint32_t>(s_today));
-  BOOST_CHECK(parseSince("2024-03-10", s_now) == std::optional<uint32_t>(s_today));
-  BOOST_CHECK(parseSince("2000-02-29", s_now) == std::optional<uint32_t>(utcDay(951782400)));
-  for (const char* junk : {"", "d", "0d", "-3d", "7", "7x", "2023-02-29", "2024-13-01", "24-03-10", "2024-3-10",
-                           "1969-12-31", "99999999d"}) {
-    BOOST_CHECK_MESSAGE(!parseSince(junk, s_now), junk);
-  }
-}
-
-BOOST_AUTO_TEST_CASE(status_numbers)
-{
-  TempDir tmp;
-  Store store(tmp.path().string(), testOptions());
-  const uint32_t day = s_today - 1;
-  storeReport(store, "1", "example.com", day,
-              {makeRecord(v4(192, 0, 2, 1), 100, true, "example.com"),
-               makeRecord(v4(192, 0, 2, 2), 40, true, "sendgrid.net"),
-               makeRecord(v4(192, 0, 2, 3), 7, false, "evil.example"),
-               makeRecord(v4(192, 0, 2, 4), 3, false, "evil.example")});
-  storeReport(store, "2", "example.com", day - 20, {makeRecord(v4(192, 0, 2, 9), 1000, false)}); // out of range
-  storeReport(store, "3", "other.example", day, {makeRecord(v4(203, 0, 113, 1), 5, true, "other.example")});
-
-  auto all = computeStatus(store, "", s_today - 6, s_today, 2);
-  BOOST_REQUIRE_EQUAL(all.size(), 2U);
-  const auto& got = all[0];
-  BOOST_CHECK_EQUAL(got.domain, "example.com");
-  BOOST_CHECK_EQUAL(got.messages, 150U);
-  BOOST_CHECK_EQUAL(got.dmarcPass, 140U);
-  BOOST_CHECK_EQUAL(got.dmarcFail, 10U);
-  BOOST_CHECK_EQUAL(got.wouldBlock, 10U);
-  BOOST_REQUIRE_EQUAL(got.topSources.size(), 2U);
-  BOOST_CHECK(got.topSources[0].ip == v4(192, 0, 2, 1));
-  BOOST_CHECK_EQUAL(got.topSources[0].messages, 100U);
-  BOOST_CHECK_EQUAL(got.topSources[0].service, "example.com");
-  BOOST_CHECK_EQUAL(got.topSources[1].messages, 40U);
-  BOOST_CHECK_EQUAL(got.topSources[1].service, "sendgrid.net");
-  BOOST_REQUIRE_EQUAL(got.services.size(), 3U);
-  BOOST_CHECK_EQUAL(got.services[0].name, "example.com");
-  BOOST_CHECK_EQUAL(got.services[1].name, "sendgrid.net");
-  BOOST_CHECK_EQUAL(got.services[2].name, "unknown");
-  BOOST_CHECK_EQUAL(got.services[2].category, "unclassified");
-  BOOST_CHECK_EQUAL(got.services[2].messages, 10U);
-  BOOST_CHECK_EQUAL(got.services[2].dmarcFail, 10U);
-  BOOST_CHECK_EQUAL(got.services[2].sources, 2U);
-  BOOST_CHECK_EQUAL(all[1].domain, "other.example");
-  BOOST_CHECK_EQUAL(all[1].messages, 5U);
-
-  auto one = computeStatus(store, "EXAMPLE.COM", s_today - 30, s_today, 10);
-  BOOST_REQUIRE_EQUAL(one.size(), 1U);
-  BOOST_CHECK_EQUAL(one[0].messages, 1150U);
-  BOOST_CHECK_EQUAL(one[0].dmarcFail, 1010U);
-  auto none = computeStatus(store, "nobody.example", s_today - 6, s_today, 10);
-  BOOST_REQUIRE_EQUAL(none.size(), 1U);
-  BOOST_CHECK_EQUAL(none[0].messages, 0U);
-}
-
-BOOST_AUTO_TEST_CASE(status_is_fast_over_a_year)
-{
-  // A year of daily reports for 100 domains; status over the default 7 days.
-  TempDir tmp;
-  Store store(tmp.path().string(), testOptions());
-  std::vector<Record> records;
-  for (uint8_t i = 0; i < 5; ++i) {
-    records.push_back(makeRecord(v4(192, 0, 2, i), 10 + i, i % 2 == 0, i < 3 ? "example.com" : "mailgun.org"));
-  }
-  for (uint32_t d = 0; d < 100; ++d) {
-    const std::string domain = "domain" + std::to_string(d) + ".example";
-    for (uint32_t k = 0; k < 365; ++k) {
-      storeReport(store, "r" + std::to_string(k), domain, s_today - 1 - k, records);
-    }
-  }
-  auto start = std::chrono::steady_clock::now();
-  auto got = computeStatus(store, "", *parseSince("7d", s_now), s_today, 10);
-  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  BOOST_TEST_MESSAGE("status, 100 domains x 365 reports, 7 days: " << elapsed * 1000 << " ms");
-  BOOST_REQUIRE_EQUAL(got.size(), 100U);
-  BOOST_CHECK_EQUAL(got[0].messages, 6U * (10 + 11 + 12 + 13 + 14));
-  BOOST_CHECK_LT(elapsed, 0.2);
-}
-
 BOOST_AUTO_TEST_CASE(snapshot_reads_raw_facts)
 {
   // StoreSnapshot gives the facts forEachFact gives, with ids that resolve to the same strings.
@@ -1280,176 +1088,55 @@ BOOST_AUTO_TEST_CASE(snapshot_reads_raw_facts)
   BOOST_CHECK(StoreSnapshot(store).dayRange(*id, 0, UINT32_MAX) == Range(std::make_pair(day, day + 3)));
 }
 
-//! status-view's numbers the plain way (strings, ordered maps), to check the fast path against.
-DomainStatus referenceStatus(const Store& store, const std::string& domain, uint32_t fromDay, uint32_t toDay,
-                             size_t topN)
+BOOST_AUTO_TEST_CASE(fact_reader_reads_in_batches)
 {
-  auto lower = [](std::string text) {
-    for (char& c : text) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return text;
-  };
-  auto serviceOf = [&](const Outcome& outcome) -> std::string {
-    for (const auto& dkim : outcome.dkimResults) {
-      if (lower(dkim.result) == "pass" && !dkim.domain.empty()) {
-        return lower(dkim.domain);
-      }
-    }
-    for (const auto& spf : outcome.spfResults) {
-      if (lower(spf.result) == "pass" && !spf.domain.empty()) {
-        return lower(spf.domain);
-      }
-    }
-    return "unknown";
-  };
-  DomainStatus status;
-  status.domain = domain;
-  status.fromDay = fromDay;
-  status.toDay = toDay;
-  for (const auto& day : store.dayTotals(domain, fromDay, toDay)) {
-    status.messages += day.messages;
-    status.dmarcPass += day.dmarcPass;
-  }
-  status.dmarcFail = status.messages - std::min(status.dmarcPass, status.messages);
-  status.wouldBlock = status.dmarcFail;
-  std::map<std::optional<IpAddress>, std::pair<SourceSummary, std::map<std::pair<std::string, std::string>, uint64_t>>>
-    sources;
-  std::map<std::string, std::pair<ServiceSummary, std::set<std::optional<IpAddress>>>> services;
-  store.forEachFact(domain, fromDay, toDay, [&](const Fact& fact) {
-    const bool pass = fact.outcome.dmarcPass();
-    const std::string service = serviceOf(fact.outcome);
-    auto& [source, labels] = sources[fact.sourceIp];
-    source.ip = fact.sourceIp;
-    source.messages += fact.messages;
-    (pass ? source.dmarcPass : source.dmarcFail) += fact.messages;
-    labels[{fact.headerFrom, service}] += fact.messages;
-    auto& [svc, ips] = services[service];
-    svc.name = service;
-    svc.category = "unclassified";
-    svc.messages += fact.messages;
-    (pass ? svc.dmarcPass : svc.dmarcFail) += fact.messages;
-    ips.insert(fact.sourceIp);
-  });
-  for (auto& [ip, entry] : sources) {
-    auto& [source, labels] = entry;
-    auto best = std::max_element(labels.begin(), labels.end(),
-                                 [](const auto& a, const auto& b) { return a.second < b.second; });
-    source.headerFrom = best->first.first;
-    source.service = best->first.second;
-    status.topSources.push_back(source);
-  }
-  std::stable_sort(status.topSources.begin(), status.topSources.end(),
-                   [](const SourceSummary& a, const SourceSummary& b) { return a.messages > b.messages; });
-  if (status.topSources.size() > topN) {
-    status.topSources.resize(topN);
-  }
-  for (auto& [name, entry] : services) {
-    entry.first.sources = entry.second.size();
-    status.services.push_back(entry.first);
-  }
-  std::stable_sort(status.services.begin(), status.services.end(),
-                   [](const ServiceSummary& a, const ServiceSummary& b) { return a.messages > b.messages; });
-  return status;
-}
-
-BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
-{
-  // Many sources (IPv4 in one /16, IPv6, none), ties in messages and in labels,
-  // mixed-case results and domains, several header_froms: every number and order
-  // must be what the plain computation gives.
+  // FactReader gives what forEachRawFact gives, in the same order, whatever the batch size;
+  // it stops at the range's last day and at the domain's end, and facts read the same after
+  // it handed back the pages it read.
   TempDir tmp;
   Store store(tmp.path().string(), testOptions());
-  uint64_t seed = 12345;
-  auto next = [&](uint32_t below) {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<uint32_t>((seed >> 33) % below);
+  const uint32_t day = s_today - 5;
+  for (uint32_t d = 0; d < 4; ++d) {
+    std::vector<Record> records;
+    for (uint8_t i = 0; i < 50; ++i) {
+      records.push_back(makeRecord(v4(192, 0, 2, static_cast<uint8_t>(i * 5 + d)), 1 + i + d, i % 3 == 0));
+    }
+    storeReport(store, "r" + std::to_string(d), "example.com", day + d, records);
+    storeReport(store, "o" + std::to_string(d), "other.example", day + d, {makeRecord(v4(203, 0, 113, 1), 7, true)});
+  }
+  StoreSnapshot snapshot(store);
+  auto id = snapshot.domainId("example.com");
+  BOOST_REQUIRE(id);
+  auto same = [](const RawFact& a, const RawFact& b) {
+    return a.day == b.day && a.ip == b.ip && a.headerFromId == b.headerFromId && a.outcomeId == b.outcomeId &&
+           a.messages == b.messages;
   };
-  const std::vector<std::string> services{"example.com", "SendGrid.net", "mailgun.org", "evil.example", ""};
-  const std::vector<std::string> froms{"example.com", "news.example.com", "Example.com"};
-  for (uint32_t d = 0; d < 12; ++d) {
-    for (const std::string domain : {"example.com", "other.example"}) {
-      std::vector<Record> records;
-      for (uint32_t i = 0; i < 300; ++i) {
-        std::optional<IpAddress> ip;
-        uint32_t kind = next(10);
-        if (kind < 6) {
-          ip = v4(198, 51, static_cast<uint8_t>(next(4)), static_cast<uint8_t>(next(256)));
-        }
-        else if (kind < 9) {
-          IpAddress v6;
-          v6.bytes[0] = 0x20;
-          v6.bytes[1] = 0x01;
-          v6.bytes[15] = static_cast<uint8_t>(next(64));
-          ip = v6;
-        }
-        Record record = makeRecord(ip, 1 + next(4), next(3) != 0, services[next(services.size())],
-                                   froms[next(froms.size())]);
-        if (next(4) == 0) {
-          record.dkimResults[0].result = "PASS";
-        }
-        if (next(5) == 0) {
-          record.spfResults[0].result = "pass";
-        }
-        if (next(6) == 0) {
-          record.spf = "pass";
-        }
-        records.push_back(record);
-      }
-      storeReport(store, "r" + std::to_string(d), domain, s_today - 1 - d, records);
-    }
-  }
-  for (auto [fromDay, toDay] : {std::make_pair(s_today - 6, s_today), std::make_pair(0U, s_today + 1),
-                                std::make_pair(s_today - 3, s_today - 3), std::make_pair(s_today, s_today + 5)}) {
-    for (size_t topN : {size_t{0}, size_t{1}, size_t{10}, size_t{100000}}) {
-      auto got = computeStatus(store, "", fromDay, toDay, topN);
-      BOOST_REQUIRE_EQUAL(got.size(), 2U);
-      for (const auto& status : got) {
-        auto want = referenceStatus(store, status.domain, fromDay, toDay, topN);
-        BOOST_TEST_CONTEXT(status.domain << " " << fromDay << ".." << toDay << " top " << topN)
-        {
-          BOOST_CHECK_EQUAL(status.messages, want.messages);
-          BOOST_CHECK_EQUAL(status.dmarcPass, want.dmarcPass);
-          BOOST_CHECK_EQUAL(status.dmarcFail, want.dmarcFail);
-          BOOST_CHECK_EQUAL(status.wouldBlock, want.wouldBlock);
-          BOOST_REQUIRE_EQUAL(status.topSources.size(), want.topSources.size());
-          for (size_t i = 0; i < want.topSources.size(); ++i) {
-            const auto& a = status.topSources[i];
-            const auto& b = want.topSources[i];
-            BOOST_CHECK(a.ip == b.ip);
-            BOOST_CHECK_EQUAL(a.headerFrom, b.headerFrom);
-            BOOST_CHECK_EQUAL(a.service, b.service);
-            BOOST_CHECK_EQUAL(a.messages, b.messages);
-            BOOST_CHECK_EQUAL(a.dmarcPass, b.dmarcPass);
-            BOOST_CHECK_EQUAL(a.dmarcFail, b.dmarcFail);
+  const std::vector<std::tuple<uint32_t, uint32_t, size_t>> ranges{
+    {day, day + 3, 200}, {day + 1, day + 2, 100}, {0, UINT32_MAX, 200}, {day + 2, day + 1, 0}, {day + 9, UINT32_MAX, 0}};
+  for (const auto& [from, to, count] : ranges) {
+    std::vector<RawFact> want;
+    snapshot.forEachRawFact(*id, from, to, [&](const RawFact& fact) { want.push_back(fact); });
+    BOOST_REQUIRE_EQUAL(want.size(), count);
+    for (size_t batch : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}}) {
+      BOOST_TEST_CONTEXT("days " << from << ".." << to << ", batch " << batch)
+      {
+        FactReader reader(snapshot, *id, from, to);
+        std::vector<RawFact> buffer(batch);
+        std::vector<RawFact> got;
+        for (size_t n = 0; (n = reader.read(buffer)) > 0;) {
+          got.insert(got.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+          if (batch == 7) {
+            reader.releasePages();
           }
-          BOOST_REQUIRE_EQUAL(status.services.size(), want.services.size());
-          for (size_t i = 0; i < want.services.size(); ++i) {
-            const auto& a = status.services[i];
-            const auto& b = want.services[i];
-            BOOST_CHECK_EQUAL(a.name, b.name);
-            BOOST_CHECK_EQUAL(a.category, b.category);
-            BOOST_CHECK_EQUAL(a.messages, b.messages);
-            BOOST_CHECK_EQUAL(a.dmarcPass, b.dmarcPass);
-            BOOST_CHECK_EQUAL(a.dmarcFail, b.dmarcFail);
-            BOOST_CHECK_EQUAL(a.sources, b.sources);
-          }
+        }
+        BOOST_CHECK_EQUAL(reader.read(buffer), 0U);
+        BOOST_REQUIRE_EQUAL(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          BOOST_CHECK_MESSAGE(same(got[i], want[i]), "fact " << i);
         }
       }
     }
   }
-  // StatusView: the data days of a domain, and the same numbers as computeStatus.
-  StatusView view(store);
-  using Range = std::optional<std::pair<uint32_t, uint32_t>>;
-  BOOST_CHECK(view.dataDays("EXAMPLE.COM", 0, UINT32_MAX - 1) == Range(std::make_pair(s_today - 12, s_today - 1)));
-  BOOST_CHECK(!view.dataDays("nobody.example", 0, UINT32_MAX - 1));
-  BOOST_CHECK(view.domains() == store.listDomains());
-  auto one = view.compute("Other.Example", s_today - 6, s_today, 5);
-  auto want = referenceStatus(store, "other.example", s_today - 6, s_today, 5);
-  BOOST_CHECK_EQUAL(one.domain, "other.example");
-  BOOST_CHECK_EQUAL(one.messages, want.messages);
-  BOOST_REQUIRE_EQUAL(one.topSources.size(), 5U);
-  BOOST_CHECK(one.topSources[4].ip == want.topSources[4].ip);
 }
 
 BOOST_AUTO_TEST_CASE(opens_store_written_by_v1)
