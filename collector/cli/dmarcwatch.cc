@@ -29,7 +29,9 @@ Commands:
                               .eml, raw zlib), mbox files, Maildir folders or
                               directories (every file in them); - reads stdin.
                               Exit 0 when every input was stored or was a
-                              duplicate, 1 when any input failed.
+                              duplicate, 1 when any input failed or was in
+                              conflict with a stored report (same key, other
+                              records: kept, not counted).
   reports [--domain D] [--json]
                               list stored reports with their state (active,
                               superseded, quarantined, conflict, loading,
