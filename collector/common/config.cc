@@ -260,8 +260,9 @@ const std::vector<KeyDef>& keyTable()
      "Most distinct warnings kept per report.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxWarnings = static_cast<uint32_t>(n); }},
     {keys::maxRawArchive, Kind::Size, "16M", 0, 4 * s_gib, nullptr,
-     "Largest raw payload archived with a report (compressed bytes; 0 archives none).\n"
-     "The archive lets a later version re-parse reports.",
+     "Largest raw payload archived (bytes as received, compressed; a zip of several reports\n"
+     "is archived once; 0 archives none).  A bigger one is noted as not archived.  The\n"
+     "archive lets dmarcwatch reindex re-parse reports with a later version.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.limits.maxRawArchiveBytes = n; }},
     {keys::maxReportDays, Kind::Count, "31", 1, 366, nullptr,
      "Most UTC days one report's counts are spread over.",
