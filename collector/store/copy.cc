@@ -41,24 +41,27 @@ uint64_t Store::copyReport(const Store& from, uint64_t sequence, std::map<uint64
     return found->second;
   };
   {
-    std::vector<ReportRow> block;
     std::string out;
-    const std::string prefix = fmt::sequenceKey(sequence);
-    lmdb::Cursor cursor(read.get(), source.rows);
-    MDB_val key{};
-    MDB_val value{};
+    size_t inBlock = 0;
     uint32_t blockIndex = 0;
-    for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
-         ok = cursor.get(MDB_NEXT, key, value)) {
-      fmt::decodeRowBlock(lmdb::toView(value), block);
-      fmt::beginRowBlock(out);
-      for (auto& row : block) {
-        row.headerFromId = translate(row.headerFromId);
-        row.outcomeId = translate(row.outcomeId);
-        fmt::appendRow(out, row);
-      }
-      fmt::finishRowBlock(out, block.size());
+    auto flush = [&] {
+      fmt::finishRowBlock(out, inBlock);
       txn.put(to.rows, fmt::rowKey(newSequence, blockIndex++), out);
+      inBlock = 0;
+    };
+    source.forEachStoredRow(read, sequence, [&](ReportRow row) {
+      if (inBlock == 0) {
+        fmt::beginRowBlock(out);
+      }
+      row.headerFromId = translate(row.headerFromId);
+      row.outcomeId = translate(row.outcomeId);
+      fmt::appendRow(out, row);
+      if (++inBlock == fmt::s_rowsPerBlock) {
+        flush();
+      }
+    });
+    if (inBlock > 0) {
+      flush();
     }
   }
   interner.finish();

@@ -196,6 +196,24 @@ struct Store::Impl
     }
   }
 
+  //! \brief Visit the rows of report `sequence` in order, block by block. \throw StoreError
+  template <typename Txn, typename Visit>
+  void forEachStoredRow(const Txn& txn, uint64_t sequence, Visit&& visit) const
+  {
+    std::vector<ReportRow> block;
+    const std::string prefix = storeformat::sequenceKey(sequence);
+    lmdb::Cursor cursor(txn.get(), rows);
+    MDB_val key{};
+    MDB_val value{};
+    for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
+         ok = cursor.get(MDB_NEXT, key, value)) {
+      storeformat::decodeRowBlock(lmdb::toView(value), block);
+      for (const auto& row : block) {
+        visit(row);
+      }
+    }
+  }
+
   //! The dedup key a stored report was filed under (report.hh dedupKey, plus the content for an empty id).
   static std::string storedDedupKey(const StoredReport& report);
 

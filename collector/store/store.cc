@@ -202,18 +202,7 @@ void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& repor
     throw StoreError("apply rows", MDB_CORRUPTED, "domain of report " + std::to_string(report.sequence) + " not interned");
   }
   AggregateBatch batch(*this, txn, *domainId, report, sign);
-  std::vector<ReportRow> block;
-  const std::string prefix = fmt::sequenceKey(report.sequence);
-  lmdb::Cursor cursor(txn.get(), rows);
-  MDB_val key{};
-  MDB_val value{};
-  for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
-       ok = cursor.get(MDB_NEXT, key, value)) {
-    fmt::decodeRowBlock(lmdb::toView(value), block);
-    for (const auto& row : block) {
-      batch.addStored(row);
-    }
-  }
+  forEachStoredRow(txn, report.sequence, [&](const ReportRow& row) { batch.addStored(row); });
   batch.finish();
 }
 
@@ -479,18 +468,7 @@ std::optional<StoredReport> Store::report(uint64_t sequence) const
 void Store::forEachRow(uint64_t sequence, const std::function<void(const ReportRow&)>& visit) const
 {
   lmdb::ReadTxn txn(d_impl->env);
-  std::vector<ReportRow> block;
-  const std::string prefix = fmt::sequenceKey(sequence);
-  lmdb::Cursor cursor(txn.get(), d_impl->rows);
-  MDB_val key{};
-  MDB_val value{};
-  for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
-       ok = cursor.get(MDB_NEXT, key, value)) {
-    fmt::decodeRowBlock(lmdb::toView(value), block);
-    for (const auto& row : block) {
-      visit(row);
-    }
-  }
+  d_impl->forEachStoredRow(txn, sequence, visit);
 }
 
 std::string Store::dictString(uint32_t id) const
@@ -666,6 +644,32 @@ inline uint32_t loadU32(const uint8_t* p)
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
+/*!
+ * A fact read in place (the key and value layout of store-format.hh): the per-fact floor of
+ * every status query, so no Reader and no copies.  \return false past the domain or toDay.
+ * \throw StoreError for a key or value of the wrong size
+ */
+inline bool decodeRawFact(const MDB_val& key, const MDB_val& value, uint32_t domainId, uint32_t toDay, RawFact& fact)
+{
+  if (key.mv_size != fmt::s_factKeySize) {
+    throw StoreError("decode", MDB_CORRUPTED, "fact key of " + std::to_string(key.mv_size) + " bytes");
+  }
+  const auto* p = static_cast<const uint8_t*>(key.mv_data);
+  fact.day = loadU32(p + 4);
+  if (loadU32(p) != domainId || fact.day > toDay) {
+    return false;
+  }
+  std::memcpy(fact.ip.data(), p + 8, 16);
+  fact.headerFromId = loadU32(p + 24);
+  fact.outcomeId = loadU32(p + 28);
+  const auto* v = static_cast<const uint8_t*>(value.mv_data);
+  if (value.mv_size < fmt::s_factValueSize || v[0] != fmt::s_valueVersion) {
+    throw StoreError("decode", MDB_CORRUPTED, "fact value");
+  }
+  fact.messages = (uint64_t{loadU32(v + 1)} << 32) | loadU32(v + 5);
+  return true;
+}
+
 } // namespace
 
 struct StoreSnapshot::Impl
@@ -794,24 +798,9 @@ void StoreSnapshot::forEachRawFact(uint32_t domainId, uint32_t fromDay, uint32_t
   RawFact fact;
   for (bool ok = cursor.seek(fmt::domainDayKey(domainId, fromDay), key, value); ok;
        ok = cursor.get(MDB_NEXT, key, value)) {
-    // The key layout of store-format.hh, read in place.
-    if (key.mv_size != fmt::s_factKeySize) {
-      throw StoreError("decode", MDB_CORRUPTED, "fact key of " + std::to_string(key.mv_size) + " bytes");
-    }
-    const auto* p = static_cast<const uint8_t*>(key.mv_data);
-    fact.day = loadU32(p + 4);
-    if (loadU32(p) != domainId || fact.day > toDay) {
+    if (!decodeRawFact(key, value, domainId, toDay, fact)) {
       break;
     }
-    std::memcpy(fact.ip.data(), p + 8, 16);
-    fact.headerFromId = loadU32(p + 24);
-    fact.outcomeId = loadU32(p + 28);
-    // storeformat::decodeFactValue, inlined.
-    const auto* v = static_cast<const uint8_t*>(value.mv_data);
-    if (value.mv_size < fmt::s_factValueSize || v[0] != fmt::s_valueVersion) {
-      throw StoreError("decode", MDB_CORRUPTED, "fact value");
-    }
-    fact.messages = (uint64_t{loadU32(v + 1)} << 32) | loadU32(v + 5);
     visit(fact);
   }
 }
@@ -899,25 +888,13 @@ size_t FactReader::read(std::span<RawFact> out)
       break;
     }
     lmdb::check(rc, "read facts");
-    // The key layout of store-format.hh, read in place (as forEachRawFact).
-    if (key.mv_size != fmt::s_factKeySize) {
-      throw StoreError("decode", MDB_CORRUPTED, "fact key of " + std::to_string(key.mv_size) + " bytes");
-    }
-    const auto* p = static_cast<const uint8_t*>(key.mv_data);
     RawFact& fact = out[count];
-    fact.day = loadU32(p + 4);
-    if (loadU32(p) != impl.domainId || fact.day > impl.toDay) {
+    if (!decodeRawFact(key, value, impl.domainId, impl.toDay, fact)) {
       impl.done = true;
       break;
     }
-    std::memcpy(fact.ip.data(), p + 8, 16);
-    fact.headerFromId = loadU32(p + 24);
-    fact.outcomeId = loadU32(p + 28);
+    const auto* p = static_cast<const uint8_t*>(key.mv_data);
     const auto* v = static_cast<const uint8_t*>(value.mv_data);
-    if (value.mv_size < fmt::s_factValueSize || v[0] != fmt::s_valueVersion) {
-      throw StoreError("decode", MDB_CORRUPTED, "fact value");
-    }
-    fact.messages = (uint64_t{loadU32(v + 1)} << 32) | loadU32(v + 5);
     impl.lowest = std::min(impl.lowest, reinterpret_cast<uintptr_t>(p));
     impl.highest = std::max(impl.highest, reinterpret_cast<uintptr_t>(v));
     ++count;

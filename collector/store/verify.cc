@@ -207,34 +207,25 @@ private:
   {
     // Step: what the rows add up to.
     Expected want;
-    std::vector<ReportRow> block;
     std::map<uint32_t, bool> passByOutcome;
     for (const StoredReport* report : reports) {
-      const std::string prefix = fmt::sequenceKey(report->sequence);
-      lmdb::Cursor cursor(d_txn.get(), d_store.rows);
-      MDB_val key{};
-      MDB_val value{};
-      for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
-           ok = cursor.get(MDB_NEXT, key, value)) {
-        fmt::decodeRowBlock(lmdb::toView(value), block);
-        for (const auto& row : block) {
-          auto pass = passByOutcome.find(row.outcomeId);
-          if (pass == passByOutcome.end()) {
-            pass = passByOutcome.emplace(row.outcomeId, outcomePasses(d_store.dictString(d_txn, row.outcomeId))).first;
-          }
-          fmt::FactKey factKey{domainId, 0, row.ip, row.headerFromId, row.outcomeId};
-          forEachDayShare(row, report->firstDay, report->dayCount, [&](uint32_t day, uint64_t share) {
-            factKey.day = day;
-            if (share > 0) {
-              want.facts[fmt::encodeFactKey(factKey)] += share;
-            }
-            DayTotals& totals = want.days[day];
-            totals.messages += share;
-            totals.dmarcPass += pass->second ? share : 0;
-            totals.records += 1;
-          });
+      d_store.forEachStoredRow(d_txn, report->sequence, [&](const ReportRow& row) {
+        auto pass = passByOutcome.find(row.outcomeId);
+        if (pass == passByOutcome.end()) {
+          pass = passByOutcome.emplace(row.outcomeId, outcomePasses(d_store.dictString(d_txn, row.outcomeId))).first;
         }
-      }
+        fmt::FactKey factKey{domainId, 0, row.ip, row.headerFromId, row.outcomeId};
+        forEachDayShare(row, report->firstDay, report->dayCount, [&](uint32_t day, uint64_t share) {
+          factKey.day = day;
+          if (share > 0) {
+            want.facts[fmt::encodeFactKey(factKey)] += share;
+          }
+          DayTotals& totals = want.days[day];
+          totals.messages += share;
+          totals.dmarcPass += pass->second ? share : 0;
+          totals.records += 1;
+        });
+      });
     }
 
     // Step: what the store holds, in the same key order.

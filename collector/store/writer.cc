@@ -88,6 +88,8 @@ private:
   };
 
   uint32_t localString(std::string_view text, uint64_t& hash);
+  //! The report's sequence and domain id: its own once a chunk is written, else taken now in txn.
+  [[nodiscard]] std::pair<uint64_t, uint32_t> numberAndDomain(lmdb::WriteTxn& txn) const;
   //! The chunk's transaction body: \return the report's sequence and domain id.
   std::pair<uint64_t, uint32_t> writeChunk(lmdb::WriteTxn& txn);
   //! commit()'s transaction body; payloadId: the payload archived by it (0: none).
@@ -271,13 +273,18 @@ void Writer::writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint3
   batch.finish();
 }
 
+std::pair<uint64_t, uint32_t> Writer::numberAndDomain(lmdb::WriteTxn& txn) const
+{
+  if (d_sequence != 0) {
+    return {d_sequence, d_domainId};
+  }
+  return {d_store.takeCounter(txn, storekeys::nextSequence), d_store.intern(txn, d_domain)};
+}
+
 std::pair<uint64_t, uint32_t> Writer::writeChunk(lmdb::WriteTxn& txn)
 {
-  uint64_t sequence = d_sequence;
-  uint32_t domainId = d_domainId;
-  if (sequence == 0) {
-    sequence = d_store.takeCounter(txn, storekeys::nextSequence);
-    domainId = d_store.intern(txn, d_domain);
+  const auto [sequence, domainId] = numberAndDomain(txn);
+  if (d_sequence == 0) {
     StoredReport record = baseRecord(sequence);
     record.state = ReportState::Loading;
     record.ownerPid = ::getpid();
@@ -423,12 +430,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
   }
 
   // Step: the report's number and domain (taken by the first chunk already for a big one).
-  uint64_t sequence = d_sequence;
-  uint32_t domainId = d_domainId;
-  if (sequence == 0) {
-    sequence = d_store.takeCounter(txn, storekeys::nextSequence);
-    domainId = d_store.intern(txn, d_domain);
-  }
+  const auto [sequence, domainId] = numberAndDomain(txn);
   StoredReport record = baseRecord(sequence);
   if (result.status == StoreStatus::Stored) {
     writePending(txn, record, domainId);
