@@ -342,13 +342,32 @@ void Store::Impl::checkSchema()
   }
 
   // Step: read-write, new or older: create or upgrade under the write lock, in one transaction
-  // (another process may race us: the version is read again inside it).  Handles first: a
-  // thread cannot open one while it holds the write transaction.
-  openDatabases(false);
-  if (version && *version < 2) {
+  // (another process may race us: the version is read again inside it).  A new store gets
+  // its tables first; an older one gets the tables of the newer schema inside the upgrade
+  // transaction, so a failed upgrade leaves the store as it was.
+  const bool older = version.has_value();
+  if (older) {
+    openDatabases(true);
     raw = env->dbi("raw");
   }
+  else {
+    openDatabases(false);
+  }
   lmdb::WriteTxn txn(env);
+  if (older) {
+    auto create = [&](const char* name) {
+      MDB_dbi handle = 0;
+      lmdb::check(mdb_dbi_open(txn.get(), name, MDB_CREATE, &handle), "create table", name);
+      return handle;
+    };
+    contents = create("contents");
+    loading = create("loading");
+    rows = create("rows");
+    payloads = create("payloads");
+    sources = create("sources");
+    cursors = create("cursors");
+    alerts = create("alerts");
+  }
   version.reset();
   if (auto value = txn.get(meta, storekeys::schema)) {
     version = decodeU32Value(*value, storekeys::schema);
@@ -364,6 +383,9 @@ void Store::Impl::checkSchema()
   }
   txn.put(meta, storekeys::schema, encodeU32Value(s_currentSchema));
   txn.commit();
+  if (older) {
+    openDatabases(false); // the same handles, now in the Env's table of names
+  }
 }
 
 Store::Impl::~Impl()
