@@ -78,6 +78,23 @@ void operator delete(void* p, std::size_t /* size */) noexcept
   operator delete(p);
 }
 
+// The nothrow forms too (std::stable_sort's buffer): otherwise a sanitizer's own nothrow new
+// would hand out memory that the delete above frees with free().
+void* operator new(std::size_t size, const std::nothrow_t& /* tag */) noexcept
+{
+  try {
+    return operator new(size);
+  }
+  catch (...) {
+    return nullptr;
+  }
+}
+
+void operator delete(void* p, const std::nothrow_t& /* tag */) noexcept
+{
+  operator delete(p);
+}
+
 namespace
 {
 

@@ -1345,11 +1345,15 @@ BOOST_AUTO_TEST_CASE(verify_finds_a_falsified_total)
   BOOST_REQUIRE(facts);
   {
     lmdb::WriteTxn txn(env);
-    lmdb::Cursor cursor(txn.get(), *facts);
-    MDB_val key{};
-    MDB_val value{};
-    BOOST_REQUIRE(cursor.get(MDB_FIRST, key, value));
-    std::string k(lmdb::toView(key));
+    std::string k;
+    {
+      // The cursor ends before the transaction (LMDB frees a write transaction's cursors at commit).
+      lmdb::Cursor cursor(txn.get(), *facts);
+      MDB_val key{};
+      MDB_val value{};
+      BOOST_REQUIRE(cursor.get(MDB_FIRST, key, value));
+      k = lmdb::toView(key);
+    }
     auto v = storeformat::encodeFactValue(6);
     txn.put(*facts, k, std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
     txn.commit();
