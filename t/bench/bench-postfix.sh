@@ -24,7 +24,8 @@
 # Issue 4's target: dmarcwatch-milter >= 95 % of the throughput without a milter.
 # Then report mail: distinct generated reports (gzip attachments, ~100 records each) to the
 # rua address over parallel connections -> reports/s through the milter (each stored before
-# the SMTP reply), checked with `dmarcwatch reports --json`; the same mail through plain.
+# the SMTP reply) and the milter's CPU per report, checked with `dmarcwatch reports --json`;
+# the same mail through plain.
 # Prints Markdown to stdout; diagnostics to stderr.
 #
 # Needs root (postfix -c DIR start, cgroups), postfix, smtp-source/smtp-sink (package
@@ -326,7 +327,9 @@ if errors:
     print(errors[0], file=sys.stderr)
 EOF
 }
+mcpu0=$(cg_usage dw-milter)
 read -r nrep nerr rwall <<<"$(send_reports "${SMTP_PORT[dw]}")"
+mcpu1=$(cg_usage dw-milter)
 read -r _ perr pwall <<<"$(send_reports "${SMTP_PORT[plain]}")"
 stored=$("$DW" --db "$BASE/store" reports --json | "$PYTHON" -c 'import json,sys; print(len(json.load(sys.stdin)["reports"]))') || stored="?"
 [ "$nerr" = 0 ] && [ "$stored" = "$nrep" ] || echo "bench-postfix: report mail: $nerr errors, $stored of $nrep stored" >&2
@@ -384,7 +387,9 @@ echo "Report mail: $nrep distinct reports (~100 records, gzip attachment, one co
 echo
 echo "| instance | wall | reports/s | note |"
 echo "|---|--:|--:|---|"
-echo "| with dmarcwatch-milter | $(fmt_s "$rwall") | $(awk -v n="$nrep" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }') | $stored of $nrep stored, $nerr SMTP errors |"
+mcpu=""
+[ -z "$CG_ROOT" ] || mcpu="; milter CPU $(awk -v n="$nrep" -v us=$((mcpu1 - mcpu0)) 'BEGIN { printf "%.2f", us / 1000 / n }') ms per report"
+echo "| with dmarcwatch-milter | $(fmt_s "$rwall") | $(awk -v n="$nrep" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }') | $stored of $nrep stored, $nerr SMTP errors$mcpu |"
 echo "| without milter (reference) | $(fmt_s "$pwall") | $(awk -v n="$nrep" -v s="$pwall" 'BEGIN { printf "%.0f", n / s }') | $perr SMTP errors |"
 fi
 [ "$nerr" = 0 ] && [ "$stored" = "$nrep" ]
