@@ -214,6 +214,8 @@ struct Store::Impl
     }
   }
 
+  //! The dedup key of a report (report.hh dedupKey, plus the content for an empty report id).
+  static std::string dedupKeyOf(const ReportHeader& header, const ContentHash& content);
   //! The dedup key a stored report was filed under (report.hh dedupKey, plus the content for an empty id).
   static std::string storedDedupKey(const StoredReport& report);
 

@@ -37,6 +37,13 @@ namespace
 //! Writers begun between two looks for loading reports of dead processes.
 constexpr uint64_t s_recoveryInterval = 128;
 
+//! The tables schema 2 added to schema 1's (opened by name; created inside the upgrade).
+const std::pair<const char*, MDB_dbi Store::Impl::*> s_schema2Tables[] = {
+  {"contents", &Store::Impl::contents}, {"loading", &Store::Impl::loading},   {"rows", &Store::Impl::rows},
+  {"payloads", &Store::Impl::payloads}, {"sources", &Store::Impl::sources},   {"cursors", &Store::Impl::cursors},
+  {"alerts", &Store::Impl::alerts},
+};
+
 std::string encodeU32Value(uint32_t value)
 {
   std::string out(1, static_cast<char>(fmt::s_valueVersion));
@@ -181,18 +188,25 @@ uint64_t Store::Impl::takeCounter(lmdb::WriteTxn& txn, const char* name) const
   return current;
 }
 
-std::string Store::Impl::storedDedupKey(const StoredReport& report)
+std::string Store::Impl::dedupKeyOf(const ReportHeader& header, const ContentHash& content)
 {
-  std::string key = dedupKey(report.header);
-  if (report.header.metadata.reportId.empty() && report.state != ReportState::Legacy) {
+  std::string key = dedupKey(header);
+  if (header.metadata.reportId.empty()) {
+    // No report id: reports differ by what they say (two such reports never collide).
     key.push_back('\x1f');
-    for (uint8_t byte : report.contentHash) {
+    for (uint8_t byte : content) {
       static constexpr char s_hex[] = "0123456789abcdef";
       key.push_back(s_hex[byte >> 4]);
       key.push_back(s_hex[byte & 15]);
     }
   }
   return key;
+}
+
+std::string Store::Impl::storedDedupKey(const StoredReport& report)
+{
+  // A schema-1 report has no content hash: its key is the plain one, as schema 1 filed it.
+  return report.state == ReportState::Legacy ? dedupKey(report.header) : dedupKeyOf(report.header, report.contentHash);
 }
 
 void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const
@@ -295,13 +309,9 @@ void Store::Impl::openDatabases(bool schema1Only)
   if (schema1Only) {
     return;
   }
-  contents = open("contents");
-  loading = open("loading");
-  rows = open("rows");
-  payloads = open("payloads");
-  sources = open("sources");
-  cursors = open("cursors");
-  alerts = open("alerts");
+  for (const auto& [name, member] : s_schema2Tables) {
+    this->*member = open(name);
+  }
 }
 
 void Store::Impl::checkSchema()
@@ -355,18 +365,9 @@ void Store::Impl::checkSchema()
   }
   lmdb::WriteTxn txn(env);
   if (older) {
-    auto create = [&](const char* name) {
-      MDB_dbi handle = 0;
-      lmdb::check(mdb_dbi_open(txn.get(), name, MDB_CREATE, &handle), "create table", name);
-      return handle;
-    };
-    contents = create("contents");
-    loading = create("loading");
-    rows = create("rows");
-    payloads = create("payloads");
-    sources = create("sources");
-    cursors = create("cursors");
-    alerts = create("alerts");
+    for (const auto& [name, member] : s_schema2Tables) {
+      lmdb::check(mdb_dbi_open(txn.get(), name, MDB_CREATE, &(this->*member)), "create table", name);
+    }
   }
   version.reset();
   if (auto value = txn.get(meta, storekeys::schema)) {

@@ -334,16 +334,7 @@ StoreResult Writer::commit(const ReportSummary& summary)
   Decision decision;
   decision.summary = &summary;
   decision.content = d_content.digest();
-  decision.key = d_key;
-  if (d_header.metadata.reportId.empty()) {
-    // No report id: reports differ by what they say (two such reports never collide).
-    decision.key.push_back('\x1f');
-    for (uint8_t byte : decision.content) {
-      static constexpr char s_hex[] = "0123456789abcdef";
-      decision.key.push_back(s_hex[byte >> 4]);
-      decision.key.push_back(s_hex[byte & 15]);
-    }
-  }
+  decision.key = Store::Impl::dedupKeyOf(d_header, decision.content);
   PayloadArchive* payload = summary.payload;
   if (payload != nullptr && payload->id == 0 && payload->bytes.size() > d_store.options.maxRawArchiveBytes) {
     decision.payloadNote = "raw payload not archived: " + std::to_string(payload->bytes.size()) + " bytes over " +
