@@ -764,12 +764,58 @@ std::string contentKey(const ContentHash& hash, uint64_t sequence)
   return key;
 }
 
-std::string encodeOwner(int64_t pid, uint64_t start)
+std::string encodeLoading(const LoadingEntry& entry)
 {
   std::string out(1, static_cast<char>(s_valueVersion));
-  putZigzag(out, pid);
-  putVarint(out, start);
+  putZigzag(out, entry.pid);
+  putVarint(out, entry.start);
+  if (entry.applying) {
+    out.push_back(1);
+    putVarint(out, entry.runBounds.empty() ? 0 : entry.runBounds.size() - 1);
+    for (uint32_t bound : entry.runBounds) {
+      putVarint(out, bound);
+    }
+    out.push_back(entry.appliedThrough ? 1 : 0);
+    if (entry.appliedThrough) {
+      out.append(reinterpret_cast<const char*>(entry.appliedThrough->data()), entry.appliedThrough->size());
+    }
+  }
   return out;
+}
+
+LoadingEntry decodeLoading(std::string_view value)
+{
+  Reader in(value, "loading");
+  in.version();
+  LoadingEntry entry;
+  entry.pid = in.zigzag();
+  entry.start = in.varint();
+  if (in.atEnd()) {
+    return entry;
+  }
+  if (in.u8() != 1) {
+    in.corrupt("unknown phase");
+  }
+  entry.applying = true;
+  const uint64_t runs = in.varint();
+  if (runs > value.size()) {
+    in.corrupt("run count");
+  }
+  for (uint64_t i = 0; i <= runs; ++i) {
+    const uint64_t bound = in.varint();
+    if (bound > UINT32_MAX || (!entry.runBounds.empty() && bound < entry.runBounds.back())) {
+      in.corrupt("run bounds");
+    }
+    entry.runBounds.push_back(static_cast<uint32_t>(bound));
+  }
+  if (in.u8() != 0) {
+    std::array<uint8_t, 16> ip{};
+    for (auto& byte : ip) {
+      byte = in.u8();
+    }
+    entry.appliedThrough = ip;
+  }
+  return entry;
 }
 
 std::string encodeAlertState(const Store::AlertState& state)

@@ -25,7 +25,10 @@
  *   contents  16-byte content hash + u64 BE sequence -> [01]
  *   reports   u64 BE sequence (from 1)             -> encodeStoredReport fields
  *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01]
- *   loading   u64 BE sequence                      -> [01][zigzag pid][vN process start time]
+ *   loading   u64 BE sequence                      -> [01][zigzag pid][vN process start time], then
+ *                                                     when applying: [01][vN n][n+1 vN run bounds:
+ *                                                     first block of each run, then the end block]
+ *                                                     [u8 has progress]([16 ip applied through])
  *   rows      u64 BE sequence + u32 BE block       -> [01][u16 BE n] + n rows of
  *             [16 ip][u32 BE header_from id][u32 BE outcome id][vN count][u8 has day]([u32 BE day])
  *   payloads  u64 BE payload id                    -> [01][str kind] + payload bytes
@@ -65,6 +68,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dmarcwatch::collector::storeformat
 {
@@ -208,8 +212,22 @@ std::string encodeSource(const SourceSeen& seen);
 SourceSeen decodeSource(std::string_view value);
 // contents: [16 content hash][u64 sequence] -> [version].
 std::string contentKey(const ContentHash& hash, uint64_t sequence);
-// loading: [u64 sequence] -> [version][zigzag pid][vN process start time].
-std::string encodeOwner(int64_t pid, uint64_t start);
+/*!
+ * A loading report's owner and phase.  Parsing: its chunks' rows are written, none counted.
+ * Applying: its dedup decision is committed and every row written, in runs sorted by source
+ * IP (each chunk one run); the rows of addresses up to appliedThrough are in the totals.
+ */
+struct LoadingEntry
+{
+  int64_t pid = 0;
+  uint64_t start = 0; //!< the owner's process start time
+  bool applying = false;
+  std::vector<uint32_t> runBounds; //!< applying: first block of each run, then the end block
+  std::optional<std::array<uint8_t, 16>> appliedThrough;
+};
+// loading: [u64 sequence] -> [version][zigzag pid][vN start] (+ the applying block).
+std::string encodeLoading(const LoadingEntry& entry);
+LoadingEntry decodeLoading(std::string_view value);
 // alerts: key -> [version][zigzag first seen][zigzag last seen][zigzag last emitted][vN count].
 std::string encodeAlertState(const Store::AlertState& state);
 Store::AlertState decodeAlertState(std::string_view value);

@@ -230,6 +230,40 @@ struct Store::Impl
   void applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const;
   //! \brief Delete the rows of a report. \throw StoreError
   void deleteRows(lmdb::WriteTxn& txn, uint64_t sequence) const;
+  //! \brief The dictionary id of a report's policy domain. \throw StoreError when not interned
+  uint32_t reportDomainId(const lmdb::WriteTxn& txn, const StoredReport& report) const;
+
+  //! Which rows of a report the totals hold (store.hh CountedRows).
+  template <typename Txn>
+  CountedRows countedRows(const Txn& txn, const StoredReport& report) const
+  {
+    if (report.state == ReportState::Active) {
+      return CountedRows{CountedRows::Kind::All, {}};
+    }
+    if (report.state != ReportState::Loading) {
+      return CountedRows{};
+    }
+    auto value = txn.get(loading, storeformat::sequenceKey(report.sequence));
+    if (!value) {
+      return CountedRows{};
+    }
+    const storeformat::LoadingEntry entry = storeformat::decodeLoading(*value);
+    if (!entry.applying || !entry.appliedThrough) {
+      return CountedRows{};
+    }
+    return CountedRows{CountedRows::Kind::Through, *entry.appliedThrough};
+  }
+
+  /*!
+   * \brief Add the rows of an applying report to the totals, a step (Options::chunkRows rows)
+   * per transaction, and make it active (loading.cc).  Returns early when the report stops
+   * being an applying loading report (superseded meanwhile).
+   * \throw ReportRefused when a total would overflow (the report is then quarantined, its
+   * added rows taken out again); StoreError (the report stays applying: finished later)
+   */
+  void finishLoading(uint64_t sequence) const;
+  //! \brief Take what an applying report added out again and quarantine it (why), in txn.
+  void quarantineLoading(lmdb::WriteTxn& txn, uint64_t sequence, const std::string& why) const;
   //! \brief Roll back this process's abandoned loading reports, and now and then those of dead processes.
   void recoverLoading() { recoverLoadingNow(false); }
   //! \brief Take a loading report out again in txn: rows out of the totals, rows and record deleted.

@@ -209,14 +209,28 @@ std::string Store::Impl::storedDedupKey(const StoredReport& report)
   return report.state == ReportState::Legacy ? dedupKey(report.header) : dedupKeyOf(report.header, report.contentHash);
 }
 
-void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const
+uint32_t Store::Impl::reportDomainId(const lmdb::WriteTxn& txn, const StoredReport& report) const
 {
   auto domainId = findDictId(txn, lowerAscii(report.header.policy.domain));
   if (!domainId) {
     throw StoreError("apply rows", MDB_CORRUPTED, "domain of report " + std::to_string(report.sequence) + " not interned");
   }
-  AggregateBatch batch(*this, txn, *domainId, report, sign);
-  forEachStoredRow(txn, report.sequence, [&](const ReportRow& row) { batch.addStored(row); });
+  return *domainId;
+}
+
+void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const
+{
+  // Adding counts every row; taking out, the rows the totals hold (a loading report: some).
+  const CountedRows counted = sign > 0 ? CountedRows{CountedRows::Kind::All, {}} : countedRows(txn, report);
+  if (counted.kind == CountedRows::Kind::None) {
+    return;
+  }
+  AggregateBatch batch(*this, txn, reportDomainId(txn, report), report, sign);
+  forEachStoredRow(txn, report.sequence, [&](const ReportRow& row) {
+    if (counted.counts(row)) {
+      batch.addStored(row);
+    }
+  });
   batch.finish();
 }
 
@@ -263,10 +277,9 @@ void Store::Impl::recoverLoadingNow(bool always)
     MDB_val key{};
     MDB_val value{};
     for (bool ok = cursor.get(MDB_FIRST, key, value); ok; ok = cursor.get(MDB_NEXT, key, value)) {
-      fmt::Reader in(lmdb::toView(value), "loading");
-      in.version();
-      const int64_t pid = in.zigzag();
-      const uint64_t start = in.varint();
+      const fmt::LoadingEntry entry = fmt::decodeLoading(lmdb::toView(value));
+      const int64_t pid = entry.pid;
+      const uint64_t start = entry.start;
       const uint64_t sequence = fmt::decodeSequenceKey(lmdb::toView(key));
       const bool alive = pid == ::getpid() || (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 &&
                                                 processStartTime(pid) == start) ||
@@ -279,15 +292,39 @@ void Store::Impl::recoverLoadingNow(bool always)
   if (mine.empty() && dead.empty()) {
     return;
   }
-  withWriteTxn([&](lmdb::WriteTxn& txn) {
-    for (uint64_t sequence : mine) {
-      rollBackLoading(txn, sequence);
+  // Step: roll back the parsing ones (nothing counted yet) in one transaction; finish the
+  // applying ones (decided, every row written: the report is kept).
+  dead.insert(dead.end(), mine.begin(), mine.end());
+  std::vector<uint64_t> applying;
+  try {
+    withWriteTxn([&](lmdb::WriteTxn& txn) {
+      applying.clear();
+      for (uint64_t sequence : dead) {
+        auto value = txn.get(loading, fmt::sequenceKey(sequence));
+        if (value && fmt::decodeLoading(*value).applying) {
+          applying.push_back(sequence);
+        }
+        else {
+          rollBackLoading(txn, sequence);
+        }
+      }
+      txn.commit();
+    });
+    for (uint64_t sequence : applying) {
+      try {
+        finishLoading(sequence);
+      }
+      catch (const ReportRefused&) {
+        // Quarantined by finishLoading, with the reason: nothing more to do here.
+      }
     }
-    for (uint64_t sequence : dead) {
-      rollBackLoading(txn, sequence);
-    }
-    txn.commit();
-  });
+  }
+  catch (...) {
+    // Try this process's own again with the next writer.
+    std::lock_guard lock(abandonedMutex);
+    abandoned.insert(mine.begin(), mine.end());
+    throw;
+  }
 }
 
 void Store::Impl::openDatabases(bool schema1Only)

@@ -3,8 +3,9 @@
  *
  * In one read transaction: every key and value of every table decodes; every
  * dedup and loading entry names a report in a state that fits; and, domain by
- * domain, the facts and day totals equal what the rows of the counted reports
- * (active, loading) add up to with the writer's own day split, and every
+ * domain, the facts and day totals equal what the counted rows (store.hh
+ * CountedRows: all of an active report, the added ones of a loading one) add
+ * up to with the writer's own day split, and every
  * source of a fact is in the sources table.  Memory: one domain's expected
  * facts at a time.
  */
@@ -132,7 +133,8 @@ private:
                 std::string(stateName(found->second.state)));
       }
     });
-    scan(d_store.loading, "loading", [&](std::string_view key, std::string_view) {
+    scan(d_store.loading, "loading", [&](std::string_view key, std::string_view value) {
+      fmt::decodeLoading(value);
       const uint64_t sequence = fmt::decodeSequenceKey(key);
       auto found = d_reports.find(sequence);
       if (found == d_reports.end() || found->second.state != ReportState::Loading) {
@@ -209,7 +211,11 @@ private:
     Expected want;
     std::map<uint32_t, bool> passByOutcome;
     for (const StoredReport* report : reports) {
+      const CountedRows counted = d_store.countedRows(d_txn, *report);
       d_store.forEachStoredRow(d_txn, report->sequence, [&](const ReportRow& row) {
+        if (!counted.counts(row)) {
+          return;
+        }
         auto pass = passByOutcome.find(row.outcomeId);
         if (pass == passByOutcome.end()) {
           pass = passByOutcome.emplace(row.outcomeId, outcomePasses(d_store.dictString(d_txn, row.outcomeId))).first;

@@ -7,8 +7,13 @@
  * - The parse never holds the write lock.  Rows wait in memory (local string
  *   tables, no LMDB); a report of up to Options::chunkRows rows is written in
  *   one transaction at commit().  A bigger one is written chunk by chunk in
- *   state "loading" (each chunk with its aggregates), so the milter's reports
- *   get the lock between chunks; its memory stays bounded by one chunk.
+ *   state "loading", each chunk sorted by source IP (a run), and added to the
+ *   totals after the decision by loading.cc's merge (store.hh has the two
+ *   phases), so the milter's reports get the lock between chunks; its memory
+ *   stays bounded by one chunk.
+ * - A big report's totals are checked for overflow at the decision, from its
+ *   messages per day (a fact is part of its day's total, so no fact can
+ *   overflow when no day does): refused then, nothing is stored.
  * - Dedup: a report is the same as a stored one when its dedup key (report.hh
  *   dedupKey; for an empty report id the content too) and its content hash
  *   match.  A complete copy supersedes a recovered (partial) one; a recovered
@@ -94,8 +99,15 @@ private:
   std::pair<uint64_t, uint32_t> writeChunk(lmdb::WriteTxn& txn);
   //! commit()'s transaction body; payloadId: the payload archived by it (0: none).
   StoreResult decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision, uint64_t& payloadId);
-  //! Write the pending rows (interned, packed) and add them to the totals, in txn.
-  void writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint32_t domainId);
+  /*!
+   * Write the pending rows (interned, packed) in txn, from block d_nextBlock on; add them
+   * to the totals through batch when given (a big report's runs are added later).
+   */
+  void writePending(lmdb::WriteTxn& txn, uint64_t sequence, AggregateBatch* batch);
+  //! Sort the pending rows into a run and count their messages per day (the overflow check).
+  void prepareRun();
+  //! \brief Refuse a big report whose messages would overflow a day total. \throw ReportRefused
+  void checkDayTotals(lmdb::WriteTxn& txn, uint32_t domainId) const;
   void flushChunk();
   [[nodiscard]] StoredReport baseRecord(uint64_t sequence) const;
 
@@ -126,6 +138,8 @@ private:
   uint32_t d_domainId = 0;
   uint32_t d_nextBlock = 0;
   uint64_t d_rowsWritten = 0;
+  std::vector<uint32_t> d_runBounds;          //!< first block of each run written
+  std::map<uint32_t, uint64_t> d_dayMessages; //!< a big report's messages per day
 };
 
 Writer::Writer(Store::Impl& store, const ReportHeader& header) :
@@ -238,7 +252,7 @@ StoredReport Writer::baseRecord(uint64_t sequence) const
   return record;
 }
 
-void Writer::writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint32_t domainId)
+void Writer::writePending(lmdb::WriteTxn& txn, uint64_t sequence, AggregateBatch* batch)
 {
   // Step: dictionary ids of the chunk's strings (one interner: the id counter is written once).
   Interner interner(d_store, txn);
@@ -250,7 +264,6 @@ void Writer::writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint3
   interner.finish();
 
   // Step: rows, packed in blocks, and their totals.
-  AggregateBatch batch(d_store, txn, domainId, record, +1);
   std::string block;
   uint32_t nextBlock = d_nextBlock;
   lmdb::Cursor cursor(txn.get(), d_store.rows);
@@ -265,12 +278,41 @@ void Writer::writePending(lmdb::WriteTxn& txn, const StoredReport& record, uint3
       row.outcomeId = ids[pending.outcome];
       row.count = pending.count;
       fmt::appendRow(block, row);
-      batch.add(row, pending.pass);
+      if (batch != nullptr) {
+        batch->add(row, pending.pass);
+      }
     }
     fmt::finishRowBlock(block, end - i);
-    cursor.put(fmt::rowKey(record.sequence, nextBlock++), block);
+    cursor.put(fmt::rowKey(sequence, nextBlock++), block);
   }
-  batch.finish();
+}
+
+void Writer::prepareRun()
+{
+  std::sort(d_pending.begin(), d_pending.end(), [](const PendingRow& a, const PendingRow& b) { return a.ip < b.ip; });
+  for (const PendingRow& pending : d_pending) {
+    ReportRow row;
+    row.count = pending.count;
+    forEachDayShare(row, d_span.first, std::max<uint32_t>(d_span.count, 1), [&](uint32_t day, uint64_t share) {
+      uint64_t& messages = d_dayMessages[day];
+      if (__builtin_add_overflow(messages, share, &messages)) {
+        throw ReportRefused("message counts would overflow 64 bits: the report's total for one day (report "
+                            "refused, nothing stored)");
+      }
+    });
+  }
+}
+
+void Writer::checkDayTotals(lmdb::WriteTxn& txn, uint32_t domainId) const
+{
+  for (const auto& [day, messages] : d_dayMessages) {
+    auto value = txn.get(d_store.days, fmt::domainDayKey(domainId, day));
+    uint64_t sum = 0;
+    if (value && __builtin_add_overflow(fmt::decodeDayTotals(*value, day).messages, messages, &sum)) {
+      throw ReportRefused("message counts would overflow 64 bits: the day total of " + std::to_string(day) +
+                          " (report refused, nothing stored)");
+    }
+  }
 }
 
 std::pair<uint64_t, uint32_t> Writer::numberAndDomain(lmdb::WriteTxn& txn) const
@@ -291,21 +333,24 @@ std::pair<uint64_t, uint32_t> Writer::writeChunk(lmdb::WriteTxn& txn)
     record.ownerStart = processStartTime(record.ownerPid);
     record.source = "(loading)";
     txn.put(d_store.reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(record));
-    txn.put(d_store.loading, fmt::sequenceKey(sequence), fmt::encodeOwner(record.ownerPid, record.ownerStart));
+    txn.put(d_store.loading, fmt::sequenceKey(sequence),
+            fmt::encodeLoading(fmt::LoadingEntry{record.ownerPid, record.ownerStart, false, {}, {}}));
   }
-  writePending(txn, baseRecord(sequence), domainId);
+  writePending(txn, sequence, nullptr);
   txn.commit();
   return {sequence, domainId};
 }
 
 void Writer::flushChunk()
 {
+  prepareRun();
   // One short write transaction: the report (loading) on the first chunk, the rows, their totals.
   const auto [sequence, domainId] = d_store.withWriteTxn([this](lmdb::WriteTxn& txn) { return writeChunk(txn); });
 
   // Committed: only now does the writer own what it wrote.
   d_sequence = sequence;
   d_domainId = domainId;
+  d_runBounds.push_back(d_nextBlock);
   d_nextBlock += static_cast<uint32_t>((d_pending.size() + fmt::s_rowsPerBlock - 1) / fmt::s_rowsPerBlock);
   d_rowsWritten += d_pending.size();
   if (d_ids.size() + d_strings.size() > s_idCacheEntries) {
@@ -347,11 +392,29 @@ StoreResult Writer::commit(const ReportSummary& summary)
 
   // Step: the decision and its writes, in one transaction (run again if the map had to grow).
   uint64_t payloadId = 0;
+  const bool runs = d_sequence != 0;
+  if (runs && !d_hashOnly) {
+    prepareRun();
+  }
   StoreResult result =
     d_store.withWriteTxn([&](lmdb::WriteTxn& txn) { return decideAndWrite(txn, decision, payloadId); });
   d_committed = true;
   if (payloadId != 0) {
     payload->id = payloadId;
+  }
+
+  // Step: a big report, decided and stored: its runs into the totals (it is kept either way).
+  if (runs && result.status == StoreStatus::Stored) {
+    try {
+      d_store.finishLoading(result.sequence);
+    }
+    catch (const StoreError& e) {
+      std::lock_guard lock(d_store.abandonedMutex);
+      d_store.abandoned.insert(result.sequence);
+      throw StoreError("commit", e.rc(),
+                       std::string(e.what()) + " (report " + std::to_string(result.sequence) +
+                         " is stored; the next write of the store finishes adding its rows to the totals)");
+    }
   }
   return result;
 }
@@ -423,16 +486,30 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
   // Step: the report's number and domain (taken by the first chunk already for a big one).
   const auto [sequence, domainId] = numberAndDomain(txn);
   StoredReport record = baseRecord(sequence);
-  if (result.status == StoreStatus::Stored) {
-    writePending(txn, record, domainId);
+  if (result.status == StoreStatus::Stored && d_sequence == 0) {
+    AggregateBatch batch(d_store, txn, domainId, record, +1);
+    writePending(txn, sequence, &batch);
+    batch.finish();
+    record.rows = d_pending.size();
+  }
+  else if (result.status == StoreStatus::Stored) {
+    // A big report: the last run; then every run is added to the totals (commit, loading.cc).
+    checkDayTotals(txn, domainId);
+    writePending(txn, sequence, nullptr);
     record.rows = d_rowsWritten + d_pending.size();
+    record.state = ReportState::Loading;
+    record.ownerPid = ::getpid();
+    record.ownerStart = processStartTime(record.ownerPid);
+    std::vector<uint32_t> bounds = d_runBounds;
+    bounds.push_back(d_nextBlock);
+    bounds.push_back(d_nextBlock + static_cast<uint32_t>((d_pending.size() + fmt::s_rowsPerBlock - 1) /
+                                                         fmt::s_rowsPerBlock));
+    txn.put(d_store.loading, fmt::sequenceKey(sequence),
+            fmt::encodeLoading(fmt::LoadingEntry{record.ownerPid, record.ownerStart, true, bounds, {}}));
   }
   else if (d_sequence != 0) {
-    // A conflict is not counted: take out the chunks written so far.
-    d_store.applyReportRows(txn, record, -1);
+    // A conflict is not counted (nor were its chunks): delete them.
     d_store.deleteRows(txn, sequence);
-  }
-  if (d_sequence != 0) {
     txn.del(d_store.loading, fmt::sequenceKey(sequence));
   }
 
@@ -480,6 +557,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
   }
   else if (supersede) {
     d_store.applyReportRows(txn, *existing, -1);
+    txn.del(d_store.loading, fmt::sequenceKey(existing->sequence)); // its loader, if any, stops
     existing->state = ReportState::Superseded;
     existing->related = sequence;
     existing->stateReason = "a complete copy replaced this recovered one";

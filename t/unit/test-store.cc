@@ -1405,11 +1405,11 @@ BOOST_AUTO_TEST_CASE(abandoned_chunks_are_taken_out)
     for (uint8_t i = 0; i < 55; ++i) {
       writer->addRecord(makeRecord(v4(10, 1, 0, i), 2, true));
     }
-    // Five chunks are in the store, counted while loading.
+    // Five chunks are in the store, not counted before the report is decided.
     auto reports = store.listReports();
     BOOST_REQUIRE_EQUAL(reports.size(), 2U);
     BOOST_CHECK(reports[1].state == ReportState::Loading);
-    BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 105U);
+    BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 5U);
     BOOST_CHECK(store.verify().empty());
     // Destroyed without commit (a parse error half way).
   }
@@ -1418,12 +1418,58 @@ BOOST_AUTO_TEST_CASE(abandoned_chunks_are_taken_out)
   BOOST_CHECK(store.verify().empty());
 }
 
-BOOST_AUTO_TEST_CASE(dead_loader_is_rolled_back)
+//! A big report of `records` rows, one each of 10.2.i/16 with count 1 (chunks of 10: runs).
+void addBigReport(ReportWriter& writer, uint32_t records)
 {
-  // A process dies while its report is loading: the next read-write open takes it out.
+  for (uint32_t i = 0; i < records; ++i) {
+    // Written in an order that is not the address order: the runs are sorted by the writer.
+    const uint32_t n = (i * 13) % records; // 13: prime to the counts used here
+    writer.addRecord(makeRecord(v4(10, 2, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)), 1, true));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(big_report_is_added_in_steps_and_counted_as_far_as_added)
+{
+  // Phase 2 (store.hh): the runs are merged by address and added a step at a time; between
+  // steps the totals hold exactly the rows of the addresses added so far, and verify agrees.
   TempDir tmp;
-  const std::string dir = tmp.path().string();
+  auto options = testOptions();
+  options.chunkRows = 10;
+  std::vector<uint64_t> seen;
+  Store* self = nullptr;
   const uint32_t day = s_today - 1;
+  options.afterApplyStep = [&](uint64_t) {
+    seen.push_back(factMessages(*self, "example.com", day, day));
+    auto problems = self->verify();
+    BOOST_CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+  };
+  Store store(tmp.path().string(), options);
+  self = &store;
+  auto writer = store.beginReport(makeHeader("google.com", "big", "example.com", dayStart(day), dayStart(day + 1) - 1));
+  addBigReport(*writer, 35);
+  auto result = commitWith(*writer, 35, 35);
+  BOOST_CHECK(result.status == StoreStatus::Stored);
+  // Steps of 10 rows: 10, 20, 30 added, then the last one makes the report active.
+  BOOST_CHECK_EQUAL(seen.size(), 3U);
+  BOOST_CHECK((seen == std::vector<uint64_t>{10, 20, 30}));
+  auto report = store.report(result.sequence);
+  BOOST_REQUIRE(report);
+  BOOST_CHECK(report->state == ReportState::Active);
+  BOOST_CHECK_EQUAL(report->rows, 35U);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 35U);
+  auto source = store.source("example.com", v4(10, 2, 0, 34));
+  BOOST_REQUIRE(source);
+  BOOST_CHECK_EQUAL(source->firstReport, result.sequence);
+  BOOST_CHECK(store.verify().empty());
+}
+
+/*!
+ * A store in dir with one report of 5 messages on day, and a big report (35 rows, chunks of
+ * 10) left loading by a process that died: while parsing (decided false: its chunks written,
+ * not committed) or after its decision and the first step of adding its rows (decided true).
+ */
+void leaveDeadLoader(const std::string& dir, uint32_t day, bool decided)
+{
   {
     Store store(dir, testOptions());
     storeReport(store, "keep", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 5, true)});
@@ -1433,26 +1479,111 @@ BOOST_AUTO_TEST_CASE(dead_loader_is_rolled_back)
   if (child == 0) {
     auto options = testOptions();
     options.chunkRows = 10;
+    options.afterApplyStep = [](uint64_t) { _exit(0); }; // no destructor, no cleanup: as a crash
     Store store(dir, options);
-    auto writer = store.beginReport(makeHeader("google.com", "dies", "example.com", dayStart(day), dayStart(day + 1)));
-    for (uint8_t i = 0; i < 35; ++i) {
-      writer->addRecord(makeRecord(v4(10, 2, 0, i), 1, true));
+    auto writer = store.beginReport(makeHeader("google.com", "dies", "example.com", dayStart(day), dayStart(day + 1) - 1));
+    addBigReport(*writer, 35);
+    if (decided) {
+      commitWith(*writer, 35, 35);
     }
-    _exit(0); // no destructor, no rollback: as a crash would leave it
+    _exit(decided ? 1 : 0);
   }
   int status = 0;
   BOOST_REQUIRE_EQUAL(waitpid(child, &status, 0), child);
-  {
-    auto options = testOptions();
-    options.readOnly = true;
-    Store reader(dir, options);
-    BOOST_CHECK_EQUAL(reader.listReports().size(), 2U); // still there for readers until a writer opens
-  }
-  Store store(dir, testOptions());
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // Still there for readers until a writer opens; the totals as far as added, verify agrees.
+  auto options = testOptions();
+  options.readOnly = true;
+  Store reader(dir, options);
+  auto reports = reader.listReports();
+  BOOST_REQUIRE_EQUAL(reports.size(), 2U);
+  BOOST_CHECK(reports[1].state == ReportState::Loading);
+  BOOST_CHECK_EQUAL(factMessages(reader, "example.com", day, day), decided ? 15U : 5U);
+  auto problems = reader.verify();
+  BOOST_CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+}
+
+BOOST_AUTO_TEST_CASE(dead_loader_is_rolled_back)
+{
+  // Dead while parsing: the next read-write open takes its chunks out.
+  TempDir tmp;
+  const uint32_t day = s_today - 1;
+  leaveDeadLoader(tmp.path().string(), day, false);
+  Store store(tmp.path().string(), testOptions());
   auto reports = store.listReports();
   BOOST_REQUIRE_EQUAL(reports.size(), 1U);
   BOOST_CHECK_EQUAL(reports[0].header.metadata.reportId, "keep");
   BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 5U);
+  BOOST_CHECK(store.verify().empty());
+}
+
+BOOST_AUTO_TEST_CASE(dead_loader_while_adding_is_finished)
+{
+  // Dead after its report was decided and partly added: the report is kept, and the next
+  // read-write open adds the rest (rolling it back would lose a stored report).
+  TempDir tmp;
+  const uint32_t day = s_today - 1;
+  leaveDeadLoader(tmp.path().string(), day, true);
+  Store store(tmp.path().string(), testOptions());
+  auto reports = store.listReports();
+  BOOST_REQUIRE_EQUAL(reports.size(), 2U);
+  BOOST_CHECK(reports[1].state == ReportState::Active);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 40U);
+  BOOST_CHECK(store.verify().empty());
+}
+
+BOOST_AUTO_TEST_CASE(superseded_while_adding_stops_the_loader)
+{
+  // A recovered big copy is being added when the complete copy arrives: the complete one
+  // supersedes it (taking out what was added), and the loader stops.
+  TempDir tmp;
+  auto options = testOptions();
+  options.chunkRows = 10;
+  const uint32_t day = s_today - 1;
+  Store* self = nullptr;
+  std::optional<StoreResult> complete;
+  options.afterApplyStep = [&](uint64_t) {
+    if (!complete) {
+      complete = storeReportResult(*self, "r", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 7, true)});
+    }
+  };
+  Store store(tmp.path().string(), options);
+  self = &store;
+  auto writer = store.beginReport(makeHeader("google.com", "r", "example.com", dayStart(day), dayStart(day + 1) - 1));
+  addBigReport(*writer, 35);
+  auto partial = commitWith(*writer, 35, 35, "t", nullptr, true);
+  BOOST_CHECK(partial.status == StoreStatus::Stored);
+  BOOST_REQUIRE(complete);
+  BOOST_CHECK(complete->status == StoreStatus::Stored);
+  BOOST_CHECK_EQUAL(complete->related, partial.sequence);
+  auto old = store.report(partial.sequence);
+  BOOST_REQUIRE(old);
+  BOOST_CHECK(old->state == ReportState::Superseded);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 7U);
+  auto problems = store.verify();
+  BOOST_CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+}
+
+BOOST_AUTO_TEST_CASE(big_report_that_would_overflow_a_day_is_refused_whole)
+{
+  TempDir tmp;
+  auto options = testOptions();
+  options.chunkRows = 10;
+  Store store(tmp.path().string(), options);
+  const uint32_t day = s_today - 1;
+  storeReport(store, "big", "example.com", day, {makeRecord(v4(192, 0, 2, 1), UINT64_MAX - 20, true)});
+  auto writer = store.beginReport(makeHeader("yahoo.com", "wrap", "example.com", dayStart(day), dayStart(day + 1) - 1));
+  addBigReport(*writer, 35);
+  try {
+    commitWith(*writer, 35, 35);
+    BOOST_ERROR("a big report that overflows a day total was stored");
+  }
+  catch (const ReportRefused& e) {
+    BOOST_CHECK_MESSAGE(std::string(e.what()).find("overflow") != std::string::npos, e.what());
+  }
+  writer.reset();
+  BOOST_CHECK_EQUAL(store.listReports().size(), 1U);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), UINT64_MAX - 20);
   BOOST_CHECK(store.verify().empty());
 }
 
