@@ -25,21 +25,6 @@ namespace
 //! Facts buffered before a sorted flush (40 bytes each).
 constexpr size_t s_pendingFacts = 32768;
 
-//! Byte order of two fact keys (the order LMDB keeps them in), 8 bytes at a time.
-int compareFactKeys(const fmt::FactKeyBytes& a, const fmt::FactKeyBytes& b)
-{
-  for (size_t i = 0; i < fmt::s_factKeySize; i += 8) {
-    uint64_t x = 0;
-    uint64_t y = 0;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) {
-      return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-    }
-  }
-  return 0;
-}
-
 } // namespace
 
 bool outcomePasses(std::string_view encodedOutcome)
@@ -119,13 +104,13 @@ void AggregateBatch::flushFacts()
   }
   // Sorted and merged: equal rows cost one put, neighbours share pages.
   std::sort(d_facts.begin(), d_facts.end(),
-            [](const PendingFact& a, const PendingFact& b) { return compareFactKeys(a.key, b.key) < 0; });
+            [](const PendingFact& a, const PendingFact& b) { return fmt::compareKeys(a.key, b.key) < 0; });
   lmdb::Cursor cursor(d_txn.get(), d_store.facts);
   for (size_t i = 0; i < d_facts.size();) {
     const auto& key = d_facts[i].key;
     uint64_t messages = 0;
     size_t j = i;
-    for (; j < d_facts.size() && compareFactKeys(d_facts[j].key, key) == 0; ++j) {
+    for (; j < d_facts.size() && fmt::compareKeys(d_facts[j].key, key) == 0; ++j) {
       if (__builtin_add_overflow(messages, d_facts[j].messages, &messages)) {
         overflow("one source's messages");
       }

@@ -98,7 +98,7 @@ private:
       }
     }
     auto later = [&](uint32_t a, uint32_t b) {
-      return heads[a].rows[positions[a].row].ip > heads[b].rows[positions[b].row].ip;
+      return fmt::compareKeys(heads[a].rows[positions[a].row].ip, heads[b].rows[positions[b].row].ip) > 0;
     };
     std::make_heap(heap.begin(), heap.end(), later);
 

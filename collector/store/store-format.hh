@@ -65,6 +65,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -91,6 +92,22 @@ inline void writeU32(uint8_t* out, uint32_t value)
   out[3] = static_cast<uint8_t>(value);
 }
 void writeU64(uint8_t* out, uint64_t value);
+//! Byte order of two keys of N bytes (a multiple of 8), 8 bytes at a time: faster than memcmp for sorting.
+template <size_t N>
+int compareKeys(const std::array<uint8_t, N>& a, const std::array<uint8_t, N>& b)
+{
+  static_assert(N % 8 == 0);
+  for (size_t i = 0; i < N; i += 8) {
+    uint64_t x = 0;
+    uint64_t y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+  }
+  return 0;
+}
 
 // Variable-length values.
 void putVarint(std::string& out, uint64_t value);
