@@ -15,6 +15,7 @@
 #include "collector/ingest/ingest.hh"
 #include "collector/common/json.hh"
 #include "collector/common/log.hh"
+#include "collector/common/text.hh"
 #include "collector/intake/mailbox.hh"
 #include "collector/views/status-view.hh"
 #include "collector/store/store.hh"
@@ -55,12 +56,7 @@ namespace
 
 std::string isoTime(int64_t epoch)
 {
-  auto t = static_cast<time_t>(epoch);
-  struct tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
+  return formatUtc(epoch, "%Y-%m-%d %H:%M");
 }
 
 std::string joined(const std::vector<std::string>& items, const char* separator)

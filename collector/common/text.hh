@@ -9,6 +9,8 @@
  */
 #pragma once
 
+#include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -66,6 +68,20 @@ constexpr std::string_view trimAscii(std::string_view text)
     text.remove_suffix(1);
   }
   return text;
+}
+
+//! A time (seconds since the epoch) as UTC text, in a strftime format ("%Y-%m-%d %H:%M").
+//! Callers pass a literal format; the attribute has the compiler check it at each call.
+__attribute__((format(strftime, 2, 0))) inline std::string formatUtc(int64_t epochSeconds, const char* format)
+{
+  const auto t = static_cast<time_t>(epochSeconds);
+  struct tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  return std::string(buf, std::strftime(buf, sizeof buf, format, &tm));
+#pragma GCC diagnostic pop
 }
 
 } // namespace dmarcwatch::collector

@@ -31,12 +31,7 @@ constexpr std::string_view s_schema1Source = "upgrade from store schema 1";
 
 std::string timestamp(int64_t now)
 {
-  auto t = static_cast<time_t>(now);
-  struct tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
-  return buf;
+  return formatUtc(now, "%Y%m%dT%H%M%S");
 }
 
 //! Give the new store's directory and files the owner and mode of the old one's.
