@@ -102,9 +102,12 @@ void AggregateBatch::flushFacts()
   if (d_facts.empty()) {
     return;
   }
-  // Sorted and merged: equal rows cost one put, neighbours share pages.
-  std::sort(d_facts.begin(), d_facts.end(),
-            [](const PendingFact& a, const PendingFact& b) { return fmt::compareKeys(a.key, b.key) < 0; });
+  // Sorted and merged: equal rows cost one put, neighbours share pages.  (A big report's
+  // merged runs come in address order: then the check is all there is to it.)
+  auto factBefore = [](const PendingFact& a, const PendingFact& b) { return fmt::compareKeys(a.key, b.key) < 0; };
+  if (!std::is_sorted(d_facts.begin(), d_facts.end(), factBefore)) {
+    std::sort(d_facts.begin(), d_facts.end(), factBefore);
+  }
   lmdb::Cursor cursor(d_txn.get(), d_store.facts);
   for (size_t i = 0; i < d_facts.size();) {
     const auto& key = d_facts[i].key;
@@ -198,7 +201,10 @@ void AggregateBatch::flushSources()
   if (d_sources.empty()) {
     return;
   }
-  std::sort(d_sources.begin(), d_sources.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto sourceBefore = [](const auto& a, const auto& b) { return fmt::compareKeys(a.first, b.first) < 0; };
+  if (!std::is_sorted(d_sources.begin(), d_sources.end(), sourceBefore)) {
+    std::sort(d_sources.begin(), d_sources.end(), sourceBefore);
+  }
   lmdb::Cursor cursor(d_txn.get(), d_store.sources);
   for (size_t i = 0; i < d_sources.size();) {
     const auto& ip = d_sources[i].first;
