@@ -16,7 +16,9 @@
 #include <atomic>
 #include <ctime>
 #include <mutex>
+#include <memory>
 #include <set>
+#include <unordered_map>
 
 namespace dmarcwatch::collector
 {
@@ -234,6 +236,21 @@ struct Store::Impl
   void recoverLoading() { recoverLoadingNow(false); }
   //! \brief Take a loading report out again in txn: rows out of the totals, rows and record deleted.
   void rollBackLoading(lmdb::WriteTxn& txn, uint64_t sequence) const;
+};
+
+//! A snapshot's read transaction and caches (FactReader and RowReader read through it).
+struct StoreSnapshot::Impl
+{
+  explicit Impl(const Store::Impl& of) :
+    store(of), txn(of.env)
+  {
+  }
+
+  const Store::Impl& store;
+  lmdb::ReadTxn txn;
+  std::unordered_map<uint32_t, std::string> strings;
+  //! outcomeView's: a positioned cursor finds a key on its current page without a descent.
+  std::unique_ptr<lmdb::Cursor> dictCursor;
 };
 
 /*!
