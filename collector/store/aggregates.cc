@@ -27,16 +27,6 @@ constexpr size_t s_pendingFacts = 32768;
 
 } // namespace
 
-bool outcomePasses(std::string_view encodedOutcome)
-{
-  fmt::Reader in(encodedOutcome, "outcome");
-  in.version();
-  in.string(); // disposition
-  const std::string_view dkim = in.string();
-  const std::string_view spf = in.string();
-  return dkim == "pass" || spf == "pass";
-}
-
 AggregateBatch::AggregateBatch(const Store::Impl& store, lmdb::WriteTxn& txn, uint32_t domainId,
                                const StoredReport& report, int sign) :
   d_store(store),
@@ -55,16 +45,7 @@ void AggregateBatch::overflow(const std::string& what) const
   throw ReportRefused("message counts would overflow 64 bits: " + what + " (report refused, nothing stored)");
 }
 
-void AggregateBatch::addStored(const ReportRow& row)
-{
-  auto found = d_passByOutcome.find(row.outcomeId);
-  if (found == d_passByOutcome.end()) {
-    found = d_passByOutcome.emplace(row.outcomeId, outcomePasses(d_store.dictString(d_txn, row.outcomeId))).first;
-  }
-  add(row, found->second);
-}
-
-void AggregateBatch::add(const ReportRow& row, bool pass)
+void AggregateBatch::add(const ReportRow& row)
 {
   fmt::FactKey key;
   key.domainId = d_domainId;
@@ -82,7 +63,7 @@ void AggregateBatch::add(const ReportRow& row, bool pass)
     if (__builtin_add_overflow(delta.messages, share, &delta.messages)) {
       overflow("day total");
     }
-    delta.dmarcPass += pass ? share : 0; // <= messages
+    delta.dmarcPass += row.dmarcPass ? share : 0; // <= messages
     delta.records += 1;
   });
 

@@ -18,7 +18,6 @@
 #include "collector/store/store-impl.hh"
 
 #include <map>
-#include <unordered_map>
 #include <vector>
 
 namespace dmarcwatch::collector
@@ -37,10 +36,8 @@ public:
   AggregateBatch(const AggregateBatch&) = delete;
   AggregateBatch& operator=(const AggregateBatch&) = delete;
 
-  //! \brief One row; pass: whether its outcome passes DMARC. \throw ReportRefused, StoreError
-  void add(const ReportRow& row, bool pass);
-  //! \brief One row as stored (its outcome looked up for pass/fail). \throw StoreError
-  void addStored(const ReportRow& row);
+  //! \brief One row (its dmarcPass counts toward the day's passes). \throw ReportRefused, StoreError
+  void add(const ReportRow& row);
   //! \brief Write everything buffered. \throw ReportRefused, StoreError
   void finish();
 
@@ -77,7 +74,6 @@ private:
   std::vector<PendingFact> d_facts;
   std::map<uint32_t, DayDelta> d_days;
   std::vector<std::pair<std::array<uint8_t, 16>, SourceDays>> d_sources;
-  std::unordered_map<uint32_t, bool> d_passByOutcome;
 };
 
 /*!
@@ -99,8 +95,5 @@ void forEachDayShare(const ReportRow& row, uint32_t firstDay, uint32_t dayCount,
     visit(first + i, share);
   }
 }
-
-//! \brief Whether an encoded outcome passes DMARC (policy_evaluated dkim or spf "pass").
-bool outcomePasses(std::string_view encodedOutcome);
 
 } // namespace dmarcwatch::collector

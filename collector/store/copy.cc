@@ -55,6 +55,7 @@ uint64_t Store::copyReport(const Store& from, uint64_t sequence, std::map<uint64
       }
       row.headerFromId = translate(row.headerFromId);
       row.outcomeId = translate(row.outcomeId);
+      row.identityId = row.identityId == 0 ? 0 : translate(row.identityId);
       fmt::appendRow(out, row);
       if (++inBlock == fmt::s_rowsPerBlock) {
         flush();

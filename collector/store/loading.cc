@@ -112,7 +112,7 @@ private:
       if (taken >= maxRows && last && row.ip != *last) {
         break;
       }
-      batch.addStored(row);
+      batch.add(row);
       ++taken;
       last = row.ip;
       std::pop_heap(heap.begin(), heap.end(), later);

@@ -176,6 +176,16 @@ int64_t Reader::zigzag()
   return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
 }
 
+std::string_view Reader::bytes(size_t n)
+{
+  if (n > d_data.size() - d_pos) {
+    corrupt("value too short");
+  }
+  auto text = d_data.substr(d_pos, n);
+  d_pos += n;
+  return text;
+}
+
 std::string_view Reader::string()
 {
   uint64_t size = varint();
@@ -601,6 +611,52 @@ std::string encodeStoredReport(const StoredReport& report)
   return out;
 }
 
+namespace
+{
+
+//! The schema-2 block of a report value, strings as views into it.
+struct Block2
+{
+  ReportDays days; //!< state, first day, day count, rows
+  uint64_t related = 0;
+  std::string_view stateReason;
+  std::string_view contentHash;
+  uint64_t payloadId = 0;
+  std::string_view payloadMember;
+  int64_t ownerPid = 0;
+  uint64_t ownerStart = 0;
+};
+
+//! \brief The schema-2 block at in's position; nullopt at the end (a schema-1 value). \throw StoreError
+std::optional<Block2> readBlock2(Reader& in)
+{
+  if (in.atEnd()) {
+    return std::nullopt;
+  }
+  if (in.u8() != s_reportBlock2) {
+    in.corrupt("unknown report block");
+  }
+  Block2 block;
+  uint8_t state = in.u8();
+  if (state > static_cast<uint8_t>(ReportState::Legacy)) {
+    in.corrupt("unknown report state");
+  }
+  block.days.state = static_cast<ReportState>(state);
+  block.related = in.varint();
+  block.stateReason = in.string();
+  block.contentHash = in.bytes(sizeof(ContentHash));
+  block.payloadId = in.varint();
+  block.payloadMember = in.string();
+  block.days.firstDay = narrowU32(in, in.varint());
+  block.days.dayCount = narrowU32(in, in.varint());
+  block.days.rows = in.varint();
+  block.ownerPid = in.zigzag();
+  block.ownerStart = in.varint();
+  return block;
+}
+
+} // namespace
+
 StoredReport decodeStoredReport(std::string_view value)
 {
   Reader in(value, "report");
@@ -638,32 +694,52 @@ StoredReport decodeStoredReport(std::string_view value)
   report.warnings = readStrings(in);
   report.recovered = in.u8() != 0;
   report.rawBytes = in.varint();
-  if (in.atEnd()) {
-    // Written by schema 1: no rows of its own.
+  const auto block = readBlock2(in);
+  if (!block) {
     report.state = ReportState::Legacy;
     return report;
   }
-  if (in.u8() != s_reportBlock2) {
-    in.corrupt("unknown report block");
-  }
-  uint8_t state = in.u8();
-  if (state > static_cast<uint8_t>(ReportState::Legacy)) {
-    in.corrupt("unknown report state");
-  }
-  report.state = static_cast<ReportState>(state);
-  report.related = in.varint();
-  report.stateReason = in.string();
-  for (auto& byte : report.contentHash) {
-    byte = in.u8();
-  }
-  report.payloadId = in.varint();
-  report.payloadMember = in.string();
-  report.firstDay = narrowU32(in, in.varint());
-  report.dayCount = narrowU32(in, in.varint());
-  report.rows = in.varint();
-  report.ownerPid = in.zigzag();
-  report.ownerStart = in.varint();
+  report.state = block->days.state;
+  report.related = block->related;
+  report.stateReason = block->stateReason;
+  std::memcpy(report.contentHash.data(), block->contentHash.data(), report.contentHash.size());
+  report.payloadId = block->payloadId;
+  report.payloadMember = block->payloadMember;
+  report.firstDay = block->days.firstDay;
+  report.dayCount = block->days.dayCount;
+  report.rows = block->days.rows;
+  report.ownerPid = block->ownerPid;
+  report.ownerStart = block->ownerStart;
   return report;
+}
+
+ReportDays decodeReportDays(std::string_view value)
+{
+  // The fields before the schema-2 block (decodeStoredReport has their names), skipped.
+  Reader in(value, "report");
+  in.version();
+  auto skipStrings = [&](uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      in.string();
+    }
+  };
+  skipStrings(4);   // org, email, extra contact, report id
+  in.varint();      // begin
+  in.varint();      // end
+  skipStrings(readCount(in, value.size())); // errors
+  skipStrings(2 + 6); // generator, version; domain, adkim, aspf, p, sp, np
+  in.u8();          // has pct
+  in.varint();      // pct
+  skipStrings(3);   // fo, testing, discovery method
+  in.varint();      // records
+  in.varint();      // messages
+  in.varint();      // stored at
+  skipStrings(1);   // source
+  skipStrings(readCount(in, value.size())); // warnings
+  in.u8();          // recovered
+  in.varint();      // raw bytes
+  const auto block = readBlock2(in);
+  return block ? block->days : ReportDays{};
 }
 
 std::string rowKey(uint64_t sequence, uint32_t block)
@@ -687,6 +763,8 @@ void appendRow(std::string& out, const ReportRow& row)
   out.append(reinterpret_cast<const char*>(row.ip.data()), row.ip.size());
   putU32(out, row.headerFromId);
   putU32(out, row.outcomeId);
+  putU32(out, row.identityId);
+  out.push_back(static_cast<char>(row.dmarcPass ? s_rowDmarcPass : 0));
   putVarint(out, row.count);
   out.push_back(static_cast<char>(row.day ? 1 : 0));
   if (row.day) {
@@ -710,11 +788,11 @@ void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows)
   }
   rows.resize(count);
   for (auto& row : rows) {
-    for (auto& byte : row.ip) {
-      byte = in.u8();
-    }
+    std::memcpy(row.ip.data(), in.bytes(row.ip.size()).data(), row.ip.size());
     row.headerFromId = in.u32();
     row.outcomeId = in.u32();
+    row.identityId = in.u32();
+    row.dmarcPass = (in.u8() & s_rowDmarcPass) != 0;
     row.count = in.varint();
     row.day.reset();
     if (in.u8() != 0) {

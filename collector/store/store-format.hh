@@ -30,7 +30,10 @@
  *                                                     first block of each run, then the end block]
  *                                                     [u8 has progress]([16 ip applied through])
  *   rows      u64 BE sequence + u32 BE block       -> [01][u16 BE n] + n rows of
- *             [16 ip][u32 BE header_from id][u32 BE outcome id][vN count][u8 has day]([u32 BE day])
+ *             [16 ip][u32 BE header_from id][u32 BE outcome id][u32 BE identity id][u8 flags]
+ *             [vN count][u8 has day]([u32 BE day]); identity id: the outcome's authenticated
+ *             identity (identity.hh), 0 for none; flags bit 0: the outcome passes DMARC (other
+ *             bits 0, ignored when read)
  *   payloads  u64 BE payload id                    -> [01][str kind] + payload bytes
  *   facts     u32 BE domain id, u32 BE day, 16-byte IP (all zero: no source IP),
  *             u32 BE header_from id, u32 BE outcome id (32 bytes) -> [01][u64 BE messages]
@@ -125,6 +128,8 @@ public:
   uint64_t varint();
   int64_t zigzag();
   std::string_view string();
+  //! The next n bytes as they are.
+  std::string_view bytes(size_t n);
   //! \brief Read the version byte and check it is one this build knows.
   void version();
   [[nodiscard]] bool atEnd() const { return d_pos == d_data.size(); }
@@ -201,11 +206,25 @@ void decodeOutcomeView(std::string_view bytes, OutcomeView& out);
 std::string encodeStoredReport(const StoredReport& report);
 StoredReport decodeStoredReport(std::string_view value);
 
+//! What a reader of a report's rows needs of its value (decodeReportDays).
+struct ReportDays
+{
+  ReportState state = ReportState::Legacy;
+  uint32_t firstDay = 0;
+  uint32_t dayCount = 0;
+  uint64_t rows = 0;
+};
+/*!
+ * \brief The state, days and row count of a report value, without copying its strings: for
+ * queries over many reports (status).  \throw StoreError when corrupt
+ */
+ReportDays decodeReportDays(std::string_view value);
+
 //! First byte of the schema-2 block appended to a report value.
 constexpr uint8_t s_reportBlock2 = 2;
 
-// rows: [u64 sequence][u32 block] -> [version][vN n] then n times
-//   [16 ip][u32 header_from][u32 outcome][vN count][u8 has day]([u32 day]).
+// rows: [u64 sequence][u32 block] -> [version][u16 n] then n times
+//   [16 ip][u32 header_from][u32 outcome][u32 identity][u8 flags][vN count][u8 has day]([u32 day]).
 // Packed: one put per block, not per record (rows are read whole, in order).
 constexpr size_t s_rowsPerBlock = 256;
 std::string rowKey(uint64_t sequence, uint32_t block);
@@ -215,6 +234,8 @@ void appendRow(std::string& out, const ReportRow& row);
 void finishRowBlock(std::string& out, size_t rows);
 //! \brief Decode a block. \throw StoreError when corrupt
 void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows);
+//! Flags byte of a row: the outcome passes DMARC.
+constexpr uint8_t s_rowDmarcPass = 1;
 
 // sources: [u32 domain][16 ip] -> [version][u32 first day][u32 last day][u64 first report][u64 last report].
 struct SourceSeen

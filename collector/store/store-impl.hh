@@ -16,7 +16,9 @@
 #include <atomic>
 #include <ctime>
 #include <mutex>
+#include <memory>
 #include <set>
+#include <unordered_map>
 
 namespace dmarcwatch::collector
 {
@@ -233,17 +235,17 @@ struct Store::Impl
   //! \brief The dictionary id of a report's policy domain. \throw StoreError when not interned
   uint32_t reportDomainId(const lmdb::WriteTxn& txn, const StoredReport& report) const;
 
-  //! Which rows of a report the totals hold (store.hh CountedRows).
+  //! Which rows of a report the totals hold (store.hh CountedRows): the one place that decides.
   template <typename Txn>
-  CountedRows countedRows(const Txn& txn, const StoredReport& report) const
+  CountedRows countedRows(const Txn& txn, uint64_t sequence, ReportState state) const
   {
-    if (report.state == ReportState::Active) {
+    if (state == ReportState::Active) {
       return CountedRows{CountedRows::Kind::All, {}};
     }
-    if (report.state != ReportState::Loading) {
+    if (state != ReportState::Loading) {
       return CountedRows{};
     }
-    auto value = txn.get(loading, storeformat::sequenceKey(report.sequence));
+    auto value = txn.get(loading, storeformat::sequenceKey(sequence));
     if (!value) {
       return CountedRows{};
     }
@@ -252,6 +254,11 @@ struct Store::Impl
       return CountedRows{};
     }
     return CountedRows{CountedRows::Kind::Through, *entry.appliedThrough};
+  }
+  template <typename Txn>
+  CountedRows countedRows(const Txn& txn, const StoredReport& report) const
+  {
+    return countedRows(txn, report.sequence, report.state);
   }
 
   /*!
@@ -268,6 +275,21 @@ struct Store::Impl
   void recoverLoading() { recoverLoadingNow(false); }
   //! \brief Take a loading report out again in txn: rows out of the totals, rows and record deleted.
   void rollBackLoading(lmdb::WriteTxn& txn, uint64_t sequence) const;
+};
+
+//! A snapshot's read transaction and caches (FactReader and RowReader read through it).
+struct StoreSnapshot::Impl
+{
+  explicit Impl(const Store::Impl& of) :
+    store(of), txn(of.env)
+  {
+  }
+
+  const Store::Impl& store;
+  lmdb::ReadTxn txn;
+  std::unordered_map<uint32_t, std::string> strings;
+  //! outcomeView's: a positioned cursor finds a key on its current page without a descent.
+  std::unique_ptr<lmdb::Cursor> dictCursor;
 };
 
 /*!

@@ -228,7 +228,7 @@ void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& repor
   AggregateBatch batch(*this, txn, reportDomainId(txn, report), report, sign);
   forEachStoredRow(txn, report.sequence, [&](const ReportRow& row) {
     if (counted.counts(row)) {
-      batch.addStored(row);
+      batch.add(row);
     }
   });
   batch.finish();
@@ -731,20 +731,6 @@ inline bool decodeRawFact(const MDB_val& key, const MDB_val& value, uint32_t dom
 }
 
 } // namespace
-
-struct StoreSnapshot::Impl
-{
-  explicit Impl(const Store::Impl& of) :
-    store(of), txn(of.env)
-  {
-  }
-
-  const Store::Impl& store;
-  lmdb::ReadTxn txn;
-  std::unordered_map<uint32_t, std::string> strings;
-  //! outcomeView's: a positioned cursor finds a key on its current page without a descent.
-  std::unique_ptr<lmdb::Cursor> dictCursor;
-};
 
 StoreSnapshot::StoreSnapshot(const Store& store) :
   d_impl(std::make_unique<Impl>(*store.d_impl))

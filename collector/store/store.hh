@@ -13,7 +13,8 @@
  *   bydomain  u32 domain id, i64 begin, u64 sequence -> (empty): reports of a domain in time order
  *   loading   u64 sequence -> owner: reports whose rows are being written in several transactions
  *   rows      u64 sequence, u32 block -> up to s_rowsPerBlock normalised records of that report
- *             (its contribution: source IP, header_from id, outcome id, count)
+ *             (its contribution: source IP, header_from id, outcome id, count; and what status
+ *             needs of the outcome: the authenticated identity's id and DMARC pass)
  *   payloads  u64 payload id -> a raw payload as received (once, however many reports it holds)
  *   facts     u32 domain id, u32 UTC day, 16-byte source IP, u32 header_from id, u32 outcome id
  *             -> message count
@@ -84,6 +85,11 @@ enum class ReportState : uint8_t
   Loading = 4,     //!< rows being written, then added in several transactions (counted as far as added)
   Legacy = 5,      //!< stored by schema 1: counted in its domain's schema-1 aggregates report
 };
+//! A report in this state counts in the totals (active, loading).
+constexpr bool countedState(ReportState state)
+{
+  return state == ReportState::Active || state == ReportState::Loading;
+}
 //! "active", "superseded", ... as `dmarcwatch reports` shows it.
 std::string_view stateName(ReportState state);
 
@@ -122,7 +128,7 @@ struct StoredReport
   uint64_t ownerStart = 0;
 
   //! Counted in the totals.
-  [[nodiscard]] bool counted() const { return state == ReportState::Active || state == ReportState::Loading; }
+  [[nodiscard]] bool counted() const { return countedState(state); }
 };
 
 //! One normalised record as a report contributes it (rows table).
@@ -131,6 +137,10 @@ struct ReportRow
   std::array<uint8_t, 16> ip{}; //!< all zero: no source IP
   uint32_t headerFromId = 0;
   uint32_t outcomeId = 0;
+  //! What status needs of the outcome, so it never decodes one (identity.hh has the rule):
+  //! the authenticated identity's dictionary id (0: none, "unknown"), and DMARC pass.
+  uint32_t identityId = 0;
+  bool dmarcPass = false;
   uint64_t count = 0;
   //! Set for rows on one exact day (the schema-1 aggregates); otherwise spread over the report's days.
   std::optional<uint32_t> day;
@@ -481,6 +491,7 @@ public:
 
 private:
   friend class FactReader;
+  friend class RowReader;
   struct Impl;
   std::unique_ptr<Impl> d_impl;
 };

@@ -16,13 +16,17 @@
  * - raw payloads move to the payload archive (id = the report's sequence);
  * - day totals count records as rows (schema 1 counted records before they were
  *   merged into facts; messages and DMARC passes are unchanged);
- * - the sources table is filled from the facts.
+ * - the sources table is filled from the facts;
+ * - each row gets its outcome's authenticated identity and DMARC pass (identity.hh),
+ *   worked out once per distinct outcome.
  */
 #include "config.h"
 
+#include "collector/store/identity.hh"
 #include "collector/store/store-impl.hh"
 
 #include <map>
+#include <unordered_map>
 
 namespace dmarcwatch::collector
 {
@@ -54,6 +58,9 @@ public:
     row.ip = key.ip;
     row.headerFromId = key.headerFromId;
     row.outcomeId = key.outcomeId;
+    const auto& [identityId, pass] = outcomeFacts(key.outcomeId);
+    row.identityId = identityId;
+    row.dmarcPass = pass;
     row.count = messages;
     row.day = key.day;
     fmt::appendRow(d_block, row);
@@ -94,6 +101,20 @@ public:
   }
 
 private:
+  //! The identity id (interned now when new) and DMARC pass of an outcome id, cached.
+  const std::pair<uint32_t, bool>& outcomeFacts(uint32_t outcomeId)
+  {
+    auto found = d_outcomes.find(outcomeId);
+    if (found == d_outcomes.end()) {
+      d_outcomeBytes = d_store.dictString(d_txn, outcomeId); // d_outcome's views point into it
+      fmt::decodeOutcomeView(d_outcomeBytes, d_outcome);
+      authenticatedIdentity(d_outcome.dkimResults, d_outcome.spfResults, d_identity);
+      const uint32_t id = d_identity.empty() ? 0 : d_store.intern(d_txn, d_identity);
+      found = d_outcomes.emplace(outcomeId, std::make_pair(id, d_outcome.dmarcPass())).first;
+    }
+    return found->second;
+  }
+
   void flushBlock()
   {
     if (d_inBlock == 0) {
@@ -127,6 +148,10 @@ private:
   uint32_t d_first = UINT32_MAX;
   uint32_t d_last = 0;
   std::map<uint32_t, uint64_t> d_recordsPerDay;
+  std::unordered_map<uint32_t, std::pair<uint32_t, bool>> d_outcomes;
+  std::string d_outcomeBytes;
+  OutcomeView d_outcome;
+  std::string d_identity;
 };
 
 void upgrade1To2(const Store::Impl& store, lmdb::WriteTxn& txn)

@@ -2,6 +2,8 @@
  * verify.cc - Store::verify(): `dmarcwatch db verify`.
  *
  * In one read transaction: every key and value of every table decodes; every
+ * row's identity and DMARC pass are what its outcome says (identity.hh; worked out
+ * once per distinct outcome); every
  * dedup and loading entry names a report in a state that fits; and, domain by
  * domain, the facts and day totals equal what the counted rows (store.hh
  * CountedRows: all of an active report, the added ones of a loading one) add
@@ -12,10 +14,12 @@
 #include "config.h"
 
 #include "collector/store/aggregates.hh"
+#include "collector/store/identity.hh"
 #include "collector/store/store-impl.hh"
 
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 namespace dmarcwatch::collector
 {
@@ -93,6 +97,9 @@ private:
         throw StoreError("decode", MDB_CORRUPTED, "row key of " + std::to_string(key.size()) + " bytes");
       }
       fmt::decodeRowBlock(value, block);
+      for (const auto& row : block) {
+        checkRowOutcome(fmt::decodeSequenceKey(key.substr(0, 8)), row);
+      }
     });
     scan(d_store.payloads, "payloads", [](std::string_view, std::string_view value) { fmt::decodeRaw(value); });
     scan(d_store.facts, "facts", [](std::string_view key, std::string_view value) {
@@ -120,6 +127,38 @@ private:
     });
   }
 
+  //! What a row should say of its outcome: the identity's id (nullopt: not interned) and pass.
+  struct OutcomeFacts
+  {
+    std::optional<uint32_t> identityId;
+    std::string identity;
+    bool pass = false;
+  };
+
+  //! A row's identity and pass against its outcome (worked out once per outcome id).
+  void checkRowOutcome(uint64_t sequence, const ReportRow& row)
+  {
+    auto found = d_outcomeFacts.find(row.outcomeId);
+    if (found == d_outcomeFacts.end()) {
+      const std::string bytes = d_store.dictString(d_txn, row.outcomeId);
+      OutcomeView outcome;
+      fmt::decodeOutcomeView(bytes, outcome);
+      OutcomeFacts facts;
+      authenticatedIdentity(outcome.dkimResults, outcome.spfResults, facts.identity);
+      facts.identityId = facts.identity.empty() ? std::optional<uint32_t>(0) : d_store.findDictId(d_txn, facts.identity);
+      facts.pass = outcome.dmarcPass();
+      found = d_outcomeFacts.emplace(row.outcomeId, std::move(facts)).first;
+    }
+    const OutcomeFacts& want = found->second;
+    if (want.identityId != row.identityId || want.pass != row.dmarcPass) {
+      problem("rows: a row of report " + std::to_string(sequence) + " says identity id " +
+              std::to_string(row.identityId) + (row.dmarcPass ? ", DMARC pass" : ", DMARC fail") + "; its outcome " +
+              std::to_string(row.outcomeId) + " says identity \"" + want.identity + "\"" +
+              (want.identityId ? " (id " + std::to_string(*want.identityId) + ")" : " (not interned)") +
+              (want.pass ? ", DMARC pass" : ", DMARC fail"));
+    }
+  }
+
   void checkIndexes()
   {
     scan(d_store.dedup, "dedup", [&](std::string_view, std::string_view value) {
@@ -144,6 +183,11 @@ private:
     for (const auto& [sequence, report] : d_reports) {
       if (report.state == ReportState::Loading && !d_txn.get(d_store.loading, fmt::sequenceKey(sequence))) {
         problem("report " + std::to_string(sequence) + " is loading but has no owner entry");
+      }
+      // Readers of rows stop at the first report that begins after their window (row-reader.cc).
+      if (report.state != ReportState::Legacy && report.firstDay < dayOfTime(report.header.metadata.begin)) {
+        problem("report " + std::to_string(sequence) + ": first day " + std::to_string(report.firstDay) +
+                " is before the day it begins");
       }
       if (report.payloadId != 0 && !d_txn.get(d_store.payloads, fmt::sequenceKey(report.payloadId))) {
         problem("report " + std::to_string(sequence) + ": payload " + std::to_string(report.payloadId) + " missing");
@@ -208,17 +252,13 @@ private:
   void checkDomain(uint32_t domainId, const std::vector<const StoredReport*>& reports)
   {
     // Step: what the rows add up to.
+    // (A row's pass is checked against its outcome by checkRowOutcome.)
     Expected want;
-    std::map<uint32_t, bool> passByOutcome;
     for (const StoredReport* report : reports) {
       const CountedRows counted = d_store.countedRows(d_txn, *report);
       d_store.forEachStoredRow(d_txn, report->sequence, [&](const ReportRow& row) {
         if (!counted.counts(row)) {
           return;
-        }
-        auto pass = passByOutcome.find(row.outcomeId);
-        if (pass == passByOutcome.end()) {
-          pass = passByOutcome.emplace(row.outcomeId, outcomePasses(d_store.dictString(d_txn, row.outcomeId))).first;
         }
         fmt::FactKey factKey{domainId, 0, row.ip, row.headerFromId, row.outcomeId};
         forEachDayShare(row, report->firstDay, report->dayCount, [&](uint32_t day, uint64_t share) {
@@ -228,7 +268,7 @@ private:
           }
           DayTotals& totals = want.days[day];
           totals.messages += share;
-          totals.dmarcPass += pass->second ? share : 0;
+          totals.dmarcPass += row.dmarcPass ? share : 0;
           totals.records += 1;
         });
       });
@@ -315,6 +355,7 @@ private:
   const Store::Impl& d_store;
   const lmdb::ReadTxn& d_txn;
   std::map<uint64_t, StoredReport> d_reports;
+  std::unordered_map<uint32_t, OutcomeFacts> d_outcomeFacts;
   std::vector<std::string> d_problems;
   size_t d_dropped = 0;
 };

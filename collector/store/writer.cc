@@ -30,6 +30,7 @@
 #include "config.h"
 
 #include "collector/store/aggregates.hh"
+#include "collector/store/identity.hh"
 #include "collector/store/store-impl.hh"
 
 #include "collector/common/config-keys.hh"
@@ -51,6 +52,8 @@ namespace
 constexpr size_t s_idCacheEntries = 16384;
 //! Longest raw payload kind kept.
 constexpr size_t s_maxRawKind = 64;
+//! PendingRow::identity of a record without an authenticated identity (dictionary id 0).
+constexpr uint32_t s_noIdentity = UINT32_MAX;
 
 //! Transparent string hash: local tables are probed with string_views into reused buffers.
 struct StringHash
@@ -79,6 +82,7 @@ private:
     std::array<uint8_t, 16> ip;
     uint32_t headerFrom;
     uint32_t outcome;
+    uint32_t identity; //!< s_noIdentity: none
     uint64_t count;
     bool pass;
   };
@@ -132,6 +136,7 @@ private:
   StringIds d_ids; //!< strings interned by earlier chunks -> dictionary id
   std::string d_headerFrom; //!< reused per record
   std::string d_outcome;    //!< reused per record
+  std::string d_identity;   //!< reused per record
 
   // Written by earlier chunks (state loading).
   uint64_t d_sequence = 0;
@@ -235,6 +240,11 @@ void Writer::addRecord(const Record& record)
     }
     return;
   }
+  // Step: the authenticated identity (derived from the outcome, so not part of the content
+  // hash), interned like header_from.
+  authenticatedIdentity(record.dkimResults, record.spfResults, d_identity);
+  uint64_t identityHash = 0;
+  row.identity = d_identity.empty() ? s_noIdentity : localString(d_identity, identityHash);
   d_pending.push_back(row);
   if (d_pending.size() >= d_store.options.chunkRows) {
     flushChunk();
@@ -276,10 +286,12 @@ void Writer::writePending(lmdb::WriteTxn& txn, uint64_t sequence, AggregateBatch
       row.ip = pending.ip;
       row.headerFromId = ids[pending.headerFrom];
       row.outcomeId = ids[pending.outcome];
+      row.identityId = pending.identity == s_noIdentity ? 0 : ids[pending.identity];
+      row.dmarcPass = pending.pass;
       row.count = pending.count;
       fmt::appendRow(block, row);
       if (batch != nullptr) {
-        batch->add(row, pending.pass);
+        batch->add(row);
       }
     }
     fmt::finishRowBlock(block, end - i);

@@ -2,24 +2,29 @@
  * status-view.cc - `dmarcwatch status` numbers from the store (status-view.hh).
  *
  * Totals come from the days database (one short scan per domain); sources and
- * services from the facts of the requested range only.  A service is named by
- * its authenticated identity until the naming daemon exists: the first passing
- * DKIM d= domain, else the first passing SPF domain, else "unknown".
+ * services from the window only.  A service is named by its authenticated
+ * identity until the naming daemon exists (store/identity.hh has the rule;
+ * none: "unknown").
  * wouldBlock counts every DMARC-failing message: under p=reject none of them
  * would be delivered.
  *
  * Sources are summed exactly, in memory that does not grow with their number
  * (DomainScan has the two ways); only the top N are kept, and their
- * (header_from, service) label is worked out from what was summed.  Each
- * distinct outcome id is decoded once per domain, without copies, the first
- * time a fact names it.  Working memory is reused from one domain to the next.
+ * (header_from, service) label is worked out from what was summed.  The table
+ * path reads the window's rows (store/row-reader.hh), which carry their
+ * identity and DMARC result: no outcome is decoded.  The merge path reads the
+ * facts (sorted by address per day) and decodes each distinct outcome id once
+ * per domain, without copies.  Working memory is reused from one domain to the
+ * next.
  *
- * Figures (t/bench year store, 3.65M facts, 285k distinct outcomes): reading
- * the facts is about a third of `--since all`, decoding the outcomes another
- * third (a B-tree lookup each, in a dictionary of 130 MiB), summing the rest.
- * The dictionary pages those lookups map (64 KiB of fault-around each) are most
- * of the RSS of a 7-day status; the pages of a big window's facts are handed
- * back as it goes (Options::releaseMappedBytes).
+ * Figures (t/bench year store, 3.65M rows, 100 domains, medians of 5 warm runs
+ * on a busy 2-core machine): `--since all` 482 ms (facts and outcomes: 621 ms),
+ * 90 days 237 ms (342), 7 days 77 ms (82).  Of `--since all` (perf): summing
+ * sources in the table about a third (a cache miss or two per row: a domain's
+ * table is bigger than L2), decoding row blocks and LMDB a quarter, the kernel
+ * mapping and unmapping the store's pages (64 KiB of fault-around each) about a
+ * fifth.  The pages of a big window's facts are handed back as the merge goes
+ * (Options::releaseMappedBytes).
  *
  * Thread-safety: a StatusView is one read transaction, used by one thread at a
  * time; computeStatus makes its own.  Errors: StoreError from the store.
@@ -29,6 +34,8 @@
 #include "collector/views/status-view.hh"
 
 #include "collector/common/text.hh"
+#include "collector/store/identity.hh"
+#include "collector/store/row-reader.hh"
 
 #include <algorithm>
 #include <array>
@@ -88,27 +95,8 @@ bool parseNumber(std::string_view text, unsigned& value)
   return res.ec == std::errc() && res.ptr == text.data() + text.size();
 }
 
-bool isPass(std::string_view result)
-{
-  return result.size() == 4 && lowerAscii(result[0]) == 'p' && lowerAscii(result[1]) == 'a' &&
-         lowerAscii(result[2]) == 's' && lowerAscii(result[3]) == 's';
-}
-
-//! The authenticated identity of an outcome (see the file comment).
-std::string_view serviceDomain(const OutcomeView& outcome)
-{
-  for (const auto& dkim : outcome.dkimResults) {
-    if (isPass(dkim.result) && !dkim.domain.empty()) {
-      return dkim.domain;
-    }
-  }
-  for (const auto& spf : outcome.spfResults) {
-    if (isPass(spf.result) && !spf.domain.empty()) {
-      return spf.domain;
-    }
-  }
-  return "unknown";
-}
+//! The service name of a row or fact without an authenticated identity.
+constexpr std::string_view s_unknownService = "unknown";
 
 using IpBytes = std::array<uint8_t, 16>;
 
@@ -375,14 +363,15 @@ struct DayRun
 //! Memory domainStatus reuses from one domain to the next (no allocation per fact).
 struct Workspace
 {
-  OutcomeTable outcomes;
+  OutcomeTable outcomes;   //!< merge path: outcome id -> service, pass
+  OutcomeTable identities; //!< table path: identity id (not 0) -> service
   std::vector<ServiceAccumulator> services;
   std::unordered_map<std::string, uint32_t> serviceByName;
   OutcomeView outcomeView;
   std::string serviceName;
   std::vector<TopSource> top; //!< heap: the worst of the top N first
   // The table path.
-  std::vector<RawFact> batch;
+  std::vector<WindowRow> batch;
   std::vector<SourceEntry> sources;
   SlotIndex sourceIndex;
   std::vector<ExtraLabel> extraLabels;
@@ -399,6 +388,7 @@ struct Workspace
   void clear()
   {
     outcomes.clear();
+    identities.clear();
     services.clear();
     serviceByName.clear();
     top.clear();
@@ -411,13 +401,13 @@ struct Workspace
 };
 
 /*!
- * The sources and services of one domain over a window, from one pass over its facts.
+ * The sources and services of one domain over a window, from one pass over its rows or facts.
  *
  * Per-source sums need every fact of an address, and an address's facts are spread over
  * the days of the window.  Two exact ways, chosen by the window's record count (the days
  * database has it; no more distinct sources than records):
- * - table: one cursor over the window, sources summed in an open-addressing table by
- *   address (48 bytes a source, 16 of index).  Fast: about one probe per fact.
+ * - table: the rows of the window's reports, sources summed in an open-addressing table
+ *   by address (48 bytes a source, 16 of index).  Fast: about one probe per row.
  * - merge: within a (domain, day) the facts are sorted by address, so the days are merged
  *   (a loser tree, log2(days) comparisons per fact); each address comes out once with all
  *   its facts.  Memory: a batch of facts per day, whatever the number of sources.
@@ -436,22 +426,24 @@ public:
   {
   }
 
-  //! Sum the window's facts (records: how many the days database counts) by address in one table.
+  /*!
+   * Sum the window's rows (records: how many the days database counts) by address in one
+   * table.  The rows carry their service's identity and DMARC result: no outcome is decoded.
+   */
   void table(uint32_t domainId, uint32_t fromDay, uint32_t toDay, uint64_t records)
   {
-    // Step 1: every fact into its source's entry.
+    // Step 1: every row into its source's entry.
     auto& work = d_work;
     work.sourceIndex.reset(records);
     work.extraLabelIndex.reset(0);
     work.extraServiceIndex.reset(0);
     work.batch.resize(s_tableBatch);
-    FactReader reader(d_snapshot, domainId, fromDay, toDay);
+    RowReader reader(d_snapshot, domainId, fromDay, toDay);
     for (size_t count = 0; (count = reader.read(work.batch)) > 0;) {
       for (size_t i = 0; i < count; ++i) {
-        addToTable(work.batch[i]);
-      }
-      if (releaseDue(count)) {
-        reader.releasePages();
+        const WindowRow& row = work.batch[i];
+        addToTable(row.row.ip, row.row.headerFromId, OutcomeInfo{identityService(row.row.identityId), row.row.dmarcPass},
+                   row.messages);
       }
     }
 
@@ -547,22 +539,48 @@ private:
     else {
       d_snapshot.outcomeView(id, work.outcomeView);
       info.pass = work.outcomeView.dmarcPass();
-      std::string_view name = serviceDomain(work.outcomeView);
-      work.serviceName.assign(name);
-      for (char& c : work.serviceName) {
-        c = lowerAscii(c);
-      }
-      auto named = work.serviceByName.find(work.serviceName);
-      if (named == work.serviceByName.end()) {
-        named = work.serviceByName.emplace(work.serviceName, static_cast<uint32_t>(work.services.size())).first;
-        work.services.push_back(ServiceAccumulator{named->first});
-      }
-      info.service = named->second;
+      authenticatedIdentity(work.outcomeView.dkimResults, work.outcomeView.spfResults, work.serviceName);
+      info.service = serviceNamed(work.serviceName);
       work.outcomes.add(id, info);
     }
     d_lastOutcomeId = id;
     d_lastOutcome = info;
     return info;
+  }
+
+  //! The service of an identity id (0: none), looked up the first time it is seen.
+  uint32_t identityService(uint32_t id)
+  {
+    if (id == d_lastIdentityId) {
+      return d_lastIdentityService;
+    }
+    uint32_t service = 0;
+    if (id == 0) {
+      service = serviceNamed({});
+    }
+    else if (const OutcomeInfo* known = d_work.identities.find(id)) {
+      service = known->service;
+    }
+    else {
+      service = serviceNamed(d_snapshot.dictString(id));
+      d_work.identities.add(id, OutcomeInfo{service, false});
+    }
+    d_lastIdentityId = id;
+    d_lastIdentityService = service;
+    return service;
+  }
+
+  //! The index of the service of an identity ("": unknown), added when new.
+  uint32_t serviceNamed(std::string_view identity)
+  {
+    auto& work = d_work;
+    work.serviceName.assign(identity.empty() ? s_unknownService : identity);
+    auto named = work.serviceByName.find(work.serviceName);
+    if (named == work.serviceByName.end()) {
+      named = work.serviceByName.emplace(work.serviceName, static_cast<uint32_t>(work.services.size())).first;
+      work.services.push_back(ServiceAccumulator{named->first});
+    }
+    return named->second;
   }
 
   //! Add a fact to its service's sums. \return the service.
@@ -574,13 +592,13 @@ private:
     return svc;
   }
 
-  void addToTable(const RawFact& fact)
+  //! Add a row's messages to its source (and service) in the table.
+  void addToTable(const IpBytes& ip, uint32_t headerFromId, const OutcomeInfo& info, uint64_t messages)
   {
     auto& work = d_work;
-    const OutcomeInfo info = outcomeInfo(fact.outcomeId);
-    ServiceAccumulator& svc = addToService(info, fact.messages);
-    const uint64_t passed = info.pass ? fact.messages : 0;
-    const IpKey key = ipKey(fact.ip);
+    ServiceAccumulator& svc = addToService(info, messages);
+    const uint64_t passed = info.pass ? messages : 0;
+    const IpKey key = ipKey(ip);
     auto& sources = work.sources;
     // The table is sized for the window's records, more than its sources: it grows only if
     // the days database undercounts them (a damaged store).
@@ -590,15 +608,15 @@ private:
     const auto [index, added] = work.sourceIndex.findOrAdd(hashOf(key), static_cast<uint32_t>(sources.size()),
                                                            [&](uint32_t i) { return sources[i].key == key; });
     if (added) {
-      sources.push_back(SourceEntry{key, fact.messages, passed, Label{fact.headerFromId, info.service, fact.messages}});
+      sources.push_back(SourceEntry{key, messages, passed, Label{headerFromId, info.service, messages}});
       ++svc.sources;
       return;
     }
     SourceEntry& source = sources[index];
-    source.messages += fact.messages;
+    source.messages += messages;
     source.dmarcPass += passed;
-    if (fact.headerFromId == source.label.headerFromId && info.service == source.label.service) {
-      source.label.messages += fact.messages;
+    if (headerFromId == source.label.headerFromId && info.service == source.label.service) {
+      source.label.messages += messages;
       return;
     }
     // Another label; maybe another service, counted once per source.
@@ -616,8 +634,8 @@ private:
       }
     }
     auto& labels = work.extraLabels;
-    auto labelHash = [](uint32_t of, uint32_t headerFromId, uint32_t service) {
-      return mix((uint64_t{of} << 32 | headerFromId) ^ mix(service));
+    auto labelHash = [](uint32_t of, uint32_t fromId, uint32_t service) {
+      return mix((uint64_t{of} << 32 | fromId) ^ mix(service));
     };
     if (work.extraLabelIndex.full(labels.size())) {
       work.extraLabelIndex.grow(labels.size(), [&](size_t i) {
@@ -625,14 +643,14 @@ private:
       });
     }
     const auto [labelIndex, newLabel] = work.extraLabelIndex.findOrAdd(
-      labelHash(index, fact.headerFromId, info.service), static_cast<uint32_t>(labels.size()), [&](uint32_t i) {
+      labelHash(index, headerFromId, info.service), static_cast<uint32_t>(labels.size()), [&](uint32_t i) {
         const ExtraLabel& l = labels[i];
-        return l.source == index && l.label.headerFromId == fact.headerFromId && l.label.service == info.service;
+        return l.source == index && l.label.headerFromId == headerFromId && l.label.service == info.service;
       });
     if (newLabel) {
-      labels.push_back(ExtraLabel{index, Label{fact.headerFromId, info.service, 0}});
+      labels.push_back(ExtraLabel{index, Label{headerFromId, info.service, 0}});
     }
-    labels[labelIndex].label.messages += fact.messages;
+    labels[labelIndex].label.messages += messages;
   }
 
   static uint64_t hashOf(const IpKey& key) { return mix(key.lo ^ mix(key.hi)); }
@@ -801,6 +819,8 @@ private:
   uint64_t d_factsRead = 0;
   uint32_t d_lastOutcomeId = 0;
   OutcomeInfo d_lastOutcome;
+  uint32_t d_lastIdentityId = UINT32_MAX; //!< none yet (dictionary ids stop before it)
+  uint32_t d_lastIdentityService = 0;
   // The source being merged.
   uint64_t d_serial = 0;
   IpKey d_key;

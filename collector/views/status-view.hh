@@ -106,16 +106,18 @@ public:
   struct Options
   {
     /*!
-     * A domain's scan hands the store's pages back to the page cache (they fault back in
+     * A domain's merge hands the store's pages back to the page cache (they fault back in
      * when read again) after every this many bytes of its facts (about 100 bytes a fact),
      * so one big window keeps a flat RSS.  The dictionary pages that outcome lookups map
-     * count for nothing: a domain's next lookups would fault them all back.  0: never.
+     * count for nothing: a domain's next lookups would fault them all back.  The table path
+     * reads at most maxTableSources rows (about 40 bytes each) and hands nothing back.  0: never.
      */
     uint64_t releaseMappedBytes = 32ULL << 20;
     /*!
      * Windows of a domain whose days hold at most this many records (so at most as many
-     * sources) are summed in a table by address (64 bytes a source: 4 MiB at 64Ki); larger
-     * ones by merging their days (a few KiB per day, however many sources).
+     * sources) are summed in a table by address from the reports' rows (64 bytes a source:
+     * 4 MiB at 64Ki); larger ones by merging their days' facts (a few KiB per day, however
+     * many sources).
      */
     uint64_t maxTableSources = 64 * 1024;
   };
@@ -133,7 +135,7 @@ public:
                                                                       uint32_t toDay) const;
   /*!
    * \brief Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
-   * Reads every fact of the window once.  \throw StoreError
+   * Reads every row (or fact) of the window once.  \throw StoreError
    */
   DomainStatus compute(std::string_view domain, uint32_t fromDay, uint32_t toDay, size_t topN);
 

@@ -13,6 +13,7 @@
 
 #include "collector/common/errors.hh"
 #include "collector/store/lmdb.hh"
+#include "collector/store/row-reader.hh"
 #include "collector/store/store-format.hh"
 #include "collector/store/store.hh"
 
@@ -25,7 +26,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <future>
 #include <future>
 #include <map>
 #include <optional>
@@ -1332,6 +1332,79 @@ BOOST_AUTO_TEST_CASE(quarantine_takes_a_report_out_exactly)
   BOOST_CHECK(store.verify().empty());
 }
 
+BOOST_AUTO_TEST_CASE(rows_carry_identity_and_pass_and_verify_checks_them)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  // DKIM passes (mixed case); DKIM fails but SPF passes; nothing passes.
+  std::vector<Record> records{makeRecord(v4(192, 0, 2, 1), 5, true, "Mail.Example.COM"),
+                              makeRecord(v4(192, 0, 2, 2), 3, false, "example.net"),
+                              makeRecord(std::nullopt, 2, false, "example.org")};
+  records[1].spfResults[0].result = "PASS";
+  const uint64_t sequence = storeReport(store, "a", "example.com", s_today - 1, records);
+  std::vector<std::pair<std::string, bool>> got;
+  store.forEachRow(sequence, [&](const ReportRow& row) {
+    got.emplace_back(row.identityId == 0 ? "" : store.dictString(row.identityId), row.dmarcPass);
+  });
+  const std::vector<std::pair<std::string, bool>> want{
+    {"mail.example.com", true}, {"bounce.example.net", false}, {"", false}};
+  BOOST_CHECK(got == want);
+  BOOST_CHECK(store.verify().empty());
+
+  // A row that names another identity than its outcome's, behind the store's back.
+  auto env = lmdb::Env::open(tmp.path().string(), lmdb::Env::Options{});
+  auto rows = env->dbi("rows");
+  BOOST_REQUIRE(rows);
+  {
+    lmdb::WriteTxn txn(env);
+    const std::string key = storeformat::rowKey(sequence, 0);
+    auto value = txn.get(*rows, key);
+    BOOST_REQUIRE(value);
+    std::vector<ReportRow> block;
+    storeformat::decodeRowBlock(*value, block);
+    block[0].identityId = 0;
+    std::string out;
+    storeformat::beginRowBlock(out);
+    for (const auto& row : block) {
+      storeformat::appendRow(out, row);
+    }
+    storeformat::finishRowBlock(out, block.size());
+    txn.put(*rows, key, out);
+    txn.commit();
+  }
+  auto problems = store.verify();
+  BOOST_REQUIRE_EQUAL(problems.size(), 1U);
+  BOOST_CHECK_MESSAGE(problems[0].find("says identity id 0, DMARC pass; its outcome") != std::string::npos &&
+                        problems[0].find("\"mail.example.com\"") != std::string::npos,
+                      problems[0]);
+}
+
+BOOST_AUTO_TEST_CASE(report_days_decode_as_the_whole_report)
+{
+  StoredReport report;
+  report.header = makeHeader("google.com", "id", "example.com", 1, 2);
+  report.header.metadata.errors = {"e1", "e2"};
+  report.warnings = {"w"};
+  report.header.policy.pct = 50;
+  report.state = ReportState::Loading;
+  report.firstDay = 19000;
+  report.dayCount = 3;
+  report.rows = 77;
+  report.stateReason = "why";
+  report.payloadMember = "zip:a.xml";
+  const std::string value = storeformat::encodeStoredReport(report);
+  const auto days = storeformat::decodeReportDays(value);
+  BOOST_CHECK(days.state == ReportState::Loading);
+  BOOST_CHECK_EQUAL(days.firstDay, 19000U);
+  BOOST_CHECK_EQUAL(days.dayCount, 3U);
+  BOOST_CHECK_EQUAL(days.rows, 77U);
+  const auto whole = storeformat::decodeStoredReport(value);
+  BOOST_CHECK_EQUAL(whole.stateReason, "why");
+  BOOST_CHECK_EQUAL(whole.payloadMember, "zip:a.xml");
+  BOOST_CHECK_EQUAL(whole.firstDay, 19000U);
+  BOOST_CHECK_THROW(storeformat::decodeReportDays(value.substr(0, value.size() - 3)), StoreError);
+}
+
 BOOST_AUTO_TEST_CASE(verify_finds_a_falsified_total)
 {
   TempDir tmp;
@@ -1442,6 +1515,17 @@ BOOST_AUTO_TEST_CASE(big_report_is_added_in_steps_and_counted_as_far_as_added)
     seen.push_back(factMessages(*self, "example.com", day, day));
     auto problems = self->verify();
     BOOST_CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+    // Readers of rows (status) count the same rows as the totals hold.
+    StoreSnapshot snapshot(*self);
+    RowReader reader(snapshot, snapshot.domainId("example.com").value(), day, day);
+    std::array<WindowRow, 64> rows;
+    uint64_t fromRows = 0;
+    for (size_t n = 0; (n = reader.read(rows)) > 0;) {
+      for (size_t i = 0; i < n; ++i) {
+        fromRows += rows[i].messages;
+      }
+    }
+    BOOST_CHECK_EQUAL(fromRows, seen.back());
   };
   Store store(tmp.path().string(), options);
   self = &store;

@@ -1,0 +1,164 @@
+/*
+ * row-reader.cc - RowReader (row-reader.hh).
+ *
+ * The walk: the domain's bydomain entries in begin order, up to the first that
+ * begins after the window's last day (a report's first day is never before the
+ * day it begins: reportDaySpan; `db verify` checks it), each report's day span
+ * and state from its value, then its row blocks in order.
+ */
+#include "config.h"
+
+#include "collector/store/row-reader.hh"
+
+#include "collector/store/aggregates.hh"
+#include "collector/store/store-impl.hh"
+
+#include <cstring>
+
+namespace dmarcwatch::collector
+{
+
+namespace fmt = storeformat;
+
+struct RowReader::Impl
+{
+  Impl(const StoreSnapshot::Impl& of, uint32_t domain, uint32_t from, uint32_t to) :
+    snapshot(of),
+    byDomain(of.txn.get(), of.store.bydomain),
+    reports(of.txn.get(), of.store.reports),
+    rows(of.txn.get(), of.store.rows),
+    domainId(domain),
+    fromDay(from),
+    toDay(to),
+    // Reports that begin on a day after the window cannot reach into it (see the file comment).
+    endKey(fmt::byDomainKey(domain, (int64_t{to} + 1) * 86400, 0)),
+    done(from > to)
+  {
+  }
+
+  //! \brief Move to the next report that counts and overlaps the window. \return false at the end.
+  bool nextReport()
+  {
+    MDB_val key{};
+    MDB_val value{};
+    for (;;) {
+      const bool found = started ? byDomain.get(MDB_NEXT, key, value)
+                                 : byDomain.seek(fmt::domainKey(domainId), key, value);
+      started = true;
+      const std::string_view bytes = lmdb::toView(key);
+      if (!found || bytes.size() < endKey.size() || bytes.compare(0, endKey.size() - 8, endKey, 0, endKey.size() - 8) >= 0) {
+        return false;
+      }
+      sequence = fmt::byDomainSequence(bytes);
+      const std::string reportKey = fmt::sequenceKey(sequence);
+      MDB_val k = lmdb::toVal(std::string_view(reportKey));
+      MDB_val v{};
+      if (!reports.get(MDB_SET, k, v)) {
+        throw StoreError("read rows", MDB_CORRUPTED, "bydomain names missing report " + std::to_string(sequence));
+      }
+      days = fmt::decodeReportDays(lmdb::toView(v));
+      days.dayCount = std::max<uint32_t>(days.dayCount, 1);
+      const uint64_t lastDay = uint64_t{days.firstDay} + days.dayCount - 1;
+      if (days.firstDay > toDay || lastDay < fromDay) {
+        continue;
+      }
+      counted = snapshot.store.countedRows(snapshot.txn, sequence, days.state);
+      if (counted.kind == CountedRows::Kind::None) {
+        continue;
+      }
+      whole = days.firstDay >= fromDay && lastDay <= toDay;
+      blockKey = fmt::rowKey(sequence, 0);
+      blocksStarted = false;
+      return true;
+    }
+  }
+
+  //! \brief The current report's next row block into block. \return false after its last.
+  bool nextBlock()
+  {
+    MDB_val key{};
+    MDB_val value{};
+    const bool found = blocksStarted ? rows.get(MDB_NEXT, key, value) : rows.seek(blockKey, key, value);
+    blocksStarted = true;
+    // Its blocks share the 8-byte sequence prefix of blockKey.
+    if (!found || !lmdb::toView(key).starts_with(std::string_view(blockKey).substr(0, 8))) {
+      return false;
+    }
+    fmt::decodeRowBlock(lmdb::toView(value), block);
+    next = 0;
+    return true;
+  }
+
+  //! The messages a row adds to the window: its day shares on the window's days.
+  [[nodiscard]] uint64_t windowMessages(const ReportRow& row) const
+  {
+    if (whole && !row.day) {
+      return row.count; // every share lies in the window, and they add up to the count
+    }
+    uint64_t sum = 0;
+    forEachDayShare(row, days.firstDay, days.dayCount, [&](uint32_t day, uint64_t share) {
+      if (day >= fromDay && day <= toDay) {
+        sum += share; // shares add up to at most the count: no overflow
+      }
+    });
+    return sum;
+  }
+
+  const StoreSnapshot::Impl& snapshot;
+  lmdb::Cursor byDomain;
+  lmdb::Cursor reports;
+  lmdb::Cursor rows;
+  uint32_t domainId;
+  uint32_t fromDay;
+  uint32_t toDay;
+  std::string endKey;
+  bool done;
+  bool started = false;
+  // The current report.
+  bool inReport = false;
+  uint64_t sequence = 0;
+  fmt::ReportDays days;
+  CountedRows counted;
+  bool whole = false;
+  std::string blockKey;
+  bool blocksStarted = false;
+  std::vector<ReportRow> block;
+  size_t next = 0;
+};
+
+RowReader::RowReader(const StoreSnapshot& snapshot, uint32_t domainId, uint32_t fromDay, uint32_t toDay) :
+  d_impl(std::make_unique<Impl>(*snapshot.d_impl, domainId, fromDay, toDay))
+{
+}
+
+RowReader::~RowReader() = default;
+
+size_t RowReader::read(std::span<WindowRow> out)
+{
+  Impl& impl = *d_impl;
+  size_t count = 0;
+  while (count < out.size() && !impl.done) {
+    // Step: the current block's rows, as far as they count.
+    if (impl.inReport && impl.next < impl.block.size()) {
+      const ReportRow& row = impl.block[impl.next++];
+      if (!impl.counted.counts(row)) {
+        continue; // a loading report's row not added yet
+      }
+      const uint64_t messages = impl.windowMessages(row);
+      if (messages > 0) {
+        out[count++] = WindowRow{row, messages};
+      }
+      continue;
+    }
+    // Step: the next block of the report, else the next report.
+    if (impl.inReport && impl.nextBlock()) {
+      continue;
+    }
+    impl.block.clear();
+    impl.inReport = impl.nextReport();
+    impl.done = !impl.inReport;
+  }
+  return count;
+}
+
+} // namespace dmarcwatch::collector
