@@ -744,6 +744,11 @@ std::optional<uint32_t> StoreSnapshot::domainId(std::string_view domain) const
   return d_impl->store.domainId(d_impl->txn, domain);
 }
 
+uint64_t StoreSnapshot::version() const
+{
+  return mdb_txn_id(d_impl->txn.get());
+}
+
 std::vector<std::string> StoreSnapshot::listDomains() const
 {
   const auto& store = d_impl->store;

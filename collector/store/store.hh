@@ -467,6 +467,8 @@ public:
   [[nodiscard]] std::optional<uint32_t> domainId(std::string_view domain) const;
   //! Policy domains with at least one report, sorted (as Store::listDomains).
   [[nodiscard]] std::vector<std::string> listDomains() const;
+  //! The store version this snapshot sees (LMDB's transaction id): equal ids, equal data.
+  [[nodiscard]] uint64_t version() const;
   //! Day totals of a domain for days [fromDay, toDay] (as Store::dayTotals).
   [[nodiscard]] std::vector<DayTotals> dayTotals(uint32_t domainId, uint32_t fromDay, uint32_t toDay) const;
   //! The first and last day with day totals in [fromDay, toDay] (two seeks), nullopt when none.

@@ -39,11 +39,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <exception>
 #include <bit>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <tuple>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 
 namespace dmarcwatch::collector
@@ -53,6 +57,8 @@ namespace
 {
 
 constexpr uint32_t s_maxRelativeDays = 36500;
+//! Times computeStatus starts its threads' read transactions again to see one store version.
+constexpr int s_sameVersionAttempts = 8;
 //! Facts a day's reader fetches at once (40 bytes each): 2.5 KiB per day of the window.
 constexpr size_t s_readBatch = 64;
 //! Map a fact takes in the store: 32-byte key, 9-byte value, node header, and leaf pages
@@ -268,16 +274,21 @@ uint64_t mix(uint64_t x)
 /*!
  * The slots of an open-addressing index (linear probing) over entries kept in a vector:
  * entry index + 1 (0: a free slot) and 32 bits of the entry's hash, so that a probe
- * touches an entry (far away in memory) only when it is very likely the one.  At most half
- * full: callers that add without a bound check full() and grow() first.
+ * touches an entry (far away in memory) only when it is very likely the one.  At most three
+ * quarters full: callers that add without a bound check full() and grow() first.
  */
 class SlotIndex
 {
 public:
   //! Forget every entry; room for n of them.
-  void reset(size_t n) { d_slots.assign(std::bit_ceil(std::max<size_t>(2 * n, 16)), Slot{}); }
+  void reset(size_t n) { d_slots.assign(std::bit_ceil(std::max<size_t>(n + n / 2, 16)), Slot{}); }
 
-  [[nodiscard]] bool full(size_t entries) const { return (entries + 1) * 2 > d_slots.size(); }
+  //! At most three quarters full: a table that stays small enough for the CPU's cache probes
+  //! faster than a sparse one, for the few slots more a miss walks.
+  [[nodiscard]] bool full(size_t entries) const { return (entries + 1) * 4 > d_slots.size() * 3; }
+
+  //! Start loading the slot of hash into the cache (the probe comes a few rows later).
+  void prefetch(uint64_t hash) const { __builtin_prefetch(&d_slots[hash & (d_slots.size() - 1)]); }
 
   //! Twice the slots, the entries [0, entries) placed again (hashOf gives an entry's hash).
   template <typename HashOf>
@@ -440,6 +451,10 @@ public:
     work.batch.resize(s_tableBatch);
     RowReader reader(d_snapshot, domainId, fromDay, toDay);
     for (size_t count = 0; (count = reader.read(work.batch)) > 0;) {
+      // The slots are random memory: ask for them a batch ahead of the probes.
+      for (size_t i = 0; i < count; ++i) {
+        work.sourceIndex.prefetch(hashOf(ipKey(work.batch[i].row.ip)));
+      }
       for (size_t i = 0; i < count; ++i) {
         const WindowRow& row = work.batch[i];
         addToTable(row.row.ip, row.row.headerFromId, OutcomeInfo{identityService(row.row.identityId), row.row.dmarcPass},
@@ -556,7 +571,10 @@ private:
     }
     uint32_t service = 0;
     if (id == 0) {
-      service = serviceNamed({});
+      if (!d_unknownService) {
+        d_unknownService = serviceNamed({});
+      }
+      service = *d_unknownService;
     }
     else if (const OutcomeInfo* known = d_work.identities.find(id)) {
       service = known->service;
@@ -821,6 +839,7 @@ private:
   OutcomeInfo d_lastOutcome;
   uint32_t d_lastIdentityId = UINT32_MAX; //!< none yet (dictionary ids stop before it)
   uint32_t d_lastIdentityService = 0;
+  std::optional<uint32_t> d_unknownService; //!< the service of identity 0, once looked up
   // The source being merged.
   uint64_t d_serial = 0;
   IpKey d_key;
@@ -842,6 +861,7 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
   if (auto newest = snapshot.dayRange(*domainId, 0, UINT32_MAX)) {
     status.newestDay = newest->second;
   }
+  status.dataDays = snapshot.dayRange(*domainId, fromDay, toDay);
 
   // Totals: the days database (which also lists the days to read facts from).
   const auto days = snapshot.dayTotals(*domainId, fromDay, toDay);
@@ -1012,25 +1032,72 @@ std::optional<std::pair<uint32_t, uint32_t>> StatusView::dataDays(std::string_vi
   return d_impl->snapshot.dayRange(*id, fromDay, toDay);
 }
 
+uint64_t StatusView::version() const
+{
+  return d_impl->snapshot.version();
+}
+
 DomainStatus StatusView::compute(std::string_view domain, uint32_t fromDay, uint32_t toDay, size_t topN)
 {
   return domainStatus(d_impl->snapshot, d_impl->work, d_impl->options, lowerAscii(domain), fromDay, toDay, topN);
 }
 
 std::vector<DomainStatus> computeStatus(const Store& store, std::string_view domain, uint32_t fromDay,
-                                        uint32_t toDay, size_t topN)
+                                        uint32_t toDay, size_t topN, unsigned threads)
 {
-  StatusView view(store);
-  std::vector<DomainStatus> out;
+  // Step: a view per thread, all on one version of the store (a writer may commit between
+  // two read transactions starting: then start them again).
+  std::vector<std::unique_ptr<StatusView>> views;
+  views.push_back(std::make_unique<StatusView>(store));
   std::vector<std::string> domains;
   if (domain.empty()) {
-    domains = view.domains();
+    domains = views.front()->domains();
   }
   else {
     domains.push_back(lowerAscii(domain));
   }
-  for (const auto& name : domains) {
-    out.push_back(view.compute(name, fromDay, toDay, topN));
+  const size_t wanted = std::clamp<size_t>(domains.size(), 1, std::max(threads, 1U));
+  for (int attempt = 0; views.size() < wanted && attempt < s_sameVersionAttempts; ++attempt) {
+    while (views.size() < wanted) {
+      views.push_back(std::make_unique<StatusView>(store));
+    }
+    const uint64_t version = views.front()->version();
+    if (std::any_of(views.begin(), views.end(), [&](const auto& view) { return view->version() != version; })) {
+      views.resize(1); // a commit came between: try again
+    }
+  }
+
+  // Step: the domains, each on the next free thread; no exception leaves a thread.
+  std::vector<DomainStatus> out(domains.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(views.size());
+  auto work = [&](size_t worker) {
+    try {
+      for (size_t i = 0; (i = next.fetch_add(1)) < domains.size();) {
+        out[i] = views[worker]->compute(domains[i], fromDay, toDay, topN);
+      }
+    }
+    catch (...) {
+      errors[worker] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t worker = 1; worker < views.size(); ++worker) {
+    try {
+      helpers.emplace_back(work, worker);
+    }
+    catch (const std::system_error&) {
+      break; // no more threads: the others share the work
+    }
+  }
+  work(0);
+  for (auto& helper : helpers) {
+    helper.join();
+  }
+  for (const auto& error : errors) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
   }
   return out;
 }

@@ -65,6 +65,8 @@ struct DomainStatus
   std::vector<SourceSummary> topSources;
   std::vector<ServiceSummary> services;
   std::optional<uint32_t> newestDay; //!< the domain's newest day with data, in any window; nullopt: none
+  //! The first and last day with data within the window; nullopt: none.
+  std::optional<std::pair<uint32_t, uint32_t>> dataDays;
 };
 
 //! Days since the epoch of a UTC time.
@@ -130,6 +132,8 @@ public:
 
   //! Policy domains with at least one report, sorted.
   [[nodiscard]] std::vector<std::string> domains() const;
+  //! The store version the view sees (StoreSnapshot::version).
+  [[nodiscard]] uint64_t version() const;
   //! The first and last day with data of a domain within [fromDay, toDay], nullopt when none.
   [[nodiscard]] std::optional<std::pair<uint32_t, uint32_t>> dataDays(std::string_view domain, uint32_t fromDay,
                                                                       uint32_t toDay) const;
@@ -147,8 +151,11 @@ private:
 /*!
  * \brief Status of one domain (or all, when domain is empty) for days [fromDay, toDay].
  * \param topN number of source IPs kept per domain (by messages).
+ * \param threads domains are computed on up to this many threads (a StatusView each; all of
+ * them see the same version of the store), in the order of the domains either way.
+ * \throw StoreError (the first one any thread met)
  */
 std::vector<DomainStatus> computeStatus(const Store& store, std::string_view domain, uint32_t fromDay,
-                                        uint32_t toDay, size_t topN);
+                                        uint32_t toDay, size_t topN, unsigned threads = 1);
 
 } // namespace dmarcwatch::collector
