@@ -154,7 +154,7 @@ size_t RowReader::read(std::span<WindowRow> out)
     if (impl.inReport && impl.nextBlock()) {
       continue;
     }
-    impl.block.clear();
+    impl.next = impl.block.size(); // the block's memory is kept for the next report's
     impl.inReport = impl.nextReport();
     impl.done = !impl.inReport;
   }

@@ -91,20 +91,6 @@ void putI64Key(std::string& out, int64_t value)
   putU64(out, static_cast<uint64_t>(value) ^ (1ULL << 63));
 }
 
-uint32_t readU32(const uint8_t* bytes)
-{
-  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
-}
-
-uint64_t readU64(const uint8_t* bytes)
-{
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) {
-    value = (value << 8) | bytes[i];
-  }
-  return value;
-}
-
 void putVarint(std::string& out, uint64_t value)
 {
   if (value < 0x80) {
@@ -129,80 +115,9 @@ void Reader::corrupt(const char* why) const
   throw StoreError("decode", MDB_CORRUPTED, std::string(d_what) + ": " + why);
 }
 
-uint8_t Reader::u8()
+void Reader::badVersion(uint8_t got) const
 {
-  if (d_pos >= d_data.size()) {
-    corrupt("value too short");
-  }
-  return static_cast<uint8_t>(d_data[d_pos++]);
-}
-
-uint32_t Reader::u32()
-{
-  if (d_data.size() - d_pos < 4) {
-    corrupt("value too short");
-  }
-  uint32_t value = readU32(reinterpret_cast<const uint8_t*>(d_data.data() + d_pos));
-  d_pos += 4;
-  return value;
-}
-
-uint64_t Reader::u64()
-{
-  if (d_data.size() - d_pos < 8) {
-    corrupt("value too short");
-  }
-  uint64_t value = readU64(reinterpret_cast<const uint8_t*>(d_data.data() + d_pos));
-  d_pos += 8;
-  return value;
-}
-
-uint64_t Reader::varint()
-{
-  uint64_t value = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    uint8_t byte = u8();
-    value |= uint64_t{byte & 0x7fU} << shift;
-    if ((byte & 0x80) == 0) {
-      return value;
-    }
-  }
-  corrupt("varint too long");
-}
-
-int64_t Reader::zigzag()
-{
-  uint64_t raw = varint();
-  return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
-}
-
-std::string_view Reader::bytes(size_t n)
-{
-  if (n > d_data.size() - d_pos) {
-    corrupt("value too short");
-  }
-  auto text = d_data.substr(d_pos, n);
-  d_pos += n;
-  return text;
-}
-
-std::string_view Reader::string()
-{
-  uint64_t size = varint();
-  if (size > d_data.size() - d_pos) {
-    corrupt("string longer than the value");
-  }
-  auto text = d_data.substr(d_pos, size);
-  d_pos += size;
-  return text;
-}
-
-void Reader::version()
-{
-  uint8_t got = u8();
-  if (got != s_valueVersion) {
-    corrupt(("unknown value version " + std::to_string(got)).c_str());
-  }
+  corrupt(("unknown value version " + std::to_string(got)).c_str());
 }
 
 std::string encodeCounter(uint64_t value)
@@ -758,15 +673,101 @@ void beginRowBlock(std::string& out)
   out[0] = static_cast<char>(s_valueVersion);
 }
 
+namespace
+{
+
+//! The longest a row can be: flags, an IPv6 address, four 10-byte varints, a day.
+constexpr size_t s_longestRow = 1 + 16 + 4 * 10 + 4;
+
+bool isIpv4Mapped(const std::array<uint8_t, 16>& ip)
+{
+  static constexpr std::array<uint8_t, 12> s_prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(ip.data(), s_prefix.data(), s_prefix.size()) == 0;
+}
+
+//! A varint from at least 10 readable bytes; nullopt when longer than 10 (as Reader::varint).
+std::optional<uint64_t> readVarint(const uint8_t*& p)
+{
+  uint64_t value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    const uint8_t byte = *p++;
+    value |= uint64_t{byte & 0x7fU} << shift;
+    if ((byte & 0x80) == 0) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+/*!
+ * One row from p, which has at least s_longestRow readable bytes (so no field is checked
+ * on its own); p moves past it.  \return false when the row is malformed.
+ */
+bool decodeRow(const uint8_t*& p, ReportRow& row)
+{
+  const uint8_t flags = *p++;
+  row.dmarcPass = (flags & s_rowDmarcPass) != 0;
+  row.ip = {};
+  switch (flags & s_rowAddressMask) {
+  case 0:
+    break;
+  case s_rowIpv4:
+    row.ip[10] = 0xff;
+    row.ip[11] = 0xff;
+    std::memcpy(row.ip.data() + 12, p, 4);
+    p += 4;
+    break;
+  case s_rowIpv6:
+    std::memcpy(row.ip.data(), p, 16);
+    p += 16;
+    break;
+  default:
+    return false;
+  }
+  uint64_t ids[3];
+  for (auto& id : ids) {
+    auto value = readVarint(p);
+    if (!value || *value > UINT32_MAX) {
+      return false;
+    }
+    id = *value;
+  }
+  row.headerFromId = static_cast<uint32_t>(ids[0]);
+  row.outcomeId = static_cast<uint32_t>(ids[1]);
+  row.identityId = static_cast<uint32_t>(ids[2]);
+  auto count = readVarint(p);
+  if (!count) {
+    return false;
+  }
+  row.count = *count;
+  row.day.reset();
+  if ((flags & s_rowHasDay) != 0) {
+    row.day = readU32(p);
+    p += 4;
+  }
+  return (flags & ~(s_rowDmarcPass | s_rowHasDay | s_rowAddressMask)) == 0;
+}
+
+} // namespace
+
 void appendRow(std::string& out, const ReportRow& row)
 {
-  out.append(reinterpret_cast<const char*>(row.ip.data()), row.ip.size());
-  putU32(out, row.headerFromId);
-  putU32(out, row.outcomeId);
-  putU32(out, row.identityId);
-  out.push_back(static_cast<char>(row.dmarcPass ? s_rowDmarcPass : 0));
+  uint8_t flags = row.dmarcPass ? s_rowDmarcPass : 0;
+  flags |= row.day ? s_rowHasDay : 0;
+  const bool none = row.ip == std::array<uint8_t, 16>{};
+  const bool v4 = !none && isIpv4Mapped(row.ip);
+  flags |= none ? 0 : (v4 ? s_rowIpv4 : s_rowIpv6);
+  out.push_back(static_cast<char>(flags));
+  if (v4) {
+    out.append(reinterpret_cast<const char*>(row.ip.data() + 12), 4);
+  }
+  else if (!none) {
+    out.append(reinterpret_cast<const char*>(row.ip.data()), row.ip.size());
+  }
+  putVarint(out, row.headerFromId);
+  putVarint(out, row.outcomeId);
+  putVarint(out, row.identityId);
   putVarint(out, row.count);
-  out.push_back(static_cast<char>(row.day ? 1 : 0));
   if (row.day) {
     putU32(out, *row.day);
   }
@@ -787,19 +788,29 @@ void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows)
     in.corrupt("too many rows in a block");
   }
   rows.resize(count);
-  for (auto& row : rows) {
-    std::memcpy(row.ip.data(), in.bytes(row.ip.size()).data(), row.ip.size());
-    row.headerFromId = in.u32();
-    row.outcomeId = in.u32();
-    row.identityId = in.u32();
-    row.dmarcPass = (in.u8() & s_rowDmarcPass) != 0;
-    row.count = in.varint();
-    row.day.reset();
-    if (in.u8() != 0) {
-      row.day = in.u32();
+  // Rows are decoded in place while the block holds the longest a row can be; the last few
+  // from a copy padded with zeros, checked against the real end after each.
+  const auto* p = reinterpret_cast<const uint8_t*>(value.data()) + 3; // version, count
+  const auto* end = reinterpret_cast<const uint8_t*>(value.data()) + value.size();
+  size_t done = 0;
+  for (; done < count && static_cast<size_t>(end - p) >= s_longestRow; ++done) {
+    if (!decodeRow(p, rows[done])) {
+      in.corrupt("malformed row");
     }
   }
-  if (!in.atEnd()) {
+  if (done < count) {
+    std::array<uint8_t, 2 * s_longestRow> tail{}; // what is left is shorter than one longest row
+    const auto tailSize = static_cast<size_t>(end - p);
+    std::memcpy(tail.data(), p, tailSize);
+    const uint8_t* q = tail.data();
+    for (; done < count; ++done) {
+      if (!decodeRow(q, rows[done]) || static_cast<size_t>(q - tail.data()) > tailSize) {
+        in.corrupt("malformed or truncated row");
+      }
+    }
+    p += q - tail.data();
+  }
+  if (p != end) {
     in.corrupt("bytes after the last row");
   }
 }

@@ -30,10 +30,12 @@
  *                                                     first block of each run, then the end block]
  *                                                     [u8 has progress]([16 ip applied through])
  *   rows      u64 BE sequence + u32 BE block       -> [01][u16 BE n] + n rows of
- *             [16 ip][u32 BE header_from id][u32 BE outcome id][u32 BE identity id][u8 flags]
- *             [vN count][u8 has day]([u32 BE day]); identity id: the outcome's authenticated
- *             identity (identity.hh), 0 for none; flags bit 0: the outcome passes DMARC (other
- *             bits 0, ignored when read)
+ *             [u8 flags][ip: 0, 4 or 16 bytes][vN header_from id][vN outcome id]
+ *             [vN identity id][vN count]([u32 BE day]); flags: bit 0 the outcome passes DMARC,
+ *             bit 1 the row has its own day, bits 2-3 the address (0 none, 1 IPv4: its 4
+ *             bytes, 2 IPv6: 16 bytes), other bits 0; identity id: the outcome's
+ *             authenticated identity (identity.hh), 0 for none.  Compact on purpose: status
+ *             reads every row of its window (a v4 row is about 15 bytes, not 37).
  *   payloads  u64 BE payload id                    -> [01][str kind] + payload bytes
  *   facts     u32 BE domain id, u32 BE day, 16-byte IP (all zero: no source IP),
  *             u32 BE header_from id, u32 BE outcome id (32 bytes) -> [01][u64 BE messages]
@@ -67,6 +69,7 @@
 #include "collector/store/store.hh"
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -85,8 +88,16 @@ void putU32(std::string& out, uint32_t value);
 void putU64(std::string& out, uint64_t value);
 //! i64 with the sign bit flipped: byte order equals numeric order for keys.
 void putI64Key(std::string& out, int64_t value);
-uint32_t readU32(const uint8_t* bytes);
-uint64_t readU64(const uint8_t* bytes);
+inline uint32_t readU32(const uint8_t* bytes)
+{
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
+}
+inline uint64_t readU64(const uint8_t* bytes)
+{
+  uint64_t value = 0;
+  std::memcpy(&value, bytes, 8);
+  return std::endian::native == std::endian::little ? __builtin_bswap64(value) : value;
+}
 inline void writeU32(uint8_t* out, uint32_t value)
 {
   out[0] = static_cast<uint8_t>(value >> 24);
@@ -116,27 +127,79 @@ int compareKeys(const std::array<uint8_t, N>& a, const std::array<uint8_t, N>& b
 void putVarint(std::string& out, uint64_t value);
 void putString(std::string& out, std::string_view text);
 
-//! Decoder over one value; every read checks what remains and throws StoreError when short.
+/*!
+ * Decoder over one value; every read checks what remains and throws StoreError when short.
+ * The reads are inline: status decodes millions of rows and reports with them.
+ */
 class Reader
 {
 public:
   Reader(std::string_view data, const char* what) :
     d_data(data), d_what(what) {}
-  uint8_t u8();
-  uint32_t u32();
-  uint64_t u64();
-  uint64_t varint();
-  int64_t zigzag();
-  std::string_view string();
-  //! The next n bytes as they are.
-  std::string_view bytes(size_t n);
+  uint8_t u8()
+  {
+    if (d_pos >= d_data.size()) {
+      corrupt("value too short");
+    }
+    return static_cast<uint8_t>(d_data[d_pos++]);
+  }
+  uint32_t u32() { return readU32(take(4)); }
+  uint64_t u64() { return readU64(take(8)); }
+  uint64_t varint()
+  {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      const uint8_t byte = u8();
+      value |= uint64_t{byte & 0x7fU} << shift;
+      if ((byte & 0x80) == 0) {
+        return value;
+      }
+    }
+    corrupt("varint too long");
+  }
+  int64_t zigzag()
+  {
+    const uint64_t raw = varint();
+    return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+  }
+  std::string_view bytes(size_t n)
+  {
+    const auto* at = take(n);
+    return {reinterpret_cast<const char*>(at), n};
+  }
+  std::string_view string()
+  {
+    const uint64_t size = varint();
+    if (size > d_data.size() - d_pos) {
+      corrupt("string longer than the value");
+    }
+    return bytes(size);
+  }
   //! \brief Read the version byte and check it is one this build knows.
-  void version();
+  void version()
+  {
+    const uint8_t got = u8();
+    if (got != s_valueVersion) {
+      badVersion(got);
+    }
+  }
   [[nodiscard]] bool atEnd() const { return d_pos == d_data.size(); }
   [[noreturn]] void corrupt(const char* why) const;
   [[noreturn]] void corrupt(const std::string& why) const { corrupt(why.c_str()); }
 
 private:
+  //! The next n bytes, consumed.
+  const uint8_t* take(size_t n)
+  {
+    if (n > d_data.size() - d_pos) {
+      corrupt("value too short");
+    }
+    const auto* at = reinterpret_cast<const uint8_t*>(d_data.data() + d_pos);
+    d_pos += n;
+    return at;
+  }
+  [[noreturn]] void badVersion(uint8_t got) const;
+
   std::string_view d_data;
   size_t d_pos = 0;
   const char* d_what;
@@ -223,8 +286,7 @@ ReportDays decodeReportDays(std::string_view value);
 //! First byte of the schema-2 block appended to a report value.
 constexpr uint8_t s_reportBlock2 = 2;
 
-// rows: [u64 sequence][u32 block] -> [version][u16 n] then n times
-//   [16 ip][u32 header_from][u32 outcome][u32 identity][u8 flags][vN count][u8 has day]([u32 day]).
+// rows: [u64 sequence][u32 block] -> [version][u16 n] then n rows (the layout above).
 // Packed: one put per block, not per record (rows are read whole, in order).
 constexpr size_t s_rowsPerBlock = 256;
 std::string rowKey(uint64_t sequence, uint32_t block);
@@ -234,8 +296,12 @@ void appendRow(std::string& out, const ReportRow& row);
 void finishRowBlock(std::string& out, size_t rows);
 //! \brief Decode a block. \throw StoreError when corrupt
 void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows);
-//! Flags byte of a row: the outcome passes DMARC.
+//! Flags byte of a row: the outcome passes DMARC; the row has its own day; the address kind.
 constexpr uint8_t s_rowDmarcPass = 1;
+constexpr uint8_t s_rowHasDay = 2;
+constexpr uint8_t s_rowIpv4 = 1 << 2;
+constexpr uint8_t s_rowIpv6 = 2 << 2;
+constexpr uint8_t s_rowAddressMask = 3 << 2;
 
 // sources: [u32 domain][16 ip] -> [version][u32 first day][u32 last day][u64 first report][u64 last report].
 struct SourceSeen
