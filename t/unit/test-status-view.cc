@@ -430,6 +430,17 @@ BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
   auto one = view.compute("Other.Example", s_today - 6, s_today, 5);
   BOOST_REQUIRE_EQUAL(one.topSources.size(), 5U);
   checkSameStatus(one, referenceStatus(store, "other.example", s_today - 6, s_today, 5));
+  BOOST_CHECK(one.dataDays == Range(std::make_pair(s_today - 6, s_today - 1)));
+  // On threads (more than domains, too): the same statuses, in the order of the domains.
+  for (unsigned threads : {2U, 3U}) {
+    auto many = computeStatus(store, "", s_today - 6, s_today, 10, threads);
+    BOOST_REQUIRE_EQUAL(many.size(), 2U);
+    BOOST_CHECK_EQUAL(many[0].domain, "example.com");
+    BOOST_CHECK_EQUAL(many[1].domain, "other.example");
+    for (const auto& status : many) {
+      checkSameStatus(status, referenceStatus(store, status.domain, s_today - 6, s_today, 10));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(rows_and_facts_agree_on_spread_and_uncounted_reports)
