@@ -673,101 +673,15 @@ void beginRowBlock(std::string& out)
   out[0] = static_cast<char>(s_valueVersion);
 }
 
-namespace
-{
-
-//! The longest a row can be: flags, an IPv6 address, four 10-byte varints, a day.
-constexpr size_t s_longestRow = 1 + 16 + 4 * 10 + 4;
-
-bool isIpv4Mapped(const std::array<uint8_t, 16>& ip)
-{
-  static constexpr std::array<uint8_t, 12> s_prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return std::memcmp(ip.data(), s_prefix.data(), s_prefix.size()) == 0;
-}
-
-//! A varint from at least 10 readable bytes; nullopt when longer than 10 (as Reader::varint).
-std::optional<uint64_t> readVarint(const uint8_t*& p)
-{
-  uint64_t value = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    const uint8_t byte = *p++;
-    value |= uint64_t{byte & 0x7fU} << shift;
-    if ((byte & 0x80) == 0) {
-      return value;
-    }
-  }
-  return std::nullopt;
-}
-
-/*!
- * One row from p, which has at least s_longestRow readable bytes (so no field is checked
- * on its own); p moves past it.  \return false when the row is malformed.
- */
-bool decodeRow(const uint8_t*& p, ReportRow& row)
-{
-  const uint8_t flags = *p++;
-  row.dmarcPass = (flags & s_rowDmarcPass) != 0;
-  row.ip = {};
-  switch (flags & s_rowAddressMask) {
-  case 0:
-    break;
-  case s_rowIpv4:
-    row.ip[10] = 0xff;
-    row.ip[11] = 0xff;
-    std::memcpy(row.ip.data() + 12, p, 4);
-    p += 4;
-    break;
-  case s_rowIpv6:
-    std::memcpy(row.ip.data(), p, 16);
-    p += 16;
-    break;
-  default:
-    return false;
-  }
-  uint64_t ids[3];
-  for (auto& id : ids) {
-    auto value = readVarint(p);
-    if (!value || *value > UINT32_MAX) {
-      return false;
-    }
-    id = *value;
-  }
-  row.headerFromId = static_cast<uint32_t>(ids[0]);
-  row.outcomeId = static_cast<uint32_t>(ids[1]);
-  row.identityId = static_cast<uint32_t>(ids[2]);
-  auto count = readVarint(p);
-  if (!count) {
-    return false;
-  }
-  row.count = *count;
-  row.day.reset();
-  if ((flags & s_rowHasDay) != 0) {
-    row.day = readU32(p);
-    p += 4;
-  }
-  return (flags & ~(s_rowDmarcPass | s_rowHasDay | s_rowAddressMask)) == 0;
-}
-
-} // namespace
-
 void appendRow(std::string& out, const ReportRow& row)
 {
-  uint8_t flags = row.dmarcPass ? s_rowDmarcPass : 0;
-  flags |= row.day ? s_rowHasDay : 0;
-  const bool none = row.ip == std::array<uint8_t, 16>{};
-  const bool v4 = !none && isIpv4Mapped(row.ip);
-  flags |= none ? 0 : (v4 ? s_rowIpv4 : s_rowIpv6);
-  out.push_back(static_cast<char>(flags));
-  if (v4) {
-    out.append(reinterpret_cast<const char*>(row.ip.data() + 12), 4);
-  }
-  else if (!none) {
-    out.append(reinterpret_cast<const char*>(row.ip.data()), row.ip.size());
-  }
-  putVarint(out, row.headerFromId);
-  putVarint(out, row.outcomeId);
-  putVarint(out, row.identityId);
+  out.append(reinterpret_cast<const char*>(row.ip.data()), row.ip.size());
+  putU32(out, row.headerFromId);
+  putU32(out, row.outcomeId);
+  putU32(out, row.identityId);
+  out.push_back(static_cast<char>(row.dmarcPass ? s_rowDmarcPass : 0));
   putVarint(out, row.count);
+  out.push_back(static_cast<char>(row.day ? 1 : 0));
   if (row.day) {
     putU32(out, *row.day);
   }
@@ -788,29 +702,56 @@ void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows)
     in.corrupt("too many rows in a block");
   }
   rows.resize(count);
-  // Rows are decoded in place while the block holds the longest a row can be; the last few
-  // from a copy padded with zeros, checked against the real end after each.
-  const auto* p = reinterpret_cast<const uint8_t*>(value.data()) + 3; // version, count
-  const auto* end = reinterpret_cast<const uint8_t*>(value.data()) + value.size();
+  // Most rows are read without a bounds check per field: while the block holds the longest
+  // a row can be (fixed part, a 10-byte varint, the day), a row is decoded in place.
+  constexpr size_t s_fixed = 16 + 4 + 4 + 4 + 1;
+  constexpr size_t s_longestRow = s_fixed + 10 + 1 + 4;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(value.data());
+  size_t pos = 3; // after the version and the count
   size_t done = 0;
-  for (; done < count && static_cast<size_t>(end - p) >= s_longestRow; ++done) {
-    if (!decodeRow(p, rows[done])) {
-      in.corrupt("malformed row");
+  for (; done < count && value.size() - pos >= s_longestRow; ++done) {
+    ReportRow& row = rows[done];
+    const uint8_t* p = bytes + pos;
+    std::memcpy(row.ip.data(), p, 16);
+    row.headerFromId = readU32(p + 16);
+    row.outcomeId = readU32(p + 20);
+    row.identityId = readU32(p + 24);
+    row.dmarcPass = (p[28] & s_rowDmarcPass) != 0;
+    size_t at = s_fixed;
+    uint64_t number = 0;
+    bool ended = false;
+    for (unsigned shift = 0; shift < 64 && !ended; shift += 7) { // as Reader::varint
+      const uint8_t byte = p[at++];
+      number |= uint64_t{byte & 0x7fU} << shift;
+      ended = (byte & 0x80) == 0;
+    }
+    if (!ended) {
+      in.corrupt("varint too long");
+    }
+    row.count = number;
+    row.day.reset();
+    if (p[at++] != 0) {
+      row.day = readU32(p + at);
+      at += 4;
+    }
+    pos += at;
+  }
+  // The last rows of the block, checked field by field.
+  in.bytes(pos - 3);
+  for (; done < count; ++done) {
+    ReportRow& row = rows[done];
+    std::memcpy(row.ip.data(), in.bytes(row.ip.size()).data(), row.ip.size());
+    row.headerFromId = in.u32();
+    row.outcomeId = in.u32();
+    row.identityId = in.u32();
+    row.dmarcPass = (in.u8() & s_rowDmarcPass) != 0;
+    row.count = in.varint();
+    row.day.reset();
+    if (in.u8() != 0) {
+      row.day = in.u32();
     }
   }
-  if (done < count) {
-    std::array<uint8_t, 2 * s_longestRow> tail{}; // what is left is shorter than one longest row
-    const auto tailSize = static_cast<size_t>(end - p);
-    std::memcpy(tail.data(), p, tailSize);
-    const uint8_t* q = tail.data();
-    for (; done < count; ++done) {
-      if (!decodeRow(q, rows[done]) || static_cast<size_t>(q - tail.data()) > tailSize) {
-        in.corrupt("malformed or truncated row");
-      }
-    }
-    p += q - tail.data();
-  }
-  if (p != end) {
+  if (!in.atEnd()) {
     in.corrupt("bytes after the last row");
   }
 }

@@ -30,12 +30,10 @@
  *                                                     first block of each run, then the end block]
  *                                                     [u8 has progress]([16 ip applied through])
  *   rows      u64 BE sequence + u32 BE block       -> [01][u16 BE n] + n rows of
- *             [u8 flags][ip: 0, 4 or 16 bytes][vN header_from id][vN outcome id]
- *             [vN identity id][vN count]([u32 BE day]); flags: bit 0 the outcome passes DMARC,
- *             bit 1 the row has its own day, bits 2-3 the address (0 none, 1 IPv4: its 4
- *             bytes, 2 IPv6: 16 bytes), other bits 0; identity id: the outcome's
- *             authenticated identity (identity.hh), 0 for none.  Compact on purpose: status
- *             reads every row of its window (a v4 row is about 15 bytes, not 37).
+ *             [16 ip][u32 BE header_from id][u32 BE outcome id][u32 BE identity id][u8 flags]
+ *             [vN count][u8 has day]([u32 BE day]); identity id: the outcome's authenticated
+ *             identity (identity.hh), 0 for none; flags bit 0: the outcome passes DMARC (other
+ *             bits 0, ignored when read)
  *   payloads  u64 BE payload id                    -> [01][str kind] + payload bytes
  *   facts     u32 BE domain id, u32 BE day, 16-byte IP (all zero: no source IP),
  *             u32 BE header_from id, u32 BE outcome id (32 bytes) -> [01][u64 BE messages]
@@ -286,7 +284,8 @@ ReportDays decodeReportDays(std::string_view value);
 //! First byte of the schema-2 block appended to a report value.
 constexpr uint8_t s_reportBlock2 = 2;
 
-// rows: [u64 sequence][u32 block] -> [version][u16 n] then n rows (the layout above).
+// rows: [u64 sequence][u32 block] -> [version][u16 n] then n times
+//   [16 ip][u32 header_from][u32 outcome][u32 identity][u8 flags][vN count][u8 has day]([u32 day]).
 // Packed: one put per block, not per record (rows are read whole, in order).
 constexpr size_t s_rowsPerBlock = 256;
 std::string rowKey(uint64_t sequence, uint32_t block);
@@ -296,12 +295,8 @@ void appendRow(std::string& out, const ReportRow& row);
 void finishRowBlock(std::string& out, size_t rows);
 //! \brief Decode a block. \throw StoreError when corrupt
 void decodeRowBlock(std::string_view value, std::vector<ReportRow>& rows);
-//! Flags byte of a row: the outcome passes DMARC; the row has its own day; the address kind.
+//! Flags byte of a row: the outcome passes DMARC.
 constexpr uint8_t s_rowDmarcPass = 1;
-constexpr uint8_t s_rowHasDay = 2;
-constexpr uint8_t s_rowIpv4 = 1 << 2;
-constexpr uint8_t s_rowIpv6 = 2 << 2;
-constexpr uint8_t s_rowAddressMask = 3 << 2;
 
 // sources: [u32 domain][16 ip] -> [version][u32 first day][u32 last day][u64 first report][u64 last report].
 struct SourceSeen
