@@ -87,9 +87,7 @@ uint64_t Store::copyReport(const Store& from, uint64_t sequence, std::map<uint64
   if (report->state == ReportState::Loading) {
     throw StoreError("copy report", EINVAL, "report " + std::to_string(oldSequence) + " is still loading");
   }
-  txn.put(to.reports, fmt::sequenceKey(newSequence), fmt::encodeStoredReport(*report));
-  txn.put(to.bydomain, fmt::byDomainKey(domainId, report->header.metadata.begin, newSequence),
-          std::string(1, static_cast<char>(fmt::s_valueVersion)));
+  to.putReport(txn, *report, domainId);
   if (report->state != ReportState::Legacy) {
     txn.put(to.contents, fmt::contentKey(report->contentHash, newSequence),
             std::string(1, static_cast<char>(fmt::s_valueVersion)));

@@ -135,7 +135,7 @@ private:
       report->state = ReportState::Active;
       report->ownerPid = 0;
       report->ownerStart = 0;
-      txn.put(d_store.reports, fmt::sequenceKey(d_sequence), fmt::encodeStoredReport(*report));
+      d_store.putReport(txn, *report, d_store.reportDomainId(txn, *report));
       txn.del(d_store.loading, fmt::sequenceKey(d_sequence));
     }
     txn.commit();
@@ -211,7 +211,7 @@ void Store::Impl::quarantineLoading(lmdb::WriteTxn& txn, uint64_t sequence, cons
   applyReportRows(txn, *report, -1);
   report->state = ReportState::Quarantined;
   report->stateReason = why;
-  txn.put(reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(*report));
+  putReport(txn, *report, reportDomainId(txn, *report));
   txn.del(loading, fmt::sequenceKey(sequence));
 }
 

@@ -1,10 +1,11 @@
 /*
  * row-reader.cc - RowReader (row-reader.hh).
  *
- * The walk: the domain's bydomain entries in begin order, up to the first that
- * begins after the window's last day (a report's first day is never before the
- * day it begins: reportDaySpan; `db verify` checks it), each report's day span
- * and state from its value, then its row blocks in order.
+ * The walk: the domain's bydomain entries in begin order (each carries its
+ * report's state and days: no record is read), up to the first that begins
+ * after the window's last day (a report's first day is never before the
+ * day it begins: reportDaySpan; `db verify` checks it), then the row blocks of
+ * each that counts and overlaps the window, in order.
  */
 #include "config.h"
 
@@ -50,13 +51,19 @@ struct RowReader::Impl
         return false;
       }
       sequence = fmt::byDomainSequence(bytes);
-      const std::string reportKey = fmt::sequenceKey(sequence);
-      MDB_val k = lmdb::toVal(std::string_view(reportKey));
-      MDB_val v{};
-      if (!reports.get(MDB_SET, k, v)) {
-        throw StoreError("read rows", MDB_CORRUPTED, "bydomain names missing report " + std::to_string(sequence));
+      // The entry carries the report's state and days; an older one sends us to the record.
+      if (auto carried = fmt::decodeByDomainValue(lmdb::toView(value))) {
+        days = *carried;
       }
-      days = fmt::decodeReportDays(lmdb::toView(v));
+      else {
+        const std::string reportKey = fmt::sequenceKey(sequence);
+        MDB_val k = lmdb::toVal(std::string_view(reportKey));
+        MDB_val v{};
+        if (!reports.get(MDB_SET, k, v)) {
+          throw StoreError("read rows", MDB_CORRUPTED, "bydomain names missing report " + std::to_string(sequence));
+        }
+        days = fmt::decodeReportDays(lmdb::toView(v));
+      }
       days.dayCount = std::max<uint32_t>(days.dayCount, 1);
       const uint64_t lastDay = uint64_t{days.firstDay} + days.dayCount - 1;
       if (days.firstDay > toDay || lastDay < fromDay) {

@@ -8,9 +8,10 @@
  * sums them sees what one that reads the facts sees.  A row's messages in the window
  * are its day shares (aggregates.hh forEachDayShare) on the window's days.
  *
- * Cost: a lookup in the reports table per report of the domain that begins
- * before the window ends (its day span is in its value), and the row blocks of
- * those that overlap the window, read in place.
+ * Cost: the domain's bydomain entries up to the window's end (they carry each
+ * report's state and days; an entry written before they did costs a lookup of
+ * the record), and the row blocks of the reports that overlap the window, read
+ * in place.
  *
  * Thread-safety: as its StoreSnapshot, which it must not outlive.  Holds three
  * LMDB cursors.  Errors: StoreError (a corrupt report value or row block).

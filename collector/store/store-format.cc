@@ -311,6 +311,33 @@ std::string byDomainKey(uint32_t domainId, int64_t begin, uint64_t sequence)
   return key;
 }
 
+std::string encodeByDomainValue(const StoredReport& report)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  out.push_back(static_cast<char>(report.state));
+  putU32(out, report.firstDay);
+  putU32(out, report.dayCount);
+  return out;
+}
+
+std::optional<ReportDays> decodeByDomainValue(std::string_view value)
+{
+  Reader in(value, "bydomain");
+  in.version();
+  if (in.atEnd()) {
+    return std::nullopt;
+  }
+  ReportDays days;
+  const uint8_t state = in.u8();
+  if (state > static_cast<uint8_t>(ReportState::Legacy)) {
+    in.corrupt("unknown report state");
+  }
+  days.state = static_cast<ReportState>(state);
+  days.firstDay = in.u32();
+  days.dayCount = in.u32();
+  return days;
+}
+
 uint64_t byDomainSequence(std::string_view key)
 {
   if (key.size() != 20) {

@@ -24,7 +24,8 @@
  *             the report's own key)
  *   contents  16-byte content hash + u64 BE sequence -> [01]
  *   reports   u64 BE sequence (from 1)             -> encodeStoredReport fields
- *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01]
+ *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01], or
+ *             [01][u8 state][u32 BE first day][u32 BE day count] (the record's, for status)
  *   loading   u64 BE sequence                      -> [01][zigzag pid][vN process start time], then
  *                                                     when applying: [01][vN n][n+1 vN run bounds:
  *                                                     first block of each run, then the end block]
@@ -280,6 +281,14 @@ struct ReportDays
  * queries over many reports (status).  \throw StoreError when corrupt
  */
 ReportDays decodeReportDays(std::string_view value);
+/*!
+ * bydomain value: [version], or [version][u8 state][u32 BE first day][u32 BE day count]: what
+ * status needs of a report without reading its record (kept equal to it by putReport; older
+ * entries have the version only).
+ */
+std::string encodeByDomainValue(const StoredReport& report);
+//! \brief The state and days a bydomain value carries; nullopt for a version-only value. \throw StoreError
+std::optional<ReportDays> decodeByDomainValue(std::string_view value);
 
 //! First byte of the schema-2 block appended to a report value.
 constexpr uint8_t s_reportBlock2 = 2;

@@ -232,6 +232,11 @@ struct Store::Impl
   void applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const;
   //! \brief Delete the rows of a report. \throw StoreError
   void deleteRows(lmdb::WriteTxn& txn, uint64_t sequence) const;
+  /*!
+   * \brief Write a decided report's record and its bydomain entry, which carries its state and
+   * days (status reads them there): every change of a decided report goes through here.
+   */
+  void putReport(lmdb::WriteTxn& txn, const StoredReport& report, uint32_t domainId) const;
   //! \brief The dictionary id of a report's policy domain. \throw StoreError when not interned
   uint32_t reportDomainId(const lmdb::WriteTxn& txn, const StoredReport& report) const;
 

@@ -218,6 +218,13 @@ uint32_t Store::Impl::reportDomainId(const lmdb::WriteTxn& txn, const StoredRepo
   return *domainId;
 }
 
+void Store::Impl::putReport(lmdb::WriteTxn& txn, const StoredReport& report, uint32_t domainId) const
+{
+  txn.put(reports, fmt::sequenceKey(report.sequence), fmt::encodeStoredReport(report));
+  txn.put(bydomain, fmt::byDomainKey(domainId, report.header.metadata.begin, report.sequence),
+          fmt::encodeByDomainValue(report));
+}
+
 void Store::Impl::applyReportRows(lmdb::WriteTxn& txn, const StoredReport& report, int sign) const
 {
   // Adding counts every row; taking out, the rows the totals hold (a loading report: some).
@@ -515,7 +522,7 @@ void Store::setReportStateIn(lmdb::WriteTxn& txn, uint64_t sequence, ReportState
   d_impl->applyReportRows(txn, *report, counted ? +1 : -1);
   report->state = state;
   report->stateReason = reason;
-  txn.put(d_impl->reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(*report));
+  d_impl->putReport(txn, *report, d_impl->reportDomainId(txn, *report));
   txn.commit();
 }
 

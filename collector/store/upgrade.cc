@@ -85,9 +85,7 @@ public:
     d_report.header.metadata.end = static_cast<int64_t>(d_last) * 86400 + 86399;
     d_report.firstDay = d_first;
     d_report.dayCount = d_last - d_first + 1;
-    d_txn.put(d_store.reports, fmt::sequenceKey(d_report.sequence), fmt::encodeStoredReport(d_report));
-    d_txn.put(d_store.bydomain, fmt::byDomainKey(d_domainId, d_report.header.metadata.begin, d_report.sequence),
-              std::string(1, static_cast<char>(fmt::s_valueVersion)));
+    d_store.putReport(d_txn, d_report, d_domainId);
     // Day totals: records counted as rows now (see the file comment).
     for (const auto& [day, records] : d_recordsPerDay) {
       const std::string key = fmt::domainDayKey(d_domainId, day);

@@ -180,6 +180,24 @@ private:
         problem("loading: report " + std::to_string(sequence) + " is not loading");
       }
     });
+    // Every bydomain entry names a report; what it carries of it (status reads that) is the record's.
+    scan(d_store.bydomain, "bydomain", [&](std::string_view key, std::string_view value) {
+      const uint64_t sequence = fmt::byDomainSequence(key);
+      auto found = d_reports.find(sequence);
+      if (found == d_reports.end()) {
+        problem("bydomain: names missing report " + std::to_string(sequence));
+        return;
+      }
+      const StoredReport& report = found->second;
+      auto carried = fmt::decodeByDomainValue(value);
+      if (carried && (carried->state != report.state || carried->firstDay != report.firstDay ||
+                      carried->dayCount != report.dayCount)) {
+        problem("bydomain: the entry of report " + std::to_string(sequence) + " says " +
+                std::string(stateName(carried->state)) + ", days " + std::to_string(carried->firstDay) + "+" +
+                std::to_string(carried->dayCount) + "; the report is " + std::string(stateName(report.state)) +
+                ", days " + std::to_string(report.firstDay) + "+" + std::to_string(report.dayCount));
+      }
+    });
     for (const auto& [sequence, report] : d_reports) {
       if (report.state == ReportState::Loading && !d_txn.get(d_store.loading, fmt::sequenceKey(sequence))) {
         problem("report " + std::to_string(sequence) + " is loading but has no owner entry");

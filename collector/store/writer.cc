@@ -573,7 +573,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     existing->state = ReportState::Superseded;
     existing->related = sequence;
     existing->stateReason = "a complete copy replaced this recovered one";
-    txn.put(d_store.reports, fmt::sequenceKey(existing->sequence), fmt::encodeStoredReport(*existing));
+    d_store.putReport(txn, *existing, domainId);
     // The key now names the complete copy: overwrite the chain entry that named the old one.
     uint32_t index = 0;
     while (true) {
@@ -589,9 +589,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
   else {
     txn.put(d_store.dedup, fmt::dedupStoreKey(key, freeIndex), fmt::encodeCounter(sequence));
   }
-  txn.put(d_store.reports, fmt::sequenceKey(sequence), fmt::encodeStoredReport(record));
-  txn.put(d_store.bydomain, fmt::byDomainKey(domainId, d_header.metadata.begin, sequence),
-          std::string(1, static_cast<char>(fmt::s_valueVersion)));
+  d_store.putReport(txn, record, domainId);
   txn.put(d_store.contents, fmt::contentKey(content, sequence), std::string(1, static_cast<char>(fmt::s_valueVersion)));
   txn.commit();
   result.sequence = sequence;

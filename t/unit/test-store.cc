@@ -1405,6 +1405,79 @@ BOOST_AUTO_TEST_CASE(report_days_decode_as_the_whole_report)
   BOOST_CHECK_THROW(storeformat::decodeReportDays(value.substr(0, value.size() - 3)), StoreError);
 }
 
+//! Overwrite the value of the first entry of a table behind the store's back.
+void overwriteFirst(const std::string& dir, const char* table, const std::string& newValue)
+{
+  auto env = lmdb::Env::open(dir, lmdb::Env::Options{});
+  auto dbi = env->dbi(table);
+  BOOST_REQUIRE(dbi);
+  lmdb::WriteTxn txn(env);
+  std::string k;
+  {
+    // The cursor ends before the transaction (LMDB frees a write transaction's cursors at commit).
+    lmdb::Cursor cursor(txn.get(), *dbi);
+    MDB_val key{};
+    MDB_val value{};
+    BOOST_REQUIRE(cursor.get(MDB_FIRST, key, value));
+    k = lmdb::toView(key);
+  }
+  txn.put(*dbi, k, newValue);
+  txn.commit();
+}
+
+//! The messages readers of rows (status's table path) count for a domain's days.
+uint64_t rowMessages(const Store& store, const std::string& domain, uint32_t from, uint32_t to)
+{
+  StoreSnapshot snapshot(store);
+  RowReader reader(snapshot, snapshot.domainId(domain).value(), from, to);
+  std::array<WindowRow, 64> rows;
+  uint64_t total = 0;
+  for (size_t n = 0; (n = reader.read(rows)) > 0;) {
+    for (size_t i = 0; i < n; ++i) {
+      total += rows[i].messages;
+    }
+  }
+  return total;
+}
+
+BOOST_AUTO_TEST_CASE(bydomain_entries_carry_state_and_days)
+{
+  // Status reads a report's state and days from its bydomain entry, not its record: the two
+  // must agree through every change of state, and an older entry (version only) still works.
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  const uint32_t day = s_today - 1;
+  {
+    Store store(dir, testOptions());
+    const uint64_t sequence = storeReport(store, "a", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 5, true)});
+    BOOST_CHECK_EQUAL(rowMessages(store, "example.com", day, day), 5U);
+    store.setReportState(sequence, ReportState::Quarantined, "test");
+    BOOST_CHECK_EQUAL(rowMessages(store, "example.com", day, day), 0U);
+    BOOST_CHECK(store.verify().empty());
+    store.setReportState(sequence, ReportState::Active, "");
+    BOOST_CHECK_EQUAL(rowMessages(store, "example.com", day, day), 5U);
+    BOOST_CHECK(store.verify().empty());
+  }
+  // An entry as schema 1 and the first schema-2 stores wrote it: the record is read instead.
+  overwriteFirst(dir, "bydomain", std::string(1, '\x01'));
+  {
+    Store store(dir, testOptions());
+    BOOST_CHECK_EQUAL(rowMessages(store, "example.com", day, day), 5U);
+    BOOST_CHECK(store.verify().empty());
+  }
+  // An entry that disagrees with its record: verify names it.
+  StoredReport quarantined;
+  quarantined.state = ReportState::Quarantined;
+  quarantined.firstDay = day;
+  quarantined.dayCount = 1;
+  overwriteFirst(dir, "bydomain", storeformat::encodeByDomainValue(quarantined));
+  Store store(dir, testOptions());
+  auto problems = store.verify();
+  BOOST_REQUIRE_EQUAL(problems.size(), 1U);
+  BOOST_CHECK_MESSAGE(problems[0].find("bydomain: the entry of report 1 says quarantined") != std::string::npos,
+                      problems[0]);
+}
+
 BOOST_AUTO_TEST_CASE(verify_finds_a_falsified_total)
 {
   TempDir tmp;
@@ -1413,24 +1486,8 @@ BOOST_AUTO_TEST_CASE(verify_finds_a_falsified_total)
   storeReport(store, "a", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 5, true)});
   BOOST_CHECK(store.verify().empty());
   // Change one fact behind the store's back.
-  auto env = lmdb::Env::open(tmp.path().string(), lmdb::Env::Options{});
-  auto facts = env->dbi("facts");
-  BOOST_REQUIRE(facts);
-  {
-    lmdb::WriteTxn txn(env);
-    std::string k;
-    {
-      // The cursor ends before the transaction (LMDB frees a write transaction's cursors at commit).
-      lmdb::Cursor cursor(txn.get(), *facts);
-      MDB_val key{};
-      MDB_val value{};
-      BOOST_REQUIRE(cursor.get(MDB_FIRST, key, value));
-      k = lmdb::toView(key);
-    }
-    auto v = storeformat::encodeFactValue(6);
-    txn.put(*facts, k, std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
-    txn.commit();
-  }
+  auto v = storeformat::encodeFactValue(6);
+  overwriteFirst(tmp.path().string(), "facts", std::string(reinterpret_cast<const char*>(v.data()), v.size()));
   auto problems = store.verify();
   BOOST_REQUIRE_EQUAL(problems.size(), 1U);
   BOOST_CHECK_MESSAGE(problems[0].find("facts hold 6 messages, the rows say 5") != std::string::npos, problems[0]);
@@ -1516,16 +1573,7 @@ BOOST_AUTO_TEST_CASE(big_report_is_added_in_steps_and_counted_as_far_as_added)
     auto problems = self->verify();
     BOOST_CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
     // Readers of rows (status) count the same rows as the totals hold.
-    StoreSnapshot snapshot(*self);
-    RowReader reader(snapshot, snapshot.domainId("example.com").value(), day, day);
-    std::array<WindowRow, 64> rows;
-    uint64_t fromRows = 0;
-    for (size_t n = 0; (n = reader.read(rows)) > 0;) {
-      for (size_t i = 0; i < n; ++i) {
-        fromRows += rows[i].messages;
-      }
-    }
-    BOOST_CHECK_EQUAL(fromRows, seen.back());
+    BOOST_CHECK_EQUAL(rowMessages(*self, "example.com", day, day), seen.back());
   };
   Store store(tmp.path().string(), options);
   self = &store;
