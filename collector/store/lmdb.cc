@@ -17,7 +17,9 @@
 #include <cerrno>
 #include <charconv>
 #include <fcntl.h>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -79,6 +81,8 @@ namespace
 
 //! Attempts for a transaction start that fails with MAP_RESIZED or READERS_FULL.
 constexpr int s_beginAttempts = 4;
+//! Values this big (half a page) are read with pread, not through the map (Env::readValue).
+constexpr size_t s_copiedValueBytes = 2048;
 
 //! The process-wide registry: one Env per (st_dev, st_ino).
 struct Registry
@@ -471,6 +475,11 @@ void Env::resizeLocked(std::unique_lock<std::mutex>& lock, uint64_t size, const 
   }
   int rc = mdb_env_set_mapsize(d_env, size);
   refreshMapSize();
+  {
+    std::lock_guard mapLock(d_mapMutex); // the map may have moved: readValue looks again
+    d_mapBegin = 0;
+    d_mapEnd = 0;
+  }
   d_resizing = false;
   d_gateChanged.notify_all();
   check(rc, operation, d_dir);
@@ -673,6 +682,66 @@ void Cursor::put(std::string_view key, std::string_view value, unsigned flags)
   MDB_val k = toVal(key);
   MDB_val v = toVal(value);
   check(mdb_cursor_put(d_cursor, &k, &v, flags), "cursor put");
+}
+
+std::optional<uint64_t> Env::mapOffset(const void* at, size_t size) const
+{
+  const auto address = reinterpret_cast<uintptr_t>(at);
+  std::lock_guard lock(d_mapMutex);
+  if (address < d_mapBegin || address >= d_mapEnd) {
+    // Not where the map was (or not looked up yet): LMDB maps data.mdb from offset 0 once,
+    // and again elsewhere when it grows.
+    struct stat st{};
+    if (::stat((d_dir + "/data.mdb").c_str(), &st) != 0) {
+      return std::nullopt;
+    }
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      unsigned long begin = 0;
+      unsigned long end = 0;
+      unsigned long long offset = 0;
+      unsigned long long inode = 0;
+      if (std::sscanf(line.c_str(), "%lx-%lx %*s %llx %*s %llu", &begin, &end, &offset, &inode) == 4 &&
+          inode == st.st_ino && offset == 0 && line.ends_with("/data.mdb") && address >= begin && address < end) {
+        d_mapBegin = begin;
+        d_mapEnd = end;
+        break;
+      }
+    }
+    if (address < d_mapBegin || address >= d_mapEnd) {
+      return std::nullopt;
+    }
+  }
+  if (size > d_mapEnd - address) {
+    return std::nullopt;
+  }
+  return address - d_mapBegin;
+}
+
+std::string_view Env::readValue(const MDB_val& value, std::string& buffer) const
+{
+  const std::string_view inPlace(static_cast<const char*>(value.mv_data), value.mv_size);
+  if (value.mv_size < s_copiedValueBytes) {
+    return inPlace;
+  }
+  mdb_filehandle_t fd = -1;
+  const auto offset = mapOffset(value.mv_data, value.mv_size);
+  if (!offset || mdb_env_get_fd(d_env, &fd) != MDB_SUCCESS) {
+    return inPlace; // not in the map (a write transaction's own copy of a page)
+  }
+  buffer.resize(value.mv_size);
+  for (size_t done = 0; done < value.mv_size;) {
+    const ssize_t got = ::pread(fd, buffer.data() + done, value.mv_size - done, static_cast<off_t>(*offset + done));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      return inPlace;
+    }
+    done += static_cast<size_t>(got);
+  }
+  return buffer;
 }
 
 } // namespace dmarcwatch::collector::lmdb

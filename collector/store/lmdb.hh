@@ -152,6 +152,18 @@ public:
   [[nodiscard]] bool readOnly() const { return d_readOnly; }
 
   /*!
+   * The bytes of a value read in a transaction: a value of half a page or more is copied
+   * into buffer with pread(2) from the data file, a smaller one is returned in place.
+   * Why: reading through the map costs a page fault per page, and the kernel maps the
+   * neighbouring cached pages with it (fault-around) and unmaps them all at exit; status
+   * reads tens of thousands of row blocks, each on pages of its own, and that mapping was
+   * the biggest part of its time.  LMDB hands out such a value's address without touching
+   * its pages, and the pages of a transaction's snapshot are not reused while it lives, so
+   * the copy is the snapshot's.  Falls back to the map when the read fails.
+   */
+  std::string_view readValue(const MDB_val& value, std::string& buffer) const;
+
+  /*!
    * \brief Handle of the named database, opened once per Env (MDB_CREATE when read-write).
    * \return nullopt when read-only and the database does not exist.  Blocks while another
    * thread opens a handle; must not be called while this thread holds a transaction.
@@ -203,6 +215,12 @@ private:
   MDB_env* d_env = nullptr;
   std::string d_dir;
   bool d_readOnly = false;
+  //! Where the data file is mapped (found in /proc/self/maps: LMDB does not say), for readValue.
+  mutable std::mutex d_mapMutex;
+  mutable uintptr_t d_mapBegin = 0;
+  mutable uintptr_t d_mapEnd = 0;
+  //! \brief The file offset of a pointer into the map, nullopt when it is not in it.
+  std::optional<uint64_t> mapOffset(const void* at, size_t size) const;
   dev_t d_dev = 0;
   ino_t d_ino = 0;
   bool d_registered = false; //!< in the registry (the destructor then takes its lock)

@@ -91,7 +91,7 @@ struct RowReader::Impl
     if (!found || !lmdb::toView(key).starts_with(std::string_view(blockKey).substr(0, 8))) {
       return false;
     }
-    fmt::decodeRowBlock(lmdb::toView(value), block);
+    fmt::decodeRowBlock(snapshot.store.env->readValue(value, blockBytes), block);
     next = 0;
     return true;
   }
@@ -130,6 +130,7 @@ struct RowReader::Impl
   std::string blockKey;
   bool blocksStarted = false;
   std::vector<ReportRow> block;
+  std::string blockBytes; //!< a block read from the file (Env::readValue)
   size_t next = 0;
 };
 

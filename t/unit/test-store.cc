@@ -1440,6 +1440,54 @@ uint64_t rowMessages(const Store& store, const std::string& domain, uint32_t fro
   return total;
 }
 
+BOOST_AUTO_TEST_CASE(big_values_read_from_the_file_equal_the_map)
+{
+  // Env::readValue copies a value of half a page or more with pread from where the map says
+  // it is: the bytes must be the map's, also after the map grew (and may have moved).
+  TempDir tmp;
+  lmdb::Env::Options options;
+  options.mapSize = 1 << 20;
+  options.maxMapSize = 64 << 20;
+  auto env = lmdb::Env::open(tmp.path().string(), options);
+  auto dbi = env->dbi("t");
+  BOOST_REQUIRE(dbi);
+  auto bytesOf = [](size_t size, char salt) {
+    std::string value(size, '\0');
+    for (size_t i = 0; i < size; ++i) {
+      value[i] = static_cast<char>(i * 131 + salt);
+    }
+    return value;
+  };
+  auto check = [&](const std::string& key, const std::string& want) {
+    lmdb::ReadTxn txn(env);
+    lmdb::Cursor cursor(txn.get(), *dbi);
+    MDB_val k{};
+    MDB_val v{};
+    BOOST_REQUIRE(cursor.seek(key, k, v));
+    std::string buffer;
+    const std::string_view got = env->readValue(v, buffer);
+    BOOST_CHECK(got == want);
+    BOOST_CHECK_EQUAL(got.data() == buffer.data(), want.size() >= 2048); // copied, or in place
+  };
+  {
+    lmdb::WriteTxn txn(env);
+    txn.put(*dbi, "big", bytesOf(10000, 1));
+    txn.put(*dbi, "small", bytesOf(100, 2));
+    txn.commit();
+  }
+  check("big", bytesOf(10000, 1));
+  check("small", bytesOf(100, 2));
+  env->grow();
+  env->grow();
+  {
+    lmdb::WriteTxn txn(env);
+    txn.put(*dbi, "later", bytesOf(50000, 3));
+    txn.commit();
+  }
+  check("big", bytesOf(10000, 1));
+  check("later", bytesOf(50000, 3));
+}
+
 BOOST_AUTO_TEST_CASE(bydomain_entries_carry_state_and_days)
 {
   // Status reads a report's state and days from its bydomain entry, not its record: the two
