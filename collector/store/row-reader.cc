@@ -47,7 +47,9 @@ struct RowReader::Impl
                                  : byDomain.seek(fmt::domainKey(domainId), key, value);
       started = true;
       const std::string_view bytes = lmdb::toView(key);
-      if (!found || bytes.size() < endKey.size() || bytes.compare(0, endKey.size() - 8, endKey, 0, endKey.size() - 8) >= 0) {
+      // Past the domain, or at a report that begins after the window (keys without the sequence).
+      const size_t prefix = endKey.size() - 8;
+      if (!found || bytes.size() < endKey.size() || bytes.compare(0, prefix, endKey, 0, prefix) >= 0) {
         return false;
       }
       sequence = fmt::byDomainSequence(bytes);

@@ -301,7 +301,8 @@ void Writer::writePending(lmdb::WriteTxn& txn, uint64_t sequence, AggregateBatch
 
 void Writer::prepareRun()
 {
-  std::sort(d_pending.begin(), d_pending.end(), [](const PendingRow& a, const PendingRow& b) { return fmt::compareKeys(a.ip, b.ip) < 0; });
+  std::sort(d_pending.begin(), d_pending.end(),
+            [](const PendingRow& a, const PendingRow& b) { return fmt::compareKeys(a.ip, b.ip) < 0; });
   for (const PendingRow& pending : d_pending) {
     ReportRow row;
     row.count = pending.count;

@@ -481,7 +481,8 @@ BOOST_AUTO_TEST_CASE(rows_and_facts_agree_on_spread_and_uncounted_reports)
   const uint32_t first = s_today - 20;
   // Five days, then two overlapping it; one over 40 days (kept: its last 31).
   BOOST_REQUIRE(storeSpan("five", dayStart(first), dayStart(first + 5), records(1, 60)).status == StoreStatus::Stored);
-  BOOST_REQUIRE(storeSpan("two", dayStart(first + 3), dayStart(first + 5), records(2, 30)).status == StoreStatus::Stored);
+  BOOST_REQUIRE(storeSpan("two", dayStart(first + 3), dayStart(first + 5), records(2, 30)).status ==
+                StoreStatus::Stored);
   BOOST_REQUIRE(storeSpan("long", dayStart(first - 30), dayStart(first + 10), records(3, 50)).status ==
                 StoreStatus::Stored);
   // No begin: counted on its end day (its bydomain key sorts first).

@@ -1661,7 +1661,8 @@ void leaveDeadLoader(const std::string& dir, uint32_t day, bool decided)
     options.chunkRows = 10;
     options.afterApplyStep = [](uint64_t) { _exit(0); }; // no destructor, no cleanup: as a crash
     Store store(dir, options);
-    auto writer = store.beginReport(makeHeader("google.com", "dies", "example.com", dayStart(day), dayStart(day + 1) - 1));
+    auto writer =
+      store.beginReport(makeHeader("google.com", "dies", "example.com", dayStart(day), dayStart(day + 1) - 1));
     addBigReport(*writer, 35);
     if (decided) {
       commitWith(*writer, 35, 35);
