@@ -1440,6 +1440,42 @@ uint64_t rowMessages(const Store& store, const std::string& domain, uint32_t fro
   return total;
 }
 
+BOOST_AUTO_TEST_CASE(dedup_hash_collisions_are_chained_and_confirmed)
+{
+  // A dedup key too long for an LMDB key is filed under its prefix, length and hash, plus a
+  // chain index; an entry there is the report only when that report's own key is the same.
+  // A collision is made by hand: report B's hashed entry (index 0) is made to name report A.
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  Store store(dir, testOptions());
+  const uint32_t day = s_today - 1;
+  const std::string longId(450, 'x');
+  const uint64_t a = storeReport(store, longId + "a", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 5, true)});
+  const std::string keyB = dedupKey(makeHeader("google.com", longId + "b", "example.com", dayStart(day),
+                                               dayStart(day) + s_day - 1));
+  BOOST_REQUIRE_GT(keyB.size(), storeformat::s_maxInlineDictKey);
+  {
+    auto env = lmdb::Env::open(dir, lmdb::Env::Options{});
+    auto dedup = env->dbi("dedup");
+    BOOST_REQUIRE(dedup);
+    lmdb::WriteTxn txn(env);
+    txn.put(*dedup, storeformat::dedupStoreKey(keyB, 0), storeformat::encodeCounter(a));
+    txn.commit();
+  }
+  // B is not taken for A (its key differs), is stored at the next index, and is then found there.
+  auto b = storeReportResult(store, longId + "b", "example.com", day, {makeRecord(v4(192, 0, 2, 2), 7, true)});
+  BOOST_CHECK(b.status == StoreStatus::Stored);
+  BOOST_CHECK_NE(b.sequence, a);
+  auto again = storeReportResult(store, longId + "b", "example.com", day, {makeRecord(v4(192, 0, 2, 2), 7, true)});
+  BOOST_CHECK(again.status == StoreStatus::Duplicate);
+  BOOST_CHECK_EQUAL(again.sequence, b.sequence);
+  // A, under its own key, is still A.
+  auto againA = storeReportResult(store, longId + "a", "example.com", day, {makeRecord(v4(192, 0, 2, 1), 5, true)});
+  BOOST_CHECK(againA.status == StoreStatus::Duplicate);
+  BOOST_CHECK_EQUAL(againA.sequence, a);
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com", day, day), 12U);
+}
+
 BOOST_AUTO_TEST_CASE(big_values_read_from_the_file_equal_the_map)
 {
   // Env::readValue copies a value of half a page or more with pread from where the map says
