@@ -89,6 +89,68 @@ std::optional<size_t> fieldNameLength(std::string_view line)
   return n;
 }
 
+//! RFC 2045 token characters (RFC 2231's '*' included): printable ASCII but tspecials and space.
+bool isTokenChar(unsigned char c)
+{
+  return c > 32 && c < 127 && std::string_view("()<>@,;:\\\"/[]?=").find(static_cast<char>(c)) == std::string_view::npos;
+}
+
+/*!
+ * Does an unindented line look like MIME parameters ("name=value; name2=\"v\"")?  Microsoft's
+ * report mails fold a Content-Type or a part header so, without indenting the next line: MUAs
+ * take such a line as a continuation.  Body text cannot be mistaken for it: base64 has no
+ * '=' but trailing padding (a value must not start with '='), nor ';' or '"'.
+ */
+bool looksLikeParameters(std::string_view line)
+{
+  line = trimAscii(line);
+  size_t pos = 0;
+  auto skipSpace = [&] {
+    while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) {
+      ++pos;
+    }
+  };
+  auto token = [&] {
+    const size_t start = pos;
+    while (pos < line.size() && isTokenChar(static_cast<unsigned char>(line[pos]))) {
+      ++pos;
+    }
+    return pos > start;
+  };
+  bool any = false;
+  while (pos < line.size()) {
+    if (!token()) {
+      return false;
+    }
+    skipSpace();
+    if (pos >= line.size() || line[pos] != '=') {
+      return false;
+    }
+    ++pos;
+    skipSpace();
+    if (pos < line.size() && line[pos] == '"') {
+      const size_t close = line.find('"', pos + 1);
+      if (close == std::string_view::npos) {
+        return false;
+      }
+      pos = close + 1;
+    }
+    else if (!token()) {
+      return false;
+    }
+    any = true;
+    skipSpace();
+    if (pos < line.size()) {
+      if (line[pos] != ';') {
+        return false;
+      }
+      ++pos;
+      skipSpace();
+    }
+  }
+  return any;
+}
+
 //! Unfolded header fields of one entity, names lower-cased, in order.
 struct Entity
 {
@@ -110,6 +172,8 @@ struct Entity
  * Split an entity into header fields and body.  The header ends at the first
  * empty line, or at the first line that is neither a field nor a
  * continuation (then that line starts the body: some senders omit the blank line).
+ * A continuation is an indented line, or an unindented one of MIME parameters
+ * (looksLikeParameters).
  */
 Entity parseEntity(std::string_view text, bool isMessage)
 {
@@ -129,7 +193,8 @@ Entity parseEntity(std::string_view text, bool isMessage)
     }
 
     // Continuation lines unfold onto the previous field.
-    if ((content.front() == ' ' || content.front() == '\t')) {
+    const bool indented = content.front() == ' ' || content.front() == '\t';
+    if (indented || (!entity.fields.empty() && looksLikeParameters(content))) {
       if (!entity.fields.empty()) {
         entity.fields.back().second += ' ';
         entity.fields.back().second += trimAscii(content);

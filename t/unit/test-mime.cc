@@ -22,6 +22,27 @@ std::span<const uint8_t> bytes(std::string_view s)
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+//! bytes in base64, one line.
+std::string base64Of(const std::string& data)
+{
+  static const char* const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < data.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(data[i]) << 16;
+    if (i + 1 < data.size()) {
+      v |= static_cast<uint8_t>(data[i + 1]) << 8;
+    }
+    if (i + 2 < data.size()) {
+      v |= static_cast<uint8_t>(data[i + 2]);
+    }
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += i + 1 < data.size() ? alphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < data.size() ? alphabet[v & 63] : '=';
+  }
+  return out;
+}
+
 struct Extracted
 {
   std::vector<MailPart> parts;
@@ -173,26 +194,40 @@ BOOST_AUTO_TEST_CASE(base64_without_transfer_encoding)
 {
   // A sender forgot Content-Transfer-Encoding: the body is still recognised as base64.
   const std::string gz = extract(readData("mime-single-part-gzip.eml")).parts.at(0).body;
-  std::string b64;
-  {
-    static const char* const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < gz.size(); i += 3) {
-      uint32_t v = static_cast<uint8_t>(gz[i]) << 16;
-      if (i + 1 < gz.size()) {
-        v |= static_cast<uint8_t>(gz[i + 1]) << 8;
-      }
-      if (i + 2 < gz.size()) {
-        v |= static_cast<uint8_t>(gz[i + 2]);
-      }
-      b64 += alphabet[(v >> 18) & 63];
-      b64 += alphabet[(v >> 12) & 63];
-      b64 += i + 1 < gz.size() ? alphabet[(v >> 6) & 63] : '=';
-      b64 += i + 2 < gz.size() ? alphabet[v & 63] : '=';
-    }
-  }
-  const Extracted got = extract("From: a@b\nContent-Type: application/gzip\n\n" + b64 + "\n");
+  const Extracted got = extract("From: a@b\nContent-Type: application/gzip\n\n" + base64Of(gz) + "\n");
   BOOST_REQUIRE_EQUAL(got.parts.size(), 1U);
   BOOST_CHECK(got.parts[0].body == gz);
+}
+
+BOOST_AUTO_TEST_CASE(unindented_parameter_lines_continue_a_header)
+{
+  // Microsoft's report mails fold Content-Type onto a line that is not indented (the
+  // boundary, a part's name): MUAs read it as a continuation.  Before, the header ended there,
+  // the boundary was lost and the report with it.  A missing blank line before a base64 body
+  // still ends the header (base64 is not parameters).
+  const std::string gz = extract(readData("mime-single-part-gzip.eml")).parts.at(0).body;
+  const std::string message = "From: dmarcreport@microsoft.com\n"
+                              "Subject: [Preview] Report Domain: example.com\n"
+                              "Content-Type: multipart/mixed;\n"
+                              "boundary=\"_000_a737a3b9-5ea5-40e8\"; report-type=dmarc\n"
+                              "\n"
+                              "--_000_a737a3b9-5ea5-40e8\n"
+                              "Content-Type: text/html; charset=us-ascii\n\n<p>summary</p>\n"
+                              "--_000_a737a3b9-5ea5-40e8\n"
+                              "Content-Type: application/gzip;\n"
+                              "name=\"enterprise.protection.outlook.com!example.com!1.xml.gz\"\n"
+                              "Content-Transfer-Encoding: base64\n\n" +
+                              base64Of(gz) + "\n--_000_a737a3b9-5ea5-40e8--\n";
+  const Extracted got = extract(message);
+  BOOST_REQUIRE_EQUAL(got.parts.size(), 1U);
+  BOOST_CHECK(got.parts[0].body == gz);
+  BOOST_CHECK_EQUAL(got.parts[0].filename, "enterprise.protection.outlook.com!example.com!1.xml.gz");
+  BOOST_CHECK(got.warnings.empty());
+  // No blank line after the headers, then base64 (with its padding): still the body.
+  const Extracted noBlank = extract("From: a@b\nContent-Type: application/gzip;\nContent-Transfer-Encoding: base64\n" +
+                                    base64Of(gz.substr(0, gz.size() - 1)) + "\n");
+  BOOST_REQUIRE_EQUAL(noBlank.parts.size(), 1U);
+  BOOST_CHECK(noBlank.parts[0].body == gz.substr(0, gz.size() - 1));
 }
 
 BOOST_AUTO_TEST_CASE(boundary_forms)
