@@ -155,13 +155,20 @@ private:
     for (const auto& member : members) {
       const std::string memberLabel = childLabel(label, "zip:" + printableName(member.name));
       try {
+        // The member's CRC is checked as its bytes are read (a stored member: before anything
+        // else reads it, since its bytes may be used in place).
         MemorySource raw(member.data);
         if (member.method == 8) {
           InflateSource inflated(raw, CompressionFormat::RawDeflate, d_limits, d_warnings);
-          unpack(inflated, std::nullopt, memberLabel, depth + 1);
+          ZipCrcSource checked(inflated, member);
+          unpack(checked, std::nullopt, memberLabel, depth + 1);
+          checked.finish();
         }
         else {
-          unpack(raw, member.data, memberLabel, depth + 1);
+          ZipCrcSource checked(raw, member);
+          checked.finish();
+          MemorySource again(member.data);
+          unpack(again, member.data, memberLabel, depth + 1);
         }
       }
       catch (const LimitError& e) {

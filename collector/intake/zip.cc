@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -120,6 +121,7 @@ struct RawEntry
   uint16_t flags = 0;
   uint16_t method = 0;
   uint64_t uncompressedSize = 0;
+  std::optional<uint32_t> crc32; //!< nullopt: not known (a local header whose descriptor was not found)
   std::span<const uint8_t> data;
 };
 
@@ -153,6 +155,7 @@ public:
     member.name = std::move(entry.name);
     member.method = entry.method;
     member.uncompressedSize = entry.uncompressedSize;
+    member.crc32 = entry.crc32;
     member.data = entry.data;
     d_members.push_back(std::move(member));
   }
@@ -217,6 +220,7 @@ std::optional<std::vector<RawEntry>> readCentral(const Reader& in, uint64_t endP
     RawEntry entry;
     entry.flags = in.u16(pos + 8);
     entry.method = in.u16(pos + 10);
+    entry.crc32 = in.u32(pos + 16);
     const uint64_t csize = in.u32(pos + 20);
     entry.uncompressedSize = in.u32(pos + 24);
     const uint64_t nameLen = in.u16(pos + 28);
@@ -321,6 +325,7 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
     RawEntry entry;
     entry.flags = in.u16(pos + 6);
     entry.method = in.u16(pos + 8);
+    const uint32_t headerCrc = in.u32(pos + 14);
     uint64_t csize = in.u32(pos + 18);
     entry.uncompressedSize = in.u32(pos + 22);
     const uint64_t nameLen = in.u16(pos + 26);
@@ -337,6 +342,7 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
     if ((entry.flags & kFlagDescriptor) == 0 || csize != 0) {
       if (csize != 0xffffffff && in.has(dataStart, csize)) {
         length = csize;
+        entry.crc32 = headerCrc;
       }
     }
     if (!length && (entry.flags & kFlagDescriptor) != 0) {
@@ -348,6 +354,7 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
         }
         if (in.u32(p + 8) == at) {
           length = at;
+          entry.crc32 = in.u32(p + 4);
           entry.uncompressedSize = in.u32(p + 12);
           break;
         }
@@ -401,6 +408,30 @@ std::vector<ZipMember> listZipMembers(std::span<const uint8_t> archive, const Li
     collector.add(std::move(entry));
   }
   return collector.take();
+}
+
+size_t ZipCrcSource::read(std::span<uint8_t> out)
+{
+  const size_t got = d_inner.read(out);
+  if (got > 0) {
+    d_crc = ::crc32(d_crc, out.data(), static_cast<uInt>(got));
+    return got;
+  }
+  if (!d_checked && d_expected && d_crc != *d_expected) {
+    d_checked = true;
+    char text[64];
+    std::snprintf(text, sizeof text, "CRC-32 %08lx, the archive says %08x", d_crc, static_cast<unsigned>(*d_expected));
+    throw ParseError("zip: member " + shownName(d_name) + " is damaged (" + text + ")");
+  }
+  d_checked = true;
+  return 0;
+}
+
+void ZipCrcSource::finish()
+{
+  std::array<uint8_t, 16384> rest{};
+  while (read(rest) > 0) {
+  }
 }
 
 } // namespace dmarcwatch::collector

@@ -5,6 +5,7 @@
 #include "collector/intake/inflate.hh"
 #include "collector/ingest/ingest.hh"
 #include "t/unit/test-util.hh"
+#include "t/unit/zip-writer.hh"
 
 #include <fstream>
 #include <sstream>
@@ -129,6 +130,42 @@ BOOST_AUTO_TEST_CASE(damaged_report_stores_nothing)
     BOOST_REQUIRE_EQUAL(store.listReports().size(), 1U);
     BOOST_CHECK_EQUAL(outcome.reports[0].messages, 5U); // the cut record's 7 is never guessed
   }
+}
+
+BOOST_AUTO_TEST_CASE(damaged_zip_member_stores_nothing)
+{
+  // A zip member whose bytes no longer match the CRC-32 the archive records: one digit of a
+  // count changed.  A stored member has no other check (before, the false count was stored);
+  // a deflated one inflates cleanly too.  Either way: an error naming the damage, nothing
+  // stored; the undamaged copy then stores.
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  const std::string good = smallReport("zip-crc");
+  std::string bad = good;
+  bad.replace(bad.find("<count>5</count>"), 16, "<count>9</count>");
+  using dmarcwatch::test::Entry;
+  using dmarcwatch::test::crcOf;
+  using dmarcwatch::test::makeZip;
+  using dmarcwatch::test::rawDeflate;
+  for (const uint16_t method : {uint16_t{0}, uint16_t{8}}) {
+    const std::string data = method == 0 ? bad : rawDeflate(bad);
+    const std::string zip = makeZip({Entry{"r.xml", data, method, 0, crcOf(good)}});
+    auto outcome = ingester.ingestBytes(bytesOf(zip), "damaged.zip");
+    BOOST_TEST_CONTEXT("method " << method)
+    {
+      BOOST_CHECK(outcome.reports.empty());
+      BOOST_REQUIRE(!outcome.errors.empty());
+      BOOST_CHECK_MESSAGE(outcome.errors[0].find("is damaged (CRC-32") != std::string::npos, outcome.errors[0]);
+      BOOST_CHECK(store.listReports().empty());
+    }
+  }
+  const std::string zip = makeZip({Entry{"r.xml", rawDeflate(good), 8, 0, crcOf(good)}});
+  auto outcome = ingester.ingestBytes(bytesOf(zip), "good.zip");
+  BOOST_REQUIRE_EQUAL(outcome.reports.size(), 1U);
+  BOOST_CHECK_EQUAL(outcome.reports[0].messages, 5U);
+  BOOST_CHECK_EQUAL(store.listReports().size(), 1U);
 }
 
 BOOST_AUTO_TEST_CASE(not_a_report)

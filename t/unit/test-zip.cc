@@ -10,11 +10,12 @@
 #include "collector/intake/inflate.hh"
 #include "collector/intake/zip.hh"
 #include "t/unit/test-util.hh"
+#include "t/unit/zip-writer.hh"
 
 #include <zlib.h>
 
 using namespace dmarcwatch::collector;
-using dmarcwatch::test::readData;
+using namespace dmarcwatch::test;
 
 namespace
 {
@@ -22,78 +23,6 @@ namespace
 std::span<const uint8_t> bytes(const std::string& s)
 {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-void put16(std::string& out, uint32_t v)
-{
-  out += static_cast<char>(v & 0xff);
-  out += static_cast<char>((v >> 8) & 0xff);
-}
-
-void put32(std::string& out, uint32_t v)
-{
-  put16(out, v & 0xffff);
-  put16(out, v >> 16);
-}
-
-struct Entry
-{
-  std::string name;
-  std::string data;
-  uint16_t method = 0;
-  uint16_t flags = 0;
-};
-
-//! A minimal zip writer (stored data as given; method and flags as told) for shapes tools will not make.
-std::string makeZip(const std::vector<Entry>& entries)
-{
-  std::string out;
-  std::string central;
-  for (const auto& e : entries) {
-    const auto offset = static_cast<uint32_t>(out.size());
-    const auto crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(e.data.data()), static_cast<uInt>(e.data.size())));
-    put32(out, 0x04034b50);
-    put16(out, 20);
-    put16(out, e.flags);
-    put16(out, e.method);
-    put32(out, 0);
-    put32(out, crc);
-    put32(out, static_cast<uint32_t>(e.data.size()));
-    put32(out, static_cast<uint32_t>(e.data.size()));
-    put16(out, static_cast<uint32_t>(e.name.size()));
-    put16(out, 0);
-    out += e.name;
-    out += e.data;
-
-    put32(central, 0x02014b50);
-    put16(central, 20);
-    put16(central, 20);
-    put16(central, e.flags);
-    put16(central, e.method);
-    put32(central, 0);
-    put32(central, crc);
-    put32(central, static_cast<uint32_t>(e.data.size()));
-    put32(central, static_cast<uint32_t>(e.data.size()));
-    put16(central, static_cast<uint32_t>(e.name.size()));
-    put16(central, 0);
-    put16(central, 0);
-    put16(central, 0);
-    put16(central, 0);
-    put32(central, 0);
-    put32(central, offset);
-    central += e.name;
-  }
-  const auto cdOffset = static_cast<uint32_t>(out.size());
-  out += central;
-  put32(out, 0x06054b50);
-  put16(out, 0);
-  put16(out, 0);
-  put16(out, static_cast<uint32_t>(entries.size()));
-  put16(out, static_cast<uint32_t>(entries.size()));
-  put32(out, static_cast<uint32_t>(central.size()));
-  put32(out, cdOffset);
-  put16(out, 0);
-  return out;
 }
 
 //! The member's content, inflated when deflated.
