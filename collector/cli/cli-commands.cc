@@ -117,6 +117,7 @@ IngestOutcome ingestMbox(Ingester& ingester, ByteSource& source, const Limits& l
   if (messages == 0) {
     total.errors.emplace_back("mbox holds no message");
   }
+  total.messages = messages;
   return total;
 }
 
@@ -251,7 +252,11 @@ void printIngestJson(const InputResult& input)
       .key("warnings").stringArray(report.warnings)
       .endObject();
   }
-  json.endArray().key("warnings").stringArray(allWarnings(input.outcome)).key("error");
+  json.endArray();
+  if (input.outcome.messages) {
+    json.key("messages").value(*input.outcome.messages);
+  }
+  json.key("warnings").stringArray(allWarnings(input.outcome)).key("error");
   if (inputFailed(input.outcome)) {
     json.value(errorText(input.outcome));
   }
@@ -270,6 +275,9 @@ void printIngestText(const InputResult& input)
               << printable(meta.reportId, 80) << " from " << printable(meta.orgName.empty() ? "(no org)" : meta.orgName, 60)
               << " for " << printable(report.header.policy.domain, 80) << ", " << isoTime(meta.begin) << " .. "
               << isoTime(meta.end) << ", " << report.records << " records, " << report.messages << " messages\n";
+  }
+  if (input.outcome.messages) {
+    std::cout << input.path << ": " << *input.outcome.messages << " messages read\n";
   }
   for (const auto& w : allWarnings(input.outcome)) {
     std::cout << input.path << ": warning: " << printable(w, 300) << "\n";

@@ -21,6 +21,7 @@
 #include "collector/intake/report.hh"
 #include "collector/store/store.hh"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ struct IngestOutcome
   std::vector<ReportOutcome> reports;
   std::vector<std::string> warnings; //!< about the container (mail, archive), not one report
   std::vector<std::string> errors;   //!< one per payload or document that could not be stored
+  std::optional<uint64_t> messages;  //!< an mbox: the messages read from it
 
   //! Failed: something could not be read or stored, or nothing in it was a report.
   [[nodiscard]] bool failed() const { return !errors.empty() || reports.empty(); }

@@ -18,7 +18,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace dmarcwatch::collector
 {
@@ -28,6 +31,71 @@ namespace
 
 // Configuration key named when a message is too big.
 constexpr const char* kKeyMessage = keys::maxMessageSize;
+
+//! "Jan".."Dec".
+bool isMonth(std::string_view word)
+{
+  static constexpr std::string_view s_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  return std::find(std::begin(s_months), std::end(s_months), word) != std::end(s_months);
+}
+
+bool allDigits(std::string_view text)
+{
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/*!
+ * Is this an mbox From_ line: "From SENDER [Weekday[,]] Month Day hh:mm[:ss] [zone] Year",
+ * the asctime() order mutt accepts (a zone may also follow the year)?  Text that starts with
+ * "From " ("From the desk of ...") is not one, even when it names a date.
+ */
+bool isFromLine(std::string_view line)
+{
+  if (!line.starts_with("From ")) {
+    return false;
+  }
+  std::vector<std::string_view> words;
+  for (size_t pos = 5; pos < line.size() && words.size() < 12;) {
+    const size_t start = line.find_first_not_of(" \t\r\n", pos);
+    if (start == std::string_view::npos) {
+      break;
+    }
+    const size_t end = line.find_first_of(" \t\r\n", start);
+    words.push_back(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    pos = end == std::string_view::npos ? line.size() : end;
+  }
+  static constexpr std::string_view s_weekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  auto isWeekday = [](std::string_view word) {
+    if (word.ends_with(',')) {
+      word.remove_suffix(1);
+    }
+    return std::find(std::begin(s_weekdays), std::end(s_weekdays), word) != std::end(s_weekdays);
+  };
+  auto isTime = [](std::string_view word) {
+    // hh:mm or hh:mm:ss
+    return (word.size() == 5 || word.size() == 8) && allDigits(word.substr(0, 2)) && word[2] == ':' &&
+           allDigits(word.substr(3, 2)) && (word.size() == 5 || (word[5] == ':' && allDigits(word.substr(6, 2))));
+  };
+  auto isZone = [](std::string_view word) {
+    return ((word.front() == '+' || word.front() == '-') && word.size() == 5 && allDigits(word.substr(1))) ||
+           (word.size() >= 3 && word.size() <= 5 &&
+            std::all_of(word.begin(), word.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
+  };
+  size_t i = 1; // words[0] is the sender
+  if (i < words.size() && isWeekday(words[i])) {
+    ++i;
+  }
+  if (i + 2 >= words.size() || !isMonth(words[i]) || words[i + 1].size() > 2 || !allDigits(words[i + 1]) ||
+      !isTime(words[i + 2])) {
+    return false;
+  }
+  i += 3;
+  for (int zones = 0; zones < 2 && i < words.size() && isZone(words[i]); ++zones) {
+    ++i;
+  }
+  return i < words.size() && words[i].size() == 4 && allDigits(words[i]);
+}
 
 //! Collects lines into the current message and hands complete messages to the visitor.
 class MboxSplitter
@@ -40,8 +108,9 @@ public:
   //! One complete line, line break included (except possibly the very last line).
   void line(std::string_view text, bool truncated)
   {
-    // A separator is "From " at the start of the file or after an empty line.
-    if (!truncated && text.starts_with("From ") && d_previousEmpty) {
+    // A separator is "From " at the start of the file or after an empty line, or a From_ line
+    // with its date anywhere (some writers leave out the empty line: mutt reads those too).
+    if (!truncated && text.starts_with("From ") && (d_previousEmpty || isFromLine(text))) {
       flush();
       d_started = true;
       d_previousEmpty = false;

@@ -161,6 +161,9 @@ def main():
         obj = json_lines(out)[0]
         check(rc == 0 and len(obj["reports"]) == 2 and sum(r["messages"] for r in obj["reports"]) == 59,
               "mbox with two report mails: 2 reports, 59 messages", out + err)
+        check(obj.get("messages") == 2, "mbox: the JSON line counts the messages read (2)", out)
+        rc, out, err = run("--db", os.path.join(tmp, "db3"), "ingest", mbox)
+        check(mbox + ": 2 messages read" in out, "mbox: the text output counts the messages read", out + err)
 
         # Maildir
         maildir = os.path.join(tmp, "Maildir")

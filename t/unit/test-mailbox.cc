@@ -86,6 +86,21 @@ BOOST_AUTO_TEST_CASE(separator_needs_blank_line_before)
   BOOST_CHECK_EQUAL(got.messages[1], "Subject: two\n\nx\n");
 }
 
+BOOST_AUTO_TEST_CASE(from_lines_without_blank_line_before)
+{
+  // Some writers put the next message's From_ line right after the last body line: with its
+  // date it is a separator all the same (before: one message of three, the others lost).
+  // Body text that starts with "From " has no date and stays text.
+  const Split got = split("From MAILER-DAEMON Thu Jan  1 00:00:00 2024\nSubject: one\n\nbody\n"
+                          "From noreply@google.com Fri Jan  2 01:05:34 +0000 2024\nSubject: two\n\nHello,\n"
+                          "From the desk of the postmaster, on Jan 3 at 10:00 in 2024\n"
+                          "From - Sat Jan 03 10:00 2024\r\nSubject: three\r\n\r\nx\r\n");
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 3U);
+  BOOST_CHECK_EQUAL(got.messages[0], "Subject: one\n\nbody\n");
+  BOOST_CHECK_EQUAL(got.messages[1], "Subject: two\n\nHello,\nFrom the desk of the postmaster, on Jan 3 at 10:00 in 2024\n");
+  BOOST_CHECK_EQUAL(got.messages[2], "Subject: three\r\n\r\nx\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(crlf_and_no_final_newline)
 {
   const Split got = split("From a\r\nSubject: one\r\n\r\nbody\r\n\r\nFrom b\r\nSubject: two\r\n\r\nlast line");
