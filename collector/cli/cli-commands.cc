@@ -159,31 +159,80 @@ IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::st
                               label);
 }
 
-//! Expand directories: Maildir folders give cur/ and new/, other directories every regular file.
-std::vector<std::string> expandInputs(const std::vector<std::string>& paths)
+//! One input after expanding directories: a file to read, or what is wrong with an entry.
+struct Input
 {
-  std::vector<std::string> files;
+  std::string path;
+  std::string error; //!< "": read it
+};
+
+/*!
+ * The files of a directory tree, sorted by path, and an error for each entry that cannot be
+ * read (an unreadable subdirectory, a symlink loop) or is not a regular file (a FIFO, a
+ * socket: refused, reading one could block forever).  Symlinked directories are not followed
+ * (a loop would never end); symlinked files are.
+ */
+void walkDirectory(const std::filesystem::path& top, std::vector<Input>& out)
+{
+  std::vector<Input> found;
+  std::vector<std::filesystem::path> pending{top};
+  while (!pending.empty()) {
+    const std::filesystem::path dir = std::move(pending.back());
+    pending.pop_back();
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec);
+    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      const auto& entry = *it;
+      std::error_code statError;
+      const auto status = entry.status(statError); // through symlinks
+      if (statError) {
+        found.push_back({entry.path().string(), "cannot read " + entry.path().string() + ": " + statError.message()});
+      }
+      else if (std::filesystem::is_directory(status)) {
+        std::error_code linkError;
+        if (!entry.is_symlink(linkError)) {
+          pending.push_back(entry.path());
+        }
+      }
+      else if (!std::filesystem::is_regular_file(status)) {
+        found.push_back({entry.path().string(), entry.path().string() + " is not a regular file: refused"});
+      }
+      else {
+        found.push_back({entry.path().string(), ""});
+      }
+    }
+    if (ec) {
+      found.push_back({dir.string(), "cannot read directory " + dir.string() + ": " + ec.message()});
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const Input& a, const Input& b) { return a.path < b.path; });
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+//! Expand directories: Maildir folders give cur/ and new/, other directories every regular file.
+std::vector<Input> expandInputs(const std::vector<std::string>& paths)
+{
+  std::vector<Input> inputs;
   for (const auto& path : paths) {
     std::error_code ec;
     if (path != "-" && std::filesystem::is_directory(path, ec)) {
       if (isMaildir(path)) {
-        auto listed = listMaildir(path);
-        files.insert(files.end(), listed.begin(), listed.end());
+        try {
+          for (auto& file : listMaildir(path)) {
+            inputs.push_back({std::move(file), ""});
+          }
+        }
+        catch (const std::exception& e) {
+          inputs.push_back({path, e.what()});
+        }
         continue;
       }
-      std::vector<std::string> found;
-      for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
-        if (entry.is_regular_file()) {
-          found.push_back(entry.path().string());
-        }
-      }
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
+      walkDirectory(path, inputs);
       continue;
     }
-    files.push_back(path);
+    inputs.push_back({path, ""});
   }
-  return files;
+  return inputs;
 }
 
 std::vector<std::string> allWarnings(const IngestOutcome& outcome)
@@ -441,10 +490,13 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
   Store store(config.database, storeOptions(config, false));
   Ingester ingester(store, config.limits);
   bool anyFailed = false;
-  for (const auto& path : expandInputs(paths)) {
+  for (const auto& [path, refused] : expandInputs(paths)) {
     InputResult input{path == "-" ? "-" : path, {}};
     bool stop = false;
     try {
+      if (!refused.empty()) {
+        throw std::runtime_error(refused);
+      }
       input.outcome = ingestFile(ingester, config, path);
     }
     catch (const StoreError& e) {

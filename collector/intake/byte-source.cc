@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
 
 #include <fcntl.h>
@@ -54,25 +55,50 @@ FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept
   return *this;
 }
 
+const char* fileTypeName(mode_t mode)
+{
+  if (S_ISDIR(mode)) {
+    return "a directory";
+  }
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  if (S_ISCHR(mode)) {
+    return "a character device";
+  }
+  if (S_ISBLK(mode)) {
+    return "a block device";
+  }
+  return "not a regular file";
+}
+
 FileDescriptor openForReading(const std::string& path)
 {
-  // Open with O_CLOEXEC so children (none today) never inherit report files.
+  // O_CLOEXEC: children (none today) never inherit report files.  O_NONBLOCK: opening a FIFO
+  // must not wait for a writer (it is refused below); cleared again for a regular file.
   int fd = -1;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     throw std::system_error(errno, std::generic_category(), "open " + path);
   }
   FileDescriptor owned(fd);
 
-  // A directory opens fine but fails on read with EISDIR; say so up front.
+  // Only regular files are read: a directory fails on read, a FIFO or a device may never end.
   struct stat st{};
   if (::fstat(owned.get(), &st) != 0) {
     throw std::system_error(errno, std::generic_category(), "fstat " + path);
   }
-  if (S_ISDIR(st.st_mode)) {
-    throw std::system_error(EISDIR, std::generic_category(), "open " + path);
+  if (!S_ISREG(st.st_mode)) {
+    throw std::runtime_error(path + " is " + fileTypeName(st.st_mode) + ", not a regular file: refused");
+  }
+  const int flags = ::fcntl(owned.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(owned.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) {
+    throw std::system_error(errno, std::generic_category(), "fcntl " + path);
   }
   return owned;
 }

@@ -177,6 +177,27 @@ def main():
         check(rc == 0 and len(objs4) == 2 and sum(len(o["reports"]) for o in objs4) == 2,
               "Maildir: cur/ and new/ read, tmp/ not", out + err)
 
+        # A directory with entries that cannot be read: each gets its own line and error, the
+        # good report is stored, the run goes on (before: one exception ended it without JSON);
+        # a FIFO is refused, not waited on (before: blocked forever).
+        mixed = os.path.join(tmp, "mixed")
+        os.makedirs(os.path.join(mixed, "sub"))
+        shutil.copy(os.path.join(SAMPLES, "modoboa-google.eml"), os.path.join(mixed, "sub", "good.eml"))
+        os.mkfifo(os.path.join(mixed, "fifo"))
+        os.symlink("loop-b", os.path.join(mixed, "loop-a"))
+        os.symlink("loop-a", os.path.join(mixed, "loop-b"))
+        rc, out, err = run("--db", os.path.join(tmp, "db5"), "ingest", "--json", mixed)
+        objs5 = {os.path.basename(o["path"]): o for o in json_lines(out)}
+        check(rc == 1 and set(objs5) == {"fifo", "loop-a", "loop-b", "good.eml"}, "directory: a line per entry", out + err)
+        check(len(objs5.get("good.eml", {}).get("reports", [])) == 1 and objs5["good.eml"]["error"] is None,
+              "directory: the good report stored beside the bad entries", out)
+        check("not a regular file: refused" in (objs5.get("fifo", {}).get("error") or ""), "directory: FIFO refused", out)
+        check("cannot read" in (objs5.get("loop-a", {}).get("error") or ""), "directory: symlink loop named", out)
+        rc, out, err = run("--db", os.path.join(tmp, "db5"), "ingest", "--json", os.path.join(mixed, "fifo"))
+        objs6 = json_lines(out)
+        check(rc == 1 and len(objs6) == 1 and "a FIFO, not a regular file: refused" in (objs6[0]["error"] or ""),
+              "a FIFO named on the command line is refused at once", out + err)
+
         # reports and status
         rc, out, _ = run("--db", db, "reports", "--json")
         reports = json.loads(out)["reports"]
