@@ -10,6 +10,7 @@
 #include "t/unit/test-util.hh"
 
 #include <fstream>
+#include <sys/stat.h>
 #include <system_error>
 
 using namespace dmarcwatch::collector;
@@ -86,7 +87,18 @@ BOOST_AUTO_TEST_CASE(open_missing_file_throws)
 {
   dmarcwatch::test::TempDir dir;
   BOOST_CHECK_THROW(openForReading((dir.path() / "absent").string()), std::system_error);
-  BOOST_CHECK_THROW(openForReading(dir.path().string()), std::system_error);
+  // Not a regular file: refused at once (a FIFO would block until a writer came).
+  BOOST_CHECK_THROW(openForReading(dir.path().string()), std::runtime_error);
+  const auto fifo = dir.path() / "fifo";
+  BOOST_REQUIRE_EQUAL(::mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    openForReading(fifo.string());
+    BOOST_ERROR("a FIFO was opened");
+  }
+  catch (const std::runtime_error& e) {
+    BOOST_CHECK_MESSAGE(std::string(e.what()).find("is a FIFO, not a regular file: refused") != std::string::npos,
+                        e.what());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(file_descriptor_moves)
