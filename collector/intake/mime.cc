@@ -373,7 +373,8 @@ bool looksLikeBase64(std::string_view text)
  */
 bool isPayload(const std::string& contentType, std::string_view body)
 {
-  const auto head = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), std::min<size_t>(body.size(), 512));
+  const auto head =
+    std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), std::min<size_t>(body.size(), s_sniffBytes));
   const PayloadKind kind = sniffPayload(head);
   if (kind == PayloadKind::Unknown) {
     return false;

@@ -33,8 +33,6 @@ namespace
 // Configuration keys named in LimitError messages.
 constexpr const char* kKeyNesting = keys::maxNesting;
 constexpr const char* kKeyMessage = keys::maxMessageSize;
-//! Bytes looked at before deciding what a payload is (room for leading whitespace before '<').
-constexpr size_t kSniffBytes = 512;
 
 //! Untrusted names in labels: printable ASCII only, cut short.
 std::string printableName(std::string_view name)
@@ -80,7 +78,7 @@ public:
   {
     // Look at the first bytes without consuming them.
     PeekSource peek(source);
-    const auto head = peek.peek(kSniffBytes);
+    const auto head = peek.peek(s_sniffBytes);
     if (head.empty()) {
       const size_t slash = label.rfind('/');
       const std::string last = slash == std::string::npos ? label : label.substr(slash + 1);

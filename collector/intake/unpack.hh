@@ -34,7 +34,8 @@ enum class PayloadKind
   Xml
 };
 
-//! Leading bytes worth handing to the sniffers (payload, mail, mbox): room for blank padding lines.
+//! Leading bytes every sniffer looks at (payload, mail part, mbox, the CLI's input): room for blank
+//! padding lines.  One window everywhere, so that every layer calls a payload the same kind.
 constexpr size_t s_sniffBytes = 4096;
 
 //! \brief Classify a payload by its first bytes (at least 4 wanted; fewer allowed).

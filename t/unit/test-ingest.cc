@@ -168,6 +168,29 @@ BOOST_AUTO_TEST_CASE(damaged_zip_member_stores_nothing)
   BOOST_CHECK_EQUAL(store.listReports().size(), 1U);
 }
 
+BOOST_AUTO_TEST_CASE(xml_after_blank_padding_is_a_report_at_every_layer)
+{
+  // An XML report after 1,000 blank bytes: the command line's sniffing called it XML (4096-byte
+  // window), the unpacker's and the mail walker's (512 bytes) "not a report".  One window now.
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  const std::string padded = std::string(1000, ' ') + std::string(10, '\n') + smallReport("padded");
+  auto bare = ingester.ingestBytes(bytesOf(padded), "padded.xml");
+  BOOST_REQUIRE_EQUAL(bare.reports.size(), 1U);
+  BOOST_CHECK(bare.errors.empty());
+  const std::string zip = dmarcwatch::test::makeZip({dmarcwatch::test::Entry{"padded.xml", padded}});
+  auto zipped = ingester.ingestBytes(bytesOf(zip), "padded.zip"); // read again: a duplicate
+  BOOST_CHECK(zipped.errors.empty());
+  BOOST_REQUIRE_EQUAL(zipped.reports.size(), 1U);
+  const std::string mail = "From: r@unit.test\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+                           "Content-Type: text/xml\n\n" + padded + "\n--b--\n";
+  auto mailed = ingester.ingestMessage(mail, "padded.eml");
+  BOOST_CHECK(mailed.errors.empty());
+  BOOST_REQUIRE_EQUAL(mailed.reports.size(), 1U);
+}
+
 BOOST_AUTO_TEST_CASE(not_a_report)
 {
   TempDir dir;
