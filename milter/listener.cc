@@ -60,14 +60,25 @@ int openUnix(const std::string& path, mode_t mode)
   }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  // A socket left by a previous run (or a crash) is replaced, as libmilter does;
-  // anything else at that path is an error.
+  // A socket left by a previous run (or a crash) is replaced; one a live milter listens on
+  // is not (a second instance must not steal the MTA's connections); anything else at that
+  // path is an error.
   struct stat st{};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       throw std::runtime_error("Socket " + path + " exists and is not a socket");
     }
-    unlink(path.c_str());
+    FdGuard probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (probe.get() >= 0 && connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      throw std::runtime_error("Socket " + path + ": " + std::strerror(EADDRINUSE) +
+                               " (another milter is listening on it; not taken over)");
+    }
+    if (errno != ECONNREFUSED && errno != ENOENT) {
+      fail("connect (is the socket in use?)", path, errno);
+    }
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      fail("unlink stale socket", path, errno);
+    }
   }
   FdGuard guard(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   int raw = guard.get();
@@ -93,10 +104,13 @@ int openInet(const SocketSpec& where)
   addrinfo hints{};
   hints.ai_family = where.ipv6 ? AF_INET6 : AF_INET;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | (where.host.empty() ? AI_PASSIVE : 0);
+  // No host: loopback only (anyone who reaches the port can feed reports); the admin names
+  // an address, 0.0.0.0 or ::, to listen beyond it.
+  hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
   std::string name = (where.ipv6 ? "inet6:" : "inet:") + where.port + (where.host.empty() ? "" : "@" + where.host);
-  int rc = getaddrinfo(where.host.empty() ? nullptr : where.host.c_str(), where.port.c_str(), &hints, &found);
+  const std::string host = where.host.empty() ? (where.ipv6 ? "::1" : "127.0.0.1") : where.host;
+  int rc = getaddrinfo(host.c_str(), where.port.c_str(), &hints, &found);
   if (rc != 0 || found == nullptr) {
     throw std::runtime_error("Socket " + name + ": " + gai_strerror(rc));
   }

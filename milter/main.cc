@@ -45,6 +45,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -158,6 +159,14 @@ void daemonize()
 
 void writePidFile(const std::string& path)
 {
+  // A pid file naming a live process is another instance's: not overwritten.
+  std::ifstream existing(path);
+  long other = 0;
+  if (existing >> other && other > 0 && other != getpid() &&
+      (kill(static_cast<pid_t>(other), 0) == 0 || errno == EPERM)) {
+    throw std::runtime_error("PidFile " + path + " names running process " + std::to_string(other) +
+                             " (another milter?); not overwritten");
+  }
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw std::runtime_error("PidFile " + path + ": " + strerror(errno));
@@ -268,13 +277,15 @@ int run(const Options& options)
       writePidFile(config->pidFile);
       if (identity) {
         // So the unprivileged process can remove it at exit.
-        [[maybe_unused]] int rc = chown(config->pidFile.c_str(), identity->uid, identity->gid);
+        if (chown(config->pidFile.c_str(), identity->uid, identity->gid) != 0) {
+          throw std::runtime_error("PidFile: chown " + config->pidFile + ": " + strerror(errno));
+        }
       }
     }
     // Step 4: privileges.  The MTA must reach a unix socket: owner UserID, mode SocketMode.
     if (!listenAddress.unixPath.empty()) {
-      if (identity) {
-        [[maybe_unused]] int rc = chown(listenAddress.unixPath.c_str(), identity->uid, identity->gid);
+      if (identity && chown(listenAddress.unixPath.c_str(), identity->uid, identity->gid) != 0) {
+        throw std::runtime_error("UserID: chown " + listenAddress.unixPath + ": " + strerror(errno));
       }
       if (chmod(listenAddress.unixPath.c_str(), static_cast<mode_t>(config->socketMode)) != 0) {
         throw std::runtime_error("SocketMode: chmod " + listenAddress.unixPath + ": " + strerror(errno));

@@ -132,8 +132,11 @@ const std::vector<KeyDef>& keyTable()
 {
   static const std::vector<KeyDef> s_keys = {
     {keys::socket, Kind::String, "inet:8895@127.0.0.1", 0, 0, nullptr,
-     "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST, inet:PORT (every address)\n"
-     "or unix:PATH (local:PATH).  A unix socket costs the MTA a little less per connection.",
+     "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST, inet:PORT (loopback only:\n"
+     "127.0.0.1, ::1 for inet6; to listen on every address write @0.0.0.0 or @:: and firewall\n"
+     "the port: whoever reaches it can feed reports) or unix:PATH (local:PATH).  A unix socket\n"
+     "costs the MTA a little less per connection.  A socket a running milter listens on is\n"
+     "never taken over (exit 1); a stale one left by a crash is replaced.",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
        try {
          parseSocketSpec(std::string(v));
@@ -184,7 +187,8 @@ const std::vector<KeyDef>& keyTable()
      "user[:group] the milter runs as after opening its socket (empty: stay as started).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.userId = v; }},
     {keys::pidFile, Kind::String, "", 0, 0, nullptr,
-     "File the milter writes its process id to (empty: none).",
+     "File the milter writes its process id to (empty: none).  One that names a running\n"
+     "process is not overwritten (exit 1).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.pidFile = v; }},
     {keys::memoryBufferSize, Kind::Size, "1M", 0, s_gib, nullptr,
      "Bytes of a report message kept in memory; the rest goes to a private temporary file.",

@@ -2,7 +2,7 @@
  * socket-spec.hh - the Socket setting: where the milter listens.
  *
  *   unix:/path, local:/path, /path   a unix socket
- *   inet:PORT@HOST, inet:PORT        TCP over IPv4 (no HOST: every address)
+ *   inet:PORT@HOST, inet:PORT        TCP over IPv4 (no HOST: loopback only, milter/listener.cc)
  *   inet6:PORT@HOST, inet6:PORT      TCP over IPv6 (HOST may be in [brackets])
  * (the forms libmilter and its users' configurations know).
  *
@@ -20,7 +20,7 @@ namespace dmarcwatch::collector
 struct SocketSpec
 {
   std::string unixPath; //!< non-empty for a unix socket
-  std::string host;     //!< inet: empty for every address
+  std::string host;     //!< inet: empty for loopback only
   std::string port;
   bool ipv6 = false;
 };

@@ -1,0 +1,120 @@
+#!/bin/bash
+# socket-safety.sh - a second dmarcwatch-milter never takes over a live one's socket or pid
+# file; a stale socket (a crash) is replaced; inet:PORT without a host listens on loopback only
+# (make check).
+#
+# The real binary, each instance in the foreground (-f) with its own log, under one temp dir;
+# processes stopped by PID.  Prints TAP-ish lines and "N passed, M failed".
+set -u
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILDDIR=${BUILDDIR:-$SRCDIR}
+MILTER=${MILTER:-$BUILDDIR/milter/dmarcwatch-milter}
+[ -x "$MILTER" ] || { echo "Bail out! $MILTER not built"; exit 99; }
+command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
+
+. "$SRCDIR/t/lib/common.sh"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/dw-socket.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid" 5; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# config NAME SOCKET: a config file for an instance.
+config() {
+  mkdir -p "$TMP/$1/db" "$TMP/$1/tmp"
+  cat >"$TMP/$1.conf" <<EOF
+Socket $2
+PidFile $TMP/milter.pid
+ReportAddress rua@example.test
+Database $TMP/$1/db
+TempDirectory $TMP/$1/tmp
+Resolver none
+EOF
+}
+
+# answers SOCKETPATH: a milter accepts a connection on the unix socket.
+answers() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+PY
+}
+
+# Step 1: A runs; B with the same socket and pid file exits 1 at once, A is untouched.
+config a "unix:$TMP/milter.sock"
+"$MILTER" -c "$TMP/a.conf" -f >"$TMP/a.log" 2>&1 &
+A=$!
+PIDS+=("$A")
+wait_file "$TMP/milter.sock" 10 || { fail "instance A did not start"; cat "$TMP/a.log"; summary; exit 1; }
+check "A answers on its socket" answers "$TMP/milter.sock"
+"$MILTER" -c "$TMP/a.conf" -f >"$TMP/b.log" 2>&1 &
+B=$!
+if wait_for 5 bash -c "! kill -0 $B 2>/dev/null"; then
+  wait "$B"
+  rc=$?
+  [ "$rc" = 1 ] && pass "B exits 1" || fail "B exit status $rc, want 1"
+else
+  fail "B is still running: it took the socket over"
+  PIDS+=("$B")
+fi
+grep -q "Address already in use (another milter is listening on it; not taken over)" "$TMP/b.log" \
+  && pass "B says the socket is in use" || { fail "B's message"; sed 's/^/#   /' "$TMP/b.log"; }
+check "A still answers" answers "$TMP/milter.sock"
+check "A is alive" pid_alive "$A"
+[ "$(cat "$TMP/milter.pid" 2>/dev/null)" = "$A" ] && pass "the pid file still names A" || fail "pid file changed"
+
+# Step 2: the pid file of a live process is not overwritten (another socket this time).
+config c "unix:$TMP/other.sock"
+"$MILTER" -c "$TMP/c.conf" -f >"$TMP/c.log" 2>&1 &
+C=$!
+if wait_for 5 bash -c "! kill -0 $C 2>/dev/null"; then
+  wait "$C"
+  rc=$?
+  [ "$rc" = 1 ] && pass "C (live pid file) exits 1" || fail "C exit status $rc, want 1"
+  grep -q "names running process $A" "$TMP/c.log" && pass "C names the running process" \
+    || { fail "C's message"; sed 's/^/#   /' "$TMP/c.log"; }
+else
+  fail "C is still running: it overwrote the pid file"
+  PIDS+=("$C")
+fi
+
+# Step 3: A dies without cleaning up (SIGKILL): its socket and pid file are stale; D replaces them.
+kill -KILL "$A"
+wait "$A" 2>/dev/null
+[ -S "$TMP/milter.sock" ] && pass "a crashed milter's socket is left" || fail "no stale socket to test with"
+"$MILTER" -c "$TMP/a.conf" -f >"$TMP/d.log" 2>&1 &
+D=$!
+PIDS+=("$D")
+if wait_for 10 answers "$TMP/milter.sock" && pid_alive "$D"; then
+  pass "D replaces the stale socket and answers"
+else
+  fail "D did not take the stale socket"; sed 's/^/#   /' "$TMP/d.log"
+fi
+wait_for 5 bash -c "[ \"\$(cat '$TMP/milter.pid' 2>/dev/null)\" = $D ]" && pass "the stale pid file names D now" \
+  || fail "pid file: $(cat "$TMP/milter.pid" 2>/dev/null)"
+stop_pid "$D" 5
+
+# Step 4: inet:PORT without a host listens on 127.0.0.1 only.
+port=$(free_ports 1)
+config e "inet:$port"
+"$MILTER" -c "$TMP/e.conf" -f >"$TMP/e.log" 2>&1 &
+E=$!
+PIDS+=("$E")
+if wait_tcp "$port" 10; then
+  hexPort=$(printf '%04X' "$port")
+  bound=$(awk -v p=":$hexPort" '$2 ~ p"$" && $4 == "0A" { print $2 }' /proc/net/tcp)
+  [ "$bound" = "0100007F:$hexPort" ] && pass "inet:$port listens on 127.0.0.1 only" \
+    || fail "inet:$port listens on $bound, want 0100007F:$hexPort"
+else
+  fail "inet:$port: nothing listening"; sed 's/^/#   /' "$TMP/e.log"
+fi
+stop_pid "$E" 5
+
+summary
