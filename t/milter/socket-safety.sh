@@ -47,6 +47,22 @@ s.connect(sys.argv[1])
 PY
 }
 
+# expect_refused NAME CONF MESSAGE: an instance with CONF.conf exits 1 at once, saying MESSAGE.
+expect_refused() {
+  local name=$1 log=$TMP/$1.log pid rc
+  "$MILTER" -c "$TMP/$2.conf" -f >"$log" 2>&1 &
+  pid=$!
+  if wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"; then
+    wait "$pid"
+    rc=$?
+    [ "$rc" = 1 ] && pass "$name exits 1" || fail "$name exit status $rc, want 1"
+  else
+    fail "$name is still running: it took over what another milter holds"
+    PIDS+=("$pid")
+  fi
+  grep -qF "$3" "$log" && pass "$name says: $3" || { fail "$name's message"; sed 's/^/#   /' "$log"; }
+}
+
 # Step 1: A runs; B with the same socket and pid file exits 1 at once, A is untouched.
 config a "unix:$TMP/milter.sock"
 "$MILTER" -c "$TMP/a.conf" -f >"$TMP/a.log" 2>&1 &
@@ -54,36 +70,14 @@ A=$!
 PIDS+=("$A")
 wait_file "$TMP/milter.sock" 10 || { fail "instance A did not start"; cat "$TMP/a.log"; summary; exit 1; }
 check "A answers on its socket" answers "$TMP/milter.sock"
-"$MILTER" -c "$TMP/a.conf" -f >"$TMP/b.log" 2>&1 &
-B=$!
-if wait_for 5 bash -c "! kill -0 $B 2>/dev/null"; then
-  wait "$B"
-  rc=$?
-  [ "$rc" = 1 ] && pass "B exits 1" || fail "B exit status $rc, want 1"
-else
-  fail "B is still running: it took the socket over"
-  PIDS+=("$B")
-fi
-grep -q "Address already in use (another milter is listening on it; not taken over)" "$TMP/b.log" \
-  && pass "B says the socket is in use" || { fail "B's message"; sed 's/^/#   /' "$TMP/b.log"; }
+expect_refused B a "Address already in use (another milter is listening on it; not taken over)"
 check "A still answers" answers "$TMP/milter.sock"
 check "A is alive" pid_alive "$A"
 [ "$(cat "$TMP/milter.pid" 2>/dev/null)" = "$A" ] && pass "the pid file still names A" || fail "pid file changed"
 
 # Step 2: the pid file of a live process is not overwritten (another socket this time).
 config c "unix:$TMP/other.sock"
-"$MILTER" -c "$TMP/c.conf" -f >"$TMP/c.log" 2>&1 &
-C=$!
-if wait_for 5 bash -c "! kill -0 $C 2>/dev/null"; then
-  wait "$C"
-  rc=$?
-  [ "$rc" = 1 ] && pass "C (live pid file) exits 1" || fail "C exit status $rc, want 1"
-  grep -q "names running process $A" "$TMP/c.log" && pass "C names the running process" \
-    || { fail "C's message"; sed 's/^/#   /' "$TMP/c.log"; }
-else
-  fail "C is still running: it overwrote the pid file"
-  PIDS+=("$C")
-fi
+expect_refused C c "names running process $A"
 
 # Step 3: A dies without cleaning up (SIGKILL): its socket and pid file are stale; D replaces them.
 kill -KILL "$A"
