@@ -45,6 +45,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -216,7 +217,14 @@ void reload(Runtime& runtime, const Options& options)
       collector::setupLogging(s_ident, fresh->syslogTarget, fresh->syslogFacility);
     }
     catch (const std::exception& e) {
-      collector::setupLogging(s_ident, old->syslogTarget, old->syslogFacility);
+      // Back to the old target; should that fail too now (its host does not resolve at this
+      // moment), syslog(3) takes the lines: the process keeps running either way.
+      try {
+        collector::setupLogging(s_ident, old->syslogTarget, old->syslogFacility);
+      }
+      catch (const std::exception&) {
+        collector::setupLogging(s_ident, "/dev/log", old->syslogFacility);
+      }
       logError("reload failed, keeping the old configuration", {{"error", e.what()}});
       return;
     }
@@ -263,6 +271,10 @@ int run(const Options& options)
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  // Blocked before the pid file names us: a SIGHUP sent as soon as it appears (logrotate) or
+  // while the store opens must wait for the signal loop, not kill the process by default.
+  // Threads started later inherit the mask: only the main thread takes these signals.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::optional<Engine> engine;
   try {
     // Step 3: daemon and pid file.
@@ -301,8 +313,7 @@ int run(const Options& options)
     storeOptions.maxRawArchiveBytes = config->limits.maxRawArchiveBytes;
     storeOptions.maxReportDays = config->limits.maxReportDays;
     runtime.setStore(std::make_unique<collector::Store>(config->database, storeOptions));
-    // Step 6: signals are taken by the main thread only; the engine's threads inherit the mask.
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // Step 6: the engine (SIGPIPE ignored: a peer may close mid-write).
     signal(SIGPIPE, SIG_IGN);
     engine.emplace(runtime, listenFd, std::clamp(std::thread::hardware_concurrency(), 2U, 8U));
   }
@@ -377,9 +388,13 @@ int main(int argc, char** argv)
   int opt = 0;
   while ((opt = getopt_long(argc, argv, "c:fhV", s_long, nullptr)) != -1) {
     switch (opt) {
-    case 'c':
-      options.configPath = optarg;
+    case 'c': {
+      // Resolved now: the daemon runs in / (chdir), and SIGHUP reads the file again.
+      std::error_code ec;
+      const auto absolute = std::filesystem::absolute(optarg, ec);
+      options.configPath = ec ? std::string(optarg) : absolute.string();
       break;
+    }
     case 'f':
       options.foreground = true;
       break;

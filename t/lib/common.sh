@@ -85,3 +85,10 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
   return 0
 }
+
+# need_milter: MILTER (default: the build's binary), else bail out; python3, else skip.
+need_milter() {
+  MILTER=${MILTER:-$BUILDDIR/milter/dmarcwatch-milter}
+  [ -x "$MILTER" ] || { echo "Bail out! $MILTER not built"; exit 99; }
+  command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
+}

@@ -8,11 +8,8 @@
 set -u
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILDDIR=${BUILDDIR:-$SRCDIR}
-MILTER=${MILTER:-$BUILDDIR/milter/dmarcwatch-milter}
-[ -x "$MILTER" ] || { echo "Bail out! $MILTER not built"; exit 99; }
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-
 . "$SRCDIR/t/lib/common.sh"
+need_milter
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dw-socket.XXXXXX")
 PIDS=()
