@@ -41,6 +41,11 @@ constexpr uint32_t kLocalSig = 0x04034b50;
 constexpr uint32_t kCentralSig = 0x02014b50;
 constexpr uint32_t kEndSig = 0x06054b50;
 constexpr uint32_t kZip64LocatorSig = 0x07064b50;
+constexpr uint32_t kZip64EndSig = 0x06064b50;
+constexpr size_t kZip64EndSize = 56;
+constexpr uint16_t kZip64ExtraId = 0x0001;
+//! A 32-bit size or offset field that says "see the zip64 extra field".
+constexpr uint32_t kZip64Marker = 0xffffffff;
 //! Data descriptor signature 0x08074b50 as it stands in the file, for searching.
 constexpr std::string_view kDescriptorSig("PK\x07\x08", 4);
 constexpr size_t kLocalSize = 30;
@@ -72,6 +77,7 @@ public:
     return static_cast<uint32_t>(d_bytes[offset]) | (static_cast<uint32_t>(d_bytes[offset + 1]) << 8) |
       (static_cast<uint32_t>(d_bytes[offset + 2]) << 16) | (static_cast<uint32_t>(d_bytes[offset + 3]) << 24);
   }
+  [[nodiscard]] uint64_t u64(uint64_t offset) const { return u32(offset) | (uint64_t{u32(offset + 4)} << 32); }
   [[nodiscard]] bool sigAt(uint64_t offset, uint32_t sig) const { return has(offset, 4) && u32(offset) == sig; }
   [[nodiscard]] std::span<const uint8_t> slice(uint64_t offset, uint64_t length) const
   {
@@ -184,18 +190,78 @@ std::optional<uint64_t> findEnd(const Reader& in)
 }
 
 /*!
+ * The 8-byte values of an extra field's zip64 block (id 1), in order; next() fails past its
+ * end or when there is no such block.
+ */
+class ExtraValues
+{
+public:
+  ExtraValues(const Reader& in, uint64_t pos, uint64_t length) :
+    d_in(in)
+  {
+    if (!in.has(pos, length)) {
+      return;
+    }
+    for (uint64_t at = pos; at + 4 <= pos + length;) {
+      const uint16_t id = in.u16(at);
+      const uint16_t size = in.u16(at + 2);
+      if (at + 4 + size > pos + length) {
+        return;
+      }
+      if (id == kZip64ExtraId) {
+        d_pos = at + 4;
+        d_end = at + 4 + size;
+        return;
+      }
+      at += 4 + size;
+    }
+  }
+
+  bool next(uint64_t& value)
+  {
+    if (d_end - d_pos < 8) {
+      return false;
+    }
+    value = d_in.u64(d_pos);
+    d_pos += 8;
+    return true;
+  }
+
+private:
+  const Reader& d_in;
+  uint64_t d_pos = 0;
+  uint64_t d_end = 0;
+};
+
+/*!
  * Members through the central directory.  \return nullopt when the directory
  * is not where the end record says (the caller then scans local headers).
  */
 std::optional<std::vector<RawEntry>> readCentral(const Reader& in, uint64_t endPos, Warnings& warnings)
 {
-  // End record: entry count, directory size and offset.  Zip64 markers are refused outright.
-  const uint16_t entries = in.u16(endPos + 10);
-  const uint64_t cdSize = in.u32(endPos + 12);
-  const uint64_t cdOffset = in.u32(endPos + 16);
-  const bool zip64Marker = entries == 0xffff || cdSize == 0xffffffff || cdOffset == 0xffffffff;
-  if (zip64Marker || (endPos >= kZip64LocatorSize && in.sigAt(endPos - kZip64LocatorSize, kZip64LocatorSig))) {
-    throw ParseError("zip: zip64 archives are not supported");
+  // End record: entry count, directory size and offset; a zip64 archive has them in its zip64
+  // end record, found through the locator right before the end record.
+  uint64_t entries = in.u16(endPos + 10);
+  uint64_t cdSize = in.u32(endPos + 12);
+  uint64_t cdOffset = in.u32(endPos + 16);
+  const bool zip64Marker = entries == 0xffff || cdSize == kZip64Marker || cdOffset == kZip64Marker;
+  if (endPos >= kZip64LocatorSize && in.sigAt(endPos - kZip64LocatorSize, kZip64LocatorSig)) {
+    const uint64_t locator = endPos - kZip64LocatorSize;
+    uint64_t record = in.u64(locator + 8);
+    // Data prepended to the archive moves the record too: then it sits right before the locator.
+    if (!in.has(record, kZip64EndSize) || !in.sigAt(record, kZip64EndSig)) {
+      record = locator >= kZip64EndSize ? locator - kZip64EndSize : in.size();
+    }
+    if (!in.has(record, kZip64EndSize) || !in.sigAt(record, kZip64EndSig)) {
+      throw ParseError("zip: the zip64 end record is missing or damaged");
+    }
+    entries = in.u64(record + 32);
+    cdSize = in.u64(record + 40);
+    cdOffset = in.u64(record + 48);
+    endPos = record; // the directory ends before the zip64 records
+  }
+  else if (zip64Marker) {
+    throw ParseError("zip: zip64 sizes without a zip64 end record");
   }
 
   // The directory normally sits at cdOffset; data prepended to the archive shifts everything,
@@ -213,7 +279,7 @@ std::optional<std::vector<RawEntry>> readCentral(const Reader& in, uint64_t endP
   std::vector<RawEntry> result;
   uint64_t pos = base + cdOffset;
   const uint64_t cdEnd = base + cdOffset + cdSize;
-  for (unsigned i = 0; i < entries; ++i) {
+  for (uint64_t i = 0; i < entries; ++i) {
     if (pos > cdEnd || cdEnd - pos < kCentralSize || !in.sigAt(pos, kCentralSig)) {
       return std::nullopt;
     }
@@ -232,27 +298,42 @@ std::optional<std::vector<RawEntry>> readCentral(const Reader& in, uint64_t endP
       return std::nullopt;
     }
     entry.name = in.text(pos + kCentralSize, nameLen);
+    const uint64_t extraPos = pos + kCentralSize + nameLen;
     pos += entrySize;
 
-    if (csize == 0xffffffff || entry.uncompressedSize == 0xffffffff || localOffset == 0xffffffff) {
-      throw ParseError("zip: zip64 archives are not supported");
+    // Zip64: each field that says so comes from the zip64 extra field, in this order.
+    uint64_t csize64 = csize;
+    uint64_t localOffset64 = localOffset;
+    if (csize == kZip64Marker || entry.uncompressedSize == kZip64Marker || localOffset == kZip64Marker) {
+      ExtraValues zip64(in, extraPos, extraLen);
+      const bool ok = (entry.uncompressedSize != kZip64Marker || zip64.next(entry.uncompressedSize)) &&
+                      (csize != kZip64Marker || zip64.next(csize64)) &&
+                      (localOffset != kZip64Marker || zip64.next(localOffset64));
+      if (!ok) {
+        warnings.add("zip: member " + shownName(entry.name) + " lacks its zip64 sizes, skipped");
+        continue;
+      }
     }
     if (isIgnoredName(entry.name)) {
       continue;
     }
 
     // The data follows the local header, whose name and extra lengths may differ from the directory's.
-    const uint64_t local = base + localOffset;
+    if (localOffset64 > in.size() - base) {
+      warnings.add("zip: member " + shownName(entry.name) + " has a bad local header offset, skipped");
+      continue;
+    }
+    const uint64_t local = base + localOffset64;
     if (!in.has(local, kLocalSize) || !in.sigAt(local, kLocalSig)) {
       warnings.add("zip: member " + shownName(entry.name) + " has a bad local header offset, skipped");
       continue;
     }
     const uint64_t dataStart = local + kLocalSize + in.u16(local + 26) + in.u16(local + 28);
-    if (!in.has(dataStart, csize)) {
+    if (!in.has(dataStart, csize64)) {
       warnings.add("zip: member " + shownName(entry.name) + " runs past the end of the archive, skipped");
       continue;
     }
-    entry.data = in.slice(dataStart, csize);
+    entry.data = in.slice(dataStart, csize64);
     result.push_back(std::move(entry));
   }
   return result;
@@ -339,8 +420,16 @@ std::vector<RawEntry> scanLocal(const Reader& in, const Limits& limits, Warnings
     // Sizes come from the header, or when bit 3 is set, from the data descriptor after the data:
     // a "PK\7\8" whose size field matches the distance, else the deflate stream's own end.
     std::optional<uint64_t> length;
+    if (csize == kZip64Marker) {
+      // Zip64: uncompressed then compressed size in the extra field.
+      ExtraValues zip64(in, pos + kLocalSize + nameLen, extraLen);
+      uint64_t usize = 0;
+      if (zip64.next(usize) && zip64.next(csize)) {
+        entry.uncompressedSize = usize;
+      }
+    }
     if ((entry.flags & kFlagDescriptor) == 0 || csize != 0) {
-      if (csize != 0xffffffff && in.has(dataStart, csize)) {
+      if (csize != kZip64Marker && in.has(dataStart, csize)) {
         length = csize;
         entry.crc32 = headerCrc;
       }

@@ -166,6 +166,12 @@ BOOST_AUTO_TEST_CASE(damaged_zip_member_stores_nothing)
   BOOST_REQUIRE_EQUAL(outcome.reports.size(), 1U);
   BOOST_CHECK_EQUAL(outcome.reports[0].messages, 5U);
   BOOST_CHECK_EQUAL(store.listReports().size(), 1U);
+  // A zip64 archive (its sizes in the zip64 records) stores like any other.
+  const std::string zip64 = dmarcwatch::test::makeZip64({Entry{"r.xml", smallReport("zip64")}});
+  auto outcome64 = ingester.ingestBytes(bytesOf(zip64), "zip64.zip");
+  BOOST_REQUIRE_EQUAL(outcome64.reports.size(), 1U);
+  BOOST_CHECK(outcome64.reports[0].status == StoreStatus::Stored);
+  BOOST_CHECK_EQUAL(store.listReports().size(), 2U);
 }
 
 BOOST_AUTO_TEST_CASE(xml_after_blank_padding_is_a_report_at_every_layer)

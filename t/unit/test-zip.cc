@@ -167,19 +167,42 @@ BOOST_AUTO_TEST_CASE(member_cap)
   }
 }
 
-BOOST_AUTO_TEST_CASE(zip64_rejected)
+BOOST_AUTO_TEST_CASE(zip64_archives_are_read)
 {
-  std::string archive = makeZip({{"a.xml", "<a/>"}});
-  // Mark the entry counts of the end record as zip64 (0xffff).
-  const size_t end = archive.rfind("PK\x05\x06");
-  archive[end + 8] = archive[end + 9] = archive[end + 10] = archive[end + 11] = '\xff';
+  // Sizes, offsets and counts in the zip64 records (as tools write archives over 4 GiB or
+  // 65535 members); the central directory, the local-header scan, and data prepended.
+  const std::string archive = makeZip64({{"a.xml", "<a/>"}, {"dir/b.xml", "<b>x</b>"}});
   Warnings warnings;
+  auto members = listZipMembers(bytes(archive), Limits{}, warnings);
+  BOOST_REQUIRE_EQUAL(members.size(), 2U);
+  BOOST_CHECK_EQUAL(members[0].name, "a.xml");
+  BOOST_CHECK_EQUAL(content(members[0]), "<a/>");
+  BOOST_CHECK_EQUAL(content(members[1]), "<b>x</b>");
+  BOOST_CHECK_EQUAL(members[1].uncompressedSize, 8U);
+  BOOST_CHECK(warnings.empty());
+  // Prepended data: the records are found where they moved to.
+  const std::string prefixed = "junk before the archive" + archive;
+  Warnings shifted;
+  auto moved = listZipMembers(bytes(prefixed), Limits{}, shifted);
+  BOOST_REQUIRE_EQUAL(moved.size(), 2U);
+  BOOST_CHECK_EQUAL(content(moved[1]), "<b>x</b>");
+  // No central directory: the local headers' zip64 sizes.
+  const std::string localOnly = archive.substr(0, archive.find("PK\x01\x02"));
+  Warnings scanned;
+  auto local = listZipMembers(bytes(localOnly), Limits{}, scanned);
+  BOOST_REQUIRE_EQUAL(local.size(), 2U);
+  BOOST_CHECK_EQUAL(content(local[0]), "<a/>");
+  // zip64 markers without the zip64 records: an error, not a guess.
+  std::string broken = makeZip({{"a.xml", "<a/>"}});
+  const size_t end = broken.rfind("PK\x05\x06");
+  broken[end + 8] = broken[end + 9] = broken[end + 10] = broken[end + 11] = '\xff';
+  Warnings none;
   try {
-    listZipMembers(bytes(archive), Limits{}, warnings);
+    listZipMembers(bytes(broken), Limits{}, none);
     BOOST_FAIL("no ParseError");
   }
   catch (const ParseError& e) {
-    BOOST_CHECK_EQUAL(std::string(e.what()), "zip: zip64 archives are not supported");
+    BOOST_CHECK_EQUAL(std::string(e.what()), "zip: zip64 sizes without a zip64 end record");
   }
 }
 

@@ -62,56 +62,98 @@ inline std::string rawDeflate(const std::string& data)
   return out;
 }
 
-//! A zip of entries: local headers, data, central directory, end record (sizes as given).
-inline std::string makeZip(const std::vector<Entry>& entries)
+inline void put64(std::string& out, uint64_t v)
 {
+  put32(out, static_cast<uint32_t>(v));
+  put32(out, static_cast<uint32_t>(v >> 32));
+}
+
+/*!
+ * A zip of entries: local headers, data, central directory, end record (sizes as given).
+ * zip64: every size and offset in zip64 extra fields (the 32-bit fields say 0xffffffff), the
+ * counts and the directory in the zip64 end record found through its locator, as tools write
+ * archives over 4 GiB or 65535 members.
+ */
+inline std::string makeZip(const std::vector<Entry>& entries, bool zip64 = false)
+{
+  const uint32_t marker = 0xffffffff;
   std::string out;
   std::string central;
   for (const auto& e : entries) {
-    const auto offset = static_cast<uint32_t>(out.size());
+    const uint64_t offset = out.size();
     const uint32_t crc = e.crc ? *e.crc : crcOf(e.data);
+    const auto size32 = zip64 ? marker : static_cast<uint32_t>(e.data.size());
+    // The fields local header and directory entry share, from "version needed" to the name length.
+    auto common = [&](std::string& to) {
+      put16(to, zip64 ? 45 : 20);
+      put16(to, e.flags);
+      put16(to, e.method);
+      put32(to, 0);
+      put32(to, crc);
+      put32(to, size32);
+      put32(to, size32);
+      put16(to, static_cast<uint32_t>(e.name.size()));
+    };
     put32(out, 0x04034b50);
-    put16(out, 20);
-    put16(out, e.flags);
-    put16(out, e.method);
-    put32(out, 0);
-    put32(out, crc);
-    put32(out, static_cast<uint32_t>(e.data.size()));
-    put32(out, static_cast<uint32_t>(e.data.size()));
-    put16(out, static_cast<uint32_t>(e.name.size()));
-    put16(out, 0);
+    common(out);
+    put16(out, zip64 ? 20 : 0);
     out += e.name;
+    if (zip64) {
+      put16(out, 1);
+      put16(out, 16);
+      put64(out, e.data.size());
+      put64(out, e.data.size());
+    }
     out += e.data;
 
     put32(central, 0x02014b50);
-    put16(central, 20);
-    put16(central, 20);
-    put16(central, e.flags);
-    put16(central, e.method);
-    put32(central, 0);
-    put32(central, crc);
-    put32(central, static_cast<uint32_t>(e.data.size()));
-    put32(central, static_cast<uint32_t>(e.data.size()));
-    put16(central, static_cast<uint32_t>(e.name.size()));
-    put16(central, 0);
+    put16(central, zip64 ? 45 : 20);
+    common(central);
+    put16(central, zip64 ? 28 : 0);
     put16(central, 0);
     put16(central, 0);
     put16(central, 0);
     put32(central, 0);
-    put32(central, offset);
+    put32(central, zip64 ? marker : static_cast<uint32_t>(offset));
     central += e.name;
+    if (zip64) {
+      put16(central, 1);
+      put16(central, 24);
+      put64(central, e.data.size());
+      put64(central, e.data.size());
+      put64(central, offset);
+    }
   }
-  const auto cdOffset = static_cast<uint32_t>(out.size());
+  const uint64_t cdOffset = out.size();
   out += central;
+  if (zip64) {
+    const uint64_t record = out.size();
+    put32(out, 0x06064b50);
+    put64(out, 44);
+    put16(out, 45);
+    put16(out, 45);
+    put32(out, 0);
+    put32(out, 0);
+    put64(out, entries.size());
+    put64(out, entries.size());
+    put64(out, central.size());
+    put64(out, cdOffset);
+    put32(out, 0x07064b50);
+    put32(out, 0);
+    put64(out, record);
+    put32(out, 1);
+  }
   put32(out, 0x06054b50);
   put16(out, 0);
   put16(out, 0);
-  put16(out, static_cast<uint32_t>(entries.size()));
-  put16(out, static_cast<uint32_t>(entries.size()));
-  put32(out, static_cast<uint32_t>(central.size()));
-  put32(out, cdOffset);
+  put16(out, zip64 ? 0xffff : static_cast<uint32_t>(entries.size()));
+  put16(out, zip64 ? 0xffff : static_cast<uint32_t>(entries.size()));
+  put32(out, zip64 ? marker : static_cast<uint32_t>(central.size()));
+  put32(out, zip64 ? marker : static_cast<uint32_t>(cdOffset));
   put16(out, 0);
   return out;
 }
+
+inline std::string makeZip64(const std::vector<Entry>& entries) { return makeZip(entries, true); }
 
 } // namespace dmarcwatch::test
