@@ -546,11 +546,20 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
       if (conn->closed || conn->busy) {
         continue;
       }
-      if ((events[i].events & EPOLLOUT) != 0) {
-        s.flush(*conn);
+      // One connection's failure (epoll_ctl refusing a change, memory) closes that connection;
+      // it never leaves the loop, which serves every other MTA connection.
+      try {
+        if ((events[i].events & EPOLLOUT) != 0) {
+          s.flush(*conn);
+        }
+        if (!conn->closed && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+          s.readInput(*conn);
+        }
       }
-      if (!conn->closed && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
-        s.readInput(*conn);
+      catch (const std::exception& e) {
+        logWarning("closing an MTA connection", {{"error", e.what()}});
+        conn->closing = true; // a busy one is closed when its worker is done
+        s.closeConnection(*conn);
       }
     }
     s.graveyard.clear();

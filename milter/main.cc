@@ -328,7 +328,17 @@ int run(const Options& options)
 
   std::atomic<bool> loopDone{false};
   std::thread loop([&engine, &loopDone] {
-    engine->run(std::chrono::seconds(20));
+    // Nothing may escape a thread (std::terminate would end the process and every MTA
+    // connection with it): a failure of the loop itself is logged and stops the milter.
+    try {
+      engine->run(std::chrono::seconds(20));
+    }
+    catch (const std::exception& e) {
+      logError("the event loop failed, the milter stops", {{"error", e.what()}});
+    }
+    catch (...) {
+      logError("the event loop failed, the milter stops", {{"error", "unknown exception"}});
+    }
     loopDone = true;
   });
   logInfo("started", {{"socket", config->socket}, {"database", config->database},
