@@ -74,12 +74,6 @@ std::string joined(const std::vector<std::string>& items, const char* separator)
 
 // ---------------------------------------------------------------- ingest
 
-//! The result of one command-line input (a file, a directory entry, an mbox, stdin).
-struct InputResult
-{
-  std::string path;
-  IngestOutcome outcome;
-};
 
 void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
 {
@@ -255,7 +249,7 @@ bool inputFailed(const IngestOutcome& outcome)
   return outcome.failed() || outcome.hasConflict();
 }
 
-std::string errorText(const IngestOutcome& outcome)
+std::string failureText(const IngestOutcome& outcome)
 {
   if (!outcome.errors.empty()) {
     return joined(outcome.errors, "; ");
@@ -295,7 +289,11 @@ void printIngestJson(const InputResult& input)
     json.key("status").value(report.statusWord())
       .key("sequence").value(report.sequence);
     if (report.related != 0) {
-      json.key(report.status == StoreStatus::Conflict ? "conflicts_with" : "supersedes").value(report.related);
+      // The stored report this one relates to: the one it conflicts with, duplicates or supersedes.
+      const char* relation = report.status == StoreStatus::Conflict    ? "conflicts_with"
+                             : report.status == StoreStatus::Duplicate ? "duplicate_of"
+                                                                       : "supersedes";
+      json.key(relation).value(report.related);
     }
     json
       .key("warnings").stringArray(report.warnings)
@@ -307,7 +305,7 @@ void printIngestJson(const InputResult& input)
   }
   json.key("warnings").stringArray(allWarnings(input.outcome)).key("error");
   if (inputFailed(input.outcome)) {
-    json.value(errorText(input.outcome));
+    json.value(failureText(input.outcome));
   }
   else {
     json.null();
@@ -332,7 +330,7 @@ void printIngestText(const InputResult& input)
     std::cout << input.path << ": warning: " << printable(w, 300) << "\n";
   }
   if (inputFailed(input.outcome)) {
-    std::cout << input.path << ": error: " << printable(errorText(input.outcome), 500) << "\n";
+    std::cout << input.path << ": error: " << printable(failureText(input.outcome), 500) << "\n";
   }
 }
 
@@ -466,6 +464,22 @@ void printStatusText(const std::vector<DomainStatus>& statuses)
 
 } // namespace
 
+std::string errorText(const IngestOutcome& outcome)
+{
+  return failureText(outcome);
+}
+
+void printIngestResult(const InputResult& input, bool json)
+{
+  if (json) {
+    printIngestJson(input);
+  }
+  else {
+    printIngestText(input);
+  }
+  std::cout.flush();
+}
+
 int runIngest(const Config& config, const std::vector<std::string>& args)
 {
   bool json = false;
@@ -512,13 +526,7 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
       input.outcome.errors.emplace_back(e.what());
     }
     anyFailed = anyFailed || inputFailed(input.outcome);
-    if (json) {
-      printIngestJson(input);
-    }
-    else {
-      printIngestText(input);
-    }
-    std::cout.flush();
+    printIngestResult(input, json);
     if (stop) {
       break;
     }

@@ -1,6 +1,6 @@
 /*
  * cli-commands.hh - the commands of `dmarcwatch` (ingest, reports, status in
- * cli-commands.cc; db and reindex in db-commands.cc).
+ * cli-commands.cc; db and reindex in db-commands.cc; deliver in deliver-command.cc).
  *
  * Each takes the loaded configuration and the arguments after the command
  * name, writes to stdout (tables, or JSON with --json) and stderr (errors),
@@ -10,6 +10,7 @@
 #pragma once
 
 #include "collector/common/config.hh"
+#include "collector/ingest/ingest.hh"
 #include "collector/store/store.hh"
 
 #include <string>
@@ -23,6 +24,19 @@ int runReports(const collector::Config& config, const std::vector<std::string>& 
 int runStatus(const collector::Config& config, const std::vector<std::string>& args);
 int runDb(const collector::Config& config, const std::vector<std::string>& args);
 int runReindex(const collector::Config& config, const std::vector<std::string>& args);
+//! \brief `deliver`: one message on stdin (a pipe transport); sysexits.h codes (deliver-command.cc).
+int runDeliver(const collector::Config& config, const std::vector<std::string>& args);
+
+//! The result of one input (a file, a directory entry, an mbox, stdin).
+struct InputResult
+{
+  std::string path;
+  collector::IngestOutcome outcome;
+};
+//! Print an input's result: ingest's text lines, or its JSON line.
+void printIngestResult(const InputResult& input, bool json);
+//! The error text of a failed input.
+std::string errorText(const collector::IngestOutcome& outcome);
 
 //! The store options a configuration asks for (readOnly for the commands that only look).
 collector::Store::Options storeOptions(const collector::Config& config, bool readOnly);

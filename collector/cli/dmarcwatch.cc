@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <sysexits.h>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ Commands:
                               store, verify it and swap it in; the old store
                               is kept beside it.  Needs the store alone: stop
                               dmarcwatch-milter first.
+  deliver [--json]            store the report mail on stdin (a Postfix pipe
+                              transport for the rua address); exit 0 stored or
+                              duplicate, 75 store unusable (retry), 65 no
+                              readable report (bounce).
   status [DOMAIN] [--domain D] [--since 7d|YYYY-MM-DD|all] [--top N] [--json]
                               per policy domain: messages, DMARC pass/fail,
                               messages enforcement would block, sending
@@ -135,7 +140,8 @@ int main(int argc, char** argv)
   }
   catch (const collector::ConfigError& e) {
     std::cerr << "dmarcwatch: " << e.what() << "\n";
-    return cli::s_exitUsage;
+    // deliver runs under the MTA: a configuration error is temporary (fixed, the mail retries).
+    return command == "deliver" ? EX_TEMPFAIL : cli::s_exitUsage;
   }
   if (!database.empty()) {
     auto copy = std::make_shared<collector::Config>(*config);
@@ -158,6 +164,9 @@ int main(int argc, char** argv)
     }
     if (command == "reindex") {
       return cli::runReindex(*config, rest);
+    }
+    if (command == "deliver") {
+      return cli::runDeliver(*config, rest);
     }
   }
   catch (const std::exception& e) {

@@ -198,6 +198,24 @@ def main():
         check(rc == 1 and len(objs6) == 1 and "a FIFO, not a regular file: refused" in (objs6[0]["error"] or ""),
               "a FIFO named on the command line is refused at once", out + err)
 
+        # deliver: one message on stdin, sysexits for a pipe(8) transport.
+        with open(os.path.join(SAMPLES, "modoboa-google.eml"), "rb") as f:
+            mail = f.read()
+        rc, out, err = run("--db", os.path.join(tmp, "db7"), "deliver", "--json", stdin=mail)
+        obj = (json_lines(out) or [{}])[0]
+        check(rc == 0 and [r["status"] for r in obj.get("reports", [])] == ["stored"], "deliver: stored, exit 0", out + err)
+        rc, out, err = run("--db", os.path.join(tmp, "db7"), "deliver", "--json", stdin=mail)
+        obj = (json_lines(out) or [{}])[0]
+        reps = obj.get("reports", [{}])
+        check(rc == 0 and reps[0].get("status") == "duplicate" and reps[0].get("duplicate_of") == reps[0].get("sequence")
+              and "supersedes" not in reps[0], "deliver: the retry is a duplicate of the stored one, exit 0", out + err)
+        rc, out, err = run("--db", os.path.join(tmp, "db7"), "deliver", stdin=b"From: a@b\nSubject: hi\n\nhello\n")
+        check(rc == 65 and "no report" in err, "deliver: no report in the message: EX_DATAERR (65), reason on stderr", out + err)
+        blocker = os.path.join(tmp, "not-a-dir")
+        open(blocker, "w").close()
+        rc, out, err = run("--db", os.path.join(blocker, "db"), "deliver", stdin=mail)
+        check(rc == 75 and "temporary failure" in err, "deliver: the store cannot be opened: EX_TEMPFAIL (75)", out + err)
+
         # reports and status
         rc, out, _ = run("--db", db, "reports", "--json")
         reports = json.loads(out)["reports"]
