@@ -10,6 +10,8 @@
 #      report is counted exactly once
 #   3. load: 1,000 report mails from 10 concurrent SMTP clients, with plain
 #      mail to other recipients in the same run delivered unchanged
+#   3b. the pipe transport: report mails to pipe-rua@example.test go to
+#      `dmarcwatch deliver` (stored, a copy a duplicate, plain mail bounced)
 #   4. SIGTERM: the milter exits 0, quickly
 # Exit 77 unless root with postfix and python3.  TAP-ish output ending in
 # "N passed, M failed"; on failure the maillog and milter log are dumped.
@@ -73,7 +75,8 @@ check "milter wrote its PidFile" test "$(cat "$TMP/run/milter.pid" 2>/dev/null)"
 check "milter dropped privileges to nobody" test "$(ps -o user= -p "$MPID" | tr -d ' ')" = nobody
 
 # --- Postfix ---
-"$LIB/postfix-private.sh" setup "$TMP" "$DIRECT" "$QUEUED" "$MPORT" || { fail "postfix setup"; exit 1; }
+DW_DELIVER="$DMARCWATCH $TMP/pipedb" "$LIB/postfix-private.sh" setup "$TMP" "$DIRECT" "$QUEUED" "$MPORT" \
+  || { fail "postfix setup"; exit 1; }
 PFPID=$("$LIB/postfix-private.sh" start "$TMP") && wait_tcp "$DIRECT" 10 && wait_tcp "$QUEUED" 10 \
   && pass "private postfix started (master $PFPID)" || { fail "postfix start"; exit 1; }
 
@@ -243,6 +246,37 @@ got=$(status_messages p3.test); want=$(gen_total 1 "$LOAD")
 check "phase 3: status --json p3.test messages=$got (want $want)" test "$got" = "$want"
 check "phase 3: reports --json has p3-* once each" test "$(report_count p3-)" = "$LOAD $LOAD"
 echo "# phase 3: $(( $(now_ms) - t3 )) ms"
+
+# ===== 3b. the pipe transport: dmarcwatch deliver for pipe-rua@example.test only =====
+# Not a ReportAddress of the milter: it passes the milter untouched, and Postfix hands it to
+# `dmarcwatch deliver` (a store of its own).  A second copy is a duplicate (exit 0); a mail
+# without a report is refused (exit 65) and stored nowhere.
+python3 "$LIB/make-reports.py" "$TMP/gen4" --count 3 --prefix p4 --domain p4.test >/dev/null
+send_to_pipe() {
+  python3 - "$DIRECT" "$@" <<'PY'
+import smtplib, sys
+port, files = int(sys.argv[1]), sys.argv[2:]
+with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+    for f in files:
+        s.sendmail("reporter@sender.test", ["pipe-rua@example.test"], open(f, "rb").read())
+PY
+}
+pipe_count() {
+  "$DMARCWATCH" --db "$TMP/pipedb" reports --json 2>/dev/null | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)["reports"] if r["report_id"].startswith("p4")))' 2>/dev/null || echo 0
+}
+printf 'From: someone@sender.test\r\nTo: pipe-rua@example.test\r\nSubject: hello\r\n\r\nno report here\r\n' > "$TMP/plain4.eml"
+pipe_has() { [ "$(pipe_count)" = "$1" ]; }
+check "phase 3b: mail for the pipe accepted by Postfix" send_to_pipe "$TMP"/gen4/report-*.eml "$TMP/gen4/report-1.eml" "$TMP/plain4.eml"
+check "phase 3b: dmarcwatch deliver stored the 3 reports" wait_for 60 pipe_has 3
+check "phase 3b: the milter did not (not its address)" test "$(report_count p4)" = "0 0"
+check "phase 3b: the copy was a duplicate, the plain mail refused (status=bounced, 65)" \
+  wait_for 30 grep -q "pipe-rua@example.test.*relay=dwdeliver.*status=bounced" "$TMP/postfix/maillog"
+check "phase 3b: the pipe's deliveries (3 reports and the copy) were sent" \
+  test "$(grep -c "pipe-rua@example.test.*relay=dwdeliver.*status=sent" "$TMP/postfix/maillog")" = 4
+check "phase 3b: the copy was taken as a duplicate" grep -q "relay=dwdeliver.*status=sent.*duplicate report p4-1 " \
+  "$TMP/postfix/maillog"
 
 # ===== 4. clean, quick stop =====
 ts=$(now_ms)

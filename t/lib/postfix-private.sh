@@ -12,7 +12,9 @@
 #                Postfix queues the mail and its own smtp client hands it to
 #                DIRECT_PORT, so when the milter is down it is Postfix that
 #                retries (milter_default_action = tempfail, short backoff).
-# Delivery: virtual(8) into Maildirs BASE/mail/<domain>/<local>/ as uid 65534.
+# Delivery: virtual(8) into Maildirs BASE/mail/<domain>/<local>/ as uid 65534; with
+# DW_DELIVER="BINARY STORE" in the environment, pipe-rua@example.test goes instead to a
+# pipe(8) transport running `BINARY --db STORE deliver` as nobody.
 # Pitfalls handled (see shared/reference/e2e/REPORT.md): back-dated config
 # files (P1), no `postfix check` (P2), texthash maps (P3), uid 65534 (P4),
 # maillog_file under BASE (P5), stop by PID (P6/P7), script(1) for early
@@ -77,7 +79,17 @@ EOF
 virtual   unix  -       n       n       -       -       virtual
 EOF
   pf_master_cf_internal >> "$PF/etc/master.cf"
-  pf_settle "$PF/etc" main.cf master.cf vmailbox
+  settle=(main.cf master.cf vmailbox)
+  if [ -n "${DW_DELIVER:-}" ]; then
+    read -r dwbin dwstore <<<"$DW_DELIVER"
+    mkdir -p "$dwstore"
+    chown 65534:65534 "$dwstore"
+    printf 'transport_maps = texthash:%s\ndwdeliver_destination_recipient_limit = 1\n' "$PF/etc/transport" >> "$PF/etc/main.cf"
+    printf 'pipe-rua@example.test dwdeliver:\n' > "$PF/etc/transport"
+    printf 'dwdeliver unix - n n - 2 pipe\n  user=nobody argv=%s --db %s deliver\n' "$dwbin" "$dwstore" >> "$PF/etc/master.cf"
+    settle+=(transport)
+  fi
+  pf_settle "$PF/etc" "${settle[@]}"
   ;;
 start)
   if ! postfix -c "$PF/etc" start >>"$PF/start.log" 2>&1; then
