@@ -74,7 +74,6 @@ std::string joined(const std::vector<std::string>& items, const char* separator)
 
 // ---------------------------------------------------------------- ingest
 
-
 void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
 {
   for (auto& r : from.reports) {
@@ -249,24 +248,6 @@ bool inputFailed(const IngestOutcome& outcome)
   return outcome.failed() || outcome.hasConflict();
 }
 
-std::string failureText(const IngestOutcome& outcome)
-{
-  if (!outcome.errors.empty()) {
-    return joined(outcome.errors, "; ");
-  }
-  if (outcome.reports.empty()) {
-    return "no report found";
-  }
-  for (const auto& report : outcome.reports) {
-    if (report.status == StoreStatus::Conflict) {
-      return "report " + report.header.metadata.reportId + " conflicts with stored report " +
-             std::to_string(report.related) + " (same reporter, report id, domain and dates, other records): kept as "
-             "report " + std::to_string(report.sequence) + ", not counted";
-    }
-  }
-  return "";
-}
-
 //! The fields every JSON report object carries (the contract in DESIGN.md).
 void writeReportFields(JsonWriter& json, const ReportHeader& header, uint64_t records, uint64_t messages)
 {
@@ -305,7 +286,7 @@ void printIngestJson(const InputResult& input)
   }
   json.key("warnings").stringArray(allWarnings(input.outcome)).key("error");
   if (inputFailed(input.outcome)) {
-    json.value(failureText(input.outcome));
+    json.value(errorText(input.outcome));
   }
   else {
     json.null();
@@ -330,7 +311,7 @@ void printIngestText(const InputResult& input)
     std::cout << input.path << ": warning: " << printable(w, 300) << "\n";
   }
   if (inputFailed(input.outcome)) {
-    std::cout << input.path << ": error: " << printable(failureText(input.outcome), 500) << "\n";
+    std::cout << input.path << ": error: " << printable(errorText(input.outcome), 500) << "\n";
   }
 }
 
@@ -466,7 +447,20 @@ void printStatusText(const std::vector<DomainStatus>& statuses)
 
 std::string errorText(const IngestOutcome& outcome)
 {
-  return failureText(outcome);
+  if (!outcome.errors.empty()) {
+    return joined(outcome.errors, "; ");
+  }
+  if (outcome.reports.empty()) {
+    return "no report found";
+  }
+  for (const auto& report : outcome.reports) {
+    if (report.status == StoreStatus::Conflict) {
+      return "report " + report.header.metadata.reportId + " conflicts with stored report " +
+             std::to_string(report.related) + " (same reporter, report id, domain and dates, other records): kept as "
+             "report " + std::to_string(report.sequence) + ", not counted";
+    }
+  }
+  return "";
 }
 
 void printIngestResult(const InputResult& input, bool json)

@@ -55,6 +55,10 @@ FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept
   return *this;
 }
 
+namespace
+{
+
+//! "a FIFO", "a directory", ...: what a file that is not a regular one is, for messages.
 const char* fileTypeName(mode_t mode)
 {
   if (S_ISDIR(mode)) {
@@ -74,6 +78,8 @@ const char* fileTypeName(mode_t mode)
   }
   return "not a regular file";
 }
+
+} // namespace
 
 FileDescriptor openForReading(const std::string& path)
 {

@@ -17,7 +17,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <vector>
 
 namespace dmarcwatch::collector
@@ -84,8 +83,6 @@ private:
  * \throw std::system_error; std::runtime_error for what is not a regular file (never blocks on a FIFO)
  */
 FileDescriptor openForReading(const std::string& path);
-//! "a FIFO", "a directory", ...: what a file that is not a regular one is (st_mode), for messages.
-const char* fileTypeName(mode_t mode);
 
 //! Reads a file descriptor in 64 KiB chunks; blocks on read(2).
 class FileSource : public ByteSource

@@ -1022,16 +1022,6 @@ std::vector<std::string> StatusView::domains() const
   return d_impl->snapshot.listDomains();
 }
 
-std::optional<std::pair<uint32_t, uint32_t>> StatusView::dataDays(std::string_view domain, uint32_t fromDay,
-                                                                  uint32_t toDay) const
-{
-  auto id = d_impl->snapshot.domainId(domain);
-  if (!id) {
-    return std::nullopt;
-  }
-  return d_impl->snapshot.dayRange(*id, fromDay, toDay);
-}
-
 uint64_t StatusView::version() const
 {
   return d_impl->snapshot.version();

@@ -134,9 +134,6 @@ public:
   [[nodiscard]] std::vector<std::string> domains() const;
   //! The store version the view sees (StoreSnapshot::version).
   [[nodiscard]] uint64_t version() const;
-  //! The first and last day with data of a domain within [fromDay, toDay], nullopt when none.
-  [[nodiscard]] std::optional<std::pair<uint32_t, uint32_t>> dataDays(std::string_view domain, uint32_t fromDay,
-                                                                      uint32_t toDay) const;
   /*!
    * \brief Status of one domain (lower-cased) for days [fromDay, toDay], topN sources.
    * Reads every row (or fact) of the window once.  \throw StoreError

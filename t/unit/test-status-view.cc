@@ -421,11 +421,12 @@ BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
       }
     }
   }
-  // StatusView: the data days of a domain, and the same numbers as computeStatus.
+  // StatusView: the data days of a domain (DomainStatus::dataDays), and the same numbers as computeStatus.
   StatusView view(store);
   using Range = std::optional<std::pair<uint32_t, uint32_t>>;
-  BOOST_CHECK(view.dataDays("EXAMPLE.COM", 0, UINT32_MAX - 1) == Range(std::make_pair(s_today - 12, s_today - 1)));
-  BOOST_CHECK(!view.dataDays("nobody.example", 0, UINT32_MAX - 1));
+  BOOST_CHECK(view.compute("EXAMPLE.COM", 0, UINT32_MAX - 1, 0).dataDays ==
+              Range(std::make_pair(s_today - 12, s_today - 1)));
+  BOOST_CHECK(!view.compute("nobody.example", 0, UINT32_MAX - 1, 0).dataDays);
   BOOST_CHECK(view.domains() == store.listDomains());
   auto one = view.compute("Other.Example", s_today - 6, s_today, 5);
   BOOST_REQUIRE_EQUAL(one.topSources.size(), 5U);
