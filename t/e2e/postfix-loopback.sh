@@ -71,7 +71,9 @@ start_milter() {
   wait_tcp "$MPORT" 10
 }
 check "milter starts and listens on inet:$MPORT@127.0.0.1" start_milter
-check "milter wrote its PidFile" test "$(cat "$TMP/run/milter.pid" 2>/dev/null)" = "$MPID"
+# The socket listens before the pid file is written (start-up steps 2 and 3): wait for it.
+pidfile_names() { [ "$(cat "$TMP/run/milter.pid" 2>/dev/null)" = "$1" ]; }
+check "milter wrote its PidFile" wait_for 10 pidfile_names "$MPID"
 check "milter dropped privileges to nobody" test "$(ps -o user= -p "$MPID" | tr -d ' ')" = nobody
 
 # --- Postfix ---
