@@ -276,6 +276,7 @@ int run(const Options& options)
   // Threads started later inherit the mask: only the main thread takes these signals.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::optional<Engine> engine;
+  std::optional<collector::LogWriterThread> logWriter;
   try {
     // Step 3: daemon and pid file.
     std::optional<Identity> identity;
@@ -285,6 +286,8 @@ int run(const Options& options)
     if (!options.foreground) {
       daemonize();
     }
+    // From here on a stalled log target never blocks the event loop (threads only after fork).
+    logWriter.emplace();
     if (!config->pidFile.empty()) {
       writePidFile(config->pidFile);
       if (identity) {
@@ -378,6 +381,7 @@ int run(const Options& options)
     unlink(listenAddress.unixPath.c_str());
   }
   logInfo("stopped");
+  logWriter->stop(collector::LogWriterThread::s_stopTimeout);
   fflush(nullptr);
   // A worker may still be inside a message the drain gave up on: leave
   // without destroying what it uses.  The store is closed already.

@@ -13,9 +13,18 @@
  * ([dmarcwatch@32473 key="value" ...], 32473 being the RFC 5612 example
  * enterprise number) so a collector can parse them without regexes.
  *
- * Thread-safety: one mutex guards the sink, the rate limiter and the capture
- * pointer; formatting happens outside it.  setupLogging() may run at any time
- * (reload); lines logged meanwhile go to the old or the new sink.
+ * Thread-safety: one mutex guards the queue, the rate limiter and the
+ * capture pointer; another the sink, so a slow sink never holds up a caller
+ * that only queues.  Formatting happens outside both.  setupLogging() may
+ * run at any time (reload); lines logged meanwhile go to the old or the new
+ * sink.
+ *
+ * Writer thread (LogWriterThread, the milter's): lines are queued, at most
+ * s_queueLines of them, and written by a thread of their own, so syslog(3)
+ * on a full /dev/log or a stalled TCP collector never blocks the caller (the
+ * milter's event loop).  A full queue drops the line and counts it; the
+ * count is reported in the next line written.  Without the thread (the CLI)
+ * lines are written at once, in order with the program's other output.
  *
  * Error policy: logging never throws once set up and never blocks the caller
  * for long: datagrams are sent with MSG_DONTWAIT and dropped when the
@@ -42,12 +51,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
+#include <utility>
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -70,6 +83,8 @@ constexpr size_t s_rateLimitTexts = 1000;
 //! Bytes of one value after printable() (the message itself gets more room).
 constexpr size_t s_maxValueBytes = 256;
 constexpr size_t s_maxMessageBytes = 512;
+//! Lines waiting for the writer thread; beyond this they are dropped and counted.
+constexpr size_t s_queueLines = 4096;
 //! Our structured-data id (RFC 5612 documentation enterprise number).
 constexpr const char* s_sdId = "dmarcwatch@32473";
 
@@ -89,15 +104,35 @@ struct RateEntry
   unsigned suppressed = 0;
 };
 
-//! The process-wide logger state, guarded by d_mutex.
+//! One line, formatted, on its way to the sink.
+struct LogLine
+{
+  LogLevel level;
+  std::string text;       //!< "message k=v ..."
+  std::string sd;         //!< RFC 5424 structured data ("-" for none)
+  std::string timestamp;  //!< RFC 5424 time of logMessage(), not of the write
+};
+
+//! The process-wide logger state: d_mutex guards the front half, d_sinkMutex the sink.
 struct LogState
 {
   std::mutex d_mutex;
+  bool d_debug = false;
+  std::vector<std::string>* d_capture = nullptr;
+  std::map<std::string, RateEntry, std::less<>> d_rate; //!< the limiter
+  // the writer thread's queue
+  bool d_async = false;
+  bool d_stopping = false;
+  std::deque<LogLine> d_queue;
+  uint64_t d_queueDropped = 0;
+  bool d_writing = false; //!< the writer holds a batch it has not written yet
+  std::condition_variable d_queued;
+  std::condition_variable d_drained;
+
+  std::mutex d_sinkMutex;
   Sink d_sink = Sink::Stderr;
   std::string d_ident = "dmarcwatch";
   int d_facility = LOG_MAIL;
-  bool d_debug = false;
-  std::vector<std::string>* d_capture = nullptr;
   // network sinks
   std::string d_target;
   sockaddr_storage d_addr{};
@@ -106,8 +141,6 @@ struct LogState
   std::chrono::steady_clock::time_point d_nextConnect{};
   uint64_t d_dropped = 0;
   std::string d_hostname;
-  // limiter
-  std::map<std::string, RateEntry, std::less<>> d_rate;
 };
 
 LogState& state()
@@ -263,12 +296,11 @@ std::string headerToken(std::string_view text, size_t max)
   return out.empty() ? "-" : out;
 }
 
-std::string rfc5424(const LogState& st, LogLevel level, const std::string& line,
-                    std::initializer_list<LogField> fields)
+std::string rfc5424(const LogState& st, const LogLine& line)
 {
-  int pri = st.d_facility | syslogSeverity(level); // LOG_* facility codes are already shifted by 3
-  std::string out = "<" + std::to_string(pri) + ">1 " + timestamp5424() + " " + headerToken(st.d_hostname, 255) + " " +
-    headerToken(st.d_ident, 48) + " " + std::to_string(getpid()) + " - " + structuredData(fields) + " " + line;
+  int pri = st.d_facility | syslogSeverity(line.level); // LOG_* facility codes are already shifted by 3
+  std::string out = "<" + std::to_string(pri) + ">1 " + line.timestamp + " " + headerToken(st.d_hostname, 255) + " " +
+    headerToken(st.d_ident, 48) + " " + std::to_string(getpid()) + " - " + line.sd + " " + line.text;
   return out;
 }
 
@@ -419,34 +451,68 @@ bool rateAllows(LogState& st, std::string_view message, std::vector<std::string>
   return true;
 }
 
-//! Write one formatted line to the current sink; called with the mutex held.
-void emit(LogState& st, LogLevel level, const std::string& line, std::initializer_list<LogField> fields)
+//! Write one line to the current sink; called with d_sinkMutex held.
+void emit(LogState& st, const LogLine& line)
 {
-  if (st.d_capture != nullptr) {
-    st.d_capture->push_back(std::string(levelName(level)) + ": " + line);
-    return;
-  }
   switch (st.d_sink) {
   case Sink::Stderr:
-    fprintf(stderr, "%s: %s: %s\n", st.d_ident.c_str(), levelName(level), line.c_str());
+    fprintf(stderr, "%s: %s: %s\n", st.d_ident.c_str(), levelName(line.level), line.text.c_str());
     fflush(stderr);
     return;
   case Sink::Syslog:
-    syslog(syslogSeverity(level), "%s", line.c_str());
+    syslog(syslogSeverity(line.level), "%s", line.text.c_str());
     return;
   case Sink::Unix:
   case Sink::Udp:
   case Sink::Tcp:
     if (st.d_dropped > 0) {
-      std::string note = formatLine("log lines lost", {{"count", std::to_string(st.d_dropped)}});
-      if (sendNetwork(st, rfc5424(st, LogLevel::Warning, note, {}))) {
+      LogLine note{LogLevel::Warning, formatLine("log lines lost", {{"count", std::to_string(st.d_dropped)}}), "-",
+                   timestamp5424()};
+      if (sendNetwork(st, rfc5424(st, note))) {
         st.d_dropped = 0;
       }
     }
-    if (!sendNetwork(st, rfc5424(st, level, line, fields))) {
+    if (!sendNetwork(st, rfc5424(st, line))) {
       ++st.d_dropped;
     }
     return;
+  }
+}
+
+void write(LogState& st, const LogLine& line)
+{
+  std::lock_guard<std::mutex> lock(st.d_sinkMutex);
+  emit(st, line);
+}
+
+//! The writer thread: takes queued lines in batches and writes them, until stopped and drained.
+void writerLoop(LogState& st)
+{
+  std::deque<LogLine> batch;
+  for (;;) {
+    uint64_t dropped = 0;
+    {
+      std::unique_lock<std::mutex> lock(st.d_mutex);
+      st.d_writing = false;
+      st.d_drained.notify_all();
+      st.d_queued.wait(lock, [&st] { return st.d_stopping || !st.d_queue.empty() || st.d_queueDropped > 0; });
+      if (st.d_queue.empty() && st.d_queueDropped == 0) {
+        return; // stopping, and nothing left
+      }
+      batch.swap(st.d_queue);
+      dropped = std::exchange(st.d_queueDropped, 0);
+      st.d_writing = true;
+    }
+    if (dropped > 0) {
+      write(st, LogLine{LogLevel::Warning,
+                        formatLine("log lines dropped", {{"count", std::to_string(dropped)},
+                                                         {"reason", "the log target was too slow"}}),
+                        "-", timestamp5424()});
+    }
+    for (const LogLine& line : batch) {
+      write(st, line);
+    }
+    batch.clear();
   }
 }
 
@@ -477,7 +543,7 @@ void setupLogging(const std::string& ident, const std::string& target, const std
 {
   int facilityValue = facilityCode(facility);
   LogState& st = state();
-  std::lock_guard<std::mutex> lock(st.d_mutex);
+  std::lock_guard<std::mutex> lock(st.d_sinkMutex);
   // Step 1: forget the previous sink.
   closeSocket(st);
   if (st.d_sink == Sink::Syslog) {
@@ -539,25 +605,83 @@ void setLogDebug(bool on)
   st.d_debug = on;
 }
 
+LogWriterThread::LogWriterThread()
+{
+  LogState& st = state();
+  {
+    std::lock_guard<std::mutex> lock(st.d_mutex);
+    st.d_async = true;
+    st.d_stopping = false;
+  }
+  // Never joined past stop()'s deadline: the state it uses is never destroyed.
+  std::thread([&st] { writerLoop(st); }).detach();
+}
+
+LogWriterThread::~LogWriterThread()
+{
+  stop(s_stopTimeout);
+}
+
+bool LogWriterThread::stop(std::chrono::milliseconds timeout)
+{
+  LogState& st = state();
+  std::unique_lock<std::mutex> lock(st.d_mutex);
+  if (!st.d_async) {
+    return true;
+  }
+  bool drained = st.d_drained.wait_for(lock, timeout, [&st] {
+    return st.d_queue.empty() && st.d_queueDropped == 0 && !st.d_writing;
+  });
+  // From now on lines are written by the caller again (a sink still stuck holds them up).
+  st.d_async = false;
+  st.d_stopping = true;
+  st.d_queued.notify_all();
+  return drained;
+}
+
 void logMessage(LogLevel level, std::string_view message, std::initializer_list<LogField> fields)
 {
   LogState& st = state();
-  std::string line = formatLine(message, fields);
-  std::vector<std::string> notes;
-  std::lock_guard<std::mutex> lock(st.d_mutex);
-  if (level == LogLevel::Debug && !st.d_debug) {
-    return;
-  }
-  if (level == LogLevel::Warning || level == LogLevel::Error) {
-    bool allowed = rateAllows(st, message, notes);
-    for (const auto& note : notes) {
-      emit(st, LogLevel::Warning, note, {});
+  LogLine line{level, formatLine(message, fields), structuredData(fields), timestamp5424()};
+  std::vector<LogLine> lines; // written here when there is no writer thread
+  {
+    std::lock_guard<std::mutex> lock(st.d_mutex);
+    if (level == LogLevel::Debug && !st.d_debug) {
+      return;
     }
-    if (!allowed) {
+    std::vector<std::string> notes;
+    bool allowed = true;
+    if (level == LogLevel::Warning || level == LogLevel::Error) {
+      allowed = rateAllows(st, message, notes);
+    }
+    for (auto& note : notes) {
+      lines.push_back(LogLine{LogLevel::Warning, std::move(note), "-", line.timestamp});
+    }
+    if (allowed) {
+      lines.push_back(std::move(line));
+    }
+    if (st.d_capture != nullptr) {
+      for (const LogLine& each : lines) {
+        st.d_capture->push_back(std::string(levelName(each.level)) + ": " + each.text);
+      }
+      return;
+    }
+    if (st.d_async) {
+      for (LogLine& each : lines) {
+        if (st.d_queue.size() >= s_queueLines) {
+          ++st.d_queueDropped;
+        }
+        else {
+          st.d_queue.push_back(std::move(each));
+        }
+      }
+      st.d_queued.notify_one();
       return;
     }
   }
-  emit(st, level, line, fields);
+  for (const LogLine& each : lines) {
+    write(st, each);
+  }
 }
 
 void setLogCapture(std::vector<std::string>* sink)

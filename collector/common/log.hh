@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include <chrono>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -50,6 +51,30 @@ inline void logInfo(std::string_view m, std::initializer_list<LogField> f = {}) 
 inline void logWarning(std::string_view m, std::initializer_list<LogField> f = {}) { logMessage(LogLevel::Warning, m, f); }
 inline void logError(std::string_view m, std::initializer_list<LogField> f = {}) { logMessage(LogLevel::Error, m, f); }
 inline void logDebug(std::string_view m, std::initializer_list<LogField> f = {}) { logMessage(LogLevel::Debug, m, f); }
+
+/*!
+ * While one exists, log lines are queued (at most a few thousand; more are
+ * dropped and counted, the count logged later) and written by a thread of
+ * their own, so a stalled syslog daemon or collector never blocks the
+ * caller.  For servers (the milter's event loop); start it after fork().
+ * The destructor writes what is queued, waiting up to s_stopTimeout.
+ */
+class LogWriterThread
+{
+public:
+  LogWriterThread();
+  ~LogWriterThread();
+  LogWriterThread(const LogWriterThread&) = delete;
+  LogWriterThread& operator=(const LogWriterThread&) = delete;
+
+  /*!
+   * \brief Write what is queued (up to timeout), then log from the caller again.
+   * \return false when the sink was too slow to take everything in time.
+   */
+  bool stop(std::chrono::milliseconds timeout);
+
+  static constexpr std::chrono::seconds s_stopTimeout{2};
+};
 
 //! \brief Control and non-ASCII bytes become '?', then the text is cut to max bytes (with "...").
 std::string printable(std::string_view text, size_t max = 200);

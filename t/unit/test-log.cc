@@ -14,7 +14,9 @@
 #include "collector/common/log.hh"
 #include "t/unit/test-util.hh"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -279,6 +281,66 @@ BOOST_AUTO_TEST_CASE(tcp_target_uses_octet_counting)
   BOOST_CHECK(frames[0].rfind("<22>1 ", 0) == 0 && frames[0].size() > 4 &&
               frames[0].substr(frames[0].size() - 4) == " one");
   BOOST_CHECK(frames[1].find("[dmarcwatch@32473 k=\"v\"] two k=v") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_collector_never_blocks_the_caller_with_the_writer_thread)
+{
+  // A TCP collector that accepts and then reads nothing: its buffers fill and every send blocks.
+  Socket listener(AF_INET, SOCK_STREAM);
+  int small = 4096;
+  setsockopt(listener.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  uint16_t port = bindLoopback(listener.fd);
+  BOOST_REQUIRE_EQUAL(listen(listener.fd, 4), 0);
+  RestoreStderr restore;
+  std::string value(200, 'x');
+  int conn = -1;
+  {
+    LogWriterThread writer;
+    setupLogging("dmarcwatch-milter", "tcp:127.0.0.1:" + std::to_string(port), "mail");
+    // Far more than the queue holds; without the thread each line past the full buffers
+    // would block its caller for the 1 s send timeout.
+    auto start = std::chrono::steady_clock::now();
+    const int lines = 20000;
+    int logged = 0;
+    for (; logged < lines && std::chrono::steady_clock::now() - start < std::chrono::seconds(5); ++logged) {
+      logInfo("report message", {{"n", std::to_string(logged)}, {"v", value}});
+    }
+    BOOST_CHECK_EQUAL(logged, lines);
+    conn = accept(listener.fd, nullptr, nullptr);
+    BOOST_REQUIRE(conn >= 0);
+    // The collector reads again: the writer catches up and says how many lines it dropped.
+    std::string stream;
+    char buf[65536];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (stream.find("log lines dropped count=") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{conn, POLLIN, 0};
+      if (poll(&pfd, 1, 1000) != 1) {
+        continue;
+      }
+      ssize_t n = recv(conn, buf, sizeof buf, 0);
+      if (n <= 0) {
+        break;
+      }
+      stream.append(buf, static_cast<size_t>(n));
+      if (stream.size() > (1U << 20)) {
+        stream.erase(0, stream.size() - 4096); // keep the tail: the note comes after a batch
+      }
+    }
+    BOOST_CHECK_MESSAGE(stream.find("log lines dropped count=") != std::string::npos,
+                        "no 'log lines dropped' note from the writer thread");
+    // Drain the rest while the writer thread stops (it writes what is queued first).
+    std::thread reader([conn] {
+      char sink[65536];
+      pollfd pfd{conn, POLLIN, 0};
+      while (poll(&pfd, 1, 2000) == 1 && recv(conn, sink, sizeof sink, 0) > 0) {
+      }
+    });
+    BOOST_CHECK(writer.stop(std::chrono::seconds(30)));
+    setupLogging("dmarcwatch-test", "stderr", "mail"); // closes the TCP connection: the reader ends
+    reader.join();
+  }
+  close(conn);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
