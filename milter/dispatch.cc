@@ -27,6 +27,7 @@
 #include "collector/common/log.hh"
 
 #include <string_view>
+#include <utility>
 
 namespace dmarcwatch::milter
 {
@@ -84,17 +85,19 @@ unsigned noReplySteps(uint32_t flags)
   return steps;
 }
 
-//! "x" and "{x}" name the same macro (libmilter's smfi_getsymval rule).
+//! smfi_getsymval's name rule: exact, or a one-letter name with or without braces ("i" and "{i}").
 bool sameMacro(std::string_view stored, std::string_view wanted)
 {
-  auto bare = [](std::string_view name) {
-    if (name.size() >= 2 && name.front() == '{' && name.back() == '}') {
-      name.remove_prefix(1);
-      name.remove_suffix(1);
-    }
-    return name;
-  };
-  return stored == wanted || bare(stored) == bare(wanted);
+  if (stored == wanted) {
+    return true;
+  }
+  if (wanted.size() == 1) {
+    return stored.size() == 3 && stored.front() == '{' && stored[1] == wanted[0] && stored.back() == '}';
+  }
+  if (wanted.size() == 3 && wanted.front() == '{' && wanted.back() == '}') {
+    return stored.size() == 1 && stored[0] == wanted[1];
+  }
+  return false;
 }
 
 //! The first string of a command's data (MAIL/RCPT address), "" when there is none.
@@ -123,14 +126,17 @@ ConnectionContext& MilterConnection::ensureContext()
 MilterConnection::Next MilterConnection::negotiate(std::string_view data, std::string& out)
 {
   protocol::Negotiation offer = protocol::parseNegotiation(data);
+  d_context.reset();
+  ensureContext(); // its connection id names this connection in the log from now on
   if (offer.version < 2) {
-    collector::logError("milter negotiation refused", {{"reason", "protocol version " + std::to_string(offer.version)}});
+    collector::logError("milter negotiation refused",
+                        {{"qid", logId()}, {"reason", "protocol version " + std::to_string(offer.version)}});
     return Next::Close;
   }
   if ((offer.actions & s_actions) != s_actions) {
     // As libmilter: without the actions we need, better no milter than a half-working one.
     collector::logError("milter negotiation refused",
-                        {{"reason", "the MTA does not allow adding/changing headers and deleting recipients"}});
+                        {{"qid", logId()}, {"reason", "the MTA does not allow adding/changing headers and deleting recipients"}});
     return Next::Close;
   }
   uint32_t want = flag::noHelo | flag::noUnknown | flag::noReplyConnect | flag::noReplyMail | flag::noReplyRecipient;
@@ -147,11 +153,11 @@ MilterConnection::Next MilterConnection::negotiate(std::string_view data, std::s
     macroLists[protocol::stage::recipient] = "i";
     macroLists[protocol::stage::endOfMessage] = "i";
   }
-  protocol::appendNegotiationReply(out, std::min(offer.version, protocol::s_version), actions, agreed, macroLists);
+  d_version = std::min(offer.version, protocol::s_version);
+  protocol::appendNegotiationReply(out, d_version, actions, agreed, macroLists);
   d_noReply = noReplySteps(agreed);
   d_negotiated = true;
-  d_context.reset();
-  ensureContext();
+  d_context->setNoReplySteps(d_noReply);
   return Next::Read;
 }
 
@@ -209,7 +215,45 @@ void MilterConnection::reply(Verdict verdict, std::string& out)
   d_replyCode.reset(); // a reply code belongs to the one answer it was set for
 }
 
+bool MilterConnection::touchesDisk(const protocol::Packet& packet) const
+{
+  if (!d_context) {
+    return false;
+  }
+  switch (packet.command) {
+  case cmd::header:
+    return d_context->touchesDisk(packet.data.size() + 4); // "Name: value\r\n" from "Name\0value\0"
+  case cmd::endOfHeaders:
+    return d_context->touchesDisk(2);
+  case cmd::body:
+    return d_context->touchesDisk(packet.data.size());
+  case cmd::abort:
+  case cmd::quitNewConnection:
+    return d_context->touchesDisk(0); // closing the temp file of an unlinked message frees its blocks
+  default:
+    return false;
+  }
+}
+
 MilterConnection::Next MilterConnection::handle(const protocol::Packet& packet, std::string& out)
+{
+  if (packet.command == cmd::endOfBody && d_context && d_context->reportInProgress()) {
+    d_deferred = packet.command;
+    d_deferredData.assign(packet.data);
+    return Next::Defer; // parse and store off the loop
+  }
+  if (packet.command == cmd::header) {
+    (void)protocol::parseHeader(packet.data); // a malformed one is refused here, on the loop
+  }
+  if (touchesDisk(packet)) {
+    d_deferred = packet.command;
+    d_deferredData.assign(packet.data);
+    return Next::Defer;
+  }
+  return dispatch(packet, out);
+}
+
+MilterConnection::Next MilterConnection::dispatch(const protocol::Packet& packet, std::string& out)
 {
   if (packet.command == cmd::optionNegotiation) {
     return negotiate(packet.data, out);
@@ -264,14 +308,9 @@ MilterConnection::Next MilterConnection::handle(const protocol::Packet& packet, 
   case cmd::body:
     reply(conn.step(Step::Body, *this, "body", [&] { return conn.onBody(*this, packet.data); }), out);
     return Next::Read;
-  case cmd::endOfBody: {
-    d_finalChunk.assign(packet.data);
-    if (conn.reportInProgress()) {
-      return Next::Defer; // parse and store off the loop
-    }
-    finishDeferred(out);
+  case cmd::endOfBody:
+    endOfMessage(packet.data, out);
     return Next::Read;
-  }
   case cmd::abort:
     conn.onAbort();
     clearMacrosFrom(protocol::stage::mail);
@@ -291,12 +330,36 @@ MilterConnection::Next MilterConnection::handle(const protocol::Packet& packet, 
   }
 }
 
+bool MilterConnection::deferredEndOfMessage() const noexcept
+{
+  return d_deferred == cmd::endOfBody;
+}
+
 void MilterConnection::finishDeferred(std::string& out) noexcept
+{
+  char command = std::exchange(d_deferred, 0);
+  std::string data = std::move(d_deferredData);
+  d_deferredData.clear();
+  if (command == cmd::endOfBody) {
+    endOfMessage(data, out);
+    return;
+  }
+  try {
+    // Header, end of headers, body: step() never throws; abort and QUIT_NC only free memory.
+    dispatch(protocol::Packet{command, data}, out);
+  }
+  catch (const std::exception& e) {
+    collector::logError("milter step failed", {{"qid", d_context ? d_context->logId() : "-"}, {"error", e.what()}});
+  }
+  catch (...) {
+    collector::logError("milter step failed", {{"qid", d_context ? d_context->logId() : "-"}, {"error", "unknown exception"}});
+  }
+}
+
+void MilterConnection::endOfMessage(std::string_view finalChunk, std::string& out) noexcept
 {
   // libmilter's order: a body chunk sent with end of message first; its
   // verdict, when not "continue", is the message's and end of message is not run.
-  std::string finalChunk = std::move(d_finalChunk);
-  d_finalChunk.clear();
   ConnectionContext& conn = *d_context; // handle() made it before deferring or calling us
   if (!finalChunk.empty()) {
     Verdict chunk = conn.step(Step::Body, *this, "body", [&] { return conn.onBody(*this, finalChunk); });
@@ -321,9 +384,11 @@ void MilterConnection::finishDeferred(std::string& out) noexcept
 
 std::optional<std::string> MilterConnection::symbol(const char* name)
 {
+  // As smfi_getsymval: the latest stage first (end of headers, end of message, DATA, RCPT, MAIL,
+  // HELO, CONNECT), so a value the MTA sent again later wins.
   std::string_view wanted(name);
-  for (const auto& stageMacros : d_macros) {
-    for (const auto& [macro, value] : stageMacros) {
+  for (auto stage = d_macros.rbegin(); stage != d_macros.rend(); ++stage) {
+    for (const auto& [macro, value] : *stage) {
       if (sameMacro(macro, wanted)) {
         return value;
       }

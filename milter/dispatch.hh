@@ -11,6 +11,8 @@
  *   BODYEOB -> (a final body chunk, then) end of message: for a report this
  *              is slow (parse, store, fsync), so handle() answers Defer and
  *              the loop runs finishDeferred() on a worker thread
+ *   HEADER, EOH, BODY, ABORT of a report message that touch its temp file
+ *           -> Defer too: a slow or stalled disk never holds up the loop
  *   ABORT   -> the message is dropped; QUIT_NC -> a fresh context;
  *   QUIT    -> Close
  *
@@ -52,8 +54,16 @@ public:
 
   //! \brief One packet; replies are appended to out. \throw protocol::ProtocolError, std::bad_alloc
   Next handle(const protocol::Packet& packet, std::string& out);
-  //! \brief End of the deferred message (after Defer): its edits and verdict appended to out. Never throws.
+  //! \brief The deferred step (after Defer): its reply (edits and verdict at end of message) appended to out. Never throws.
   void finishDeferred(std::string& out) noexcept;
+  //! True when the step handle() deferred is the end of a message (SMFIR_PROGRESS may be sent meanwhile).
+  [[nodiscard]] bool deferredEndOfMessage() const noexcept;
+
+  //! \brief A macro as libmilter's smfi_getsymval finds it (latest stage first; "i" = "{i}").
+  [[nodiscard]] std::optional<std::string> macro(const char* name) { return symbol(name); }
+
+  //! For log lines: the message's queue id when known, else the connection's "conn-N".
+  [[nodiscard]] std::string logId() const { return d_context ? d_context->logId() : "conn-0"; }
 
   //! The session state, nullptr before negotiation and after QUIT_NC (for tests).
   [[nodiscard]] const ConnectionContext* context() const { return d_context.get(); }
@@ -72,18 +82,24 @@ private:
   ConnectionContext& ensureContext();
   //! Append the reply for a verdict (nothing for NoReply); a pending reply code goes with Tempfail.
   void reply(Verdict verdict, std::string& out);
-  Verdict endOfMessage();
+  //! Everything of handle() but the choice to defer.
+  Next dispatch(const protocol::Packet& packet, std::string& out);
+  //! True when the packet must run off the loop (it touches the message's temp file).
+  [[nodiscard]] bool touchesDisk(const protocol::Packet& packet) const;
+  void endOfMessage(std::string_view finalChunk, std::string& out) noexcept;
 
   Runtime& d_runtime;
   std::unique_ptr<ConnectionContext> d_context;
   bool d_negotiated = false;
+  uint32_t d_version = 0;  //!< protocol version agreed
   unsigned d_noReply = 0;  //!< Step bits, from the negotiation
   //! Macros by stage (protocol::stage), as the MTA last sent them.
   std::array<std::vector<std::pair<std::string, std::string>>, protocol::stage::count> d_macros;
   std::string d_edits;                  //!< header and recipient changes for the end-of-message reply
   std::optional<std::string> d_replyCode; //!< SMFIR_REPLYCODE packet for the next Tempfail
   bool d_inEndOfMessage = false;        //!< edits are allowed only then
-  std::string d_finalChunk;             //!< body bytes that came with a deferred BODYEOB
+  char d_deferred = 0;                  //!< command letter of the deferred packet (0: none)
+  std::string d_deferredData;           //!< its data (a deferred BODYEOB's: the final body chunk)
 };
 
 } // namespace dmarcwatch::milter

@@ -44,7 +44,8 @@ constexpr size_t s_readChunk = 64 * 1024;
 //! Read at most this much from one connection per wake-up, so one busy MTA connection cannot starve others.
 constexpr size_t s_readPerEvent = 4 * s_readChunk;
 constexpr int s_maxEvents = 64;
-constexpr auto s_sweepInterval = std::chrono::seconds(10);
+//! How often idle connections and reports waiting for the store are looked at.
+constexpr auto s_sweepInterval = std::chrono::seconds(1);
 //! After accept() runs out of descriptors, pause accepting this long (the listener stays readable).
 constexpr auto s_acceptPause = std::chrono::seconds(1);
 
@@ -72,7 +73,9 @@ struct Connection
   bool busy = false;        //!< end of message running on a worker
   bool closing = false;     //!< close once out is sent (after QUIT)
   bool closed = false;
+  bool progress = false;    //!< busy with an end of message: SMFIR_PROGRESS may be sent meanwhile
   Clock::time_point lastActivity;
+  Clock::time_point lastProgress;
 };
 
 void closeDescriptor(int& fd)
@@ -128,7 +131,7 @@ struct Engine::State
   void processInput(Connection& conn);
   void flush(Connection& conn);
   void collectFinished();
-  void sweepIdle(Clock::time_point now);
+  void sweep(Clock::time_point now);
   void stopListening();
   [[nodiscard]] unsigned busyCount();
   // --- worker side ---
@@ -268,6 +271,8 @@ void Engine::State::processInput(Connection& conn)
         if (conn.closed) {
           return;
         }
+        conn.progress = conn.milter.deferredEndOfMessage();
+        conn.lastProgress = Clock::now();
         {
           std::lock_guard<std::mutex> lock(mutex);
           jobs.push_back(&conn);
@@ -280,7 +285,7 @@ void Engine::State::processInput(Connection& conn)
     conn.in.erase(0, pos);
   }
   catch (const std::exception& e) {
-    logWarning("closing an MTA connection", {{"error", e.what()}});
+    logWarning("closing an MTA connection", {{"qid", conn.milter.logId()}, {"error", e.what()}});
     conn.out.clear();
     conn.outSent = 0;
     closeConnection(conn);
@@ -298,6 +303,7 @@ void Engine::State::flush(Connection& conn)
     ssize_t n = send(conn.fd, conn.out.data() + conn.outSent, conn.out.size() - conn.outSent, MSG_NOSIGNAL);
     if (n > 0) {
       conn.outSent += static_cast<size_t>(n);
+      conn.lastActivity = Clock::now(); // the MTA reads our replies
       continue;
     }
     if (n < 0 && errno == EINTR) {
@@ -348,7 +354,7 @@ void Engine::State::collectFinished()
       }
     }
     catch (const std::exception& e) {
-      logWarning("closing an MTA connection", {{"error", e.what()}});
+      logWarning("closing an MTA connection", {{"qid", conn->milter.logId()}, {"error", e.what()}});
       conn->closing = true;
     }
     flush(*conn); // sends the verdict; closes when closing
@@ -358,18 +364,29 @@ void Engine::State::collectFinished()
   }
 }
 
-void Engine::State::sweepIdle(Clock::time_point now)
+void Engine::State::sweep(Clock::time_point now)
 {
+  std::shared_ptr<const collector::Config> config = runtime.config();
   std::vector<Connection*> idle;
   for (auto& [ptr, conn] : connections) {
-    if (!conn->busy && now - conn->lastActivity > s_idleTimeout) {
+    if (conn->busy) {
+      // Waiting for the store: tell the MTA we are alive, so its end-of-message timeout restarts.
+      if (conn->progress && now - conn->lastProgress >= config->progressInterval) {
+        conn->lastProgress = now;
+        protocol::appendPacket(conn->out, protocol::reply::progress);
+        flush(*conn);
+      }
+    }
+    else if (now - conn->lastActivity >= config->commandTimeout) {
       idle.push_back(ptr);
     }
   }
   for (Connection* conn : idle) {
     logWarning("closing an idle MTA connection",
-               {{"idle_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                   now - conn->lastActivity).count())}});
+               {{"qid", conn->milter.logId()},
+                {"idle_seconds", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                   now - conn->lastActivity).count())},
+                {"partial_command", conn->in.empty() ? "no" : "yes"}});
     closeConnection(*conn);
   }
 }
@@ -557,7 +574,8 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
         }
       }
       catch (const std::exception& e) {
-        logWarning("closing an MTA connection", {{"error", e.what()}});
+        // Not busy (checked above): the loop may read the connection's state.
+        logWarning("closing an MTA connection", {{"qid", conn->milter.logId()}, {"error", e.what()}});
         conn->closing = true; // a busy one is closed when its worker is done
         s.closeConnection(*conn);
       }
@@ -573,7 +591,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
     }
     if (now - lastSweep >= s_sweepInterval) {
       lastSweep = now;
-      s.sweepIdle(now);
+      s.sweep(now);
       s.graveyard.clear();
     }
   }

@@ -11,8 +11,9 @@
  *
  * A connection whose end of message runs on a worker is not read from until
  * the worker is done (the MTA waits for that reply anyway), so a
- * MilterConnection is only ever used by one thread at a time.  Idle
- * connections are closed after s_idleTimeout (libmilter's default).
+ * MilterConnection is only ever used by one thread at a time.  Connections
+ * silent for CommandTimeout are closed; while a report's end of message
+ * waits on a worker, the MTA gets SMFIR_PROGRESS every ProgressInterval.
  *
  * Users: main.cc.  Thread-safety: run() in one thread; stop() from any.
  * Error policy: nothing thrown reaches the caller of run() except at set-up
@@ -45,9 +46,6 @@ public:
   void run(std::chrono::milliseconds drainTimeout);
   //! Ask run() to return. Thread-safe (not async-signal-safe).
   void stop();
-
-  //! Connections idle this long are closed (libmilter's default timeout).
-  static constexpr std::chrono::seconds s_idleTimeout{7210};
 
 private:
   struct State;

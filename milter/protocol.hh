@@ -74,6 +74,7 @@ constexpr char discard = 'd';
 constexpr char addHeader = 'h';
 constexpr char changeHeader = 'm';
 constexpr char optionNegotiation = 'O';
+constexpr char progress = 'p'; //!< "still working": the MTA restarts its timeout (protocol 4 and later)
 constexpr char reject = 'r';
 constexpr char tempfail = 't';
 constexpr char replyCode = 'y';

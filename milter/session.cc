@@ -302,6 +302,17 @@ MessageBuffer* ConnectionContext::reportBuffer()
   return &bufferOf(msg);
 }
 
+bool ConnectionContext::touchesDisk(uint64_t bytes) const noexcept
+{
+  if (!d_message || !d_message->isReport()) {
+    return false;
+  }
+  if (!d_message->buffer) {
+    return bytes > d_config->memoryBufferBytes;
+  }
+  return d_message->buffer->onDisk() || d_message->buffer->wouldWriteFile(bytes);
+}
+
 std::string ConnectionContext::logId() const
 {
   if (d_message && !d_message->queueId.empty()) {

@@ -134,6 +134,11 @@ public:
   [[nodiscard]] uint64_t seen() const { return d_seen; }
   //! True once the message spilled to a temp file.
   [[nodiscard]] bool onDisk() const { return d_fd >= 0; }
+  //! True when append() of that many bytes would create or write the temp file.
+  [[nodiscard]] bool wouldWriteFile(uint64_t bytes) const
+  {
+    return d_seen + bytes <= d_max && (d_fd >= 0 || d_bytes.size() + bytes > d_memory);
+  }
   //! \brief The kept bytes (the file is mapped read-only). \throw std::system_error
   std::string_view view();
 
@@ -244,7 +249,15 @@ public:
 
   //! True while a message with a report recipient is in progress (its end of message is slow).
   [[nodiscard]] bool reportInProgress() const noexcept { return d_message && d_message->isReport(); }
+  /*!
+   * \brief True when taking that many more bytes of the message, or dropping
+   * it, touches its temp file: such steps run off the event loop, so a slow
+   * disk never holds up other MTA connections.
+   */
+  [[nodiscard]] bool touchesDisk(uint64_t bytes) const noexcept;
   [[nodiscard]] uint64_t id() const { return d_id; }
+  //! For log lines: the queue id when known, else "conn-N".
+  [[nodiscard]] std::string logId() const;
   [[nodiscard]] const collector::Config& config() const { return *d_config; }
 
 private:
@@ -255,7 +268,6 @@ private:
   MessageBuffer& bufferOf(MessageContext& msg);
   //! The buffer of the message in progress when it is a report; nullptr (and decided) when it is not.
   MessageBuffer* reportBuffer();
-  std::string logId() const;
   Verdict finishReport(MilterApi& api, MessageContext& msg);
   Verdict deliver(MilterApi& api, const MessageContext& msg, const std::string& qid, const std::string* header);
 

@@ -20,8 +20,10 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <sstream>
+#include <utility>
 
 namespace dmarcwatch::collector
 {
@@ -42,6 +44,7 @@ enum class Kind
   Size,
   Count,
   Mode, //!< octal file permissions ("0660")
+  Duration, //!< seconds, or with a unit: "30s", "10m", "2h", "1d" (as Postfix writes time)
   Choice,
   Flag,
   List
@@ -73,6 +76,9 @@ uint64_t parseNumber(const KeyDef& key, std::string_view value, const Origin& wh
   if (key.kind == Kind::Size) {
     ok = parseSize(value, number);
   }
+  else if (key.kind == Kind::Duration) {
+    ok = parseDuration(value, number);
+  }
   else if (key.kind == Kind::Mode) {
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number, 8);
     ok = ec == std::errc() && ptr == value.data() + value.size();
@@ -83,17 +89,19 @@ uint64_t parseNumber(const KeyDef& key, std::string_view value, const Origin& wh
   }
   if (!ok) {
     where.fail(std::string(key.name) + ": '" + std::string(value) + "' is not " +
-               (key.kind == Kind::Size   ? "a size (like 512K, 64M, 2G)"
-                : key.kind == Kind::Mode ? "an octal mode (like 0660)"
-                                         : "a number"));
+               (key.kind == Kind::Size       ? "a size (like 512K, 64M, 2G)"
+                : key.kind == Kind::Mode     ? "an octal mode (like 0660)"
+                : key.kind == Kind::Duration ? "a time (like 30s, 10m, 2h)"
+                                             : "a number"));
   }
   if (number < key.min || number > key.max) {
     if (key.kind == Kind::Mode) {
       where.fail(std::string(key.name) + ": " + std::string(value) + " is outside " + toOctal(key.min) + ".." +
                  toOctal(key.max));
     }
-    where.fail(std::string(key.name) + ": " + std::to_string(number) + " is outside " + std::to_string(key.min) + ".." +
-               std::to_string(key.max));
+    const char* unit = key.kind == Kind::Duration ? "s" : "";
+    where.fail(std::string(key.name) + ": " + std::to_string(number) + unit + " is outside " +
+               std::to_string(key.min) + unit + ".." + std::to_string(key.max) + unit);
   }
   return number;
 }
@@ -196,6 +204,16 @@ const std::vector<KeyDef>& keyTable()
     {keys::tempDirectory, Kind::String, "/tmp", 0, 0, nullptr,
      "Directory for the temporary files of large report messages.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.tempDirectory = v; }},
+    {keys::commandTimeout, Kind::Duration, "7210s", 1, 86400, nullptr,
+     "An MTA connection that sends nothing for this long (in the middle of a command or\n"
+     "between two), or does not read our replies for this long, is closed (libmilter's\n"
+     "default; the MTA's own milter timeouts are shorter and end a dead connection first).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.commandTimeout = std::chrono::seconds(n); }},
+    {keys::progressInterval, Kind::Duration, "30s", 1, 3600, nullptr,
+     "While a report waits for the store (another program writing a large report), the\n"
+     "milter tells the MTA it is still working this often (SMFIR_PROGRESS), so the MTA's\n"
+     "end-of-message timeout (Postfix milter_content_timeout, Sendmail T=E) does not expire.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.progressInterval = std::chrono::seconds(n); }},
     {keys::database, Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
      "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
@@ -293,6 +311,7 @@ void applyValue(Config& config, const KeyDef& key, std::string_view value, const
   case Kind::Size:
   case Kind::Count:
   case Kind::Mode:
+  case Kind::Duration:
     number = parseNumber(key, value, where);
     break;
   case Kind::Choice: {
@@ -343,30 +362,25 @@ bool Config::isReportRecipient(std::string_view recipient) const
                      [&](const ReportAddress& a) { return a.matches(recipient); });
 }
 
-bool parseSize(std::string_view text, uint64_t& out)
+namespace
+{
+
+/*!
+ * \brief A decimal number with an optional one-letter unit: "512k", "10m", "90".
+ * \param units the unit letters (lower case) with their multipliers
+ * \return false on junk, an unknown unit or overflow.
+ */
+bool parseScaled(std::string_view text, std::initializer_list<std::pair<char, uint64_t>> units, uint64_t& out)
 {
   text = trimAscii(text);
-  if (text.empty()) {
-    return false;
-  }
   uint64_t multiplier = 1;
-  switch (std::tolower(static_cast<unsigned char>(text.back()))) {
-  case 'k':
-    multiplier = s_kib;
-    break;
-  case 'm':
-    multiplier = s_mib;
-    break;
-  case 'g':
-    multiplier = s_gib;
-    break;
-  case 't':
-    multiplier = s_tib;
-    break;
-  default:
-    break;
-  }
-  if (multiplier != 1) {
+  if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back())) != 0) {
+    char unit = static_cast<char>(std::tolower(static_cast<unsigned char>(text.back())));
+    auto found = std::find_if(units.begin(), units.end(), [unit](const auto& u) { return u.first == unit; });
+    if (found == units.end()) {
+      return false;
+    }
+    multiplier = found->second;
     text.remove_suffix(1);
   }
   uint64_t number = 0;
@@ -379,6 +393,18 @@ bool parseSize(std::string_view text, uint64_t& out)
   }
   out = number * multiplier;
   return true;
+}
+
+} // namespace
+
+bool parseSize(std::string_view text, uint64_t& out)
+{
+  return parseScaled(text, {{'k', s_kib}, {'m', s_mib}, {'g', s_gib}, {'t', s_tib}}, out);
+}
+
+bool parseDuration(std::string_view text, uint64_t& seconds)
+{
+  return parseScaled(text, {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}}, seconds);
 }
 
 std::shared_ptr<const Config> parseConfig(std::string_view text, const std::string& path)

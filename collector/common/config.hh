@@ -15,6 +15,7 @@
 
 #include "collector/common/limits.hh"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,6 +62,8 @@ struct Config
   std::string pidFile;
   uint64_t memoryBufferBytes = 1ULL << 20;
   std::string tempDirectory = "/tmp";
+  std::chrono::seconds commandTimeout{7210};  //!< an MTA connection silent this long is closed
+  std::chrono::seconds progressInterval{30};  //!< SMFIR_PROGRESS while a report waits for the store
   bool addHeader = true;
 
   // store
@@ -92,5 +95,7 @@ std::vector<std::string> configKeyNames();
 
 //! \brief Parse "64M", "2G", "512k", "1000" as bytes. \return false on junk or overflow.
 bool parseSize(std::string_view text, uint64_t& out);
+//! \brief "90", "90s", "10m", "2h", "1d" -> seconds; false when malformed or too large.
+bool parseDuration(std::string_view text, uint64_t& seconds);
 
 } // namespace dmarcwatch::collector

@@ -24,6 +24,8 @@ BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
   BOOST_CHECK_EQUAL(parsed->mapSize, want.mapSize);
   BOOST_CHECK_EQUAL(parsed->maxDatabaseSize, want.maxDatabaseSize);
   BOOST_CHECK_EQUAL(parsed->memoryBufferBytes, want.memoryBufferBytes);
+  BOOST_CHECK_EQUAL(parsed->commandTimeout.count(), want.commandTimeout.count());
+  BOOST_CHECK_EQUAL(parsed->progressInterval.count(), want.progressInterval.count());
   BOOST_CHECK_EQUAL(parsed->syslogTarget, want.syslogTarget);
   BOOST_CHECK(parsed->reportAction == want.reportAction);
   BOOST_CHECK(parsed->onStoreError == want.onStoreError);
@@ -115,6 +117,9 @@ BOOST_AUTO_TEST_CASE(errors_name_file_and_line)
   checkError("ReportAddress nobody\n", "bad.conf:1: ReportAddress: 'nobody' is not an address");
   checkError("Database\n", "bad.conf:1: Database: missing value");
   checkError("SyslogTarget syslog.example:514\n", "bad.conf:1: SyslogTarget:");
+  checkError("CommandTimeout soon\n", "bad.conf:1: CommandTimeout: 'soon' is not a time (like 30s, 10m, 2h)");
+  checkError("CommandTimeout 0\n", "bad.conf:1: CommandTimeout: 0s is outside 1s..86400s");
+  checkError("ProgressInterval 2h\n", "bad.conf:1: ProgressInterval: 7200s is outside 1s..3600s");
   // The map starts at MapSize and grows up to MaxDatabaseSize: named at the later line.
   checkError("MapSize 16G\n", "bad.conf:1: MapSize 17179869184 exceeds MaxDatabaseSize 8589934592");
   checkError("MaxDatabaseSize 1G\n# the map\nMapSize 2G\n", "bad.conf:3: MapSize 2147483648 exceeds MaxDatabaseSize");
@@ -150,6 +155,29 @@ BOOST_AUTO_TEST_CASE(sizes)
   BOOST_CHECK(!parseSize("1.5G", got));
   BOOST_CHECK(!parseSize("99999999999999999999", got));
   BOOST_CHECK(!parseSize("99999999999T", got));
+}
+
+BOOST_AUTO_TEST_CASE(durations)
+{
+  uint64_t got = 0;
+  BOOST_CHECK(parseDuration("90", got));
+  BOOST_CHECK_EQUAL(got, 90U);
+  BOOST_CHECK(parseDuration("90s", got));
+  BOOST_CHECK_EQUAL(got, 90U);
+  BOOST_CHECK(parseDuration("10m", got));
+  BOOST_CHECK_EQUAL(got, 600U);
+  BOOST_CHECK(parseDuration("2H", got));
+  BOOST_CHECK_EQUAL(got, 7200U);
+  BOOST_CHECK(parseDuration("1d", got));
+  BOOST_CHECK_EQUAL(got, 86400U);
+  BOOST_CHECK(!parseDuration("", got));
+  BOOST_CHECK(!parseDuration("s", got));
+  BOOST_CHECK(!parseDuration("1w", got));
+  BOOST_CHECK(!parseDuration("-5s", got));
+  BOOST_CHECK(!parseDuration("999999999999999999d", got));
+  auto c = parseConfig("CommandTimeout 5m\nProgressInterval 10\n", "t.conf");
+  BOOST_CHECK_EQUAL(c->commandTimeout.count(), 300);
+  BOOST_CHECK_EQUAL(c->progressInterval.count(), 10);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

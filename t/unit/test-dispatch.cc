@@ -745,4 +745,31 @@ BOOST_AUTO_TEST_CASE(queue_id_macro_is_found_bare_or_in_braces)
   BOOST_CHECK_EQUAL(log.count({"qid=4QBRACES"}), 1U);
 }
 
+BOOST_AUTO_TEST_CASE(macro_lookup_follows_smfi_getsymval)
+{
+  negotiate();
+  connect(); // connect stage: j and {daemon_name}
+  send('D', "M" + strings({"{i}", "4QMAIL", "{auth_authen}", "alice"}));
+  send('M', strings({"<a@sender.test>"}));
+  send('D', "R" + strings({"i", "4QRCPT"}));
+  send('R', strings({"<bob@example.test>"}));
+  // The latest stage wins: RCPT's "i" over MAIL's "{i}".
+  BOOST_CHECK_EQUAL(conn->macro("i").value_or("-"), "4QRCPT");
+  BOOST_CHECK_EQUAL(conn->macro("{i}").value_or("-"), "4QRCPT");
+  send('D', "E" + strings({"{i}", "4QEOM"}));
+  BOOST_CHECK_EQUAL(conn->macro("i").value_or("-"), "4QEOM");
+  // Braces are optional for one-letter names only, as in libmilter.
+  BOOST_CHECK_EQUAL(conn->macro("j").value_or("-"), "mx.example.test");
+  BOOST_CHECK_EQUAL(conn->macro("{j}").value_or("-"), "mx.example.test");
+  BOOST_CHECK_EQUAL(conn->macro("{daemon_name}").value_or("-"), "smtpd");
+  BOOST_CHECK(!conn->macro("daemon_name"));
+  BOOST_CHECK_EQUAL(conn->macro("{auth_authen}").value_or("-"), "alice");
+  BOOST_CHECK(!conn->macro("auth_authen"));
+  // A new message forgets the old one's RCPT macros; CONNECT's stay.
+  send('A');
+  send('D', "M" + strings({"i", "4QNEXT"}));
+  BOOST_CHECK_EQUAL(conn->macro("i").value_or("-"), "4QNEXT");
+  BOOST_CHECK_EQUAL(conn->macro("j").value_or("-"), "mx.example.test");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

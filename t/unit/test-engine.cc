@@ -30,7 +30,9 @@
 #include <thread>
 #include <vector>
 
+#include <lmdb.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -152,11 +154,11 @@ public:
 
   /*!
    * The next reply: its letter (for 'h', "h Name: value"), "EOF" when the
-   * milter closed the connection, "TIMEOUT" after 5 s without a whole packet.
+   * milter closed the connection, "TIMEOUT" after 5 s (or timeoutMs) without a whole packet.
    */
-  std::string reply()
+  std::string reply(int timeoutMs = s_readTimeoutMs)
   {
-    Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(s_readTimeoutMs);
+    Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeoutMs);
     for (;;) {
       size_t consumed = 0;
       if (std::optional<protocol::Packet> got = protocol::nextPacket(d_in, consumed)) {
@@ -216,12 +218,12 @@ struct EngineFixture
   std::thread loop;
   std::atomic<bool> returned{false};
 
-  EngineFixture()
+  explicit EngineFixture(const std::string& moreConfig = "")
   {
     std::filesystem::create_directories(dir.path() / "tmp");
     std::string db = (dir.path() / "db").string();
     std::string text = "ReportAddress rua@example.test\nDatabase " + db + "\nTempDirectory " +
-      (dir.path() / "tmp").string() + "\n";
+      (dir.path() / "tmp").string() + "\n" + moreConfig;
     runtime = std::make_unique<Runtime>(parseConfig(text, "engine-test.conf"));
     Store::Options options;
     options.mapSize = 16ULL << 20;
@@ -278,6 +280,67 @@ struct EngineFixture
     options.readOnly = true;
     return Store((dir.path() / "db").string(), options).listReports().size();
   }
+};
+
+//! Short timeouts, so a test sees them act within seconds.
+struct TimedEngineFixture : EngineFixture
+{
+  TimedEngineFixture() :
+    EngineFixture("CommandTimeout 2s\nProgressInterval 1s\n") {}
+};
+
+/*!
+ * Another process holds the store's LMDB write lock (as a long `dmarcwatch
+ * ingest` does) until release(); the milter's writers wait for it meanwhile.
+ */
+class StoreWriteLock
+{
+public:
+  explicit StoreWriteLock(const std::string& dir)
+  {
+    int ready[2];
+    int hold[2];
+    BOOST_REQUIRE(pipe(ready) == 0 && pipe(hold) == 0);
+    d_child = fork();
+    BOOST_REQUIRE(d_child >= 0);
+    if (d_child == 0) {
+      // Only LMDB and plain system calls here (a fork of a threaded process).
+      close(ready[0]);
+      close(hold[1]); // or the read below never sees the parent's end
+      MDB_env* env = nullptr;
+      MDB_txn* txn = nullptr;
+      char byte = 0;
+      bool ok = mdb_env_create(&env) == 0 && mdb_env_set_mapsize(env, 16ULL << 20) == 0 &&
+        mdb_env_open(env, dir.c_str(), MDB_WRITEMAP, 0640) == 0 && mdb_txn_begin(env, nullptr, 0, &txn) == 0;
+      byte = ok ? 'y' : 'n';
+      (void)!write(ready[1], &byte, 1);
+      (void)!read(hold[0], &byte, 1); // until release() or the parent's end
+      _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    d_hold = hold[1];
+    char byte = 0;
+    BOOST_REQUIRE(read(ready[0], &byte, 1) == 1);
+    close(ready[0]);
+    BOOST_REQUIRE_MESSAGE(byte == 'y', "the child could not take the write lock");
+  }
+  ~StoreWriteLock() { release(); }
+  StoreWriteLock(const StoreWriteLock&) = delete;
+  StoreWriteLock& operator=(const StoreWriteLock&) = delete;
+
+  void release()
+  {
+    if (d_child > 0) {
+      close(d_hold);
+      waitpid(d_child, nullptr, 0);
+      d_child = -1;
+    }
+  }
+
+private:
+  pid_t d_child = -1;
+  int d_hold = -1;
 };
 
 } // namespace
@@ -454,6 +517,71 @@ BOOST_AUTO_TEST_CASE(stop_returns_promptly_and_refuses_new_connections)
   BOOST_CHECK_EQUAL(halfway.reply(), "EOF");
   // Nobody listens any more.
   BOOST_CHECK_THROW(Client{socketPath}, std::runtime_error);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_silent_connection_is_closed_after_the_command_timeout, TimedEngineFixture)
+{
+  Client stalled(socketPath);
+  BOOST_REQUIRE(stalled.negotiate());
+  // Half a packet, then nothing: the MTA (or whoever reached the socket) hung.
+  stalled.send(packet('M', strings({"<x@example.org>"})).substr(0, 6));
+  Client busy(socketPath);
+  BOOST_REQUIRE(busy.negotiate());
+  Clock::time_point start = Clock::now();
+  // The other connection keeps working, a message every half second, past the timeout.
+  for (int i = 0; i < 6; ++i) {
+    busy.send(envelope("<bob@example.test>") + packet('T'));
+    BOOST_CHECK_EQUAL(busy.reply(), "a");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  BOOST_CHECK_EQUAL(stalled.reply(), "EOF");
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  BOOST_CHECK_GE(took, 2000);
+  busy.send(envelope("<bob@example.test>") + packet('T'));
+  BOOST_CHECK_EQUAL(busy.reply(), "a");
+  stopAndJoin();
+  BOOST_CHECK_EQUAL(log.count({"closing an idle MTA connection", "qid=conn-", "partial_command=yes"}), 1U);
+}
+
+BOOST_FIXTURE_TEST_CASE(progress_is_sent_while_a_report_waits_for_the_store, TimedEngineFixture)
+{
+  Client mta(socketPath);
+  BOOST_REQUIRE(mta.negotiate());
+  mta.send(envelope("<rua@example.test>", "4QWAIT") + packet('T'));
+  BOOST_CHECK_EQUAL(mta.reply(), "c");
+  mta.send(reportContent(reportXml("engine-wait")));
+  BOOST_CHECK_EQUAL(mta.reply(), "c");
+  {
+    StoreWriteLock lock((dir.path() / "db").string());
+    mta.send(packet('E'));
+    // About one SMFIR_PROGRESS a second while the store is locked, never a verdict.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+    int progress = 0;
+    for (;;) {
+      std::string got = mta.reply(100); // what has come so far
+      if (got != "p") {
+        BOOST_CHECK_EQUAL(got, "TIMEOUT");
+        break;
+      }
+      ++progress;
+    }
+    BOOST_CHECK_GE(progress, 2);
+    BOOST_CHECK_LE(progress, 9);
+    // Meanwhile other MTA connections are answered.
+    Client other(socketPath);
+    BOOST_REQUIRE(other.negotiate());
+    other.send(envelope("<bob@example.test>") + packet('T'));
+    BOOST_CHECK_EQUAL(other.reply(), "a");
+  }
+  // Lock released: the report is stored and answered (a late "p" may come first).
+  std::string got = mta.reply();
+  while (got == "p") {
+    got = mta.reply();
+  }
+  BOOST_CHECK_EQUAL(got, "h X-DMARCwatch: stored; reports=1; records=1; messages=7");
+  BOOST_CHECK_EQUAL(mta.reply(), "a");
+  stopAndJoin();
+  BOOST_CHECK_EQUAL(storedReports(), 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
