@@ -1,9 +1,7 @@
 /*
  * unpack.hh - from a payload to the XML documents inside it.
  *
- * Payloads are recognised by their bytes, never by names or MIME types:
- * gzip (1f 8b), zip (PK 03 04 / PK 05 06), raw zlib (78 01|5e|9c|da), XML
- * (optional BOM or whitespace, then '<'; UTF-16 by BOM).  Containers nest
+ * Each layer is recognised by its bytes (classify.hh).  Containers nest
  * (gzip in gzip, gzip in zip) up to Limits::maxNesting.  Each XML document is
  * handed to the visitor as a stream; nothing is inflated ahead of the parser,
  * so a decompression bomb is stopped by the caps or by the parser's first
@@ -14,6 +12,7 @@
 #pragma once
 
 #include "collector/intake/byte-source.hh"
+#include "collector/intake/classify.hh"
 #include "collector/common/limits.hh"
 #include "collector/common/warnings.hh"
 
@@ -24,23 +23,6 @@
 
 namespace dmarcwatch::collector
 {
-
-enum class PayloadKind
-{
-  Unknown,
-  Gzip,
-  Zip,
-  Zlib,
-  Xml
-};
-
-//! Leading bytes every sniffer looks at (payload, mail part, mbox, the CLI's input): room for blank
-//! padding lines.  One window everywhere, so that every layer calls a payload the same kind.
-constexpr size_t s_sniffBytes = 4096;
-
-//! \brief Classify a payload by its first bytes (at least 4 wanted; fewer allowed).
-PayloadKind sniffPayload(std::span<const uint8_t> head);
-const char* payloadKindName(PayloadKind kind);
 
 /*!
  * Called once per XML document found. label names where it came from
