@@ -74,46 +74,6 @@ std::string joined(const std::vector<std::string>& items, const char* separator)
 
 // ---------------------------------------------------------------- ingest
 
-void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
-{
-  for (auto& r : from.reports) {
-    into.reports.push_back(std::move(r));
-  }
-  for (auto& w : from.warnings) {
-    into.warnings.push_back(prefix + w);
-  }
-  for (auto& e : from.errors) {
-    into.errors.push_back(prefix + e);
-  }
-}
-
-IngestOutcome ingestMbox(Ingester& ingester, ByteSource& source, const Limits& limits, const std::string& path)
-{
-  IngestOutcome total;
-  unsigned messages = 0;
-  forEachMboxMessage(source, limits, [&](std::string_view message, unsigned index, std::string_view error) {
-    ++messages;
-    std::string prefix = "message " + std::to_string(index) + ": ";
-    if (!error.empty()) {
-      total.errors.push_back(prefix + std::string(error));
-      return;
-    }
-    auto outcome = ingester.ingestMessage(message, path + " message " + std::to_string(index));
-    // A message of an mbox that holds no report (a bounce, a forensic report) is not a failure of the mbox.
-    if (outcome.reports.empty() && outcome.errors.size() == 1 &&
-        outcome.errors.front().starts_with("no report attachment")) {
-      total.warnings.push_back(prefix + outcome.errors.front());
-      outcome.errors.clear();
-    }
-    mergeOutcome(total, std::move(outcome), prefix);
-  });
-  if (messages == 0) {
-    total.errors.emplace_back("mbox holds no message");
-  }
-  total.messages = messages;
-  return total;
-}
-
 //! Read, sniff and ingest one file (or stdin when path is "-").
 IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::string& path)
 {
@@ -133,7 +93,7 @@ IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::st
   const std::string label = path == "-" ? "stdin" : path;
 
   if (looksLikeMbox(head)) {
-    return ingestMbox(ingester, source, limits, label);
+    return ingester.ingestMbox(source, label);
   }
   // Big bare gzip/zlib/XML inputs stream through in flat memory (and are not archived raw);
   // mail and zip need the whole thing in memory, capped.  A pipe is read ahead up to the

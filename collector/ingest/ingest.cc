@@ -13,6 +13,7 @@
 
 #include "collector/common/errors.hh"
 #include "collector/intake/inflate.hh"
+#include "collector/intake/mailbox.hh"
 #include "collector/intake/mime.hh"
 #include "collector/intake/report-parser.hh"
 #include "collector/intake/unpack.hh"
@@ -179,6 +180,20 @@ void ingestPayloadInto(Store& store, const Limits& limits, std::span<const uint8
   }
 }
 
+//! Append one mbox message's outcome to the mbox's, its warnings and errors prefixed with the message.
+void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
+{
+  for (auto& r : from.reports) {
+    into.reports.push_back(std::move(r));
+  }
+  for (auto& w : from.warnings) {
+    into.warnings.push_back(prefix + w);
+  }
+  for (auto& e : from.errors) {
+    into.errors.push_back(prefix + e);
+  }
+}
+
 } // namespace
 
 IngestOutcome Ingester::ingestMessage(std::string_view message, const std::string& source)
@@ -251,6 +266,34 @@ IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& sou
   }
   outcome.warnings = containerWarnings.items();
   return outcome;
+}
+
+IngestOutcome Ingester::ingestMbox(ByteSource& mbox, const std::string& source)
+{
+  // Each message on its own; the mbox fails only for what is wrong with a message, not for a message without a report.
+  IngestOutcome total;
+  unsigned messages = 0;
+  forEachMboxMessage(mbox, d_limits, [&](std::string_view message, unsigned index, std::string_view error) {
+    ++messages;
+    std::string prefix = "message " + std::to_string(index) + ": ";
+    if (!error.empty()) {
+      total.errors.push_back(prefix + std::string(error));
+      return;
+    }
+    auto outcome = ingestMessage(message, source + " message " + std::to_string(index));
+    // A message of an mbox that holds no report (a bounce, a forensic report) is not a failure of the mbox.
+    if (outcome.reports.empty() && outcome.errors.size() == 1 &&
+        outcome.errors.front().starts_with("no report attachment")) {
+      total.warnings.push_back(prefix + outcome.errors.front());
+      outcome.errors.clear();
+    }
+    mergeOutcome(total, std::move(outcome), prefix);
+  });
+  if (messages == 0) {
+    total.errors.emplace_back("mbox holds no message");
+  }
+  total.messages = messages;
+  return total;
 }
 
 const char* ReportOutcome::statusWord() const

@@ -72,6 +72,11 @@ public:
   IngestOutcome ingestBytes(std::span<const uint8_t> bytes, const std::string& source);
   //! \brief A bare payload too big to hold: streamed, not archived raw. \throw StoreError
   IngestOutcome ingestStream(ByteSource& payload, const std::string& source);
+  /*!
+   * \brief An mbox, one message at a time (memory: one message).  A message without a report is a
+   * warning, not an error; IngestOutcome::messages counts the messages read. \throw StoreError
+   */
+  IngestOutcome ingestMbox(ByteSource& mbox, const std::string& source);
 
 private:
   Store& d_store;
