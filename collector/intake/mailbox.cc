@@ -187,12 +187,6 @@ private:
 
 } // namespace
 
-bool looksLikeMbox(std::span<const uint8_t> head)
-{
-  const std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
-  return text.starts_with("From ");
-}
-
 void forEachMboxMessage(ByteSource& mbox, const Limits& limits,
                         const std::function<void(std::string_view message, unsigned index, std::string_view error)>& visit)
 {

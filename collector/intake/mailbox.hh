@@ -19,9 +19,6 @@
 namespace dmarcwatch::collector
 {
 
-//! \brief True when the bytes start with an mbox "From " separator line.
-bool looksLikeMbox(std::span<const uint8_t> head);
-
 /*!
  * \brief Split an mbox stream into messages, one at a time (memory: one message).
  * \param visit called with each message (separator line removed, ">From " unquoted), its 1-based

@@ -17,6 +17,7 @@
 #include "collector/common/warnings.hh"
 
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,16 +42,20 @@ struct UnpackOutcome
 
 /*!
  * \brief Find every XML document in a payload held in memory and visit it.
- * \throw ParseError when the payload as a whole is unusable (unknown format, corrupt container), and when
+ * \param kind what the caller's classify() made of the payload (it is not classified again); without
+ *        it the payload is classified here.  Inner layers are always classified at their own layer.
+ * \throw ParseError when the payload as a whole is unusable (no payload kind, corrupt container), and when
  *        no document was visited successfully while member errors were recorded (the message joins them
  *        with "; "); LimitError for caps.  A visitor's ParseError outside a zip propagates as it is.
  */
-UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit);
+UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings,
+                            const DocumentVisitor& visit, std::optional<InputKind> kind = std::nullopt);
 
 /*!
  * \brief The same for a payload that is streamed (a big file): gzip, zlib and XML stream; a zip is read
  * into memory first, up to Limits::maxMessageBytes.
  */
-UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit);
+UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit,
+                           std::optional<InputKind> kind = std::nullopt);
 
 } // namespace dmarcwatch::collector

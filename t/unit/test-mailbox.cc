@@ -36,11 +36,6 @@ Split split(const std::string& mbox, const Limits& limits = Limits{})
   return out;
 }
 
-std::span<const uint8_t> bytes(std::string_view s)
-{
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 void touch(const std::filesystem::path& path)
 {
   std::ofstream(path) << "Subject: x\n\nbody\n";
@@ -49,13 +44,6 @@ void touch(const std::filesystem::path& path)
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(test_mailbox)
-
-BOOST_AUTO_TEST_CASE(looks_like_mbox)
-{
-  BOOST_CHECK(looksLikeMbox(bytes("From MAILER-DAEMON Thu Jan  1 00:00:00 2024\n")));
-  BOOST_CHECK(!looksLikeMbox(bytes("From: a@b\n")));
-  BOOST_CHECK(!looksLikeMbox(bytes("")));
-}
 
 BOOST_AUTO_TEST_CASE(three_messages_with_quoting)
 {
