@@ -273,6 +273,47 @@ BOOST_AUTO_TEST_CASE(damaged_zip_member_stores_nothing)
   BOOST_CHECK_EQUAL(store.listReports().size(), 2U);
 }
 
+BOOST_AUTO_TEST_CASE(mboxcl2_stores_every_report_and_counts_messages)
+{
+  // mboxcl2: "From " lines in a body are not quoted, the Content-Length field says where the body
+  // ends.  Before, the dated From_ line in the summary split the first mail: its report was cut
+  // off from the mail's header and lost, and three messages were counted.
+  auto cl2 = [](const std::string& summary, const std::string& id, const std::string& length = "") {
+    const std::string body = "--b\nContent-Type: text/plain\n\n" + summary + "\n--b\nContent-Type: application/octet-stream\n\n" +
+                             smallReport(id) + "\n--b--\n";
+    return std::string("From r@unit.test Thu Jan  1 00:00:00 2026\nFrom: r@unit.test\nSubject: report ") + id +
+           "\nContent-Type: multipart/mixed; boundary=b\nContent-Length: " +
+           (length.empty() ? std::to_string(body.size()) : length) + "\n\n" + body + "\n";
+  };
+  const std::string summary = "Hello,\n\nFrom the desk of the postmaster:\n\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 2026\n"
+                              "your report is attached.";
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  const std::string mbox = cl2(summary, "cl2-1") + cl2("Hello.", "cl2-2");
+  auto outcome = ingester.ingestBytes(bytesOf(mbox), "cl2.mbox");
+  BOOST_CHECK(outcome.errors.empty());
+  BOOST_CHECK(outcome.warnings.empty());
+  BOOST_CHECK_EQUAL(outcome.reports.size(), 2U);
+  BOOST_REQUIRE(outcome.messages.has_value());
+  BOOST_CHECK_EQUAL(*outcome.messages, 2U);
+
+  // A Content-Length that does not fit (past the end, or not a number) falls back to From_
+  // lines: the mails without From_ lines in their bodies are all read, nothing swallowed.
+  for (const std::string length : {"99999", "12", "x"}) {
+    BOOST_TEST_CONTEXT("Content-Length: " << length)
+    {
+      const std::string wrong = cl2("Hello.", "cl2-wrong-1" + length, length) + cl2("Hello.", "cl2-wrong-2" + length, length);
+      auto fallen = ingester.ingestBytes(bytesOf(wrong), "wrong.mbox");
+      BOOST_CHECK(fallen.errors.empty());
+      BOOST_CHECK_EQUAL(fallen.reports.size(), 2U);
+      BOOST_REQUIRE(fallen.messages.has_value());
+      BOOST_CHECK_EQUAL(*fallen.messages, 2U);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(xml_after_blank_padding_is_a_report_at_every_layer)
 {
   // An XML report after 1,000 blank bytes: the command line's sniffing called it XML (4096-byte
