@@ -120,6 +120,7 @@ BOOST_AUTO_TEST_CASE(every_entry_point_reaches_the_same_decision)
   const std::vector<Case> cases = {
     {"plain XML", report, false, true},
     {"BOM before the XML", "\xef\xbb\xbf" + report, false, true},
+    {"BOM, blank lines and spaces before the XML", "\xef\xbb\xbf\r\n\r\n  \t" + report, false, true},
     {"'<' on the window's last byte", pad(s_sniffBytes - 1) + report, false, true},
     {"'<' just past the window", pad(s_sniffBytes) + report, false, false},
     {"5000 blank bytes before the XML", pad(5000) + report, false, false},
