@@ -19,7 +19,7 @@
 #include "collector/intake/mailbox.hh"
 #include "collector/views/status-view.hh"
 #include "collector/store/store.hh"
-#include "collector/intake/unpack.hh"
+#include "collector/intake/classify.hh"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -74,47 +74,7 @@ std::string joined(const std::vector<std::string>& items, const char* separator)
 
 // ---------------------------------------------------------------- ingest
 
-void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
-{
-  for (auto& r : from.reports) {
-    into.reports.push_back(std::move(r));
-  }
-  for (auto& w : from.warnings) {
-    into.warnings.push_back(prefix + w);
-  }
-  for (auto& e : from.errors) {
-    into.errors.push_back(prefix + e);
-  }
-}
-
-IngestOutcome ingestMbox(Ingester& ingester, ByteSource& source, const Limits& limits, const std::string& path)
-{
-  IngestOutcome total;
-  unsigned messages = 0;
-  forEachMboxMessage(source, limits, [&](std::string_view message, unsigned index, std::string_view error) {
-    ++messages;
-    std::string prefix = "message " + std::to_string(index) + ": ";
-    if (!error.empty()) {
-      total.errors.push_back(prefix + std::string(error));
-      return;
-    }
-    auto outcome = ingester.ingestMessage(message, path + " message " + std::to_string(index));
-    // A message of an mbox that holds no report (a bounce, a forensic report) is not a failure of the mbox.
-    if (outcome.reports.empty() && outcome.errors.size() == 1 &&
-        outcome.errors.front().starts_with("no report attachment")) {
-      total.warnings.push_back(prefix + outcome.errors.front());
-      outcome.errors.clear();
-    }
-    mergeOutcome(total, std::move(outcome), prefix);
-  });
-  if (messages == 0) {
-    total.errors.emplace_back("mbox holds no message");
-  }
-  total.messages = messages;
-  return total;
-}
-
-//! Read, sniff and ingest one file (or stdin when path is "-").
+//! Read, classify and ingest one file (or stdin when path is "-").
 IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::string& path)
 {
   const Limits& limits = config.limits;
@@ -132,24 +92,25 @@ IngestOutcome ingestFile(Ingester& ingester, const Config& config, const std::st
   auto head = source.peek(s_sniffBytes);
   const std::string label = path == "-" ? "stdin" : path;
 
-  if (looksLikeMbox(head)) {
-    return ingestMbox(ingester, source, limits, label);
+  // What the input is, decided here once (classify.hh); everything below goes by this decision.
+  const Classified input = classify(head);
+  if (input.kind == InputKind::Mbox) {
+    return ingester.ingestMbox(source, label, input.start);
   }
   // Big bare gzip/zlib/XML inputs stream through in flat memory (and are not archived raw);
   // mail and zip need the whole thing in memory, capped.  A pipe is read ahead up to the
   // archive cap to learn which it is, so a report piped in is archived like a file.
-  PayloadKind kind = sniffPayload(head);
-  bool streamable = kind == PayloadKind::Gzip || kind == PayloadKind::Zlib || kind == PayloadKind::Xml;
+  bool streamable = input.kind == InputKind::Gzip || input.kind == InputKind::Zlib || input.kind == InputKind::Xml;
   uint64_t inMemoryLimit = std::min(limits.maxMessageBytes, limits.maxRawArchiveBytes);
   if (streamable && !regular && source.peek(inMemoryLimit + 1).size() > inMemoryLimit) {
-    return ingester.ingestStream(source, label);
+    return ingester.ingestStream(source, label, input.kind);
   }
   if (streamable && regular && static_cast<uint64_t>(st.st_size) > inMemoryLimit) {
-    return ingester.ingestStream(source, label);
+    return ingester.ingestStream(source, label, input.kind);
   }
   std::string bytes = readAll(source, limits.maxMessageBytes, (std::string("input (") + keys::maxMessageSize + ")").c_str());
-  return ingester.ingestBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
-                              label);
+  return ingester.ingestClassified(
+    input, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), label);
 }
 
 //! One input after expanding directories: a file to read, or what is wrong with an entry.

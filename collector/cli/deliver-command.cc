@@ -20,6 +20,7 @@
 #include "collector/common/config-keys.hh"
 #include "collector/common/errors.hh"
 #include "collector/ingest/ingest.hh"
+#include "collector/intake/classify.hh"
 #include "collector/intake/byte-source.hh"
 
 #include <iostream>
@@ -44,9 +45,16 @@ int runDeliver(const collector::Config& config, const std::vector<std::string>& 
     collector::FileSource in(collector::FileDescriptor(::dup(STDIN_FILENO)));
     const std::string message = collector::readAll(
       in, config.limits.maxMessageBytes, (std::string("message (") + collector::keys::maxMessageSize + ")").c_str());
+    // Classified like any input of `ingest`, but one message: a From_ line (pipe(8) flag F) heads
+    // it, never splits it, since its body lines are not quoted.
+    collector::Classified classified = collector::classify(message);
+    if (classified.kind == collector::InputKind::Mbox) {
+      classified.kind = collector::InputKind::Mail;
+    }
     collector::Store store(config.database, storeOptions(config, false));
     collector::Ingester ingester(store, config.limits);
-    input.outcome = ingester.ingestMessage(message, "deliver");
+    input.outcome = ingester.ingestClassified(
+      classified, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(message.data()), message.size()), "deliver");
   }
   catch (const collector::LimitError& e) {
     input.outcome.errors.emplace_back(e.what());

@@ -27,9 +27,10 @@ and answers questions about it.
 
 Commands:
   ingest [--json] PATH...     store reports from files (.xml, .xml.gz, .gz, .zip,
-                              .eml, raw zlib), mbox files, Maildir folders or
-                              directories (every regular file in them); - reads
-                              stdin.  FIFOs and devices are refused.
+                              .eml, raw zlib), mbox files (mboxo, mboxrd,
+                              mboxcl2), Maildir folders or directories (every
+                              regular file in them); - reads stdin.  FIFOs and
+                              devices are refused.
                               Exit 0 when every input was stored or was a
                               duplicate, 1 when any input failed or was in
                               conflict with a stored report (same key, other

@@ -13,6 +13,7 @@
 
 #include "collector/common/errors.hh"
 #include "collector/intake/inflate.hh"
+#include "collector/intake/mailbox.hh"
 #include "collector/intake/mime.hh"
 #include "collector/intake/report-parser.hh"
 #include "collector/intake/unpack.hh"
@@ -61,22 +62,18 @@ struct RawPayload
   std::string deflated; //!< owns the bytes when the payload was plain XML
 };
 
-void prepareRaw(std::span<const uint8_t> payload, const Limits& limits, RawPayload& raw)
+void prepareRaw(InputKind kind, std::span<const uint8_t> payload, const Limits& limits, RawPayload& raw)
 {
   std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
   raw.archive.size = payload.size();
   raw.archive.bytes = bytes;
-  switch (sniffPayload(payload.first(std::min<size_t>(payload.size(), s_sniffBytes)))) {
-  case PayloadKind::Gzip:
-    raw.archive.kind = "gzip";
+  switch (kind) {
+  case InputKind::Gzip:
+  case InputKind::Zip:
+  case InputKind::Zlib:
+    raw.archive.kind = inputKindName(kind);
     break;
-  case PayloadKind::Zip:
-    raw.archive.kind = "zip";
-    break;
-  case PayloadKind::Zlib:
-    raw.archive.kind = "zlib";
-    break;
-  case PayloadKind::Xml:
+  case InputKind::Xml:
     // Plain XML compresses ~25x; an XML far bigger than the cap will not fit anyway, so skip the work.
     if (payload.size() / 8 <= limits.maxRawArchiveBytes) {
       raw.deflated = deflateBytes(bytes, limits.maxRawArchiveBytes);
@@ -86,7 +83,10 @@ void prepareRaw(std::span<const uint8_t> payload, const Limits& limits, RawPaylo
       }
     }
     break;
-  case PayloadKind::Unknown:
+  case InputKind::Html:
+  case InputKind::Mbox:
+  case InputKind::Mail:
+  case InputKind::Unknown:
     break;
   }
 }
@@ -153,17 +153,18 @@ void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const st
   }
 }
 
-void ingestPayloadInto(Store& store, const Limits& limits, std::span<const uint8_t> payload, const std::string& label,
-                       const std::string& source, IngestOutcome& outcome)
+//! A payload of the given kind (classified by the caller) into the store.
+void ingestPayloadInto(Store& store, const Limits& limits, InputKind kind, std::span<const uint8_t> payload,
+                       const std::string& label, const std::string& source, IngestOutcome& outcome)
 {
   Warnings containerWarnings(limits.maxWarnings);
   try {
     RawPayload raw;
-    prepareRaw(payload, limits, raw);
+    prepareRaw(kind, payload, limits, raw);
     auto unpacked = unpackPayload(payload, limits, containerWarnings, [&](ByteSource& xml, const std::string& docLabel) {
       std::string where = label.empty() ? docLabel : label + " " + docLabel;
       storeDocument(store, limits, xml, where, docLabel, &raw.archive, source, outcome);
-    });
+    }, kind);
     for (auto& error : unpacked.errors) {
       outcome.errors.push_back(label.empty() ? error : label + " " + error);
     }
@@ -179,9 +180,28 @@ void ingestPayloadInto(Store& store, const Limits& limits, std::span<const uint8
   }
 }
 
+//! Append one mbox message's outcome to the mbox's, its warnings and errors prefixed with the message.
+void mergeOutcome(IngestOutcome& into, IngestOutcome&& from, const std::string& prefix)
+{
+  for (auto& r : from.reports) {
+    into.reports.push_back(std::move(r));
+  }
+  for (auto& w : from.warnings) {
+    into.warnings.push_back(prefix + w);
+  }
+  for (auto& e : from.errors) {
+    into.errors.push_back(prefix + e);
+  }
+}
+
 } // namespace
 
 IngestOutcome Ingester::ingestMessage(std::string_view message, const std::string& source)
+{
+  return ingestMail(message, classify(message), source);
+}
+
+IngestOutcome Ingester::ingestMail(std::string_view message, const Classified& input, const std::string& source)
 {
   IngestOutcome outcome;
   Warnings mimeWarnings(d_limits.maxWarnings);
@@ -191,7 +211,7 @@ IngestOutcome Ingester::ingestMessage(std::string_view message, const std::strin
       throw LimitError("message of " + std::to_string(message.size()) + " bytes over " + std::string(keys::maxMessageSize) + " (" +
                        std::to_string(d_limits.maxMessageBytes) + ")");
     }
-    parts = extractPayloadParts(message, d_limits, mimeWarnings);
+    parts = extractPayloadParts(message, input, d_limits, mimeWarnings);
   }
   catch (const ParseError& e) {
     outcome.errors.emplace_back(e.what());
@@ -204,7 +224,7 @@ IngestOutcome Ingester::ingestMessage(std::string_view message, const std::strin
   }
   for (const auto& part : parts) {
     std::string label = "attachment" + (part.filename.empty() ? std::string() : " " + part.filename);
-    ingestPayloadInto(d_store, d_limits,
+    ingestPayloadInto(d_store, d_limits, part.kind,
                       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(part.body.data()), part.body.size()),
                       label, source, outcome);
   }
@@ -214,33 +234,43 @@ IngestOutcome Ingester::ingestMessage(std::string_view message, const std::strin
 IngestOutcome Ingester::ingestPayload(std::span<const uint8_t> payload, const std::string& source)
 {
   IngestOutcome outcome;
-  ingestPayloadInto(d_store, d_limits, payload, "", source, outcome);
+  ingestPayloadInto(d_store, d_limits, classify(payload).kind, payload, "", source, outcome);
   return outcome;
 }
 
 IngestOutcome Ingester::ingestBytes(std::span<const uint8_t> bytes, const std::string& source)
 {
-  auto head = bytes.first(std::min<size_t>(bytes.size(), s_sniffBytes));
-  if (sniffPayload(head) != PayloadKind::Unknown) {
-    return ingestPayload(bytes, source);
+  return ingestClassified(classify(bytes), bytes, source);
+}
+
+IngestOutcome Ingester::ingestClassified(const Classified& input, std::span<const uint8_t> bytes, const std::string& source)
+{
+  // The caller's decision stands: nothing here looks at the bytes to decide again.
+  if (input.kind == InputKind::Mbox) {
+    MemorySource mbox(bytes);
+    return ingestMbox(mbox, source, input.start);
   }
-  if (looksLikeMail(head)) {
-    return ingestMessage(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), source);
+  if (input.kind == InputKind::Mail) {
+    return ingestMail(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), input, source);
   }
   IngestOutcome outcome;
+  if (isPayloadKind(input.kind) || input.kind == InputKind::Html) {
+    ingestPayloadInto(d_store, d_limits, input.kind, bytes, "", source, outcome);
+    return outcome;
+  }
   outcome.errors.emplace_back(bytes.empty() ? "empty input"
                                             : "not a report: neither a mail message nor a gzip, zip, zlib or XML payload");
   return outcome;
 }
 
-IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& source)
+IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& source, std::optional<InputKind> kind)
 {
   IngestOutcome outcome;
   Warnings containerWarnings(d_limits.maxWarnings);
   try {
     auto unpacked = unpackStream(payload, d_limits, containerWarnings, [&](ByteSource& xml, const std::string& label) {
       storeDocument(d_store, d_limits, xml, label, label, nullptr, source, outcome);
-    });
+    }, kind);
     outcome.errors.insert(outcome.errors.end(), unpacked.errors.begin(), unpacked.errors.end());
     if (unpacked.documents == 0 && unpacked.errors.empty()) {
       outcome.errors.emplace_back("no report document in payload");
@@ -251,6 +281,44 @@ IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& sou
   }
   outcome.warnings = containerWarnings.items();
   return outcome;
+}
+
+IngestOutcome Ingester::ingestMbox(ByteSource& mbox, const std::string& source, size_t start)
+{
+  // The blank lines before the first From_ line (as classify() found them) are no message.
+  std::vector<uint8_t> skipped(start);
+  for (size_t done = 0; done < start;) {
+    const size_t got = mbox.read(std::span<uint8_t>(skipped).subspan(done));
+    if (got == 0) {
+      break;
+    }
+    done += got;
+  }
+
+  // Each message on its own; the mbox fails only for what is wrong with a message, not for a message without a report.
+  IngestOutcome total;
+  unsigned messages = 0;
+  forEachMboxMessage(mbox, d_limits, [&](std::string_view message, unsigned index, std::string_view error) {
+    ++messages;
+    std::string prefix = "message " + std::to_string(index) + ": ";
+    if (!error.empty()) {
+      total.errors.push_back(prefix + std::string(error));
+      return;
+    }
+    auto outcome = ingestMessage(message, source + " message " + std::to_string(index));
+    // A message of an mbox that holds no report (a bounce, a forensic report) is not a failure of the mbox.
+    if (outcome.reports.empty() && outcome.errors.size() == 1 &&
+        outcome.errors.front().starts_with("no report attachment")) {
+      total.warnings.push_back(prefix + outcome.errors.front());
+      outcome.errors.clear();
+    }
+    mergeOutcome(total, std::move(outcome), prefix);
+  });
+  if (messages == 0) {
+    total.errors.emplace_back("mbox holds no message");
+  }
+  total.messages = messages;
+  return total;
 }
 
 const char* ReportOutcome::statusWord() const

@@ -1,8 +1,13 @@
 /*
  * ingest.hh - the intake pipeline: bytes in, reports stored.
  *
- *   mail message -> MIME walker -> payloads -> unpack -> XML documents
+ *   input -> classify -+-> mbox -> messages -+-> MIME walker -> payloads -+-> unpack -> XML documents
+ *                      +-> mail -------------+                            |
+ *                      +-> payload ---------------------------------------+
  *     -> streaming parser -> ReportWriter (one transaction per report)
+ *
+ * Each input is classified once (classify.hh), by its caller or here, and
+ * each inner layer (a MIME part, a member of a zip) once at its own layer.
  *
  * A message or payload may hold several reports (zip with several members,
  * several attachments); each is stored, found duplicate or found in conflict
@@ -17,6 +22,7 @@
 #pragma once
 
 #include "collector/intake/byte-source.hh"
+#include "collector/intake/classify.hh"
 #include "collector/common/limits.hh"
 #include "collector/intake/report.hh"
 #include "collector/store/store.hh"
@@ -64,16 +70,33 @@ public:
   Ingester(Store& store, const Limits& limits) :
     d_store(store), d_limits(limits) {}
 
-  //! \brief A whole RFC 5322 message (milter, .eml). \throw StoreError
+  //! \brief A message (the milter, a message of an mbox): classified, then walked (mime.hh). \throw StoreError
   IngestOutcome ingestMessage(std::string_view message, const std::string& source);
-  //! \brief A bare payload in memory (gzip, zip, zlib, XML); archived raw. \throw StoreError
+  //! \brief A bare payload in memory (gzip, zip, zlib, XML; a stored raw payload); archived raw. \throw StoreError
   IngestOutcome ingestPayload(std::span<const uint8_t> payload, const std::string& source);
-  //! \brief Mail or payload, told apart by the bytes. \throw StoreError
+  //! \brief Anything in memory: classified (classify.hh), then ingestClassified. \throw StoreError
   IngestOutcome ingestBytes(std::span<const uint8_t> bytes, const std::string& source);
-  //! \brief A bare payload too big to hold: streamed, not archived raw. \throw StoreError
-  IngestOutcome ingestStream(ByteSource& payload, const std::string& source);
+  /*!
+   * \brief Bytes the caller has classified already (they are not looked at again): an mbox is split, a
+   * mail walked, a payload unpacked, anything else refused ("not a report"). \throw StoreError
+   */
+  IngestOutcome ingestClassified(const Classified& input, std::span<const uint8_t> bytes, const std::string& source);
+  /*!
+   * \brief A bare payload too big to hold: streamed, not archived raw.
+   * \param kind what the caller classified it as; without it, it is classified here. \throw StoreError
+   */
+  IngestOutcome ingestStream(ByteSource& payload, const std::string& source, std::optional<InputKind> kind = std::nullopt);
+  /*!
+   * \brief An mbox, one message at a time (memory: one message).  A message without a report is a
+   * warning, not an error; IngestOutcome::messages counts the messages read.
+   * \param start bytes before the first From_ line (Classified::start), skipped. \throw StoreError
+   */
+  IngestOutcome ingestMbox(ByteSource& mbox, const std::string& source, size_t start = 0);
 
 private:
+  //! A mail classified already (Mail, Mbox, or none of them: then one leaf without a header).
+  IngestOutcome ingestMail(std::string_view message, const Classified& input, const std::string& source);
+
   Store& d_store;
   const Limits& d_limits;
 };

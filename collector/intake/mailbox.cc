@@ -6,8 +6,13 @@
  * Error policy: I/O errors throw std::system_error; a message over
  * Limits::maxMessageBytes is not an error for the mbox as a whole: the
  * visitor is told (empty message, error text) and splitting goes on.
- * Memory: one message (capped) plus one read buffer, whatever the mbox size.
+ * Memory: one message (capped) plus one read buffer, whatever the mbox size;
+ * after a wrong Content-Length, the body read by it (capped) once more.
  * A single line longer than the cap is dropped as it streams by.
+ * Security: the mbox holds untrusted mail.  A Content-Length is parsed with
+ * overflow checks and trusted only under the message cap; bodies read ahead
+ * by a wrong one are split again without trusting any length in them, so the
+ * work stays linear in the mbox size.
  */
 #include "config.h"
 
@@ -15,10 +20,14 @@
 
 #include "collector/common/config-keys.hh"
 #include "collector/common/errors.hh"
+#include "collector/common/text.hh"
+#include "collector/intake/classify.hh"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <iterator>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -97,7 +106,44 @@ bool isFromLine(std::string_view line)
   return i < words.size() && words[i].size() == 4 && allDigits(words[i]);
 }
 
-//! Collects lines into the current message and hands complete messages to the visitor.
+/*!
+ * The value of a Content-Length field ("Content-Length: 1234"), or nullopt when it is not one
+ * number of at most 64 bits (digits only, blanks around them).
+ */
+std::optional<uint64_t> contentLengthValue(std::string_view value)
+{
+  const size_t begin = value.find_first_not_of(" \t");
+  const size_t end = value.find_last_not_of(" \t\r\n");
+  if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) {
+    return std::nullopt;
+  }
+  value = value.substr(begin, end + 1 - begin);
+  if (!allDigits(value)) {
+    return std::nullopt;
+  }
+  uint64_t length = 0;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (ec != std::errc() || ptr != value.data() + value.size()) {
+    return std::nullopt; // out of range
+  }
+  return length;
+}
+
+bool isBlankLine(std::string_view text)
+{
+  return text == "\n" || text == "\r\n";
+}
+
+/*!
+ * Collects lines into the current message and hands complete messages to the visitor.
+ *
+ * Messages end at From_ separators (mboxo, mboxrd), or, when the header holds one
+ * Content-Length (mboxcl2), after that many body bytes, so that unquoted "From " lines in the
+ * body do not split it.  The length is trusted only when what follows the body is a "From "
+ * line, after at most one blank line, or the end of the input (mutt's check); the body lines
+ * read ahead are then split again by From_ lines, once: a length found inside them is not
+ * trusted, so a crafted chain of wrong lengths costs linear time.
+ */
 class MboxSplitter
 {
 public:
@@ -108,15 +154,49 @@ public:
   //! One complete line, line break included (except possibly the very last line).
   void line(std::string_view text, bool truncated)
   {
+    step(text, truncated, true);
+    replay();
+  }
+
+  //! End of input: the last message (a body shorter than its Content-Length is split by From_ lines).
+  void finish()
+  {
+    if (d_body == Body::Counting) {
+      fallBack(std::string_view(), false);
+      replay();
+    }
+    flush(d_body == Body::Counted);
+  }
+
+private:
+  //! How the current message's body ends: at a From_ line, or after Content-Length bytes.
+  enum class Body
+  {
+    Lines,    //!< mboxo, mboxrd, or a header still being read
+    Counting, //!< d_remaining body bytes to go
+    Counted   //!< the body is complete: a From_ line or the end must follow
+  };
+
+  void step(std::string_view text, bool truncated, bool fresh)
+  {
+    switch (d_body) {
+    case Body::Counting:
+      count(text, truncated);
+      return;
+    case Body::Counted:
+      afterBody(text, truncated);
+      return;
+    case Body::Lines:
+      break;
+    }
+
     // A separator is "From " at the start of the file or after an empty line, or a From_ line
     // with its date anywhere (some writers leave out the empty line: mutt reads those too).
     if (!truncated && text.starts_with("From ") && (d_previousEmpty || isFromLine(text))) {
-      flush();
-      d_started = true;
-      d_previousEmpty = false;
+      startMessage();
       return;
     }
-    d_previousEmpty = text == "\n" || text == "\r\n";
+    d_previousEmpty = isBlankLine(text);
 
     // Text before any separator is a message only if it is more than blank lines.
     if (!d_started) {
@@ -124,6 +204,18 @@ public:
         return;
       }
       d_started = true;
+      d_inHeader = true;
+    }
+
+    // In the header: note a Content-Length; at its end, count the body by it when it is usable.
+    if (d_inHeader) {
+      if (d_previousEmpty) {
+        d_inHeader = false;
+        append(text, truncated);
+        startCounting(fresh);
+        return;
+      }
+      noteContentLength(text);
     }
 
     // mboxrd quoting: ">From ", ">>From " ... lose one '>'.
@@ -134,10 +226,114 @@ public:
     append(text, truncated);
   }
 
-  //! End of input: the last message.
-  void finish() { flush(); }
+  void startMessage()
+  {
+    flush(d_body == Body::Counted);
+    d_started = true;
+    d_inHeader = true;
+    d_previousEmpty = false;
+  }
 
-private:
+  void noteContentLength(std::string_view text)
+  {
+    const auto nameLength = headerFieldNameLength(text);
+    if (!nameLength || !equalsIgnoreCaseAscii(text.substr(0, *nameLength), "content-length")) {
+      return;
+    }
+    ++d_lengthFields;
+    d_contentLength = contentLengthValue(text.substr(text.find(':') + 1));
+  }
+
+  //! The header just ended: count the body when its one Content-Length fits under the cap.
+  void startCounting(bool fresh)
+  {
+    // d_message.size() <= maxMessageBytes unless oversized (append), so the subtraction holds.
+    const bool usable = fresh && !d_oversized && d_lengthFields == 1 && d_contentLength &&
+                        *d_contentLength <= d_limits.maxMessageBytes - d_message.size();
+    if (usable) {
+      d_bodyStart = d_message.size();
+      d_remaining = *d_contentLength;
+      d_body = d_remaining == 0 ? Body::Counted : Body::Counting;
+    }
+    d_lengthFields = 0;
+    d_contentLength.reset();
+  }
+
+  void count(std::string_view text, bool truncated)
+  {
+    // Whole lines of the body, raw (mboxcl2 quotes nothing).
+    if (!truncated && text.size() <= d_remaining) {
+      d_message.append(text);
+      d_remaining -= text.size();
+      if (d_remaining == 0) {
+        d_body = Body::Counted;
+      }
+      return;
+    }
+
+    // The body ends inside this line: right only when the rest is the line break before the separator.
+    if (!truncated && isBlankLine(text.substr(d_remaining))) {
+      d_message.append(text.substr(0, d_remaining));
+      d_after.append(text.substr(d_remaining));
+      d_remaining = 0;
+      d_body = Body::Counted;
+      return;
+    }
+    fallBack(text, truncated);
+  }
+
+  void afterBody(std::string_view text, bool truncated)
+  {
+    // The length was right when a "From " line follows, after at most one blank line.
+    if (!truncated && text.starts_with("From ")) {
+      startMessage();
+      return;
+    }
+    if (!truncated && d_after.empty() && isBlankLine(text)) {
+      d_after.append(text);
+      return;
+    }
+    fallBack(text, truncated);
+  }
+
+  /*!
+   * The Content-Length was wrong: take back the body read by it, what followed it and this line,
+   * to be split again by From_ lines (replay()).
+   */
+  void fallBack(std::string_view text, bool truncated)
+  {
+    d_replay = d_message.substr(d_bodyStart);
+    d_replay += d_after;
+    if (!truncated) {
+      d_replay += text;
+    }
+    d_replayTruncated = truncated;
+    d_message.resize(d_bodyStart);
+    d_after.clear();
+    d_body = Body::Lines;
+  }
+
+  //! Split the bytes fallBack() took back into lines again; no Content-Length is trusted among them.
+  void replay()
+  {
+    if (d_replay.empty() && !d_replayTruncated) {
+      return;
+    }
+    const std::string bytes = std::move(d_replay);
+    const bool truncated = d_replayTruncated;
+    d_replay.clear();
+    d_replayTruncated = false;
+    for (size_t pos = 0; pos < bytes.size();) {
+      const size_t nl = bytes.find('\n', pos);
+      const size_t end = nl == std::string::npos ? bytes.size() : nl + 1;
+      step(std::string_view(bytes).substr(pos, end - pos), false, false);
+      pos = end;
+    }
+    if (truncated) {
+      step(std::string_view(), true, false);
+    }
+  }
+
   void append(std::string_view text, bool truncated)
   {
     // Past the cap the message is only counted, never stored.
@@ -150,30 +346,35 @@ private:
     d_message.append(text);
   }
 
-  void flush()
+  //! Hand the message over; exact: its body was counted by Content-Length (nothing to take off).
+  void flush(bool exact)
   {
     // The empty line before a separator belongs to the mbox format, not to the message.
-    if (!d_started) {
-      return;
-    }
-    ++d_index;
-    if (d_oversized) {
-      const std::string error = "message over " + std::string(kKeyMessage) + " (" + std::to_string(d_limits.maxMessageBytes) + " bytes)";
-      d_visit(std::string_view(), d_index, error);
-    }
-    else {
-      std::string_view message(d_message);
-      if (message.ends_with("\r\n\r\n")) {
-        message.remove_suffix(2);
+    if (d_started) {
+      ++d_index;
+      if (d_oversized) {
+        const std::string error = "message over " + std::string(kKeyMessage) + " (" + std::to_string(d_limits.maxMessageBytes) + " bytes)";
+        d_visit(std::string_view(), d_index, error);
       }
-      else if (message.ends_with("\n\n")) {
-        message.remove_suffix(1);
+      else {
+        std::string_view message(d_message);
+        if (!exact && message.ends_with("\r\n\r\n")) {
+          message.remove_suffix(2);
+        }
+        else if (!exact && message.ends_with("\n\n")) {
+          message.remove_suffix(1);
+        }
+        d_visit(message, d_index, std::string_view());
       }
-      d_visit(message, d_index, std::string_view());
     }
     d_message.clear();
+    d_after.clear();
     d_oversized = false;
     d_started = false;
+    d_inHeader = false;
+    d_body = Body::Lines;
+    d_lengthFields = 0;
+    d_contentLength.reset();
   }
 
   const Limits& d_limits;
@@ -183,15 +384,20 @@ private:
   bool d_started = false;
   bool d_oversized = false;
   bool d_previousEmpty = true;
+
+  // mboxcl2: the header's Content-Length fields, and the body counted by it.
+  bool d_inHeader = false;
+  unsigned d_lengthFields = 0;
+  std::optional<uint64_t> d_contentLength;
+  Body d_body = Body::Lines;
+  size_t d_bodyStart = 0;
+  uint64_t d_remaining = 0;
+  std::string d_after;  //!< the blank line read after a counted body
+  std::string d_replay; //!< bytes taken back from a wrong Content-Length, to split by From_ lines
+  bool d_replayTruncated = false;
 };
 
 } // namespace
-
-bool looksLikeMbox(std::span<const uint8_t> head)
-{
-  const std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
-  return text.starts_with("From ");
-}
 
 void forEachMboxMessage(ByteSource& mbox, const Limits& limits,
                         const std::function<void(std::string_view message, unsigned index, std::string_view error)>& visit)

@@ -1,6 +1,8 @@
 /*
  * mailbox.hh - what `dmarcwatch ingest` accepts besides single files:
- * mbox files (messages split on "From " lines, ">From " unquoted) and
+ * mbox files as mutt reads them (mboxo and mboxrd: messages split on "From "
+ * lines, ">From " unquoted; mboxcl2: a body of Content-Length bytes, when
+ * what follows it agrees) and
  * Maildir folders (every file in cur/ and new/, sorted by name so a run is
  * repeatable).
  *
@@ -19,12 +21,10 @@
 namespace dmarcwatch::collector
 {
 
-//! \brief True when the bytes start with an mbox "From " separator line.
-bool looksLikeMbox(std::span<const uint8_t> head);
-
 /*!
  * \brief Split an mbox stream into messages, one at a time (memory: one message).
- * \param visit called with each message (separator line removed, ">From " unquoted), its 1-based
+ * \param visit called with each message (separator line removed, ">From " unquoted but in a body counted
+ *        by Content-Length), its 1-based
  *        index, and an error text that is non-empty when the message was skipped (over
  *        Limits::maxMessageBytes); the rest of the mbox is still read.
  */

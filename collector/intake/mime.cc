@@ -20,7 +20,7 @@
 
 #include "collector/common/text.hh"
 #include "collector/common/errors.hh"
-#include "collector/intake/unpack.hh"
+#include "collector/intake/classify.hh"
 
 #include <algorithm>
 #include <array>
@@ -41,8 +41,6 @@ constexpr const char* kKeyParts = keys::maxMimeParts;
 constexpr const char* kKeyDepth = keys::maxMimeDepth;
 //! Length of header values returned by summarizeMail.
 constexpr size_t kSummaryMax = 200;
-//! How far into a decoded XML-looking body we look for signs of HTML.
-constexpr size_t kHtmlProbe = 4096;
 
 //! One line of text: [begin, end) without its line break; next is where the following line starts.
 struct Line
@@ -61,32 +59,6 @@ Line lineAt(std::string_view text, size_t pos)
     --end;
   }
   return {pos, end, nl == std::string_view::npos ? text.size() : nl + 1};
-}
-
-//! RFC 5322 field-name characters: printable ASCII except ':' and space.
-bool isFieldNameChar(unsigned char c)
-{
-  return c >= 33 && c <= 126 && c != ':';
-}
-
-//! "Name: value" at the start of a line (whitespace before the colon tolerated); returns the name length.
-std::optional<size_t> fieldNameLength(std::string_view line)
-{
-  size_t n = 0;
-  while (n < line.size() && isFieldNameChar(static_cast<unsigned char>(line[n]))) {
-    ++n;
-  }
-  if (n == 0) {
-    return std::nullopt;
-  }
-  size_t colon = n;
-  while (colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')) {
-    ++colon;
-  }
-  if (colon >= line.size() || line[colon] != ':') {
-    return std::nullopt;
-  }
-  return n;
 }
 
 //! RFC 2045 token characters (RFC 2231's '*' included): printable ASCII but tspecials and space.
@@ -202,7 +174,7 @@ Entity parseEntity(std::string_view text, bool isMessage)
       pos = line.next;
       continue;
     }
-    const auto nameLength = fieldNameLength(content);
+    const auto nameLength = headerFieldNameLength(content);
     if (!nameLength) {
       break;
     }
@@ -367,40 +339,12 @@ bool looksLikeBase64(std::string_view text)
 }
 
 /*!
- * Whether a decoded leaf body is a report payload.  Sniffing decides, except
- * that HTML also starts with '<': text/html parts and bodies that open an
- * <html> element are summaries, not reports.
+ * Whether a decoded leaf body of the given kind (classify()) is a report payload.  The bytes
+ * decide, except that a text/html part is a summary even when it sniffs as XML.
  */
-bool isPayload(const std::string& contentType, std::string_view body)
+bool isPayload(const std::string& contentType, InputKind kind)
 {
-  const auto head =
-    std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), std::min<size_t>(body.size(), s_sniffBytes));
-  const PayloadKind kind = sniffPayload(head);
-  if (kind == PayloadKind::Unknown) {
-    return false;
-  }
-  if (kind != PayloadKind::Xml) {
-    return true;
-  }
-  if (contentType == "text/html") {
-    return false;
-  }
-  const std::string probe = lowerAscii(body.substr(0, kHtmlProbe));
-  return probe.find("<html") == std::string::npos && probe.find("<!doctype html") == std::string::npos;
-}
-
-//! Skip whitespace-only lines before the first header (seen in messages saved by some tools).
-std::string_view skipLeadingBlankLines(std::string_view text)
-{
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const Line line = lineAt(text, pos);
-    if (!trimAscii(text.substr(line.begin, line.end - line.begin)).empty()) {
-      break;
-    }
-    pos = line.next;
-  }
-  return text.substr(pos);
+  return isPayloadKind(kind) && !(kind == InputKind::Xml && contentType == "text/html");
 }
 
 //! Header text fit for logs: printable ASCII (tabs become spaces), cut to max bytes with "...".
@@ -425,16 +369,21 @@ public:
   Walker(const Limits& limits, Warnings& warnings) :
     d_limits(limits), d_warnings(warnings) {}
 
+  //! Visit a whole message as classify() found it: from its first header line, or, without a header, as one leaf.
+  void walkMessage(std::string_view message, const Classified& input)
+  {
+    if (input.kind == InputKind::Mail || input.kind == InputKind::Mbox) {
+      walk(message.substr(input.start), 0, true);
+      return;
+    }
+    countPart(0);
+    leaf(Entity{{}, message}, HeaderValue{}, std::string(), input.kind);
+  }
+
   //! Visit one entity (a message when isMessage, else a body part) at the given multipart depth.
   void walk(std::string_view text, unsigned depth, bool isMessage)
   {
-    // Caps before any work: a hostile message may nest or split without end.
-    if (depth > d_limits.maxMimeDepth) {
-      throw LimitError(std::string("MIME nesting deeper than ") + kKeyDepth + " (" + std::to_string(d_limits.maxMimeDepth) + ")");
-    }
-    if (++d_parts > d_limits.maxMimeParts) {
-      throw LimitError(std::string("MIME parts over ") + kKeyParts + " (" + std::to_string(d_limits.maxMimeParts) + ")");
-    }
+    countPart(depth);
 
     // Type and transfer encoding; a missing Content-Type means text/plain.
     const Entity entity = parseEntity(text, isMessage);
@@ -459,14 +408,38 @@ public:
       }
       return;
     }
+    leaf(entity, type, encoding, std::nullopt);
+  }
 
-    // A leaf: decode it and keep it when the bytes are a payload.
+  std::vector<MailPart> take() { return std::move(d_found); }
+
+private:
+  //! Caps before any work: a hostile message may nest or split without end.
+  void countPart(unsigned depth)
+  {
+    if (depth > d_limits.maxMimeDepth) {
+      throw LimitError(std::string("MIME nesting deeper than ") + kKeyDepth + " (" + std::to_string(d_limits.maxMimeDepth) + ")");
+    }
+    if (++d_parts > d_limits.maxMimeParts) {
+      throw LimitError(std::string("MIME parts over ") + kKeyParts + " (" + std::to_string(d_limits.maxMimeParts) + ")");
+    }
+  }
+
+  /*!
+   * A leaf: decode it and keep it when its bytes are a payload.  known is what the
+   * caller classified entity.body as, when it has (a message without a header).
+   */
+  void leaf(const Entity& entity, const HeaderValue& type, const std::string& encoding, std::optional<InputKind> known)
+  {
     std::string body = decodeBody(entity.body, encoding);
-    if (!isPayload(type.value, body) && encoding != "base64" && looksLikeBase64(entity.body)) {
+    InputKind kind = known ? *known : classify(body).kind;
+    if (!isPayload(type.value, kind) && encoding != "base64" && looksLikeBase64(entity.body)) {
       body = decodeBase64(entity.body);
+      kind = classify(body).kind;
     }
     MailPart part;
     part.contentType = type.value;
+    part.kind = kind;
     const std::string* dispositionField = entity.field("content-disposition");
     const HeaderValue disposition = dispositionField != nullptr ? parseHeaderValue(*dispositionField) : HeaderValue{};
     part.filename = parameter(disposition, "filename");
@@ -475,7 +448,7 @@ public:
     }
 
     // Text parts (summaries) are dropped silently; an attachment that is no payload is worth a warning.
-    if (!isPayload(type.value, body)) {
+    if (!isPayload(type.value, kind)) {
       if (!type.value.starts_with("text/") && (disposition.value == "attachment" || type.value.starts_with("application/"))) {
         d_warnings.add("mime: attachment " + printableField(part.filename, 80) + " (" + printableField(type.value, 60) +
                        ") is not a report payload");
@@ -486,9 +459,6 @@ public:
     d_found.push_back(std::move(part));
   }
 
-  std::vector<MailPart> take() { return std::move(d_found); }
-
-private:
   static std::string decodeBody(std::string_view body, const std::string& encoding)
   {
     if (encoding == "base64") {
@@ -583,32 +553,28 @@ private:
 
 } // namespace
 
-bool looksLikeMail(std::span<const uint8_t> head)
+std::vector<MailPart> extractPayloadParts(std::string_view message, const Limits& limits, Warnings& warnings)
 {
-  // The first line decides: an mbox separator, or a header field (an XML tag with a prefix is not one).
-  const std::string_view text = skipLeadingBlankLines(std::string_view(reinterpret_cast<const char*>(head.data()), head.size()));
-  if (text.starts_with("From ")) {
-    return true;
-  }
-  if (text.empty() || text.front() == '<') {
-    return false;
-  }
-  const size_t nl = text.find('\n');
-  return fieldNameLength(text.substr(0, nl)).has_value();
+  return extractPayloadParts(message, classify(message), limits, warnings);
 }
 
-std::vector<MailPart> extractPayloadParts(std::string_view message, const Limits& limits, Warnings& warnings)
+std::vector<MailPart> extractPayloadParts(std::string_view message, const Classified& input, const Limits& limits,
+                                          Warnings& warnings)
 {
   // Walk from the top-level entity; parts come out in message order.
   Walker walker(limits, warnings);
-  walker.walk(skipLeadingBlankLines(message), 0, true);
+  walker.walkMessage(message, input);
   return walker.take();
 }
 
 MailSummary summarizeMail(std::string_view message)
 {
-  // Only the top-level header matters; values are unfolded by parseEntity.
-  const Entity entity = parseEntity(skipLeadingBlankLines(message), true);
+  // Only the top-level header matters; values are unfolded by parseEntity.  No header, no summary.
+  const Classified input = classify(message);
+  if (input.kind != InputKind::Mail && input.kind != InputKind::Mbox) {
+    return {};
+  }
+  const Entity entity = parseEntity(message.substr(input.start), true);
   MailSummary summary;
   if (const auto* subject = entity.field("subject")) {
     summary.subject = printableField(*subject, kSummaryMax);

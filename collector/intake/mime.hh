@@ -5,8 +5,8 @@
  * attachments, base64 with odd line lengths or no padding, quoted-printable,
  * 7bit/8bit, single-part messages whose whole body is the gzip, wrong or
  * missing Content-Type ("application-x-gzip", a "ContentType:" typo).  So the
- * walker decodes every leaf part and keeps those whose decoded bytes sniff as
- * a payload (see unpack.hh); text and HTML summaries fall out by themselves.
+ * walker decodes every leaf part and keeps those whose decoded bytes classify
+ * as a payload (classify.hh); text and HTML summaries fall out by themselves.
  * Caps: Limits::maxMimeParts and maxMimeDepth (LimitError).
  *
  * Thread-safety: plain functions over immutable input.
@@ -14,9 +14,9 @@
 #pragma once
 
 #include "collector/common/limits.hh"
+#include "collector/intake/classify.hh"
 #include "collector/common/warnings.hh"
 
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +29,7 @@ struct MailPart
   std::string contentType; //!< lower-cased type/subtype as declared ("" when absent)
   std::string filename;    //!< from Content-Disposition filename= or Content-Type name= ("" when absent)
   std::string body;        //!< decoded bytes
+  InputKind kind = InputKind::Unknown; //!< what classify() made of body: gzip, zip, zlib or xml
 };
 
 struct MailSummary
@@ -38,11 +39,15 @@ struct MailSummary
   std::string messageId;
 };
 
-//! \brief True when the bytes start like an RFC 5322 message (a header field line, or an mbox "From " line).
-bool looksLikeMail(std::span<const uint8_t> head);
-
-//! \brief Leaf parts whose decoded body sniffs as gzip/zip/zlib/XML, in message order. \throw LimitError
+/*!
+ * \brief Leaf parts whose decoded body classifies as gzip/zip/zlib/XML, in message order.  The message
+ * is classified first (classify.hh): a mail or an mbox message is walked from its first header line
+ * (a From_ line is skipped), anything else is one leaf without a header. \throw LimitError
+ */
 std::vector<MailPart> extractPayloadParts(std::string_view message, const Limits& limits, Warnings& warnings);
+//! \brief The same for a message the caller has classified already (it is not classified again).
+std::vector<MailPart> extractPayloadParts(std::string_view message, const Classified& input, const Limits& limits,
+                                          Warnings& warnings);
 
 //! \brief Subject, From and Message-ID of the top-level header (unfolded, printable, truncated).
 MailSummary summarizeMail(std::string_view message);

@@ -460,33 +460,54 @@ private:
     if (len == 0) {
       return 0;
     }
-    size_t got = d_source.read(std::span<uint8_t>(buffer, len));
-    // Whitespace before "<?xml" makes libxml2 refuse the document; some
-    // reporters send it.  Drop whitespace at the very start (before any
-    // other byte, so a BOM or UTF-16 text is never touched).
-    while (d_atStart && got > 0) {
-      size_t skip = 0;
-      while (skip < got && isSpaceAscii(static_cast<char>(buffer[skip]))) {
-        ++skip;
+    // Whitespace before "<?xml" makes libxml2 refuse the document; some reporters send it, after
+    // a UTF-8 BOM too (classify.hh calls both XML).  Drop whitespace at the very start, or right
+    // after a BOM, which stays for libxml2 to see; UTF-16 text is never touched.
+    for (;;) {
+      size_t got = d_source.read(std::span<uint8_t>(buffer, len));
+      if (got == 0) {
+        return 0;
       }
-      if (skip > 0) {
-        d_skippedWhitespace = true;
+      if (d_atStart) {
+        got = dropLeadingWhitespace(buffer, got);
       }
-      if (skip < got) {
-        d_atStart = false;
-        std::memmove(buffer, buffer + skip, got - skip);
-        got -= skip;
-        break;
+      if (got > 0) {
+        d_bytesRead += got;
+        return static_cast<int>(got);
       }
-      got = d_source.read(std::span<uint8_t>(buffer, len));
     }
-    d_bytesRead += got;
-    return static_cast<int>(got);
+  }
+
+  //! The start of the document, in pieces as they come: keep a BOM, drop the whitespace after it.
+  size_t dropLeadingWhitespace(uint8_t* buffer, size_t got)
+  {
+    static constexpr uint8_t s_bom[] = {0xef, 0xbb, 0xbf};
+    size_t out = 0;
+    for (size_t in = 0; in < got; ++in) {
+      const uint8_t c = buffer[in];
+      if (d_bomSeen < 3 && d_bomPossible && c == s_bom[d_bomSeen]) {
+        buffer[out++] = c;
+        d_bomPossible = ++d_bomSeen < 3;
+        continue;
+      }
+      if (!(d_bomSeen > 0 && d_bomPossible) && isSpaceAscii(static_cast<char>(c))) {
+        d_bomPossible = false;
+        d_skippedWhitespace = true;
+        continue;
+      }
+      // Anything else (or a BOM cut short) ends the start: the rest passes as it is.
+      d_atStart = false;
+      std::memmove(buffer + out, buffer + in, got - in);
+      return out + (got - in);
+    }
+    return out;
   }
 
   ByteSource& d_source;
   std::exception_ptr d_error;
   bool d_atStart = true;
+  bool d_bomPossible = true; //!< no byte but a BOM's seen yet
+  unsigned d_bomSeen = 0;    //!< BOM bytes passed so far
   bool d_skippedWhitespace = false;
   uint64_t d_bytesRead = 0;
 };

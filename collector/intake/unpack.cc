@@ -1,5 +1,5 @@
 /*
- * unpack.cc - payload sniffing and the recursive unpacker (gzip, zlib, zip, XML).
+ * unpack.cc - the recursive unpacker (gzip, zlib, zip, XML).
  *
  * Users: ingest.cc (files, mail attachments, the milter's payloads).
  * Thread-safety: plain functions, no state.
@@ -72,9 +72,11 @@ public:
 
   /*!
    * Unpack one payload.  whole is the same payload as a span when it is held
-   * in memory already (a zip is then used in place rather than copied).
+   * in memory already (a zip is then used in place rather than copied).  known
+   * is what the caller classified it as; each inner layer is classified here.
    */
-  void unpack(ByteSource& source, std::optional<std::span<const uint8_t>> whole, const std::string& label, unsigned depth)
+  void unpack(ByteSource& source, std::optional<std::span<const uint8_t>> whole, const std::string& label, unsigned depth,
+              std::optional<InputKind> known = std::nullopt)
   {
     // Look at the first bytes without consuming them.
     PeekSource peek(source);
@@ -84,10 +86,10 @@ public:
       const std::string last = slash == std::string::npos ? label : label.substr(slash + 1);
       throw ParseError(last == "gzip" || last == "zlib" ? "empty payload inside " + last : std::string("empty payload"));
     }
-    const PayloadKind kind = sniffPayload(head);
+    const InputKind kind = known ? *known : classify(head).kind;
 
     // Containers count against the nesting cap; plain XML does not.
-    if (kind == PayloadKind::Gzip || kind == PayloadKind::Zlib || kind == PayloadKind::Zip) {
+    if (kind == InputKind::Gzip || kind == InputKind::Zlib || kind == InputKind::Zip) {
       if (depth >= d_limits.maxNesting) {
         throw LimitError(std::string("containers nested deeper than ") + kKeyNesting + " (" +
                          std::to_string(d_limits.maxNesting) + ")");
@@ -95,15 +97,15 @@ public:
     }
 
     switch (kind) {
-    case PayloadKind::Gzip:
-    case PayloadKind::Zlib: {
+    case InputKind::Gzip:
+    case InputKind::Zlib: {
       // Stream through the inflater: nothing is decompressed ahead of the parser.
-      const auto format = kind == PayloadKind::Gzip ? CompressionFormat::Gzip : CompressionFormat::Zlib;
+      const auto format = kind == InputKind::Gzip ? CompressionFormat::Gzip : CompressionFormat::Zlib;
       InflateSource inflated(peek, format, d_limits, d_warnings);
-      unpack(inflated, std::nullopt, childLabel(label, payloadKindName(kind)), depth + 1);
+      unpack(inflated, std::nullopt, childLabel(label, inputKindName(kind)), depth + 1);
       return;
     }
-    case PayloadKind::Zip: {
+    case InputKind::Zip: {
       // Zip needs random access: use the bytes in place, or read them in under the message cap.
       if (whole) {
         unpackZip(*whole, label, depth);
@@ -114,13 +116,17 @@ public:
       }
       return;
     }
-    case PayloadKind::Xml: {
+    case InputKind::Xml: {
       // A document: hand the stream to the visitor; it counts once the visitor returns.
       d_visit(peek, label.empty() ? std::string("xml") : label);
       ++d_outcome.documents;
       return;
     }
-    case PayloadKind::Unknown:
+    case InputKind::Html:
+      throw ParseError("not a report: an HTML page");
+    case InputKind::Mbox:
+    case InputKind::Mail:
+    case InputKind::Unknown:
       break;
     }
     throw ParseError("not a report: unrecognised payload (starts with " + hexPrefix(head) + ")");
@@ -189,75 +195,22 @@ private:
 
 } // namespace
 
-PayloadKind sniffPayload(std::span<const uint8_t> head)
-{
-  // Compressed containers by magic number.
-  if (head.size() >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
-    return PayloadKind::Gzip;
-  }
-  if (head.size() >= 4 && head[0] == 'P' && head[1] == 'K' &&
-      ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6))) {
-    return PayloadKind::Zip;
-  }
-  // Raw zlib: deflate method, 32 KiB window at most, header checksum valid, no preset dictionary.
-  if (head.size() >= 2 && (head[0] & 0x0f) == 8 && (head[0] >> 4) <= 7 &&
-      (head[0] * 256 + head[1]) % 31 == 0 && (head[1] & 0x20) == 0) {
-    return PayloadKind::Zlib;
-  }
-
-  // UTF-16 XML: by BOM, or by "<" next to a zero byte.
-  if (head.size() >= 2 && ((head[0] == 0xff && head[1] == 0xfe) || (head[0] == 0xfe && head[1] == 0xff))) {
-    return PayloadKind::Xml;
-  }
-  if (head.size() >= 2 && ((head[0] == '<' && head[1] == 0) || (head[0] == 0 && head[1] == '<'))) {
-    return PayloadKind::Xml;
-  }
-
-  // UTF-8 XML: optional BOM, optional whitespace, then '<'.
-  size_t pos = 0;
-  if (head.size() >= 3 && head[0] == 0xef && head[1] == 0xbb && head[2] == 0xbf) {
-    pos = 3;
-  }
-  while (pos < head.size() && (head[pos] == ' ' || head[pos] == '\t' || head[pos] == '\r' || head[pos] == '\n')) {
-    ++pos;
-  }
-  if (pos < head.size() && head[pos] == '<') {
-    return PayloadKind::Xml;
-  }
-  return PayloadKind::Unknown;
-}
-
-const char* payloadKindName(PayloadKind kind)
-{
-  switch (kind) {
-  case PayloadKind::Gzip:
-    return "gzip";
-  case PayloadKind::Zip:
-    return "zip";
-  case PayloadKind::Zlib:
-    return "zlib";
-  case PayloadKind::Xml:
-    return "xml";
-  case PayloadKind::Unknown:
-    return "unknown";
-  }
-  return "unknown";
-}
-
-UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit)
+UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings,
+                            const DocumentVisitor& visit, std::optional<InputKind> kind)
 {
   // The payload is in memory: a zip is parsed in place.
   Unpacker unpacker(limits, warnings, visit);
   MemorySource source(payload);
-  unpacker.unpack(source, payload, "", 0);
+  unpacker.unpack(source, payload, "", 0, kind);
   return unpacker.finish();
 }
 
-UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit)
+UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit,
+                           std::optional<InputKind> kind)
 {
   // A stream: gzip, zlib and XML flow through; only a zip is read into memory.
   Unpacker unpacker(limits, warnings, visit);
-  unpacker.unpack(payload, std::nullopt, "", 0);
+  unpacker.unpack(payload, std::nullopt, "", 0, kind);
   return unpacker.finish();
 }
 

@@ -1,9 +1,7 @@
 /*
  * unpack.hh - from a payload to the XML documents inside it.
  *
- * Payloads are recognised by their bytes, never by names or MIME types:
- * gzip (1f 8b), zip (PK 03 04 / PK 05 06), raw zlib (78 01|5e|9c|da), XML
- * (optional BOM or whitespace, then '<'; UTF-16 by BOM).  Containers nest
+ * Each layer is recognised by its bytes (classify.hh).  Containers nest
  * (gzip in gzip, gzip in zip) up to Limits::maxNesting.  Each XML document is
  * handed to the visitor as a stream; nothing is inflated ahead of the parser,
  * so a decompression bomb is stopped by the caps or by the parser's first
@@ -14,33 +12,18 @@
 #pragma once
 
 #include "collector/intake/byte-source.hh"
+#include "collector/intake/classify.hh"
 #include "collector/common/limits.hh"
 #include "collector/common/warnings.hh"
 
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace dmarcwatch::collector
 {
-
-enum class PayloadKind
-{
-  Unknown,
-  Gzip,
-  Zip,
-  Zlib,
-  Xml
-};
-
-//! Leading bytes every sniffer looks at (payload, mail part, mbox, the CLI's input): room for blank
-//! padding lines.  One window everywhere, so that every layer calls a payload the same kind.
-constexpr size_t s_sniffBytes = 4096;
-
-//! \brief Classify a payload by its first bytes (at least 4 wanted; fewer allowed).
-PayloadKind sniffPayload(std::span<const uint8_t> head);
-const char* payloadKindName(PayloadKind kind);
 
 /*!
  * Called once per XML document found. label names where it came from
@@ -59,16 +42,20 @@ struct UnpackOutcome
 
 /*!
  * \brief Find every XML document in a payload held in memory and visit it.
- * \throw ParseError when the payload as a whole is unusable (unknown format, corrupt container), and when
+ * \param kind what the caller's classify() made of the payload (it is not classified again); without
+ *        it the payload is classified here.  Inner layers are always classified at their own layer.
+ * \throw ParseError when the payload as a whole is unusable (no payload kind, corrupt container), and when
  *        no document was visited successfully while member errors were recorded (the message joins them
  *        with "; "); LimitError for caps.  A visitor's ParseError outside a zip propagates as it is.
  */
-UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit);
+UnpackOutcome unpackPayload(std::span<const uint8_t> payload, const Limits& limits, Warnings& warnings,
+                            const DocumentVisitor& visit, std::optional<InputKind> kind = std::nullopt);
 
 /*!
  * \brief The same for a payload that is streamed (a big file): gzip, zlib and XML stream; a zip is read
  * into memory first, up to Limits::maxMessageBytes.
  */
-UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit);
+UnpackOutcome unpackStream(ByteSource& payload, const Limits& limits, Warnings& warnings, const DocumentVisitor& visit,
+                           std::optional<InputKind> kind = std::nullopt);
 
 } // namespace dmarcwatch::collector

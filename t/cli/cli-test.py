@@ -216,6 +216,46 @@ def main():
         rc, out, err = run("--db", os.path.join(blocker, "db"), "deliver", stdin=mail)
         check(rc == 75 and "temporary failure" in err, "deliver: the store cannot be opened: EX_TEMPFAIL (75)", out + err)
 
+        # One decision for every way in (issue 10): a file, stdin and deliver classify an input
+        # alike.  Before, deliver skipped any number of blank lines before a message and stored
+        # what `ingest` refused as "not a report", and `ingest` took an mbox that opened with a
+        # blank line for one mail (its second report was lost).
+        with open(os.path.join(SAMPLES, "parsedmarc-zoho.xml"), "rb") as f:
+            xml = f.read()
+        with open(os.path.join(SAMPLES, "modoboa-google.eml"), "rb") as f:
+            eml = f.read()
+        html = b"<!DOCTYPE html>\n<html><body><p>Your DMARC report</p></body></html>\n"
+        cases = [("report XML", xml, True), ("XML after 5000 blank bytes", b"\n" * 5000 + xml, False),
+                 ("mail after blank lines", b"\n \n\r\n" + eml, True),
+                 ("mail after 5000 blank bytes", b"\n" * 5000 + eml, False), ("HTML page", html, False)]
+        for n, (name, data, want) in enumerate(cases):
+            path = os.path.join(tmp, f"same{n}")
+            with open(path, "wb") as f:
+                f.write(data)
+            got = {}
+            for way, args, stdin in (("file", ("ingest", "--json", path), None), ("stdin", ("ingest", "--json", "-"), data),
+                                     ("deliver", ("deliver", "--json"), data)):
+                rc, out, err = run("--db", os.path.join(tmp, f"db-same{n}"), *args, stdin=stdin)
+                obj = (json_lines(out) or [{}])[0]
+                got[way] = (rc == 0 and bool(obj.get("reports")), obj.get("error"))
+            check(all(found == want for found, _ in got.values()),
+                  f"{name}: {'stored' if want else 'refused'} as a file, on stdin and by deliver", got)
+        mbox = b"\n" + b"".join(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + m.replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n\n"
+                                for m in (eml, xml))
+        with open(os.path.join(tmp, "lead.mbox"), "wb") as f:
+            f.write(mbox)
+        for way, args, stdin in (("file", ("ingest", "--json", os.path.join(tmp, "lead.mbox")), None),
+                                 ("stdin", ("ingest", "--json", "-"), mbox)):
+            rc, out, err = run("--db", os.path.join(tmp, f"db-lead-{way}"), *args, stdin=stdin)
+            obj = (json_lines(out) or [{}])[0]
+            check(rc == 0 and len(obj.get("reports", [])) == 2 and obj.get("messages") == 2,
+                  f"an mbox opening with a blank line ({way}): 2 messages, 2 reports", out + err)
+        rc, out, err = run("--db", os.path.join(tmp, "db-lead-deliver"), "deliver", "--json",
+                           stdin=b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + eml)
+        obj = (json_lines(out) or [{}])[0]
+        check(rc == 0 and len(obj.get("reports", [])) == 1 and "messages" not in obj,
+              "deliver: a From_ line (pipe flag F) heads one message", out + err)
+
         # reports and status
         rc, out, _ = run("--db", db, "reports", "--json")
         reports = json.loads(out)["reports"]

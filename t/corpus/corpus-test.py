@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Corpus acceptance test: every file of ../shared/corpus/MANIFEST.tsv through
+"""Corpus acceptance test: every file of shared/corpus/MANIFEST.tsv through
 `dmarcwatch --db NEW ingest --json FILE`, a fresh store per file.
 
 - clean classes (real, real-email, synthetic, spec-example, dmarcbis, and edge
@@ -12,6 +12,9 @@
 - the whole corpus ingested twice into one store: the second pass stores
   nothing new.
 
+The corpus is $CORPUS when set, else shared/corpus beside the nearest ancestor
+of SRCDIR or BUILDDIR that has one (t/lib/find-corpus.sh: shared/ beside the
+checkout, found from a distcheck tree inside the build directory too).
 Prints one line per check and ends with "N passed, M failed".  Exit 77
 (skipped) when the corpus is absent.
 """
@@ -56,14 +59,28 @@ REFUSED = {
 }
 
 
+def find_corpus(srcdir, builddir):
+    """CORPUS when set (an override); else shared/corpus beside an ancestor of the source or the
+    build tree (t/lib/find-corpus.sh), so that a distcheck tree finds it too; else ""."""
+    if os.environ.get("CORPUS"):
+        return os.environ["CORPUS"]
+    finder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib", "find-corpus.sh")
+    return subprocess.run(["sh", finder, srcdir, builddir], capture_output=True, text=True).stdout.strip()
+
+
 def main():
-    corpus = os.environ.get("CORPUS") or os.path.join(os.environ.get("SRCDIR", "."), "..", "shared", "corpus")
+    srcdir = os.environ.get("SRCDIR", ".")
     builddir = os.environ.get("BUILDDIR", ".")
+    corpus = find_corpus(srcdir, builddir)
     binary = os.path.join(builddir, "collector", "cli", "dmarcwatch")
+    if not corpus:
+        print(f"# SKIP: CORPUS not set and no shared/corpus/MANIFEST.tsv beside {srcdir}, {builddir} or a parent")
+        return 77
     manifest = os.path.join(corpus, "MANIFEST.tsv")
     if not os.path.exists(manifest):
         print(f"# SKIP: no corpus at {corpus}")
         return 77
+    print(f"# corpus: {corpus}")
 
     rows = []
     with open(manifest, encoding="utf-8") as f:

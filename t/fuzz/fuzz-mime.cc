@@ -2,7 +2,7 @@
  * fuzz-mime.cc - fuzz target: one mail message through the MIME walker.
  *
  * The input is an RFC 5322 message (seed corpus: t/fuzz/corpus-mime/, copied from
- * the .eml files of t/data).  It runs looksLikeMail, extractPayloadParts (multipart
+ * the .eml files of t/data).  It runs classify, extractPayloadParts (multipart
  * nesting, base64, quoted-printable, header folding, sniffing) and
  * summarizeMail, plus the two body decoders over the raw bytes, and checks
  * the promises of mime.hh: summaries are printable ASCII, parts are within
@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
   const std::string_view message(reinterpret_cast<const char*>(data), size);
 
   // Step: the cheap helpers first; they take any bytes and never throw ParseError.
-  (void)collector::looksLikeMail(std::span<const uint8_t>(data, size));
+  (void)collector::classify(std::span<const uint8_t>(data, size));
   (void)collector::decodeBase64(message);
   (void)collector::decodeQuotedPrintable(message);
 

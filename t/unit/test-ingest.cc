@@ -2,12 +2,14 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/intake/classify.hh"
 #include "collector/intake/inflate.hh"
 #include "collector/ingest/ingest.hh"
 #include "t/unit/test-util.hh"
 #include "t/unit/zip-writer.hh"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 using namespace dmarcwatch::collector;
@@ -69,9 +71,107 @@ std::string smallReport(const std::string& id, const std::string& more = "")
   return xml;
 }
 
+//! What one entry point made of an input: a report found, or refused (and why).
+std::string decision(const IngestOutcome& outcome)
+{
+  if (!outcome.failed()) {
+    return "report";
+  }
+  return "refused (" + (outcome.errors.empty() ? std::string("no report") : outcome.errors.front()) + ")";
+}
+
+std::string mailWith(const std::string& payload)
+{
+  return "From: r@unit.test\nSubject: report\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+         "Content-Type: text/plain\n\nsummary\n--b\nContent-Type: application/octet-stream\n\n" +
+         payload + "\n--b--\n";
+}
+
+const char* const s_fromLine = "From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n";
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(test_ingest)
+
+BOOST_AUTO_TEST_CASE(every_entry_point_reaches_the_same_decision)
+{
+  // One input, every way in: a file (the CLI in memory, and streamed), a message (deliver, the
+  // milter), a part of a mail, a message of an mbox.  Each must find the report or refuse it
+  // alike.  Before, the mail walker skipped any number of blank lines before a message while the
+  // command line looked 4096 bytes far, so a report after 5000 blank bytes was stored by deliver
+  // and refused as a file.
+  const std::string report = smallReport("same");
+  const std::string blank = "  \r\n\t\n";
+  auto pad = [&](size_t n) {
+    std::string out;
+    while (out.size() < n) {
+      out += blank;
+    }
+    out.resize(n);
+    return out;
+  };
+  struct Case
+  {
+    std::string name;
+    std::string input;
+    bool isMail; //!< a mail (an attached .eml is no report: no mail-part and stream entries)
+    bool want;
+  };
+  const std::vector<Case> cases = {
+    {"plain XML", report, false, true},
+    {"BOM before the XML", "\xef\xbb\xbf" + report, false, true},
+    {"BOM, blank lines and spaces before the XML", "\xef\xbb\xbf\r\n\r\n  \t" + report, false, true},
+    {"'<' on the window's last byte", pad(s_sniffBytes - 1) + report, false, true},
+    {"'<' just past the window", pad(s_sniffBytes) + report, false, false},
+    {"5000 blank bytes before the XML", pad(5000) + report, false, false},
+    {"zlib of XML after 5000 blank bytes", deflateBytes(pad(5000) + report, 1 << 20), false, false},
+    {"zlib of padded XML inside the window", deflateBytes(pad(2000) + report, 1 << 20), false, true},
+    {"an HTML page", "<!DOCTYPE html>\n<html><body><p>your report</p></body></html>\n", false, false},
+    {"a mail", mailWith(report), true, true},
+    {"a mail after blank lines", "\n \n\r\n" + mailWith(report), true, true},
+    {"a mail after 5000 blank bytes", pad(5000) + "\n" + mailWith(report), true, false},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.name)
+    {
+      TempDir dir;
+      Store store(dir.path().string(), {});
+      Limits limits;
+      Ingester ingester(store, limits);
+      std::map<std::string, std::string> got;
+      got["file"] = decision(ingester.ingestBytes(bytesOf(c.input), "file"));
+      got["message (deliver, milter)"] = decision(ingester.ingestMessage(c.input, "message"));
+      const std::string mboxText = s_fromLine + c.input + "\n";
+      MemorySource mbox(mboxText);
+      got["mbox message"] = decision(ingester.ingestMbox(mbox, "mbox"));
+      if (!c.isMail) {
+        got["mail part"] = decision(ingester.ingestMessage(mailWith(c.input), "mail"));
+        MemorySource stream(c.input);
+        got["stream"] = decision(ingester.ingestStream(stream, "stream"));
+      }
+      for (const auto& [entry, what] : got) {
+        BOOST_CHECK_MESSAGE((what == "report") == c.want, entry << ": got " << what << ", want " << (c.want ? "report" : "refused"));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mbox_is_an_mbox_after_blank_lines_too)
+{
+  // An mbox that opens with a blank line: the splitter skips it, but the command line called the
+  // input one mail because it did not start with "From " (the second report was lost).
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  const std::string mbox = "\n" + std::string(s_fromLine) + mailWith(smallReport("mbox-1")) + "\n" + s_fromLine +
+                           mailWith(smallReport("mbox-2")) + "\n";
+  auto outcome = ingester.ingestBytes(bytesOf(mbox), "lead.mbox");
+  BOOST_CHECK(outcome.errors.empty());
+  BOOST_CHECK_EQUAL(outcome.reports.size(), 2U);
+  BOOST_REQUIRE(outcome.messages.has_value());
+  BOOST_CHECK_EQUAL(*outcome.messages, 2U);
+}
 
 BOOST_AUTO_TEST_CASE(samples_give_expected_totals_and_dedup)
 {
@@ -172,6 +272,47 @@ BOOST_AUTO_TEST_CASE(damaged_zip_member_stores_nothing)
   BOOST_REQUIRE_EQUAL(outcome64.reports.size(), 1U);
   BOOST_CHECK(outcome64.reports[0].status == StoreStatus::Stored);
   BOOST_CHECK_EQUAL(store.listReports().size(), 2U);
+}
+
+BOOST_AUTO_TEST_CASE(mboxcl2_stores_every_report_and_counts_messages)
+{
+  // mboxcl2: "From " lines in a body are not quoted, the Content-Length field says where the body
+  // ends.  Before, the dated From_ line in the summary split the first mail: its report was cut
+  // off from the mail's header and lost, and three messages were counted.
+  auto cl2 = [](const std::string& summary, const std::string& id, const std::string& length = "") {
+    const std::string body = "--b\nContent-Type: text/plain\n\n" + summary + "\n--b\nContent-Type: application/octet-stream\n\n" +
+                             smallReport(id) + "\n--b--\n";
+    return std::string("From r@unit.test Thu Jan  1 00:00:00 2026\nFrom: r@unit.test\nSubject: report ") + id +
+           "\nContent-Type: multipart/mixed; boundary=b\nContent-Length: " +
+           (length.empty() ? std::to_string(body.size()) : length) + "\n\n" + body + "\n";
+  };
+  const std::string summary = "Hello,\n\nFrom the desk of the postmaster:\n\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 2026\n"
+                              "your report is attached.";
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  const std::string mbox = cl2(summary, "cl2-1") + cl2("Hello.", "cl2-2");
+  auto outcome = ingester.ingestBytes(bytesOf(mbox), "cl2.mbox");
+  BOOST_CHECK(outcome.errors.empty());
+  BOOST_CHECK(outcome.warnings.empty());
+  BOOST_CHECK_EQUAL(outcome.reports.size(), 2U);
+  BOOST_REQUIRE(outcome.messages.has_value());
+  BOOST_CHECK_EQUAL(*outcome.messages, 2U);
+
+  // A Content-Length that does not fit (past the end, or not a number) falls back to From_
+  // lines: the mails without From_ lines in their bodies are all read, nothing swallowed.
+  for (const std::string length : {"99999", "12", "x"}) {
+    BOOST_TEST_CONTEXT("Content-Length: " << length)
+    {
+      const std::string wrong = cl2("Hello.", "cl2-wrong-1" + length, length) + cl2("Hello.", "cl2-wrong-2" + length, length);
+      auto fallen = ingester.ingestBytes(bytesOf(wrong), "wrong.mbox");
+      BOOST_CHECK(fallen.errors.empty());
+      BOOST_CHECK_EQUAL(fallen.reports.size(), 2U);
+      BOOST_REQUIRE(fallen.messages.has_value());
+      BOOST_CHECK_EQUAL(*fallen.messages, 2U);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(xml_after_blank_padding_is_a_report_at_every_layer)

@@ -36,11 +36,6 @@ Split split(const std::string& mbox, const Limits& limits = Limits{})
   return out;
 }
 
-std::span<const uint8_t> bytes(std::string_view s)
-{
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 void touch(const std::filesystem::path& path)
 {
   std::ofstream(path) << "Subject: x\n\nbody\n";
@@ -49,13 +44,6 @@ void touch(const std::filesystem::path& path)
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(test_mailbox)
-
-BOOST_AUTO_TEST_CASE(looks_like_mbox)
-{
-  BOOST_CHECK(looksLikeMbox(bytes("From MAILER-DAEMON Thu Jan  1 00:00:00 2024\n")));
-  BOOST_CHECK(!looksLikeMbox(bytes("From: a@b\n")));
-  BOOST_CHECK(!looksLikeMbox(bytes("")));
-}
 
 BOOST_AUTO_TEST_CASE(three_messages_with_quoting)
 {
@@ -99,6 +87,75 @@ BOOST_AUTO_TEST_CASE(from_lines_without_blank_line_before)
   BOOST_CHECK_EQUAL(got.messages[0], "Subject: one\n\nbody\n");
   BOOST_CHECK_EQUAL(got.messages[1], "Subject: two\n\nHello,\nFrom the desk of the postmaster, on Jan 3 at 10:00 in 2024\n");
   BOOST_CHECK_EQUAL(got.messages[2], "Subject: three\r\n\r\nx\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(mboxcl2_content_length_keeps_from_lines_in_the_body)
+{
+  // mboxcl2 (mutt, Solaris mail): no ">From " quoting, the body is Content-Length bytes.  Its
+  // "From " lines after blank lines, even a dated one, are body text (before: each one split
+  // the message, and the report after them was cut off from its header).
+  const std::string body1 = "Hello,\n\nFrom the desk of the postmaster\n\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 2026\n"
+                            ">From stays as it is\n";
+  const std::string header1 = "Subject: one\nContent-Length: " + std::to_string(body1.size()) + "\n\n";
+  const std::string header2 = "Subject: two\ncontent-length : 4\n\n"; // body without its last line break
+  const std::string header3 = "Subject: three\r\nContent-Length: 3\r\n\r\n";
+  const Split got = split("From a@b.test Thu Jan  1 00:00:00 2026\n" + header1 + body1 + "\n" +
+                          "From c@d.test Thu Jan  1 00:00:01 2026\n" + header2 + "last\n" +
+                          "From e@f.test Thu Jan  1 00:00:02 2026\r\n" + header3 + "x\r\n");
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 3U);
+  BOOST_CHECK_EQUAL(got.messages[0], header1 + body1);
+  BOOST_CHECK_EQUAL(got.messages[1], header2 + "last");
+  BOOST_CHECK_EQUAL(got.messages[2], header3 + "x\r\n");
+  for (const auto& error : got.errors) {
+    BOOST_CHECK(error.empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mboxcl2_wrong_content_length_falls_back_to_from_lines)
+{
+  // A Content-Length is honoured only when a From_ line (after at most one blank line) or the end
+  // of the input follows the body it counts, as mutt checks; otherwise the message is split by
+  // From_ lines as if it had none, and nothing of the next messages is swallowed.
+  Limits small;
+  small.maxMessageBytes = 200;
+  const std::vector<std::pair<std::string, Limits>> wrong = {
+    {"Content-Length: 100000\n", Limits{}},  // past the end of the input
+    {"Content-Length: 3\n", Limits{}},       // ends inside the first body line
+    {"Content-Length: 10\n", Limits{}},      // ends after the first body line, more text follows
+    {"Content-Length: 25\n", Limits{}},      // ends inside the next message
+    {"Content-Length: abc\n", Limits{}},
+    {"Content-Length: -5\n", Limits{}},
+    {"Content-Length: 99999999999999999999999\n", Limits{}}, // over 64 bits
+    {"Content-Length: 150\n", small},        // over the message cap with its header
+    {"Content-Length: 15\nContent-Length: 15\n", Limits{}}, // twice: which one?
+  };
+  for (const auto& [field, limits] : wrong) {
+    BOOST_TEST_CONTEXT(field)
+    {
+      const std::string first = "Subject: one\n" + field + "\nbody line\nmore\n";
+      const Split got = split("From a@b.test Thu Jan  1 00:00:00 2026\n" + first + "\n" +
+                              "From c@d.test Thu Jan  1 00:00:01 2026\nSubject: two\n\nsecond\n\n" +
+                              "From e@f.test Thu Jan  1 00:00:02 2026\nSubject: three\n\nthird\n", limits);
+      BOOST_REQUIRE_EQUAL(got.messages.size(), 3U);
+      BOOST_CHECK_EQUAL(got.messages[0], first);
+      BOOST_CHECK_EQUAL(got.messages[1], "Subject: two\n\nsecond\n");
+      BOOST_CHECK_EQUAL(got.messages[2], "Subject: three\n\nthird\n");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_content_lengths_cost_linear_time)
+{
+  // 20,000 messages each claiming a body of 1,000,000 bytes: each claim reads ahead and is found
+  // wrong.  The bytes read ahead are split again once, by From_ lines only, so the work stays
+  // linear (reading ahead again from each message would be 20,000 x 1 MB).
+  std::string mbox;
+  for (int i = 0; i < 20000; ++i) {
+    mbox += "From x@y.test Thu Jan  1 00:00:00 2026\nContent-Length: 1000000\n\nbody " + std::to_string(i) + "\n\n";
+  }
+  const Split got = split(mbox);
+  BOOST_REQUIRE_EQUAL(got.messages.size(), 20000U);
+  BOOST_CHECK_EQUAL(got.messages[19999], "Content-Length: 1000000\n\nbody 19999\n");
 }
 
 BOOST_AUTO_TEST_CASE(crlf_and_no_final_newline)

@@ -56,11 +56,6 @@ Extracted extract(const std::string& message, const Limits& limits = Limits{})
   return out;
 }
 
-PayloadKind kindOf(const MailPart& part)
-{
-  return sniffPayload(bytes(std::string_view(part.body).substr(0, 512)));
-}
-
 //! Report ids in the XML documents of a part (after unpacking).
 std::vector<std::string> reportIds(const MailPart& part)
 {
@@ -89,27 +84,13 @@ std::string onlyReportId(const std::string& file)
 
 BOOST_AUTO_TEST_SUITE(test_mime)
 
-BOOST_AUTO_TEST_CASE(looks_like_mail)
-{
-  BOOST_CHECK(looksLikeMail(bytes("From: a@b\r\n")));
-  BOOST_CHECK(looksLikeMail(bytes("Received: from x\n")));
-  BOOST_CHECK(looksLikeMail(bytes("X-Odd_Name.1 : value\n")));
-  BOOST_CHECK(looksLikeMail(bytes("From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n")));
-  BOOST_CHECK(looksLikeMail(bytes("   \nDelivered-To: x@y\n")));
-  BOOST_CHECK(!looksLikeMail(bytes("<?xml version=\"1.0\"?>")));
-  BOOST_CHECK(!looksLikeMail(bytes("<dmarc:feedback xmlns:dmarc=\"x\">")));
-  BOOST_CHECK(!looksLikeMail(bytes("\x1f\x8b\x08")));
-  BOOST_CHECK(!looksLikeMail(bytes("just some words\n")));
-  BOOST_CHECK(!looksLikeMail(bytes("")));
-}
-
 BOOST_AUTO_TEST_CASE(base64_unpadded_odd_lines)
 {
   const Extracted got = extract(readData("mime-base64-unpadded.eml"));
   BOOST_REQUIRE_EQUAL(got.parts.size(), 1U);
   BOOST_CHECK_EQUAL(got.parts[0].contentType, "application/gzip");
   BOOST_CHECK_EQUAL(got.parts[0].filename, "a.example!example.com!1700000000!1700086399.xml.gz");
-  BOOST_CHECK(kindOf(got.parts[0]) == PayloadKind::Gzip);
+  BOOST_CHECK(got.parts[0].kind == InputKind::Gzip);
   const auto ids = reportIds(got.parts[0]);
   BOOST_REQUIRE_EQUAL(ids.size(), 1U);
   BOOST_CHECK_EQUAL(ids[0], "rep-a");
@@ -122,7 +103,7 @@ BOOST_AUTO_TEST_CASE(quoted_printable_xml)
   BOOST_REQUIRE_EQUAL(got.parts.size(), 1U);
   BOOST_CHECK_EQUAL(got.parts[0].contentType, "text/xml");
   BOOST_CHECK_EQUAL(got.parts[0].filename, "report.xml");
-  BOOST_CHECK(kindOf(got.parts[0]) == PayloadKind::Xml);
+  BOOST_CHECK(got.parts[0].kind == InputKind::Xml);
   BOOST_CHECK(got.parts[0].body.find("<org_name>a.example</org_name>") != std::string::npos);
   BOOST_CHECK(got.parts[0].body.find('=') == got.parts[0].body.find("=\"1.0\""));
 }
@@ -153,7 +134,7 @@ BOOST_AUTO_TEST_CASE(html_summaries_skipped)
 {
   const Extracted got = extract(readData("mime-html-summary.eml"));
   BOOST_REQUIRE_EQUAL(got.parts.size(), 1U);
-  BOOST_CHECK(kindOf(got.parts[0]) == PayloadKind::Gzip);
+  BOOST_CHECK(got.parts[0].kind == InputKind::Gzip);
   BOOST_CHECK_EQUAL(got.parts[0].filename, "a report.xml.gz");
   BOOST_CHECK(got.warnings.empty());
 }
@@ -358,7 +339,8 @@ BOOST_AUTO_TEST_CASE(corpus_mails)
     }
     const std::string message = dmarcwatch::test::readFile(path);
     const bool wantPayload = cols[11].find("report-attachments=1") != std::string::npos;
-    if (!looksLikeMail(bytes(std::string_view(message).substr(0, 512)))) {
+    const InputKind kind = classify(message).kind;
+    if (kind != InputKind::Mail && kind != InputKind::Mbox) {
       BOOST_CHECK_MESSAGE(!wantPayload, cols[0] << ": not recognised as mail");
       continue;
     }

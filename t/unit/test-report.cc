@@ -89,11 +89,11 @@ std::vector<ReportHeader> corpusHeaders(const std::string& bytes)
     catch (const ParseError&) {
     }
   };
-  auto head = std::span(reinterpret_cast<const uint8_t*>(bytes.data()), std::min(bytes.size(), s_sniffBytes));
-  if (sniffPayload(head) != PayloadKind::Unknown) {
+  const InputKind kind = classify(bytes).kind;
+  if (isPayloadKind(kind)) {
     unpack(bytes);
   }
-  else if (looksLikeMail(head)) {
+  else if (kind == InputKind::Mail || kind == InputKind::Mbox) {
     for (const auto& part : extractPayloadParts(bytes, limits, warnings)) {
       unpack(part.body);
     }

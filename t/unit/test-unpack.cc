@@ -1,6 +1,6 @@
 /*
- * test-unpack.cc - payload sniffing and the recursive unpacker: gzip, zlib,
- * zip, XML encodings, nesting, per-member errors, caps, error propagation.
+ * test-unpack.cc - the recursive unpacker: gzip, zlib, zip, XML encodings,
+ * nesting, per-member errors, caps, error propagation.
  */
 #define BOOST_TEST_DYN_LINK
 #define BOOST_TEST_NO_MAIN
@@ -25,8 +25,6 @@ std::span<const uint8_t> bytes(std::string_view s)
 {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
-
-PayloadKind sniff(std::string_view s) { return sniffPayload(bytes(s)); }
 
 //! Documents found: label -> content.
 struct Found
@@ -89,39 +87,6 @@ bool hasReport(const std::string& doc, const std::string& id)
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(test_unpack)
-
-BOOST_AUTO_TEST_CASE(sniff_magic_bytes)
-{
-  BOOST_CHECK(sniff("\x1f\x8b\x08\x00") == PayloadKind::Gzip);
-  BOOST_CHECK(sniff(std::string_view("PK\x03\x04", 4)) == PayloadKind::Zip);
-  BOOST_CHECK(sniff(std::string_view("PK\x05\x06", 4)) == PayloadKind::Zip);
-  BOOST_CHECK(sniff(std::string_view("PK\x01\x02", 4)) == PayloadKind::Unknown);
-  for (const char* zlib : {"\x78\x01", "\x78\x5e", "\x78\x9c", "\x78\xda"}) {
-    BOOST_CHECK(sniff(zlib) == PayloadKind::Zlib);
-  }
-  // 0x78 with a bad header checksum is not zlib.
-  BOOST_CHECK(sniff("\x78\x9d") == PayloadKind::Unknown);
-  BOOST_CHECK(sniff("x marks") == PayloadKind::Unknown);
-  BOOST_CHECK(sniff("") == PayloadKind::Unknown);
-  BOOST_CHECK(sniff("\x1f") == PayloadKind::Unknown);
-}
-
-BOOST_AUTO_TEST_CASE(sniff_xml_forms)
-{
-  BOOST_CHECK(sniff("<?xml version=\"1.0\"?>") == PayloadKind::Xml);
-  BOOST_CHECK(sniff("<feedback>") == PayloadKind::Xml);
-  BOOST_CHECK(sniff(" \r\n\t<feedback>") == PayloadKind::Xml);
-  BOOST_CHECK(sniff("\xef\xbb\xbf<?xml") == PayloadKind::Xml);
-  BOOST_CHECK(sniff("\xef\xbb\xbf\r\n <?xml") == PayloadKind::Xml);
-  BOOST_CHECK(sniff(std::string_view("\xff\xfe<\0?\0", 6)) == PayloadKind::Xml);
-  BOOST_CHECK(sniff(std::string_view("\xfe\xff\0<\0?", 6)) == PayloadKind::Xml);
-  BOOST_CHECK(sniff(std::string_view("<\0?\0x\0", 6)) == PayloadKind::Xml);
-  BOOST_CHECK(sniff("   ") == PayloadKind::Unknown);
-  BOOST_CHECK(sniff("hello <b>") == PayloadKind::Unknown);
-  BOOST_CHECK(sniff("\xef\xbb\xbfhello") == PayloadKind::Unknown);
-  BOOST_CHECK_EQUAL(payloadKindName(PayloadKind::Zip), "zip");
-  BOOST_CHECK_EQUAL(payloadKindName(PayloadKind::Unknown), "unknown");
-}
 
 BOOST_AUTO_TEST_CASE(plain_xml_and_encodings)
 {
