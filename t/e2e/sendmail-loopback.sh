@@ -4,8 +4,9 @@
 # in them through contrib/sendmail.mc's INPUT_MAIL_FILTER line, report mail over SMTP, the
 # store checked with `dmarcwatch status --json` / `reports --json`.
 #
-#   mx     milter over TCP (ReportAction keep), relays everything to an smtp-sink
-#   mxd    milter over a unix socket in a directory under /tmp (ReportAction discard)
+#   mx     milter over TCP (ReportAction keep) with F=T, relays everything to an smtp-sink
+#   mxd    milter over a unix socket in a directory under /tmp (ReportAction discard),
+#          the recipe as shipped (no F=: mail flows while the milter is down)
 #   front  no milter; relays to mx and queues what mx refuses (as any MTA before it would)
 #   sink   smtp-sink -d: one file per delivery, read by maildir-check.py --sink
 #
@@ -18,6 +19,8 @@
 #   3. ReportAction discard: a report to the rua address only is stored and not delivered;
 #      with another recipient only that one gets the mail, without our header
 #   4. SIGTERM: each milter exits 0, quickly
+#   5. the milter down, no F= flag: Sendmail passes mail on unfiltered (the rua mailbox gets
+#      the report, without our header, for a later `dmarcwatch ingest`)
 # Runs as PID 1 of its own mount, UTS and pid namespaces (the qualified host name and
 # /dev/log Sendmail needs; everything started there dies with it).  Exit 77 unless root
 # with the sendmail .debs fetched by setup.sh, unshare, m4, smtp-sink and python3.
@@ -112,7 +115,7 @@ start_sendmail() { # NAME PORT NEXT [MILTER [-qINTERVAL]]
   sm_start "$1" "$TMP" "$2" ${5:+"$5"} || return 1
   SMPID[$1]=$SM_PID
 }
-check "Sendmail mx (milter inet:$MPORT, F=T) listens on $MX" start_sendmail mx "$MX" "$SINK" "inet:$MPORT@127.0.0.1"
+check "Sendmail mx (milter inet:$MPORT, F=T) listens on $MX" start_sendmail mx "$MX" "$SINK" "inet:$MPORT@127.0.0.1, F=T"
 check "Sendmail mxd (milter local:$TMP/run-d/milter.sock) listens on $MXD" \
   start_sendmail mxd "$MXD" "$SINK" "local:$TMP/run-d/milter.sock"
 check "Sendmail front (no milter, queue run every 2 s) listens on $FRONT" start_sendmail front "$FRONT" "$MX" "" -q2s
@@ -243,5 +246,17 @@ for which in MPID DPID; do
   ms=$(($(now_ms) - ts))
   check "SIGTERM: milter ($which) exit status $rc after $ms ms" test "$rc" -eq 0 -a "$ms" -lt 2000
 done
+
+# ===== 5. the milter down: as shipped (no F=), Sendmail passes mail on unfiltered =====
+: >"$TMP/spec5"
+: >"$TMP/expect5"
+n=0
+add "$TMP/spec5" "$TMP/expect5" s5 "$TMP/gen3/report-1.eml" rua@example.test \
+  "example.test/rua"$'\t^$\t'"$TMP/gen3/report-1.eml"
+mxd_before=$(sm_sent mxd "$TMP")
+send "$MXD" s5 "$TMP/spec5" "$TMP/sent5" && pass "phase 5: mxd accepted a report with its milter down" ||
+  { fail "phase 5: SMTP answers"; sed 's/^/#   /' "$TMP/sent5" | head -5; }
+check "phase 5: mxd relayed it to the sink" wait_for 30 sent_at_least mxd $((mxd_before + 1))
+verify "phase 5" "$TMP/expect5" --sink "$TMP/sink"
 echo "# total $(($(now_ms) - T0)) ms"
 summary
