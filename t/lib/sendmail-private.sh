@@ -124,7 +124,8 @@ sm_find_tree() {
     SM_WHY="no sendmail binary or sendmail-cf in $tree"
     return 1
   fi
-  SM_VERSION=$("$SM_BIN" -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version //p')
+  # -bt without a .cf prints the version, then fails: not an error here (pipefail callers).
+  SM_VERSION=$({ "$SM_BIN" -d0.1 -bt </dev/null 2>/dev/null || true; } | sed -n 's/^Version //p')
 }
 
 sm_instance() {
