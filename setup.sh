@@ -18,7 +18,7 @@ case $mode in demo|check|build) ;; *) echo "usage: $0 demo|check|build" >&2; exi
 packages=(
   build-essential autoconf automake autoconf-archive libtool pkg-config make
   libmilter-dev liblmdb-dev lmdb-utils libxml2-dev zlib1g-dev libboost-test-dev
-  postfix miltertest swaks syslog-ng-core python3 libxml2-utils time procps
+  postfix miltertest swaks syslog-ng-core python3 libxml2-utils time procps m4
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -46,6 +46,44 @@ install_packages() {
   return 0
 }
 
+# A private Sendmail for t/e2e/sendmail-loopback.sh and the bench (t/lib/sendmail-private.sh).
+# Debian's sendmail package would replace Postfix, so its .debs are only downloaded and
+# unpacked under $sendmail_cache (the tests run the binary from there), and the libraries
+# sendmail-bin needs are installed.  Without network the tests that need it skip.
+sendmail_cache=/var/cache/dmarcwatch-test/sendmail
+fetch_sendmail() {
+  local pkgs=(sendmail-bin sendmail-base sendmail-cf) p deb libs=() missing=()
+  [ -e "$sendmail_cache/tree/.complete" ] && return 0
+  as_root mkdir -p "$sendmail_cache"
+  for p in "${pkgs[@]}"; do
+    compgen -G "$sendmail_cache/${p}_*.deb" >/dev/null && continue
+    echo "setup: downloading $p into $sendmail_cache"
+    # The package lists may be missing on a machine that had everything else installed.
+    (cd "$sendmail_cache" && as_root apt-get -q -o APT::Sandbox::User=root download "$p") ||
+      { as_root apt-get -o DPkg::Lock::Timeout=300 update -q &&
+        (cd "$sendmail_cache" && as_root apt-get -q -o APT::Sandbox::User=root download "$p"); } ||
+      { echo "setup: cannot download $p: the Sendmail tests will skip" >&2; return 0; }
+  done
+  # sendmail-bin's shared libraries (its Depends that start with lib).
+  deb=$(compgen -G "$sendmail_cache/sendmail-bin_*.deb" | sort | tail -n1)
+  read -r -a libs <<<"$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -n 's/^ *\(lib[^ (|]*\).*/\1/p' | tr '\n' ' ')"
+  for p in "${libs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+      --no-install-recommends "${missing[@]}"
+  fi
+  as_root rm -rf "$sendmail_cache/tree.new"
+  for p in "${pkgs[@]}"; do
+    deb=$(compgen -G "$sendmail_cache/${p}_*.deb" | sort | tail -n1)
+    as_root dpkg -x "$deb" "$sendmail_cache/tree.new"
+  done
+  as_root touch "$sendmail_cache/tree.new/.complete"
+  as_root rm -rf "$sendmail_cache/tree"
+  as_root mv "$sendmail_cache/tree.new" "$sendmail_cache/tree"
+}
+
 build() {
   if [ ! -x configure ] || [ configure.ac -nt configure ]; then
     autoreconf -fi
@@ -60,6 +98,7 @@ build() {
 }
 
 install_packages
+fetch_sendmail
 build
 case $mode in
   build) ;;

@@ -14,6 +14,7 @@
 
 #include "collector/common/log.hh"
 #include "milter/dispatch.hh"
+#include "milter/listener.hh"
 
 #include <atomic>
 #include <cerrno>
@@ -91,7 +92,7 @@ void closeDescriptor(int& fd)
 struct Engine::State
 {
   State(Runtime& rt, int listen) :
-    runtime(rt), listenFd(listen) {}
+    runtime(rt), listenFd(listen), tcp(acceptsTcp(listen)) {}
   ~State()
   {
     closeDescriptor(epollFd);
@@ -102,6 +103,7 @@ struct Engine::State
 
   Runtime& runtime;
   int listenFd; //!< -1 once the engine stopped listening
+  bool tcp;     //!< TCP connections: input without a reply is acknowledged at once (acknowledgeNow)
   int epollFd = -1;
   int wakeFd = -1;
   // Tags for the two descriptors that are not connections (epoll_event.data.ptr).
@@ -291,7 +293,11 @@ void Engine::State::processInput(Connection& conn)
     closeConnection(conn);
     return;
   }
+  bool replying = !conn.out.empty();
   flush(conn);
+  if (tcp && !replying && !conn.closed) {
+    acknowledgeNow(conn.fd); // or Sendmail's next write waits for the delayed ACK
+  }
 }
 
 void Engine::State::flush(Connection& conn)

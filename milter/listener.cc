@@ -1,5 +1,6 @@
 /*
- * listener.cc - parse the Socket setting and open the listening socket.
+ * listener.cc - parse the Socket setting and open the listening socket;
+ * the quick ACK of TCP connections.
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -143,6 +145,22 @@ int openInet(const SocketSpec& where)
 int openListenSocket(const SocketSpec& where, mode_t mode)
 {
   return where.unixPath.empty() ? openInet(where) : openUnix(where.unixPath, mode);
+}
+
+bool acceptsTcp(int listenFd)
+{
+  sockaddr_storage addr{};
+  socklen_t length = sizeof addr;
+  if (getsockname(listenFd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+    return false;
+  }
+  return addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+}
+
+void acknowledgeNow(int fd)
+{
+  int on = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
 }
 
 } // namespace dmarcwatch::milter

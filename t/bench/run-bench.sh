@@ -22,6 +22,8 @@
 #      distinct source IPs (peak RSS target 64 MiB).
 #   3. Mail through a private Postfix (t/bench/bench-postfix.sh), when root,
 #      Postfix and the milter are there; otherwise a note says why not.
+#   4. Plain mail through private Sendmail instances with and without the milter
+#      (t/bench/bench-sendmail.sh), when root with the sendmail .debs of setup.sh.
 # Results go to stdout as Markdown and into t/bench/RESULTS.md between the
 # "bench:begin"/"bench:end" markers (text around them is kept).
 #
@@ -32,7 +34,7 @@
 #   BENCH_SIZES   record counts (default "2000 200000 2000000")
 #   BENCH_REPS    repetitions per measurement (default 5; 3 at >= 1M records)
 #   BENCH_LOCK    0 skips part 1b; BENCH_LOCK_RECORDS its input (2000000)
-#   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3
+#   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3;  BENCH_SENDMAIL  0 skips part 4
 #   BENCH_STATUS_STORE  keep the year store in this directory (and the
 #                 million-source one in DIR-1m) and reuse them when they exist
 #                 (filling them takes minutes); default: fresh stores every
@@ -77,6 +79,20 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/dmarcwatch-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 failures=0
 fail() { echo "run-bench: $*" >&2; failures=$((failures + 1)); }
+# part NAME OUT SCRIPT ARGS...: run one of the bench scripts into OUT (Markdown); its exit 77
+# (skip) and failures become a line of OUT.  Returns the script's exit status.
+part() {
+  local name=$1 out=$2 rc=0
+  shift 2
+  bash "$@" >"$out" 2>"$WORK/$name.err" || rc=$?
+  if [ $rc -eq 77 ]; then
+    echo "Skipped: $(tail -n1 "$WORK/$name.err")" >"$out"
+  elif [ $rc -ne 0 ]; then
+    fail "$(basename "$1") exit $rc: $(tail -n5 "$WORK/$name.err")"
+    echo "Failed (exit $rc): $(tail -n3 "$WORK/$name.err" | tr '|\n' '  ')" >>"$out"
+  fi
+  return $rc
+}
 
 # Step: inputs.  The cache key is a fingerprint of the generator's output, so
 # a changed generator never reuses stale files.
@@ -240,14 +256,7 @@ LOCK_MD=$WORK/lock.md
 if [ "${BENCH_LOCK:-1}" != 0 ]; then
   lock_n=${BENCH_LOCK_RECORDS:-2000000}
   gen_input "$lock_n"
-  rc=0
-  bash "$here/bench-lock.sh" "$IN/r$lock_n.xml.gz" "$IN/r$lock_n.totals" >"$LOCK_MD" 2>"$WORK/lock.err" || rc=$?
-  if [ $rc -eq 77 ]; then
-    echo "Skipped: $(tail -n1 "$WORK/lock.err")" >"$LOCK_MD"
-  elif [ $rc -ne 0 ]; then
-    fail "bench-lock.sh exit $rc: $(tail -n5 "$WORK/lock.err")"
-    echo "Failed (exit $rc): $(tail -n3 "$WORK/lock.err" | tr '|\n' '  ')" >>"$LOCK_MD"
-  fi
+  part lock "$LOCK_MD" "$here/bench-lock.sh" "$IN/r$lock_n.xml.gz" "$IN/r$lock_n.totals" || true
   echo "run-bench: write lock done" >&2
 fi
 
@@ -384,13 +393,7 @@ fi
 POSTFIX_MD=$WORK/postfix.md
 if [ "${BENCH_POSTFIX:-1}" != 0 ]; then
   rc=0
-  bash "$here/bench-postfix.sh" >"$POSTFIX_MD" 2>"$WORK/postfix.err" || rc=$?
-  if [ $rc -eq 77 ]; then
-    echo "Skipped: $(tail -n1 "$WORK/postfix.err")" >"$POSTFIX_MD"
-  elif [ $rc -ne 0 ]; then
-    fail "bench-postfix.sh exit $rc: $(tail -n5 "$WORK/postfix.err")"
-    echo "Failed (exit $rc): $(tail -n3 "$WORK/postfix.err" | tr '\n' ' ')" >>"$POSTFIX_MD"
-  fi
+  part postfix "$POSTFIX_MD" "$here/bench-postfix.sh" || rc=$?
   if [ $rc -eq 0 ]; then
     # The same with every message of a session over one SMTP connection (busy senders reuse
     # connections): the per-connection part of a milter's cost drops out.
@@ -403,6 +406,13 @@ if [ "${BENCH_POSTFIX:-1}" != 0 ]; then
       bash "$here/bench-postfix.sh" >>"$POSTFIX_MD" 2>>"$WORK/postfix.err" || rc=$?
     [ $rc -eq 0 ] || fail "bench-postfix.sh (connection reuse) exit $rc: $(tail -n5 "$WORK/postfix.err")"
   fi
+fi
+
+# Step: part 4, Sendmail and the milter (root and the sendmail .debs; its own script).
+SENDMAIL_MD=$WORK/sendmail.md
+if [ "${BENCH_SENDMAIL:-1}" != 0 ]; then
+  part sendmail "$SENDMAIL_MD" "$here/bench-sendmail.sh" || true
+  echo "run-bench: Sendmail done" >&2
 fi
 
 # Step: the report.
@@ -444,6 +454,12 @@ REPORT=$WORK/report.md
     echo "### Through Postfix with the milter"
     echo
     cat "$POSTFIX_MD"
+  fi
+  if [ -s "$SENDMAIL_MD" ]; then
+    echo
+    echo "### Through Sendmail with the milter"
+    echo
+    cat "$SENDMAIL_MD"
   fi
 } >"$REPORT"
 cat "$REPORT"

@@ -32,6 +32,7 @@ command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
 
 . "$SRCDIR/t/lib/common.sh"
 LIB=$SRCDIR/t/lib
+. "$LIB/e2e-checks.sh"
 T0=$(now_ms)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dw-e2e.XXXXXX")
@@ -86,34 +87,6 @@ RUA=$TMP/mail/example.test/rua
 delivered() { find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l; }
 # at_least DIR N: DIR holds N delivered mails or more (re-evaluated by wait_for)
 at_least() { [ "$(delivered "$1")" -ge "$2" ]; }
-# status_messages DOMAIN: the domain's message total from `dmarcwatch status --json --since all`
-# (the reports are dated 2023: the default window, the last 7 days, holds none of them)
-status_messages() {
-  "$DMARCWATCH" --db "$TMP/db" status --json --since all 2>/dev/null | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(x["messages"] for x in d.get("domains", []) if x["domain"] == sys.argv[1]))' "$1"
-}
-# report_count PREFIX: reports whose id starts with PREFIX (each id once)
-report_count() {
-  "$DMARCWATCH" --db "$TMP/db" reports --json 2>/dev/null | python3 -c '
-import json, sys
-ids = [r["report_id"] for r in json.load(sys.stdin)["reports"] if r["report_id"].startswith(sys.argv[1])]
-print("%d %d" % (len(ids), len(set(ids))))' "$1"
-}
-# verify LABEL EXPECT.tsv: count maildir-check.py lines as results
-verify() {
-  local line
-  while IFS= read -r line; do
-    case $line in
-      PASS*) pass "${line#PASS }" ;;
-      FAIL*) fail "${line#FAIL }" ;;
-      *) echo "#   $line" ;;
-    esac
-  done < <(python3 "$LIB/maildir-check.py" "$TMP/mail" "$2" "$1")
-}
-# sum of n+1 for n = first..last (generated report n holds n + 1 messages)
-gen_total() { python3 -c "import sys; a, b = map(int, sys.argv[1:]); print(sum(n + 1 for n in range(a, b + 1)))" "$1" "$2"; }
 
 # ===== 1. real and generated reports, straight to the milter port =====
 t1=$(now_ms)

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """maildir-check.py - compare delivered mail with what an e2e test expects.
 
-    maildir-check.py MAILROOT EXPECT.tsv LABEL
+    maildir-check.py [--sink] MAILROOT EXPECT.tsv LABEL
 
-MAILROOT holds Maildirs <domain>/<local>/{new,cur}.  EXPECT.tsv lines:
+MAILROOT holds Maildirs <domain>/<local>/{new,cur}; with --sink it is the
+folder of an `smtp-sink -d` (one file per SMTP transaction, its envelope
+recipients in X-Rcpt-Args records before the message), and every recipient
+of a file counts as one copy in its mailbox.  EXPECT.tsv lines:
     TEST_ID <TAB> MAILBOX (domain/local) <TAB> HEADER_REGEX <TAB> SOURCE|-
 TEST_ID is the X-Test-Id header smtp-send.py added.  Each expectation wants
 exactly one delivered copy in MAILBOX whose X-DMARCwatch value matches
 HEADER_REGEX ("^$" means: no such header) and, with SOURCE, whose body equals
-the body of that file byte for byte.  Prints "PASS text" or "FAIL text"
+the body of that file byte for byte (line ends aside); a MAILBOX written
+!domain/local wants no copy there.  Prints "PASS text" or "FAIL text"
 lines (a summary per check kind, first failures in detail) for the caller
 to count.  Exit status 0 when all passed.
 """
@@ -42,9 +46,8 @@ def header_values(head, name):
     return out
 
 
-def main():
-    root, expect_path, label = sys.argv[1:4]
-    delivered = collections.defaultdict(list)  # (test id, mailbox) -> [(header or None, body)]
+def maildir_copies(root):
+    """(mailbox, raw message) for every mail in the Maildirs below root."""
     for domain in os.listdir(root):
         for local in os.listdir(os.path.join(root, domain)):
             for sub in ("new", "cur"):
@@ -53,18 +56,46 @@ def main():
                     continue
                 for name in os.listdir(d):
                     with open(os.path.join(d, name), "rb") as f:
-                        raw = f.read()
-                    head, body = split(raw)
-                    ids = header_values(head, "X-Test-Id")
-                    hdr = header_values(head, "X-DMARCwatch")
-                    for tid in ids[:1]:
-                        delivered[(tid, domain + "/" + local)].append((hdr[0] if hdr else None, body))
+                        yield domain + "/" + local, f.read()
+
+
+def sink_copies(folder):
+    """(mailbox, raw message) for every recipient of every smtp-sink dump file in folder."""
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), "rb") as f:
+            raw = f.read()
+        # smtp-sink writes the data without CRs, and the LF of the closing "." line too.
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        for rcpt in re.findall(rb"^X-Rcpt-Args: <?([^>\s]*)", split(raw)[0], re.M):
+            local, _, domain = rcpt.decode(errors="replace").rpartition("@")
+            yield domain.lower() + "/" + local, raw
+
+
+def main():
+    args = sys.argv[1:]
+    sink = args[:1] == ["--sink"]
+    root, expect_path, label = args[1:4] if sink else args[0:3]
+    delivered = collections.defaultdict(list)  # (test id, mailbox) -> [(header or None, body)]
+    for box, raw in (sink_copies(root) if sink else maildir_copies(root)):
+        head, body = split(raw)
+        ids = header_values(head, "X-Test-Id")
+        hdr = header_values(head, "X-DMARCwatch")
+        for tid in ids[:1]:
+            delivered[(tid, box)].append((hdr[0] if hdr else None, body))
     fails = collections.Counter()
     details = []
     total = collections.Counter()
     with open(expect_path) as f:
         for line in f:
             tid, box, regex, source = line.rstrip("\n").split("\t")
+            if box.startswith("!"):
+                total["absent"] += 1
+                copies = delivered.get((tid, box[1:]), [])
+                if copies:
+                    fails["absent"] += 1
+                    details.append("%s in %s: %d copies, want none" % (tid, box[1:], len(copies)))
+                continue
             total["delivered"] += 1
             copies = delivered.get((tid, box), [])
             if len(copies) != 1:
@@ -84,8 +115,8 @@ def main():
                     fails["unchanged"] += 1
                     details.append("%s: body changed" % tid)
     what = {"delivered": "delivered exactly once", "header": "expected X-DMARCwatch header",
-            "unchanged": "body unchanged"}
-    for kind in ("delivered", "header", "unchanged"):
+            "unchanged": "body unchanged", "absent": "not delivered where none is due"}
+    for kind in ("delivered", "header", "unchanged", "absent"):
         if total[kind]:
             word = "FAIL" if fails[kind] else "PASS"
             print("%s %s: %d/%d %s" % (word, label, total[kind] - fails[kind], total[kind], what[kind]))
