@@ -131,7 +131,10 @@ struct Engine::State
   void acceptAll();
   void readInput(Connection& conn);
   void processInput(Connection& conn);
+  //! Send what is queued; never throws (a connection that cannot be served is closed).
   void flush(Connection& conn);
+  //! setInterest(), closing the connection when epoll refuses. Never throws.
+  void changeInterest(Connection& conn) noexcept;
   void collectFinished();
   void sweep(Clock::time_point now);
   void stopListening();
@@ -210,7 +213,13 @@ void Engine::State::acceptAll()
     }
     // The MTA writes its negotiation right after connecting: it is often here
     // already, and reading it now saves a trip through epoll_wait.
-    readInput(*raw);
+    try {
+      readInput(*raw);
+    }
+    catch (const std::exception& e) {
+      logWarning("closing an MTA connection", {{"qid", raw->milter.logId()}, {"error", e.what()}});
+      closeConnection(*raw);
+    }
   }
 }
 
@@ -318,7 +327,7 @@ void Engine::State::flush(Connection& conn)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (!conn.wantWrite && !conn.busy) {
         conn.wantWrite = true;
-        setInterest(conn);
+        changeInterest(conn);
       }
       return;
     }
@@ -333,7 +342,25 @@ void Engine::State::flush(Connection& conn)
   }
   if (conn.wantWrite && !conn.busy) {
     conn.wantWrite = false;
+    changeInterest(conn);
+  }
+}
+
+void Engine::State::changeInterest(Connection& conn) noexcept
+{
+  try {
     setInterest(conn);
+  }
+  catch (const std::exception& e) {
+    // The kernel refused (memory): this connection cannot be served any more; the others can.
+    conn.closing = true;
+    closeConnection(conn);
+    try {
+      logWarning("closing an MTA connection", {{"qid", conn.milter.logId()}, {"error", e.what()}});
+    }
+    catch (...) {
+      // no memory to say so
+    }
   }
 }
 
@@ -348,10 +375,11 @@ void Engine::State::collectFinished()
   }
   for (Connection* conn : done) {
     conn->busy = false;
-    conn->out.append(conn->workerOut);
-    conn->workerOut.clear();
     conn->lastActivity = Clock::now();
+    // Each finished connection is settled whatever happens to another (none may stay busy).
     try {
+      conn->out.append(conn->workerOut);
+      conn->workerOut.clear();
       if (!conn->closing && !stopping) {
         setInterest(*conn);
       }
