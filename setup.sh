@@ -46,7 +46,8 @@ install_packages() {
   return 0
 }
 
-# A private Sendmail for t/e2e/sendmail-loopback.sh and the bench (t/lib/sendmail-private.sh).
+# A private Sendmail for t/e2e/sendmail-loopback.sh and the bench (t/lib/sendmail-private.sh);
+# ./setup.sh check fetches it.
 # Debian's sendmail package would replace Postfix, so its .debs are only downloaded and
 # unpacked under $sendmail_cache (the tests run the binary from there), and the libraries
 # sendmail-bin needs are installed.  Without network the tests that need it skip.
@@ -98,7 +99,7 @@ build() {
 }
 
 install_packages
-fetch_sendmail
+[ "$mode" = check ] && fetch_sendmail # only the test suite (and make bench) runs Sendmail
 build
 case $mode in
   build) ;;
