@@ -323,7 +323,10 @@ MilterConnection::Next MilterConnection::dispatch(const protocol::Packet& packet
     d_replyCode.reset();
     return Next::Read;
   case cmd::quit:
-    d_context.reset();
+    if (!holdsTempFile()) {
+      d_context.reset();
+    }
+    // else it goes with the connection, which the loop hands to a worker to free
     return Next::Close;
   default:
     throw protocol::ProtocolError(std::string("unknown command '") + packet.command + "'");

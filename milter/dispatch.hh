@@ -56,6 +56,8 @@ public:
   Next handle(const protocol::Packet& packet, std::string& out);
   //! \brief The deferred step (after Defer): its reply (edits and verdict at end of message) appended to out. Never throws.
   void finishDeferred(std::string& out) noexcept;
+  //! True while the message in progress keeps its bytes in a temp file (closing it may wait for the disk).
+  [[nodiscard]] bool holdsTempFile() const noexcept { return d_context && d_context->touchesDisk(0); }
   //! True when the step handle() deferred is the end of a message (SMFIR_PROGRESS may be sent meanwhile).
   [[nodiscard]] bool deferredEndOfMessage() const noexcept;
 

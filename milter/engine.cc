@@ -120,6 +120,9 @@ struct Engine::State
   std::condition_variable work;
   std::deque<Connection*> jobs;
   std::vector<Connection*> finished;
+  //! Closed connections whose message spilled to a temp file: freed by a worker, since closing
+  //! that file frees its blocks, which waits for a stalled disk.
+  std::deque<std::unique_ptr<Connection>> disposals;
   unsigned inWorker = 0;
   bool workersExit = false;
   std::vector<std::thread> workers;
@@ -138,6 +141,8 @@ struct Engine::State
   void collectFinished();
   void sweep(Clock::time_point now);
   void stopListening();
+  //! Free the connections closed in this batch (those holding a temp file on a worker).
+  void clearGraveyard();
   [[nodiscard]] unsigned busyCount();
   // --- worker side ---
   void workerLoop();
@@ -425,6 +430,22 @@ void Engine::State::sweep(Clock::time_point now)
   }
 }
 
+void Engine::State::clearGraveyard()
+{
+  bool handedOver = false;
+  for (std::unique_ptr<Connection>& conn : graveyard) {
+    if (conn->milter.holdsTempFile()) {
+      std::lock_guard<std::mutex> lock(mutex);
+      disposals.push_back(std::move(conn));
+      handedOver = true;
+    }
+  }
+  graveyard.clear();
+  if (handedOver) {
+    work.notify_one();
+  }
+}
+
 void Engine::State::stopListening()
 {
   if (listenFd >= 0) {
@@ -446,15 +467,26 @@ void Engine::State::workerLoop()
 {
   for (;;) {
     Connection* conn = nullptr;
+    std::unique_ptr<Connection> disposal;
     {
       std::unique_lock<std::mutex> lock(mutex);
-      work.wait(lock, [this] { return workersExit || !jobs.empty(); });
-      if (jobs.empty()) {
+      work.wait(lock, [this] { return workersExit || !jobs.empty() || !disposals.empty(); });
+      if (!disposals.empty()) {
+        disposal = std::move(disposals.front());
+        disposals.pop_front();
+      }
+      else if (jobs.empty()) {
         return; // workersExit
       }
-      conn = jobs.front();
-      jobs.pop_front();
-      ++inWorker;
+      else {
+        conn = jobs.front();
+        jobs.pop_front();
+        ++inWorker;
+      }
+    }
+    if (disposal) {
+      disposal.reset(); // closes its temp file here, not on the loop
+      continue;
     }
     conn->milter.finishDeferred(conn->workerOut); // never throws
     {
@@ -568,7 +600,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
       for (Connection* conn : idle) {
         s.closeConnection(*conn);
       }
-      s.graveyard.clear();
+      s.clearGraveyard();
     }
     if (drainUntil && (s.busyCount() == 0 || now >= *drainUntil)) {
       break;
@@ -614,7 +646,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
         s.closeConnection(*conn);
       }
     }
-    s.graveyard.clear();
+    s.clearGraveyard();
     now = Clock::now();
     if (s.listenFd >= 0 && s.acceptPausedUntil != Clock::time_point{} && now >= s.acceptPausedUntil) {
       s.acceptPausedUntil = {};
@@ -626,7 +658,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
     if (now - lastSweep >= s_sweepInterval) {
       lastSweep = now;
       s.sweep(now);
-      s.graveyard.clear();
+      s.clearGraveyard();
     }
   }
   s.stopListening();
