@@ -29,21 +29,13 @@ MILTERTEST=${MILTERTEST:-$(command -v miltertest || true)}
 FS_SIZE=12m
 FS2_SIZE=16m
 
-# Step 1: outside, check what we need, then run this script again in a private mount
-# namespace (the tmpfs is invisible to the rest of the system and goes away with us).
-if [ "${DW_FULL_DISK_INSIDE:-}" != 1 ]; then
-  [ "$(id -u)" = 0 ] || { echo "SKIP: full-disk.sh needs root (it mounts a tmpfs in a private mount namespace)"; exit 77; }
-  for tool in unshare mount umount python3; do
-    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-  done
-  unshare --mount --propagation private true 2>/dev/null || {
-    echo "SKIP: unshare --mount is not permitted here"; exit 77; }
-  [ -x "$DMARCWATCH" ] || { echo "Bail out! $DMARCWATCH not built"; exit 99; }
-  export DW_FULL_DISK_INSIDE=1 SRCDIR BUILDDIR DMARCWATCH MILTER MILTERTEST
-  exec unshare --mount --propagation private -- bash "$0" "$@"
-fi
-
+# Step 1: run this script again in a private mount namespace (the tmpfs is invisible to the
+# rest of the system and goes away with us).
 . "$SRCDIR/t/lib/common.sh"
+export SRCDIR BUILDDIR DMARCWATCH MILTER MILTERTEST
+private_mount_ns "full-disk.sh needs root (it mounts a tmpfs in a private mount namespace)" \
+  unshare mount umount python3 -- "$0" "$@"
+[ -x "$DMARCWATCH" ] || { echo "Bail out! $DMARCWATCH not built"; exit 99; }
 export LC_ALL=C # sort as python3 does
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dw-full-disk.XXXXXX")

@@ -5,6 +5,9 @@
 # and returns non-zero when anything failed.  Processes: every helper acts on
 # a PID the test started itself; nothing is ever killed by name.
 
+# The directory of this file (devlog-sink.py is beside it).
+COMMON_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 PASSED=0
 FAILED=0
 NTEST=0
@@ -86,9 +89,60 @@ stop_pid() {
   return 0
 }
 
+# private_mount_ns WHY TOOL... -- SCRIPT ARGS...: for a root-only test: unless already there,
+# skip (77) when not root (saying WHY), without a TOOL, or when unshare --mount is refused,
+# else run SCRIPT again in a private mount namespace, whose mounts are nobody else's and go
+# away with it.  What the script needs in there must be exported first.
+private_mount_ns() {
+  local why=$1
+  shift
+  [ "${DW_PRIVATE_MOUNT_NS:-}" = 1 ] && return 0
+  [ "$(id -u)" = 0 ] || { echo "SKIP: $why"; exit 77; }
+  while [ "$1" != -- ]; do
+    command -v "$1" >/dev/null || { echo "SKIP: $1 not installed"; exit 77; }
+    shift
+  done
+  shift
+  unshare --mount --propagation private true 2>/dev/null || {
+    echo "SKIP: unshare --mount is not permitted here"; exit 77; }
+  DW_PRIVATE_MOUNT_NS=1 exec unshare --mount --propagation private -- bash "$@"
+}
+
 # need_milter: MILTER (default: the build's binary), else bail out; python3, else skip.
 need_milter() {
   MILTER=${MILTER:-$BUILDDIR/milter/dmarcwatch-milter}
   [ -x "$MILTER" ] || { echo "Bail out! $MILTER not built"; exit 99; }
   command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
+}
+
+# private_devlog DIR: (root, in a private mount namespace) devlog-sink.py on DIR/dev-log
+# writing DIR/syslog, its PID in DEVLOG_PID, and /dev/log that socket for this namespace.
+# shellcheck disable=SC2034 # DEVLOG_PID is for the caller to stop
+private_devlog() {
+  local dir=$1 keep n d
+  python3 "$COMMON_LIB_DIR/devlog-sink.py" "$dir/dev-log" "$dir/syslog" &
+  DEVLOG_PID=$!
+  wait_file "$dir/dev-log" 10 || return 1
+  if [ -e /dev/log ] || [ -L /dev/log ]; then
+    mount --bind "$dir/dev-log" /dev/log
+    return
+  fi
+  # No /dev/log to mount over, and creating one would create it in the host's /dev too: a
+  # tmpfs on /dev (private to the namespace) with the usual nodes bound back.
+  keep=$(mktemp -d "$dir/olddev.XXXXXX")
+  mount --rbind /dev "$keep" && mount -t tmpfs -o mode=0755,size=64k devtmp /dev || return 1
+  for n in null zero full random urandom tty; do
+    [ -e "$keep/$n" ] || continue
+    touch "/dev/$n" && mount --bind "$keep/$n" "/dev/$n"
+  done
+  for d in pts shm mqueue; do
+    [ -d "$keep/$d" ] || continue
+    mkdir -p "/dev/$d" && mount --rbind "$keep/$d" "/dev/$d"
+  done
+  ln -s /proc/self/fd /dev/fd
+  ln -s fd/0 /dev/stdin
+  ln -s fd/1 /dev/stdout
+  ln -s fd/2 /dev/stderr
+  ln -s "$dir/dev-log" /dev/log
+  umount -l "$keep" && rmdir "$keep"
 }

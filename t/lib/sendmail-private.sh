@@ -13,7 +13,7 @@
 #                            with it
 #   sm_private_host DIR      (in the namespaces) host name mx.example.test in a private
 #                            /etc/hosts, a resolv.conf that fails at once, and /dev/log a
-#                            socket of devlog-sink.py writing DIR/syslog
+#                            socket of devlog-sink.py writing DIR/syslog (private_devlog)
 #   sm_find_tree DIR         SM_BIN, SM_CF_DIR, SM_VERSION (unpacks the .debs into DIR when
 #                            SM_CACHE has no tree)
 #   sm_instance NAME DIR PORT NEXT_PORT [MILTER [HOST]]
@@ -72,38 +72,15 @@ sm_enter_namespace() {
 
 # shellcheck disable=SC2034 # SM_LOG_PID is for the caller to stop
 sm_private_host() {
-  local dir=$1 keep n d
+  local dir=$1
   hostname mx.example.test
   printf '127.0.0.1\tmx.example.test mx\n127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$dir/hosts"
   # No name server: a lookup fails at once (port unreachable) instead of timing out.
   printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$dir/resolv.conf"
   mount --bind "$dir/hosts" /etc/hosts || return 1
   if [ -e /etc/resolv.conf ]; then mount --bind "$dir/resolv.conf" /etc/resolv.conf || return 1; fi
-  python3 "$SM_LIB_DIR/devlog-sink.py" "$dir/dev-log" "$dir/syslog" &
-  SM_LOG_PID=$!
-  wait_file "$dir/dev-log" 10 || return 1
-  if [ -e /dev/log ] || [ -L /dev/log ]; then
-    mount --bind "$dir/dev-log" /dev/log
-    return
-  fi
-  # No /dev/log to mount over, and creating one would create it in the host's /dev too: a
-  # tmpfs on /dev (private to the namespace) with the usual nodes bound back.
-  keep=$(mktemp -d "$dir/olddev.XXXXXX")
-  mount --rbind /dev "$keep" && mount -t tmpfs -o mode=0755,size=64k devtmp /dev || return 1
-  for n in null zero full random urandom tty; do
-    [ -e "$keep/$n" ] || continue
-    touch "/dev/$n" && mount --bind "$keep/$n" "/dev/$n"
-  done
-  for d in pts shm mqueue; do
-    [ -d "$keep/$d" ] || continue
-    mkdir -p "/dev/$d" && mount --rbind "$keep/$d" "/dev/$d"
-  done
-  ln -s /proc/self/fd /dev/fd
-  ln -s fd/0 /dev/stdin
-  ln -s fd/1 /dev/stdout
-  ln -s fd/2 /dev/stderr
-  ln -s "$dir/dev-log" /dev/log
-  umount -l "$keep" && rmdir "$keep"
+  private_devlog "$dir" || return 1
+  SM_LOG_PID=$DEVLOG_PID
 }
 
 sm_find_tree() {
