@@ -31,7 +31,10 @@
  * receiver is full or absent; a broken TCP connection is re-opened once per
  * line, and after a failed connect no new attempt is made for a second.
  * Lost lines are counted and reported in the next line that gets through.
- * setupLogging() throws ConfigError for a target or facility it cannot use.
+ * setupLogging() throws ConfigError for a target or facility it cannot use,
+ * before anything changes.  With the writer thread it never waits for the
+ * sink: the thread switches to the new one at its next line (a reload while
+ * syslog is stalled returns at once).
  *
  * Security: values come from mail and reports, i.e. from attackers.  They
  * pass through printable() (no control bytes, so no forged log lines or
@@ -49,6 +52,7 @@
 #include "collector/common/text.hh"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -59,6 +63,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -104,6 +109,18 @@ struct RateEntry
   unsigned suppressed = 0;
 };
 
+//! Where lines go, as setupLogging() parsed it (no open descriptor).
+struct SinkConfig
+{
+  Sink kind = Sink::Stderr;
+  std::string ident = "dmarcwatch";
+  int facility = LOG_MAIL;
+  std::string target;
+  sockaddr_storage addr{}; //!< network sinks
+  socklen_t addrLen = 0;
+  std::string hostname;
+};
+
 //! One line, formatted, on its way to the sink.
 struct LogLine
 {
@@ -129,18 +146,15 @@ struct LogState
   std::condition_variable d_queued;
   std::condition_variable d_drained;
 
+  std::optional<SinkConfig> d_pendingSink; //!< set up meanwhile: the writer thread installs it
+  std::atomic<bool> d_hasPending{false};   //!< d_pendingSink is set (read without the mutex)
+
   std::mutex d_sinkMutex;
-  Sink d_sink = Sink::Stderr;
-  std::string d_ident = "dmarcwatch";
-  int d_facility = LOG_MAIL;
+  SinkConfig d_cfg;
   // network sinks
-  std::string d_target;
-  sockaddr_storage d_addr{};
-  socklen_t d_addrLen = 0;
   int d_fd = -1;
   std::chrono::steady_clock::time_point d_nextConnect{};
   uint64_t d_dropped = 0;
-  std::string d_hostname;
 };
 
 LogState& state()
@@ -298,9 +312,9 @@ std::string headerToken(std::string_view text, size_t max)
 
 std::string rfc5424(const LogState& st, const LogLine& line)
 {
-  int pri = st.d_facility | syslogSeverity(line.level); // LOG_* facility codes are already shifted by 3
-  std::string out = "<" + std::to_string(pri) + ">1 " + line.timestamp + " " + headerToken(st.d_hostname, 255) + " " +
-    headerToken(st.d_ident, 48) + " " + std::to_string(getpid()) + " - " + line.sd + " " + line.text;
+  int pri = st.d_cfg.facility | syslogSeverity(line.level); // LOG_* facility codes are already shifted by 3
+  std::string out = "<" + std::to_string(pri) + ">1 " + line.timestamp + " " + headerToken(st.d_cfg.hostname, 255) + " " +
+    headerToken(st.d_cfg.ident, 48) + " " + std::to_string(getpid()) + " - " + line.sd + " " + line.text;
   return out;
 }
 
@@ -322,18 +336,18 @@ bool openSocket(LogState& st)
   if (now < st.d_nextConnect) {
     return false;
   }
-  int type = st.d_sink == Sink::Tcp ? SOCK_STREAM : SOCK_DGRAM;
-  int fd = socket(st.d_addr.ss_family, type | SOCK_CLOEXEC, 0);
+  int type = st.d_cfg.kind == Sink::Tcp ? SOCK_STREAM : SOCK_DGRAM;
+  int fd = socket(st.d_cfg.addr.ss_family, type | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     st.d_nextConnect = now + std::chrono::seconds(1);
     return false;
   }
-  if (st.d_sink == Sink::Tcp) {
+  if (st.d_cfg.kind == Sink::Tcp) {
     // Bound connect and send so a stuck collector cannot stall mail for long.
     timeval limit{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   }
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&st.d_addr), st.d_addrLen) != 0) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&st.d_cfg.addr), st.d_cfg.addrLen) != 0) {
     close(fd);
     st.d_nextConnect = now + std::chrono::seconds(1);
     return false;
@@ -366,7 +380,7 @@ bool sendNetwork(LogState& st, const std::string& message)
       return false;
     }
     bool sent = false;
-    if (st.d_sink == Sink::Tcp) {
+    if (st.d_cfg.kind == Sink::Tcp) {
       sent = sendAll(st.d_fd, std::to_string(message.size()) + " " + message);
     }
     else {
@@ -386,14 +400,14 @@ bool sendNetwork(LogState& st, const std::string& message)
 }
 
 //! Split "HOST:PORT" or "[V6]:PORT" and resolve it; throws ConfigError.
-void resolveHostPort(LogState& st, std::string_view spec, bool tcp)
+void resolveHostPort(SinkConfig& cfg, std::string_view spec, bool tcp)
 {
   std::string host;
   std::string port;
   if (!spec.empty() && spec.front() == '[') {
     auto close = spec.find(']');
     if (close == std::string_view::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
-      throw ConfigError("bad log target '" + st.d_target + "': want [ADDRESS]:PORT");
+      throw ConfigError("bad log target '" + cfg.target + "': want [ADDRESS]:PORT");
     }
     host = std::string(spec.substr(1, close - 1));
     port = std::string(spec.substr(close + 2));
@@ -401,13 +415,13 @@ void resolveHostPort(LogState& st, std::string_view spec, bool tcp)
   else {
     auto colon = spec.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
-      throw ConfigError("bad log target '" + st.d_target + "': want HOST:PORT");
+      throw ConfigError("bad log target '" + cfg.target + "': want HOST:PORT");
     }
     host = std::string(spec.substr(0, colon));
     port = std::string(spec.substr(colon + 1));
   }
   if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
-    throw ConfigError("bad log target '" + st.d_target + "': port must be a number");
+    throw ConfigError("bad log target '" + cfg.target + "': port must be a number");
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -416,10 +430,10 @@ void resolveHostPort(LogState& st, std::string_view spec, bool tcp)
   addrinfo* result = nullptr;
   int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
   if (rc != 0 || result == nullptr) {
-    throw ConfigError("log target '" + st.d_target + "': cannot resolve " + host + ": " + gai_strerror(rc));
+    throw ConfigError("log target '" + cfg.target + "': cannot resolve " + host + ": " + gai_strerror(rc));
   }
-  std::memcpy(&st.d_addr, result->ai_addr, result->ai_addrlen);
-  st.d_addrLen = result->ai_addrlen;
+  std::memcpy(&cfg.addr, result->ai_addr, result->ai_addrlen);
+  cfg.addrLen = result->ai_addrlen;
   freeaddrinfo(result);
 }
 
@@ -454,9 +468,9 @@ bool rateAllows(LogState& st, std::string_view message, std::vector<std::string>
 //! Write one line to the current sink; called with d_sinkMutex held.
 void emit(LogState& st, const LogLine& line)
 {
-  switch (st.d_sink) {
+  switch (st.d_cfg.kind) {
   case Sink::Stderr:
-    fprintf(stderr, "%s: %s: %s\n", st.d_ident.c_str(), levelName(line.level), line.text.c_str());
+    fprintf(stderr, "%s: %s: %s\n", st.d_cfg.ident.c_str(), levelName(line.level), line.text.c_str());
     fflush(stderr);
     return;
   case Sink::Syslog:
@@ -485,6 +499,86 @@ void write(LogState& st, const LogLine& line)
   emit(st, line);
 }
 
+//! \brief A log target parsed (and a host name resolved). \throw ConfigError
+SinkConfig parseSink(const std::string& ident, const std::string& target, const std::string& facility)
+{
+  SinkConfig cfg;
+  cfg.ident = ident;
+  cfg.facility = facilityCode(facility);
+  cfg.target = target;
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) == 0) {
+    cfg.hostname = host;
+  }
+  // Network sinks connect lazily, on the first line.
+  if (target == "stderr") {
+    cfg.kind = Sink::Stderr;
+  }
+  else if (target == "/dev/log" || target == "syslog") {
+    cfg.kind = Sink::Syslog;
+  }
+  else if (target.rfind("unix:", 0) == 0) {
+    std::string path = target.substr(5);
+    sockaddr_un addr{};
+    if (path.empty() || path.size() >= sizeof addr.sun_path) {
+      throw ConfigError("bad log target '" + target + "': socket path empty or too long");
+    }
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    std::memcpy(&cfg.addr, &addr, sizeof addr);
+    cfg.addrLen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+    cfg.kind = Sink::Unix;
+  }
+  else if (target.rfind("udp:", 0) == 0) {
+    resolveHostPort(cfg, std::string_view(target).substr(4), false);
+    cfg.kind = Sink::Udp;
+  }
+  else if (target.rfind("tcp:", 0) == 0) {
+    resolveHostPort(cfg, std::string_view(target).substr(4), true);
+    cfg.kind = Sink::Tcp;
+  }
+  else {
+    throw ConfigError("unknown log target '" + printable(target, 80) +
+                      "' (use /dev/log, stderr, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT)");
+  }
+  return cfg;
+}
+
+//! Make cfg the sink; called with d_sinkMutex held.
+void install(LogState& st, SinkConfig cfg)
+{
+  closeSocket(st);
+  if (st.d_cfg.kind == Sink::Syslog) {
+    closelog();
+  }
+  st.d_cfg = std::move(cfg);
+  st.d_nextConnect = {};
+  st.d_dropped = 0;
+  if (st.d_cfg.kind == Sink::Syslog) {
+    // openlog keeps the pointer: the ident lives in st.d_cfg, which only install() replaces,
+    // after closelog() (state() is never freed).
+    openlog(st.d_cfg.ident.c_str(), LOG_PID | LOG_NDELAY, st.d_cfg.facility);
+  }
+}
+
+//! The writer thread's switch to a sink setupLogging() left pending.
+void installPending(LogState& st)
+{
+  if (!st.d_hasPending) {
+    return;
+  }
+  std::optional<SinkConfig> pending;
+  {
+    std::lock_guard<std::mutex> lock(st.d_mutex);
+    pending = std::exchange(st.d_pendingSink, std::nullopt);
+    st.d_hasPending = false;
+  }
+  if (pending) {
+    std::lock_guard<std::mutex> lock(st.d_sinkMutex);
+    install(st, std::move(*pending));
+  }
+}
+
 //! The writer thread: takes queued lines in batches and writes them, until stopped and drained.
 void writerLoop(LogState& st)
 {
@@ -495,14 +589,17 @@ void writerLoop(LogState& st)
       std::unique_lock<std::mutex> lock(st.d_mutex);
       st.d_writing = false;
       st.d_drained.notify_all();
-      st.d_queued.wait(lock, [&st] { return st.d_stopping || !st.d_queue.empty() || st.d_queueDropped > 0; });
-      if (st.d_queue.empty() && st.d_queueDropped == 0) {
+      st.d_queued.wait(lock, [&st] {
+        return st.d_stopping || !st.d_queue.empty() || st.d_queueDropped > 0 || st.d_pendingSink;
+      });
+      if (st.d_queue.empty() && st.d_queueDropped == 0 && !st.d_pendingSink) {
         return; // stopping, and nothing left
       }
       batch.swap(st.d_queue);
       dropped = std::exchange(st.d_queueDropped, 0);
       st.d_writing = true;
     }
+    installPending(st);
     if (dropped > 0) {
       write(st, LogLine{LogLevel::Warning,
                         formatLine("log lines dropped", {{"count", std::to_string(dropped)},
@@ -510,6 +607,7 @@ void writerLoop(LogState& st)
                         "-", timestamp5424()});
     }
     for (const LogLine& line : batch) {
+      installPending(st); // a new target takes effect at the next line, even in a long batch
       write(st, line);
     }
     batch.clear();
@@ -541,61 +639,20 @@ std::string printable(std::string_view text, size_t max)
 
 void setupLogging(const std::string& ident, const std::string& target, const std::string& facility)
 {
-  int facilityValue = facilityCode(facility);
+  SinkConfig cfg = parseSink(ident, target, facility); // throws before anything changes
   LogState& st = state();
-  std::lock_guard<std::mutex> lock(st.d_sinkMutex);
-  // Step 1: forget the previous sink.
-  closeSocket(st);
-  if (st.d_sink == Sink::Syslog) {
-    closelog();
-  }
-  st.d_ident = ident;
-  st.d_facility = facilityValue;
-  st.d_target = target;
-  st.d_addr = {};
-  st.d_addrLen = 0;
-  st.d_nextConnect = {};
-  st.d_dropped = 0;
-  char host[256] = "";
-  if (gethostname(host, sizeof host - 1) == 0) {
-    st.d_hostname = host;
-  }
-
-  // Step 2: parse the target; network sinks connect lazily on the first line.
-  if (target == "stderr") {
-    st.d_sink = Sink::Stderr;
-  }
-  else if (target == "/dev/log" || target == "syslog") {
-    st.d_sink = Sink::Syslog;
-    // openlog keeps the pointer: d_ident lives as long as the process (state() is never freed)
-    // and is only replaced here, after closelog().
-    openlog(st.d_ident.c_str(), LOG_PID | LOG_NDELAY, st.d_facility);
-  }
-  else if (target.rfind("unix:", 0) == 0) {
-    std::string path = target.substr(5);
-    sockaddr_un addr{};
-    if (path.empty() || path.size() >= sizeof addr.sun_path) {
-      throw ConfigError("bad log target '" + target + "': socket path empty or too long");
+  {
+    std::lock_guard<std::mutex> lock(st.d_mutex);
+    if (st.d_async) {
+      // The writer thread switches over: a sink stuck in a write never blocks this caller (reload).
+      st.d_pendingSink = std::move(cfg);
+      st.d_hasPending = true;
+      st.d_queued.notify_one();
+      return;
     }
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    std::memcpy(&st.d_addr, &addr, sizeof addr);
-    st.d_addrLen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-    st.d_sink = Sink::Unix;
   }
-  else if (target.rfind("udp:", 0) == 0) {
-    resolveHostPort(st, std::string_view(target).substr(4), false);
-    st.d_sink = Sink::Udp;
-  }
-  else if (target.rfind("tcp:", 0) == 0) {
-    resolveHostPort(st, std::string_view(target).substr(4), true);
-    st.d_sink = Sink::Tcp;
-  }
-  else {
-    st.d_sink = Sink::Stderr;
-    throw ConfigError("unknown log target '" + printable(target, 80) +
-                      "' (use /dev/log, stderr, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT)");
-  }
+  std::lock_guard<std::mutex> lock(st.d_sinkMutex);
+  install(st, std::move(cfg));
 }
 
 void setLogDebug(bool on)
@@ -630,7 +687,7 @@ bool LogWriterThread::stop(std::chrono::milliseconds timeout)
     return true;
   }
   bool drained = st.d_drained.wait_for(lock, timeout, [&st] {
-    return st.d_queue.empty() && st.d_queueDropped == 0 && !st.d_writing;
+    return st.d_queue.empty() && st.d_queueDropped == 0 && !st.d_writing && !st.d_pendingSink;
   });
   // From now on lines are written by the caller again (a sink still stuck holds them up).
   st.d_async = false;

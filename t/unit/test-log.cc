@@ -86,6 +86,16 @@ uint16_t bindLoopback(int fd)
   return ntohs(addr.sin_port);
 }
 
+//! A TCP collector that never reads (a small receive buffer, so it fills soon); its port.
+uint16_t listenStalled(int fd)
+{
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  uint16_t port = bindLoopback(fd);
+  BOOST_REQUIRE_EQUAL(listen(fd, 4), 0);
+  return port;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(test_log)
@@ -287,10 +297,7 @@ BOOST_AUTO_TEST_CASE(a_stalled_collector_never_blocks_the_caller_with_the_writer
 {
   // A TCP collector that accepts and then reads nothing: its buffers fill and every send blocks.
   Socket listener(AF_INET, SOCK_STREAM);
-  int small = 4096;
-  setsockopt(listener.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  uint16_t port = bindLoopback(listener.fd);
-  BOOST_REQUIRE_EQUAL(listen(listener.fd, 4), 0);
+  uint16_t port = listenStalled(listener.fd);
   RestoreStderr restore;
   std::string value(200, 'x');
   int conn = -1;
@@ -341,6 +348,40 @@ BOOST_AUTO_TEST_CASE(a_stalled_collector_never_blocks_the_caller_with_the_writer
     reader.join();
   }
   close(conn);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_target_set_up_while_the_writer_is_stuck_returns_at_once)
+{
+  // The writer thread stuck in a send to a TCP collector that reads nothing.
+  Socket listener(AF_INET, SOCK_STREAM);
+  uint16_t port = listenStalled(listener.fd);
+  Socket udp(AF_INET, SOCK_DGRAM);
+  uint16_t udpPort = bindLoopback(udp.fd);
+  RestoreStderr restore;
+  {
+    LogWriterThread writer;
+    setupLogging("dmarcwatch-milter", "tcp:127.0.0.1:" + std::to_string(port), "mail");
+    std::string value(200, 'x');
+    for (int i = 0; i < 3000; ++i) {
+      logInfo("report message", {{"v", value}});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the writer is in a blocked send now
+    // A reload: returns without waiting for the stuck sink.
+    auto start = std::chrono::steady_clock::now();
+    setupLogging("dmarcwatch-milter", "udp:127.0.0.1:" + std::to_string(udpPort), "mail");
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    BOOST_CHECK_LT(took.count(), 500);
+    logInfo("after the switch");
+    // The writer moves to the new target at its next line: the line arrives over UDP.
+    bool seen = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!seen && std::chrono::steady_clock::now() < deadline) {
+      std::string got = receiveDatagram(udp.fd);
+      seen = got.find("after the switch") != std::string::npos;
+    }
+    BOOST_CHECK_MESSAGE(seen, "the line logged after the switch did not arrive over UDP");
+    BOOST_CHECK(writer.stop(std::chrono::seconds(20)));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
