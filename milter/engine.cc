@@ -47,6 +47,8 @@ constexpr size_t s_readPerEvent = 4 * s_readChunk;
 constexpr int s_maxEvents = 64;
 //! How often idle connections and reports waiting for the store are looked at.
 constexpr auto s_sweepInterval = std::chrono::seconds(1);
+//! Replies an MTA leaves unread before its connection is closed (real MTAs wait for each one).
+constexpr size_t s_maxUnsentReplies = 1024 * 1024;
 //! After accept() runs out of descriptors, pause accepting this long (the listener stays readable).
 constexpr auto s_acceptPause = std::chrono::seconds(1);
 
@@ -330,6 +332,13 @@ void Engine::State::flush(Connection& conn)
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (conn.out.size() - conn.outSent > s_maxUnsentReplies && !conn.busy) {
+        logWarning("closing an MTA connection",
+                   {{"qid", conn.milter.logId()}, {"error", "it does not read our replies"},
+                    {"unsent_bytes", std::to_string(conn.out.size() - conn.outSent)}});
+        closeConnection(conn);
+        return;
+      }
       if (!conn.wantWrite && !conn.busy) {
         conn.wantWrite = true;
         changeInterest(conn);

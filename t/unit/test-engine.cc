@@ -157,6 +157,26 @@ public:
     }
   }
 
+  //! \brief Send all of bytes; false when the peer closed (EPIPE, ECONNRESET) or 5 s passed without progress.
+  bool trySend(std::string_view bytes)
+  {
+    while (!bytes.empty()) {
+      pollfd pfd{d_fd, POLLOUT, 0};
+      if (poll(&pfd, 1, s_readTimeoutMs) != 1) {
+        return false;
+      }
+      ssize_t n = ::send(d_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        continue;
+      }
+      if (n <= 0) {
+        return false;
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
   /*!
    * The next reply: its letter (for 'h', "h Name: value"), "EOF" when the
    * milter closed the connection, "TIMEOUT" after 5 s (or timeoutMs) without a whole packet.
@@ -645,6 +665,29 @@ BOOST_FIXTURE_TEST_CASE(tcp_input_without_reply_is_acknowledged_at_once, TcpEngi
   BOOST_TEST_MESSAGE("per message, ms: fastest " << took.front() << ", median " << took[took.size() / 2]
                                                  << ", slowest " << took.back());
   BOOST_CHECK_LT(took[took.size() / 2], 20);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_never_reads_its_replies_is_closed)
+{
+  // Plain messages without reading a single reply: the replies may not pile up without bound.
+  Client greedy(socketPath);
+  BOOST_REQUIRE(greedy.negotiate());
+  std::string one = packet('M', strings({"<x@example.org>"})) + packet('R', strings({"<bob@example.test>"})) + packet('T');
+  std::string many;
+  for (int i = 0; i < 10000; ++i) {
+    many += one;
+  }
+  bool closed = false;
+  for (int round = 0; round < 100 && !closed; ++round) { // up to 1M messages, 1M replies of 5 bytes
+    closed = !greedy.trySend(many);
+  }
+  BOOST_CHECK_MESSAGE(closed, "the milter kept a connection that read none of 1M replies");
+  Client next(socketPath);
+  BOOST_REQUIRE(next.negotiate());
+  next.send(envelope("<bob@example.test>") + packet('T'));
+  BOOST_CHECK_EQUAL(next.reply(), "a");
+  stopAndJoin();
+  BOOST_CHECK_EQUAL(log.count({"closing an MTA connection", "it does not read our replies"}), 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
