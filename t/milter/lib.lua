@@ -127,8 +127,26 @@ function t.reportIds()
   return ids, out
 end
 
--- Number of milter log lines containing every one of the plain strings given.
+-- Size of the milter's log file (0 while there is none).
+local function logSize()
+  local f = io.open(log, "rb")
+  if f == nil then return 0 end
+  local size = f:seek("end")
+  f:close()
+  return size
+end
+
+-- Number of milter log lines containing every one of the plain strings given.  The milter
+-- writes its log from a thread of its own, a moment after the answer: count once the file
+-- has not grown for 100 ms (at most 3 s).
 function t.logCount(...)
+  local size, still = logSize(), 0
+  for _ = 1, 60 do
+    mt.sleep(0.05)
+    local now = logSize()
+    if now == size then still = still + 1 else size, still = now, 0 end
+    if still >= 2 then break end
+  end
   local f = io.open(log, "rb")
   if f == nil then return 0 end
   local needles, count = { ... }, 0
