@@ -925,6 +925,8 @@ void Parser::onRecordStart()
   d_record.disposition.clear();
   d_record.dkim.clear();
   d_record.spf.clear();
+  d_record.judgedDkim.clear();
+  d_record.judgedSpf.clear();
   d_record.reasons.clear();
   d_record.headerFrom.clear();
   d_record.envelopeFrom.clear();

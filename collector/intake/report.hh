@@ -92,8 +92,16 @@ struct Record
   std::vector<DkimResult> dkimResults; //!< every <dkim> of <auth_results>, in order
   std::vector<SpfResult> spfResults;   //!< every <spf> of <auth_results>, in order
 
-  //! DMARC passes when either aligned mechanism passed (policy_evaluated).
-  [[nodiscard]] bool dmarcPass() const { return dkim == "pass" || spf == "pass"; }
+  //! Our own verdict from auth_results (collector/judge applyVerdict): pass|fail; "" until judged.
+  std::string judgedDkim;
+  std::string judgedSpf;
+
+  //! policy_evaluated dkim, or our verdict when the reporter left it out (what the store keeps).
+  [[nodiscard]] const std::string& effectiveDkim() const { return dkim.empty() ? judgedDkim : dkim; }
+  [[nodiscard]] const std::string& effectiveSpf() const { return spf.empty() ? judgedSpf : spf; }
+  //! DMARC passes when either aligned mechanism passed: the reporter's policy_evaluated, ours
+  //! per mechanism where it is missing.
+  [[nodiscard]] bool dmarcPass() const { return effectiveDkim() == "pass" || effectiveSpf() == "pass"; }
 };
 
 //! \brief Dedup key: lower-cased org, report id without <>, policy domain, begin, end.

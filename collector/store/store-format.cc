@@ -447,8 +447,10 @@ std::string encodeOutcome(const Outcome& outcome)
 
 void encodeRecordOutcome(const Record& record, std::string& out)
 {
-  writeOutcome(out, record.disposition, record.dkim, record.spf, record.dkimResults, record.spfResults,
-               record.envelopeFrom, record.reasons,
+  // policy_evaluated as counted: the reporter's words, ours (judgedDkim/judgedSpf) where it left
+  // them out, so Outcome::dmarcPass() of the stored outcome agrees with the row's DMARC pass.
+  writeOutcome(out, record.disposition, record.effectiveDkim(), record.effectiveSpf(), record.dkimResults,
+               record.spfResults, record.envelopeFrom, record.reasons,
                [](const PolicyOverride& reason) -> const std::string& { return reason.type; });
 }
 
