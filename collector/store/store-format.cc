@@ -445,13 +445,27 @@ std::string encodeOutcome(const Outcome& outcome)
   return out;
 }
 
+namespace
+{
+
+void writeRecordOutcome(std::string& out, const Record& record, const std::string& dkim, const std::string& spf)
+{
+  writeOutcome(out, record.disposition, dkim, spf, record.dkimResults, record.spfResults, record.envelopeFrom,
+               record.reasons, [](const PolicyOverride& reason) -> const std::string& { return reason.type; });
+}
+
+} // namespace
+
 void encodeRecordOutcome(const Record& record, std::string& out)
 {
   // policy_evaluated as counted: the reporter's words, ours (judgedDkim/judgedSpf) where it left
   // them out, so Outcome::dmarcPass() of the stored outcome agrees with the row's DMARC pass.
-  writeOutcome(out, record.disposition, record.effectiveDkim(), record.effectiveSpf(), record.dkimResults,
-               record.spfResults, record.envelopeFrom, record.reasons,
-               [](const PolicyOverride& reason) -> const std::string& { return reason.type; });
+  writeRecordOutcome(out, record, record.effectiveDkim(), record.effectiveSpf());
+}
+
+void encodeReporterOutcome(const Record& record, std::string& out)
+{
+  writeRecordOutcome(out, record, record.dkim, record.spf);
 }
 
 void decodeOutcomeView(std::string_view bytes, OutcomeView& out)

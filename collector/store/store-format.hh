@@ -261,6 +261,9 @@ uint64_t byDomainSequence(std::string_view key);
 std::string encodeOutcome(const Outcome& outcome);
 //! \brief encodeOutcome() of a record's outcome fields (reasons: their types), into out (cleared; capacity kept).
 void encodeRecordOutcome(const Record& record, std::string& out);
+//! \brief encodeRecordOutcome() with policy_evaluated as the reporter wrote it (our judged verdict left
+//! out): what the content hash is of, so judging records never makes a stored report look different.
+void encodeReporterOutcome(const Record& record, std::string& out);
 Outcome decodeOutcome(std::string_view bytes);
 //! \brief decodeOutcome as views into bytes (no allocation once out's vectors have grown). \throw StoreError
 void decodeOutcomeView(std::string_view bytes, OutcomeView& out);

@@ -136,6 +136,7 @@ private:
   StringIds d_ids; //!< strings interned by earlier chunks -> dictionary id
   std::string d_headerFrom; //!< reused per record
   std::string d_outcome;    //!< reused per record
+  std::string d_reporterOutcome; //!< reused: the outcome as the reporter wrote it (content hash)
   std::string d_identity;   //!< reused per record
 
   // Written by earlier chunks (state loading).
@@ -219,11 +220,17 @@ void Writer::addRecord(const Record& record)
   row.count = record.count;
   row.pass = record.dmarcPass();
 
-  // Step: the content hash, from the strings' own hashes (computed once per chunk).
+  // Step: the content hash, from the strings' own hashes (computed once per chunk).  It is of
+  // the reporter's words: where our verdict fills a missing policy_evaluated in (judge), the
+  // stored outcome differs, yet a copy stored before records were judged is the same report.
   uint64_t headerFromHash = 0;
   uint64_t outcomeHash = 0;
   row.headerFrom = localString(d_headerFrom, headerFromHash);
   row.outcome = localString(d_outcome, outcomeHash);
+  if (record.effectiveDkim() != record.dkim || record.effectiveSpf() != record.spf) {
+    fmt::encodeReporterOutcome(record, d_reporterOutcome);
+    outcomeHash = fmt::hash64(d_reporterOutcome);
+  }
   uint8_t bytes[16 + 8 * 3];
   std::memcpy(bytes, row.ip.data(), 16);
   fmt::writeU64(bytes + 16, headerFromHash);

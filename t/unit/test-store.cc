@@ -315,6 +315,37 @@ BOOST_AUTO_TEST_CASE(facts_add_up_across_reports)
   BOOST_CHECK_EQUAL(totals[0].records, 3U);
 }
 
+BOOST_AUTO_TEST_CASE(judged_verdict_counts_but_is_not_content)
+{
+  // A record whose reporter left policy_evaluated dkim/spf out: stored as read, it fails DMARC.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  Record unjudged = makeRecord(v4(192, 0, 2, 1), 7, true);
+  unjudged.dkim.clear();
+  unjudged.spf.clear();
+  uint64_t first = storeReport(store, "abc", "example.com", day, {unjudged});
+  auto totals = store.dayTotals("example.com", day, day);
+  BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+  BOOST_CHECK_EQUAL(totals[0].dmarcPass, 0U);
+
+  // With our verdict filled in (ingest, collector/judge) it passes, and the outcome says so ...
+  Record judged = unjudged;
+  judged.judgedDkim = "pass";
+  judged.judgedSpf = "fail";
+  uint64_t other = storeReport(store, "def", "example.com", day, {judged});
+  totals = store.dayTotals("example.com", day, day);
+  BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+  BOOST_CHECK_EQUAL(totals[0].dmarcPass, 7U);
+  BOOST_CHECK(store.verify().empty());
+
+  // ... yet it is the same content as the copy stored unjudged: a duplicate, not a conflict.
+  auto got = storeReportResult(store, "abc", "example.com", day, {judged});
+  BOOST_CHECK(got.status == StoreStatus::Duplicate);
+  BOOST_CHECK_EQUAL(got.sequence, first);
+  BOOST_CHECK_NE(other, first);
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_writes_nothing)
 {
   TempDir tmp;
