@@ -17,6 +17,8 @@
 #include "collector/intake/mime.hh"
 #include "collector/intake/report-parser.hh"
 #include "collector/intake/unpack.hh"
+#include "collector/judge/public-suffix.hh"
+#include "collector/judge/verdict.hh"
 
 #include <algorithm>
 
@@ -43,7 +45,24 @@ public:
     return true; // parsed whole even when probably a duplicate: the content decides (store.hh)
   }
 
-  void onRecord(const Record& record) override { d_writer->addRecord(record); }
+  void onRecord(const Record& record) override
+  {
+    // Step: our own verdict (collector/judge).  Where the reporter's policy_evaluated
+    // contradicts auth_results, say so; where it leaves dkim or spf out (older Google and
+    // AOL reports), the store counts ours: a copy carries it, so the parser's record stays as read.
+    const Verdict verdict = judgeRecord(record, d_header.policy, PublicSuffixList::system());
+    for (const auto& contradiction : verdict.contradictions) {
+      d_warnings.add("verdict: " + contradiction);
+    }
+    if (record.dkim.empty() || record.spf.empty()) {
+      d_judged = record;
+      applyVerdict(d_judged, verdict);
+      d_warnings.add("verdict: policy_evaluated without dkim or spf, computed from auth_results");
+      d_writer->addRecord(d_judged);
+      return;
+    }
+    d_writer->addRecord(record);
+  }
 
   [[nodiscard]] const ReportHeader& header() const { return d_header; }
   [[nodiscard]] ReportWriter* writer() const { return d_writer.get(); }
@@ -52,6 +71,7 @@ private:
   Store& d_store;
   Warnings& d_warnings;
   ReportHeader d_header;
+  Record d_judged; //!< reused: a record with our verdict filled in
   std::unique_ptr<ReportWriter> d_writer;
 };
 

@@ -8,6 +8,7 @@
 #include "t/unit/test-util.hh"
 #include "t/unit/zip-writer.hh"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -391,6 +392,48 @@ BOOST_AUTO_TEST_CASE(raw_payload_archived_and_restorable)
   BOOST_REQUIRE(raw.has_value());
   BOOST_CHECK_EQUAL(raw->first, "xml+zlib");
   BOOST_CHECK_EQUAL(inflateBytes(raw->second, 1 << 20), xml);
+}
+
+BOOST_AUTO_TEST_CASE(missing_policy_evaluated_gets_our_verdict)
+{
+  // Record 1 (an older Google report): policy_evaluated without dkim/spf, an aligned DKIM
+  // pass in auth_results: counted as a pass.  Record 2: the reporter says fail although SPF
+  // passed aligned: its word counts, with a warning.
+  const std::string more =
+    "<record><row><source_ip>192.0.2.7</source_ip><count>4</count>"
+    "<policy_evaluated><disposition>none</disposition></policy_evaluated></row>"
+    "<identifiers><header_from>example.test</header_from></identifiers>"
+    "<auth_results><dkim><domain>mail.example.test</domain><result>pass</result></dkim>"
+    "<spf><domain>bounce.esp.test</domain><result>pass</result></spf></auth_results></record>"
+    "<record><row><source_ip>192.0.2.8</source_ip><count>3</count>"
+    "<policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>"
+    "<identifiers><header_from>example.test</header_from></identifiers>"
+    "<auth_results><spf><domain>example.test</domain><result>pass</result></spf></auth_results></record>";
+  TempDir dir;
+  Store store(dir.path().string(), {});
+  Limits limits;
+  Ingester ingester(store, limits);
+  auto outcome = ingester.ingestBytes(bytesOf(smallReport("verdict", more)), "verdict.xml");
+  BOOST_REQUIRE(outcome.errors.empty());
+  BOOST_REQUIRE_EQUAL(outcome.reports.size(), 1U);
+  const auto& warnings = outcome.reports[0].warnings;
+  auto has = [&warnings](const std::string& want) {
+    return std::find(warnings.begin(), warnings.end(), want) != warnings.end();
+  };
+  BOOST_CHECK(has("verdict: policy_evaluated without dkim or spf, computed from auth_results"));
+  BOOST_CHECK(has("verdict: policy_evaluated spf=fail but auth_results has an aligned pass"));
+
+  const uint32_t day = 1700006400 / 86400;
+  const auto totals = store.dayTotals("example.test", day, day);
+  BOOST_REQUIRE_EQUAL(totals.size(), 1U);
+  BOOST_CHECK_EQUAL(totals[0].messages, 12U);
+  BOOST_CHECK_EQUAL(totals[0].dmarcPass, 9U); // 5 (reporter: dkim pass) + 4 (ours)
+  BOOST_CHECK(store.verify().empty());
+
+  // The same report again is a duplicate (the content hash is of the reporter's words, store.hh).
+  auto again = ingester.ingestBytes(bytesOf(smallReport("verdict", more)), "verdict.xml");
+  BOOST_REQUIRE_EQUAL(again.reports.size(), 1U);
+  BOOST_CHECK(again.reports[0].duplicate);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
