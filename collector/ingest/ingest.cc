@@ -50,7 +50,8 @@ public:
     // Step: our own verdict (collector/judge).  Where the reporter's policy_evaluated
     // contradicts auth_results, say so; where it leaves dkim or spf out (older Google and
     // AOL reports), the store counts ours: a copy carries it, so the parser's record stays as read.
-    const Verdict verdict = judgeRecord(record, d_header.policy, PublicSuffixList::system());
+    const Verdict verdict =
+      judgeRecord(record, d_header.policy, PublicSuffixList::system(), VerdictDetail::PassOnly);
     for (const auto& contradiction : verdict.contradictions) {
       d_warnings.add("verdict: " + contradiction);
     }

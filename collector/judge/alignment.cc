@@ -7,6 +7,9 @@
 
 #include "collector/common/text.hh"
 
+#include <algorithm>
+#include <string>
+
 namespace dmarcwatch::collector
 {
 
@@ -18,19 +21,30 @@ AlignmentMode alignmentMode(std::string_view published)
 bool aligned(std::string_view authDomain, std::string_view headerFrom, AlignmentMode mode,
              const PublicSuffixList& psl)
 {
-  const std::string auth = normalizeDomain(authDomain);
-  const std::string from = normalizeDomain(headerFrom);
+  const std::string_view auth = trimDomain(authDomain);
+  const std::string_view from = trimDomain(headerFrom);
   if (auth.empty() || from.empty()) {
     return false;
   }
-  // Step: equal names align in both modes: the common case needs no list look-up.
-  if (auth == from) {
+  // Step: equal names align in both modes: the common case needs no copy and no list look-up.
+  if (equalsIgnoreCaseAscii(auth, from)) {
     return true;
   }
   if (mode == AlignmentMode::Strict) {
     return false;
   }
-  return psl.organizationalDomain(auth) == psl.organizationalDomain(from);
+  // Step: lower-case only a name that needs it (most are lower case already).
+  std::string authLower;
+  std::string fromLower;
+  const auto lowered = [](std::string_view name, std::string& copy) {
+    if (std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      return name;
+    }
+    copy = lowerAscii(name);
+    return std::string_view(copy);
+  };
+  return psl.organizationalDomainOfNormalized(lowered(auth, authLower)) ==
+         psl.organizationalDomainOfNormalized(lowered(from, fromLower));
 }
 
 } // namespace dmarcwatch::collector

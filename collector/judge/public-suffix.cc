@@ -7,44 +7,26 @@
 
 #include "collector/common/text.hh"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <vector>
 
 namespace dmarcwatch::collector
 {
-namespace
-{
 
-//! Offsets where each label of domain starts ("a.b.c": 0, 2, 4); empty when a label is empty.
-std::vector<size_t> labelStarts(std::string_view domain)
-{
-  std::vector<size_t> starts;
-  size_t begin = 0;
-  while (true) {
-    const size_t dot = domain.find('.', begin);
-    const size_t end = dot == std::string_view::npos ? domain.size() : dot;
-    if (end == begin) {
-      return {};
-    }
-    starts.push_back(begin);
-    if (dot == std::string_view::npos) {
-      return starts;
-    }
-    begin = dot + 1;
-  }
-}
-
-} // namespace
-
-std::string normalizeDomain(std::string_view domain)
+std::string_view trimDomain(std::string_view domain)
 {
   domain = trimAscii(domain);
   if (!domain.empty() && domain.back() == '.') {
     domain.remove_suffix(1);
   }
-  return lowerAscii(domain);
+  return domain;
+}
+
+std::string normalizeDomain(std::string_view domain)
+{
+  return lowerAscii(trimDomain(domain));
 }
 
 PublicSuffixList PublicSuffixList::fromText(std::string_view text)
@@ -104,23 +86,29 @@ const PublicSuffixList& PublicSuffixList::system()
 
 size_t PublicSuffixList::suffixLabels(std::string_view domain) const
 {
-  const std::vector<size_t> starts = labelStarts(domain);
-  const size_t n = starts.size();
+  // The suffixes of domain from the longest (the whole name) to the shortest (the last label):
+  // starts[i] is where the i-th label begins (domain is well formed: no empty label, at most
+  // c_maxNameLength bytes, so at most 127 labels).
+  constexpr size_t c_maxLabels = 128;
+  size_t starts[c_maxLabels];
+  size_t n = 0;
+  for (size_t pos = 0; n < c_maxLabels;) {
+    starts[n++] = pos;
+    const size_t dot = domain.find('.', pos);
+    if (dot == std::string_view::npos) {
+      break;
+    }
+    pos = dot + 1;
+  }
   // Step: an exception prevails over every other rule; its suffix is the rule minus its first label.
-  std::string key;
   for (size_t i = 0; i < n; ++i) {
-    key.assign(domain.substr(starts[i]));
-    if (d_exceptions.contains(key)) {
+    if (d_exceptions.contains(domain.substr(starts[i]))) {
       return n - i - 1;
     }
   }
   // Step: otherwise the matching rule with the most labels (the first found from the left).
   for (size_t i = 0; i < n; ++i) {
-    key.assign(domain.substr(starts[i]));
-    if (d_rules.contains(key)) {
-      return n - i;
-    }
-    if (i + 1 < n && d_wildcards.contains(std::string(domain.substr(starts[i + 1])))) {
+    if (d_rules.contains(domain.substr(starts[i])) || (i + 1 < n && d_wildcards.contains(domain.substr(starts[i + 1])))) {
       return n - i;
     }
   }
@@ -128,29 +116,65 @@ size_t PublicSuffixList::suffixLabels(std::string_view domain) const
   return 1;
 }
 
+namespace
+{
+
+//! The longest DNS name in text form (RFC 1035: 255 octets on the wire), so at most 127 labels.
+constexpr size_t c_maxNameLength = 253;
+
+//! Whether a normalised name is well formed for the list: not empty, no empty label, not too long.
+bool wellFormed(std::string_view name)
+{
+  return !name.empty() && name.size() <= c_maxNameLength && name.front() != '.' && name.back() != '.' &&
+         name.find("..") == std::string_view::npos;
+}
+
+//! The offset of the label that starts the last `labels` labels of name (labels >= 1, <= its labels).
+size_t lastLabelsStart(std::string_view name, size_t labels)
+{
+  size_t pos = name.size();
+  for (size_t i = 0; i < labels; ++i) {
+    const size_t dot = pos == 0 ? std::string_view::npos : name.rfind('.', pos - 1);
+    if (dot == std::string_view::npos) {
+      return 0;
+    }
+    pos = dot;
+  }
+  return pos + 1;
+}
+
+size_t labelCount(std::string_view name)
+{
+  return static_cast<size_t>(std::count(name.begin(), name.end(), '.')) + 1;
+}
+
+} // namespace
+
 std::string PublicSuffixList::publicSuffix(std::string_view domain) const
 {
   const std::string name = normalizeDomain(domain);
-  const std::vector<size_t> starts = labelStarts(name);
-  if (starts.empty()) {
+  if (!wellFormed(name)) {
     return {};
   }
-  const size_t labels = std::min(suffixLabels(name), starts.size());
-  return labels == 0 ? std::string() : name.substr(starts[starts.size() - labels]);
+  const size_t labels = std::min(suffixLabels(name), labelCount(name));
+  return labels == 0 ? std::string() : name.substr(lastLabelsStart(name, labels));
 }
 
 std::string PublicSuffixList::organizationalDomain(std::string_view domain) const
 {
-  const std::string name = normalizeDomain(domain);
-  const std::vector<size_t> starts = labelStarts(name);
-  if (starts.empty()) {
+  return std::string(organizationalDomainOfNormalized(normalizeDomain(domain)));
+}
+
+std::string_view PublicSuffixList::organizationalDomainOfNormalized(std::string_view name) const
+{
+  if (!wellFormed(name)) {
     return name;
   }
   const size_t labels = suffixLabels(name);
-  if (labels >= starts.size()) {
+  if (labels >= labelCount(name)) {
     return name;
   }
-  return name.substr(starts[starts.size() - labels - 1]);
+  return name.substr(lastLabelsStart(name, labels + 1));
 }
 
 } // namespace dmarcwatch::collector

@@ -19,6 +19,7 @@
  */
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -65,18 +66,35 @@ public:
    */
   [[nodiscard]] std::string organizationalDomain(std::string_view domain) const;
 
+  /*!
+   * \brief organizationalDomain() of a name already normalised (normalizeDomain), without a copy.
+   * \return a view into name.
+   */
+  [[nodiscard]] std::string_view organizationalDomainOfNormalized(std::string_view name) const;
+
   [[nodiscard]] size_t size() const { return d_rules.size() + d_wildcards.size() + d_exceptions.size(); }
 
 private:
   //! Labels of the prevailing rule for a normalised, well-formed domain (>= 1).
   [[nodiscard]] size_t suffixLabels(std::string_view domain) const;
 
-  std::unordered_set<std::string> d_rules;      //!< "co.uk"
-  std::unordered_set<std::string> d_wildcards;  //!< "ck" for "*.ck"
-  std::unordered_set<std::string> d_exceptions; //!< "www.ck" for "!www.ck"
+  //! Looked up by string_view (no key copy per label).
+  struct Hash
+  {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  using Set = std::unordered_set<std::string, Hash, std::equal_to<>>;
+
+  Set d_rules;      //!< "co.uk"
+  Set d_wildcards;  //!< "ck" for "*.ck"
+  Set d_exceptions; //!< "www.ck" for "!www.ck"
 };
 
-//! \brief A domain lower-cased (ASCII), trimmed, without one trailing dot.  Pure.
+//! \brief A domain trimmed, without one trailing dot (case kept: no copy).  Pure.
+std::string_view trimDomain(std::string_view domain);
+
+//! \brief trimDomain(), lower-cased (ASCII).  Pure.
 std::string normalizeDomain(std::string_view domain);
 
 } // namespace dmarcwatch::collector

@@ -8,6 +8,7 @@
 #include "collector/common/text.hh"
 #include "collector/judge/alignment.hh"
 
+#include <algorithm>
 #include <string_view>
 
 namespace dmarcwatch::collector
@@ -48,13 +49,6 @@ std::optional<bool> reporterWord(const std::string& word)
   return word == "pass";
 }
 
-//! One authenticated result as both mechanisms see it.
-struct Candidate
-{
-  std::string_view domain;
-  std::string_view result;
-};
-
 //! How one mechanism words its reasons.
 struct Wording
 {
@@ -71,39 +65,61 @@ constexpr Wording c_spfWording{"aligned: ", "not aligned: SPF authenticates the 
                                "not aligned (aspf=s): SPF authenticates the bounce domain ", " only",
                                "SPF did not pass: "};
 
-std::string orNone(const std::string& text, const char* none)
+std::string orNone(std::string text, const char* none)
 {
   return text.empty() ? std::string(none) : text;
 }
 
-/*!
- * A mechanism passes on its first aligned "pass".  Otherwise the most telling reason: a pass
- * for a domain that is not aligned (an ESP's own domain), else the results that did not pass.
- */
-void judgeCandidates(const std::vector<Candidate>& candidates, const Record& record, AlignmentMode mode,
-                     const PublicSuffixList& psl, const Wording& wording, MechanismVerdict& verdict)
+//! Whether an SPF result is of the DMARC identity: MAIL FROM, or HELO when there is nothing else
+//! (a null MAIL FROM is checked with the HELO name, RFC 7208 section 2.4).  DKIM: every signature.
+bool counts(const DkimResult& /* dkim */, bool /* heloOnly */)
 {
-  if (normalizeDomain(record.headerFrom).empty()) {
-    verdict.reason = "no header_from to align with";
+  return true;
+}
+bool counts(const SpfResult& spf, bool heloOnly)
+{
+  return heloOnly || spf.scope != "helo";
+}
+
+/*!
+ * A mechanism passes on its first aligned "pass" (looked for first, without allocating: the
+ * common case).  Otherwise the most telling reason: a pass for a domain that is not aligned (an
+ * ESP's own domain), else the results that did not pass.
+ */
+template <typename Result>
+void judgeResults(const std::vector<Result>& results, bool heloOnly, const Record& record, AlignmentMode mode,
+                  const PublicSuffixList& psl, const Wording& wording, VerdictDetail detail, MechanismVerdict& verdict)
+{
+  const bool reasons = detail == VerdictDetail::Reasons;
+  if (trimDomain(record.headerFrom).empty()) {
+    verdict.reason = reasons ? "no header_from to align with" : "";
+    return;
+  }
+  for (const Result& result : results) {
+    if (counts(result, heloOnly) && result.result == "pass" && aligned(result.domain, record.headerFrom, mode, psl)) {
+      verdict.pass = true;
+      verdict.reason = reasons ? wording.aligned + normalizeDomain(result.domain) : std::string();
+      return;
+    }
+  }
+  if (!reasons) {
     return;
   }
   std::vector<std::string> unaligned;
   std::vector<std::string> failing;
   bool strictOnly = false;
-  for (const Candidate& candidate : candidates) {
-    const std::string domain = normalizeDomain(candidate.domain);
-    if (candidate.result != "pass") {
-      addOnce(failing, orNone(domain, "(no domain)") + " " + orNone(std::string(candidate.result), "(no result)"));
+  for (const Result& result : results) {
+    if (!counts(result, heloOnly)) {
       continue;
     }
-    if (aligned(domain, record.headerFrom, mode, psl)) {
-      verdict.pass = true;
-      verdict.reason = wording.aligned + domain;
-      return;
+    std::string domain = orNone(normalizeDomain(result.domain), "(no domain)");
+    if (result.result != "pass") {
+      addOnce(failing, domain + " " + orNone(result.result, "(no result)"));
+      continue;
     }
-    strictOnly = strictOnly ||
-                 (mode == AlignmentMode::Strict && aligned(domain, record.headerFrom, AlignmentMode::Relaxed, psl));
-    addOnce(unaligned, orNone(domain, "(no domain)"));
+    strictOnly = strictOnly || (mode == AlignmentMode::Strict &&
+                                aligned(result.domain, record.headerFrom, AlignmentMode::Relaxed, psl));
+    addOnce(unaligned, std::move(domain));
   }
   if (!unaligned.empty()) {
     verdict.reason = strictOnly ? wording.strictOnly : wording.notAligned;
@@ -116,44 +132,29 @@ void judgeCandidates(const std::vector<Candidate>& candidates, const Record& rec
   }
 }
 
-MechanismVerdict judgeDkim(const Record& record, AlignmentMode mode, const PublicSuffixList& psl)
+MechanismVerdict judgeDkim(const Record& record, AlignmentMode mode, const PublicSuffixList& psl, VerdictDetail detail)
 {
   MechanismVerdict verdict;
   verdict.evidence = !record.dkimResults.empty();
   if (!verdict.evidence) {
-    verdict.reason = "no signature";
+    verdict.reason = detail == VerdictDetail::Reasons ? "no signature" : "";
     return verdict;
   }
-  std::vector<Candidate> candidates;
-  for (const auto& dkim : record.dkimResults) {
-    candidates.push_back(Candidate{dkim.domain, dkim.result});
-  }
-  judgeCandidates(candidates, record, mode, psl, c_dkimWording, verdict);
+  judgeResults(record.dkimResults, false, record, mode, psl, c_dkimWording, detail, verdict);
   return verdict;
 }
 
-MechanismVerdict judgeSpf(const Record& record, AlignmentMode mode, const PublicSuffixList& psl)
+MechanismVerdict judgeSpf(const Record& record, AlignmentMode mode, const PublicSuffixList& psl, VerdictDetail detail)
 {
   MechanismVerdict verdict;
-  // Step: the DMARC identity is MAIL FROM; a HELO result counts only when nothing else is there
-  // (a null MAIL FROM is checked with the HELO name, RFC 7208 section 2.4).
-  std::vector<Candidate> candidates;
-  for (const auto& spf : record.spfResults) {
-    if (spf.scope != "helo") {
-      candidates.push_back(Candidate{spf.domain, spf.result});
-    }
-  }
-  if (candidates.empty()) {
-    for (const auto& spf : record.spfResults) {
-      candidates.push_back(Candidate{spf.domain, spf.result});
-    }
-  }
-  verdict.evidence = !candidates.empty();
+  verdict.evidence = !record.spfResults.empty();
   if (!verdict.evidence) {
-    verdict.reason = "no SPF result";
+    verdict.reason = detail == VerdictDetail::Reasons ? "no SPF result" : "";
     return verdict;
   }
-  judgeCandidates(candidates, record, mode, psl, c_spfWording, verdict);
+  const bool heloOnly = std::all_of(record.spfResults.begin(), record.spfResults.end(),
+                                    [](const SpfResult& spf) { return spf.scope == "helo"; });
+  judgeResults(record.spfResults, heloOnly, record, mode, psl, c_spfWording, detail, verdict);
   return verdict;
 }
 
@@ -195,16 +196,18 @@ bool Verdict::effectivePass() const
   return reporterDkim.value_or(dkim.pass) || reporterSpf.value_or(spf.pass);
 }
 
-Verdict judgeRecord(const Record& record, const PolicyPublished& policy, const PublicSuffixList& psl)
+Verdict judgeRecord(const Record& record, const PolicyPublished& policy, const PublicSuffixList& psl,
+                    VerdictDetail detail)
 {
   Verdict verdict;
-  verdict.dkim = judgeDkim(record, alignmentMode(policy.adkim), psl);
-  verdict.spf = judgeSpf(record, alignmentMode(policy.aspf), psl);
+  verdict.dkim = judgeDkim(record, alignmentMode(policy.adkim), psl, detail);
+  verdict.spf = judgeSpf(record, alignmentMode(policy.aspf), psl, detail);
   verdict.reporterDkim = reporterWord(record.dkim);
   verdict.reporterSpf = reporterWord(record.spf);
 
   // Step: override reasons as the reporter gave them (the parser made them printable).
-  for (const auto& reason : record.reasons) {
+  for (size_t i = 0; detail == VerdictDetail::Reasons && i < record.reasons.size(); ++i) {
+    const PolicyOverride& reason = record.reasons[i];
     std::string text = reason.type.empty() ? std::string("(no type)") : reason.type;
     if (!reason.comment.empty()) {
       text += " (" + reason.comment + ")";

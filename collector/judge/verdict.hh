@@ -65,13 +65,21 @@ struct Verdict
   [[nodiscard]] bool effectivePass() const;
 };
 
+//! How much judgeRecord works out.
+enum class VerdictDetail
+{
+  Reasons,  //!< everything: reasons and overrides, for an admin
+  PassOnly, //!< pass, evidence and contradictions only; reasons and overrides left empty (ingest: per record)
+};
+
 /*!
  * \brief Judge one record.
  * \param policy the report's policy_published (adkim, aspf).
  * \param psl for relaxed alignment (PublicSuffixList::system() in production).
  * Pure: does not block.
  */
-Verdict judgeRecord(const Record& record, const PolicyPublished& policy, const PublicSuffixList& psl);
+Verdict judgeRecord(const Record& record, const PolicyPublished& policy, const PublicSuffixList& psl,
+                    VerdictDetail detail = VerdictDetail::Reasons);
 
 /*!
  * \brief One line for an admin: "DMARC pass: DKIM aligned (aligned: example.com); SPF failed

@@ -106,6 +106,13 @@ BOOST_AUTO_TEST_CASE(malformed_names_stay_as_they_are)
                           {".", "", ""},
                           {"a..example.com", "", "a..example.com"},
                         });
+  // Longer than a DNS name can be: compared as it is.
+  std::string tooLong;
+  for (int i = 0; i < 130; ++i) {
+    tooLong += "a.";
+  }
+  tooLong += "example.com";
+  BOOST_CHECK_EQUAL(testPsl().organizationalDomain(tooLong), tooLong);
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_an_error)

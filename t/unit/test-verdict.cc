@@ -212,4 +212,22 @@ BOOST_AUTO_TEST_CASE(contradiction_is_reported)
   BOOST_CHECK(judgeRecord(bare, policy(), testPsl()).contradictions.empty());
 }
 
+BOOST_AUTO_TEST_CASE(pass_only_detail_leaves_reasons_out)
+{
+  Record r = record("example.com");
+  r.dkim = "fail";
+  addDkim(r, "mail.example.com", "pass");
+  addSpf(r, "bounce.other.net", "pass");
+  r.reasons.push_back(PolicyOverride{"forwarded", ""});
+  const Verdict full = judgeRecord(r, policy(), testPsl());
+  const Verdict lean = judgeRecord(r, policy(), testPsl(), VerdictDetail::PassOnly);
+  BOOST_CHECK_EQUAL(lean.dkim.pass, full.dkim.pass);
+  BOOST_CHECK_EQUAL(lean.spf.pass, full.spf.pass);
+  BOOST_CHECK_EQUAL(lean.dkim.evidence, full.dkim.evidence);
+  BOOST_CHECK(lean.contradictions == full.contradictions);
+  BOOST_CHECK_EQUAL(lean.contradictions.size(), 1U);
+  BOOST_CHECK(lean.dkim.reason.empty() && lean.spf.reason.empty() && lean.overrides.empty());
+  BOOST_CHECK(!full.spf.reason.empty() && full.overrides.size() == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
