@@ -141,6 +141,12 @@ MechanismVerdict judgeDkim(const Record& record, AlignmentMode mode, const Publi
     return verdict;
   }
   judgeResults(record.dkimResults, false, record, mode, psl, c_dkimWording, detail, verdict);
+  // Step: results of "none" only (Google writes one with an empty domain) mean no signature.
+  if (!verdict.pass && detail == VerdictDetail::Reasons &&
+      std::all_of(record.dkimResults.begin(), record.dkimResults.end(),
+                  [](const DkimResult& dkim) { return dkim.result == "none"; })) {
+    verdict.reason = "no signature";
+  }
   return verdict;
 }
 

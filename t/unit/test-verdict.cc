@@ -9,9 +9,14 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/intake/byte-source.hh"
+#include "collector/intake/report-parser.hh"
 #include "collector/judge/verdict.hh"
 #include "t/unit/psl-fixture.hh"
+#include "t/unit/test-util.hh"
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 using namespace dmarcwatch::collector;
@@ -19,6 +24,21 @@ using dmarcwatch::test::testPsl;
 
 namespace
 {
+
+//! Keeps what the parser gives it.
+class KeepingSink : public ReportSink
+{
+public:
+  bool onHeader(const ReportHeader& got) override
+  {
+    header = got;
+    return true;
+  }
+  void onRecord(const Record& got) override { records.push_back(got); }
+
+  ReportHeader header;
+  std::vector<Record> records;
+};
 
 Record record(std::string headerFrom)
 {
@@ -146,6 +166,11 @@ BOOST_AUTO_TEST_CASE(reasons_text)
   BOOST_CHECK_EQUAL(b.spf.reason, "no SPF result");
   BOOST_CHECK(!b.dkim.evidence);
 
+  // Google's way of saying there was no signature: one result "none" without a domain.
+  Record none = record("example.com");
+  addDkim(none, "", "none");
+  BOOST_CHECK_EQUAL(judgeRecord(none, policy(), testPsl()).dkim.reason, "no signature");
+
   Record broken = record("example.com");
   addDkim(broken, "example.com", "fail");
   addSpf(broken, "example.com", "softfail");
@@ -228,6 +253,39 @@ BOOST_AUTO_TEST_CASE(pass_only_detail_leaves_reasons_out)
   BOOST_CHECK_EQUAL(lean.contradictions.size(), 1U);
   BOOST_CHECK(lean.dkim.reason.empty() && lean.spf.reason.empty() && lean.overrides.empty());
   BOOST_CHECK(!full.spf.reason.empty() && full.overrides.size() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(corpus_aol_report_without_policy_evaluated_passes)
+{
+  // An AOL report of 2012 (OpenDMARC's test data, in the shared corpus): no policy_evaluated
+  // dkim/spf in any record, an aligned DKIM pass in each; counted as failures before issue 11.
+  const char* corpus = std::getenv("CORPUS");
+  const std::filesystem::path file = std::filesystem::path(corpus == nullptr ? "" : corpus) / "files" /
+                                     "trusteddomainproject__OpenDMARC" / "bad.com!example.com!1337140800!1337227200.xml";
+  if (corpus == nullptr || !std::filesystem::exists(file) ||
+      !std::filesystem::exists(PublicSuffixList::s_systemPath)) {
+    BOOST_TEST_MESSAGE("corpus or public suffix list not available, skipped");
+    return;
+  }
+  const std::string xml = dmarcwatch::test::readFile(file);
+  MemorySource source{std::string_view(xml)};
+  Limits limits;
+  Warnings warnings;
+  KeepingSink sink;
+  parseReport(source, limits, sink, warnings);
+  BOOST_REQUIRE(!sink.records.empty());
+  uint64_t messages = 0;
+  uint64_t passed = 0;
+  for (Record& r : sink.records) {
+    const Verdict v = judgeRecord(r, sink.header.policy, PublicSuffixList::system());
+    BOOST_CHECK(!v.reporterPass().has_value());
+    BOOST_CHECK(!describeVerdict(v).empty());
+    applyVerdict(r, v);
+    messages += r.count;
+    passed += r.dmarcPass() ? r.count : 0;
+  }
+  BOOST_CHECK_EQUAL(messages, 283U);
+  BOOST_CHECK_EQUAL(passed, 283U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
