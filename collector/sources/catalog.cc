@@ -42,7 +42,6 @@ constexpr std::array<FlagName, 7> s_flagNames{{{"forwards", FlagForwards},
                                                {"api-based", FlagApiBased}}};
 
 constexpr size_t s_maxTextField = 100;
-constexpr size_t s_maxLabels = 127;
 
 //! Split off the first white-space separated word of text.
 std::string_view nextWord(std::string_view& text)
@@ -62,16 +61,6 @@ bool isPrintableText(std::string_view text)
   return std::all_of(text.begin(), text.end(), [](char c) {
     auto u = static_cast<unsigned char>(c);
     return u >= 0x20 && u != 0x7f; // UTF-8 bytes pass; control characters do not
-  });
-}
-
-bool isLabel(std::string_view label)
-{
-  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-    return false;
-  }
-  return std::all_of(label.begin(), label.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
   });
 }
 
@@ -216,7 +205,7 @@ private:
       if (auto slash = value.find('/'); slash != std::string::npos) {
         rule.selector = value.substr(slash + 1);
         value.resize(slash);
-        if (!isLabelSequence(rule.selector)) {
+        if (!isDomainName(rule.selector, 1)) {
           fail("bad DKIM selector '" + rule.selector + "'");
         }
       }
@@ -247,7 +236,7 @@ private:
     else {
       fail("unknown key '" + key + "'");
     }
-    if (rule.kind != RuleKind::Asn && !isCatalogDomain(value)) {
+    if (rule.kind != RuleKind::Asn && !isDomainName(value)) {
       fail("bad domain name '" + value + "' for " + key);
     }
     if (!modifier.empty() && modifier != allowed) {
@@ -259,23 +248,6 @@ private:
       fail("more than " + std::to_string(d_limits.maxRulesPerService) + " rules for one service");
     }
     d_current->rules.push_back(std::move(rule));
-  }
-
-  static bool isLabelSequence(std::string_view text)
-  {
-    if (text.empty() || text.size() > 253) {
-      return false;
-    }
-    while (true) {
-      auto dot = text.find('.');
-      if (!isLabel(text.substr(0, dot))) {
-        return false;
-      }
-      if (dot == std::string_view::npos) {
-        return true;
-      }
-      text.remove_prefix(dot + 1);
-    }
   }
 
   void finishService()
@@ -351,24 +323,6 @@ bool isServiceId(std::string_view id)
   }
   return std::all_of(id.begin(), id.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
-}
-
-bool isCatalogDomain(std::string_view name)
-{
-  if (name.empty() || name.size() > 253) {
-    return false;
-  }
-  size_t labels = 0;
-  while (true) {
-    auto dot = name.find('.');
-    if (!isLabel(name.substr(0, dot)) || ++labels > s_maxLabels) {
-      return false;
-    }
-    if (dot == std::string_view::npos) {
-      return labels >= 2;
-    }
-    name.remove_prefix(dot + 1);
-  }
 }
 
 void CatalogBuilder::addText(std::string_view text, const std::string& file)

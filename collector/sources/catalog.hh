@@ -178,9 +178,6 @@ private:
   size_t d_files = 0;
 };
 
-//! \brief A domain name as the catalog accepts it: 2-127 labels of 1-63 [a-z0-9_-] (no '-' at
-//! either end), at most 253 characters, no trailing dot. Expects lower case.
-bool isCatalogDomain(std::string_view name);
 //! \brief A service id: 1-63 of [a-z0-9-], starting with a letter or digit.
 bool isServiceId(std::string_view id);
 
