@@ -3,6 +3,8 @@
  */
 #include "collector/sources/catalog.hh"
 
+#include "collector/common/config-keys.hh"
+#include "collector/common/config.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/text.hh"
 
@@ -555,6 +557,33 @@ std::vector<CatalogMatch> Catalog::bySpfInclude(std::string_view name) const
   }
   auto it = d_spfInclude.find(key);
   return it == d_spfInclude.end() ? std::vector<CatalogMatch>{} : it->second;
+}
+
+void checkAuthorizations(const Config& config, const Catalog& catalog)
+{
+  for (const auto& authorization : config.authorizations) {
+    for (const auto& id : authorization.services) {
+      if (catalog.find(id) == nullptr) {
+        throw ConfigError(config.path, authorization.line,
+                          std::string(keys::authorize) + ": unknown service '" + id + "' (not in the catalog or a " +
+                            keys::serviceFile + ")");
+      }
+    }
+  }
+}
+
+std::shared_ptr<const Catalog> loadCatalog(const Config& config, CatalogLimits limits)
+{
+  CatalogBuilder builder(limits);
+  if (config.serviceCatalog != "none") {
+    builder.addDirectory(config.serviceCatalog);
+  }
+  for (const auto& file : config.serviceFiles) {
+    builder.addFile(file);
+  }
+  auto catalog = builder.build();
+  checkAuthorizations(config, *catalog);
+  return catalog;
 }
 
 } // namespace dmarcwatch::collector

@@ -32,6 +32,8 @@
 namespace dmarcwatch::collector
 {
 
+struct Config;
+
 enum class ServiceCategory : uint8_t
 {
   MailboxProvider,
@@ -177,6 +179,13 @@ private:
   std::vector<Service> d_services;
   size_t d_files = 0;
 };
+
+//! \brief Every Authorize line of the configuration names services of the catalog.
+//! \throw ConfigError "CONFIG:LINE: Authorize: unknown service 'x'"
+void checkAuthorizations(const Config& config, const Catalog& catalog);
+//! \brief The catalog a configuration asks for: the ServiceCatalog directory (unless "none"),
+//! then each ServiceFile; Authorize checked against it. Blocks on file I/O. \throw ConfigError
+std::shared_ptr<const Catalog> loadCatalog(const Config& config, CatalogLimits limits = {});
 
 //! \brief A service id: 1-63 of [a-z0-9-], starting with a letter or digit.
 bool isServiceId(std::string_view id);

@@ -10,6 +10,7 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/common/config.hh"
 #include "collector/common/errors.hh"
 #include "collector/sources/catalog.hh"
 #include "t/unit/test-util.hh"
@@ -273,6 +274,41 @@ BOOST_AUTO_TEST_CASE(shipped_catalog_is_well_formed)
   BOOST_TEST(ids(cat->byDkim("example.gappssmtp.com")) == std::set<std::string>{"google-workspace"});
   BOOST_TEST(ids(cat->byAsn(11377)) == std::set<std::string>{"sendgrid"});
   BOOST_TEST(ids(cat->bySpfInclude("spf.protection.outlook.com")) == std::set<std::string>{"microsoft-365"});
+}
+
+BOOST_AUTO_TEST_CASE(config_adds_files_and_checks_authorize)
+{
+  TempDir dir;
+  std::ofstream(dir.path() / "local.services") << "service head-office-crm\nname Our CRM\ncategory crm\n"
+                                                  "spf-domain crm.example.com\n";
+  auto path = (dir.path() / "t.conf").string();
+  auto config = parseConfig("ServiceCatalog " + (dmarcwatch::test::srcDir() / "contrib" / "services").string() +
+                              "\nServiceFile " + (dir.path() / "local.services").string() +
+                              "\nAuthorize example.com google-workspace sendgrid head-office-crm\n",
+                            path);
+  auto cat = loadCatalog(*config);
+  BOOST_TEST(cat->find("head-office-crm") != nullptr);
+  BOOST_TEST(cat->find("sendgrid") != nullptr);
+
+  // An unknown id names the configuration file and the Authorize line.
+  auto bad = parseConfig("ServiceCatalog none\nServiceFile " + (dir.path() / "local.services").string() +
+                           "\n\nAuthorize example.com head-office-crm no-such-service\n",
+                         path);
+  try {
+    loadCatalog(*bad);
+    BOOST_FAIL("no error for an unknown service");
+  }
+  catch (const ConfigError& e) {
+    BOOST_TEST(std::string(e.what()) == path + ":4: Authorize: unknown service 'no-such-service' (not in the catalog "
+                                               "or a ServiceFile)");
+  }
+
+  // An admin's service that takes an exclusive rule of the shipped catalog is refused.
+  std::ofstream(dir.path() / "clash.services") << "service my-relay\nname Relay\ncategory crm\nasn 11377\n";
+  auto clash = parseConfig("ServiceCatalog " + (dmarcwatch::test::srcDir() / "contrib" / "services").string() +
+                             "\nServiceFile " + (dir.path() / "clash.services").string() + "\n",
+                           path);
+  BOOST_CHECK_THROW(loadCatalog(*clash), ConfigError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
