@@ -477,7 +477,7 @@ std::shared_ptr<const Catalog> CatalogBuilder::build()
 
 const Service* Catalog::find(std::string_view id) const
 {
-  auto it = d_byId.find(std::string(id));
+  auto it = d_byId.find(id);
   return it == d_byId.end() ? nullptr : &d_services[it->second];
 }
 
@@ -497,7 +497,7 @@ std::vector<CatalogMatch> Catalog::bySuffix(const Index& index, std::string_view
   std::string_view rest(key);
   std::vector<CatalogMatch> out;
   while (true) {
-    if (auto it = index.find(std::string(rest)); it != index.end()) {
+    if (auto it = index.find(rest); it != index.end()) {
       // A rule naming the signature's selector beats a rule for any selector.
       for (const auto& match : it->second) {
         if (!match.rule->selector.empty() && match.rule->selector == lowSelector) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -147,12 +148,18 @@ public:
 
 private:
   friend class CatalogBuilder;
-  using Index = std::unordered_map<std::string, std::vector<CatalogMatch>>;
+  //! Hashes std::string and std::string_view alike, so look-ups by view do not allocate.
+  struct NameHash
+  {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  using Index = std::unordered_map<std::string, std::vector<CatalogMatch>, NameHash, std::equal_to<>>;
   [[nodiscard]] std::vector<CatalogMatch> bySuffix(const Index& index, std::string_view name,
                                                    std::string_view selector) const;
 
   std::vector<Service> d_services;
-  std::unordered_map<std::string, size_t> d_byId;
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> d_byId;
   Index d_dkim, d_spfDomain, d_ptr, d_arc, d_spfInclude;
   std::unordered_map<uint32_t, std::vector<CatalogMatch>> d_asn;
 };
