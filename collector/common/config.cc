@@ -118,6 +118,72 @@ ReportAddress parseAddress(std::string_view text, const Origin& where)
   return address;
 }
 
+//! \brief "192.0.2.0/24 = Head office MX" (a bare address is a /32 or /128).
+OwnNetwork parseNetwork(std::string_view text, const Origin& where)
+{
+  auto eq = text.find('=');
+  auto name = eq == std::string_view::npos ? std::string_view{} : trimAscii(text.substr(eq + 1));
+  auto cidr = trimAscii(text.substr(0, eq));
+  if (name.empty() || name.size() > 100) {
+    where.fail(std::string(keys::network) + ": write ADDRESS/PREFIX = NAME (a name of 1 to 100 characters)");
+  }
+  OwnNetwork network;
+  auto slash = cidr.find('/');
+  auto ip = IpAddress::parse(cidr.substr(0, slash));
+  if (!ip) {
+    where.fail(std::string(keys::network) + ": '" + std::string(cidr) + "' is not an IPv4 or IPv6 network");
+  }
+  unsigned maxPrefix = ip->isV4() ? 32 : 128;
+  unsigned prefix = maxPrefix;
+  if (slash != std::string_view::npos) {
+    auto digits = cidr.substr(slash + 1);
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty() || prefix > maxPrefix) {
+      where.fail(std::string(keys::network) + ": bad prefix length in '" + std::string(cidr) + "' (0 to " +
+                 std::to_string(maxPrefix) + ")");
+    }
+  }
+  network.address = *ip;
+  network.prefix = prefix + (ip->isV4() ? 96 : 0);
+  network.name = std::string(name);
+  network.line = where.line;
+  // Host bits set usually means a typo in the prefix: refuse rather than guess.
+  for (unsigned bit = network.prefix; bit < 128; ++bit) {
+    if ((network.address.bytes[bit / 8] & (0x80U >> (bit % 8))) != 0) {
+      where.fail(std::string(keys::network) + ": '" + std::string(cidr) + "' has host bits set");
+    }
+  }
+  return network;
+}
+
+//! \brief "example.com google-workspace sendgrid": a domain and at least one service id.
+Authorization parseAuthorization(std::string_view text, const Origin& where)
+{
+  std::istringstream words{std::string(text)};
+  std::string word;
+  Authorization authorization;
+  authorization.line = where.line;
+  words >> word;
+  authorization.domain = lowerAscii(word);
+  if (!isDomainName(authorization.domain)) {
+    where.fail(std::string(keys::authorize) + ": '" + word + "' is not a domain name");
+  }
+  while (words >> word) {
+    auto id = lowerAscii(word);
+    bool ok = id.size() <= 63 && id.front() != '-' && std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+    if (!ok) {
+      where.fail(std::string(keys::authorize) + ": '" + word + "' is not a service id");
+    }
+    authorization.services.push_back(std::move(id));
+  }
+  if (authorization.services.empty()) {
+    where.fail(std::string(keys::authorize) + ": write DOMAIN SERVICE... (at least one service id)");
+  }
+  return authorization;
+}
+
 FailureAction parseFailureAction(std::string_view value)
 {
   return value == "tempfail" ? FailureAction::Tempfail : FailureAction::Accept;
@@ -244,6 +310,36 @@ const std::vector<KeyDef>& keyTable()
      "DNS server the daemon asks (HOST or HOST@PORT), or none to work offline.\n"
      "The milter never uses DNS.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.resolver = v; }},
+    {keys::serviceCatalog, Kind::String, PKGDATADIR "/services", 0, 0, nullptr,
+     "Directory of the shipped service catalog: every *.services file in it is read at start\n"
+     "(format: contrib/services/README).  none: read no catalog (only ServiceFile).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.serviceCatalog = v; }},
+    {keys::serviceFile, Kind::List, "", 0, 0, nullptr,
+     "A file of your own services, in the catalog's format, read after ServiceCatalog; the\n"
+     "key may repeat.  An id already in the catalog, or a rule another service claims\n"
+     "exclusively, is an error.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.serviceFiles.emplace_back(v); }},
+    {keys::network, Kind::List, "", 0, 0, nullptr,
+     "One of your own networks and its name: ADDRESS/PREFIX = NAME, e.g.\n"
+     "192.0.2.0/24 = Head office MX.  Mail from it is yours (authorized); the most specific\n"
+     "network names a source.  The key may repeat; the same network twice is an error.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       auto network = parseNetwork(v, o);
+       for (const auto& other : c.ownNetworks) {
+         if (other.address == network.address && other.prefix == network.prefix) {
+           o.fail(std::string(keys::network) + ": " + network.toString() + " already given at line " +
+                  std::to_string(other.line));
+         }
+       }
+       c.ownNetworks.push_back(std::move(network));
+     }},
+    {keys::authorize, Kind::List, "", 0, 0, nullptr,
+     "Services allowed to send as a domain: DOMAIN SERVICE..., e.g.\n"
+     "example.com google-workspace sendgrid (ids from the catalog or a ServiceFile; an\n"
+     "unknown id is an error).  The key may repeat; lines for one domain add up.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       c.authorizations.push_back(parseAuthorization(v, o));
+     }},
     {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
      "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
      "unparsed with an error.",
@@ -354,6 +450,36 @@ bool ReportAddress::matches(std::string_view recipient) const
     return false;
   }
   return local.empty() || equalsIgnoreCaseAscii(recipient.substr(0, at), local);
+}
+
+bool OwnNetwork::contains(const IpAddress& ip) const
+{
+  unsigned full = prefix / 8;
+  if (!std::equal(address.bytes.begin(), address.bytes.begin() + full, ip.bytes.begin())) {
+    return false;
+  }
+  unsigned rest = prefix % 8;
+  if (rest == 0) {
+    return true;
+  }
+  auto mask = static_cast<uint8_t>(0xffU << (8 - rest));
+  return (ip.bytes[full] & mask) == address.bytes[full];
+}
+
+std::string OwnNetwork::toString() const
+{
+  return address.toString() + "/" + std::to_string(address.isV4() ? prefix - 96 : prefix);
+}
+
+const OwnNetwork* Config::ownNetwork(const IpAddress& ip) const
+{
+  const OwnNetwork* best = nullptr;
+  for (const auto& network : ownNetworks) {
+    if (network.contains(ip) && (best == nullptr || network.prefix > best->prefix)) {
+      best = &network;
+    }
+  }
+  return best;
 }
 
 bool Config::isReportRecipient(std::string_view recipient) const

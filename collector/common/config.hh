@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include "collector/common/ip-address.hh"
 #include "collector/common/limits.hh"
 
 #include <chrono>
@@ -47,6 +48,28 @@ struct ReportAddress
   [[nodiscard]] bool matches(std::string_view recipient) const;
 };
 
+//! One of the admin's own networks (`Network 192.0.2.0/24 = Head office MX`).
+struct OwnNetwork
+{
+  IpAddress address; //!< host bits zero
+  unsigned prefix = 0; //!< over the 16-byte form: an IPv4 /24 is 120
+  std::string name;
+  unsigned line = 0; //!< in the configuration file
+  //! \brief True when the address lies inside this network.
+  [[nodiscard]] bool contains(const IpAddress& ip) const;
+  //! The network as written: "192.0.2.0/24", "2001:db8::/32".
+  [[nodiscard]] std::string toString() const;
+};
+
+//! `Authorize DOMAIN SERVICE...`: the services allowed to send as a domain (ids checked
+//! against the catalog when it is loaded: sources/catalog.hh checkAuthorizations).
+struct Authorization
+{
+  std::string domain; //!< lower case
+  std::vector<std::string> services;
+  unsigned line = 0;
+};
+
 struct Config
 {
   std::string path; //!< file it came from ("" for defaults)
@@ -76,10 +99,18 @@ struct Config
   std::string syslogFacility = "mail";
   std::string resolver = "none";
 
+  // naming the senders (issue 11)
+  std::string serviceCatalog = PKGDATADIR "/services"; //!< "none": no shipped catalog
+  std::vector<std::string> serviceFiles;               //!< the admin's own catalog files
+  std::vector<OwnNetwork> ownNetworks;
+  std::vector<Authorization> authorizations;
+
   Limits limits;
 
   //! \brief True when any configured ReportAddress matches the recipient.
   [[nodiscard]] bool isReportRecipient(std::string_view recipient) const;
+  //! \brief The most specific own network holding the address, or nullptr.
+  [[nodiscard]] const OwnNetwork* ownNetwork(const IpAddress& ip) const;
 };
 
 //! \brief Parse a configuration file. \throw ConfigError ("path:line: message"); a missing file names the path.

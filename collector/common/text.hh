@@ -53,6 +53,31 @@ constexpr bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b)
   return true;
 }
 
+//! \brief A lower-case DNS name as configuration and catalog files accept it: minLabels to 127
+//! labels of 1-63 [a-z0-9_-] (no '-' at either end), at most 253 characters, no trailing dot.
+constexpr bool isDomainName(std::string_view name, size_t minLabels = 2)
+{
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  size_t labels = 0;
+  while (true) {
+    auto label = name.substr(0, name.find('.'));
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' || ++labels > 127) {
+      return false;
+    }
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+        return false;
+      }
+    }
+    if (label.size() == name.size()) {
+      return labels >= minLabels;
+    }
+    name.remove_prefix(label.size() + 1);
+  }
+}
+
 constexpr bool isSpaceAscii(char c)
 {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';

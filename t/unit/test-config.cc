@@ -27,6 +27,7 @@ BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
   BOOST_CHECK_EQUAL(parsed->commandTimeout.count(), want.commandTimeout.count());
   BOOST_CHECK_EQUAL(parsed->progressInterval.count(), want.progressInterval.count());
   BOOST_CHECK_EQUAL(parsed->syslogTarget, want.syslogTarget);
+  BOOST_CHECK_EQUAL(parsed->serviceCatalog, want.serviceCatalog);
   BOOST_CHECK(parsed->reportAction == want.reportAction);
   BOOST_CHECK(parsed->onStoreError == want.onStoreError);
   BOOST_CHECK(parsed->onParseError == want.onParseError);
@@ -178,6 +179,88 @@ BOOST_AUTO_TEST_CASE(durations)
   auto c = parseConfig("CommandTimeout 5m\nProgressInterval 10\n", "t.conf");
   BOOST_CHECK_EQUAL(c->commandTimeout.count(), 300);
   BOOST_CHECK_EQUAL(c->progressInterval.count(), 10);
+}
+
+namespace
+{
+
+//! Each text must fail to parse with a message that starts with its want.
+void checkErrors(const std::vector<std::pair<std::string, std::string>>& cases)
+{
+  for (const auto& [text, want] : cases) {
+    std::string got;
+    try {
+      parseConfig(text, "t.conf");
+    }
+    catch (const ConfigError& e) {
+      got = e.what();
+    }
+    BOOST_TEST(got.find(want) == 0, "text '" << text << "': got '" << got << "', want prefix '" << want << "'");
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(own_networks_parse_and_match_most_specific)
+{
+  auto c = parseConfig("Network 192.0.2.0/24 = Head office MX\n"
+                       "Network 192.0.2.128/25 = DMZ relay\n"
+                       "Network 2001:DB8::/32 =  IPv6 office \n"
+                       "Network 198.51.100.7 = One host\n",
+                       "t.conf");
+  BOOST_REQUIRE_EQUAL(c->ownNetworks.size(), 4U);
+  BOOST_CHECK_EQUAL(c->ownNetworks[0].toString(), "192.0.2.0/24");
+  BOOST_CHECK_EQUAL(c->ownNetworks[0].name, "Head office MX");
+  BOOST_CHECK_EQUAL(c->ownNetworks[2].toString(), "2001:db8::/32");
+  BOOST_CHECK_EQUAL(c->ownNetworks[2].name, "IPv6 office");
+  BOOST_CHECK_EQUAL(c->ownNetworks[3].toString(), "198.51.100.7/32");
+  auto name = [&](const char* ip) {
+    const auto* n = c->ownNetwork(*IpAddress::parse(ip));
+    return n == nullptr ? std::string("-") : n->name;
+  };
+  BOOST_CHECK_EQUAL(name("192.0.2.1"), "Head office MX");
+  BOOST_CHECK_EQUAL(name("192.0.2.200"), "DMZ relay");
+  BOOST_CHECK_EQUAL(name("192.0.3.1"), "-");
+  BOOST_CHECK_EQUAL(name("2001:db8:ffff::1"), "IPv6 office");
+  BOOST_CHECK_EQUAL(name("2001:db9::1"), "-");
+  BOOST_CHECK_EQUAL(name("198.51.100.7"), "One host");
+  BOOST_CHECK_EQUAL(name("198.51.100.8"), "-");
+}
+
+BOOST_AUTO_TEST_CASE(bad_networks_name_file_and_line)
+{
+  const std::vector<std::pair<std::string, std::string>> cases{
+    {"Network 192.0.2.0/24\n", "t.conf:1: Network: write ADDRESS/PREFIX = NAME"},
+    {"Network 192.0.2.0/24 =\n", "t.conf:1: Network: write ADDRESS/PREFIX = NAME"},
+    {"Network 192.0.2.300/24 = X\n", "t.conf:1: Network: '192.0.2.300/24' is not an IPv4 or IPv6 network"},
+    {"Network 192.0.2.0/33 = X\n", "t.conf:1: Network: bad prefix length in '192.0.2.0/33' (0 to 32)"},
+    {"Network 192.0.2.0/ = X\n", "t.conf:1: Network: bad prefix length"},
+    {"Network 192.0.2.1/24 = X\n", "t.conf:1: Network: '192.0.2.1/24' has host bits set"},
+    {"Network 2001:db8::1/32 = X\n", "t.conf:1: Network: '2001:db8::1/32' has host bits set"},
+    {"\nNetwork 192.0.2.0/24 = A\nNetwork 192.0.2.0/24 = B\n", "t.conf:3: Network: 192.0.2.0/24 already given at line 2"},
+  };
+  checkErrors(cases);
+}
+
+BOOST_AUTO_TEST_CASE(authorize_lines_parse_and_check_syntax)
+{
+  auto c = parseConfig("Authorize Example.COM google-workspace SendGrid\nAuthorize example.com mailchimp\n"
+                       "ServiceFile /etc/a.services\nServiceFile /etc/b.services\nServiceCatalog none\n",
+                       "t.conf");
+  BOOST_REQUIRE_EQUAL(c->authorizations.size(), 2U);
+  BOOST_CHECK_EQUAL(c->authorizations[0].domain, "example.com");
+  BOOST_CHECK(c->authorizations[0].services == (std::vector<std::string>{"google-workspace", "sendgrid"}));
+  BOOST_CHECK_EQUAL(c->authorizations[1].line, 2U);
+  BOOST_CHECK(c->serviceFiles == (std::vector<std::string>{"/etc/a.services", "/etc/b.services"}));
+  BOOST_CHECK_EQUAL(c->serviceCatalog, "none");
+
+  const std::vector<std::pair<std::string, std::string>> cases{
+    {"Authorize example.com\n", "t.conf:1: Authorize: write DOMAIN SERVICE..."},
+    {"Authorize com sendgrid\n", "t.conf:1: Authorize: 'com' is not a domain name"},
+    {"Authorize example.com send_grid\n", "t.conf:1: Authorize: 'send_grid' is not a service id"},
+    {"ServiceCatalog a\nServiceCatalog b\n", "t.conf:2: ServiceCatalog: given twice"},
+  };
+  checkErrors(cases);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
