@@ -215,12 +215,14 @@ void MilterConnection::reply(Verdict verdict, std::string& out)
   d_replyCode.reset(); // a reply code belongs to the one answer it was set for
 }
 
-bool MilterConnection::touchesDisk(const protocol::Packet& packet) const
+bool MilterConnection::runsOffLoop(const protocol::Packet& packet) const
 {
   if (!d_context) {
     return false;
   }
   switch (packet.command) {
+  case cmd::endOfBody:
+    return d_context->reportInProgress(); // parse and store
   case cmd::header:
     return d_context->touchesDisk(packet.data.size() + 4); // "Name: value\r\n" from "Name\0value\0"
   case cmd::endOfHeaders:
@@ -229,7 +231,7 @@ bool MilterConnection::touchesDisk(const protocol::Packet& packet) const
     return d_context->touchesDisk(packet.data.size());
   case cmd::abort:
   case cmd::quitNewConnection:
-    return d_context->touchesDisk(0); // closing the temp file of an unlinked message frees its blocks
+    return holdsTempFile(); // closing the temp file of an unlinked message frees its blocks
   default:
     return false;
   }
@@ -237,20 +239,15 @@ bool MilterConnection::touchesDisk(const protocol::Packet& packet) const
 
 MilterConnection::Next MilterConnection::handle(const protocol::Packet& packet, std::string& out)
 {
-  if (packet.command == cmd::endOfBody && d_context && d_context->reportInProgress()) {
-    d_deferred = packet.command;
-    d_deferredData.assign(packet.data);
-    return Next::Defer; // parse and store off the loop
+  if (!runsOffLoop(packet)) {
+    return dispatch(packet, out);
   }
   if (packet.command == cmd::header) {
     (void)protocol::parseHeader(packet.data); // a malformed one is refused here, on the loop
   }
-  if (touchesDisk(packet)) {
-    d_deferred = packet.command;
-    d_deferredData.assign(packet.data);
-    return Next::Defer;
-  }
-  return dispatch(packet, out);
+  d_deferred = packet.command;
+  d_deferredData.assign(packet.data);
+  return Next::Defer;
 }
 
 MilterConnection::Next MilterConnection::dispatch(const protocol::Packet& packet, std::string& out)

@@ -86,8 +86,8 @@ private:
   void reply(Verdict verdict, std::string& out);
   //! Everything of handle() but the choice to defer.
   Next dispatch(const protocol::Packet& packet, std::string& out);
-  //! True when the packet must run off the loop (it touches the message's temp file).
-  [[nodiscard]] bool touchesDisk(const protocol::Packet& packet) const;
+  //! True when the packet must run off the loop: a report's end of message, or a step touching its temp file.
+  [[nodiscard]] bool runsOffLoop(const protocol::Packet& packet) const;
   void endOfMessage(std::string_view finalChunk, std::string& out) noexcept;
 
   Runtime& d_runtime;

@@ -138,6 +138,8 @@ struct Engine::State
   void processInput(Connection& conn);
   //! Send what is queued; never throws (a connection that cannot be served is closed).
   void flush(Connection& conn);
+  //! Log why and close the connection (a busy one once its worker is done). Never throws.
+  void dropConnection(Connection& conn, const std::string& why) noexcept;
   //! setInterest(), closing the connection when epoll refuses. Never throws.
   void changeInterest(Connection& conn) noexcept;
   void collectFinished();
@@ -224,8 +226,7 @@ void Engine::State::acceptAll()
       readInput(*raw);
     }
     catch (const std::exception& e) {
-      logWarning("closing an MTA connection", {{"qid", raw->milter.logId()}, {"error", e.what()}});
-      closeConnection(*raw);
+      dropConnection(*raw, e.what());
     }
   }
 }
@@ -303,10 +304,7 @@ void Engine::State::processInput(Connection& conn)
     conn.in.erase(0, pos);
   }
   catch (const std::exception& e) {
-    logWarning("closing an MTA connection", {{"qid", conn.milter.logId()}, {"error", e.what()}});
-    conn.out.clear();
-    conn.outSent = 0;
-    closeConnection(conn);
+    dropConnection(conn, e.what());
     return;
   }
   bool replying = !conn.out.empty();
@@ -333,10 +331,8 @@ void Engine::State::flush(Connection& conn)
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (conn.out.size() - conn.outSent > s_maxUnsentReplies && !conn.busy) {
-        logWarning("closing an MTA connection",
-                   {{"qid", conn.milter.logId()}, {"error", "it does not read our replies"},
-                    {"unsent_bytes", std::to_string(conn.out.size() - conn.outSent)}});
-        closeConnection(conn);
+        dropConnection(conn, "it does not read our replies (" + std::to_string(conn.out.size() - conn.outSent) +
+                               " bytes unsent)");
         return;
       }
       if (!conn.wantWrite && !conn.busy) {
@@ -360,6 +356,18 @@ void Engine::State::flush(Connection& conn)
   }
 }
 
+void Engine::State::dropConnection(Connection& conn, const std::string& why) noexcept
+{
+  try {
+    logWarning("closing an MTA connection", {{"qid", conn.milter.logId()}, {"error", why}});
+  }
+  catch (...) {
+    // no memory to say so
+  }
+  conn.closing = true; // a busy one is closed when its worker is done
+  closeConnection(conn);
+}
+
 void Engine::State::changeInterest(Connection& conn) noexcept
 {
   try {
@@ -367,14 +375,7 @@ void Engine::State::changeInterest(Connection& conn) noexcept
   }
   catch (const std::exception& e) {
     // The kernel refused (memory): this connection cannot be served any more; the others can.
-    conn.closing = true;
-    closeConnection(conn);
-    try {
-      logWarning("closing an MTA connection", {{"qid", conn.milter.logId()}, {"error", e.what()}});
-    }
-    catch (...) {
-      // no memory to say so
-    }
+    dropConnection(conn, e.what());
   }
 }
 
@@ -649,10 +650,7 @@ void Engine::run(std::chrono::milliseconds drainTimeout)
         }
       }
       catch (const std::exception& e) {
-        // Not busy (checked above): the loop may read the connection's state.
-        logWarning("closing an MTA connection", {{"qid", conn->milter.logId()}, {"error", e.what()}});
-        conn->closing = true; // a busy one is closed when its worker is done
-        s.closeConnection(*conn);
+        s.dropConnection(*conn, e.what()); // not busy (checked above): its state may be read
       }
     }
     s.clearGraveyard();
