@@ -17,6 +17,8 @@
 #include "collector/common/log.hh"
 #include "collector/common/text.hh"
 #include "collector/intake/mailbox.hh"
+#include "collector/cli/table-format.hh"
+#include "collector/views/status-naming.hh"
 #include "collector/views/status-view.hh"
 #include "collector/store/store.hh"
 #include "collector/intake/classify.hh"
@@ -278,41 +280,6 @@ void printIngestText(const InputResult& input)
 
 // ---------------------------------------------------------------- status helpers
 
-double percent(uint64_t part, uint64_t whole)
-{
-  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
-}
-
-std::string padRight(std::string text, size_t width)
-{
-  if (text.size() < width) {
-    text.append(width - text.size(), ' ');
-  }
-  return text;
-}
-
-std::string padLeft(const std::string& text, size_t width)
-{
-  return text.size() < width ? std::string(width - text.size(), ' ') + text : text;
-}
-
-//! The variable that pins "now" for status: for tests only, and undocumented on purpose.
-constexpr const char* s_nowVariable = "DMARCWATCH_NOW";
-
-//! \brief Seconds since the epoch status takes today from: DMARCWATCH_NOW when it is a number, else time().
-int64_t statusNow()
-{
-  if (const char* fixed = std::getenv(s_nowVariable)) {
-    const std::string_view text(fixed);
-    int64_t value = 0;
-    auto res = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (res.ec == std::errc() && res.ptr == text.data() + text.size()) {
-      return value;
-    }
-  }
-  return static_cast<int64_t>(std::time(nullptr));
-}
-
 //! The status document (the contract in DESIGN.md and README).
 void printStatusJson(const std::vector<DomainStatus>& statuses)
 {
@@ -338,7 +305,11 @@ void printStatusJson(const std::vector<DomainStatus>& statuses)
     for (const auto& svc : s.services) {
       out.beginObject()
         .key("name").value(svc.name)
+        .key("id").value(svc.id)
         .key("category").value(svc.category)
+        .key("class").value(svc.cls)
+        .key("confidence").value(svc.confidence)
+        .key("evidence").stringArray(svc.evidence)
         .key("messages").value(svc.messages)
         .key("dmarc_pass").value(svc.dmarcPass)
         .key("dmarc_fail").value(svc.dmarcFail)
@@ -356,6 +327,8 @@ void printStatusJson(const std::vector<DomainStatus>& statuses)
       }
       out.key("header_from").value(src.headerFrom)
         .key("service").value(src.service)
+        .key("category").value(src.category)
+        .key("class").value(src.cls)
         .key("messages").value(src.messages)
         .key("dmarc_pass").value(src.dmarcPass)
         .key("dmarc_fail").value(src.dmarcFail)
@@ -386,18 +359,20 @@ void printStatusText(const std::vector<DomainStatus>& statuses)
                   ", would be blocked under p=reject %" PRIu64 "\n",
                   s.messages, s.dmarcPass, percent(s.dmarcPass, s.messages), s.dmarcFail, s.wouldBlock);
     std::cout << line;
-    std::cout << "  " << padRight("SERVICE", 34) << padRight("CATEGORY", 14) << padLeft("MESSAGES", 10)
-              << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9) << "\n";
+    std::cout << "  " << padRight("SERVICE", 30) << padRight("CATEGORY", 20) << padRight("CLASS", 22)
+              << padLeft("MESSAGES", 10) << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9) << "\n";
     for (const auto& svc : s.services) {
-      std::cout << "  " << padRight(printable(svc.name, 33), 34) << padRight(printable(svc.category, 13), 14)
-                << padLeft(std::to_string(svc.messages), 10) << padLeft(std::to_string(svc.dmarcPass), 10)
-                << padLeft(std::to_string(svc.dmarcFail), 10) << padLeft(std::to_string(svc.sources), 9) << "\n";
+      std::cout << "  " << padRight(shortenName(svc.name, 29), 30) << padRight(printable(svc.category, 19), 20)
+                << padRight(svc.cls, 22) << padLeft(std::to_string(svc.messages), 10)
+                << padLeft(std::to_string(svc.dmarcPass), 10) << padLeft(std::to_string(svc.dmarcFail), 10)
+                << padLeft(std::to_string(svc.sources), 9) << "\n";
     }
-    std::cout << "  " << padRight("TOP SOURCE", 42) << padRight("HEADER FROM", 26) << padLeft("MESSAGES", 10)
-              << padLeft("PASS", 10) << padLeft("FAIL", 10) << "\n";
+    std::cout << "  " << padRight("TOP SOURCE", 40) << padRight("SERVICE", 26) << padRight("HEADER FROM", 26)
+              << padLeft("MESSAGES", 10) << padLeft("PASS", 10) << padLeft("FAIL", 10) << "\n";
     for (const auto& src : s.topSources) {
-      std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 42)
-                << padRight(printable(src.headerFrom, 25), 26) << padLeft(std::to_string(src.messages), 10)
+      std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 40)
+                << padRight(shortenName(src.service, 25), 26) << padRight(shortenName(src.headerFrom, 25), 26)
+                << padLeft(std::to_string(src.messages), 10)
                 << padLeft(std::to_string(src.dmarcPass), 10) << padLeft(std::to_string(src.dmarcFail), 10) << "\n";
     }
     std::cout << "\n";
@@ -405,6 +380,22 @@ void printStatusText(const std::vector<DomainStatus>& statuses)
 }
 
 } // namespace
+
+//! The variable that pins "now" for status: for tests only, and undocumented on purpose.
+constexpr const char* s_nowVariable = "DMARCWATCH_NOW";
+
+int64_t statusNow()
+{
+  if (const char* fixed = std::getenv(s_nowVariable)) {
+    const std::string_view text(fixed);
+    int64_t value = 0;
+    auto res = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (res.ec == std::errc() && res.ptr == text.data() + text.size()) {
+      return value;
+    }
+  }
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 std::string errorText(const IngestOutcome& outcome)
 {
@@ -610,11 +601,20 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
     return s_exitUsage;
   }
 
+  std::shared_ptr<const Namer> namer;
+  try {
+    namer = makeNamer(config);
+  }
+  catch (const ConfigError& e) {
+    std::cerr << "dmarcwatch status: " << e.what() << "\n";
+    return s_exitUsage;
+  }
   Store store(config.database, storeOptions(config, true));
   // Domains on every CPU (each thread a read transaction; all see one version of the store).
   std::vector<DomainStatus> statuses = computeStatus(store, domain, window->fromDay, window->toDay, top,
                                                      std::max(1U, std::thread::hardware_concurrency()));
   for (auto& status : statuses) {
+    nameStatus(status, *namer, PublicSuffixList::system());
     // --since all shows the days the data covers, not 1970 to the end of time.
     if (window->all) {
       status.fromDay = status.dataDays ? status.dataDays->first : utcDay(now);

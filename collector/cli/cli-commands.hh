@@ -11,7 +11,11 @@
 
 #include "collector/common/config.hh"
 #include "collector/ingest/ingest.hh"
+#include "collector/sources/naming.hh"
 #include "collector/store/store.hh"
+#include "collector/views/sources-view.hh"
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -22,6 +26,10 @@ namespace dmarcwatch::cli
 int runIngest(const collector::Config& config, const std::vector<std::string>& args);
 int runReports(const collector::Config& config, const std::vector<std::string>& args);
 int runStatus(const collector::Config& config, const std::vector<std::string>& args);
+//! \brief `sources`: every source of a domain, named and classified (sources-commands.cc).
+int runSources(const collector::Config& config, const std::vector<std::string>& args);
+//! \brief `services`: the services that send as a domain (sources-commands.cc).
+int runServices(const collector::Config& config, const std::vector<std::string>& args);
 int runDb(const collector::Config& config, const std::vector<std::string>& args);
 int runReindex(const collector::Config& config, const std::vector<std::string>& args);
 //! \brief `deliver`: one message on stdin (a pipe transport); sysexits.h codes (deliver-command.cc).
@@ -40,6 +48,18 @@ std::string errorText(const collector::IngestOutcome& outcome);
 
 //! The store options a configuration asks for (readOnly for the commands that only look).
 collector::Store::Options storeOptions(const collector::Config& config, bool readOnly);
+
+//! \brief Seconds since the epoch the views take today from (the clock; tests pin it).
+int64_t statusNow();
+
+/*!
+ * \brief The namer a configuration asks for: the public suffix list, the catalog
+ * (ServiceCatalog, ServiceFile, Authorize checked), the networks.  Blocks on file I/O.
+ * \throw ConfigError naming the file (and line) at fault
+ */
+std::shared_ptr<const collector::Namer> makeNamer(const collector::Config& config);
+//! \brief What the daemon learnt of a source, read from the store (empty until it learnt anything).
+collector::NetworkLookup networkLookup(const collector::Store& store);
 
 //! Exit status for usage errors (bad options, unknown command).
 constexpr int s_exitUsage = 2;

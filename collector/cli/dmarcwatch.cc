@@ -160,6 +160,12 @@ int main(int argc, char** argv)
     if (command == "status") {
       return cli::runStatus(*config, rest);
     }
+    if (command == "sources") {
+      return cli::runSources(*config, rest);
+    }
+    if (command == "services") {
+      return cli::runServices(*config, rest);
+    }
     if (command == "db") {
       return cli::runDb(*config, rest);
     }

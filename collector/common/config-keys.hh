@@ -33,6 +33,7 @@ inline constexpr const char* serviceCatalog = "ServiceCatalog";
 inline constexpr const char* serviceFile = "ServiceFile";
 inline constexpr const char* network = "Network";
 inline constexpr const char* authorize = "Authorize";
+inline constexpr const char* suspiciousMessages = "SuspiciousMessages";
 inline constexpr const char* maxMessageSize = "MaxMessageSize";
 inline constexpr const char* maxDecompressedSize = "MaxDecompressedSize";
 inline constexpr const char* maxCompressionRatio = "MaxCompressionRatio";

@@ -340,6 +340,10 @@ const std::vector<KeyDef>& keyTable()
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
        c.authorizations.push_back(parseAuthorization(v, o));
      }},
+    {keys::suspiciousMessages, Kind::Count, "100", 1, UINT32_MAX, nullptr,
+     "A source that fails DMARC, is no known service and sends at least this many\n"
+     "messages in the window shown is classed suspicious (fewer: unknown).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.suspiciousMessages = n; }},
     {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
      "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
      "unparsed with an error.",

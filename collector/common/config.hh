@@ -104,6 +104,7 @@ struct Config
   std::vector<std::string> serviceFiles;               //!< the admin's own catalog files
   std::vector<OwnNetwork> ownNetworks;
   std::vector<Authorization> authorizations;
+  uint64_t suspiciousMessages = 100; //!< failing unknown sources with this many messages are suspicious
 
   Limits limits;
 

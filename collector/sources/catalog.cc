@@ -212,6 +212,12 @@ private:
         }
       }
     }
+    else if (key == "dkim-selector") {
+      rule.kind = RuleKind::DkimSelector;
+      if (!isDomainName(value, 1)) {
+        fail("bad DKIM selector '" + value + "'");
+      }
+    }
     else if (key == "spf-domain") {
       rule.kind = RuleKind::SpfDomain;
     }
@@ -238,7 +244,7 @@ private:
     else {
       fail("unknown key '" + key + "'");
     }
-    if (rule.kind != RuleKind::Asn && !isDomainName(value)) {
+    if (rule.kind != RuleKind::Asn && rule.kind != RuleKind::DkimSelector && !isDomainName(value)) {
       fail("bad domain name '" + value + "' for " + key);
     }
     if (!modifier.empty() && modifier != allowed) {
@@ -314,6 +320,8 @@ std::string_view ruleKindName(RuleKind kind)
     return "asn";
   case RuleKind::SpfInclude:
     return "spf-include";
+  case RuleKind::DkimSelector:
+    return "dkim-selector";
   }
   return "?";
 }
@@ -468,6 +476,9 @@ std::shared_ptr<const Catalog> CatalogBuilder::build()
       case RuleKind::SpfInclude:
         catalog->d_spfInclude[rule.value].push_back(match);
         break;
+      case RuleKind::DkimSelector:
+        catalog->d_dkimSelector[rule.value].push_back(match);
+        break;
       }
     }
   }
@@ -547,6 +558,12 @@ std::vector<CatalogMatch> Catalog::byAsn(uint32_t asn) const
 {
   auto it = d_asn.find(asn);
   return it == d_asn.end() ? std::vector<CatalogMatch>{} : it->second;
+}
+
+std::vector<CatalogMatch> Catalog::byDkimSelector(std::string_view selector) const
+{
+  auto it = d_dkimSelector.find(lowerAscii(selector));
+  return it == d_dkimSelector.end() ? std::vector<CatalogMatch>{} : it->second;
 }
 
 std::vector<CatalogMatch> Catalog::bySpfInclude(std::string_view name) const

@@ -79,6 +79,7 @@ enum class RuleKind : uint8_t
   Arc,
   Asn,
   SpfInclude,
+  DkimSelector, //!< a selector a service's setup guide tells customers to publish
 };
 
 //! The key that introduces a rule of this kind ("spf-include").
@@ -143,6 +144,9 @@ public:
   [[nodiscard]] std::vector<CatalogMatch> byArc(std::string_view domain) const;
   //! \brief Services announcing this AS (check rule->exclusive before naming on it alone).
   [[nodiscard]] std::vector<CatalogMatch> byAsn(uint32_t asn) const;
+  //! \brief Services by the selector of a signature with the customer's own d= (exact,
+  //! case-insensitive): s=google is Google Workspace's key in the customer's zone.
+  [[nodiscard]] std::vector<CatalogMatch> byDkimSelector(std::string_view selector) const;
   //! \brief Services by an SPF include name (exact, case-insensitive).
   [[nodiscard]] std::vector<CatalogMatch> bySpfInclude(std::string_view name) const;
 
@@ -160,7 +164,7 @@ private:
 
   std::vector<Service> d_services;
   std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> d_byId;
-  Index d_dkim, d_spfDomain, d_ptr, d_arc, d_spfInclude;
+  Index d_dkim, d_spfDomain, d_ptr, d_arc, d_spfInclude, d_dkimSelector;
   std::unordered_map<uint32_t, std::vector<CatalogMatch>> d_asn;
 };
 

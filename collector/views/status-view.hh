@@ -37,7 +37,9 @@ struct SourceSummary
 {
   std::optional<IpAddress> ip;
   std::string headerFrom;
-  std::string service;
+  std::string service;  //!< its authenticated identity until named (status-naming.hh)
+  std::string category; //!< set by nameStatus
+  std::string cls;      //!< set by nameStatus: authorized, forwarder, ...
   uint64_t messages = 0;
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;
@@ -45,8 +47,12 @@ struct SourceSummary
 
 struct ServiceSummary
 {
-  std::string name;
+  std::string name;     //!< its authenticated identity until named (status-naming.hh)
   std::string category;
+  std::string id;       //!< catalog id, "" when no catalog service (set by nameStatus)
+  std::string cls;      //!< authorized, forwarder, known-not-authorized, suspicious, unknown
+  unsigned confidence = 0; //!< kinds of evidence that agree (status: 1 at most, report evidence)
+  std::vector<std::string> evidence; //!< the identities it was named from ("d=sendgrid.net")
   uint64_t messages = 0;
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;

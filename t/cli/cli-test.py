@@ -10,22 +10,15 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 SRCDIR = os.environ.get("SRCDIR", ".")
 BUILDDIR = os.environ.get("BUILDDIR", ".")
 BIN = os.path.join(BUILDDIR, "collector", "cli", "dmarcwatch")
 SAMPLES = os.path.join(SRCDIR, "t", "data", "samples")
 
-passed = failed = 0
 
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {what}")
-    else:
-        failed += 1
-        print(f"not ok - {what}" + (f": {detail}" if detail else ""))
 
 
 def run(*args, stdin=None, now=None):
@@ -371,8 +364,7 @@ def main():
         check(rc == 0, "db verify after reindex", out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

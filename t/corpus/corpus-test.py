@@ -24,21 +24,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 CLEAN = {"real", "real-email", "synthetic", "spec-example", "dmarcbis", "edge"}
 TIMEOUT = 60
 
-passed = 0
-failed = 0
 
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {what}")
-    else:
-        failed += 1
-        print(f"not ok - {what}" + (f": {detail}" if detail else ""))
 
 
 def ingest(binary, store, paths):
@@ -140,8 +132,7 @@ def main():
               f"corpus ingested twice: {stored_first} reports stored, then {len(stored_again)} new, {dups_second} duplicates",
               "; ".join(stored_again[:5]))
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
