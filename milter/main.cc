@@ -32,6 +32,7 @@
 #include "collector/common/config-keys.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/log.hh"
+#include "collector/judge/public-suffix.hh"
 #include "collector/store/store.hh"
 #include "milter/engine.hh"
 #include "milter/listener.hh"
@@ -242,6 +243,9 @@ int run(const Options& options)
   try {
     config = collector::loadConfig(options.configPath);
     collector::setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget, config->syslogFacility);
+    // The public suffix list judges every report's alignment: read it now, so that a missing
+    // list stops the start with its name instead of failing every report later.
+    (void)collector::PublicSuffixList::system();
   }
   catch (const std::exception& e) {
     fprintf(stderr, "%s: %s\n", s_ident, e.what());

@@ -10,6 +10,7 @@
 
 #include "collector/cli/cli-commands.hh"
 #include "collector/common/errors.hh"
+#include "collector/judge/public-suffix.hh"
 
 #include <filesystem>
 #include <iostream>
@@ -59,6 +60,17 @@ Commands:
                               today (UTC); without --since: the 7 days ending
                               today.  Domains without reports in it are listed
                               with the day of their newest report.
+                              Services are named from the catalog with a
+                              category, class and confidence.
+  services [DOMAIN] [--since ...] [--json]
+                              the services that send as each domain, every
+                              source named from all of its evidence (DKIM,
+                              SPF, selectors, PTR, AS, SPF includes, your
+                              Networks), with class and confidence.
+  sources [DOMAIN] [--since ...] [--unknown|--failing|--service S]
+          [--limit N] [--json]
+                              every source address: service, class,
+                              evidence, what passed and why it fails.
 
 Options:
   -c, --config FILE   configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf,
@@ -148,6 +160,19 @@ int main(int argc, char** argv)
     auto copy = std::make_shared<collector::Config>(*config);
     copy->database = database;
     config = copy;
+  }
+
+  // The public suffix list judges alignment when reports are stored or shown: read it now,
+  // so that a missing list is one clear error, not a failure per report.
+  if (command == "ingest" || command == "deliver" || command == "reindex" || command == "status" ||
+      command == "sources" || command == "services") {
+    try {
+      (void)collector::PublicSuffixList::system();
+    }
+    catch (const std::exception& e) {
+      std::cerr << "dmarcwatch: " << e.what() << "\n";
+      return command == "deliver" ? EX_TEMPFAIL : cli::s_exitUsage;
+    }
   }
 
   try {

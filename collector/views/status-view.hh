@@ -4,9 +4,9 @@
  * Per policy domain over a day range: messages, DMARC pass/fail, messages
  * that would be blocked under enforcement (DMARC fail delivered under p=none
  * or a quarantine that reject would refuse), the top source IPs, and the
- * sending services.  Until the naming daemon exists, a service is named by
- * its authenticated identity: the first passing DKIM d= domain, else the SPF
- * domain, else "unknown"; category "unclassified".
+ * sending services.  A service is summed by its authenticated identity: the
+ * first passing DKIM d= domain, else the SPF domain, else "unknown"; category
+ * "unclassified" until status-naming.hh names it from the catalog.
  *
  * The window ends today (UTC), taken from the caller's clock, never from the
  * data: a report dated in the future cannot move it (statusWindow).

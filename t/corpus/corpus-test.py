@@ -132,7 +132,38 @@ def main():
               f"corpus ingested twice: {stored_first} reports stored, then {len(stored_again)} new, {dups_second} duplicates",
               "; ".join(stored_again[:5]))
 
+        # Naming over the whole corpus (issue 11): the services add up to the stored messages,
+        # and the share of the volume that is named (a catalog service), a forwarder, or the
+        # domain's own passing signature is printed (README and the closing notes quote it).
+        naming_share(binary, store, tmp, sum(r["messages"] for o in first for r in o["reports"]
+                                             if r["status"] == "stored"))
+
     return finish()
+
+
+def naming_share(binary, store, tmp, stored_messages):
+    conf = os.path.join(tmp, "naming.conf")
+    srcdir = os.environ.get("SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    with open(conf, "w") as f:
+        f.write("ServiceCatalog %s\n" % os.path.join(srcdir, "contrib", "services"))
+    p = subprocess.run([binary, "-c", conf, "--db", store, "services", "--json", "--since", "all"],
+                       capture_output=True, timeout=TIMEOUT)
+    if p.returncode != 0:
+        check(False, "services --json over the corpus", p.stderr.decode())
+        return
+    shares = {}
+    total = 0
+    for domain in json.loads(p.stdout)["domains"]:
+        for svc in domain["services"]:
+            kind = ("named service" if svc["id"] else "forwarder" if svc["class"] == "forwarder"
+                    else "own-domain identity" if svc["category"] == "own-domain" else "unnamed " + svc["class"])
+            shares[kind] = shares.get(kind, 0) + svc["messages"]
+            total += svc["messages"]
+    check(total == stored_messages, f"services over the corpus add up to its {stored_messages} messages", total)
+    check(shares.get("named service", 0) > 0 and shares.get("forwarder", 0) > 0,
+          "the corpus has named services and forwarders", shares)
+    print("# naming share of message volume: " +
+          ", ".join(f"{k} {v} ({100.0 * v / max(total, 1):.2f}%)" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])))
 
 
 if __name__ == "__main__":
