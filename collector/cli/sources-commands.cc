@@ -128,6 +128,11 @@ void writeSourceJson(JsonWriter& out, const NamedSource& src)
   }
   out.endArray()
     .key("passed").value(src.passed)
+    .key("verdict").beginObject()
+    .key("counted").value(src.counted ? "pass" : "fail")
+    .key("ours").value(src.ours ? "pass" : "fail")
+    .key("contradictions").stringArray(src.contradictions)
+    .endObject()
     .key("failure").value(src.failure)
     .key("overrides").stringArray(src.overrides)
     .key("ptr").value(src.network.ptrName)
@@ -235,7 +240,8 @@ std::optional<std::vector<NamedSource>> listSources(const Config& config, const 
     return std::nullopt;
   }
   Store store(config.database, storeOptions(config, true));
-  return computeSources(store, *namer, options.domain, window->fromDay, window->toDay, networkLookup(store));
+  return computeSources(store, *namer, options.domain, window->fromDay, window->toDay, networkLookup(store),
+                        std::string_view(command) == "services" ? SourceDetail::Names : SourceDetail::Verdicts);
 }
 
 } // namespace

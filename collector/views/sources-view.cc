@@ -106,9 +106,10 @@ PolicyPublished newestPolicy(const Store& store, const std::string& domain)
 //! Name the summed sources of one domain.
 void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer, const std::string& domain,
                  std::unordered_map<std::array<uint8_t, 16>, SourceSums, IpHash>& sums,
-                 const NetworkLookup& lookup, std::vector<NamedSource>& out)
+                 const NetworkLookup& lookup, SourceDetail detail, std::vector<NamedSource>& out)
 {
-  const PolicyPublished policy = newestPolicy(store, domain);
+  // Alignment modes matter only to the verdicts (reading every report of the domain).
+  const PolicyPublished policy = detail == SourceDetail::Verdicts ? newestPolicy(store, domain) : PolicyPublished{};
   const PublicSuffixList& psl = PublicSuffixList::system();
   std::unordered_map<uint32_t, Outcome> outcomes;
   auto outcomeOf = [&](uint32_t id) -> const Outcome& {
@@ -119,7 +120,21 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
     return found->second;
   };
 
-  for (auto& [ipBytes, source] : sums) {
+  // Most messages first (then by address), so the listing needs no sort of named sources.
+  using Entry = std::pair<const std::array<uint8_t, 16>, SourceSums>;
+  std::vector<Entry*> order;
+  order.reserve(sums.size());
+  for (auto& entry : sums) {
+    order.push_back(&entry);
+  }
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return a->second.messages != b->second.messages ? a->second.messages > b->second.messages : a->first < b->first;
+  });
+
+
+  for (Entry* entry : order) {
+    const auto& ipBytes = entry->first;
+    auto& source = entry->second;
     NamedSource named;
     named.domain = domain;
     const bool hasIp = std::any_of(ipBytes.begin(), ipBytes.end(), [](uint8_t b) { return b != 0; });
@@ -172,10 +187,17 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
     if (!source.outcomes.empty()) {
       const auto& top = source.outcomes.front();
       named.headerFrom = snapshot.dictString(top.headerFromId);
-      const Verdict verdict = judgeRecord(recordOf(outcomeOf(top.outcomeId), named.headerFrom), policy, psl);
-      named.passed = passedName(verdict.passed());
     }
-    if (largestFailing != nullptr) {
+    if (!source.outcomes.empty() && detail == SourceDetail::Verdicts) {
+      const auto& top = source.outcomes.front();
+      const Outcome& outcome = outcomeOf(top.outcomeId);
+      const Verdict verdict = judgeRecord(recordOf(outcome, named.headerFrom), policy, psl);
+      named.passed = passedName(verdict.passed());
+      named.counted = outcome.dmarcPass();
+      named.ours = verdict.dmarcPass();
+      named.contradictions = verdict.contradictions;
+    }
+    if (largestFailing != nullptr && detail == SourceDetail::Verdicts) {
       const Verdict verdict = judgeRecord(
         recordOf(outcomeOf(largestFailing->outcomeId), snapshot.dictString(largestFailing->headerFromId)), policy, psl);
       named.failure = describeVerdict(verdict);
@@ -207,7 +229,8 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
 } // namespace
 
 std::vector<NamedSource> computeSources(const Store& store, const Namer& namer, std::string_view domain,
-                                        uint32_t fromDay, uint32_t toDay, const NetworkLookup& lookup)
+                                        uint32_t fromDay, uint32_t toDay, const NetworkLookup& lookup,
+                                        SourceDetail detail)
 {
   std::vector<NamedSource> out;
   StoreSnapshot snapshot(store);
@@ -243,16 +266,10 @@ std::vector<NamedSource> computeSources(const Store& store, const Namer& namer, 
       source.lastDay = std::max(source.lastDay, fact.day);
       addShare(source, fact.outcomeId, fact.headerFromId, fact.messages);
     });
-    nameSources(store, snapshot, namer, name, sums, lookup, out);
+    nameSources(store, snapshot, namer, name, sums, lookup, detail, out);
   }
 
-  std::stable_sort(out.begin(), out.end(), [](const NamedSource& a, const NamedSource& b) {
-    if (a.domain != b.domain) {
-      return a.domain < b.domain;
-    }
-    return a.messages != b.messages ? a.messages > b.messages : a.ip < b.ip;
-  });
-  return out;
+  return out; // domains in order (listDomains), each most messages first (nameSources)
 }
 
 std::vector<NamedSource> filterSources(std::vector<NamedSource> sources, const SourceFilter& filter)
@@ -349,5 +366,7 @@ std::vector<std::pair<std::string, std::vector<NamedService>>> servicesOf(const 
   flush(domain);
   return out;
 }
+
+static_assert(std::is_nothrow_move_constructible_v<NamedSource>, "sources move, not copy, as the listing grows");
 
 } // namespace dmarcwatch::collector

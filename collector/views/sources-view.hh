@@ -41,7 +41,10 @@ struct NamedSource
   std::string identity; //!< first passing DKIM d=, else passing SPF domain, lower-case; "" none
   bool ownIdentity = false; //!< identity is under the policy domain's organizational domain
   NetworkSignals network;
-  std::string passed;                 //!< of its largest outcome: "dkim", "spf", "both", "none"
+  std::string passed;                 //!< of its largest outcome, by our judge: "dkim", "spf", "both", "none"
+  bool counted = false;               //!< the stored verdict of its largest outcome (the reporter's where given)
+  bool ours = false;                  //!< our verdict of it, from auth_results
+  std::vector<std::string> contradictions; //!< where the reporter's word goes against auth_results
   std::string failure;                //!< why its largest failing outcome fails, "" when none fails
   std::vector<std::string> overrides; //!< reporter overrides seen ("forwarded", ...)
 };
@@ -71,13 +74,21 @@ struct SourceFilter
 //! What the daemon knows of an address for a domain; empty signals when nothing.
 using NetworkLookup = std::function<NetworkSignals(std::string_view domain, const IpAddress& ip)>;
 
+//! How much computeSources works out per source.
+enum class SourceDetail
+{
+  Verdicts, //!< everything: what passed, why it fails, both verdicts (sources)
+  Names,    //!< names, classes, evidence and sums only (services)
+};
+
 /*!
  * \brief The named sources of one domain (or every domain when empty) over days [fromDay, toDay],
  * most messages first.  \param lookup may be empty (report evidence and own networks only).
  * \throw StoreError
  */
 std::vector<NamedSource> computeSources(const Store& store, const Namer& namer, std::string_view domain,
-                                        uint32_t fromDay, uint32_t toDay, const NetworkLookup& lookup);
+                                        uint32_t fromDay, uint32_t toDay, const NetworkLookup& lookup,
+                                        SourceDetail detail = SourceDetail::Verdicts);
 
 //! \brief Keep the sources the filter asks for.
 std::vector<NamedSource> filterSources(std::vector<NamedSource> sources, const SourceFilter& filter);

@@ -11,6 +11,7 @@ One report for example.com, each row a case:
   198.51.100.5  nothing passes, 500 messages                        -> suspicious
   198.51.100.6  nothing passes, 3 messages                          -> unknown
   203.0.113.7   override forwarded                                  -> forwarder
+  192.0.2.40    the reporter says DKIM pass, auth_results say fail -> a contradiction shown
   203.0.113.8   policy_evaluated left out, aligned DKIM pass in auth_results -> our verdict: pass
 Environment: DMARCWATCH (binary), SRCDIR (source tree)."""
 import json
@@ -64,6 +65,8 @@ def report(begin):
         record("198.51.100.6", 3, spf=("example.com", "fail")),
         record("203.0.113.7", 9, dkim=("example.com", "sel", "fail"), spf=("list.example.org", "pass"),
                reason="forwarded"),
+        record("192.0.2.40", 6, dkim=("example.com", "x", "fail"), spf=("other.example", "pass"),
+               evaluated=("pass", "fail")),
         record("203.0.113.8", 12, dkim=("example.com", "old", "pass"), spf=("example.com", "softfail"),
                evaluated=None),
     ]
@@ -102,6 +105,7 @@ def main():
             "198.51.100.6": ("", "unknown"),
             "203.0.113.7": ("", "forwarder"),
             "203.0.113.8": ("", "authorized"),
+            "192.0.2.40": ("", "authorized"),
         }
         for ip, (service, cls) in want.items():
             got = by_ip.get(ip, {})
@@ -123,6 +127,14 @@ def main():
         old = by_ip.get("203.0.113.8", {})
         check(old.get("dmarc_pass") == 12 and old.get("passed") == "dkim",
               "policy_evaluated left out: our verdict (aligned DKIM) counts the row as passing", old)
+        check(sendgrid.get("verdict", {}).get("counted") == "fail" and sendgrid["verdict"].get("ours") == "fail",
+              "both verdicts shown: counted (the reporter's) and ours", sendgrid.get("verdict"))
+        said = by_ip.get("192.0.2.40", {}).get("verdict", {})
+        check(said.get("counted") == "pass" and said.get("ours") == "fail" and said.get("contradictions"),
+              "the reporter's pass against failing auth_results: counted as said, ours fail, contradiction listed", said)
+        office = by_ip.get("192.0.2.130", {})
+        check(office.get("verdict", {}).get("ours") == "pass" and office.get("passed") == "spf",
+              "our verdict: SPF aligned pass", office.get("verdict"))
         forwarded = by_ip.get("203.0.113.7", {})
         check(forwarded.get("overrides") == ["forwarded"], "the reporter's override is listed", forwarded)
 
@@ -149,7 +161,7 @@ def main():
         check(services.get("Twilio SendGrid", {}).get("dmarc_fail") == 40, "services: SendGrid's 40 failing", services.keys())
         check(services.get("Head office MX", {}).get("class") == "authorized", "services: the office network authorized")
         total = sum(s["messages"] for s in services.values())
-        check(total == 40 + 1000 + 25 + 70 + 500 + 3 + 9 + 12, f"services add up to the report's messages ({total})")
+        check(total == 40 + 1000 + 25 + 70 + 500 + 3 + 9 + 6 + 12, f"services add up to the report's messages ({total})")
 
         # Tables: names shortened at a word, never mid-word.
         rc, out, _ = run(conf, "services")
