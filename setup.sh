@@ -19,7 +19,7 @@ packages=(
   build-essential autoconf automake autoconf-archive libtool pkg-config make
   libmilter-dev liblmdb-dev lmdb-utils libxml2-dev zlib1g-dev libboost-test-dev
   postfix miltertest swaks syslog-ng-core python3 libxml2-utils time procps m4
-  publicsuffix
+  publicsuffix libmaxminddb-dev
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

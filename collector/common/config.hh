@@ -104,6 +104,8 @@ struct Config
   std::vector<std::string> serviceFiles;               //!< the admin's own catalog files
   std::vector<OwnNetwork> ownNetworks;
   std::vector<Authorization> authorizations;
+  std::string geoIpCountry; //!< MMDB file giving the country of an address; "" = none
+  std::string geoIpAsn;     //!< MMDB file giving the AS number and organisation; "" = none
 
   Limits limits;
 
