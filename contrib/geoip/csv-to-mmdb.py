@@ -16,7 +16,8 @@ Layouts (--layout) name the FIELD columns and the record written per range:
   geolite2-country  CC      -> {"country": {"iso_code": string}} (GeoLite2-Country, trimmed)
 
 Output: --ip-version 6 (default) puts IPv4 at ::/96 as MaxMind's files do; --ip-version 4
-refuses IPv6 rows.  Record size 24, 28 or 32 bits, the smallest that fits.  Equal records
+refuses IPv6 rows.  Record size 24, 28 or 32 bits, the smallest that fits (--record-size
+forces a larger one: the tests read all three).  Equal records
 are stored once; adjacent ranges with equal records are merged first.  The file is written
 to OUT.tmp and renamed, so a reader never sees half a file.  --epoch (or SOURCE_DATE_EPOCH)
 fixes build_epoch for a reproducible file.
@@ -228,12 +229,13 @@ class TreeBuilder:
         self.node(0, self.bits, 0, len(self.firsts))
 
 
-def tree_bytes(builder):
+def tree_bytes(builder, wanted_size):
     node_count = len(builder.left)
     largest = node_count + 16 + len(builder.data)
     record_size = 24 if largest < 1 << 24 else 28 if largest < 1 << 28 else 32
     if largest >= 1 << 32:
         raise InputError("database too large for MMDB")
+    record_size = max(record_size, wanted_size or 0)
 
     def value(v):
         if v >= 0:
@@ -255,10 +257,10 @@ def tree_bytes(builder):
     return out.getvalue(), node_count, record_size
 
 
-def write_mmdb(out_path, ranges, ip_version, database_type, description, epoch):
+def write_mmdb(out_path, ranges, ip_version, database_type, description, epoch, record_size=None):
     builder = TreeBuilder(ranges, 128 if ip_version == 6 else 32)
     builder.build()
-    tree, node_count, record_size = tree_bytes(builder)
+    tree, node_count, record_size = tree_bytes(builder, record_size)
     metadata = {
         "binary_format_major_version": U16(2),
         "binary_format_minor_version": U16(0),
@@ -287,6 +289,8 @@ def main(argv):
     parser.add_argument("--ip-version", type=int, choices=[4, 6], default=6)
     parser.add_argument("--type", dest="database_type", help="metadata database_type")
     parser.add_argument("--description", default="", help="metadata description (en)")
+    parser.add_argument("--record-size", type=int, choices=[24, 28, 32],
+                        help="at least this record size (default: the smallest that fits)")
     parser.add_argument("--strict", action="store_true", help="overlapping ranges are an error")
     parser.add_argument("--epoch", type=int, help="build_epoch (default SOURCE_DATE_EPOCH, else now)")
     parser.add_argument("output")
@@ -300,7 +304,7 @@ def main(argv):
     try:
         ranges = read_ranges(args.csv, args.layout, args.ip_version, args.strict)
         node_count, record_size = write_mmdb(args.output, ranges, args.ip_version, database_type,
-                                             args.description, epoch)
+                                             args.description, epoch, args.record_size)
     except (InputError, OSError, UnicodeDecodeError, csv.Error) as error:
         print("csv-to-mmdb: %s" % error, file=sys.stderr)
         return 1

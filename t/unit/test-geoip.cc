@@ -418,6 +418,30 @@ BOOST_AUTO_TEST_CASE(converter_overlap_without_strict_keeps_the_earlier_range)
   });
 }
 
+BOOST_AUTO_TEST_CASE(record_sizes_28_and_32)
+{
+  // The real files fit 24-bit records; larger ones need 28 or 32 (28 splits a nibble).
+  TempDir dir;
+  for (const char* size : {"28", "32"}) {
+    auto out = (dir.path() / (std::string("asn-") + size + ".mmdb")).string();
+    auto result = convert(std::string("--layout asn --strict --record-size ") + size + " " + quote(out) + " " +
+                          quote(dmarcwatch::test::dataPath("geoip/asn.csv").string()));
+    BOOST_TEST(result.status == 0, result.output);
+    BOOST_TEST(result.output.find(std::string(size) + "-bit records") != std::string::npos, result.output);
+    GeoIp geo;
+    geo.open("", out);
+    checkAsns(geo, {
+      {"192.0.2.2", 0},
+      {"192.0.2.3", 64500},
+      {"192.0.2.9", 64500},
+      {"192.0.2.10", 0},
+      {"2001:db8::1:0", 64510},
+      {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 64512},
+    });
+    BOOST_TEST(geo.lookup(ip("203.0.114.0")).asOrg == "LLC \"Quoted\"");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(converter_output_is_reproducible)
 {
   // Same input and --epoch: the same bytes (installs can compare, tests can cache).
