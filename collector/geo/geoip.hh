@@ -24,12 +24,12 @@
  * empty path) is fine: that half of every answer stays unknown.  An address
  * the data does not hold is an unknown answer, not an error.
  *
- * Speed (t/bench/geoip-rate, 2026-12-07): 1.2 to 1.5 million look-ups/s on one
+ * Speed (t/bench/geoip-rate, 2026-12-07): 1.2 to 2.1 million look-ups/s on one
  * thread (country + AS number + organisation each; 1,000,000 random addresses,
  * 3/4 IPv4, 1/4 in 2000::/4) with ip-location-db's country MMDB (7.8 MB) and
- * its asn CSV converted by csv-to-mmdb.py (15 MB), g++ 12 -O2, a 2-core VM at
- * load 3.9.  Naming 1,000,000 sources spends about 0.8 s here, so the daemon
- * looks each source up once and keeps the answer with it.
+ * its asn CSV converted by csv-to-mmdb.py (15 MB), g++ 12 -O2, a shared 2-core VM
+ * (load 3.9 for the low end).  Naming 1,000,000 sources offline (issue 11: under
+ * 2 s) would spend 0.5-0.8 s of that here: keep the answer with the source.
  */
 #pragma once
 
