@@ -13,7 +13,10 @@ Layouts (--layout) name the FIELD columns and the record written per range:
                                "autonomous_system_organization": string (left out if empty)}
                     (MaxMind GeoLite2-ASN's field names: one reader serves both)
   country-code      CC      -> {"country_code": string}      (ip-location-db's country MMDB)
-  geolite2-country  CC      -> {"country": {"iso_code": string}} (GeoLite2-Country, trimmed)
+  geolite2-country  CC[,RC] -> {"country": {"iso_code": CC, "names": {"en": CC}},
+                               "registered_country": {"iso_code": RC}} (GeoLite2-Country,
+                    trimmed; an empty CC leaves "country" out, as GeoLite2 does for some
+                    networks, and RC defaults to CC)
 
 Output: --ip-version 6 (default) puts IPv4 at ::/96 as MaxMind's files do; --ip-version 4
 refuses IPv6 rows.  Record size 24, 28 or 32 bits, the smallest that fits (--record-size
@@ -126,14 +129,24 @@ def record_for(layout, fields, where):
         if org:
             record["autonomous_system_organization"] = org
         return record
-    if len(fields) != 1:
-        raise InputError("%s: want FIRST,LAST,COUNTRY" % where)
-    code = fields[0]
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise InputError("%s: '%s' is not a two-letter country code" % (where, code))
+    def country(code):
+        if len(code) != 2 or not code.isascii() or not code.isalpha():
+            raise InputError("%s: '%s' is not a two-letter country code" % (where, code))
+        return code.upper()
+
     if layout == "country-code":
-        return {"country_code": code.upper()}
-    return {"country": {"iso_code": code.upper()}}
+        if len(fields) != 1:
+            raise InputError("%s: want FIRST,LAST,COUNTRY" % where)
+        return {"country_code": country(fields[0])}
+    if len(fields) not in (1, 2) or (not fields[0] and len(fields) == 1):
+        raise InputError("%s: want FIRST,LAST,COUNTRY[,REGISTERED-COUNTRY]" % where)
+    record = {}
+    if fields[0]:
+        code = country(fields[0])
+        record["country"] = {"iso_code": code, "names": {"en": code}}
+    registered = fields[1] if len(fields) == 2 and fields[1] else fields[0]
+    record["registered_country"] = {"iso_code": country(registered)}
+    return record
 
 
 def read_ranges(paths, layout, ip_version, strict):

@@ -97,7 +97,8 @@ struct TestDbs
            {"--layout asn --strict", asn},
            {"--layout country-code --strict", country},
            {"--layout geolite2-country --strict", geolite2}}) {
-      auto result = convert(args + " " + quote(out) + " " + data(out == asn ? "asn.csv" : "country.csv"));
+      auto csv = out == asn ? "asn.csv" : out == country ? "country.csv" : "geolite2-country.csv";
+      auto result = convert(args + " " + quote(out) + " " + data(csv));
       if (result.status != 0) {
         throw std::runtime_error("csv-to-mmdb.py failed: " + result.output);
       }
@@ -264,7 +265,11 @@ BOOST_AUTO_TEST_CASE(geolite2_country_layout)
   BOOST_TEST(geo.lookup(ip("192.0.2.1")).country == "US");
   BOOST_TEST(geo.lookup(ip("198.51.100.7")).country == "NL");
   BOOST_TEST(geo.lookup(ip("2001:db8::1")).country == "FR");
-  BOOST_TEST(geo.lookup(ip("198.51.101.1")).country == "");
+  // "country" (where the addresses are) wins over "registered_country" (who holds them) ...
+  BOOST_TEST(geo.lookup(ip("203.0.113.1")).country == "AU");
+  // ... which answers when GeoLite2 has no "country" for a network.
+  BOOST_TEST(geo.lookup(ip("198.51.101.1")).country == "GB");
+  BOOST_TEST(geo.lookup(ip("198.51.102.1")).country == "");
 }
 
 BOOST_AUTO_TEST_CASE(both_files)
@@ -391,6 +396,9 @@ BOOST_AUTO_TEST_CASE(converter_refuses_bad_rows)
   check("asn", "192.0.2.0,192.0.2.1,1\n", ":1: want FIRST,LAST,ASN,ORG");
   check("asn", "192.0.2.256,192.0.2.1,1,A\n", ":1: '192.0.2.256' does not appear to be an IPv4 or IPv6 address");
   check("country-code", "192.0.2.0,192.0.2.1,USA\n", ":1: 'USA' is not a two-letter country code");
+  check("country-code", "192.0.2.0,192.0.2.1,US,GB\n", ":1: want FIRST,LAST,COUNTRY");
+  check("geolite2-country", "192.0.2.0,192.0.2.1,\n", ":1: want FIRST,LAST,COUNTRY[,REGISTERED-COUNTRY]");
+  check("geolite2-country", "192.0.2.0,192.0.2.1,US,G1\n", ":1: 'G1' is not a two-letter country code");
 }
 
 BOOST_AUTO_TEST_CASE(converter_overlap_without_strict_keeps_the_earlier_range)
