@@ -71,7 +71,8 @@ public:
   [[nodiscard]] bool hasAsn() const { return d_asn.isOpen(); }
 
   /*!
-   * \brief Country and AS of an address. Never blocks; allocates only the strings.
+   * \brief Country and AS of an address. Takes no lock; allocates only the strings; the
+   * first touch of a page of a file may read it from disk (mmap).
    * \return unknown fields when not configured or not in the data.
    * \throw ConfigError when a file turns out corrupt at this look-up (replace it).
    */

@@ -10,6 +10,7 @@
 
 #include "collector/common/errors.hh"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <cerrno>

@@ -53,7 +53,7 @@ public:
 
   /*!
    * \brief The record for an address; nullopt when the file has none (or an
-   * IPv6 address is asked of an IPv4-only file).  Does not block, no allocation.
+   * IPv6 address is asked of an IPv4-only file).  No lock, no allocation.
    * \throw ConfigError on a corrupt search tree
    */
   [[nodiscard]] std::optional<Entry> find(const IpAddress& ip) const;
