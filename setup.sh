@@ -6,6 +6,10 @@
 #                      sent through SMTP, then `dmarcwatch status`
 #   ./setup.sh check   install what is needed, build, and run the whole test suite
 #   ./setup.sh build   install what is needed and build only
+#   ./setup.sh geoip [DIR]  build, then fetch the GeoIP data with npm into DIR (default
+#                      /var/lib/dmarcwatch/geoip; contrib/geoip/fetch-geoip.sh, README
+#                      "GeoIP") and print the GeoIPCountry/GeoIPAsn lines to configure.
+#                      Optional: nothing else needs it or the network.
 #
 # Idempotent: packages already present are not reinstalled; the build happens in
 # ./build (VPATH) and is reused.  Needs root (or sudo) for apt-get only.
@@ -13,13 +17,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 top=$(pwd)
 mode=${1:-}
-case $mode in demo|check|build) ;; *) echo "usage: $0 demo|check|build" >&2; exit 2 ;; esac
+case $mode in demo|check|build|geoip) ;; *) echo "usage: $0 demo|check|build|geoip [DIR]" >&2; exit 2 ;; esac
 
 packages=(
   build-essential autoconf automake autoconf-archive libtool pkg-config make
   libmilter-dev liblmdb-dev lmdb-utils libxml2-dev zlib1g-dev libboost-test-dev
   postfix miltertest swaks syslog-ng-core python3 libxml2-utils time procps m4
-  publicsuffix
+  publicsuffix libmaxminddb-dev
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -104,6 +108,10 @@ install_packages
 build
 case $mode in
   build) ;;
+  geoip)
+    command -v npm >/dev/null || { echo "setup: geoip needs npm (apt-get install npm)" >&2; exit 1; }
+    as_root bash contrib/geoip/fetch-geoip.sh "${2:-/var/lib/dmarcwatch/geoip}"
+    ;;
   demo) exec bash contrib/demo.sh "$top/build" ;;
   check)
     cd build

@@ -344,6 +344,19 @@ const std::vector<KeyDef>& keyTable()
      "A source that fails DMARC, is no known service and sends at least this many\n"
      "messages in the window shown is classed suspicious (fewer: unknown).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.suspiciousMessages = n; }},
+    {keys::geoIpCountry, Kind::String, "", 0, 0, nullptr,
+     "MMDB file giving the country of a source address (ISO 3166 code), read by the daemon\n"
+     "through libmaxminddb.  Unset or none: countries stay unknown.  Layouts read:\n"
+     "ip-location-db's geo-whois-asn-country (country_code; fetched by\n"
+     "contrib/geoip/fetch-geoip.sh) and MaxMind GeoLite2-Country (country.iso_code).\n"
+     "A missing or broken file is an error at start.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.geoIpCountry = v == "none" ? "" : v; }},
+    {keys::geoIpAsn, Kind::String, "", 0, 0, nullptr,
+     "MMDB file giving the AS number and organisation of a source address.  Unset or none:\n"
+     "unknown.  Layout read: autonomous_system_number and autonomous_system_organization, as\n"
+     "in MaxMind GeoLite2-ASN and in the file contrib/geoip/fetch-geoip.sh converts from\n"
+     "ip-location-db's asn CSV.  A missing or broken file is an error at start.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.geoIpAsn = v == "none" ? "" : v; }},
     {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
      "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
      "unparsed with an error.",

@@ -105,6 +105,8 @@ struct Config
   std::vector<OwnNetwork> ownNetworks;
   std::vector<Authorization> authorizations;
   uint64_t suspiciousMessages = 100; //!< failing unknown sources with this many messages are suspicious
+  std::string geoIpCountry; //!< MMDB file giving the country of an address; "" = none
+  std::string geoIpAsn;     //!< MMDB file giving the AS number and organisation; "" = none
 
   Limits limits;
 
