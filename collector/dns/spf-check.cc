@@ -14,6 +14,7 @@
 #include "collector/common/log.hh"
 #include "collector/common/text.hh"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <cstring>
@@ -212,6 +213,46 @@ std::string SpfChecker::authorizingInclude(const IpAddress& ip, const std::vecto
     }
   }
   return "";
+}
+
+std::vector<std::string> SpfChecker::includeTree(std::string_view domain)
+{
+  constexpr size_t s_maxLookups = 10;
+  std::vector<std::string> out;
+  std::vector<std::string> pending{lowerAscii(domain)};
+  size_t lookups = 0;
+  while (!pending.empty() && lookups < s_maxLookups) {
+    const std::string name = std::move(pending.back());
+    pending.pop_back();
+    ++lookups;
+    const DnsAnswer answer = d_impl->resolver.resolve(name, dnstype::txt);
+    for (const auto& rdata : answer.rdata) {
+      auto text = txtFromWire(rdata);
+      if (!text || lowerAscii(text->substr(0, 7)) != "v=spf1 ") {
+        continue;
+      }
+      // Step: the include: and redirect= targets of this record, in reverse for depth-first order.
+      std::vector<std::string> targets;
+      std::string_view rest = *text;
+      while (!rest.empty()) {
+        const size_t space = rest.find(' ');
+        std::string term = lowerAscii(rest.substr(0, space));
+        rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+        for (std::string_view prefix : {"include:", "+include:", "redirect="}) {
+          if (term.starts_with(prefix) && term.find('%') == std::string::npos) {
+            targets.push_back(term.substr(prefix.size()));
+          }
+        }
+      }
+      for (auto it = targets.rbegin(); it != targets.rend(); ++it) {
+        if (std::find(out.begin(), out.end(), *it) == out.end()) {
+          out.push_back(*it);
+          pending.push_back(*it);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 } // namespace dmarcwatch::collector

@@ -57,6 +57,13 @@ public:
    */
   std::string authorizingInclude(const IpAddress& ip, const std::vector<std::string>& includes);
 
+  /*!
+   * \brief The names a domain's SPF record reaches through include: and redirect=, depth first,
+   * itself excluded (names with macros are skipped; at most 10 look-ups, as SPF allows).
+   * Blocks on DNS like check().  Lets a caller try only the catalog includes a domain uses.
+   */
+  std::vector<std::string> includeTree(std::string_view domain);
+
   struct Impl;
 
 private:

@@ -70,6 +70,20 @@ BOOST_AUTO_TEST_CASE(authorizing_include)
   BOOST_CHECK_EQUAL(spf.authorizingInclude(testIp("192.0.2.10"), {}), "");
 }
 
+BOOST_AUTO_TEST_CASE(include_tree)
+{
+  REQUIRE_DNS_SERVER();
+  Resolver resolver(testResolverOptions(dnsServer()->spec()));
+  SpfChecker spf(resolver);
+  const std::vector<std::string> corp = {"_spf.esp.test", "_net1.esp.test"};
+  BOOST_CHECK(spf.includeTree("corp.test") == corp);
+  BOOST_CHECK(spf.includeTree("redirect.test") == std::vector<std::string>{"strict.test"});
+  BOOST_CHECK(spf.includeTree("strict.test").empty());
+  // A loop ends: each name once.
+  const std::vector<std::string> loop = {"loop2.test", "loop1.test"};
+  BOOST_CHECK(spf.includeTree("loop1.test") == loop);
+}
+
 BOOST_AUTO_TEST_CASE(timeout_is_unknown)
 {
   // A port that swallows every question: the look-up times out, the result is unknown.
