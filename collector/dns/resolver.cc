@@ -42,17 +42,34 @@ constexpr int s_classIn = 1;
 constexpr int s_rcodeNoError = 0;
 constexpr int s_rcodeNxDomain = 3;
 
-//! Built-in local zones of libunbound that a forwarder must be asked about instead.
+//! Built-in local zones of libunbound (RFC 6761, RFC 6303, RFC 6598, TEST-NETs) that a forwarder
+//! must be asked about instead: the reverse zones of private and shared address space are
+//! added in the loops of transparentZones().
 const char* const s_transparentZones[] = {
   "test.",
   "invalid.",
+  "10.in-addr.arpa.",
+  "168.192.in-addr.arpa.",
+  "254.169.in-addr.arpa.",
   "2.0.192.in-addr.arpa.",
   "100.51.198.in-addr.arpa.",
   "113.0.203.in-addr.arpa.",
-  "10.in-addr.arpa.",
-  "168.192.in-addr.arpa.",
   "8.b.d.0.1.0.0.2.ip6.arpa.",
+  "d.f.ip6.arpa.",
 };
+
+//! Every zone of s_transparentZones, with 16-31.172.in-addr.arpa and 64-127.100.in-addr.arpa.
+std::vector<std::string> transparentZones()
+{
+  std::vector<std::string> zones(std::begin(s_transparentZones), std::end(s_transparentZones));
+  for (int octet = 16; octet <= 31; ++octet) {
+    zones.push_back(std::to_string(octet) + ".172.in-addr.arpa.");
+  }
+  for (int octet = 64; octet <= 127; ++octet) {
+    zones.push_back(std::to_string(octet) + ".100.in-addr.arpa.");
+  }
+  return zones;
+}
 
 struct UbContextDeleter
 {
@@ -348,8 +365,8 @@ Resolver::Resolver(const ResolverOptions& options) :
     if (d_impl->spec.loopback) {
       setOption(ctx.get(), "do-not-query-localhost:", "no");
     }
-    for (const char* zone : s_transparentZones) {
-      setOption(ctx.get(), "local-zone:", (std::string(zone) + " transparent").c_str());
+    for (const auto& zone : transparentZones()) {
+      setOption(ctx.get(), "local-zone:", (zone + " transparent").c_str());
     }
     if (int rc = ub_ctx_set_fwd(ctx.get(), d_impl->spec.forwarder.c_str()); rc != 0) {
       throw ConfigError("Resolver: libunbound refuses forwarder " + d_impl->spec.forwarder + ": " + ub_strerror(rc));
