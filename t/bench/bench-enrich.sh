@@ -23,13 +23,7 @@ DMARCWATCHD=${DMARCWATCHD:-$BUILDDIR/collector/daemon/dmarcwatchd}
 unbound_binary > /dev/null || { echo "bench-enrich: no unbound binary (./setup.sh check fetches one)" >&2; exit 1; }
 [ "$N" -ge 1 ] && [ "$N" -le 131072 ] || { echo "bench-enrich: N must be 1..131072" >&2; exit 2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/dw-bench-enrich.XXXXXX")
-UNBOUND_PID=
-cleanup() {
-  stop_pid "$UNBOUND_PID" 5
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+enrich_workspace dw-bench-enrich
 
 # Step 1: zones and the report, generated together.
 python3 - "$N" "$TMP" <<'PY'
@@ -59,15 +53,7 @@ with open(f"{out}/report.xml", "w") as r:
                 "<result>fail</result></spf></auth_results></record>\n")
     r.write("</feedback>\n")
 PY
-PORT=$(free_ports 1)
-unbound_start "$TMP" "$PORT" "$TMP/zones" || exit 1
-cat > "$TMP/dmarcwatch.conf" <<EOF2
-Database $TMP/db
-Resolver 127.0.0.1@$PORT
-SyslogTarget stderr
-ServiceCatalog $SRCDIR/contrib/services
-EOF2
-mkdir "$TMP/db"
+enrich_setup "$TMP/zones" || exit 1
 "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" ingest "$TMP/report.xml" > /dev/null || exit 1
 
 # Step 2: the pass.

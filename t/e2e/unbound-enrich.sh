@@ -29,16 +29,9 @@ unbound_binary > /dev/null || { echo "# no unbound binary (./setup.sh check fetc
 command -v python3 > /dev/null || { echo "# no python3: skipped"; exit 77; }
 [ -x "$DMARCWATCH" ] && [ -x "$DMARCWATCHD" ] || { echo "Bail out! dmarcwatch or dmarcwatchd not built"; exit 99; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/dw-enrich.XXXXXX")
-UNBOUND_PID=
-cleanup() {
-  stop_pid "$UNBOUND_PID" 5
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+enrich_workspace dw-enrich
 
 # Step 1: the test zones and the server.
-PORT=$(free_ports 1)
 cat > "$TMP/zones" <<'EOF2'
 local-zone: "example.com." static
 local-zone: "example.org." static
@@ -57,7 +50,7 @@ local-data: 'example.org. 300 IN TXT "v=spf1 ip4:203.0.113.5 -all"'
 local-data-ptr: "192.0.2.10 300 o1.ptr1234.sendgrid.net."
 local-data-ptr: "198.51.100.7 300 mail.mailchimp-fake.example."
 EOF2
-unbound_start "$TMP" "$PORT" "$TMP/zones" || { echo "Bail out! unbound did not start"; exit 99; }
+enrich_setup "$TMP/zones" || { echo "Bail out! unbound did not start"; exit 99; }
 pass "unbound answers on 127.0.0.1:$PORT"
 
 # Step 2: the store and its reports.
@@ -79,13 +72,6 @@ report() { # DOMAIN ID IP...
 }
 report example.com enrich-1 192.0.2.10 198.51.100.7 > "$TMP/r1.xml"
 report example.org enrich-2 203.0.113.5 198.51.100.7 > "$TMP/r2.xml"
-cat > "$TMP/dmarcwatch.conf" <<EOF2
-Database $TMP/db
-Resolver 127.0.0.1@$PORT
-SyslogTarget stderr
-ServiceCatalog $SRCDIR/contrib/services
-EOF2
-mkdir "$TMP/db"
 check "dmarcwatch ingests two reports" "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" ingest "$TMP/r1.xml" "$TMP/r2.xml"
 
 # Step 3: one pass.

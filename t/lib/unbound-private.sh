@@ -14,6 +14,9 @@
 #                               local-data:, local-data-ptr:), start it, wait until it answers;
 #                               sets UNBOUND_PID
 #   dns_query PORT NAME TYPE    rcode and answer count of one UDP question ("0 1")
+#   enrich_workspace NAME       TMP = a fresh temp dir; at exit unbound is stopped and TMP removed
+#   enrich_setup ZONES          unbound on a free port (PORT) serving ZONES, and TMP/dmarcwatch.conf
+#                               (Database TMP/db, Resolver 127.0.0.1@PORT, the shipped catalog)
 
 unbound_binary() {
   local candidate
@@ -83,4 +86,22 @@ EOF2
   stop_pid "$UNBOUND_PID" 5
   UNBOUND_PID=
   return 1
+}
+
+enrich_workspace() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  UNBOUND_PID=
+  trap 'stop_pid "$UNBOUND_PID" 5; rm -rf "$TMP"' EXIT
+}
+
+enrich_setup() {
+  PORT=$(free_ports 1)
+  unbound_start "$TMP" "$PORT" "$1" || return 1
+  cat > "$TMP/dmarcwatch.conf" <<EOF2
+Database $TMP/db
+Resolver 127.0.0.1@$PORT
+SyslogTarget stderr
+ServiceCatalog $SRCDIR/contrib/services
+EOF2
+  mkdir "$TMP/db"
 }
