@@ -27,6 +27,7 @@
 #pragma once
 
 #include "collector/common/ip-address.hh"
+#include "collector/common/resolver-spec.hh"
 
 #include <chrono>
 #include <cstdint>
@@ -87,24 +88,6 @@ struct ResolverOptions
   uint32_t negativeTtl = 300;                   //!< TTL of NXDOMAIN/NODATA without a SOA minimum
   uint32_t maxTtl = 86400;                      //!< cache entries live at most this long
   std::function<int64_t()> clock;               //!< epoch seconds for the cache; empty: time()
-};
-
-/*!
- * A Resolver setting parsed: "none", "system", or a forwarder address with its port.
- * \throw ConfigError for anything else (a host name, a bad port)
- */
-struct ResolverSpec
-{
-  enum class Kind
-  {
-    None,
-    System,
-    Forward
-  };
-  Kind kind = Kind::None;
-  std::string forwarder; //!< "127.0.0.1@5353" (libunbound's form)
-  bool loopback = false; //!< the forwarder is on 127.0.0.0/8 or ::1
-  static ResolverSpec parse(std::string_view text);
 };
 
 class Resolver
