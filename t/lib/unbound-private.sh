@@ -20,7 +20,7 @@
 
 unbound_binary() {
   local candidate
-  for candidate in "${UNBOUND:-}" /var/cache/dmarcwatch-test/unbound/usr/sbin/unbound /usr/sbin/unbound; do
+  for candidate in "${UNBOUND:-}" /var/cache/dmarcwatch-test/unbound/tree/usr/sbin/unbound /usr/sbin/unbound; do
     if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
   done
   return 1

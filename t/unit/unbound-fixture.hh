@@ -41,7 +41,7 @@ inline std::string unboundBinary()
   if (const char* env = std::getenv("UNBOUND"); env != nullptr && *env != '\0') {
     return env;
   }
-  for (const char* candidate : {"/var/cache/dmarcwatch-test/unbound/usr/sbin/unbound", "/usr/sbin/unbound"}) {
+  for (const char* candidate : {"/var/cache/dmarcwatch-test/unbound/tree/usr/sbin/unbound", "/usr/sbin/unbound"}) {
     if (::access(candidate, X_OK) == 0) {
       return candidate;
     }
