@@ -66,6 +66,7 @@ Work findWork(const Store& store, int64_t now, bool force)
   work.sources = sources.size();
   StoreSnapshot snapshot(store);
   std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsSeen;
+  std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsDue;
   std::set<std::string> domainsSeen;
   for (const auto& source : sources) {
     const auto& bytes = source.ip->bytes;
@@ -73,6 +74,7 @@ Work findWork(const Store& store, int64_t now, bool force)
       auto known = snapshot.ipEnrichment(bytes);
       if (!known || due(known->expiresAt, now, force)) {
         work.ips.push_back(*source.ip);
+        ipsDue.insert(bytes);
       }
     }
     auto spf = snapshot.spfAuthorization(source.domain, bytes);
@@ -88,9 +90,9 @@ Work findWork(const Store& store, int64_t now, bool force)
   }
   // IPs whose PTR is current but whose SPF is due are still visited (for SPF only).
   for (const auto& [bytes, domains] : work.spfDue) {
-    IpAddress ip;
-    ip.bytes = bytes;
-    if (std::find(work.ips.begin(), work.ips.end(), ip) == work.ips.end()) {
+    if (!ipsDue.contains(bytes)) {
+      IpAddress ip;
+      ip.bytes = bytes;
       work.ips.push_back(ip);
     }
   }
