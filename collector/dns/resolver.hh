@@ -28,6 +28,7 @@
 
 #include "collector/common/ip-address.hh"
 #include "collector/common/resolver-spec.hh"
+#include "collector/dns/dns-wire.hh"
 
 #include <chrono>
 #include <cstdint>
@@ -147,15 +148,5 @@ public:
 private:
   std::unique_ptr<Impl> d_impl;
 };
-
-//! \brief A wire-format domain name (uncompressed, as libunbound returns rdata) as text:
-//! lower case, no trailing dot.  nullopt when malformed.
-std::optional<std::string> dnsNameFromWire(std::string_view wire);
-//! \brief TXT rdata (character-strings) concatenated.  nullopt when malformed.
-std::optional<std::string> txtFromWire(std::string_view wire);
-//! \brief A or AAAA rdata as an address; nullopt for any other length.
-std::optional<IpAddress> addressFromWire(std::string_view wire);
-//! \brief The reverse name of an address: "10.2.0.192.in-addr.arpa", nibbles for IPv6.
-std::string reverseName(const IpAddress& ip);
 
 } // namespace dmarcwatch::collector

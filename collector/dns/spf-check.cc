@@ -202,7 +202,25 @@ std::string SpfChecker::check(const IpAddress& ip, std::string_view domain)
   if (!response) {
     return "unknown";
   }
-  return SPF_strresult(SPF_response_result(response.get()));
+  // Step: the results of spf-check.hh only ("(invalid)", a request libspf2 could not run, is unknown).
+  switch (SPF_response_result(response.get())) {
+  case SPF_RESULT_PASS:
+    return "pass";
+  case SPF_RESULT_FAIL:
+    return "fail";
+  case SPF_RESULT_SOFTFAIL:
+    return "softfail";
+  case SPF_RESULT_NEUTRAL:
+    return "neutral";
+  case SPF_RESULT_NONE:
+    return "none";
+  case SPF_RESULT_PERMERROR:
+    return "permerror";
+  case SPF_RESULT_TEMPERROR:
+    return "temperror";
+  default:
+    return "unknown";
+  }
 }
 
 std::string SpfChecker::authorizingInclude(const IpAddress& ip, const std::vector<std::string>& includes)
@@ -238,7 +256,10 @@ std::vector<std::string> SpfChecker::includeTree(std::string_view domain)
         const size_t space = rest.find(' ');
         std::string term = lowerAscii(rest.substr(0, space));
         rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
-        for (std::string_view prefix : {"include:", "+include:", "redirect="}) {
+        if (!term.empty() && std::string_view("+-~?").find(term.front()) != std::string_view::npos) {
+          term.erase(0, 1); // a qualifier: the include is reached whatever it says
+        }
+        for (std::string_view prefix : {"include:", "redirect="}) {
           if (term.starts_with(prefix) && term.find('%') == std::string::npos) {
             targets.push_back(term.substr(prefix.size()));
           }

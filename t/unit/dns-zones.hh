@@ -8,7 +8,7 @@
  *   strict.test        SPF ip4:203.0.113.5 -all; redirect.test redirect=strict.test
  *   loop1/loop2.test   include each other; many.test 11 includes (both permerror)
  *   amech.test         SPF a:mail.corp.test -all (mail.corp.test A 198.51.100.20)
- *   neutral.test ?all; nospf.test a TXT that is no SPF record
+ *   neutral.test ?all; nospf.test a TXT that is no SPF record; qualified.test ?include:
  *   192.0.2.10  PTR o1.ptr1234.esp.test  -> A 192.0.2.10     (confirmed)
  *   198.51.100.7 PTR mail.spoof.test     -> A 203.0.113.99   (unconfirmed)
  *   192.0.2.99  no PTR                                         (none)
@@ -31,7 +31,7 @@ namespace dmarcwatch::test
 inline std::vector<std::string> testZoneNames()
 {
   return {"corp.test.", "esp.test.", "strict.test.", "redirect.test.", "loop1.test.", "loop2.test.",
-          "many.test.", "amech.test.", "neutral.test.", "nospf.test.", "spoof.test.", "missing.test.",
+          "many.test.", "amech.test.", "qualified.test.", "neutral.test.", "nospf.test.", "spoof.test.", "missing.test.",
           "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa."};
 }
 
@@ -52,6 +52,7 @@ inline std::vector<std::string> testZoneData()
     R"(local-data: 'loop2.test. 300 IN TXT "v=spf1 include:loop1.test -all"')",
     R"(local-data: 'amech.test. 300 IN TXT "v=spf1 a:mail.corp.test -all"')",
     R"(local-data: 'neutral.test. 300 IN TXT "v=spf1 ?all"')",
+    R"(local-data: 'qualified.test. 300 IN TXT "v=spf1 ?include:_net1.esp.test -all"')",
     R"(local-data: 'nospf.test. 300 IN TXT "hello world"')",
     R"(local-data: 'mail.spoof.test. 300 IN A 203.0.113.99')",
     R"(local-data-ptr: "192.0.2.10 300 o1.ptr1234.esp.test.")",

@@ -46,6 +46,8 @@ BOOST_AUTO_TEST_CASE(results_on_test_zones)
     {"198.51.100.7", "loop1.test", "permerror"},
     {"198.51.100.7", "many.test", "permerror"},
     {"198.51.100.7", "neutral.test", "neutral"},
+    {"192.0.2.10", "qualified.test", "neutral"},  // ?include: that matches
+    {"198.51.100.7", "qualified.test", "fail"},
     {"198.51.100.7", "nospf.test", "none"},
     {"198.51.100.7", "missing.test", "none"},
     {"2001:db8::1", "strict.test", "fail"},
@@ -79,6 +81,8 @@ BOOST_AUTO_TEST_CASE(include_tree)
   BOOST_CHECK(spf.includeTree("corp.test") == corp);
   BOOST_CHECK(spf.includeTree("redirect.test") == std::vector<std::string>{"strict.test"});
   BOOST_CHECK(spf.includeTree("strict.test").empty());
+  // A qualifier on the include does not hide it.
+  BOOST_CHECK(spf.includeTree("qualified.test") == std::vector<std::string>{"_net1.esp.test"});
   // A loop ends: each name once.
   const std::vector<std::string> loop = {"loop2.test", "loop1.test"};
   BOOST_CHECK(spf.includeTree("loop1.test") == loop);
