@@ -262,6 +262,7 @@ struct Resolver::Impl
       ++stats.sent;
       inFlight.emplace(serial, InFlight{std::move(question), asyncId,
                                         std::chrono::steady_clock::now() + options.timeout});
+      stats.peakInFlight = std::max(stats.peakInFlight, inFlight.size());
     }
   }
 

@@ -138,6 +138,7 @@ public:
     uint64_t cacheHits = 0;
     uint64_t timeouts = 0;
     uint64_t unknown = 0;   //!< answered Unknown (timeouts included)
+    size_t peakInFlight = 0; //!< the most questions at libunbound at once (at most maxInFlight)
   };
   [[nodiscard]] Stats stats() const;
   //! Epoch seconds by the options' clock.

@@ -59,6 +59,13 @@ BOOST_AUTO_TEST_CASE(wire_decoders)
                     "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
 }
 
+BOOST_AUTO_TEST_CASE(system_reads_resolv_conf)
+{
+  // Nothing is asked here (no network in the tests): the set-up alone must work.
+  Resolver resolver(testResolverOptions("system"));
+  BOOST_CHECK(!resolver.offline());
+}
+
 BOOST_AUTO_TEST_CASE(offline_answers_unknown_at_once)
 {
   Resolver resolver(testResolverOptions("none"));
@@ -135,6 +142,7 @@ BOOST_AUTO_TEST_CASE(bounded_concurrency)
   BOOST_CHECK_EQUAL(answered, 200);
   BOOST_CHECK_EQUAL(nxdomain, 200);
   BOOST_CHECK_EQUAL(resolver.stats().sent, 200U);
+  BOOST_CHECK_EQUAL(resolver.stats().peakInFlight, 4U);
 }
 
 BOOST_AUTO_TEST_CASE(timeout_is_unknown)
