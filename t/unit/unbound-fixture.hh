@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <stdexcept>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -117,6 +118,8 @@ public:
       throw std::runtime_error("fork failed");
     }
     if (d_pid == 0) {
+      // A runner that dies (a crash, SIGKILL) takes its unbound with it.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       ::execl(binary.c_str(), binary.c_str(), "-d", "-c", conf.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
