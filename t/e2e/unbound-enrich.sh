@@ -13,7 +13,8 @@
 # 127.0.0.1@PORT and the shipped catalog, and `dmarcwatch db enrichment --json` must show:
 # the PTR states above; SPF pass (include sendgrid.net, the catalog's), softfail, pass, fail
 # per domain and IP; the live policy of example.com (p, pct, rua) and none for example.org.
-# A second pass finds nothing due; db verify decodes the new tables.
+# A second pass finds nothing due; db verify decodes the new tables; run as a daemon it
+# passes every --interval and SIGTERM ends it at once with status 0.
 # Prints TAP-ish lines and "N passed, M failed".  Exit 77 (skip) without an unbound binary
 # (t/lib/unbound-private.sh says where it looks) or python3.  Processes: only the PIDs this
 # script starts.
@@ -119,4 +120,21 @@ done < "$TMP/checks"
 "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --once > "$TMP/pass2.out" 2> "$TMP/pass2.err"
 check "a second pass finds nothing due: $(cat "$TMP/pass2.out")" grep -q '^sources 4, enriched 0, ' "$TMP/pass2.out"
 check "db verify decodes the enrichment tables" "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" db verify
+
+# Step 6: as a daemon: passes every second, SIGTERM ends it at once with status 0.
+"$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --interval 1 > /dev/null 2> "$TMP/daemon.err" &
+DPID=$!
+two_passes() { [ "$(grep -c 'enrichment pass' "$TMP/daemon.err")" -ge 2 ]; }
+if wait_for 10 two_passes; then
+  pass "the daemon runs a pass every --interval"
+else
+  fail "the daemon runs a pass every --interval"; sed 's/^/# /' "$TMP/daemon.err"
+fi
+stopped_at=$(now_ms)
+kill -TERM "$DPID"
+wait "$DPID"
+status=$?
+check "SIGTERM stops the daemon with status 0 (got $status)" test "$status" -eq 0
+check "... within 2 s" test $(( $(now_ms) - stopped_at )) -lt 2000
+check "... saying so" grep -q 'stopped' "$TMP/daemon.err"
 summary
