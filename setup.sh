@@ -22,6 +22,7 @@ case $mode in demo|check|build|geoip) ;; *) echo "usage: $0 demo|check|build|geo
 packages=(
   build-essential autoconf automake autoconf-archive libtool pkg-config make
   libmilter-dev liblmdb-dev lmdb-utils libxml2-dev zlib1g-dev libboost-test-dev
+  libunbound-dev libspf2-dev libopendmarc-dev
   postfix miltertest swaks syslog-ng-core python3 libxml2-utils time procps m4
   publicsuffix libmaxminddb-dev
 )
@@ -51,27 +52,32 @@ install_packages() {
   return 0
 }
 
-# A private Sendmail for t/e2e/sendmail-loopback.sh and the bench (t/lib/sendmail-private.sh);
-# ./setup.sh check fetches it.
-# Debian's sendmail package would replace Postfix, so its .debs are only downloaded and
-# unpacked under $sendmail_cache (the tests run the binary from there), and the libraries
-# sendmail-bin needs are installed.  Without network the tests that need it skip.
-sendmail_cache=/var/cache/dmarcwatch-test/sendmail
-fetch_sendmail() {
-  local pkgs=(sendmail-bin sendmail-base sendmail-cf) p deb libs=() missing=()
-  [ -e "$sendmail_cache/tree/.complete" ] && return 0
-  as_root mkdir -p "$sendmail_cache"
+# Programs only the tests run, never installed as packages: a package would bring a system
+# service with it (sendmail would replace Postfix; unbound would enable a resolver on port 53).
+# Their .debs are downloaded and unpacked under /var/cache/dmarcwatch-test/NAME/tree (the tests
+# run the binaries from there), and the shared libraries the first package needs are installed.
+# ./setup.sh check fetches them; without network the tests that need them skip.
+#   sendmail: t/e2e/sendmail-loopback.sh and the bench (t/lib/sendmail-private.sh)
+#   unbound:  the dns unit tests, t/e2e/unbound-enrich.sh, make bench-enrich (t/lib/unbound-private.sh)
+test_cache=/var/cache/dmarcwatch-test
+# fetch_unpacked NAME PACKAGE...
+fetch_unpacked() {
+  local name=$1 p deb libs=() missing=()
+  shift
+  local cache=$test_cache/$name pkgs=("$@")
+  [ -e "$cache/tree/.complete" ] && return 0
+  as_root mkdir -p "$cache"
   for p in "${pkgs[@]}"; do
-    compgen -G "$sendmail_cache/${p}_*.deb" >/dev/null && continue
-    echo "setup: downloading $p into $sendmail_cache"
+    compgen -G "$cache/${p}_*.deb" >/dev/null && continue
+    echo "setup: downloading $p into $cache"
     # The package lists may be missing on a machine that had everything else installed.
-    (cd "$sendmail_cache" && as_root apt-get -q -o APT::Sandbox::User=root download "$p") ||
+    (cd "$cache" && as_root apt-get -q -o APT::Sandbox::User=root download "$p") ||
       { as_root apt-get -o DPkg::Lock::Timeout=300 update -q &&
-        (cd "$sendmail_cache" && as_root apt-get -q -o APT::Sandbox::User=root download "$p"); } ||
-      { echo "setup: cannot download $p: the Sendmail tests will skip" >&2; return 0; }
+        (cd "$cache" && as_root apt-get -q -o APT::Sandbox::User=root download "$p"); } ||
+      { echo "setup: cannot download $p: the tests that need $name will skip" >&2; return 0; }
   done
-  # sendmail-bin's shared libraries (its Depends that start with lib).
-  deb=$(compgen -G "$sendmail_cache/sendmail-bin_*.deb" | sort | tail -n1)
+  # The first package's shared libraries (its Depends that start with lib).
+  deb=$(compgen -G "$cache/${pkgs[0]}_*.deb" | sort | tail -n1)
   read -r -a libs <<<"$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -n 's/^ *\(lib[^ (|]*\).*/\1/p' | tr '\n' ' ')"
   for p in "${libs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -80,14 +86,14 @@ fetch_sendmail() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
       --no-install-recommends "${missing[@]}"
   fi
-  as_root rm -rf "$sendmail_cache/tree.new"
+  as_root rm -rf "$cache/tree.new"
   for p in "${pkgs[@]}"; do
-    deb=$(compgen -G "$sendmail_cache/${p}_*.deb" | sort | tail -n1)
-    as_root dpkg -x "$deb" "$sendmail_cache/tree.new"
+    deb=$(compgen -G "$cache/${p}_*.deb" | sort | tail -n1)
+    as_root dpkg -x "$deb" "$cache/tree.new"
   done
-  as_root touch "$sendmail_cache/tree.new/.complete"
-  as_root rm -rf "$sendmail_cache/tree"
-  as_root mv "$sendmail_cache/tree.new" "$sendmail_cache/tree"
+  as_root touch "$cache/tree.new/.complete"
+  as_root rm -rf "$cache/tree"
+  as_root mv "$cache/tree.new" "$cache/tree"
 }
 
 build() {
@@ -104,7 +110,10 @@ build() {
 }
 
 install_packages
-[ "$mode" = check ] && fetch_sendmail # only the test suite (and make bench) runs Sendmail
+if [ "$mode" = check ]; then # only the test suite (and the benches) run them
+  fetch_unpacked sendmail sendmail-bin sendmail-base sendmail-cf
+  fetch_unpacked unbound unbound
+fi
 build
 case $mode in
   build) ;;

@@ -31,6 +31,8 @@ int runSources(const collector::Config& config, const std::vector<std::string>& 
 //! \brief `services`: the services that send as a domain (sources-commands.cc).
 int runServices(const collector::Config& config, const std::vector<std::string>& args);
 int runDb(const collector::Config& config, const std::vector<std::string>& args);
+//! `dmarcwatch db enrichment [--json]`: dump what dmarcwatchd stored from DNS (enrichment-command.cc).
+int runDbEnrichment(const collector::Config& config, bool json);
 int runReindex(const collector::Config& config, const std::vector<std::string>& args);
 //! \brief `deliver`: one message on stdin (a pipe transport); sysexits.h codes (deliver-command.cc).
 int runDeliver(const collector::Config& config, const std::vector<std::string>& args);

@@ -1,5 +1,6 @@
 /*
- * db-commands.cc - `dmarcwatch db verify`, `dmarcwatch db upgrade` and
+ * db-commands.cc - `dmarcwatch db verify`, `dmarcwatch db upgrade` (`db enrichment`:
+ * enrichment-command.cc) and
  * `dmarcwatch reindex`: looking after the store itself.
  */
 #include "config.h"
@@ -19,12 +20,16 @@ using namespace collector;
 namespace
 {
 
-const char* const s_dbUsage = "usage: dmarcwatch db verify [--json] | dmarcwatch db upgrade\n";
+const char* const s_dbUsage =
+  "usage: dmarcwatch db verify [--json] | dmarcwatch db upgrade | dmarcwatch db enrichment [--json]\n";
 
 } // namespace
 
 int runDb(const Config& config, const std::vector<std::string>& args)
 {
+  if (!args.empty() && args[0] == "enrichment" && (args.size() == 1 || (args.size() == 2 && args[1] == "--json"))) {
+    return runDbEnrichment(config, args.size() == 2);
+  }
   if (args.empty() || (args[0] != "verify" && args[0] != "upgrade") ||
       (args[0] == "verify" && args.size() > 2) || (args.size() == 2 && args[1] != "--json") ||
       (args[0] == "upgrade" && args.size() > 1)) {

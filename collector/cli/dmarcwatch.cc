@@ -45,6 +45,9 @@ Commands:
                               difference.  Read-only: runs beside the milter.
   db upgrade                  bring a store of an older schema up to date
                               (any read-write command does it too).
+  db enrichment [--json]      what dmarcwatchd learned from DNS: PTR (with
+                              forward confirmation) per IP, SPF result per
+                              domain and IP, the live DMARC record per domain.
   reindex [--json]            parse every archived payload again into a fresh
                               store, verify it and swap it in; the old store
                               is kept beside it.  Needs the store alone: stop

@@ -13,6 +13,7 @@
 #include "collector/common/json.hh"
 #include "collector/common/log.hh"
 #include "collector/judge/public-suffix.hh"
+#include "collector/store/enrichment.hh"
 #include "collector/views/sources-view.hh"
 #include "collector/views/status-view.hh"
 
@@ -270,9 +271,37 @@ std::shared_ptr<const Namer> makeNamer(const Config& config)
   return std::make_shared<const Namer>(loadCatalog(*shared), shared, options);
 }
 
-NetworkLookup networkLookup(const Store& /*store*/)
+NetworkLookup networkLookup(const Store& store)
 {
-  return {};
+  // What dmarcwatchd stored (store/enrichment.hh); a source it has not seen has no signals.
+  return [&store](std::string_view domain, const IpAddress& ip) {
+    NetworkSignals out;
+    if (auto known = store.ipEnrichment(ip)) {
+      switch (known->ptrState) {
+      case PtrState::Confirmed:
+        out.ptr = PtrCheck::Confirmed;
+        break;
+      case PtrState::Unconfirmed:
+        out.ptr = PtrCheck::Unconfirmed;
+        break;
+      case PtrState::None:
+        out.ptr = PtrCheck::None;
+        break;
+      case PtrState::Unknown:
+        out.ptr = PtrCheck::Unknown;
+        break;
+      }
+      out.ptrName = known->ptrName;
+      out.asn = known->asn;
+      out.asOrg = known->asOrg;
+      out.country = known->country;
+    }
+    if (auto spf = store.spfAuthorization(domain, ip)) {
+      out.spfResult = spf->result;
+      out.spfInclude = spf->include;
+    }
+    return out;
+  };
 }
 
 int runSources(const Config& config, const std::vector<std::string>& args)

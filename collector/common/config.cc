@@ -11,6 +11,7 @@
 #include "collector/common/config.hh"
 
 #include "collector/common/config-keys.hh"
+#include "collector/common/resolver-spec.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/socket-spec.hh"
 #include "collector/common/text.hh"
@@ -307,9 +308,18 @@ const std::vector<KeyDef>& keyTable()
      "Syslog facility of every log line.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.syslogFacility = v; }},
     {keys::resolver, Kind::String, "none", 0, 0, nullptr,
-     "DNS server the daemon asks (HOST or HOST@PORT), or none to work offline.\n"
-     "The milter never uses DNS.",
-     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.resolver = v; }},
+     "DNS server dmarcwatchd asks: an address with an optional @PORT (every question is\n"
+     "forwarded there), system (/etc/resolv.conf), or none to work offline (every DNS\n"
+     "result is unknown).  The milter never uses DNS.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       try {
+         ResolverSpec::parse(v);
+       }
+       catch (const ConfigError& e) {
+         o.fail(e.what());
+       }
+       c.resolver = v;
+     }},
     {keys::serviceCatalog, Kind::String, PKGDATADIR "/services", 0, 0, nullptr,
      "Directory of the shipped service catalog: every *.services file in it is read at start\n"
      "(format: contrib/services/README).  none: read no catalog (only ServiceFile).",

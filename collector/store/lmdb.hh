@@ -130,7 +130,7 @@ public:
     uint64_t mapSize = 8ULL << 30;
     //! grow() doubles the map up to this; 0: mapSize (no growth).  Read-write only.
     uint64_t maxMapSize = 0;
-    unsigned maxDbs = 16;
+    unsigned maxDbs = 32;
     unsigned maxReaders = 512;
     bool sync = true; //!< false: MDB_NOSYNC|MDB_NOMETASYNC (tests and benchmarks only)
   };

@@ -18,9 +18,6 @@
 namespace dmarcwatch::collector::storeformat
 {
 
-namespace
-{
-
 void putZigzag(std::string& out, int64_t value)
 {
   putVarint(out, (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
@@ -33,6 +30,9 @@ void putStrings(std::string& out, const std::vector<std::string>& items)
     putString(out, item);
   }
 }
+
+namespace
+{
 
 uint32_t narrowU32(const Reader& in, uint64_t value)
 {

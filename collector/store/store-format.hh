@@ -45,6 +45,20 @@
  *   cursors   name                                 -> [01][u64 BE position]
  *   alerts    key                                  -> [01][zigzag first seen][zigzag last seen]
  *                                                     [zigzag last emitted][vN count]
+ * The enrichment tables (enrichment.hh; additive: created by a read-write open of a schema-2
+ * store, no schema bump; a missing table or entry means "not enriched"):
+ *   ipinfo    16-byte IP                           -> [01][zigzag checked at][zigzag expires at]
+ *                                                     [u8 PTR state: 0 unknown 1 none 2 confirmed
+ *                                                     3 unconfirmed][str PTR name][vN ASN]
+ *                                                     [str AS org][str country]
+ *   spfauth   lower-case domain + 00 + 16-byte IP  -> [01][zigzag checked at][zigzag expires at]
+ *                                                     [str result][str include]
+ *   livepolicy lower-case domain                   -> [01][zigzag checked at][zigzag expires at]
+ *                                                     [str state][str record][str p][str sp][str np]
+ *                                                     [str t][u8 has pct]([vN pct])[vN n + str rua]
+ *   dnscache  u16 BE qtype + lower-case name       -> [01][zigzag expires at][zigzag rcode]
+ *                                                     [u8 status: 0 answer 1 nodata 2 nxdomain]
+ *                                                     [vN TTL][vN n + str wire-format rdata]
  *   Outcome:  [01] str disposition, str dkim, str spf, vN count + (str domain, selector, result,
  *             human) per DKIM, vN count + (str domain, scope, result, human) per SPF,
  *             str envelope_from, vN count + str per override type
@@ -65,6 +79,7 @@
  */
 #pragma once
 
+#include "collector/store/enrichment.hh"
 #include "collector/store/store.hh"
 
 #include <array>
@@ -125,6 +140,10 @@ int compareKeys(const std::array<uint8_t, N>& a, const std::array<uint8_t, N>& b
 // Variable-length values.
 void putVarint(std::string& out, uint64_t value);
 void putString(std::string& out, std::string_view text);
+//! A signed integer as a zigzag varint (Reader::zigzag reads it).
+void putZigzag(std::string& out, int64_t value);
+//! vN count, then each string (str).
+void putStrings(std::string& out, const std::vector<std::string>& items);
 
 /*!
  * Decoder over one value; every read checks what remains and throws StoreError when short.
@@ -355,6 +374,25 @@ private:
   uint64_t d_fnv = 0xcbf29ce484222325ULL;
   uint64_t d_mix = 0x243f6a8885a308d3ULL;
 };
+
+// The enrichment tables (additive, enrichment.hh): keys and values.
+std::string ipInfoKey(const std::array<uint8_t, 16>& ip);
+std::string encodeIpEnrichment(const IpEnrichment& value);
+IpEnrichment decodeIpEnrichment(std::string_view value);
+//! spfauth key: the lower-case domain, 00, the 16-byte IP.
+std::string spfAuthKey(std::string_view domain, const std::array<uint8_t, 16>& ip);
+//! \brief The domain and IP of an spfauth key. \throw StoreError when malformed
+std::pair<std::string, std::array<uint8_t, 16>> decodeSpfAuthKey(std::string_view key);
+std::string encodeSpfAuthorization(const SpfAuthorization& value);
+SpfAuthorization decodeSpfAuthorization(std::string_view value);
+//! livepolicy key: the lower-case domain.
+std::string encodeLivePolicy(const LivePolicy& value);
+LivePolicy decodeLivePolicy(std::string_view value);
+//! dnscache key: u16 BE qtype + the lower-case name.
+std::string dnsCacheKey(uint16_t type, std::string_view name);
+std::string encodeDnsCacheRecord(const DnsCacheRecord& value);
+//! \brief Decode a dnscache entry (type and name from its key). \throw StoreError
+DnsCacheRecord decodeDnsCacheRecord(std::string_view key, std::string_view value);
 
 //! raw and payloads values: [version][varint kind length][kind][bytes]; the header part of it.
 std::string encodeRawHeader(std::string_view kind);

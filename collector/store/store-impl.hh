@@ -59,6 +59,11 @@ struct Store::Impl
   MDB_dbi sources = 0;
   MDB_dbi cursors = 0;
   MDB_dbi alerts = 0;
+  // The enrichment tables (additive): nullopt on a read-only open of a store without them.
+  std::optional<MDB_dbi> ipinfo;
+  std::optional<MDB_dbi> spfauth;
+  std::optional<MDB_dbi> livepolicy;
+  std::optional<MDB_dbi> dnscache;
   uint32_t upgradedFrom = 0;
   std::optional<MDB_dbi> raw; //!< schema 1's raw table, opened for the upgrade only
   //! DIR/dmarcwatch.lock, held shared (or exclusive) by read-write opens; -1 read-only.
@@ -80,6 +85,10 @@ struct Store::Impl
   }
 
   void openDatabases(bool schema1Only);
+  //! Open the enrichment tables (a read-write open creates them).
+  void openEnrichmentTables();
+  //! \brief The table for a write. \throw StoreError on a read-only open
+  [[nodiscard]] MDB_dbi writable(const std::optional<MDB_dbi>& table, const char* name) const;
   void checkSchema();
   //! \brief Upgrade schema `from` to from + 1 inside txn (upgrade.cc). \throw StoreError
   void upgradeStep(lmdb::WriteTxn& txn, uint32_t from);

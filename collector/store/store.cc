@@ -472,6 +472,7 @@ Store::Store(const std::string& dir, const Options& options) :
     d_impl->lockSharing();
   }
   d_impl->checkSchema();
+  d_impl->openEnrichmentTables();
 }
 
 Store::~Store() = default;

@@ -24,6 +24,12 @@
  *             of the reports after its cursor
  *   cursors   name -> u64 position of a consumer (the daemon) on a sequence
  *   alerts    alert key -> first/last seen, last emitted, count
+ * and the enrichment tables (enrichment.hh: additive, created by a read-write open; absent
+ * means not enriched), written by dmarcwatchd:
+ *   ipinfo     16-byte IP -> PTR state and name (forward-confirmed), ASN, AS org, country
+ *   spfauth    domain, 16-byte IP -> SPF result of the domain's live record, authorizing include
+ *   livepolicy domain -> the live DMARC record (p, sp, np, pct, t, rua)
+ *   dnscache   qtype, name -> rcode, records, expiry (the daemon's resolver cache)
  *
  * Invariant: facts and days are exactly the sum of the counted rows (CountedRows) of
  * the reports in state active or loading (`dmarcwatch db verify` recomputes them).  A
@@ -56,6 +62,7 @@
 #include "collector/common/errors.hh"
 #include "collector/common/warnings.hh"
 #include "collector/intake/report.hh"
+#include "collector/store/enrichment.hh"
 
 #include <array>
 #include <cstdint>
@@ -368,6 +375,43 @@ public:
     uint64_t lastReport = 0;
   };
   [[nodiscard]] std::optional<Source> source(std::string_view domain, const IpAddress& ip) const;
+  //! \brief Visit every source (domain, IP) in key order, in one read transaction. \throw StoreError
+  void forEachSource(const std::function<void(const Source&)>& visit) const;
+
+  // What dmarcwatchd learned from DNS (enrichment.hh).  Writes throw StoreError on a read-only
+  // open; reads answer nullopt when the table or the entry is missing (not enriched).
+  void putIpEnrichment(const IpAddress& ip, const IpEnrichment& value);
+  [[nodiscard]] std::optional<IpEnrichment> ipEnrichment(const IpAddress& ip) const;
+  void putSpfAuthorization(std::string_view domain, const IpAddress& ip, const SpfAuthorization& value);
+  [[nodiscard]] std::optional<SpfAuthorization> spfAuthorization(std::string_view domain, const IpAddress& ip) const;
+  void putLivePolicy(std::string_view domain, const LivePolicy& value);
+  [[nodiscard]] std::optional<LivePolicy> livePolicy(std::string_view domain) const;
+  //! Many enrichments written in one transaction (the daemon's batches).
+  struct EnrichmentBatch
+  {
+    std::vector<std::pair<IpAddress, IpEnrichment>> ips;
+    struct Spf
+    {
+      std::string domain;
+      IpAddress ip;
+      SpfAuthorization value;
+    };
+    std::vector<Spf> spf;
+    std::vector<std::pair<std::string, LivePolicy>> policies;
+    std::vector<DnsCacheRecord> dns;
+    [[nodiscard]] size_t size() const { return ips.size() + spf.size() + policies.size() + dns.size(); }
+  };
+  //! \brief Write a batch in one write transaction (blocks for the write lock). \throw StoreError
+  void putEnrichment(const EnrichmentBatch& batch);
+  //! The DNS cache entries that expire after `now`.
+  [[nodiscard]] std::vector<DnsCacheRecord> dnsCache(int64_t now) const;
+  //! \brief Drop the DNS cache entries that expired at or before `now`. \return how many
+  size_t pruneDnsCache(int64_t now);
+  //! \brief Visit the enrichment tables in key order (`dmarcwatch db enrichment`). \throw StoreError
+  void forEachIpEnrichment(const std::function<void(const IpAddress&, const IpEnrichment&)>& visit) const;
+  void forEachSpfAuthorization(
+    const std::function<void(const std::string&, const IpAddress&, const SpfAuthorization&)>& visit) const;
+  void forEachLivePolicy(const std::function<void(const std::string&, const LivePolicy&)>& visit) const;
 
   /*!
    * \brief Recompute the totals from the rows of the counted reports and decode every key and
@@ -490,6 +534,14 @@ public:
    * fastest (one cursor walks the dictionary).  \throw StoreError
    */
   void outcomeView(uint32_t id, OutcomeView& out);
+
+  //! The enrichment of a source IP (as Store::ipEnrichment), in this snapshot.
+  [[nodiscard]] std::optional<IpEnrichment> ipEnrichment(const std::array<uint8_t, 16>& ip) const;
+  //! The SPF authorization of an IP for a domain (as Store::spfAuthorization), in this snapshot.
+  [[nodiscard]] std::optional<SpfAuthorization> spfAuthorization(std::string_view domain,
+                                                                 const std::array<uint8_t, 16>& ip) const;
+  //! The live DMARC record of a domain (as Store::livePolicy), in this snapshot.
+  [[nodiscard]] std::optional<LivePolicy> livePolicy(std::string_view domain) const;
 
 private:
   friend class FactReader;

@@ -119,6 +119,26 @@ private:
       fmt::decodeSource(value);
     });
     scan(d_store.alerts, "alerts", [](std::string_view, std::string_view value) { fmt::decodeAlertState(value); });
+    // The enrichment tables (additive: absent on a read-only open of a store without them).
+    auto scanOptional = [&](const std::optional<MDB_dbi>& table, const char* name, auto&& visit) {
+      if (table) {
+        scan(*table, name, visit);
+      }
+    };
+    scanOptional(d_store.ipinfo, "ipinfo", [](std::string_view key, std::string_view value) {
+      if (key.size() != 16) {
+        throw StoreError("decode", MDB_CORRUPTED, "ipinfo key of " + std::to_string(key.size()) + " bytes");
+      }
+      fmt::decodeIpEnrichment(value);
+    });
+    scanOptional(d_store.spfauth, "spfauth", [](std::string_view key, std::string_view value) {
+      fmt::decodeSpfAuthKey(key);
+      fmt::decodeSpfAuthorization(value);
+    });
+    scanOptional(d_store.livepolicy, "livepolicy",
+                 [](std::string_view, std::string_view value) { fmt::decodeLivePolicy(value); });
+    scanOptional(d_store.dnscache, "dnscache",
+                 [](std::string_view key, std::string_view value) { fmt::decodeDnsCacheRecord(key, value); });
     scan(d_store.cursors, "cursors", [](std::string_view, std::string_view value) { fmt::decodeCounter(value, "cursor"); });
     scan(d_store.meta, "meta", [](std::string_view key, std::string_view value) {
       if (key != storekeys::schema) {

@@ -118,6 +118,10 @@ BOOST_AUTO_TEST_CASE(errors_name_file_and_line)
   checkError("ReportAddress nobody\n", "bad.conf:1: ReportAddress: 'nobody' is not an address");
   checkError("Database\n", "bad.conf:1: Database: missing value");
   checkError("SyslogTarget syslog.example:514\n", "bad.conf:1: SyslogTarget:");
+  checkError("Resolver dns.example.net\n", "bad.conf:1: Resolver: 'dns.example.net' must be none, system, or the address");
+  checkError("Resolver 127.0.0.1@0\n", "bad.conf:1: Resolver: bad port '0' (1-65535)");
+  BOOST_CHECK_EQUAL(parseConfig("Resolver 127.0.0.1@5353\n", "ok.conf")->resolver, "127.0.0.1@5353");
+  BOOST_CHECK_EQUAL(parseConfig("Resolver system\n", "ok.conf")->resolver, "system");
   checkError("CommandTimeout soon\n", "bad.conf:1: CommandTimeout: 'soon' is not a time (like 30s, 10m, 2h)");
   checkError("CommandTimeout 0\n", "bad.conf:1: CommandTimeout: 0s is outside 1s..86400s");
   checkError("ProgressInterval 2h\n", "bad.conf:1: ProgressInterval: 7200s is outside 1s..3600s");

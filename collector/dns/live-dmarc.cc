@@ -1,0 +1,152 @@
+/*
+ * live-dmarc.cc - fetch and parse a live DMARC record (live-dmarc.hh).
+ */
+#include "config.h"
+
+#include "collector/dns/live-dmarc.hh"
+
+#include "collector/common/text.hh"
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <netinet/in.h>
+#include <sys/types.h>
+
+#include <opendmarc/dmarc.h>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+struct PolicyDeleter
+{
+  void operator()(DMARC_POLICY_T* policy) const { opendmarc_policy_connect_shutdown(policy); }
+};
+using PolicyContext = std::unique_ptr<DMARC_POLICY_T, PolicyDeleter>;
+
+//! libopendmarc's library state, once per process: no public suffix list (we do not ask it to
+//! find organizational domains), no name servers (it never queries: we store the record).
+void initOpendmarcOnce()
+{
+  static std::once_flag s_once;
+  std::call_once(s_once, [] {
+    static OPENDMARC_LIB_T s_lib;
+    std::memset(&s_lib, 0, sizeof s_lib);
+    s_lib.tld_type = OPENDMARC_TLD_TYPE_NONE;
+    opendmarc_policy_library_init(&s_lib);
+  });
+}
+
+std::string policyName(int p)
+{
+  switch (p) {
+  case DMARC_RECORD_P_NONE:
+    return "none";
+  case DMARC_RECORD_P_QUARANTINE:
+    return "quarantine";
+  case DMARC_RECORD_P_REJECT:
+    return "reject";
+  default:
+    return "";
+  }
+}
+
+//! The value of tag `name` in a tag list "v=DMARC1; p=none; ...", nullopt when absent.
+std::optional<std::string> tagValue(std::string_view record, std::string_view name)
+{
+  size_t at = 0;
+  while (at <= record.size()) {
+    size_t end = record.find(';', at);
+    if (end == std::string_view::npos) {
+      end = record.size();
+    }
+    std::string_view part = trimAscii(record.substr(at, end - at));
+    if (auto eq = part.find('='); eq != std::string_view::npos) {
+      if (lowerAscii(trimAscii(part.substr(0, eq))) == name) {
+        return std::string(trimAscii(part.substr(eq + 1)));
+      }
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+DmarcRecord parseDmarcRecord(std::string_view domain, std::string_view record)
+{
+  initOpendmarcOnce();
+  DmarcRecord out;
+  out.state = "none";
+  out.record = std::string(record);
+  PolicyContext policy(opendmarc_policy_connect_init(reinterpret_cast<u_char*>(const_cast<char*>("0.0.0.0")),
+                                                     DMARC_POLICY_IP_TYPE_IPV4));
+  if (!policy) {
+    return out;
+  }
+  std::string domainCopy(domain);
+  std::string recordCopy(record);
+  if (opendmarc_policy_store_dmarc(policy.get(), reinterpret_cast<u_char*>(recordCopy.data()),
+                                   reinterpret_cast<u_char*>(domainCopy.data()), nullptr) != DMARC_PARSE_OKAY) {
+    return out;
+  }
+  out.state = "found";
+  int value = 0;
+  if (opendmarc_policy_fetch_p(policy.get(), &value) == DMARC_PARSE_OKAY) {
+    out.p = policyName(value);
+  }
+  if (tagValue(record, "sp") && opendmarc_policy_fetch_sp(policy.get(), &value) == DMARC_PARSE_OKAY) {
+    out.sp = policyName(value);
+  }
+  if (tagValue(record, "pct") && opendmarc_policy_fetch_pct(policy.get(), &value) == DMARC_PARSE_OKAY && value >= 0) {
+    out.pct = static_cast<unsigned>(value);
+  }
+  if (u_char** rua = opendmarc_policy_fetch_rua(policy.get(), nullptr, 0, 1); rua != nullptr) {
+    for (size_t i = 0; rua[i] != nullptr; ++i) {
+      out.rua.emplace_back(reinterpret_cast<const char*>(rua[i]));
+    }
+  }
+  // Step: what libopendmarc 1.4.2 does not know.
+  if (auto np = tagValue(record, "np")) {
+    out.np = lowerAscii(*np);
+  }
+  if (auto testing = tagValue(record, "t")) {
+    out.testing = lowerAscii(*testing);
+  }
+  return out;
+}
+
+void fetchDmarcRecord(Resolver& resolver, std::string_view domain, std::function<void(const DmarcRecord&)> done)
+{
+  std::string name = "_dmarc." + lowerAscii(domain);
+  resolver.submit(name, dnstype::txt, [domain = lowerAscii(domain), done = std::move(done)](const DnsAnswer& answer) {
+    DmarcRecord out;
+    out.ttl = answer.ttl;
+    if (answer.status == DnsStatus::Unknown) {
+      out.state = "unknown";
+      done(out);
+      return;
+    }
+    // Step: exactly one TXT starting with v=DMARC1 (RFC 7489 6.6.3); none or several: none.
+    std::vector<std::string> records;
+    for (const auto& rdata : answer.rdata) {
+      auto text = txtFromWire(rdata);
+      if (text && lowerAscii(text->substr(0, 8)) == "v=dmarc1") {
+        records.push_back(std::move(*text));
+      }
+    }
+    if (records.size() != 1) {
+      out.state = "none";
+      done(out);
+      return;
+    }
+    DmarcRecord parsed = parseDmarcRecord(domain, records.front());
+    parsed.ttl = answer.ttl;
+    done(parsed);
+  });
+}
+
+} // namespace dmarcwatch::collector

@@ -1,0 +1,308 @@
+/*
+ * enrich-pass.cc - one enrichment pass (enrich-pass.hh).
+ *
+ * Steps: load the DNS cache; list the sources and decide what is due in one
+ * read snapshot; PTR checks batch by batch (all of a batch in flight through
+ * the resolver at once, bounded by its maxInFlight), each batch written with
+ * the live DMARC records due and the SPF results of its IPs; save the cache.
+ * SPF evaluation is synchronous (libspf2 asks one question at a time) but
+ * runs mostly from the cache: a domain's record and its includes are fetched
+ * once per pass.
+ */
+#include "config.h"
+
+#include "collector/enrich/enrich-pass.hh"
+
+#include "collector/common/log.hh"
+#include "collector/common/text.hh"
+#include "collector/dns/live-dmarc.hh"
+#include "collector/dns/ptr-check.hh"
+#include "collector/dns/spf-check.hh"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+struct IpKeyHash
+{
+  size_t operator()(const std::array<uint8_t, 16>& bytes) const noexcept
+  {
+    return std::hash<std::string_view>()(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+};
+
+//! What the pass has to do, decided from one snapshot.
+struct Work
+{
+  std::vector<IpAddress> ips;                                          //!< PTR due
+  std::map<std::array<uint8_t, 16>, std::vector<std::string>> spfDue;  //!< IP -> domains with SPF due
+  std::vector<std::string> policies;                                   //!< live DMARC due
+  uint64_t sources = 0;
+};
+
+bool due(int64_t expiresAt, int64_t now, bool force)
+{
+  return force || expiresAt <= now;
+}
+
+Work findWork(const Store& store, int64_t now, bool force)
+{
+  std::vector<Store::Source> sources;
+  store.forEachSource([&](const Store::Source& source) {
+    if (source.ip) {
+      sources.push_back(source);
+    }
+  });
+  Work work;
+  work.sources = sources.size();
+  StoreSnapshot snapshot(store);
+  std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsSeen;
+  std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsDue;
+  std::set<std::string> domainsSeen;
+  for (const auto& source : sources) {
+    const auto& bytes = source.ip->bytes;
+    if (ipsSeen.insert(bytes).second) {
+      auto known = snapshot.ipEnrichment(bytes);
+      if (!known || due(known->expiresAt, now, force)) {
+        work.ips.push_back(*source.ip);
+        ipsDue.insert(bytes);
+      }
+    }
+    auto spf = snapshot.spfAuthorization(source.domain, bytes);
+    if (!spf || due(spf->expiresAt, now, force)) {
+      work.spfDue[bytes].push_back(source.domain);
+    }
+    if (domainsSeen.insert(source.domain).second) {
+      auto policy = snapshot.livePolicy(source.domain);
+      if (!policy || due(policy->expiresAt, now, force)) {
+        work.policies.push_back(source.domain);
+      }
+    }
+  }
+  // IPs whose PTR is current but whose SPF is due are still visited (for SPF only).
+  for (const auto& [bytes, domains] : work.spfDue) {
+    if (!ipsDue.contains(bytes)) {
+      IpAddress ip;
+      ip.bytes = bytes;
+      work.ips.push_back(ip);
+    }
+  }
+  return work;
+}
+
+DnsCacheRecord toRecord(const DnsCacheEntry& entry)
+{
+  return DnsCacheRecord{entry.type,         entry.name,        entry.answer.rcode, static_cast<uint8_t>(entry.answer.status),
+                        entry.answer.ttl,   entry.answer.rdata, entry.expiresAt};
+}
+
+DnsCacheEntry toEntry(const DnsCacheRecord& record)
+{
+  DnsCacheEntry entry;
+  entry.type = record.type;
+  entry.name = record.name;
+  entry.answer.status = static_cast<DnsStatus>(record.status);
+  entry.answer.rcode = record.rcode;
+  entry.answer.ttl = record.ttl;
+  entry.answer.rdata = record.rdata;
+  entry.expiresAt = record.expiresAt;
+  return entry;
+}
+
+PtrState ptrStateOf(PtrOutcome outcome)
+{
+  switch (outcome) {
+  case PtrOutcome::None:
+    return PtrState::None;
+  case PtrOutcome::Confirmed:
+    return PtrState::Confirmed;
+  case PtrOutcome::Unconfirmed:
+    return PtrState::Unconfirmed;
+  case PtrOutcome::Unknown:
+    break;
+  }
+  return PtrState::Unknown;
+}
+
+class Pass
+{
+public:
+  Pass(Store& store, Resolver& resolver, const EnrichOptions& options) :
+    d_store(store), d_resolver(resolver), d_options(options), d_spf(resolver)
+  {
+  }
+
+  EnrichSummary run()
+  {
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t now = d_resolver.now();
+    // Step: the resolver starts from the store's DNS cache.
+    std::vector<DnsCacheEntry> cached;
+    for (const auto& record : d_store.dnsCache(now)) {
+      cached.push_back(toEntry(record));
+    }
+    d_resolver.preload(cached);
+
+    Work work = findWork(d_store, now, d_options.force);
+    d_summary.sources = work.sources;
+    d_catalogIncludes.insert(d_options.spfIncludes.begin(), d_options.spfIncludes.end());
+
+    // Step: live DMARC records, all in flight at once (few domains).
+    Store::EnrichmentBatch batch;
+    for (const auto& domain : work.policies) {
+      fetchDmarcRecord(d_resolver, domain, [&batch, &domain, now, this](const DmarcRecord& record) {
+        batch.policies.emplace_back(domain, livePolicyOf(record, now));
+      });
+    }
+    d_resolver.run();
+    d_summary.policiesChecked = batch.policies.size();
+
+    // Step: the IPs, a batch at a time: PTR checks in flight together, then SPF, then one write.
+    for (size_t first = 0; first < work.ips.size(); first += d_options.batchSize) {
+      const size_t last = std::min(work.ips.size(), first + d_options.batchSize);
+      enrichIps(std::span(work.ips).subspan(first, last - first), work, now, batch);
+      d_store.putEnrichment(batch);
+      batch = Store::EnrichmentBatch{};
+    }
+
+    // Step: the resolver's cache back to the store, expired entries out.
+    for (const auto& entry : d_resolver.cacheEntries()) {
+      batch.dns.push_back(toRecord(entry));
+    }
+    d_store.putEnrichment(batch);
+    d_store.pruneDnsCache(now);
+    d_summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return d_summary;
+  }
+
+private:
+  LivePolicy livePolicyOf(const DmarcRecord& record, int64_t now) const
+  {
+    LivePolicy policy;
+    policy.checkedAt = now;
+    policy.expiresAt =
+      now + (record.state == "unknown" ? d_options.unknownRetry
+                                       : std::clamp<int64_t>(record.ttl, d_options.minRecheck, d_options.maxRecheck));
+    policy.state = record.state;
+    policy.record = record.record;
+    policy.p = record.p;
+    policy.sp = record.sp;
+    policy.np = record.np;
+    policy.testing = record.testing;
+    policy.pct = record.pct;
+    policy.rua = record.rua;
+    return policy;
+  }
+
+  void enrichIps(std::span<const IpAddress> ips, const Work& work, int64_t now, Store::EnrichmentBatch& batch)
+  {
+    // PTR for the IPs whose enrichment is due (work.ips holds SPF-only ones too: they are
+    // checked again as well, which costs one cached look-up at most).
+    for (const auto& ip : ips) {
+      checkPtr(d_resolver, ip, [&batch, ip, now, this](const PtrCheck& check) {
+        IpEnrichment value;
+        value.checkedAt = now;
+        value.ptrState = ptrStateOf(check.outcome);
+        value.ptrName = check.name;
+        value.expiresAt =
+          now + (check.outcome == PtrOutcome::Unknown
+                   ? d_options.unknownRetry
+                   : std::clamp<int64_t>(check.ttl, d_options.minRecheck, d_options.maxRecheck));
+        applyGeo(ip, value);
+        ++d_summary.ipsChecked;
+        d_summary.ptrConfirmed += check.outcome == PtrOutcome::Confirmed ? 1 : 0;
+        d_summary.ptrUnknown += check.outcome == PtrOutcome::Unknown ? 1 : 0;
+        batch.ips.emplace_back(ip, std::move(value));
+      });
+    }
+    d_resolver.run();
+    std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> unknownIps;
+    for (const auto& [ip, value] : batch.ips) {
+      if (value.ptrState == PtrState::Unknown) {
+        unknownIps.insert(ip.bytes);
+      }
+    }
+    // SPF per (domain, IP) due.
+    for (const auto& ip : ips) {
+      auto found = work.spfDue.find(ip.bytes);
+      if (found == work.spfDue.end()) {
+        d_summary.enriched += 1;
+        d_summary.unknown += unknownIps.contains(ip.bytes) ? 1 : 0;
+        continue;
+      }
+      for (const auto& domain : found->second) {
+        SpfAuthorization value = checkSpf(ip, domain, now);
+        const bool unknown = value.result == "unknown" || unknownIps.contains(ip.bytes);
+        d_summary.unknown += unknown ? 1 : 0;
+        d_summary.enriched += 1;
+        batch.spf.push_back(Store::EnrichmentBatch::Spf{domain, ip, std::move(value)});
+      }
+    }
+  }
+
+  SpfAuthorization checkSpf(const IpAddress& ip, const std::string& domain, int64_t now)
+  {
+    SpfAuthorization value;
+    value.checkedAt = now;
+    value.result = d_spf.check(ip, domain);
+    ++d_summary.spfChecked;
+    if (value.result == "unknown") {
+      ++d_summary.spfUnknown;
+      value.expiresAt = now + d_options.unknownRetry;
+      return value;
+    }
+    value.expiresAt = now + d_options.spfRecheck;
+    // The catalog includes this domain's record reaches, tried in the record's order.
+    auto tree = d_includeTrees.find(domain);
+    if (tree == d_includeTrees.end()) {
+      std::vector<std::string> candidates;
+      for (auto& name : d_spf.includeTree(domain)) {
+        if (d_catalogIncludes.contains(name)) {
+          candidates.push_back(std::move(name));
+        }
+      }
+      tree = d_includeTrees.emplace(domain, std::move(candidates)).first;
+    }
+    value.include = d_spf.authorizingInclude(ip, tree->second);
+    return value;
+  }
+
+  void applyGeo(const IpAddress& ip, IpEnrichment& value) const
+  {
+    if (!d_options.geo) {
+      return;
+    }
+    try {
+      d_options.geo(ip, value);
+    }
+    catch (const std::exception& e) {
+      logWarning("geoip lookup failed", {{"ip", ip.toString()}, {"error", printable(e.what())}});
+    }
+  }
+
+  Store& d_store;
+  Resolver& d_resolver;
+  const EnrichOptions& d_options;
+  SpfChecker d_spf;
+  std::set<std::string> d_catalogIncludes;
+  std::map<std::string, std::vector<std::string>> d_includeTrees;
+  EnrichSummary d_summary;
+};
+
+} // namespace
+
+EnrichSummary runEnrichmentPass(Store& store, Resolver& resolver, const EnrichOptions& options)
+{
+  return Pass(store, resolver, options).run();
+}
+
+} // namespace dmarcwatch::collector
