@@ -40,12 +40,14 @@ struct IpKeyHash
   }
 };
 
-//! What the pass has to do, decided from one snapshot.
+//! What the pass has to do, decided from one snapshot while the sources are visited (no copy
+//! of the sources table: the work is what is due, each domain name held once).
 struct Work
 {
-  std::vector<IpAddress> ips;                                          //!< PTR due
-  std::map<std::array<uint8_t, 16>, std::vector<std::string>> spfDue;  //!< IP -> domains with SPF due
-  std::vector<std::string> policies;                                   //!< live DMARC due
+  std::set<std::string> domains;                                             //!< every policy domain seen
+  std::vector<IpAddress> ips;                                                //!< PTR due
+  std::map<std::array<uint8_t, 16>, std::vector<const std::string*>> spfDue; //!< IP -> domains with SPF due
+  std::vector<std::string> policies;                                         //!< live DMARC due
   uint64_t sources = 0;
 };
 
@@ -56,19 +58,15 @@ bool due(int64_t expiresAt, int64_t now, bool force)
 
 Work findWork(const Store& store, int64_t now, bool force)
 {
-  std::vector<Store::Source> sources;
-  store.forEachSource([&](const Store::Source& source) {
-    if (source.ip) {
-      sources.push_back(source);
-    }
-  });
   Work work;
-  work.sources = sources.size();
   StoreSnapshot snapshot(store);
   std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsSeen;
   std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsDue;
-  std::set<std::string> domainsSeen;
-  for (const auto& source : sources) {
+  store.forEachSource([&](const Store::Source& source) {
+    if (!source.ip) {
+      return;
+    }
+    ++work.sources;
     const auto& bytes = source.ip->bytes;
     if (ipsSeen.insert(bytes).second) {
       auto known = snapshot.ipEnrichment(bytes);
@@ -77,17 +75,18 @@ Work findWork(const Store& store, int64_t now, bool force)
         ipsDue.insert(bytes);
       }
     }
-    auto spf = snapshot.spfAuthorization(source.domain, bytes);
+    auto [domain, firstSeen] = work.domains.insert(source.domain);
+    auto spf = snapshot.spfAuthorization(*domain, bytes);
     if (!spf || due(spf->expiresAt, now, force)) {
-      work.spfDue[bytes].push_back(source.domain);
+      work.spfDue[bytes].push_back(&*domain);
     }
-    if (domainsSeen.insert(source.domain).second) {
-      auto policy = snapshot.livePolicy(source.domain);
+    if (firstSeen) {
+      auto policy = snapshot.livePolicy(*domain);
       if (!policy || due(policy->expiresAt, now, force)) {
-        work.policies.push_back(source.domain);
+        work.policies.push_back(*domain);
       }
     }
-  }
+  });
   // IPs whose PTR is current but whose SPF is due are still visited (for SPF only).
   for (const auto& [bytes, domains] : work.spfDue) {
     if (!ipsDue.contains(bytes)) {
@@ -239,12 +238,12 @@ private:
         d_summary.unknown += unknownIps.contains(ip.bytes) ? 1 : 0;
         continue;
       }
-      for (const auto& domain : found->second) {
-        SpfAuthorization value = checkSpf(ip, domain, now);
+      for (const std::string* domain : found->second) {
+        SpfAuthorization value = checkSpf(ip, *domain, now);
         const bool unknown = value.result == "unknown" || unknownIps.contains(ip.bytes);
         d_summary.unknown += unknown ? 1 : 0;
         d_summary.enriched += 1;
-        batch.spf.push_back(Store::EnrichmentBatch::Spf{domain, ip, std::move(value)});
+        batch.spf.push_back(Store::EnrichmentBatch::Spf{*domain, ip, std::move(value)});
       }
     }
   }

@@ -165,7 +165,11 @@ check "db verify decodes the enrichment tables" "$DMARCWATCH" -c "$TMP/dmarcwatc
 # Step 6: as a daemon: passes every second, SIGTERM ends it at once with status 0.
 "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --interval 1 > /dev/null 2> "$TMP/daemon.err" &
 DPID=$!
-two_passes() { [ "$(grep -c 'enrichment pass' "$TMP/daemon.err")" -ge 2 ]; }
+two_passes() { # (the background shell may not have opened daemon.err yet)
+  local n
+  n=$(grep -sc 'enrichment pass' "$TMP/daemon.err")
+  [ "${n:-0}" -ge 2 ]
+}
 if wait_for 10 two_passes; then
   pass "the daemon runs a pass every --interval"
 else
