@@ -298,6 +298,7 @@ def write_mmdb(out_path, ranges, ip_version, database_type, description, epoch, 
 
 def main(argv):
     parser = argparse.ArgumentParser(description="Write an MMDB file from CSV address ranges.")
+    parser.add_argument("-V", "--version", action="version", version="csv-to-mmdb.py (dmarcwatch)")
     parser.add_argument("--layout", choices=["asn", "country-code", "geolite2-country"], required=True)
     parser.add_argument("--ip-version", type=int, choices=[4, 6], default=6)
     parser.add_argument("--type", dest="database_type", help="metadata database_type")

@@ -23,6 +23,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+  -V|--version) echo "fetch-geoip.sh (dmarcwatch)"; exit 0 ;;
+  -*) echo "usage: $0 [TARGET-DIR] (see --help)" >&2; exit 2 ;;
+esac
 target=${1:-/var/lib/dmarcwatch/geoip}
 [ $# -le 1 ] || { echo "usage: $0 [TARGET-DIR]" >&2; exit 2; }
 npm=${NPM:-npm}
