@@ -329,6 +329,7 @@ status_row() {
   read -r _ _ srss <<<"$(stats "${sr[@]}")"
   read -r scpu _ _ <<<"$(stats "${sc[@]}")"
   ok=$(awk -v s="$smed" 'BEGIN { print (s < 0.2) ? "target <200 ms ok" : "target <200 ms MISSED" }')
+  [ -z "${STATUS_COMMAND:-}" ] || ok="a listing: no target"
   if [ -n "$rss_target" ]; then
     ok="$ok; $(awk -v k="$srss" -v t="$rss_target" 'BEGIN { printf "RSS < %d MiB %s", t / 1024, (k < t) ? "ok" : "MISSED" }')"
   fi
