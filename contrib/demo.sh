@@ -4,8 +4,8 @@
 # A private Postfix on loopback (its own config, queue and mail directories
 # under one temporary directory) with dmarcwatch-milter in smtpd_milters;
 # the sample report mails of t/data/samples, a few generated ones, and one
-# ordinary message are sent through SMTP; then `dmarcwatch status` shows what
-# the milter stored.  Everything started here is stopped by PID at exit.
+# ordinary message are sent through SMTP; then `dmarcwatch status` and
+# `dmarcwatch services` show what the milter stored, named from the catalog.  Everything started here is stopped by PID at exit.
 # Without root or Postfix it falls back to `dmarcwatch ingest` of the same
 # samples.
 set -euo pipefail
@@ -26,12 +26,20 @@ cleanup() {
 }
 . "$lib/common.sh"
 trap cleanup EXIT
+# The commands name services from the catalog of this tree (an installed one reads PKGDATADIR).
+printf 'Database %s\nServiceCatalog %s\n' "$work/db" "$top/contrib/services" > "$work/view.conf"
+show() {
+  echo "== dmarcwatch status --since all (the samples are dated in the past)"
+  "$dw" -c "$work/view.conf" status --since all
+  echo "== dmarcwatch services --since all (every source named from its evidence)"
+  "$dw" -c "$work/view.conf" services --since all
+}
 
 if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null; then
   echo "== no root or no Postfix: ingesting the samples directly (store: $work/db)"
   "$dw" --db "$work/db" ingest "$top"/t/data/samples/*.eml "$top"/t/data/samples/*.xml* || true
   echo
-  "$dw" --db "$work/db" status
+  show
   exit 0
 fi
 
@@ -74,5 +82,4 @@ echo
 echo "== the header it added to delivered reports"
 grep -h '^X-DMARCwatch:' "$work"/mail/example.test/rua/new/* | sort | uniq -c | sed 's/^/   /'
 echo
-echo "== dmarcwatch status (each domain's newest week)"
-"$dw" --db "$work/db" status
+show
