@@ -145,6 +145,16 @@ void writeSourceJson(JsonWriter& out, const NamedSource& src)
     .endObject();
 }
 
+//! "US AS11377", "AS64500", "DE", or "-" when the daemon has not said.
+std::string whereOf(const NetworkSignals& network)
+{
+  std::string where = printable(network.country, 3);
+  if (network.asn != 0) {
+    where += (where.empty() ? "AS" : " AS") + std::to_string(network.asn);
+  }
+  return where.empty() ? "-" : where;
+}
+
 void printSourcesText(const std::vector<NamedSource>& sources)
 {
   if (sources.empty()) {
@@ -157,11 +167,12 @@ void printSourcesText(const std::vector<NamedSource>& sources)
       domain = src.domain;
       std::cout << (domain == sources.front().domain ? "" : "\n") << printable(domain, 100) << "\n";
       std::cout << "  " << padRight("SOURCE", 40) << padRight("SERVICE", 26) << padRight("CLASS", 22)
-                << padLeft("MESSAGES", 10) << padLeft("FAIL", 10) << "  WHY\n";
+                << padRight("WHERE", 12) << padLeft("MESSAGES", 10) << padLeft("FAIL", 10) << "  WHY\n";
     }
     std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 40)
               << padRight(shortenName(serviceLabel(src), 25), 26)
-              << padRight(std::string(sourceClassName(src.name.cls)), 22) << padLeft(std::to_string(src.messages), 10)
+              << padRight(std::string(sourceClassName(src.name.cls)), 22) << padRight(whereOf(src.network), 12)
+              << padLeft(std::to_string(src.messages), 10)
               << padLeft(std::to_string(src.dmarcFail), 10) << "  "
               << printable(src.failure.empty() ? "DMARC pass (" + src.passed + ")" : src.failure, 200) << "\n";
   }
