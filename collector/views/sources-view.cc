@@ -3,6 +3,7 @@
  */
 #include "collector/views/sources-view.hh"
 
+#include "collector/common/arithmetic.hh"
 #include "collector/common/text.hh"
 #include "collector/judge/verdict.hh"
 
@@ -66,12 +67,6 @@ void addShare(SourceSums& sums, uint32_t outcomeId, uint32_t headerFromId, uint6
   if (smallest->messages < messages) {
     *smallest = OutcomeShare{outcomeId, headerFromId, messages};
   }
-}
-
-uint64_t saturatingAdd(uint64_t a, uint64_t b)
-{
-  uint64_t sum = 0;
-  return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
 }
 
 //! An outcome as a record our judge reads (header_from comes from the fact).

@@ -3,6 +3,8 @@
  */
 #include "collector/views/status-naming.hh"
 
+#include "collector/common/arithmetic.hh"
+
 #include <algorithm>
 #include <map>
 
@@ -79,10 +81,10 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
       continue;
     }
     auto& into = merged[at->second];
-    into.messages += out.messages;
-    into.dmarcPass += out.dmarcPass;
-    into.dmarcFail += out.dmarcFail;
-    into.sources += out.sources;
+    into.messages = saturatingAdd(into.messages, out.messages);
+    into.dmarcPass = saturatingAdd(into.dmarcPass, out.dmarcPass);
+    into.dmarcFail = saturatingAdd(into.dmarcFail, out.dmarcFail);
+    into.sources = saturatingAdd(into.sources, out.sources);
     into.evidence.insert(into.evidence.end(), out.evidence.begin(), out.evidence.end());
     // The merged class follows the merged traffic.
     if (into.cls != out.cls) {
