@@ -285,9 +285,13 @@ std::shared_ptr<const Namer> makeNamer(const Config& config)
 NetworkLookup networkLookup(const Store& store)
 {
   // What dmarcwatchd stored (store/enrichment.hh); a source it has not seen has no signals.
-  return [&store](std::string_view domain, const IpAddress& ip) {
+  // Evidence the daemon has not refreshed for a week past its expiry (dmarcwatchd stopped) is
+  // not used: an address changes hands, and an old PTR must not name its new owner.
+  constexpr int64_t s_staleAfter = 7 * 86400;
+  const int64_t oldest = store.now() - s_staleAfter;
+  return [&store, oldest](std::string_view domain, const IpAddress& ip) {
     NetworkSignals out;
-    if (auto known = store.ipEnrichment(ip)) {
+    if (auto known = store.ipEnrichment(ip); known && known->expiresAt >= oldest) {
       switch (known->ptrState) {
       case PtrState::Confirmed:
         out.ptr = PtrCheck::Confirmed;
@@ -307,7 +311,7 @@ NetworkLookup networkLookup(const Store& store)
       out.asOrg = known->asOrg;
       out.country = known->country;
     }
-    if (auto spf = store.spfAuthorization(domain, ip)) {
+    if (auto spf = store.spfAuthorization(domain, ip); spf && spf->expiresAt >= oldest) {
       out.spfResult = spf->result;
       out.spfInclude = spf->include;
     }

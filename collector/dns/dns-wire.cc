@@ -13,6 +13,23 @@
 namespace dmarcwatch::collector
 {
 
+namespace
+{
+
+//! A byte a host name label may hold.  Security: anything else (a NUL, a dot inside a label)
+//! would make the name we show or ask for differ from the one DNS holds: a PTR of
+//! "x.attacker.test\0.sendgrid.net" must not be checked as x.attacker.test and shown as
+//! a sendgrid.net name.
+bool isLabelByte(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+//! Longest name as text (RFC 1035: 255 bytes on the wire).
+constexpr size_t s_maxNameText = 253;
+
+} // namespace
+
 std::optional<std::string> dnsNameFromWire(std::string_view wire)
 {
   std::string out;
@@ -25,10 +42,17 @@ std::optional<std::string> dnsNameFromWire(std::string_view wire)
     if (length > 63 || length > wire.size() - at) {
       return std::nullopt;
     }
+    const std::string_view label = wire.substr(at, length);
+    if (!std::all_of(label.begin(), label.end(), isLabelByte)) {
+      return std::nullopt;
+    }
     if (!out.empty()) {
       out += '.';
     }
-    out.append(wire.substr(at, length));
+    out.append(label);
+    if (out.size() > s_maxNameText) {
+      return std::nullopt;
+    }
     at += length;
   }
   return std::nullopt; // no root label

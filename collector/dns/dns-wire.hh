@@ -18,7 +18,9 @@ namespace dmarcwatch::collector
 {
 
 //! \brief A wire-format domain name (uncompressed, as libunbound returns rdata) as text:
-//! lower case, no trailing dot.  nullopt when malformed.
+//! lower case, no trailing dot.  nullopt when malformed, when a label holds a byte other than
+//! letters, digits, '-' and '_' (a NUL or a dot inside a label would make another name), or
+//! when the name is longer than 253 characters.
 std::optional<std::string> dnsNameFromWire(std::string_view wire);
 //! \brief TXT rdata (character-strings) concatenated.  nullopt when malformed.
 std::optional<std::string> txtFromWire(std::string_view wire);

@@ -25,11 +25,13 @@
 #include <cerrno>
 #include <ctime>
 #include <deque>
+#include <exception>
 #include <map>
 #include <poll.h>
 #include <stdexcept>
 #include <unbound.h>
 #include <unordered_map>
+#include <utility>
 
 namespace dmarcwatch::collector
 {
@@ -165,14 +167,36 @@ struct Resolver::Impl
   }
 
   //! libunbound's C callback: file the answer under the question's serial.
-  static void answered(void* mydata, int err, ub_result* raw)
+  //! Nothing may unwind through libunbound's C frames: an exception (bad_alloc) is kept and
+  //! rethrown by waitOnce once ub_process() has returned.
+  static void answered(void* mydata, int err, ub_result* raw) noexcept
   {
     UbResult result(raw);
     auto* self = s_running;
     if (self == nullptr) {
       return;
     }
-    self->finish(reinterpret_cast<uintptr_t>(mydata), err, result.get());
+    try {
+      self->finish(reinterpret_cast<uintptr_t>(mydata), err, result.get());
+    }
+    catch (...) {
+      self->callbackError = std::current_exception();
+    }
+  }
+  std::exception_ptr callbackError;
+
+  //! Drop every question: cancelled at libunbound, their callbacks never run (after a failed
+  //! run(), whose callbacks may point at state that is gone).
+  void cancelAll() noexcept
+  {
+    if (ctx) {
+      for (const auto& [serial, flight] : inFlight) {
+        ub_cancel(ctx.get(), flight.asyncId);
+      }
+    }
+    inFlight.clear();
+    queued.clear();
+    done.clear();
   }
   //! The Impl whose ub_process() runs (one thread at a time: resolver.hh).
   static thread_local Impl* s_running;
@@ -281,6 +305,9 @@ struct Resolver::Impl
       s_running = this;
       ub_process(ctx.get());
       s_running = nullptr;
+      if (callbackError) {
+        std::rethrow_exception(std::exchange(callbackError, nullptr));
+      }
     }
     // Step: every question past its deadline is cancelled and answered Unknown.
     const auto current = std::chrono::steady_clock::now();
@@ -339,10 +366,8 @@ Resolver::Resolver(const ResolverOptions& options) :
 Resolver::~Resolver()
 {
   // Questions still at libunbound are cancelled before the context goes.
-  if (d_impl && d_impl->ctx) {
-    for (const auto& [serial, flight] : d_impl->inFlight) {
-      ub_cancel(d_impl->ctx.get(), flight.asyncId);
-    }
+  if (d_impl) {
+    d_impl->cancelAll();
   }
 }
 
@@ -358,6 +383,19 @@ void Resolver::submit(std::string_view name, uint16_t type, Callback callback)
 }
 
 void Resolver::run()
+{
+  auto& impl = *d_impl;
+  try {
+    runQuestions();
+  }
+  catch (...) {
+    // A callback failed: the questions left belong to a caller that is unwinding.
+    impl.cancelAll();
+    throw;
+  }
+}
+
+void Resolver::runQuestions()
 {
   auto& impl = *d_impl;
   for (;;) {

@@ -116,7 +116,8 @@ public:
   /*!
    * \brief Answer every queued question, and those the callbacks queue, then return.
    * Blocks: at most about timeout x (questions / maxInFlight).  Never throws for DNS
-   * trouble; an exception thrown by a callback propagates (the rest stay queued).
+   * trouble; an exception thrown by a callback propagates after every other question is
+   * dropped (cancelled; their callbacks never run), so the resolver is clean for the next run.
    */
   void run();
   /*!
@@ -147,6 +148,7 @@ public:
   struct Impl;
 
 private:
+  void runQuestions();
   std::unique_ptr<Impl> d_impl;
 };
 

@@ -90,7 +90,21 @@ struct SpfChecker::Impl
     // The layer is a member of Impl: nothing to free.
   }
 
-  static SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, const char* domain, ns_type type, int /*shouldCache*/)
+  //! libspf2's C callback: nothing may unwind through libspf2, so a failure (bad_alloc) is a
+  //! temporary DNS error and the result "unknown".
+  static SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, const char* domain, ns_type type, int shouldCache) noexcept
+  {
+    auto* self = static_cast<Impl*>(layer->hook);
+    try {
+      return answer(layer, domain, type, shouldCache);
+    }
+    catch (...) {
+      self->sawUnknown = true;
+      return SPF_dns_rr_new_init(layer, domain, type, 0, TRY_AGAIN);
+    }
+  }
+
+  static SPF_dns_rr_t* answer(SPF_dns_server_t* layer, const char* domain, ns_type type, int /*shouldCache*/)
   {
     auto* self = static_cast<Impl*>(layer->hook);
     const DnsAnswer answer = self->resolver.resolve(domain, static_cast<uint16_t>(type));
@@ -236,6 +250,9 @@ std::string SpfChecker::authorizingInclude(const IpAddress& ip, const std::vecto
 std::vector<std::string> SpfChecker::includeTree(std::string_view domain)
 {
   constexpr size_t s_maxLookups = 10;
+  // A hostile record of 64 KB could list thousands of includes: only the first ones count
+  // (SPF itself stops at 10 look-ups), so the search below stays small.
+  constexpr size_t s_maxTargets = 32;
   std::vector<std::string> out;
   std::vector<std::string> pending{lowerAscii(domain)};
   size_t lookups = 0;
@@ -260,7 +277,7 @@ std::vector<std::string> SpfChecker::includeTree(std::string_view domain)
           term.erase(0, 1); // a qualifier: the include is reached whatever it says
         }
         for (std::string_view prefix : {"include:", "redirect="}) {
-          if (term.starts_with(prefix) && term.find('%') == std::string::npos) {
+          if (term.starts_with(prefix) && term.find('%') == std::string::npos && targets.size() < s_maxTargets) {
             targets.push_back(term.substr(prefix.size()));
           }
         }

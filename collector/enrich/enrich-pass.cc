@@ -45,6 +45,7 @@ struct IpKeyHash
 struct Work
 {
   std::set<std::string> domains;                                             //!< every policy domain seen
+  size_t badDomains = 0; //!< sources of policy domains that are no DNS name (skipped for SPF and DMARC)
   std::vector<IpAddress> ips;                                                //!< PTR due
   std::map<std::array<uint8_t, 16>, std::vector<const std::string*>> spfDue; //!< IP -> domains with SPF due
   std::vector<std::string> policies;                                         //!< live DMARC due
@@ -74,6 +75,12 @@ Work findWork(const Store& store, int64_t now, bool force)
         work.ips.push_back(*source.ip);
         ipsDue.insert(bytes);
       }
+    }
+    // A policy domain comes from a report: one that is no DNS name (too long for a name, or
+    // for the store's keys) gets no SPF or DMARC look-up, and cannot stop the pass.
+    if (!isDomainName(source.domain, 1)) {
+      ++work.badDomains;
+      return;
     }
     auto [domain, firstSeen] = work.domains.insert(source.domain);
     auto spf = snapshot.spfAuthorization(*domain, bytes);
@@ -153,6 +160,10 @@ public:
 
     Work work = findWork(d_store, now, d_options.force);
     d_summary.sources = work.sources;
+    if (work.badDomains != 0) {
+      logWarning("policy domains that are no DNS name skipped for SPF and DMARC",
+                 {{"sources", std::to_string(work.badDomains)}});
+    }
     d_catalogIncludes.insert(d_options.spfIncludes.begin(), d_options.spfIncludes.end());
 
     // Step: live DMARC records, all in flight at once (few domains).

@@ -181,11 +181,18 @@ private:
   std::vector<Candidate> d_candidates;
 };
 
-//! DKIM passed, SPF failed: the signature survived a hop that the envelope did not.
+//! The domain's own signature passed, SPF did not: the signature survived a hop that the
+//! envelope did not.  (An unaligned signature proves nothing about the domain's mail.)
 bool looksForwarded(const ReportSignals& report)
 {
-  const bool dkimPass = std::any_of(report.dkim.begin(), report.dkim.end(), [](const auto& d) { return d.pass; });
-  const bool spfPass = std::any_of(report.spf.begin(), report.spf.end(), [](const auto& s) { return s.pass; });
+  if (!report.spfKnown) {
+    return false;
+  }
+  const bool dkimPass =
+    std::any_of(report.dkim.begin(), report.dkim.end(), [](const auto& d) { return d.pass && d.aligned; });
+  // A forwarder that rewrites the envelope (SRS) passes SPF for its own domain: not ours.
+  const bool spfPass =
+    std::any_of(report.spf.begin(), report.spf.end(), [](const auto& s) { return s.pass && s.aligned; });
   return dkimPass && !spfPass;
 }
 
@@ -243,8 +250,9 @@ SourceName Namer::name(std::string_view domain, const std::optional<IpAddress>& 
       continue;
     }
     auto matches = catalog ? catalog->byDkim(dkim.domain, dkim.selector) : s_none;
-    if (matches.empty() && catalog != nullptr && !dkim.selector.empty()) {
+    if (matches.empty() && catalog != nullptr && !dkim.selector.empty() && dkim.aligned) {
       // The customer's own d=: its selector may be the one a service has customers publish.
+      // Never for another d=: a spoofer signing its own domain with s=google is not Google.
       matches = catalog->byDkimSelector(dkim.selector);
       if (!matches.empty()) {
         detail += " (" + matches.front().service->name + "'s selector)";
@@ -293,8 +301,7 @@ SourceName Namer::name(std::string_view domain, const std::optional<IpAddress>& 
 
   // The class.
   const bool failing = report.dmarcFail > report.dmarcPass;
-  if (out.network != nullptr || (out.service != nullptr && authorized(domain, out.service->id)) ||
-      (report.dmarcPass > 0 && !failing)) {
+  if (out.network != nullptr || (out.service != nullptr && authorized(domain, out.service->id))) {
     out.cls = SourceClass::Authorized;
   }
   else if ((report.overrides & s_forwardingOverrides) != 0 ||
@@ -302,6 +309,9 @@ SourceName Namer::name(std::string_view domain, const std::optional<IpAddress>& 
                                        out.service->category == ServiceCategory::MailingList)) ||
            (out.service == nullptr && looksForwarded(report))) {
     out.cls = SourceClass::Forwarder;
+  }
+  else if (report.dmarcPass > 0 && !failing) {
+    out.cls = SourceClass::Authorized;
   }
   else if (out.service != nullptr) {
     out.cls = SourceClass::KnownNotAuthorized;

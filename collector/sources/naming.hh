@@ -3,8 +3,10 @@
  * service a source IP sends for, how sure we are, the evidence, and its class.
  *
  * Evidence, in independent kinds (one vote each, however many rules of a kind match):
- *   dkim         a passing DKIM signature whose d= (and s=) a catalog rule covers, or whose
- *                selector alone is a service's (dkim-selector) when no rule covers its d=
+ *   dkim         a passing DKIM signature whose d= (and s=) a catalog rule covers, or, for a
+ *                signature aligned with the policy domain (the customer's own d=) that no
+ *                rule covers, whose selector is a service's (dkim-selector); a spoofer's own
+ *                d= with s=google names nobody
  *   spf-domain   a passing SPF result for an envelope-from domain a rule covers
  *   ptr          a forward-confirmed PTR name under a rule's suffix (an unconfirmed PTR
  *                is shown but names nobody: anyone can publish any PTR for their own IP)
@@ -16,13 +18,16 @@
  * The service with the most naming kinds wins (ties: the one with a DKIM vote, then the
  * catalog's order); confidence is how many kinds agree on it (1 low, 2 medium, 3+ high).
  *
- * Class, first that holds:
- *   authorized             an admin network, a service the admin authorized for the domain
- *                          (`Authorize`), or most of its mail passes DMARC (aligned SPF/DKIM)
+ * Class, first that holds (authorized has two steps, around forwarder):
+ *   authorized             an admin network, or a service the admin authorized for the domain
+ *                          (`Authorize`: even while it fails - the failure is shown apart)
  *   forwarder              the reporter applied a forwarding override (forwarded,
  *                          mailing_list, trusted_forwarder, local_policy with arc=pass), the
- *                          service is a forwarder or list host, or DKIM passed and SPF failed
- *                          from a source no service claims (a forwarder keeps the signature)
+ *                          service is a forwarder or list host, or an aligned DKIM signature
+ *                          passed and SPF did not from a source no service claims (a forwarder
+ *                          keeps the domain's signature, not its envelope) - even when DMARC
+ *                          passed by that signature
+ *   authorized             most of its mail passes DMARC (aligned SPF/DKIM)
  *   known-not-authorized   a named service, failing DMARC, not authorized
  *   suspicious             failing, unknown, and at least suspiciousMessages messages
  *   unknown                the rest
@@ -97,15 +102,23 @@ struct ReportSignals
     std::string domain;
     std::string selector;
     bool pass = false;
+    //! d= is under the policy domain's organizational domain (the caller judges it with the
+    //! public suffix list): only then may its selector name a service, and only then does a
+    //! passing signature with failing SPF look forwarded.
+    bool aligned = false;
   };
   struct Spf
   {
     std::string domain;
     bool pass = false;
+    bool aligned = false; //!< as Dkim::aligned
   };
   std::vector<Dkim> dkim;
   std::vector<Spf> spf;
   uint32_t overrides = 0; //!< OverrideFlag bits
+  //! false: the SPF results are not known (status names identities, not records), so the
+  //! source can never look forwarded by DKIM passing without SPF.
+  bool spfKnown = true;
   uint64_t messages = 0;
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;

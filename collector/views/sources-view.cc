@@ -106,6 +106,9 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
   // Alignment modes matter only to the verdicts (reading every report of the domain).
   const PolicyPublished policy = detail == SourceDetail::Verdicts ? newestPolicy(store, domain) : PolicyPublished{};
   const PublicSuffixList& psl = PublicSuffixList::system();
+  // Relaxed alignment with the policy domain (its organizational domain), per signal.
+  const std::string policyOrg = psl.organizationalDomain(domain);
+  auto isAligned = [&](std::string_view signer) { return psl.organizationalDomain(signer) == policyOrg; };
   std::unordered_map<uint32_t, Outcome> outcomes;
   auto outcomeOf = [&](uint32_t id) -> const Outcome& {
     auto found = outcomes.find(id);
@@ -157,14 +160,14 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
         if (std::none_of(signals.dkim.begin(), signals.dkim.end(), [&](const auto& d) {
               return d.domain == dkim.domain && d.selector == dkim.selector && d.pass == pass;
             })) {
-          signals.dkim.push_back(ReportSignals::Dkim{dkim.domain, dkim.selector, pass});
+          signals.dkim.push_back(ReportSignals::Dkim{dkim.domain, dkim.selector, pass, isAligned(dkim.domain)});
         }
       }
       for (const auto& spf : outcome.spfResults) {
         const bool pass = equalsIgnoreCaseAscii(spf.result, "pass");
         if (std::none_of(signals.spf.begin(), signals.spf.end(),
                          [&](const auto& s) { return s.domain == spf.domain && s.pass == pass; })) {
-          signals.spf.push_back(ReportSignals::Spf{spf.domain, pass});
+          signals.spf.push_back(ReportSignals::Spf{spf.domain, pass, isAligned(spf.domain)});
         }
       }
       for (const auto& reason : outcome.reasons) {

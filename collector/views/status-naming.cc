@@ -18,22 +18,24 @@ namespace
 constexpr std::string_view s_noIdentity = "unknown";
 
 //! What one authenticated identity names, under a domain, for this much mail.
-SourceName nameIdentity(const Namer& namer, std::string_view domain, std::string_view identity,
-                        const std::optional<IpAddress>& ip, uint64_t pass, uint64_t fail)
+SourceName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::string_view domain,
+                        std::string_view identity, const std::optional<IpAddress>& ip, uint64_t pass, uint64_t fail)
 {
   ReportSignals signals;
   signals.messages = pass + fail;
   signals.dmarcPass = pass;
   signals.dmarcFail = fail;
+  signals.spfKnown = false; // an identity, not a record
   if (identity.empty() || identity == s_noIdentity) {
     return namer.name(domain, ip, signals, {});
   }
   // The identity is a passing DKIM d= or, failing that, a passing SPF domain: try both.
-  signals.dkim.push_back(ReportSignals::Dkim{std::string(identity), {}, true});
+  const bool aligned = psl.organizationalDomain(identity) == psl.organizationalDomain(domain);
+  signals.dkim.push_back(ReportSignals::Dkim{std::string(identity), {}, true, aligned});
   SourceName named = namer.name(domain, ip, signals, {});
   if (named.service == nullptr) {
     signals.dkim.clear();
-    signals.spf.push_back(ReportSignals::Spf{std::string(identity), true});
+    signals.spf.push_back(ReportSignals::Spf{std::string(identity), true, aligned});
     SourceName bySpf = namer.name(domain, ip, signals, {});
     if (bySpf.service != nullptr) {
       return bySpf;
@@ -59,7 +61,7 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
   std::vector<ServiceSummary> merged;
   std::map<std::string, size_t> byName;
   for (auto& svc : status.services) {
-    const SourceName named = nameIdentity(namer, status.domain, svc.name, std::nullopt, svc.dmarcPass, svc.dmarcFail);
+    const SourceName named = nameIdentity(namer, psl, status.domain, svc.name, std::nullopt, svc.dmarcPass, svc.dmarcFail);
     ServiceSummary out = svc;
     if (svc.name != s_noIdentity) {
       out.evidence.push_back(svc.name);
@@ -97,7 +99,7 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
 
   // Top sources: the same naming, with the admin's networks.
   for (auto& src : status.topSources) {
-    const SourceName named = nameIdentity(namer, status.domain, src.service, src.ip, src.dmarcPass, src.dmarcFail);
+    const SourceName named = nameIdentity(namer, psl, status.domain, src.service, src.ip, src.dmarcPass, src.dmarcFail);
     const std::string identity = src.service;
     if (!named.displayName().empty()) {
       src.service = named.displayName();

@@ -80,8 +80,8 @@ std::vector<Sample> samples(const Catalog& catalog, size_t count)
       s.report.spf.push_back({"bounce." + spf[i % spf.size()]->value, true});
       break;
     case 1:
-      s.report.dkim.push_back({customer, selectors[i % selectors.size()]->value, true});
-      s.report.spf.push_back({customer, pass});
+      s.report.dkim.push_back({customer, selectors[i % selectors.size()]->value, true, true});
+      s.report.spf.push_back({customer, pass, true});
       break;
     case 2:
       s.report.spf.push_back({spf[i % spf.size()]->value, true});
@@ -92,12 +92,12 @@ std::vector<Sample> samples(const Catalog& catalog, size_t count)
       s.network.asn = asn[i % asn.size()]->asn;
       break;
     case 4:
-      s.report.dkim.push_back({customer, "mail", true});
-      s.report.spf.push_back({customer, true});
+      s.report.dkim.push_back({customer, "mail", true, true});
+      s.report.spf.push_back({customer, true, true});
       break;
     case 5:
       s.report.dkim.push_back({"spoof" + std::to_string(i) + ".example", "x", false});
-      s.report.spf.push_back({customer, false});
+      s.report.spf.push_back({customer, false, true});
       break;
     case 6:
       s.network.ptr = PtrCheck::Unconfirmed;

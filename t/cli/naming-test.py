@@ -12,7 +12,9 @@ One report for example.com, each row a case:
   198.51.100.6  nothing passes, 3 messages                          -> unknown
   203.0.113.7   override forwarded                                  -> forwarder
   192.0.2.40    the reporter says DKIM pass, auth_results say fail -> a contradiction shown
-  203.0.113.8   policy_evaluated left out, aligned DKIM pass in auth_results -> our verdict: pass
+  203.0.113.8   policy_evaluated left out, aligned DKIM pass in auth_results -> our verdict: pass;
+                SPF softfails for the domain: the signature survived a hop -> forwarder
+  198.51.100.9  a spoofer's own d=attacker.test with s=google, 200 messages -> not Google: suspicious
 Environment: DMARCWATCH (binary), SRCDIR (source tree)."""
 import json
 import os
@@ -67,6 +69,7 @@ def report(begin):
                reason="forwarded"),
         record("192.0.2.40", 6, dkim=("example.com", "x", "fail"), spf=("other.example", "pass"),
                evaluated=("pass", "fail")),
+        record("198.51.100.9", 200, dkim=("attacker.test", "google", "pass"), spf=("example.com", "fail")),
         record("203.0.113.8", 12, dkim=("example.com", "old", "pass"), spf=("example.com", "softfail"),
                evaluated=None),
     ]
@@ -104,7 +107,8 @@ def main():
             "198.51.100.5": ("", "suspicious"),
             "198.51.100.6": ("", "unknown"),
             "203.0.113.7": ("", "forwarder"),
-            "203.0.113.8": ("", "authorized"),
+            "203.0.113.8": ("", "forwarder"),
+            "198.51.100.9": ("", "suspicious"),
             "192.0.2.40": ("", "authorized"),
         }
         for ip, (service, cls) in want.items():
@@ -141,7 +145,7 @@ def main():
         # Filters.
         rc, out, _ = run(conf, "sources", "--json", "--unknown")
         ips = sorted(s["ip"] for s in json.loads(out)["sources"]) if rc == 0 else []
-        check(ips == ["198.51.100.5", "198.51.100.6"], "sources --unknown: the unknown and suspicious ones", ips)
+        check(ips == ["198.51.100.5", "198.51.100.6", "198.51.100.9"], "sources --unknown: the unknown and suspicious ones", ips)
         rc, out, _ = run(conf, "sources", "--json", "--failing")
         ips = sorted(s["ip"] for s in json.loads(out)["sources"]) if rc == 0 else []
         check("192.0.2.20" not in ips and "198.51.100.5" in ips and "192.0.2.10" in ips,
@@ -161,7 +165,7 @@ def main():
         check(services.get("Twilio SendGrid", {}).get("dmarc_fail") == 40, "services: SendGrid's 40 failing", services.keys())
         check(services.get("Head office MX", {}).get("class") == "authorized", "services: the office network authorized")
         total = sum(s["messages"] for s in services.values())
-        check(total == 40 + 1000 + 25 + 70 + 500 + 3 + 9 + 6 + 12, f"services add up to the report's messages ({total})")
+        check(total == 40 + 1000 + 25 + 70 + 500 + 3 + 9 + 6 + 200 + 12, f"services add up to the report's messages ({total})")
 
         # Tables: names shortened at a word, never mid-word.
         rc, out, _ = run(conf, "services")

@@ -164,6 +164,15 @@ check "the sources table shows SendGrid and its AS" grep -Eq '^  192\.0\.2\.10 +
 check "a second pass finds nothing due: $(cat "$TMP/pass2.out")" grep -q '^sources 5, enriched 0, ' "$TMP/pass2.out"
 check "db verify decodes the enrichment tables" "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" db verify
 
+# Step 5b: a report whose policy domain is no DNS name (300 characters: too long for a name
+# and for the store's keys) must not stop the pass: its source still gets its PTR.
+long=$(printf 'a%.0s' $(seq 1 60)); long="$long.$long.$long.$long.$long.example"
+report "$long" enrich-3 203.0.113.77 > "$TMP/r3.xml"
+check "a report for a 300-character domain is stored" "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" ingest "$TMP/r3.xml"
+check "dmarcwatchd --once still exits 0" "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --once
+"$DMARCWATCH" -c "$TMP/dmarcwatch.conf" db enrichment --json > "$TMP/enrichment3.json" 2>&1
+check "... and enriched its source's address" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(e["ip"] == "203.0.113.77" for e in d["ips"]) else 1)' "$TMP/enrichment3.json"
+
 # Step 6: as a daemon: passes every second, SIGTERM ends it at once with status 0.
 "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --interval 1 > /dev/null 2> "$TMP/daemon.err" &
 DPID=$!

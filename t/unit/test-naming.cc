@@ -142,7 +142,7 @@ BOOST_FIXTURE_TEST_CASE(spf_domain_names_and_agrees_with_dkim, Fixture)
 BOOST_FIXTURE_TEST_CASE(selector_names_only_the_customers_own_signature, Fixture)
 {
   auto own = passing(10);
-  own.dkim.push_back({"example.com", "google", true});
+  own.dkim.push_back({"example.com", "google", true, true});
   BOOST_CHECK_EQUAL(serviceOf(name(own)), "google-workspace");
   BOOST_CHECK(name(own).evidence.front().detail.find("selector") != std::string::npos);
 
@@ -184,7 +184,7 @@ BOOST_FIXTURE_TEST_CASE(exclusive_asn_names_shared_asn_corroborates, Fixture)
   google.ptr = PtrCheck::Confirmed;
   google.ptrName = "mail-yw1-f41.google.com";
   auto report = passing(4);
-  report.dkim.push_back({"example.com", "google", true});
+  report.dkim.push_back({"example.com", "google", true, true});
   const auto named = name(report, google);
   BOOST_CHECK_EQUAL(serviceOf(named), "google-workspace");
   BOOST_CHECK_EQUAL(named.confidence, 3U);
@@ -223,7 +223,8 @@ BOOST_FIXTURE_TEST_CASE(authorize_line_makes_a_failing_service_authorized, Fixtu
 BOOST_FIXTURE_TEST_CASE(passing_dmarc_is_authorized, Fixture)
 {
   auto report = passing(30);
-  report.dkim.push_back({"example.com", "mail", true});
+  report.dkim.push_back({"example.com", "mail", true, true});
+  report.spf.push_back({"example.com", true, true});
   const auto named = name(report);
   BOOST_CHECK(named.service == nullptr);
   BOOST_CHECK(named.cls == SourceClass::Authorized);
@@ -248,8 +249,8 @@ BOOST_FIXTURE_TEST_CASE(forwarders, Fixture)
 
   // DKIM survived, SPF did not, and no service claims the source.
   auto kept = failing(7);
-  kept.dkim.push_back({"example.com", "mail", true});
-  kept.spf.push_back({"example.com", false});
+  kept.dkim.push_back({"example.com", "mail", true, true});
+  kept.spf.push_back({"example.com", false, true});
   BOOST_CHECK(name(kept).cls == SourceClass::Forwarder);
 
   // A list host.
@@ -290,7 +291,38 @@ BOOST_FIXTURE_TEST_CASE(no_catalog_still_classes, Fixture)
   report.dkim.push_back({"sendgrid.net", "s1", true});
   const auto named = bare.name("example.com", IpAddress::parse("203.0.113.1"), report, {});
   BOOST_CHECK(named.service == nullptr);
-  BOOST_CHECK(named.cls == SourceClass::Forwarder); // DKIM pass, no SPF pass, no service
+  BOOST_CHECK(named.cls == SourceClass::Suspicious); // unnamed, unaligned, 500 failing
+}
+
+BOOST_FIXTURE_TEST_CASE(a_spoofer_cannot_borrow_a_selector, Fixture)
+{
+  // A spoofer signs its own domain with s=google and passes its own DKIM: not Google, not
+  // authorized by `Authorize example.com google-workspace`, and 500 failing: suspicious.
+  auto spoof = failing(500);
+  spoof.dkim.push_back({"attacker.test", "google", true, false});
+  spoof.spf.push_back({"example.com", false, true});
+  const auto named = name(spoof);
+  BOOST_CHECK(named.service == nullptr);
+  BOOST_CHECK(named.cls == SourceClass::Suspicious);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_unaligned_signature_does_not_look_forwarded, Fixture)
+{
+  // Its own passing signature, SPF failing for the domain: a spoofer, not a forwarder.
+  auto spoof = failing(120);
+  spoof.dkim.push_back({"attacker.test", "x", true, false});
+  spoof.spf.push_back({"example.com", false, true});
+  BOOST_CHECK(name(spoof).cls == SourceClass::Suspicious);
+  // A forwarder that rewrites the envelope (SRS) passes SPF for itself: still forwarded.
+  auto srs = passing(8);
+  srs.dkim.push_back({"example.com", "mail", true, true});
+  srs.spf.push_back({"forwarder.example", true, false});
+  BOOST_CHECK(name(srs).cls == SourceClass::Forwarder);
+  // Identities whose SPF is not known (status) never look forwarded.
+  auto identity = passing(8);
+  identity.dkim.push_back({"example.com", "", true, true});
+  identity.spfKnown = false;
+  BOOST_CHECK(name(identity).cls == SourceClass::Authorized);
 }
 
 BOOST_AUTO_TEST_CASE(dkim_selector_rules_are_checked)

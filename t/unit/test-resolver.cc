@@ -50,6 +50,17 @@ BOOST_AUTO_TEST_CASE(wire_decoders)
   BOOST_CHECK_EQUAL(dnsNameFromWire(name).value_or("?"), "o1.ptr1234.esp.test");
   BOOST_CHECK(!dnsNameFromWire(std::string("\x05" "ab", 3)));
   BOOST_CHECK(!dnsNameFromWire("\x02o1")); // no root label
+  // A NUL or a dot inside a label would make another name than DNS holds (a spoofed
+  // "x.attacker.test\0.sendgrid.net" checked as x.attacker.test): refused.
+  auto wire = []<size_t N>(const char (&bytes)[N]) { return std::string(bytes, N - 1); };
+  BOOST_CHECK(!dnsNameFromWire(wire("\x01" "x" "\x08" "attacker" "\x05" "test\0" "\x08" "sendgrid" "\x03" "net" "\0")));
+  BOOST_CHECK(!dnsNameFromWire(wire("\x03" "a.b" "\x04" "test" "\0")));
+  BOOST_CHECK_EQUAL(dnsNameFromWire(wire("\x04" "_spf" "\x04" "test" "\0")).value_or("?"), "_spf.test");
+  std::string longName;
+  for (int i = 0; i < 5; ++i) {
+    longName += '\x3f' + std::string(63, 'a');
+  }
+  BOOST_CHECK(!dnsNameFromWire(longName + '\0')); // 319 characters
   BOOST_CHECK_EQUAL(txtFromWire(std::string("\x03" "abc\x02" "de", 7)).value_or("?"), "abcde");
   BOOST_CHECK(!txtFromWire(std::string("\x09" "abc", 4)));
   BOOST_CHECK(addressFromWire(std::string("\xc0\x00\x02\x0a", 4)) == testIp("192.0.2.10"));
