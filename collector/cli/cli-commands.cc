@@ -595,18 +595,9 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
   }
   // The window ends today, from the clock: no report, even one dated in the future, moves it.
   const int64_t now = statusNow();
-  const auto window = statusWindow(since, now);
-  if (!window) {
-    std::cerr << "dmarcwatch status: --since '" << since << "' is not 7d, 30d, YYYY-MM-DD (up to today) or all\n";
-    return s_exitUsage;
-  }
-
-  std::shared_ptr<const Namer> namer;
-  try {
-    namer = makeNamer(config);
-  }
-  catch (const ConfigError& e) {
-    std::cerr << "dmarcwatch status: " << e.what() << "\n";
+  const auto window = windowOrUsage("status", since, now);
+  const auto namer = window ? namerOrUsage(config, "status") : nullptr;
+  if (!namer) {
     return s_exitUsage;
   }
   Store store(config.database, storeOptions(config, true));

@@ -14,8 +14,10 @@
 #include "collector/sources/naming.hh"
 #include "collector/store/store.hh"
 #include "collector/views/sources-view.hh"
+#include "collector/views/status-view.hh"
 
 #include <memory>
+#include <optional>
 
 #include <string>
 #include <vector>
@@ -55,11 +57,15 @@ collector::Store::Options storeOptions(const collector::Config& config, bool rea
 int64_t statusNow();
 
 /*!
- * \brief The namer a configuration asks for: the public suffix list, the catalog
- * (ServiceCatalog, ServiceFile, Authorize checked), the networks.  Blocks on file I/O.
- * \throw ConfigError naming the file (and line) at fault
+ * \brief The namer a configuration asks for: the catalog (ServiceCatalog, ServiceFile,
+ * Authorize checked) and the networks.  The public suffix list is read before (dmarcwatch.cc,
+ * at start).  Blocks on file I/O.  \throw ConfigError naming the file (and line) at fault
  */
 std::shared_ptr<const collector::Namer> makeNamer(const collector::Config& config);
+//! \brief makeNamer, or nullptr after "dmarcwatch COMMAND: error" on stderr (a usage error).
+std::shared_ptr<const collector::Namer> namerOrUsage(const collector::Config& config, const char* command);
+//! \brief The window of --since (statusWindow), or nullopt after a usage message on stderr.
+std::optional<collector::StatusWindow> windowOrUsage(const char* command, const std::string& since, int64_t now);
 //! \brief What the daemon learnt of a source, read from the store (empty until it learnt anything).
 collector::NetworkLookup networkLookup(const collector::Store& store);
 

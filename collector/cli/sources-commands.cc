@@ -12,7 +12,6 @@
 #include "collector/common/errors.hh"
 #include "collector/common/json.hh"
 #include "collector/common/log.hh"
-#include "collector/judge/public-suffix.hh"
 #include "collector/store/enrichment.hh"
 #include "collector/views/sources-view.hh"
 #include "collector/views/status-view.hh"
@@ -137,7 +136,7 @@ void writeSourceJson(JsonWriter& out, const NamedSource& src)
     .key("failure").value(src.failure)
     .key("overrides").stringArray(src.overrides)
     .key("ptr").value(src.network.ptrName)
-    .key("ptr_confirmed").value(src.network.ptr == PtrCheck::Confirmed)
+    .key("ptr_confirmed").value(src.network.ptr == PtrState::Confirmed)
     .key("asn").value(uint64_t{src.network.asn})
     .key("as_org").value(src.network.asOrg)
     .key("country").value(src.network.country)
@@ -235,19 +234,9 @@ std::optional<std::vector<NamedSource>> listSources(const Config& config, const 
                                                     const ListOptions& options, std::shared_ptr<const Namer>& namer,
                                                     int& exitStatus)
 {
-  const int64_t now = statusNow();
-  const auto window = statusWindow(options.since, now);
-  if (!window) {
-    std::cerr << "dmarcwatch " << command << ": --since '" << options.since
-              << "' is not 7d, 30d, YYYY-MM-DD (up to today) or all\n";
-    exitStatus = s_exitUsage;
-    return std::nullopt;
-  }
-  try {
-    namer = makeNamer(config);
-  }
-  catch (const ConfigError& e) {
-    std::cerr << "dmarcwatch " << command << ": " << e.what() << "\n";
+  const auto window = windowOrUsage(command, options.since, statusNow());
+  namer = window ? namerOrUsage(config, command) : nullptr;
+  if (!namer) {
     exitStatus = s_exitUsage;
     return std::nullopt;
   }
@@ -258,15 +247,29 @@ std::optional<std::vector<NamedSource>> listSources(const Config& config, const 
 
 } // namespace
 
+std::optional<StatusWindow> windowOrUsage(const char* command, const std::string& since, int64_t now)
+{
+  auto window = statusWindow(since, now);
+  if (!window) {
+    std::cerr << "dmarcwatch " << command << ": --since '" << since
+              << "' is not 7d, 30d, YYYY-MM-DD (up to today) or all\n";
+  }
+  return window;
+}
+
+std::shared_ptr<const Namer> namerOrUsage(const Config& config, const char* command)
+{
+  try {
+    return makeNamer(config);
+  }
+  catch (const ConfigError& e) {
+    std::cerr << "dmarcwatch " << command << ": " << e.what() << "\n";
+    return nullptr;
+  }
+}
+
 std::shared_ptr<const Namer> makeNamer(const Config& config)
 {
-  // The public suffix list first: without it no alignment can be judged.
-  try {
-    (void)PublicSuffixList::system();
-  }
-  catch (const std::exception& e) {
-    throw ConfigError(std::string(e.what()) + " (Debian package publicsuffix)");
-  }
   auto copy = std::make_shared<Config>(config);
   // The shipped catalog's default place is where make install puts it; a build that was not
   // installed still answers, unnamed, and says why.  A catalog the admin names must exist.
@@ -292,20 +295,7 @@ NetworkLookup networkLookup(const Store& store)
   return [&store, oldest](std::string_view domain, const IpAddress& ip) {
     NetworkSignals out;
     if (auto known = store.ipEnrichment(ip); known && known->expiresAt >= oldest) {
-      switch (known->ptrState) {
-      case PtrState::Confirmed:
-        out.ptr = PtrCheck::Confirmed;
-        break;
-      case PtrState::Unconfirmed:
-        out.ptr = PtrCheck::Unconfirmed;
-        break;
-      case PtrState::None:
-        out.ptr = PtrCheck::None;
-        break;
-      case PtrState::Unknown:
-        out.ptr = PtrCheck::Unknown;
-        break;
-      }
+      out.ptr = known->ptrState;
       out.ptrName = known->ptrName;
       out.asn = known->asn;
       out.asOrg = known->asOrg;

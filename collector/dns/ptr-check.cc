@@ -20,7 +20,7 @@ namespace dmarcwatch::collector
 namespace
 {
 
-struct PtrState
+struct PtrLookup
 {
   IpAddress ip;
   std::function<void(const PtrCheck&)> done;
@@ -35,11 +35,11 @@ struct PtrState
     PtrCheck check;
     check.ttl = ttl;
     if (confirmedIndex) {
-      check.outcome = PtrOutcome::Confirmed;
+      check.outcome = PtrState::Confirmed;
       check.name = names[*confirmedIndex];
     }
     else {
-      check.outcome = anyUnknown ? PtrOutcome::Unknown : PtrOutcome::Unconfirmed;
+      check.outcome = anyUnknown ? PtrState::Unknown : PtrState::Unconfirmed;
       check.name = names.front();
     }
     done(check);
@@ -50,14 +50,14 @@ struct PtrState
 
 void checkPtr(Resolver& resolver, const IpAddress& ip, std::function<void(const PtrCheck&)> done)
 {
-  auto state = std::make_shared<PtrState>();
+  auto state = std::make_shared<PtrLookup>();
   state->ip = ip;
   state->done = std::move(done);
   resolver.submit(reverseName(ip), dnstype::ptr, [&resolver, state](const DnsAnswer& answer) {
     // Step: no PTR (None) or no answer (Unknown) ends the check here.
     if (answer.status != DnsStatus::Answer) {
       PtrCheck check;
-      check.outcome = answer.status == DnsStatus::Unknown ? PtrOutcome::Unknown : PtrOutcome::None;
+      check.outcome = answer.status == DnsStatus::Unknown ? PtrState::Unknown : PtrState::None;
       check.ttl = answer.ttl;
       state->done(check);
       return;
@@ -71,7 +71,7 @@ void checkPtr(Resolver& resolver, const IpAddress& ip, std::function<void(const 
       }
     }
     if (state->names.empty()) {
-      state->done(PtrCheck{PtrOutcome::None, {}, answer.ttl});
+      state->done(PtrCheck{PtrState::None, {}, answer.ttl});
       return;
     }
     // Step: each name forward; the address must be among its records.

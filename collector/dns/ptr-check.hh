@@ -8,11 +8,12 @@
  * failure of parsedmarc's unconfirmed PTRs, issue 11).
  *
  * Users: collector/enrich.  Thread-safety: as the Resolver it runs on.
- * Errors: none; DNS trouble is PtrOutcome::Unknown.
+ * Errors: none; DNS trouble is PtrState::Unknown.
  */
 #pragma once
 
 #include "collector/common/ip-address.hh"
+#include "collector/common/ptr-state.hh"
 #include "collector/dns/resolver.hh"
 
 #include <cstdint>
@@ -22,17 +23,9 @@
 namespace dmarcwatch::collector
 {
 
-enum class PtrOutcome : uint8_t
-{
-  Unknown = 0,     //!< timeout or SERVFAIL on the PTR, or on every forward look-up
-  None = 1,        //!< NXDOMAIN or no PTR record
-  Confirmed = 2,   //!< a PTR name whose A/AAAA contains the address
-  Unconfirmed = 3, //!< PTR names, none resolving back to the address
-};
-
 struct PtrCheck
 {
-  PtrOutcome outcome = PtrOutcome::Unknown;
+  PtrState outcome = PtrState::Unknown;
   std::string name; //!< the confirmed name, else the first PTR name; lower case, no trailing dot
   uint32_t ttl = 0; //!< the shortest TTL of the answers it rests on
 };

@@ -124,21 +124,6 @@ DnsCacheEntry toEntry(const DnsCacheRecord& record)
   return entry;
 }
 
-PtrState ptrStateOf(PtrOutcome outcome)
-{
-  switch (outcome) {
-  case PtrOutcome::None:
-    return PtrState::None;
-  case PtrOutcome::Confirmed:
-    return PtrState::Confirmed;
-  case PtrOutcome::Unconfirmed:
-    return PtrState::Unconfirmed;
-  case PtrOutcome::Unknown:
-    break;
-  }
-  return PtrState::Unknown;
-}
-
 class Pass
 {
 public:
@@ -221,16 +206,16 @@ private:
       checkPtr(d_resolver, ip, [&batch, ip, now, this](const PtrCheck& check) {
         IpEnrichment value;
         value.checkedAt = now;
-        value.ptrState = ptrStateOf(check.outcome);
+        value.ptrState = check.outcome;
         value.ptrName = check.name;
         value.expiresAt =
-          now + (check.outcome == PtrOutcome::Unknown
+          now + (check.outcome == PtrState::Unknown
                    ? d_options.unknownRetry
                    : std::clamp<int64_t>(check.ttl, d_options.minRecheck, d_options.maxRecheck));
         applyGeo(ip, value);
         ++d_summary.ipsChecked;
-        d_summary.ptrConfirmed += check.outcome == PtrOutcome::Confirmed ? 1 : 0;
-        d_summary.ptrUnknown += check.outcome == PtrOutcome::Unknown ? 1 : 0;
+        d_summary.ptrConfirmed += check.outcome == PtrState::Confirmed ? 1 : 0;
+        d_summary.ptrUnknown += check.outcome == PtrState::Unknown ? 1 : 0;
         batch.ips.emplace_back(ip, std::move(value));
       });
     }

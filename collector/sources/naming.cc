@@ -272,11 +272,11 @@ SourceName Namer::name(std::string_view domain, const std::optional<IpAddress>& 
   }
 
   // DNS and GeoIP evidence, where the daemon has it.
-  if (network.ptr == PtrCheck::Confirmed && !network.ptrName.empty()) {
+  if (network.ptr == PtrState::Confirmed && !network.ptrName.empty()) {
     ballot.add(EvidenceKind::Ptr, "PTR " + network.ptrName + " (confirmed)",
                catalog ? catalog->byPtr(network.ptrName) : s_none);
   }
-  else if (network.ptr == PtrCheck::Unconfirmed) {
+  else if (network.ptr == PtrState::Unconfirmed) {
     ballot.note(EvidenceKind::Ptr, "PTR " + network.ptrName + " (does not resolve back: ignored)");
   }
   if (network.asn != 0) {

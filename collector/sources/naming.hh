@@ -41,6 +41,7 @@
 
 #include "collector/common/config.hh"
 #include "collector/common/ip-address.hh"
+#include "collector/common/ptr-state.hh"
 #include "collector/sources/catalog.hh"
 
 #include <cstdint>
@@ -124,19 +125,10 @@ struct ReportSignals
   uint64_t dmarcFail = 0;
 };
 
-//! PTR look-up state (mirrors the store's enrichment).
-enum class PtrCheck : uint8_t
-{
-  Unknown,
-  None,
-  Confirmed,
-  Unconfirmed,
-};
-
 //! What DNS and GeoIP said about a source (the daemon's enrichment); defaults: nothing known.
 struct NetworkSignals
 {
-  PtrCheck ptr = PtrCheck::Unknown;
+  PtrState ptr = PtrState::Unknown;
   std::string ptrName;
   uint32_t asn = 0;
   std::string asOrg;

@@ -15,21 +15,6 @@
 namespace dmarcwatch::collector
 {
 
-std::string_view ptrStateName(PtrState state)
-{
-  switch (state) {
-  case PtrState::None:
-    return "none";
-  case PtrState::Confirmed:
-    return "confirmed";
-  case PtrState::Unconfirmed:
-    return "unconfirmed";
-  case PtrState::Unknown:
-    break;
-  }
-  return "unknown";
-}
-
 namespace storeformat
 {
 

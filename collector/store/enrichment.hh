@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include "collector/common/ptr-state.hh"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,15 +25,6 @@
 namespace dmarcwatch::collector
 {
 
-enum class PtrState : uint8_t
-{
-  Unknown = 0,     //!< timeout or SERVFAIL
-  None = 1,        //!< NXDOMAIN or no PTR record
-  Confirmed = 2,   //!< the PTR name resolves back to the address: it may name a service
-  Unconfirmed = 3, //!< recorded, but must never name a service
-};
-//! "unknown", "none", "confirmed", "unconfirmed".
-std::string_view ptrStateName(PtrState state);
 
 struct IpEnrichment // per source IP, any domain
 {

@@ -129,14 +129,12 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
     return a->second.messages != b->second.messages ? a->second.messages > b->second.messages : a->first < b->first;
   });
 
-
   for (Entry* entry : order) {
     const auto& ipBytes = entry->first;
     auto& source = entry->second;
     NamedSource named;
     named.domain = domain;
-    const bool hasIp = std::any_of(ipBytes.begin(), ipBytes.end(), [](uint8_t b) { return b != 0; });
-    if (hasIp) {
+    if (ipBytes != std::array<uint8_t, 16>{}) { // all zero: a record without a source address
       named.ip = IpAddress{ipBytes};
     }
     named.messages = source.messages;
@@ -187,8 +185,7 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
       named.headerFrom = snapshot.dictString(top.headerFromId);
     }
     if (!source.outcomes.empty() && detail == SourceDetail::Verdicts) {
-      const auto& top = source.outcomes.front();
-      const Outcome& outcome = outcomeOf(top.outcomeId);
+      const Outcome& outcome = outcomeOf(source.outcomes.front().outcomeId);
       const Verdict verdict = judgeRecord(recordOf(outcome, named.headerFrom), policy, psl);
       named.passed = passedName(verdict.passed());
       named.counted = outcome.dmarcPass();
@@ -213,8 +210,7 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
       }
     }
     named.identity = lowerAscii(named.identity);
-    named.ownIdentity = !named.identity.empty() &&
-                        psl.organizationalDomain(named.identity) == psl.organizationalDomain(domain);
+    named.ownIdentity = !named.identity.empty() && isAligned(named.identity);
 
     if (named.ip && lookup) {
       named.network = lookup(domain, *named.ip);

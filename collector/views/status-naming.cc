@@ -14,23 +14,31 @@ namespace dmarcwatch::collector
 namespace
 {
 
-//! The status label of identities with no passing DKIM or SPF (status-view.cc's name for them).
-constexpr std::string_view s_noIdentity = "unknown";
+//! An authenticated identity of status named under its domain.
+struct IdentityName
+{
+  SourceName name;
+  bool ownDomain = false; //!< the identity is under the domain's organizational domain
+};
 
-//! What one authenticated identity names, under a domain, for this much mail.
-SourceName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::string_view domain,
-                        std::string_view identity, const std::optional<IpAddress>& ip, uint64_t pass, uint64_t fail)
+/*!
+ * What one authenticated identity names, under a domain (whose organizational domain is
+ * policyOrg), for this much mail.
+ */
+IdentityName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::string_view domain,
+                          std::string_view policyOrg, std::string_view identity, const std::optional<IpAddress>& ip,
+                          uint64_t pass, uint64_t fail)
 {
   ReportSignals signals;
   signals.messages = pass + fail;
   signals.dmarcPass = pass;
   signals.dmarcFail = fail;
   signals.spfKnown = false; // an identity, not a record
-  if (identity.empty() || identity == s_noIdentity) {
-    return namer.name(domain, ip, signals, {});
+  if (identity.empty() || identity == s_noIdentityService) {
+    return {namer.name(domain, ip, signals, {}), false};
   }
   // The identity is a passing DKIM d= or, failing that, a passing SPF domain: try both.
-  const bool aligned = psl.organizationalDomain(identity) == psl.organizationalDomain(domain);
+  const bool aligned = psl.organizationalDomain(identity) == policyOrg;
   signals.dkim.push_back(ReportSignals::Dkim{std::string(identity), {}, true, aligned});
   SourceName named = namer.name(domain, ip, signals, {});
   if (named.service == nullptr) {
@@ -38,32 +46,32 @@ SourceName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::st
     signals.spf.push_back(ReportSignals::Spf{std::string(identity), true, aligned});
     SourceName bySpf = namer.name(domain, ip, signals, {});
     if (bySpf.service != nullptr) {
-      return bySpf;
+      return {std::move(bySpf), aligned};
     }
   }
-  return named;
+  return {std::move(named), aligned};
 }
 
 //! The category of an identity no service claims: the domain's own, or somebody's.
-std::string unnamedCategory(const PublicSuffixList& psl, std::string_view domain, std::string_view identity)
+std::string unnamedCategory(const IdentityName& identity)
 {
-  if (identity.empty() || identity == s_noIdentity) {
-    return "unknown";
-  }
-  return psl.organizationalDomain(identity) == psl.organizationalDomain(domain) ? "own-domain" : "unknown";
+  return identity.ownDomain ? "own-domain" : "unknown";
 }
 
 } // namespace
 
 void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList& psl)
 {
+  const std::string policyOrg = psl.organizationalDomain(status.domain);
   // Services: identities become catalog services; identities of one service merge.
   std::vector<ServiceSummary> merged;
   std::map<std::string, size_t> byName;
   for (auto& svc : status.services) {
-    const SourceName named = nameIdentity(namer, psl, status.domain, svc.name, std::nullopt, svc.dmarcPass, svc.dmarcFail);
+    const IdentityName identity =
+      nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt, svc.dmarcPass, svc.dmarcFail);
+    const SourceName& named = identity.name;
     ServiceSummary out = svc;
-    if (svc.name != s_noIdentity) {
+    if (svc.name != s_noIdentityService) {
       out.evidence.push_back(svc.name);
     }
     if (named.service != nullptr) {
@@ -73,7 +81,7 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
       out.confidence = named.confidence;
     }
     else {
-      out.category = unnamedCategory(psl, status.domain, svc.name);
+      out.category = unnamedCategory(identity);
     }
     out.cls = std::string(sourceClassName(named.cls));
 
@@ -99,14 +107,15 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
 
   // Top sources: the same naming, with the admin's networks.
   for (auto& src : status.topSources) {
-    const SourceName named = nameIdentity(namer, psl, status.domain, src.service, src.ip, src.dmarcPass, src.dmarcFail);
-    const std::string identity = src.service;
+    const IdentityName identity =
+      nameIdentity(namer, psl, status.domain, policyOrg, src.service, src.ip, src.dmarcPass, src.dmarcFail);
+    const SourceName& named = identity.name;
     if (!named.displayName().empty()) {
       src.service = named.displayName();
       src.category = std::string(named.categoryName());
     }
     else {
-      src.category = unnamedCategory(psl, status.domain, identity);
+      src.category = unnamedCategory(identity);
     }
     src.cls = std::string(sourceClassName(named.cls));
   }

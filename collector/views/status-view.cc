@@ -101,9 +101,6 @@ bool parseNumber(std::string_view text, unsigned& value)
   return res.ec == std::errc() && res.ptr == text.data() + text.size();
 }
 
-//! The service name of a row or fact without an authenticated identity.
-constexpr std::string_view s_unknownService = "unknown";
-
 using IpBytes = std::array<uint8_t, 16>;
 
 //! A source address as two big-endian halves: comparing the pairs compares the bytes.
@@ -592,7 +589,7 @@ private:
   uint32_t serviceNamed(std::string_view identity)
   {
     auto& work = d_work;
-    work.serviceName.assign(identity.empty() ? s_unknownService : identity);
+    work.serviceName.assign(identity.empty() ? s_noIdentityService : identity);
     auto named = work.serviceByName.find(work.serviceName);
     if (named == work.serviceByName.end()) {
       named = work.serviceByName.emplace(work.serviceName, static_cast<uint32_t>(work.services.size())).first;

@@ -75,6 +75,9 @@ struct DomainStatus
   std::optional<std::pair<uint32_t, uint32_t>> dataDays;
 };
 
+//! The service name status gives mail with no passing DKIM or SPF identity.
+inline constexpr std::string_view s_noIdentityService = "unknown";
+
 //! Days since the epoch of a UTC time.
 uint32_t utcDay(int64_t epochSeconds);
 //! "YYYY-MM-DD" of a UTC day.

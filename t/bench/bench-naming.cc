@@ -87,7 +87,7 @@ std::vector<Sample> samples(const Catalog& catalog, size_t count)
       s.report.spf.push_back({spf[i % spf.size()]->value, true});
       break;
     case 3:
-      s.network.ptr = PtrCheck::Confirmed;
+      s.network.ptr = PtrState::Confirmed;
       s.network.ptrName = "o" + std::to_string(i) + "." + ptr[i % ptr.size()]->value;
       s.network.asn = asn[i % asn.size()]->asn;
       break;
@@ -100,7 +100,7 @@ std::vector<Sample> samples(const Catalog& catalog, size_t count)
       s.report.spf.push_back({customer, false, true});
       break;
     case 6:
-      s.network.ptr = PtrCheck::Unconfirmed;
+      s.network.ptr = PtrState::Unconfirmed;
       s.network.ptrName = "fake." + ptr[i % ptr.size()]->value;
       s.report.overrides = OverrideForwarded;
       break;

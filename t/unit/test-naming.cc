@@ -155,12 +155,12 @@ BOOST_FIXTURE_TEST_CASE(selector_names_only_the_customers_own_signature, Fixture
 BOOST_FIXTURE_TEST_CASE(confirmed_ptr_names_unconfirmed_does_not, Fixture)
 {
   NetworkSignals confirmed;
-  confirmed.ptr = PtrCheck::Confirmed;
+  confirmed.ptr = PtrState::Confirmed;
   confirmed.ptrName = "o1.ptr1234.sendgrid.net";
   BOOST_CHECK_EQUAL(serviceOf(name(failing(3), confirmed)), "sendgrid");
 
   NetworkSignals unconfirmed = confirmed;
-  unconfirmed.ptr = PtrCheck::Unconfirmed;
+  unconfirmed.ptr = PtrState::Unconfirmed;
   const auto named = name(failing(3), unconfirmed);
   BOOST_CHECK(named.service == nullptr);
   BOOST_REQUIRE_EQUAL(named.evidence.size(), 1U);
@@ -181,7 +181,7 @@ BOOST_FIXTURE_TEST_CASE(exclusive_asn_names_shared_asn_corroborates, Fixture)
   // Google's shared AS adds to a confirmed PTR: two kinds agree.
   NetworkSignals google;
   google.asn = 15169;
-  google.ptr = PtrCheck::Confirmed;
+  google.ptr = PtrState::Confirmed;
   google.ptrName = "mail-yw1-f41.google.com";
   auto report = passing(4);
   report.dkim.push_back({"example.com", "google", true, true});
@@ -273,7 +273,7 @@ BOOST_FIXTURE_TEST_CASE(most_kinds_win_a_conflict, Fixture)
   auto report = failing(5);
   report.dkim.push_back({"sendgrid.net", "s1", true});
   NetworkSignals google;
-  google.ptr = PtrCheck::Confirmed;
+  google.ptr = PtrState::Confirmed;
   google.ptrName = "mail-1.google.com";
   google.asn = 15169;
   const auto named = name(report, google);

@@ -186,11 +186,11 @@ BOOST_AUTO_TEST_CASE(ptr_forward_confirmation)
   }
   resolver.run();
   BOOST_REQUIRE_EQUAL(got.size(), 3U);
-  BOOST_CHECK(got["192.0.2.10"].outcome == PtrOutcome::Confirmed);
+  BOOST_CHECK(got["192.0.2.10"].outcome == PtrState::Confirmed);
   BOOST_CHECK_EQUAL(got["192.0.2.10"].name, "o1.ptr1234.esp.test");
-  BOOST_CHECK(got["198.51.100.7"].outcome == PtrOutcome::Unconfirmed);
+  BOOST_CHECK(got["198.51.100.7"].outcome == PtrState::Unconfirmed);
   BOOST_CHECK_EQUAL(got["198.51.100.7"].name, "mail.spoof.test");
-  BOOST_CHECK(got["192.0.2.99"].outcome == PtrOutcome::None);
+  BOOST_CHECK(got["192.0.2.99"].outcome == PtrState::None);
   BOOST_CHECK(got["192.0.2.99"].name.empty());
 }
 
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(ptr_unknown_on_timeout)
   checkPtr(resolver, testIp("192.0.2.10"), [&got](const PtrCheck& check) { got = check; });
   resolver.run();
   BOOST_REQUIRE(got);
-  BOOST_CHECK(got->outcome == PtrOutcome::Unknown);
+  BOOST_CHECK(got->outcome == PtrState::Unknown);
 }
 
 BOOST_AUTO_TEST_CASE(live_dmarc_record)
