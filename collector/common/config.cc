@@ -185,6 +185,34 @@ Authorization parseAuthorization(std::string_view text, const Origin& where)
   return authorization;
 }
 
+//! \brief AlertRules: "all", "none" or rule names. \return the enabled rules
+std::vector<std::string> parseAlertRules(std::string_view text, const Origin& where)
+{
+  std::vector<std::string> rules;
+  std::istringstream words{std::string(text)};
+  std::string word;
+  while (words >> word) {
+    word = lowerAscii(word);
+    if (word == "all") {
+      rules.assign(std::begin(s_alertRuleNames), std::end(s_alertRuleNames));
+    }
+    else if (word != "none") {
+      if (std::find(std::begin(s_alertRuleNames), std::end(s_alertRuleNames), word) == std::end(s_alertRuleNames)) {
+        std::string names;
+        for (auto name : s_alertRuleNames) {
+          names += " ";
+          names += name;
+        }
+        where.fail(std::string(keys::alertRules) + ": unknown rule '" + word + "' (all, none or:" + names + ")");
+      }
+      if (std::find(rules.begin(), rules.end(), word) == rules.end()) {
+        rules.push_back(word);
+      }
+    }
+  }
+  return rules;
+}
+
 FailureAction parseFailureAction(std::string_view value)
 {
   return value == "tempfail" ? FailureAction::Tempfail : FailureAction::Accept;
@@ -367,6 +395,83 @@ const std::vector<KeyDef>& keyTable()
      "in MaxMind GeoLite2-ASN and in the file contrib/geoip/fetch-geoip.sh converts from\n"
      "ip-location-db's asn CSV.  A missing or broken file is an error at start.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.geoIpAsn = v == "none" ? "" : v; }},
+    {keys::daemonPidFile, Kind::String, "", 0, 0, nullptr,
+     "File dmarcwatchd writes its process id to (empty: none).  One that names a running\n"
+     "process is not overwritten (exit 1).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.daemonPidFile = v; }},
+    {keys::pollInterval, Kind::Duration, "60s", 1, 3600, nullptr,
+     "dmarcwatchd wakes within a second of a report stored by the milter or dmarcwatch\n"
+     "(a datagram on DATABASE/dmarcwatchd.sock); without one it looks for new reports\n"
+     "this often.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.pollInterval = std::chrono::seconds(n); }},
+    {keys::enrichInterval, Kind::Duration, "1h", 60, 7 * 86400, nullptr,
+     "How often dmarcwatchd re-checks every source whose DNS answers expired and judges\n"
+     "every domain by the rules that depend on time (report-gap, dns-change,\n"
+     "enforcement-ready).  New reports are judged as they arrive.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.enrichInterval = std::chrono::seconds(n); }},
+    {keys::alertRules, Kind::String, "all", 0, 0, nullptr,
+     "The alert rules dmarcwatchd applies: all, none, or rule names separated by spaces:\n"
+     "new-sender unknown-sender spoofing enforcement-blocker pass-rate-change report-gap\n"
+     "dns-change enforcement-ready.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) { c.alerts.rules = parseAlertRules(v, o); }},
+    {keys::alertFacility, Kind::Choice, "mail", 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
+     "Syslog facility of the alerts (they go to SyslogTarget; the severity is the rule's).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.alerts.facility = v; }},
+    {keys::alertAppName, Kind::String, "dmarcwatch", 0, 0, nullptr,
+     "RFC 5424 APP-NAME of the alerts (printable ASCII, at most 48 characters), so syslog\n"
+     "can route them apart from dmarcwatchd's own log lines.",
+     [](Config& c, std::string_view v, uint64_t, const Origin& o) {
+       bool ok = !v.empty() && v.size() <= 48 &&
+                 std::all_of(v.begin(), v.end(), [](char ch) { return ch > 32 && ch < 127; });
+       if (!ok) {
+         o.fail(std::string(keys::alertAppName) + ": '" + std::string(v) +
+                "' must be 1 to 48 printable characters without spaces");
+       }
+       c.alerts.appName = v;
+     }},
+    {keys::alertEnterpriseNumber, Kind::Count, "32473", 1, UINT32_MAX, nullptr,
+     "Private enterprise number in the structured-data id of the alerts\n"
+     "(dmarcwatch@NUMBER); 32473 is RFC 5612's number for documentation.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.enterpriseNumber = static_cast<uint32_t>(n); }},
+    {keys::alertRepeat, Kind::Duration, "7d", 60, 365 * 86400, nullptr,
+     "An alert is not sent again within this time, unless it escalates (a higher severity,\n"
+     "or twice the messages it was sent with).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.repeat = std::chrono::seconds(n); }},
+    {keys::alertBurst, Kind::Count, "5", 1, 10000, nullptr,
+     "More alerts than this of one rule and domain in one pass are sent as one summary line\n"
+     "(each is still listed by dmarcwatch alerts).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.burst = n; }},
+    {keys::alertWindow, Kind::Duration, "7d", 86400, 90 * 86400, nullptr,
+     "The traffic the rules judge: the reports of this many days up to now.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.window = std::chrono::seconds(n); }},
+    {keys::newSenderGrace, Kind::Duration, "7d", 0, 365 * 86400, nullptr,
+     "new-sender stays quiet for this long after dmarcwatchd first sees a domain: a new\n"
+     "installation learns the domain's senders without an alert for each.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.newSenderGrace = std::chrono::seconds(n); }},
+    {keys::unknownSenderMessages, Kind::Count, "20", 1, UINT32_MAX, nullptr,
+     "unknown-sender: an unnamed, unauthorized source with at least this many messages\n"
+     "passing DMARC in the window (someone sends as you, and passes).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.unknownSenderMessages = n; }},
+    {keys::spoofingMessages, Kind::Count, "20", 1, UINT32_MAX, nullptr,
+     "spoofing: at least this many DMARC-failing messages from unauthorized sources of a\n"
+     "domain in the window.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.spoofingMessages = n; }},
+    {keys::blockerMessages, Kind::Count, "10", 1, UINT32_MAX, nullptr,
+     "enforcement-blocker and pass-rate-change: a legitimate service with at least this many\n"
+     "DMARC-failing messages (pass-rate-change: messages) in the window.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.blockerMessages = n; }},
+    {keys::reportGap, Kind::Duration, "48h", 3600, 30 * 86400, nullptr,
+     "report-gap: a reporter that sent a domain daily reports and has sent none for this\n"
+     "long past the day after its last report's period.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.reportGap = std::chrono::seconds(n); }},
+    {keys::readyPassRate, Kind::Count, "98", 1, 100, nullptr,
+     "enforcement-ready: the DMARC pass rate (percent) every authorized service of a domain\n"
+     "must reach over ReadyDays.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.readyPassRate = n; }},
+    {keys::readyDays, Kind::Duration, "14d", 86400, 90 * 86400, nullptr,
+     "enforcement-ready: how long the pass rate must hold, with reports covering it.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.readyDays = std::chrono::seconds(n); }},
     {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
      "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
      "unparsed with an error.",

@@ -16,7 +16,9 @@
 #include "collector/common/ip-address.hh"
 #include "collector/common/limits.hh"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -70,6 +72,35 @@ struct Authorization
   unsigned line = 0;
 };
 
+//! The alert rules of dmarcwatchd, in the order dmarcwatch.conf(5) documents them.
+inline constexpr std::string_view s_alertRuleNames[] = {
+  "new-sender", "unknown-sender", "spoofing", "enforcement-blocker", "pass-rate-change",
+  "report-gap", "dns-change", "enforcement-ready"};
+
+//! How dmarcwatchd raises alerts (the Alert* keys and the rule thresholds).
+struct AlertSettings
+{
+  std::vector<std::string> rules{std::begin(s_alertRuleNames), std::end(s_alertRuleNames)}; //!< enabled
+  std::string facility = "mail";
+  std::string appName = "dmarcwatch";
+  uint32_t enterpriseNumber = 32473; //!< RFC 5612's documentation number
+  std::chrono::seconds repeat{7 * 86400};   //!< an alert is not sent again sooner unless it escalates
+  uint64_t burst = 5;                       //!< more alerts of one rule and domain in a pass: one summary
+  std::chrono::seconds window{7 * 86400};   //!< the traffic the rules judge ends now and is this long
+  std::chrono::seconds newSenderGrace{7 * 86400};
+  uint64_t unknownSenderMessages = 20;
+  uint64_t spoofingMessages = 20;
+  uint64_t blockerMessages = 10;
+  std::chrono::seconds reportGap{48 * 3600};
+  uint64_t readyPassRate = 98;
+  std::chrono::seconds readyDays{14 * 86400};
+  //! \brief True when the rule is enabled.
+  [[nodiscard]] bool enabled(std::string_view rule) const
+  {
+    return std::find(rules.begin(), rules.end(), rule) != rules.end();
+  }
+};
+
 struct Config
 {
   std::string path; //!< file it came from ("" for defaults)
@@ -107,6 +138,12 @@ struct Config
   uint64_t suspiciousMessages = 100; //!< failing unknown sources with this many messages are suspicious
   std::string geoIpCountry; //!< MMDB file giving the country of an address; "" = none
   std::string geoIpAsn;     //!< MMDB file giving the AS number and organisation; "" = none
+
+  // dmarcwatchd
+  std::string daemonPidFile;
+  std::chrono::seconds pollInterval{60};    //!< a pass at least this often without a notification
+  std::chrono::seconds enrichInterval{3600}; //!< every source and domain re-checked this often
+  AlertSettings alerts;
 
   Limits limits;
 

@@ -267,4 +267,31 @@ BOOST_AUTO_TEST_CASE(authorize_lines_parse_and_check_syntax)
   checkErrors(cases);
 }
 
+BOOST_AUTO_TEST_CASE(alert_keys_parse_and_check_their_values)
+{
+  auto defaults = parseConfig("", "t.conf");
+  BOOST_CHECK_EQUAL(defaults->alerts.rules.size(), std::size(s_alertRuleNames));
+  BOOST_CHECK(defaults->alerts.enabled("report-gap"));
+  auto c = parseConfig("AlertRules spoofing Report-Gap spoofing\nAlertRepeat 2h\nReadyDays 3d\n"
+                       "AlertEnterpriseNumber 99\nAlertAppName dw-alerts\nPollInterval 5s\n",
+                       "t.conf");
+  BOOST_CHECK(c->alerts.rules == (std::vector<std::string>{"spoofing", "report-gap"}));
+  BOOST_CHECK(!c->alerts.enabled("new-sender"));
+  BOOST_CHECK_EQUAL(c->alerts.repeat.count(), 7200);
+  BOOST_CHECK_EQUAL(c->alerts.readyDays.count(), 3 * 86400);
+  BOOST_CHECK_EQUAL(c->alerts.enterpriseNumber, 99U);
+  BOOST_CHECK_EQUAL(c->alerts.appName, "dw-alerts");
+  BOOST_CHECK_EQUAL(c->pollInterval.count(), 5);
+  BOOST_CHECK(parseConfig("AlertRules none\n", "t.conf")->alerts.rules.empty());
+
+  const std::vector<std::pair<std::string, std::string>> cases{
+    {"AlertRules spoofing phishing\n", "t.conf:1: AlertRules: unknown rule 'phishing' (all, none or: new-sender"},
+    {"AlertRules all\nAlertRules none\n", "t.conf:2: AlertRules: given twice"},
+    {"AlertAppName has space\n", "t.conf:1: AlertAppName: 'has space' must be 1 to 48 printable characters"},
+    {"ReadyPassRate 101\n", "t.conf:1: ReadyPassRate: 101 is outside 1..100"},
+    {"AlertWindow 1h\n", "t.conf:1: AlertWindow: 3600s is outside 86400s.."},
+  };
+  checkErrors(cases);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
