@@ -32,6 +32,7 @@
 #include "collector/common/config-keys.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/log.hh"
+#include "collector/common/process.hh"
 #include "collector/judge/public-suffix.hh"
 #include "collector/store/store.hh"
 #include "milter/engine.hh"
@@ -47,16 +48,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,96 +89,6 @@ void usage(FILE* out)
           s_ident, collector::defaultConfigPath().c_str());
 }
 
-struct Identity
-{
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::string name;
-};
-
-//! "user" or "user:group" -> ids. \throw ConfigError
-Identity lookupIdentity(const std::string& spec)
-{
-  Identity id;
-  auto colon = spec.find(':');
-  id.name = spec.substr(0, colon);
-  const passwd* pw = getpwnam(id.name.c_str());
-  if (pw == nullptr) {
-    throw collector::ConfigError("UserID: no such user '" + id.name + "'");
-  }
-  id.uid = pw->pw_uid;
-  id.gid = pw->pw_gid;
-  if (colon != std::string::npos) {
-    std::string group = spec.substr(colon + 1);
-    const struct group* gr = getgrnam(group.c_str());
-    if (gr == nullptr) {
-      throw collector::ConfigError("UserID: no such group '" + group + "'");
-    }
-    id.gid = gr->gr_gid;
-  }
-  return id;
-}
-
-//! setgroups/setgid/setuid, then check root cannot be regained. \throw std::runtime_error
-void dropPrivileges(const Identity& id)
-{
-  if (getuid() == id.uid && geteuid() == id.uid) {
-    return;
-  }
-  if (initgroups(id.name.c_str(), id.gid) != 0 || setgid(id.gid) != 0 || setuid(id.uid) != 0) {
-    throw std::runtime_error(std::string("cannot switch to UserID ") + id.name + ": " + strerror(errno));
-  }
-  if (id.uid != 0 && setuid(0) == 0) {
-    throw std::runtime_error("dropped privileges but could regain root");
-  }
-}
-
-void daemonize()
-{
-  pid_t pid = fork();
-  if (pid < 0) {
-    throw std::runtime_error(std::string("fork: ") + strerror(errno));
-  }
-  if (pid > 0) {
-    _exit(0);
-  }
-  setsid();
-  if (chdir("/") != 0) {
-    throw std::runtime_error(std::string("chdir /: ") + strerror(errno));
-  }
-  int null = open("/dev/null", O_RDWR);
-  if (null >= 0) {
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
-    dup2(null, STDERR_FILENO);
-    if (null > STDERR_FILENO) {
-      close(null);
-    }
-  }
-}
-
-void writePidFile(const std::string& path)
-{
-  // A pid file naming a live process is another instance's: not overwritten.
-  std::ifstream existing(path);
-  long other = 0;
-  if (existing >> other && other > 0 && other != getpid() &&
-      (kill(static_cast<pid_t>(other), 0) == 0 || errno == EPERM)) {
-    throw std::runtime_error("PidFile " + path + " names running process " + std::to_string(other) +
-                             " (another milter?); not overwritten");
-  }
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw std::runtime_error("PidFile " + path + ": " + strerror(errno));
-  }
-  std::string text = std::to_string(getpid()) + "\n";
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  if (!ok) {
-    throw std::runtime_error("PidFile " + path + ": short write");
-  }
-}
-
 //! Settings that only take effect at start-up: warn when a reload changes them.
 void warnRestartOnly(const collector::Config& old, const collector::Config& now)
 {
@@ -204,31 +112,10 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
 
 void reload(Runtime& runtime, const Options& options)
 {
-  std::shared_ptr<const collector::Config> fresh;
-  try {
-    fresh = collector::loadConfig(options.configPath);
-  }
-  catch (const std::exception& e) {
-    logError("reload failed, keeping the old configuration", {{"error", e.what()}});
-    return;
-  }
   auto old = runtime.config();
-  if (!options.foreground) {
-    try {
-      collector::setupLogging(s_ident, fresh->syslogTarget, fresh->syslogFacility);
-    }
-    catch (const std::exception& e) {
-      // Back to the old target; should that fail too now (its host does not resolve at this
-      // moment), syslog(3) takes the lines: the process keeps running either way.
-      try {
-        collector::setupLogging(s_ident, old->syslogTarget, old->syslogFacility);
-      }
-      catch (const std::exception&) {
-        collector::setupLogging(s_ident, "/dev/log", old->syslogFacility);
-      }
-      logError("reload failed, keeping the old configuration", {{"error", e.what()}});
-      return;
-    }
+  auto fresh = collector::reloadConfig(s_ident, options.configPath, *old, options.foreground);
+  if (!fresh) {
+    return;
   }
   warnRestartOnly(*old, *fresh);
   runtime.setConfig(fresh);
@@ -270,30 +157,25 @@ int run(const Options& options)
     return s_exitFailure;
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
   // Blocked before the pid file names us: a SIGHUP sent as soon as it appears (logrotate) or
   // while the store opens must wait for the signal loop, not kill the process by default.
   // Threads started later inherit the mask: only the main thread takes these signals.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = collector::blockControlSignals();
   std::optional<Engine> engine;
   std::optional<collector::LogWriterThread> logWriter;
   try {
     // Step 3: daemon and pid file.
-    std::optional<Identity> identity;
+    std::optional<collector::Identity> identity;
     if (!config->userId.empty()) {
-      identity = lookupIdentity(config->userId);
+      identity = collector::lookupIdentity(config->userId);
     }
     if (!options.foreground) {
-      daemonize();
+      collector::daemonize();
     }
     // From here on a stalled log target never blocks the event loop (threads only after fork).
     logWriter.emplace();
     if (!config->pidFile.empty()) {
-      writePidFile(config->pidFile);
+      collector::writePidFile(config->pidFile);
       if (identity) {
         // So the unprivileged process can remove it at exit.
         if (chown(config->pidFile.c_str(), identity->uid, identity->gid) != 0) {
@@ -311,7 +193,7 @@ int run(const Options& options)
       }
     }
     if (identity) {
-      dropPrivileges(*identity);
+      collector::dropPrivileges(*identity);
     }
     // Step 5: the store.
     collector::Store::Options storeOptions;

@@ -1,0 +1,149 @@
+/*
+ * process.cc - UserID, privileges, daemonizing, pid file (process.hh).
+ */
+#include "config.h"
+
+#include "collector/common/process.hh"
+
+#include "collector/common/errors.hh"
+#include "collector/common/log.hh"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <pthread.h>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace dmarcwatch::collector
+{
+
+Identity lookupIdentity(const std::string& spec)
+{
+  Identity id;
+  auto colon = spec.find(':');
+  id.name = spec.substr(0, colon);
+  const passwd* pw = getpwnam(id.name.c_str());
+  if (pw == nullptr) {
+    throw ConfigError("UserID: no such user '" + id.name + "'");
+  }
+  id.uid = pw->pw_uid;
+  id.gid = pw->pw_gid;
+  if (colon != std::string::npos) {
+    std::string group = spec.substr(colon + 1);
+    const struct group* gr = getgrnam(group.c_str());
+    if (gr == nullptr) {
+      throw ConfigError("UserID: no such group '" + group + "'");
+    }
+    id.gid = gr->gr_gid;
+  }
+  return id;
+}
+
+void dropPrivileges(const Identity& id)
+{
+  if (getuid() == id.uid && geteuid() == id.uid) {
+    return;
+  }
+  if (initgroups(id.name.c_str(), id.gid) != 0 || setgid(id.gid) != 0 || setuid(id.uid) != 0) {
+    throw std::runtime_error(std::string("cannot switch to UserID ") + id.name + ": " + strerror(errno));
+  }
+  if (id.uid != 0 && setuid(0) == 0) {
+    throw std::runtime_error("dropped privileges but could regain root");
+  }
+}
+
+void daemonize()
+{
+  pid_t pid = fork();
+  if (pid < 0) {
+    throw std::runtime_error(std::string("fork: ") + strerror(errno));
+  }
+  if (pid > 0) {
+    _exit(0);
+  }
+  setsid();
+  if (chdir("/") != 0) {
+    throw std::runtime_error(std::string("chdir /: ") + strerror(errno));
+  }
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) {
+      close(null);
+    }
+  }
+}
+
+void writePidFile(const std::string& path)
+{
+  // A pid file naming a live process is another instance's: not overwritten.
+  std::ifstream existing(path);
+  long other = 0;
+  if (existing >> other && other > 0 && other != getpid() &&
+      (kill(static_cast<pid_t>(other), 0) == 0 || errno == EPERM)) {
+    throw std::runtime_error("PidFile " + path + " names running process " + std::to_string(other) +
+                             " (another milter?); not overwritten");
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("PidFile " + path + ": " + strerror(errno));
+  }
+  std::string text = std::to_string(getpid()) + "\n";
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!ok) {
+    throw std::runtime_error("PidFile " + path + ": short write");
+  }
+}
+
+sigset_t blockControlSignals()
+{
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+std::shared_ptr<const Config> reloadConfig(const std::string& ident, const std::string& path, const Config& old,
+                                           bool foreground)
+{
+  std::shared_ptr<const Config> fresh;
+  try {
+    fresh = loadConfig(path);
+  }
+  catch (const std::exception& e) {
+    logError("reload failed, keeping the old configuration", {{"error", e.what()}});
+    return nullptr;
+  }
+  if (!foreground) {
+    try {
+      setupLogging(ident, fresh->syslogTarget, fresh->syslogFacility);
+    }
+    catch (const std::exception& e) {
+      // Back to the old target; should that fail too now (its host does not resolve at this
+      // moment), syslog(3) takes the lines: the process keeps running either way.
+      try {
+        setupLogging(ident, old.syslogTarget, old.syslogFacility);
+      }
+      catch (const std::exception&) {
+        setupLogging(ident, "/dev/log", old.syslogFacility);
+      }
+      logError("reload failed, keeping the old configuration", {{"error", e.what()}});
+      return nullptr;
+    }
+  }
+  return fresh;
+}
+
+} // namespace dmarcwatch::collector

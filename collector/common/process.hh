@@ -1,0 +1,64 @@
+/*
+ * process.hh - what a daemon of ours does to become one: look up UserID,
+ * drop privileges, fork into the background, write its pid file.
+ *
+ * And what both do on SIGHUP: read the configuration again, keeping the old
+ * one (and its log target) when the new one fails.
+ *
+ * Users: dmarcwatch-milter (milter/main.cc) and dmarcwatchd (collector/daemon).
+ * Thread-safety: call daemonize() before any thread exists (fork keeps only
+ * the calling thread); the rest from the main thread at start-up.  Errors:
+ * ConfigError for a UserID naming no user or group, std::runtime_error for a
+ * system call that fails.
+ */
+#pragma once
+
+#include "collector/common/config.hh"
+
+#include <csignal>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace dmarcwatch::collector
+{
+
+//! A UserID setting, looked up.
+struct Identity
+{
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name;
+};
+
+//! \brief "user" or "user:group" -> ids. \throw ConfigError
+Identity lookupIdentity(const std::string& spec);
+
+//! \brief setgroups/setgid/setuid, then check root cannot be regained. \throw std::runtime_error
+void dropPrivileges(const Identity& id);
+
+//! \brief Fork; the parent exits 0, the child starts a session in / with stdio on /dev/null.
+//! \throw std::runtime_error
+void daemonize();
+
+//! \brief Write our pid to path; a file naming a live process is not overwritten. \throw std::runtime_error
+void writePidFile(const std::string& path);
+
+/*!
+ * \brief Block SIGHUP, SIGTERM and SIGINT in the calling thread and in every thread it starts
+ * later (call it before the first), so only the signal thread takes them (sigtimedwait).
+ * \return the set
+ */
+sigset_t blockControlSignals();
+
+/*!
+ * \brief SIGHUP: load the configuration file again and, unless foreground, switch logging to its
+ * SyslogTarget.  When either fails, logging stays on (or returns to) old's target, or syslog(3)
+ * should that fail now too, and "reload failed, keeping the old configuration" is logged.
+ * Never throws for a bad file or target.
+ * \return the new configuration, or nullptr to keep the old one
+ */
+std::shared_ptr<const Config> reloadConfig(const std::string& ident, const std::string& path, const Config& old,
+                                           bool foreground);
+
+} // namespace dmarcwatch::collector
