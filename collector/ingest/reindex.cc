@@ -7,6 +7,7 @@
 
 #include "collector/common/text.hh"
 #include "collector/ingest/ingest.hh"
+#include "collector/store/notify.hh"
 
 #include <lmdb.h>
 
@@ -169,6 +170,9 @@ ReindexResult reindexStore(const std::string& dir, const Store::Options& options
   else {
     throw StoreError("reindex", errno, "could not swap " + fresh + " in");
   }
+  // Step: dmarcwatchd binds its socket in the new directory within a second (notify.hh); this
+  // wakes it should it be there already, else its rebinding does.
+  notifyStore(dir);
   return result;
 }
 

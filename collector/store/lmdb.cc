@@ -604,6 +604,9 @@ void WriteTxn::commit()
   int rc = mdb_txn_commit(d_txn);
   end(); // the transaction is freed whatever commit returned
   checkWrite(rc, "commit", *d_env);
+  if (d_afterCommit) {
+    std::exchange(d_afterCommit, nullptr)();
+  }
 }
 
 std::optional<std::string_view> WriteTxn::get(MDB_dbi dbi, std::string_view key) const

@@ -48,6 +48,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -287,6 +288,9 @@ public:
    */
   void commit();
   void abort();
+  //! Run fn once commit() has succeeded (never on abort; one function, the last set).
+  //! fn runs after the write lock is released and must not throw (a wake-up: notify.hh).
+  void afterCommit(std::function<void()> fn) { d_afterCommit = std::move(fn); }
   [[nodiscard]] bool active() const { return d_txn != nullptr; }
   [[nodiscard]] MDB_txn* get() const { return d_txn; }
   [[nodiscard]] const std::shared_ptr<Env>& env() const { return d_env; }
@@ -296,6 +300,7 @@ private:
   std::shared_ptr<Env> d_env;
   GatePass d_pass; //!< after d_env: left (by the destructor body or end()) while the Env is held
   MDB_txn* d_txn = nullptr;
+  std::function<void()> d_afterCommit;
 };
 
 //! A cursor; destroy it before its transaction ends.

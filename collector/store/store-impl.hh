@@ -10,6 +10,7 @@
 
 #include "collector/common/text.hh"
 #include "collector/store/lmdb.hh"
+#include "collector/store/notify.hh"
 #include "collector/store/store-format.hh"
 #include "collector/store/store.hh"
 
@@ -68,6 +69,8 @@ struct Store::Impl
   std::optional<MDB_dbi> raw; //!< schema 1's raw table, opened for the upgrade only
   //! DIR/dmarcwatch.lock, held shared (or exclusive) by read-write opens; -1 read-only.
   int lockFd = -1;
+  //! Wakes dmarcwatchd when a report is made active (read-write opens; notify.hh).
+  std::unique_ptr<StoreNotifier> notifier;
   ~Impl();
   Impl() = default;
   Impl(const Impl&) = delete;

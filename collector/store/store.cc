@@ -220,6 +220,11 @@ uint32_t Store::Impl::reportDomainId(const lmdb::WriteTxn& txn, const StoredRepo
 
 void Store::Impl::putReport(lmdb::WriteTxn& txn, const StoredReport& report, uint32_t domainId) const
 {
+  // Step: a report made active (stored, its rows all added, superseding a partial copy,
+  // restored from quarantine, copied by reindex) wakes dmarcwatchd once txn has committed.
+  if (report.state == ReportState::Active && notifier) {
+    txn.afterCommit([wake = notifier.get()] { wake->notify(); });
+  }
   txn.put(reports, fmt::sequenceKey(report.sequence), fmt::encodeStoredReport(report));
   txn.put(bydomain, fmt::byDomainKey(domainId, report.header.metadata.begin, report.sequence),
           fmt::encodeByDomainValue(report));
@@ -470,6 +475,7 @@ Store::Store(const std::string& dir, const Options& options) :
   d_impl->env = lmdb::Env::open(dir, envOptions);
   if (!options.readOnly) {
     d_impl->lockSharing();
+    d_impl->notifier = std::make_unique<StoreNotifier>(dir);
   }
   d_impl->checkSchema();
   d_impl->openEnrichmentTables();
