@@ -42,6 +42,8 @@ namespace
 constexpr int s_classIn = 1;
 constexpr int s_rcodeNoError = 0;
 constexpr int s_rcodeNxDomain = 3;
+//! How often run() looks at its stop flag while it waits for answers.
+constexpr int64_t s_stopCheckMs = 100;
 
 //! Built-in local zones of libunbound (RFC 6761, RFC 6303, RFC 6598, TEST-NETs) that a forwarder
 //! must be asked about instead: the reverse zones of private and shared address space are
@@ -160,6 +162,9 @@ struct Resolver::Impl
   std::unordered_map<std::string, CacheEntry> cache;
   uint64_t nextSerial = 1;
   Stats stats;
+  const std::atomic<bool>* stop = nullptr; //!< setStop()
+
+  [[nodiscard]] bool stopped() const { return stop != nullptr && stop->load(); }
 
   [[nodiscard]] int64_t now() const
   {
@@ -299,7 +304,9 @@ struct Resolver::Impl
     }
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - std::chrono::steady_clock::now());
     pollfd fd{ub_fd(ctx.get()), POLLIN, 0};
-    const int timeoutMs = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 60000));
+    // With a stop flag, wake every s_stopCheckMs to look at it.
+    const int64_t longest = stop != nullptr ? s_stopCheckMs : 60000;
+    const int timeoutMs = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, longest));
     const int ready = ::poll(&fd, 1, timeoutMs);
     if (ready > 0) {
       s_running = this;
@@ -399,6 +406,11 @@ void Resolver::runQuestions()
 {
   auto& impl = *d_impl;
   for (;;) {
+    // Step: stopped: every question is dropped, no callback runs.
+    if (impl.stopped()) {
+      impl.cancelAll();
+      return;
+    }
     impl.startQueued();
     // Step: hand finished answers to their callbacks (which may queue more).
     while (!impl.done.empty()) {
@@ -456,6 +468,11 @@ void Resolver::preload(const std::vector<DnsCacheEntry>& entries)
       d_impl->cache[cacheKey(normalName(entry.name), entry.type)] = Impl::CacheEntry{entry.answer, entry.expiresAt};
     }
   }
+}
+
+void Resolver::setStop(const std::atomic<bool>* stop)
+{
+  d_impl->stop = stop;
 }
 
 Resolver::Stats Resolver::stats() const

@@ -30,6 +30,7 @@
 #include "collector/common/resolver-spec.hh"
 #include "collector/dns/dns-wire.hh"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -125,6 +126,13 @@ public:
    * Must not be called from inside a callback.
    */
   DnsAnswer resolve(std::string_view name, uint16_t type);
+
+  /*!
+   * \brief While *stop is true, run() drops every question (cancelled at libunbound; their
+   * callbacks never run) and returns within about 100 ms; resolve() then answers Unknown.
+   * nullptr: no stop.  The flag must outlive its use here.
+   */
+  void setStop(const std::atomic<bool>* stop);
 
   //! The cached answers that have not expired (to save them).
   [[nodiscard]] std::vector<DnsCacheEntry> cacheEntries() const;

@@ -57,32 +57,30 @@ bool due(int64_t expiresAt, int64_t now, bool force)
   return force || expiresAt <= now;
 }
 
-Work findWork(const Store& store, int64_t now, bool force)
+Work findWork(const Store& store, int64_t now, const EnrichOptions& options)
 {
   Work work;
+  const bool force = options.force;
   StoreSnapshot snapshot(store);
   std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsSeen;
   std::unordered_set<std::array<uint8_t, 16>, IpKeyHash> ipsDue;
-  store.forEachSource([&](const Store::Source& source) {
-    if (!source.ip) {
-      return;
-    }
+  auto visit = [&](const std::string& sourceDomain, const IpAddress& ip) {
     ++work.sources;
-    const auto& bytes = source.ip->bytes;
+    const auto& bytes = ip.bytes;
     if (ipsSeen.insert(bytes).second) {
       auto known = snapshot.ipEnrichment(bytes);
       if (!known || due(known->expiresAt, now, force)) {
-        work.ips.push_back(*source.ip);
+        work.ips.push_back(ip);
         ipsDue.insert(bytes);
       }
     }
     // A policy domain comes from a report: one that is no DNS name (too long for a name, or
     // for the store's keys) gets no SPF or DMARC look-up, and cannot stop the pass.
-    if (!isDomainName(source.domain, 1)) {
+    if (!isDomainName(sourceDomain, 1)) {
       ++work.badDomains;
       return;
     }
-    auto [domain, firstSeen] = work.domains.insert(source.domain);
+    auto [domain, firstSeen] = work.domains.insert(sourceDomain);
     auto spf = snapshot.spfAuthorization(*domain, bytes);
     if (!spf || due(spf->expiresAt, now, force)) {
       work.spfDue[bytes].push_back(&*domain);
@@ -93,7 +91,23 @@ Work findWork(const Store& store, int64_t now, bool force)
         work.policies.push_back(*domain);
       }
     }
-  });
+  };
+  // Step: the given sources only (each once), or every source of the store.
+  if (options.only) {
+    std::set<std::pair<std::string_view, std::array<uint8_t, 16>>> seen;
+    for (const auto& target : *options.only) {
+      if (seen.emplace(target.domain, target.ip.bytes).second) {
+        visit(target.domain, target.ip);
+      }
+    }
+  }
+  else {
+    store.forEachSource([&](const Store::Source& source) {
+      if (source.ip) {
+        visit(source.domain, *source.ip);
+      }
+    });
+  }
   // IPs whose PTR is current but whose SPF is due are still visited (for SPF only).
   for (const auto& [bytes, domains] : work.spfDue) {
     if (!ipsDue.contains(bytes)) {
@@ -136,6 +150,19 @@ public:
   {
     const auto start = std::chrono::steady_clock::now();
     const int64_t now = d_resolver.now();
+    // The resolver gives up its questions when a stop is asked (their callbacks never run).
+    d_resolver.setStop(d_options.stop);
+    struct ClearStop
+    {
+      Resolver& resolver;
+      ~ClearStop() { resolver.setStop(nullptr); }
+    } clearStop{d_resolver};
+    auto finish = [&] {
+      d_summary.stopped = stopped();
+      d_summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return d_summary;
+    };
+
     // Step: the resolver starts from the store's DNS cache.
     std::vector<DnsCacheEntry> cached;
     for (const auto& record : d_store.dnsCache(now)) {
@@ -143,7 +170,7 @@ public:
     }
     d_resolver.preload(cached);
 
-    Work work = findWork(d_store, now, d_options.force);
+    Work work = findWork(d_store, now, d_options);
     d_summary.sources = work.sources;
     if (work.badDomains != 0) {
       logWarning("policy domains that are no DNS name skipped for SPF and DMARC",
@@ -162,11 +189,19 @@ public:
     d_summary.policiesChecked = batch.policies.size();
 
     // Step: the IPs, a batch at a time: PTR checks in flight together, then SPF, then one write.
-    for (size_t first = 0; first < work.ips.size(); first += d_options.batchSize) {
+    // Stopped: the batch in hand is dropped (its answers are incomplete: cancelled questions
+    // are no Unknown to keep), and the next pass does it again.
+    for (size_t first = 0; first < work.ips.size() && !stopped(); first += d_options.batchSize) {
       const size_t last = std::min(work.ips.size(), first + d_options.batchSize);
       enrichIps(std::span(work.ips).subspan(first, last - first), work, now, batch);
+      if (stopped()) {
+        break;
+      }
       d_store.putEnrichment(batch);
       batch = Store::EnrichmentBatch{};
+    }
+    if (stopped()) {
+      return finish();
     }
 
     // Step: the resolver's cache back to the store, expired entries out.
@@ -175,8 +210,7 @@ public:
     }
     d_store.putEnrichment(batch);
     d_store.pruneDnsCache(now);
-    d_summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return d_summary;
+    return finish();
   }
 
 private:
@@ -226,8 +260,11 @@ private:
         unknownIps.insert(ip.bytes);
       }
     }
-    // SPF per (domain, IP) due.
+    // SPF per (domain, IP) due (one question at a time: a stop is looked at per IP).
     for (const auto& ip : ips) {
+      if (stopped()) {
+        return;
+      }
       auto found = work.spfDue.find(ip.bytes);
       if (found == work.spfDue.end()) {
         d_summary.enriched += 1;
@@ -283,6 +320,8 @@ private:
       logWarning("geoip lookup failed", {{"ip", ip.toString()}, {"error", printable(e.what())}});
     }
   }
+
+  [[nodiscard]] bool stopped() const { return d_options.stop != nullptr && d_options.stop->load(); }
 
   Store& d_store;
   Resolver& d_resolver;

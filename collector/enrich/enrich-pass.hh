@@ -20,6 +20,10 @@
  * maxRecheck]; SPF and DMARC results for spfRecheck / the record's TTL; an
  * Unknown anything is tried again after unknownRetry.
  *
+ * A stop (EnrichOptions::stop) ends a pass within about 100 ms: what was
+ * written stays (each batch is whole), the batch in hand and the DNS cache
+ * save are skipped; the next pass finds that work due again.
+ *
  * Users: collector/daemon (dmarcwatchd), the enrich tests.  Thread-safety: a
  * pass uses its Resolver and Store from the calling thread only.  Errors: DNS
  * trouble is never an error (Unknown results); StoreError propagates (the
@@ -32,13 +36,22 @@
 #include "collector/dns/resolver.hh"
 #include "collector/store/store.hh"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace dmarcwatch::collector
 {
+
+//! A source to enrich: a policy domain and an IP seen sending as it.
+struct EnrichTarget
+{
+  std::string domain;
+  IpAddress ip;
+};
 
 struct EnrichOptions
 {
@@ -52,6 +65,12 @@ struct EnrichOptions
   int64_t spfRecheck = 86400;     //!< seconds an SPF result is kept
   int64_t unknownRetry = 600;     //!< seconds before an Unknown result is tried again
   bool force = false;             //!< check every source, expired or not
+  //! Set: only these sources (the new ones of a daemon pass), due ones as usual (or all with
+  //! force), instead of every source of the store.
+  std::optional<std::vector<EnrichTarget>> only;
+  //! Set to true by another thread (or a signal handler) to end the pass early: questions in
+  //! flight are cancelled within about 100 ms, and the batch being resolved is not written.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct EnrichSummary
@@ -65,13 +84,15 @@ struct EnrichSummary
   uint64_t policiesChecked = 0; //!< live DMARC records fetched
   uint64_t enriched = 0;        //!< sources with anything new written
   uint64_t unknown = 0;         //!< sources with a PTR or SPF result of unknown
+  bool stopped = false;         //!< EnrichOptions::stop ended the pass early
   double seconds = 0;
   //! Sources enriched per second of the pass.
   [[nodiscard]] double rate() const { return seconds > 0 ? static_cast<double>(enriched) / seconds : 0; }
 };
 
 /*!
- * \brief Run one pass (file comment).  Blocks for the DNS look-ups and the store's write lock.
+ * \brief Run one pass (file comment).  Blocks for the DNS look-ups and the store's write lock
+ * (until options.stop becomes true, then about 100 ms more at most).
  * \throw StoreError
  */
 EnrichSummary runEnrichmentPass(Store& store, Resolver& resolver, const EnrichOptions& options);

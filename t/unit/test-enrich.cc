@@ -5,7 +5,9 @@
  * reaches), the live DMARC record, the GeoIP hook (and a hook that throws),
  * expiry (nothing due in a second pass, everything again with force or after
  * the expiry), and DNS trouble: a resolver that times out or is offline gives
- * Unknown results retried soon, never an exception.
+ * Unknown results retried soon, never an exception.  A stop ends a pass
+ * waiting on DNS at once and writes nothing half done; a pass over given
+ * sources checks those only.
  */
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
@@ -18,7 +20,10 @@
 #include "t/unit/log-capture.hh"
 #include "t/unit/store-fixture.hh"
 
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 using namespace dmarcwatch::collector;
 using namespace dmarcwatch::test;
@@ -189,6 +194,56 @@ BOOST_FIXTURE_TEST_CASE(dns_trouble_is_unknown, SourcesFixture)
   auto offlineSummary = runEnrichmentPass(offlineStore, offline, options);
   BOOST_CHECK_EQUAL(offlineSummary.unknown, 5U);
   BOOST_CHECK_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+BOOST_FIXTURE_TEST_CASE(stop_ends_a_pass_waiting_on_dns, SourcesFixture)
+{
+  // Every question waits for its 5 s deadline; the stop comes after 300 ms.
+  BlackHole hole;
+  Resolver resolver(fixedClock(testResolverOptions(hole.spec()), now));
+  std::atomic<bool> stop{false};
+  EnrichOptions options = catalogOptions();
+  options.stop = &stop;
+  std::thread stopper([&stop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EnrichSummary summary;
+  BOOST_CHECK_NO_THROW(summary = runEnrichmentPass(store, resolver, options));
+  const auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  BOOST_CHECK(summary.stopped);
+  BOOST_CHECK_LT(took, std::chrono::milliseconds(800));
+  // Nothing half done was written: no PTR, SPF or DMARC result of a cancelled question.
+  BOOST_CHECK(!store.ipEnrichment(testIp("192.0.2.10")));
+  BOOST_CHECK(!store.spfAuthorization("corp.test", testIp("192.0.2.10")));
+  BOOST_CHECK(!store.livePolicy("corp.test"));
+}
+
+BOOST_FIXTURE_TEST_CASE(only_given_sources, SourcesFixture)
+{
+  Resolver offline(fixedClock(testResolverOptions("none"), now));
+  EnrichOptions options = catalogOptions();
+  options.only = std::vector<EnrichTarget>{{"strict.test", testIp("198.51.100.7")},
+                                           {"strict.test", testIp("198.51.100.7")}};
+  const EnrichSummary summary = runEnrichmentPass(store, offline, options);
+  BOOST_CHECK(!summary.stopped);
+  BOOST_CHECK_EQUAL(summary.sources, 1U); // the duplicate counted once
+  BOOST_CHECK_EQUAL(summary.spfChecked, 1U);
+  BOOST_CHECK(store.ipEnrichment(testIp("198.51.100.7")));
+  BOOST_CHECK(store.spfAuthorization("strict.test", testIp("198.51.100.7")));
+  BOOST_CHECK(store.livePolicy("strict.test"));
+  // The other sources were not looked at.
+  BOOST_CHECK(!store.ipEnrichment(testIp("192.0.2.10")));
+  BOOST_CHECK(!store.spfAuthorization("corp.test", testIp("198.51.100.7")));
+  BOOST_CHECK(!store.livePolicy("corp.test"));
+
+  // A full pass afterwards does the rest.
+  options.only.reset();
+  const EnrichSummary rest = runEnrichmentPass(store, offline, options);
+  BOOST_CHECK_EQUAL(rest.sources, 5U);
+  BOOST_CHECK(store.ipEnrichment(testIp("192.0.2.10")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
