@@ -58,15 +58,12 @@ void dropPrivileges(const Identity& id)
   }
 }
 
-void daemonize()
+namespace
 {
-  pid_t pid = fork();
-  if (pid < 0) {
-    throw std::runtime_error(std::string("fork: ") + strerror(errno));
-  }
-  if (pid > 0) {
-    _exit(0);
-  }
+
+//! The child's half of daemonizing: a session of its own in /, stdio on /dev/null.
+void detach()
+{
   setsid();
   if (chdir("/") != 0) {
     throw std::runtime_error(std::string("chdir /: ") + strerror(errno));
@@ -82,6 +79,67 @@ void daemonize()
   }
 }
 
+} // namespace
+
+void daemonize()
+{
+  pid_t pid = fork();
+  if (pid < 0) {
+    throw std::runtime_error(std::string("fork: ") + strerror(errno));
+  }
+  if (pid > 0) {
+    _exit(0);
+  }
+  detach();
+}
+
+int daemonizeReporting()
+{
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC) != 0) {
+    throw std::runtime_error(std::string("pipe: ") + strerror(errno));
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    throw std::runtime_error(std::string("fork: ") + strerror(errno));
+  }
+  if (pid > 0) {
+    // Step: the parent: the child's status byte and message, or EOF when it died first.
+    close(ends[1]);
+    std::string report;
+    char buffer[512];
+    for (;;) {
+      const ssize_t got = read(ends[0], buffer, sizeof buffer);
+      if (got > 0) {
+        report.append(buffer, static_cast<size_t>(got));
+      }
+      else if (got == 0 || errno != EINTR) {
+        break;
+      }
+    }
+    if (report.size() > 1) {
+      (void)!write(STDERR_FILENO, report.data() + 1, report.size() - 1);
+    }
+    _exit(report.empty() ? 1 : static_cast<unsigned char>(report[0]));
+  }
+  close(ends[0]);
+  detach();
+  return ends[1];
+}
+
+void startupDone(int fd, int status, const std::string& message) noexcept
+{
+  if (fd < 0) {
+    return;
+  }
+  std::string report(1, static_cast<char>(status));
+  if (!message.empty()) {
+    report += message + "\n";
+  }
+  (void)!write(fd, report.data(), report.size());
+  close(fd);
+}
+
 void writePidFile(const std::string& path)
 {
   // A pid file naming a live process is another instance's: not overwritten.
@@ -90,7 +148,7 @@ void writePidFile(const std::string& path)
   if (existing >> other && other > 0 && other != getpid() &&
       (kill(static_cast<pid_t>(other), 0) == 0 || errno == EPERM)) {
     throw std::runtime_error("PidFile " + path + " names running process " + std::to_string(other) +
-                             " (another milter?); not overwritten");
+                             " (another instance?); not overwritten");
   }
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {

@@ -41,6 +41,17 @@ void dropPrivileges(const Identity& id);
 //! \throw std::runtime_error
 void daemonize();
 
+/*!
+ * \brief daemonize(), but the parent waits until the child reports how its start-up went
+ * (startupDone) and exits with that status, printing the child's message on stderr: whoever
+ * started the daemon learns of a pid file naming a live process, a store that cannot be
+ * opened, ...  A child that exits without reporting makes the parent exit 1.
+ * \return the descriptor to hand to startupDone (close-on-exec). \throw std::runtime_error
+ */
+int daemonizeReporting();
+//! \brief Report start-up to daemonizeReporting's parent (status 0: running) and close fd. Never throws.
+void startupDone(int fd, int status, const std::string& message = {}) noexcept;
+
 //! \brief Write our pid to path; a file naming a live process is not overwritten. \throw std::runtime_error
 void writePidFile(const std::string& path);
 
