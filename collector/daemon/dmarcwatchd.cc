@@ -1,71 +1,88 @@
 /*
- * dmarcwatchd.cc - main of the companion daemon: enrichment from DNS.
+ * dmarcwatchd.cc - main of the companion daemon: follows the store, enriches
+ * its sources from DNS (the alert rules come with issue 12's alerts pass).
  *
  *   dmarcwatchd [-c FILE] [-f] [--once] [--interval SECONDS] [--help] [--version]
  *
- * Reads the configuration (Database, Resolver, SyslogTarget, ServiceCatalog),
- * loads the service catalog for its spf-include names, and runs enrichment
- * passes (collector/enrich) against the store: once with --once, else every
- * --interval seconds until SIGTERM or SIGINT.  The alerts of the daemon are a
- * later issue.  Never used by the milter; DNS trouble is never fatal.
- * Exit: 0 done, 1 the store or the pass failed, 64 usage, 78 configuration.
+ * Start-up order (each step needs the one before; the milter's, milter/main.cc):
+ *   1. configuration (errors: exit 78), logging (-f: stderr), the catalog's
+ *      spf-include names, GeoIP files; HUP/TERM/INT blocked in every thread
+ *   2. daemonize unless -f or --once (before any thread), DaemonPidFile (one
+ *      naming a live process: exit 1), chowned to UserID so it can be removed
+ *   3. drop privileges to UserID, open the store (created or upgraded), bind
+ *      DIR/dmarcwatchd.sock (a live one: exit 1; unusable: poll, one warning)
+ *   4. the resolver, the loop (daemon-loop.hh) on its own thread; the main
+ *      thread takes the signals (sigtimedwait):
+ *        SIGHUP  -> reload the configuration; a bad file keeps the old one
+ *        SIGTERM/SIGINT -> stop within a second (a pass mid-DNS too), exit 0
+ *
+ * Exit: 0 stopped by a signal, or --once done; 1 start-up failed (pid file,
+ * privileges, store, socket in use) or the --once pass failed; 64 usage;
+ * 78 configuration.  DNS trouble is never fatal; a failed pass is logged.
  */
 #include "config.h"
 
+#include "collector/common/config-keys.hh"
 #include "collector/common/config.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/log.hh"
-#include "collector/dns/resolver.hh"
-#include "collector/enrich/enrich-pass.hh"
+#include "collector/common/process.hh"
+#include "collector/common/resolver-spec.hh"
+#include "collector/daemon/daemon-loop.hh"
+#include "collector/daemon/enrich-step.hh"
 #include "collector/geo/geoip.hh"
 #include "collector/sources/catalog.hh"
-#include "collector/store/store.hh"
 
-#include <atomic>
 #include <charconv>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <sysexits.h>
 #include <thread>
 
+#include <unistd.h>
+
 namespace
 {
 
+using namespace dmarcwatch::collector;
+
 constexpr const char* s_ident = "dmarcwatchd";
+constexpr int s_exitFailure = 1;
+//! How long the log lines queued at exit may take to go out.
+constexpr std::chrono::milliseconds s_logStopTimeout{500};
 const char* const s_usage = R"(Usage: dmarcwatchd [OPTIONS]
 
-Enriches the sources in the dmarcwatch store from DNS: PTR names with forward
-confirmation, SPF authorization by each policy domain's live record (and the
-catalog's SPF include that authorizes the source), and each domain's live DMARC
-record.  Every look-up goes to the configured Resolver (none: offline).
+Follows the dmarcwatch store: a pass runs when a report is stored (the writers
+wake it through DIR/dmarcwatchd.sock), at least every PollInterval, and every
+EnrichInterval a full one.  A pass enriches the sources from DNS: PTR names with
+forward confirmation, SPF authorization by each policy domain's live record (and
+the catalog's SPF include that authorizes the source), and each domain's live
+DMARC record.  Every look-up goes to the configured Resolver (none: offline).
 
 Options:
   -c FILE             configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf)
-  -f, --foreground    log to stderr instead of SyslogTarget
-  --once              run one pass, print its summary and exit
-  --interval SECONDS  seconds between passes (default 3600)
+  -f, --foreground    stay in the foreground, log to stderr instead of SyslogTarget
+  --once              run one full pass, print its summary and exit
+  --interval SECONDS  seconds between full passes (overrides EnrichInterval)
   --help              this text
   --version           the version
 
-Exit status: 0 success, 1 the store or a pass failed, 64 usage, 78 configuration.
+Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT stop.
+Exit status: 0 stopped or --once done, 1 start-up or the --once pass failed,
+64 usage, 78 configuration.
 )";
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void onStopSignal(int /*signal*/)
-{
-  g_stop = true;
-}
 
 struct Options
 {
-  std::string configPath = dmarcwatch::collector::defaultConfigPath();
+  std::string configPath = defaultConfigPath();
   bool foreground = false;
   bool once = false;
-  unsigned interval = 3600;
+  std::optional<std::chrono::seconds> interval;
 };
 
 //! \brief Parse the command line. \return the exit status to leave with, or -1 to run
@@ -90,14 +107,19 @@ int parseArgs(int argc, char** argv, Options& options)
     else if ((arg == "-c" || arg == "--interval") && i + 1 < argc) {
       const std::string value = argv[++i];
       if (arg == "-c") {
-        options.configPath = value;
+        // Absolute now: the daemon runs in / (chdir), and SIGHUP reads the file again.
+        std::error_code ec;
+        const auto absolute = std::filesystem::absolute(value, ec);
+        options.configPath = ec ? value : absolute.string();
         continue;
       }
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), options.interval);
-      if (ec != std::errc() || end != value.data() + value.size() || options.interval == 0) {
+      unsigned seconds = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (ec != std::errc() || end != value.data() + value.size() || seconds == 0) {
         std::cerr << s_ident << ": --interval wants a positive number of seconds\n";
         return EX_USAGE;
       }
+      options.interval = std::chrono::seconds(seconds);
     }
     else {
       std::cerr << s_ident << ": unknown option '" << arg << "' (see --help)\n";
@@ -107,103 +129,217 @@ int parseArgs(int argc, char** argv, Options& options)
   return -1;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+//! The configuration with --interval applied.
+std::shared_ptr<const Config> withInterval(std::shared_ptr<const Config> config, const Options& options)
 {
-  using namespace dmarcwatch::collector;
-  Options options;
-  if (int status = parseArgs(argc, argv, options); status >= 0) {
-    return status;
+  if (!options.interval) {
+    return config;
   }
+  auto copy = std::make_shared<Config>(*config);
+  copy->enrichInterval = *options.interval;
+  return copy;
+}
 
-  // Step 1: configuration, logging, the catalog's spf-include names, the resolver.
-  std::shared_ptr<const Config> config;
+//! \brief The configuration file with --interval applied. \throw ConfigError
+std::shared_ptr<const Config> readConfig(const Options& options)
+{
+  return withInterval(loadConfig(options.configPath), options);
+}
+
+//! Settings that only take effect at start-up: warn when a reload changes them.
+void warnRestartOnly(const Config& old, const Config& now)
+{
+  auto check = [](std::string_view key, bool changed) {
+    if (changed) {
+      logWarning("configuration change needs a restart", {{"key", std::string(key)}});
+    }
+  };
+  check(keys::database, old.database != now.database);
+  check(keys::mapSize, old.mapSize != now.mapSize);
+  check(keys::maxDatabaseSize, old.maxDatabaseSize != now.maxDatabaseSize);
+  check(keys::userId, old.userId != now.userId);
+  check(keys::daemonPidFile, old.daemonPidFile != now.daemonPidFile);
+  check(keys::resolver, old.resolver != now.resolver);
+  check(keys::serviceCatalog, old.serviceCatalog != now.serviceCatalog);
+  check(keys::serviceFile, old.serviceFiles != now.serviceFiles);
+  check(keys::geoIpCountry, old.geoIpCountry != now.geoIpCountry);
+  check(keys::geoIpAsn, old.geoIpAsn != now.geoIpAsn);
+}
+
+void reload(DaemonLoop& loop, const Options& options)
+{
+  const auto old = loop.config();
+  auto fresh = reloadConfig(s_ident, options.configPath, *old, options.foreground);
+  if (!fresh) {
+    return;
+  }
+  fresh = withInterval(fresh, options);
+  warnRestartOnly(*old, *fresh);
+  loop.setConfig(fresh);
+  logInfo("configuration reloaded", {{"file", options.configPath},
+                                     {"poll_interval", std::to_string(fresh->pollInterval.count())},
+                                     {"enrich_interval", std::to_string(fresh->enrichInterval.count())}});
+}
+
+//! \brief The pass options from the catalog and GeoIP files. \throw ConfigError, std::runtime_error
+EnrichOptions enrichOptions(const Config& config)
+{
   EnrichOptions enrich;
-  std::unique_ptr<Resolver> resolver;
-  auto geoIp = std::make_shared<GeoIp>();
-  try {
-    config = loadConfig(options.configPath);
-    setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget, config->syslogFacility);
-    auto catalog = loadCatalog(*config);
-    for (const auto& service : catalog->services()) {
-      for (const auto& rule : service.rules) {
-        if (rule.kind == RuleKind::SpfInclude) {
-          enrich.spfIncludes.push_back(rule.value);
-        }
+  auto catalog = loadCatalog(config);
+  for (const auto& service : catalog->services()) {
+    for (const auto& rule : service.rules) {
+      if (rule.kind == RuleKind::SpfInclude) {
+        enrich.spfIncludes.push_back(rule.value);
       }
     }
-    ResolverOptions resolverOptions;
-    resolverOptions.spec = config->resolver;
-    resolver = std::make_unique<Resolver>(resolverOptions);
-    // GeoIPCountry / GeoIPAsn, when configured: AS and country of each source (a file that
-    // turns out corrupt later throws from the hook, which the pass logs).
-    geoIp->open(*config);
-    if (geoIp->hasCountry() || geoIp->hasAsn()) {
-      enrich.geo = [geoIp](const IpAddress& ip, IpEnrichment& out) {
-        const GeoAnswer answer = geoIp->lookup(ip);
-        out.asn = answer.asn;
-        out.asOrg = answer.asOrg;
-        out.country = answer.country;
-      };
-    }
   }
-  catch (const ConfigError& e) {
-    std::cerr << s_ident << ": " << e.what() << "\n";
-    return EX_CONFIG;
+  // GeoIPCountry / GeoIPAsn, when configured (a file that turns out corrupt later throws from
+  // the hook, which the pass logs).
+  auto geoIp = std::make_shared<GeoIp>();
+  geoIp->open(config);
+  if (geoIp->hasCountry() || geoIp->hasAsn()) {
+    enrich.geo = [geoIp](const IpAddress& ip, IpEnrichment& out) {
+      const GeoAnswer answer = geoIp->lookup(ip);
+      out.asn = answer.asn;
+      out.asOrg = answer.asOrg;
+      out.country = answer.country;
+    };
+  }
+  return enrich;
+}
+
+int run(const Options& options)
+{
+  // Step 1: configuration, logging, what the passes need from files; signals blocked.
+  std::shared_ptr<const Config> config;
+  EnrichOptions enrich;
+  try {
+    config = readConfig(options);
+    setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget,
+                 config->syslogFacility);
+    (void)ResolverSpec::parse(config->resolver);
+    enrich = enrichOptions(*config);
   }
   catch (const std::exception& e) {
     std::cerr << s_ident << ": " << e.what() << "\n";
     return EX_CONFIG;
   }
-  struct sigaction stop{};
-  stop.sa_handler = onStopSignal;
-  sigaction(SIGTERM, &stop, nullptr);
-  sigaction(SIGINT, &stop, nullptr);
+  // Blocked before the pid file names us and before any thread (libunbound's, the loop's).
+  const sigset_t signals = blockControlSignals();
 
-  // Step 2: passes.  The store is opened for each pass and closed after it.
-  logInfo("started", {{"resolver", config->resolver}, {"database", config->database},
-                      {"spf_includes", std::to_string(enrich.spfIncludes.size())}});
-  int status = 0;
-  while (!g_stop) {
-    try {
-      Store::Options storeOptions;
-      storeOptions.mapSize = config->mapSize;
-      storeOptions.maxMapSize = config->maxDatabaseSize;
-      Store store(config->database, storeOptions);
-      const EnrichSummary summary = runEnrichmentPass(store, *resolver, enrich);
-      char rate[32];
-      std::snprintf(rate, sizeof rate, "%.1f", summary.rate());
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%.3f", summary.seconds);
-      logInfo("enrichment pass", {{"sources", std::to_string(summary.sources)},
-                                  {"enriched", std::to_string(summary.enriched)},
-                                  {"unknown", std::to_string(summary.unknown)},
-                                  {"ptr_confirmed", std::to_string(summary.ptrConfirmed)},
-                                  {"spf_checked", std::to_string(summary.spfChecked)},
-                                  {"policies", std::to_string(summary.policiesChecked)},
-                                  {"seconds", seconds}, {"rate", rate}});
-      if (options.once) {
-        std::cout << "sources " << summary.sources << ", enriched " << summary.enriched << ", unknown "
-                  << summary.unknown << ", PTR confirmed " << summary.ptrConfirmed << ", SPF checked "
-                  << summary.spfChecked << ", DMARC records " << summary.policiesChecked << ", " << seconds
-                  << " s, " << rate << " sources/s\n";
+  // Steps 2 and 3: daemon, pid file, privileges, store, socket, resolver.
+  const bool background = !options.foreground && !options.once;
+  const std::string pidFile = options.once ? std::string() : config->daemonPidFile;
+  std::optional<LogWriterThread> logWriter;
+  std::optional<DaemonLoop> loop;
+  std::optional<EnrichmentStep> step;
+  bool startedPidFile = false;
+  int startupPipe = -1; //!< daemonized: the parent waits on it for the start-up's outcome
+  const size_t spfIncludes = enrich.spfIncludes.size();
+  try {
+    std::optional<Identity> identity;
+    if (!config->userId.empty()) {
+      identity = lookupIdentity(config->userId);
+    }
+    if (background) {
+      startupPipe = daemonizeReporting();
+    }
+    logWriter.emplace();
+    if (!pidFile.empty()) {
+      writePidFile(pidFile);
+      startedPidFile = true;
+      if (identity && chown(pidFile.c_str(), identity->uid, identity->gid) != 0) {
+        throw std::runtime_error(std::string(keys::daemonPidFile) + ": chown " + pidFile + ": " + strerror(errno));
       }
-      status = 0;
     }
-    catch (const std::exception& e) {
-      logError("enrichment pass failed", {{"error", printable(e.what())}});
-      std::cerr << s_ident << ": " << e.what() << "\n";
-      status = 1;
+    if (identity) {
+      dropPrivileges(*identity);
     }
-    if (options.once) {
+    Store::Options storeOptions;
+    storeOptions.mapSize = config->mapSize;
+    storeOptions.maxMapSize = config->maxDatabaseSize;
+    { Store created(config->database, storeOptions); } // created or upgraded now, as the user
+    std::unique_ptr<StoreNotifications> notifications;
+    if (!options.once) {
+      notifications = std::make_unique<StoreNotifications>(config->database);
+      if (!notifications->usable()) {
+        logWarning("no store notifications, polling only",
+                   {{"error", notifications->error()}, {"poll_interval", std::to_string(config->pollInterval.count())}});
+      }
+    }
+    ResolverOptions resolverOptions;
+    resolverOptions.spec = config->resolver;
+    step.emplace(std::make_unique<Resolver>(resolverOptions), std::move(enrich));
+    loop.emplace(config, [&step, &loop](Store& store, bool full) { return step->run(store, full, loop->stopFlag()); },
+                 std::move(notifications));
+  }
+  catch (const std::exception& e) {
+    std::cerr << s_ident << ": " << e.what() << "\n";
+    logError("start-up failed", {{"error", e.what()}});
+    // Our pid file only: one naming another live process stays (writePidFile refused it).
+    if (!pidFile.empty() && startedPidFile) {
+      unlink(pidFile.c_str());
+    }
+    startupDone(startupPipe, s_exitFailure, std::string(s_ident) + ": " + e.what());
+    return s_exitFailure;
+  }
+
+  // --once: one full pass, its summary on stdout.
+  if (options.once) {
+    const auto result = loop->runOnce(true, "once");
+    if (result) {
+      const EnrichSummary& summary = step->lastSummary();
+      char line[320];
+      std::snprintf(line, sizeof line,
+                    "sources %llu, enriched %llu, unknown %llu, PTR confirmed %llu, SPF checked %llu, DMARC records "
+                    "%llu, %.3f s, %.1f sources/s\n",
+                    static_cast<unsigned long long>(summary.sources), static_cast<unsigned long long>(summary.enriched),
+                    static_cast<unsigned long long>(summary.unknown),
+                    static_cast<unsigned long long>(summary.ptrConfirmed),
+                    static_cast<unsigned long long>(summary.spfChecked),
+                    static_cast<unsigned long long>(summary.policiesChecked), summary.seconds, summary.rate());
+      std::cout << line;
+    }
+    logWriter->stop(LogWriterThread::s_stopTimeout);
+    return result ? 0 : s_exitFailure;
+  }
+
+  // Step 4: the loop on its thread (run() never throws), the signals here.
+  std::thread passes([&loop] { loop->run(); });
+  startupDone(startupPipe, 0);
+  logInfo("started", {{"database", config->database}, {"resolver", config->resolver},
+                      {"poll_interval", std::to_string(config->pollInterval.count())},
+                      {"enrich_interval", std::to_string(config->enrichInterval.count())},
+                      {"spf_includes", std::to_string(spfIncludes)}});
+  for (;;) {
+    timespec tick{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGHUP) {
+      reload(*loop, options);
+    }
+    else if (sig == SIGTERM || sig == SIGINT) {
+      logInfo("stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
       break;
     }
-    // Step 3: wait for the next pass, a second at a time so SIGTERM is taken at once.
-    for (unsigned waited = 0; waited < options.interval && !g_stop; ++waited) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
+  }
+  loop->requestStop();
+  passes.join();
+  if (!pidFile.empty()) {
+    unlink(pidFile.c_str());
   }
   logInfo("stopped");
-  return status;
+  // Within the second a stop may take, even when the log target does not answer.
+  logWriter->stop(s_logStopTimeout);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  Options options;
+  if (int status = parseArgs(argc, argv, options); status >= 0) {
+    return status;
+  }
+  return run(options);
 }

@@ -419,6 +419,9 @@ public:
    */
   [[nodiscard]] std::vector<std::string> verify() const;
 
+  //! \brief Reports with a sequence above `after`, in sequence order, at most max of them
+  //! (a consumer's cursor: store.hh "cursors").  One read transaction. \throw StoreError
+  std::vector<StoredReport> reportsAfter(uint64_t after, size_t max) const;
   //! Reports in sequence order, optionally of one policy domain.
   std::vector<StoredReport> listReports(std::string_view domain = {}) const;
   //! The schema this open upgraded the store from (0: none; a new store or already current).

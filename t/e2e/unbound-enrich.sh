@@ -178,7 +178,7 @@ check "... and enriched its source's address" python3 -c 'import json,sys; d=jso
 DPID=$!
 two_passes() { # (the background shell may not have opened daemon.err yet)
   local n
-  n=$(grep -sc 'enrichment pass' "$TMP/daemon.err")
+  n=$(grep -sc 'info: pass trigger=' "$TMP/daemon.err")
   [ "${n:-0}" -ge 2 ]
 }
 if wait_for 10 two_passes; then
