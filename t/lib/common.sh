@@ -43,6 +43,23 @@ print("\n".join(map(str, out)))
 PY
 }
 
+# udp_log_listener PORT FILE: in the background (LOG_LISTENER_PID), a syslog listener on UDP
+# 127.0.0.1:PORT writing every datagram as one line "ARRIVAL_MS TEXT" into FILE (RFC 5424
+# newlines flattened); FILE.ready appears once it listens.
+udp_log_listener() {
+  python3 - "$1" "$2" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2] + ".ready", "w").close()
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        data = s.recv(65536)
+        out.write("%d %s\n" % (time.time() * 1000, data.decode("utf-8", "replace").replace("\n", " ")))
+PY
+  LOG_LISTENER_PID=$!
+}
+
 # wait_tcp PORT [SECONDS]: until something accepts on 127.0.0.1:PORT
 wait_tcp() {
   local port=$1 t=${2:-10} i

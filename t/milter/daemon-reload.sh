@@ -25,17 +25,8 @@ trap 'exit 130' INT TERM
 
 # The log listener: every datagram, one line, into log.txt.
 port=$(free_ports 1)
-python3 - "$port" "$TMP/log.txt" <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-open(sys.argv[2] + ".ready", "w").close()
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        data = s.recv(65536)
-        out.write(data.decode("utf-8", "replace").replace("\n", " ") + "\n")
-PY
-LPID=$!
+udp_log_listener "$port" "$TMP/log.txt"
+LPID=$LOG_LISTENER_PID
 wait_file "$TMP/log.txt.ready" 10 || { echo "Bail out! the log listener did not start"; exit 99; }
 
 mkdir -p "$TMP/conf" "$TMP/db" "$TMP/tmp"
