@@ -30,8 +30,6 @@
 #include "collector/common/resolver-spec.hh"
 #include "collector/daemon/daemon-loop.hh"
 #include "collector/daemon/enrich-step.hh"
-#include "collector/geo/geoip.hh"
-#include "collector/sources/catalog.hh"
 
 #include <charconv>
 #include <csignal>
@@ -181,33 +179,6 @@ void reload(DaemonLoop& loop, const Options& options)
                                      {"enrich_interval", std::to_string(fresh->enrichInterval.count())}});
 }
 
-//! \brief The pass options from the catalog and GeoIP files. \throw ConfigError, std::runtime_error
-EnrichOptions enrichOptions(const Config& config)
-{
-  EnrichOptions enrich;
-  auto catalog = loadCatalog(config);
-  for (const auto& service : catalog->services()) {
-    for (const auto& rule : service.rules) {
-      if (rule.kind == RuleKind::SpfInclude) {
-        enrich.spfIncludes.push_back(rule.value);
-      }
-    }
-  }
-  // GeoIPCountry / GeoIPAsn, when configured (a file that turns out corrupt later throws from
-  // the hook, which the pass logs).
-  auto geoIp = std::make_shared<GeoIp>();
-  geoIp->open(config);
-  if (geoIp->hasCountry() || geoIp->hasAsn()) {
-    enrich.geo = [geoIp](const IpAddress& ip, IpEnrichment& out) {
-      const GeoAnswer answer = geoIp->lookup(ip);
-      out.asn = answer.asn;
-      out.asOrg = answer.asOrg;
-      out.country = answer.country;
-    };
-  }
-  return enrich;
-}
-
 int run(const Options& options)
 {
   // Step 1: configuration, logging, what the passes need from files; signals blocked.
@@ -218,7 +189,7 @@ int run(const Options& options)
     setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget,
                  config->syslogFacility);
     (void)ResolverSpec::parse(config->resolver);
-    enrich = enrichOptions(*config);
+    enrich = daemonEnrichOptions(*config);
   }
   catch (const std::exception& e) {
     std::cerr << s_ident << ": " << e.what() << "\n";
@@ -288,17 +259,7 @@ int run(const Options& options)
   if (options.once) {
     const auto result = loop->runOnce(true, "once");
     if (result) {
-      const EnrichSummary& summary = step->lastSummary();
-      char line[320];
-      std::snprintf(line, sizeof line,
-                    "sources %llu, enriched %llu, unknown %llu, PTR confirmed %llu, SPF checked %llu, DMARC records "
-                    "%llu, %.3f s, %.1f sources/s\n",
-                    static_cast<unsigned long long>(summary.sources), static_cast<unsigned long long>(summary.enriched),
-                    static_cast<unsigned long long>(summary.unknown),
-                    static_cast<unsigned long long>(summary.ptrConfirmed),
-                    static_cast<unsigned long long>(summary.spfChecked),
-                    static_cast<unsigned long long>(summary.policiesChecked), summary.seconds, summary.rate());
-      std::cout << line;
+      std::cout << summaryLine(step->lastSummary()) << "\n";
     }
     logWriter->stop(LogWriterThread::s_stopTimeout);
     return result ? 0 : s_exitFailure;

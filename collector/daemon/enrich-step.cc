@@ -6,6 +6,8 @@
 #include "collector/daemon/enrich-step.hh"
 
 #include "collector/common/text.hh"
+#include "collector/geo/geoip.hh"
+#include "collector/sources/catalog.hh"
 
 #include <cstdio>
 #include <set>
@@ -52,6 +54,32 @@ uint64_t reportsSince(const Store& store, uint64_t after, std::vector<EnrichTarg
 }
 
 } // namespace
+
+EnrichOptions daemonEnrichOptions(const Config& config)
+{
+  EnrichOptions enrich;
+  auto catalog = loadCatalog(config);
+  for (const auto& service : catalog->services()) {
+    for (const auto& rule : service.rules) {
+      if (rule.kind == RuleKind::SpfInclude) {
+        enrich.spfIncludes.push_back(rule.value);
+      }
+    }
+  }
+  // GeoIPCountry / GeoIPAsn, when configured (a file that turns out corrupt later throws from
+  // the hook, which the pass logs).
+  auto geoIp = std::make_shared<GeoIp>();
+  geoIp->open(config);
+  if (geoIp->hasCountry() || geoIp->hasAsn()) {
+    enrich.geo = [geoIp](const IpAddress& ip, IpEnrichment& out) {
+      const GeoAnswer answer = geoIp->lookup(ip);
+      out.asn = answer.asn;
+      out.asOrg = answer.asOrg;
+      out.country = answer.country;
+    };
+  }
+  return enrich;
+}
 
 EnrichmentStep::EnrichmentStep(std::unique_ptr<Resolver> resolver, EnrichOptions options) :
   d_resolver(std::move(resolver)), d_options(std::move(options))

@@ -24,6 +24,13 @@
 namespace dmarcwatch::collector
 {
 
+/*!
+ * \brief The daemon's pass options: the spf-include names of the service catalog
+ * (ServiceCatalog, ServiceFile) and the GeoIP hook (GeoIPCountry, GeoIPAsn).
+ * \throw ConfigError, std::runtime_error (an unreadable catalog or GeoIP file)
+ */
+EnrichOptions daemonEnrichOptions(const Config& config);
+
 class EnrichmentStep
 {
 public:

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -333,6 +334,19 @@ private:
 };
 
 } // namespace
+
+std::string summaryLine(const EnrichSummary& summary)
+{
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "sources %llu, enriched %llu, unknown %llu, PTR confirmed %llu, SPF checked %llu, DMARC records %llu, "
+                "%.3f s, %.1f sources/s",
+                static_cast<unsigned long long>(summary.sources), static_cast<unsigned long long>(summary.enriched),
+                static_cast<unsigned long long>(summary.unknown), static_cast<unsigned long long>(summary.ptrConfirmed),
+                static_cast<unsigned long long>(summary.spfChecked),
+                static_cast<unsigned long long>(summary.policiesChecked), summary.seconds, summary.rate());
+  return line;
+}
 
 EnrichSummary runEnrichmentPass(Store& store, Resolver& resolver, const EnrichOptions& options)
 {

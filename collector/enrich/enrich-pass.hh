@@ -90,6 +90,10 @@ struct EnrichSummary
   [[nodiscard]] double rate() const { return seconds > 0 ? static_cast<double>(enriched) / seconds : 0; }
 };
 
+//! "sources N, enriched N, unknown N, PTR confirmed N, SPF checked N, DMARC records N, S s,
+//! R sources/s": what `dmarcwatchd --once` prints.
+std::string summaryLine(const EnrichSummary& summary);
+
 /*!
  * \brief Run one pass (file comment).  Blocks for the DNS look-ups and the store's write lock
  * (until options.stop becomes true, then about 100 ms more at most).
