@@ -11,13 +11,14 @@
  *      naming a live process: exit 1), chowned to UserID so it can be removed
  *   3. drop privileges to UserID, open the store (created or upgraded), bind
  *      DIR/dmarcwatchd.sock (a live one: exit 1; unusable: poll, one warning)
- *   4. the resolver, the loop (daemon-loop.hh) on its own thread; the main
- *      thread takes the signals (sigtimedwait):
+ *   4. the resolver, the loop (daemon-loop.hh) or the one pass of --once on a
+ *      thread of its own; the main thread takes the signals (sigtimedwait):
  *        SIGHUP  -> reload the configuration; a bad file keeps the old one
  *        SIGTERM/SIGINT -> stop within a second (a pass mid-DNS too), exit 0
+ *                  (--once: exit 1, its pass did not finish)
  *
  * Exit: 0 stopped by a signal, or --once done; 1 start-up failed (pid file,
- * privileges, store, socket in use) or the --once pass failed; 64 usage;
+ * privileges, store, socket in use) or the --once pass failed or was stopped; 64 usage;
  * 78 configuration.  DNS trouble is never fatal; a failed pass is logged.
  */
 #include "config.h"
@@ -31,6 +32,7 @@
 #include "collector/daemon/daemon-loop.hh"
 #include "collector/daemon/enrich-step.hh"
 
+#include <atomic>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -71,8 +73,8 @@ Options:
   --version           the version
 
 Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT stop.
-Exit status: 0 stopped or --once done, 1 start-up or the --once pass failed,
-64 usage, 78 configuration.
+Exit status: 0 stopped or --once done, 1 start-up failed or the --once pass
+failed or was stopped, 64 usage, 78 configuration.
 )";
 
 struct Options
@@ -255,43 +257,55 @@ int run(const Options& options)
     return s_exitFailure;
   }
 
-  // --once: one full pass, its summary on stdout.
-  if (options.once) {
-    const auto result = loop->runOnce(true, "once");
-    if (result) {
-      std::cout << summaryLine(step->lastSummary()) << "\n";
+  // Step 4: the passes on a thread of their own (they never throw), the signals here: the loop
+  // until a stop, or the one pass of --once (which a stop ends early too).
+  std::atomic<bool> done{false};
+  std::optional<PassResult> once;
+  std::thread passes([&] {
+    if (options.once) {
+      once = loop->runOnce(true, "once");
     }
-    logWriter->stop(LogWriterThread::s_stopTimeout);
-    return result ? 0 : s_exitFailure;
-  }
-
-  // Step 4: the loop on its thread (run() never throws), the signals here.
-  std::thread passes([&loop] { loop->run(); });
+    else {
+      loop->run();
+    }
+    done = true;
+  });
   startupDone(startupPipe, 0);
-  logInfo("started", {{"database", config->database}, {"resolver", config->resolver},
-                      {"poll_interval", std::to_string(config->pollInterval.count())},
-                      {"enrich_interval", std::to_string(config->enrichInterval.count())},
-                      {"spf_includes", std::to_string(spfIncludes)}});
-  for (;;) {
-    timespec tick{1, 0};
+  if (!options.once) {
+    logInfo("started", {{"database", config->database}, {"resolver", config->resolver},
+                        {"poll_interval", std::to_string(config->pollInterval.count())},
+                        {"enrich_interval", std::to_string(config->enrichInterval.count())},
+                        {"spf_includes", std::to_string(spfIncludes)}});
+  }
+  while (!done) {
+    timespec tick{0, 100'000'000};
     const int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig == SIGHUP) {
+    if (sig == SIGHUP && !options.once) {
       reload(*loop, options);
     }
     else if (sig == SIGTERM || sig == SIGINT) {
       logInfo("stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
+      loop->requestStop();
       break;
     }
   }
-  loop->requestStop();
   passes.join();
   if (!pidFile.empty()) {
     unlink(pidFile.c_str());
   }
-  logInfo("stopped");
+  int status = 0;
+  if (options.once) {
+    if (once) {
+      std::cout << summaryLine(step->lastSummary()) << "\n";
+    }
+    status = once && !once->stopped ? 0 : s_exitFailure;
+  }
+  else {
+    logInfo("stopped");
+  }
   // Within the second a stop may take, even when the log target does not answer.
   logWriter->stop(s_logStopTimeout);
-  return 0;
+  return status;
 }
 
 } // namespace

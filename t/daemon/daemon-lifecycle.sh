@@ -7,6 +7,7 @@
 # SIGTERM stops it within a second, also in the middle of a pass that waits on DNS (Resolver
 # on a loopback UDP port where nothing answers: 5 s per question), storing nothing half done;
 # the pid file and the socket are gone at exit; a socket left by a killed daemon is taken over;
+# SIGTERM ends --once early too (exit 1);
 # as root, it runs as UserID (skipped otherwise).
 #
 # The daemonized one logs over UDP (RFC 5424) to a listener of this script, which stamps each
@@ -220,6 +221,16 @@ check "... and storing none of its unfinished look-ups" python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if not d["ips"] and not d["spf"] else 1)' "$TMP/slow-enrichment.json"
+"$DMARCWATCHD" -c "$TMP/slow.conf" --once > "$TMP/once.out" 2> "$TMP/once.err" &
+OPID=$!
+PIDS+=("$OPID")
+sleep 1
+check "--once is still waiting on DNS after 1 s" pid_alive "$OPID"
+kill -TERM "$OPID"
+stopped_within 1000 "$OPID" && pass "SIGTERM ends --once in $STOP_MS ms" || fail "SIGTERM ends --once within a second"
+wait "$OPID"
+status=$?
+check "... with status 1: its pass did not finish (got $status)" test "$status" -eq 1
 check "the store verifies" bash -c '"$1" -c "$2" db verify > /dev/null' - "$DMARCWATCH" "$TMP/slow.conf"
 
 # Step 9: UserID (root only): the daemon runs as that user, which removes its pid file at exit.
