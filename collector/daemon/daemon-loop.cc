@@ -102,35 +102,38 @@ std::optional<PassResult> DaemonLoop::runOnce(bool full, std::string_view trigge
 
 void DaemonLoop::run() noexcept
 {
-  // Step: a full pass at start; then the next full one is due EnrichInterval after the last
-  // full pass that ran to its end (a failed or stopped one is tried again at the next poll).
-  auto lastPass = Clock::now();
-  auto nextFull = lastPass;
+  // Step: a full pass at start; then the next one EnrichInterval (as configured now) after the
+  // last full pass that ran to its end.  A failed or stopped one is tried again at the next poll.
+  std::optional<Clock::time_point> lastFull;
+  auto fullRetry = Clock::now();
+  auto lastPass = fullRetry;
   bool notified = false;
-  std::string_view trigger = "start";
+  bool started = false;
   while (!d_stop.load()) {
     try {
       const auto config = this->config();
       const auto now = Clock::now();
+      const auto nextFull = lastFull ? *lastFull + config->enrichInterval : fullRetry;
       const bool full = now >= nextFull;
       if (full || notified || now >= lastPass + config->pollInterval) {
-        if (!full && !notified) {
-          trigger = "poll";
-        }
-        const auto result = runOnce(full, full && trigger != "start" ? "enrich-interval" : trigger);
+        const std::string_view trigger =
+          !started ? "start" : (full ? "enrich-interval" : (notified ? "notified" : "poll"));
+        started = true;
+        const auto result = runOnce(full, trigger);
         lastPass = Clock::now();
         if (full && result && !result->stopped) {
-          nextFull = lastPass + config->enrichInterval;
+          lastFull = now;
         }
         else if (full) {
-          nextFull = lastPass + config->pollInterval;
+          lastFull.reset();
+          fullRetry = lastPass + config->pollInterval;
         }
       }
       // Step: until a notification, the next poll or the next full pass, whichever is first.
-      const auto until = std::min(lastPass + config->pollInterval, nextFull);
-      const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max<Clock::duration>(until - Clock::now(), {}));
-      notified = wait(timeout);
-      trigger = "notified";
+      const auto until =
+        std::min(lastPass + config->pollInterval, lastFull ? *lastFull + config->enrichInterval : fullRetry);
+      const auto left = std::max<Clock::duration>(until - Clock::now(), Clock::duration::zero());
+      notified = wait(std::chrono::ceil<std::chrono::milliseconds>(left));
     }
     catch (const std::exception& e) {
       // Out of memory in the loop itself: log, breathe, go on (nothing may escape the thread).
