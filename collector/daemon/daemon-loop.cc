@@ -60,7 +60,14 @@ void DaemonLoop::requestStop() noexcept
 bool DaemonLoop::wait(std::chrono::milliseconds timeout)
 {
   if (d_notifications) {
-    return d_notifications->wait(timeout);
+    const bool wasUsable = d_notifications->usable();
+    const bool notified = d_notifications->wait(timeout);
+    // The socket was bound again (the store directory was swapped by reindex, or the file
+    // removed): say so when that failed, so the admin knows passes now wait for the poll.
+    if (wasUsable && !d_notifications->usable()) {
+      logWarning("store notifications lost, polling only", {{"error", printable(d_notifications->error())}});
+    }
+    return notified;
   }
   const auto deadline = Clock::now() + timeout;
   while (!d_stop.load() && Clock::now() < deadline) {
