@@ -6,7 +6,8 @@
 # a restart is warned about); a second daemon on the same pid file or store refuses to start;
 # SIGTERM stops it within a second, also in the middle of a pass that waits on DNS (Resolver
 # on a loopback UDP port where nothing answers: 5 s per question), storing nothing half done;
-# the pid file and the socket are gone at exit; a socket left by a killed daemon is taken over;
+# `dmarcwatch reindex` swapping the store directory under it is followed (the socket bound
+# again); the pid file and the socket are gone at exit; a socket left by a killed daemon is taken over;
 # SIGTERM ends --once early too (exit 1);
 # as root, it runs as UserID (skipped otherwise).
 #
@@ -53,7 +54,7 @@ wait_file "$TMP/hole.port" 10 || { echo "Bail out! the silent UDP port did not o
 hole=$(cat "$TMP/hole.port")
 
 # Reports: mails of 5 records each, every record its own source IP.
-python3 "$SRCDIR/t/lib/make-reports.py" "$TMP/reports" --count 6 --records 5 --distinct-ips --prefix lifecycle \
+python3 "$SRCDIR/t/lib/make-reports.py" "$TMP/reports" --count 7 --records 5 --distinct-ips --prefix lifecycle \
   > /dev/null || { echo "Bail out! make-reports.py failed"; exit 99; }
 
 mkdir -p "$TMP/run" "$TMP/db" "$TMP/db2" "$TMP/db3"
@@ -137,6 +138,17 @@ check "the notified pass enriched the report's 5 sources" \
 latency2=$(wake_latency "$TMP/log.txt" "$TMP/reports/report-2.eml")
 check "a second ingest wakes it too ($latency2 ms)" test "${latency2%% *}" -lt 1000 2>/dev/null
 
+# Step 2b: `dmarcwatch reindex` swaps the store directory under the running daemon (between
+# passes it holds no store): its socket moves away with the old directory; the daemon binds
+# it again in the new one within a second or so, and the next ingest wakes it as before.
+before=$(count "pass trigger=notified")
+if "$DMARCWATCH" -c "$TMP/cli.conf" reindex > "$TMP/reindex.out" 2>&1; then pass "reindex runs beside the daemon"
+else fail "reindex runs beside the daemon"; sed 's/^/#   /' "$TMP/reindex.out"; fi
+check "the daemon binds its socket in the new store directory" wait_for 3 test -S "$TMP/db/dmarcwatchd.sock"
+check "... and runs a pass for the swapped store" logged "pass trigger=notified" $((before + 1))
+latency_r=$(wake_latency "$TMP/log.txt" "$TMP/reports/report-3.eml")
+check "after reindex an ingest wakes it too ($latency_r ms)" test "${latency_r%% *}" -lt 1000 2>/dev/null
+
 # Step 3: a second daemon on the same pid file, or on the same store, refuses to start.
 "$DMARCWATCHD" -c "$CONF" > /dev/null 2> "$TMP/second.err"
 status=$?
@@ -156,7 +168,7 @@ echo "NoSuchKey 1" >> "$CONF"
 kill -HUP "$DPID"
 check "SIGHUP with a broken file logs the error" logged "reload failed, keeping the old configuration" 1
 check "... and the daemon runs on" pid_alive "$DPID"
-latency3=$(wake_latency "$TMP/log.txt" "$TMP/reports/report-3.eml")
+latency3=$(wake_latency "$TMP/log.txt" "$TMP/reports/report-7.eml")
 check "... still woken by reports ($latency3 ms)" test "${latency3%% *}" -lt 1000 2>/dev/null
 conf "$CONF" "$TMP/db" PollInterval 30s
 kill -HUP "$DPID"
