@@ -55,7 +55,6 @@ std::vector<uint64_t> Store::commitAlerts(const AlertCommit& commit)
     for (const auto& alert : commit.alerts) {
       AlertLogEntry entry = alert;
       entry.number = next++;
-      entry.emitted = false;
       txn.put(log, fmt::sequenceKey(entry.number), fmt::encodeAlertLogEntry(entry));
       numbers.push_back(entry.number);
     }

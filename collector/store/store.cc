@@ -652,6 +652,22 @@ std::vector<StoredReport> Store::listReports(std::string_view domain) const
   return out;
 }
 
+std::vector<StoredReport> Store::reportsAfter(uint64_t after, size_t limit) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  std::vector<StoredReport> out;
+  MDB_val key{};
+  MDB_val value{};
+  lmdb::Cursor cursor(txn.get(), d_impl->reports);
+  for (bool ok = cursor.seek(fmt::sequenceKey(after + 1), key, value); ok && out.size() < limit;
+       ok = cursor.get(MDB_NEXT, key, value)) {
+    StoredReport report = fmt::decodeStoredReport(lmdb::toView(value));
+    report.sequence = fmt::decodeSequenceKey(lmdb::toView(key));
+    out.push_back(std::move(report));
+  }
+  return out;
+}
+
 std::vector<std::string> Store::listDomains() const
 {
   return StoreSnapshot(*this).listDomains();

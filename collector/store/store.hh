@@ -391,7 +391,8 @@ public:
   //! What one pass of the daemon decided, written in one transaction (all or nothing).
   struct AlertCommit
   {
-    std::vector<AlertLogEntry> alerts; //!< recorded unsent; numbers are given here
+    std::vector<AlertLogEntry> alerts; //!< numbers are given here; emitted as the caller says (a
+                                       //!< burst's alerts are covered by its summary line)
     std::vector<std::pair<std::string, AlertState>> states;
     std::vector<std::pair<std::string, uint64_t>> cursors;
   };
@@ -461,6 +462,8 @@ public:
 
   //! Reports in sequence order, optionally of one policy domain.
   std::vector<StoredReport> listReports(std::string_view domain = {}) const;
+  //! Up to limit reports with a sequence above `after`, in sequence order (a follower's next batch).
+  std::vector<StoredReport> reportsAfter(uint64_t after, size_t limit) const;
   //! The schema this open upgraded the store from (0: none; a new store or already current).
   [[nodiscard]] uint32_t upgradedFrom() const;
   //! Policy domains with at least one report, sorted.

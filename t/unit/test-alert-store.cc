@@ -30,7 +30,6 @@ Store::AlertLogEntry entry(int64_t time, const std::string& domain, const std::s
   e.domain = domain;
   e.key = key;
   e.payload = payload;
-  e.emitted = true; // commitAlerts records every alert unsent, whatever the caller says
   return e;
 }
 
@@ -47,6 +46,8 @@ BOOST_AUTO_TEST_CASE(a_pass_is_recorded_then_sent)
   Store::AlertCommit commit;
   commit.alerts.push_back(entry(s_now - 10, "example.com", "spoofing|example.com", "one"));
   commit.alerts.push_back(entry(s_now, "example.org", "report-gap|example.org|google.com", "two"));
+  commit.alerts.push_back(entry(s_now, "example.org", "new-sender|example.org|x", "covered"));
+  commit.alerts.back().emitted = true; // in a burst's summary: listed, never sent alone
   Store::AlertState state;
   state.firstSeen = s_now - 10;
   state.lastSeen = s_now;
@@ -58,7 +59,7 @@ BOOST_AUTO_TEST_CASE(a_pass_is_recorded_then_sent)
   commit.states.emplace_back("spoofing|example.com", state);
   commit.cursors.emplace_back("dmarcwatchd", 42);
   auto numbers = store.commitAlerts(commit);
-  BOOST_CHECK(numbers == (std::vector<uint64_t>{1, 2}));
+  BOOST_CHECK(numbers == (std::vector<uint64_t>{1, 2, 3}));
   BOOST_CHECK_EQUAL(store.cursor("dmarcwatchd").value_or(0), 42U);
 
   auto got = store.alertState("spoofing|example.com");
@@ -82,16 +83,18 @@ BOOST_AUTO_TEST_CASE(a_pass_is_recorded_then_sent)
   // The next pass numbers on.
   Store::AlertCommit next;
   next.alerts.push_back(entry(s_now + 5, "example.com", "new-sender|example.com|sendgrid", "three"));
-  BOOST_CHECK(store.commitAlerts(next) == (std::vector<uint64_t>{3}));
+  BOOST_CHECK(store.commitAlerts(next) == (std::vector<uint64_t>{4}));
 
   std::vector<std::string> since;
   store.forEachAlert(s_now, [&](const Store::AlertLogEntry& e) {
     since.push_back(e.payload + (e.emitted ? "+" : "-"));
   });
-  BOOST_CHECK(since == (std::vector<std::string>{"two-", "three-"}));
+  BOOST_CHECK(since == (std::vector<std::string>{"two-", "covered+", "three-"}));
   std::vector<std::string> all;
   store.forEachAlert(INT64_MIN, [&](const Store::AlertLogEntry& e) { all.push_back(e.payload); });
-  BOOST_CHECK_EQUAL(all.size(), 3U);
+  BOOST_CHECK_EQUAL(all.size(), 4U);
+  auto after = store.reportsAfter(0, 10);
+  BOOST_CHECK(after.empty());
   BOOST_CHECK(store.verify().empty());
 }
 
