@@ -66,8 +66,6 @@ std::shared_ptr<const collector::Namer> makeNamer(const collector::Config& confi
 std::shared_ptr<const collector::Namer> namerOrUsage(const collector::Config& config, const char* command);
 //! \brief The window of --since (statusWindow), or nullopt after a usage message on stderr.
 std::optional<collector::StatusWindow> windowOrUsage(const char* command, const std::string& since, int64_t now);
-//! \brief What the daemon learnt of a source, read from the store (empty until it learnt anything).
-collector::NetworkLookup networkLookup(const collector::Store& store);
 
 //! Exit status for usage errors (bad options, unknown command).
 constexpr int s_exitUsage = 2;
