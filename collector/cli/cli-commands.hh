@@ -33,6 +33,8 @@ int runSources(const collector::Config& config, const std::vector<std::string>& 
 //! \brief `services`: the services that send as a domain (sources-commands.cc).
 int runServices(const collector::Config& config, const std::vector<std::string>& args);
 int runDb(const collector::Config& config, const std::vector<std::string>& args);
+//! \brief `alerts`: what dmarcwatchd raised, from the store's alert log (alerts-command.cc).
+int runAlerts(const collector::Config& config, const std::vector<std::string>& args);
 //! `dmarcwatch db enrichment [--json]`: dump what dmarcwatchd stored from DNS (enrichment-command.cc).
 int runDbEnrichment(const collector::Config& config, bool json);
 int runReindex(const collector::Config& config, const std::vector<std::string>& args);
