@@ -18,6 +18,7 @@
 #include "collector/dns/live-dmarc.hh"
 #include "collector/dns/ptr-check.hh"
 #include "collector/dns/spf-check.hh"
+#include "collector/dns/spf-record.hh"
 
 #include <algorithm>
 #include <chrono>
@@ -151,14 +152,22 @@ public:
     }
     d_catalogIncludes.insert(d_options.spfIncludes.begin(), d_options.spfIncludes.end());
 
-    // Step: live DMARC records, all in flight at once (few domains).
+    // Step: live DMARC and SPF records, all in flight at once (few domains).  The callbacks
+    // only move their result into a slot made beforehand (nothing there can throw).
     Store::EnrichmentBatch batch;
-    for (const auto& domain : work.policies) {
-      fetchDmarcRecord(d_resolver, domain, [&batch, &domain, now, this](const DmarcRecord& record) {
-        batch.policies.emplace_back(domain, livePolicyOf(record, now));
-      });
+    std::vector<std::pair<DmarcRecord, SpfRecordInfo>> live(work.policies.size());
+    for (size_t i = 0; i < work.policies.size(); ++i) {
+      const std::string& domain = work.policies[i];
+      auto& slot = live[i];
+      fetchDmarcRecord(
+        d_resolver, domain, [&slot](const DmarcRecord& record) { slot.first = record; },
+        d_options.organizationalDomain ? d_options.organizationalDomain(domain) : std::string());
+      fetchSpfRecord(d_resolver, domain, [&slot](const SpfRecordInfo& info) { slot.second = info; });
     }
     d_resolver.run();
+    for (size_t i = 0; i < work.policies.size(); ++i) {
+      batch.policies.emplace_back(work.policies[i], livePolicyOf(live[i].first, live[i].second, now));
+    }
     d_summary.policiesChecked = batch.policies.size();
 
     // Step: the IPs, a batch at a time: PTR checks in flight together, then SPF, then one write.
@@ -180,14 +189,19 @@ public:
   }
 
 private:
-  LivePolicy livePolicyOf(const DmarcRecord& record, int64_t now) const
+  LivePolicy livePolicyOf(const DmarcRecord& record, const SpfRecordInfo& spf, int64_t now) const
   {
     LivePolicy policy;
     policy.checkedAt = now;
+    const bool unknown = record.state == "unknown" || spf.error == "temperror";
     policy.expiresAt =
-      now + (record.state == "unknown" ? d_options.unknownRetry
-                                       : std::clamp<int64_t>(record.ttl, d_options.minRecheck, d_options.maxRecheck));
+      now + (unknown ? d_options.unknownRetry
+                     : std::clamp<int64_t>(std::min(record.ttl, spf.ttl), d_options.minRecheck, d_options.maxRecheck));
     policy.state = record.state;
+    policy.recordDomain = record.domain;
+    policy.spfRecord = spf.record;
+    policy.spfLookups = spf.lookups;
+    policy.spfError = spf.error;
     policy.record = record.record;
     policy.p = record.p;
     policy.sp = record.sp;
