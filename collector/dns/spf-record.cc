@@ -241,18 +241,19 @@ void ask(const std::shared_ptr<Walk>& walk, const std::string& name)
   if (walk->asked.size() >= s_spfMaxNames || !walk->asked.insert(name).second) {
     return;
   }
-  if (std::chrono::steady_clock::now() > walk->deadline) {
-    walk->broken = true;
-    return;
-  }
   ++walk->pending;
   walk->resolver.submit(name, dnstype::txt, [walk, name](const DnsAnswer& answer) {
     // Step: keep the answer and ask for the targets of its one SPF record.  Nothing may
     // leave this callback but done's own exception: a failure here is a temperror.
     try {
       SpfTxt txt = spfTxtOf(answer);
-      if (txt.records.size() == 1) {
-        for (const auto& target : followedTargets(parseTerms(txt.records.front()))) {
+      const std::vector<std::string> targets =
+        txt.records.size() == 1 ? followedTargets(parseTerms(txt.records.front())) : std::vector<std::string>();
+      if (!targets.empty() && std::chrono::steady_clock::now() > walk->deadline) {
+        walk->broken = true; // the budget is spent: no more names
+      }
+      else {
+        for (const auto& target : targets) {
           ask(walk, target);
         }
       }
