@@ -4,7 +4,8 @@
  * Steps: load the DNS cache; list the sources and decide what is due in one
  * read snapshot; PTR checks batch by batch (all of a batch in flight through
  * the resolver at once, bounded by its maxInFlight), each batch written with
- * the live DMARC records due and the SPF results of its IPs; save the cache.
+ * the live DMARC and SPF records due and the SPF results of its IPs; save the
+ * cache.
  * SPF evaluation is synchronous (libspf2 asks one question at a time) but
  * runs mostly from the cache: a domain's record and its includes are fetched
  * once per pass.
@@ -106,6 +107,18 @@ Work findWork(const Store& store, int64_t now, bool force)
   return work;
 }
 
+//! One policy domain's live records while they are fetched: unknown until an answer comes.
+struct LiveSlot
+{
+  LiveSlot()
+  {
+    dmarc.state = "unknown"; // short strings: no allocation
+    spf.error = "temperror";
+  }
+  DmarcRecord dmarc;
+  SpfRecordInfo spf;
+};
+
 DnsCacheRecord toRecord(const DnsCacheEntry& entry)
 {
   return DnsCacheRecord{entry.type,         entry.name,        entry.answer.rcode, static_cast<uint8_t>(entry.answer.status),
@@ -153,20 +166,36 @@ public:
     d_catalogIncludes.insert(d_options.spfIncludes.begin(), d_options.spfIncludes.end());
 
     // Step: live DMARC and SPF records, all in flight at once (few domains).  The callbacks
-    // only move their result into a slot made beforehand (nothing there can throw).
+    // copy their result into a slot made beforehand, which says unknown until then; a copy
+    // that fails (bad_alloc) leaves it unknown, and nothing leaves the callback.
     Store::EnrichmentBatch batch;
-    std::vector<std::pair<DmarcRecord, SpfRecordInfo>> live(work.policies.size());
+    std::vector<LiveSlot> live(work.policies.size());
     for (size_t i = 0; i < work.policies.size(); ++i) {
       const std::string& domain = work.policies[i];
-      auto& slot = live[i];
+      LiveSlot& slot = live[i];
       fetchDmarcRecord(
-        d_resolver, domain, [&slot](const DmarcRecord& record) { slot.first = record; },
+        d_resolver, domain,
+        [&slot](const DmarcRecord& record) noexcept {
+          try {
+            slot.dmarc = record;
+          }
+          catch (...) {
+            slot.dmarc = LiveSlot{}.dmarc;
+          }
+        },
         d_options.organizationalDomain ? d_options.organizationalDomain(domain) : std::string());
-      fetchSpfRecord(d_resolver, domain, [&slot](const SpfRecordInfo& info) { slot.second = info; });
+      fetchSpfRecord(d_resolver, domain, [&slot](const SpfRecordInfo& info) noexcept {
+        try {
+          slot.spf = info;
+        }
+        catch (...) {
+          slot.spf = LiveSlot{}.spf;
+        }
+      });
     }
     d_resolver.run();
     for (size_t i = 0; i < work.policies.size(); ++i) {
-      batch.policies.emplace_back(work.policies[i], livePolicyOf(live[i].first, live[i].second, now));
+      batch.policies.emplace_back(work.policies[i], livePolicyOf(live[i].dmarc, live[i].spf, now));
     }
     d_summary.policiesChecked = batch.policies.size();
 
