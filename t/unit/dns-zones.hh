@@ -14,6 +14,8 @@
  *   redirect is void); macro.test include: and exists: with macros (2, not followed);
  *   badinclude.test includes nospf.test (no SPF record there); multi.test two v=spf1 records
  *   sub.corp.test      no record of its own: the DMARC record is corp.test's
+ *   two.corp.test      two DMARC records (none: no fallback then)
+ *   long.test          DMARC and SPF records of about 3000 bytes (kept capped)
  *   192.0.2.10  PTR o1.ptr1234.esp.test  -> A 192.0.2.10     (confirmed)
  *   198.51.100.7 PTR mail.spoof.test     -> A 203.0.113.99   (unconfirmed)
  *   192.0.2.99  no PTR                                         (none)
@@ -37,7 +39,7 @@ inline std::vector<std::string> testZoneNames()
 {
   return {"corp.test.", "esp.test.", "strict.test.", "redirect.test.", "loop1.test.", "loop2.test.",
           "many.test.", "amech.test.", "deep.test.", "redir2.test.", "redirall.test.", "macro.test.",
-          "badinclude.test.", "multi.test.", "qualified.test.", "neutral.test.", "nospf.test.", "spoof.test.", "missing.test.",
+          "badinclude.test.", "multi.test.", "long.test.", "qualified.test.", "neutral.test.", "nospf.test.", "spoof.test.", "missing.test.",
           "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa."};
 }
 
@@ -81,6 +83,17 @@ inline std::vector<std::string> testZoneData()
     data.push_back("local-data: 'a" + std::to_string(i) + ".many.test. 300 IN TXT \"v=spf1 -all\"'");
   }
   data.push_back("local-data: 'many.test. 300 IN TXT \"" + many + " -all\"'");
+  data.emplace_back(R"(local-data: '_dmarc.two.corp.test. 300 IN TXT "v=DMARC1; p=none"')");
+  data.emplace_back(R"(local-data: '_dmarc.two.corp.test. 300 IN TXT "v=DMARC1; p=reject"')");
+  // Twelve character-strings of 250 bytes after the first: 3000 bytes and more.
+  std::string dmarcLong = "\"v=DMARC1; p=none; rua=mailto:a@long.test\"";
+  std::string spfLong = "\"v=spf1 a\"";
+  for (int i = 0; i < 12; ++i) {
+    dmarcLong += " \"" + std::string(250, 'x') + "\"";
+    spfLong += " \" " + std::string(249, 'y') + "\"";
+  }
+  data.push_back("local-data: '_dmarc.long.test. 300 IN TXT " + dmarcLong + "'");
+  data.push_back("local-data: 'long.test. 300 IN TXT " + spfLong + "'");
   return data;
 }
 

@@ -84,8 +84,9 @@ struct LiveRecordsFixture
   LiveRecordsFixture()
   {
     int n = 0;
-    for (const char* domain : {"corp.test", "sub.corp.test", "missing.test", "deep.test", "redir2.test", "redirall.test",
-                               "loop1.test", "multi.test", "nospf.test", "macro.test", "badinclude.test", "many.test"}) {
+    for (const char* domain : {"corp.test", "sub.corp.test", "two.corp.test", "missing.test", "deep.test", "redir2.test",
+                               "redirall.test", "loop1.test", "multi.test", "nospf.test", "macro.test", "badinclude.test",
+                               "many.test", "long.test"}) {
       storeReport(store, "live-" + std::to_string(++n), domain, s_today - 1, {makeRecord(testIp("192.0.2.10"), 1, true)});
     }
   }
@@ -111,7 +112,7 @@ BOOST_FIXTURE_TEST_CASE(live_spf_counts_and_dmarc_records, LiveRecordsFixture)
   REQUIRE_DNS_SERVER();
   Resolver resolver(fixedClock(testResolverOptions(dnsServer()->spec()), now));
   const EnrichSummary summary = runEnrichmentPass(store, resolver, withPsl());
-  BOOST_CHECK_EQUAL(summary.policiesChecked, 12U);
+  BOOST_CHECK_EQUAL(summary.policiesChecked, 14U);
 
   // The DMARC record as published, and whose it is.
   auto corp = store.livePolicy("corp.test");
@@ -129,6 +130,19 @@ BOOST_FIXTURE_TEST_CASE(live_spf_counts_and_dmarc_records, LiveRecordsFixture)
   BOOST_CHECK_EQUAL(sub->p, "reject");
   BOOST_CHECK_EQUAL(sub->spfRecord, "");
   BOOST_CHECK_EQUAL(spfOf("sub.corp.test"), "?/none");
+  // Two records at the subdomain end the discovery there: none, no fallback.
+  auto two = store.livePolicy("two.corp.test");
+  BOOST_REQUIRE(two);
+  BOOST_CHECK_EQUAL(two->state, "none");
+  BOOST_CHECK_EQUAL(two->recordDomain, "");
+  // Records longer than the cap are kept capped.
+  auto longer = store.livePolicy("long.test");
+  BOOST_REQUIRE(longer);
+  BOOST_CHECK_EQUAL(longer->record.size(), s_maxRecordText);
+  BOOST_CHECK(longer->record.starts_with("v=DMARC1; p=none; rua=mailto:a@long.test" + std::string(10, 'x')));
+  BOOST_CHECK_EQUAL(longer->spfRecord.size(), s_maxRecordText);
+  BOOST_CHECK(longer->spfRecord.starts_with("v=spf1 a " + std::string(10, 'y')));
+  BOOST_CHECK_EQUAL(spfOf("long.test"), "1/");
   // An organizational domain without a record has none, from nowhere.
   auto missing = store.livePolicy("missing.test");
   BOOST_REQUIRE(missing);
