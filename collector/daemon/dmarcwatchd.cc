@@ -4,7 +4,8 @@
  *   dmarcwatchd [-c FILE] [-f] [--once] [--interval SECONDS] [--help] [--version]
  *
  * Reads the configuration (Database, Resolver, SyslogTarget, ServiceCatalog),
- * loads the service catalog for its spf-include names, and runs enrichment
+ * loads the service catalog for its spf-include names and the public suffix
+ * list (organizational domains of the live DMARC records), and runs enrichment
  * passes (collector/enrich) against the store: once with --once, else every
  * --interval seconds until SIGTERM or SIGINT.  The alerts of the daemon are a
  * later issue.  Never used by the milter; DNS trouble is never fatal.
@@ -18,6 +19,7 @@
 #include "collector/dns/resolver.hh"
 #include "collector/enrich/enrich-pass.hh"
 #include "collector/geo/geoip.hh"
+#include "collector/judge/public-suffix.hh"
 #include "collector/sources/catalog.hh"
 #include "collector/store/store.hh"
 
@@ -133,6 +135,10 @@ int main(int argc, char** argv)
         }
       }
     }
+    // The organizational domains of the live DMARC records' fallback (read now: a missing
+    // list is a broken installation, said at start).
+    const PublicSuffixList& psl = PublicSuffixList::system();
+    enrich.organizationalDomain = [&psl](std::string_view domain) { return psl.organizationalDomain(domain); };
     ResolverOptions resolverOptions;
     resolverOptions.spec = config->resolver;
     resolver = std::make_unique<Resolver>(resolverOptions);

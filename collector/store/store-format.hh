@@ -60,6 +60,9 @@
  *   livepolicy lower-case domain                   -> [01][zigzag checked at][zigzag expires at]
  *                                                     [str state][str record][str p][str sp][str np]
  *                                                     [str t][u8 has pct]([vN pct])[vN n + str rua]
+ *                                                     then, added later (absent in older values:
+ *                                                     unknown): [str record domain][str SPF record]
+ *                                                     [u8 has look-ups]([vN SPF look-ups])[str SPF error]
  *   dnscache  u16 BE qtype + lower-case name       -> [01][zigzag expires at][zigzag rcode]
  *                                                     [u8 status: 0 answer 1 nodata 2 nxdomain]
  *                                                     [vN TTL][vN n + str wire-format rdata]

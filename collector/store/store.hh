@@ -30,7 +30,7 @@
  * means not enriched), written by dmarcwatchd:
  *   ipinfo     16-byte IP -> PTR state and name (forward-confirmed), ASN, AS org, country
  *   spfauth    domain, 16-byte IP -> SPF result of the domain's live record, authorizing include
- *   livepolicy domain -> the live DMARC record (p, sp, np, pct, t, rua)
+ *   livepolicy domain -> the live DMARC record (p, sp, np, pct, t, rua) and SPF record (look-ups, error)
  *   dnscache   qtype, name -> rcode, records, expiry (the daemon's resolver cache)
  *
  * Invariant: facts and days are exactly the sum of the counted rows (CountedRows) of
