@@ -351,31 +351,60 @@ void reportGap(const DomainPicture& picture, const RuleContext& context, std::ve
 
 // --- dns-change -------------------------------------------------------------------------
 
+//! One live record compared with what the last full pass saw: a change is told, a first sight remembered.
+void recordChange(const DomainPicture& picture, const RuleContext& context, const char* which, const std::string& now,
+                  bool gone, std::vector<Finding>& out)
+{
+  const std::string stateKey = "dns|" + picture.domain + "|" + which;
+  auto before = context.state(stateKey);
+  if (before && before->note == now) {
+    return;
+  }
+  Finding remember;
+  remember.key = stateKey;
+  remember.note = now;
+  remember.silent = true;
+  out.push_back(std::move(remember));
+  if (!before || before->note.empty()) {
+    return;
+  }
+  const std::string name = std::string(which) == "dmarc" ? "DMARC" : "SPF";
+  Finding f = finding("dns-change", picture, std::string(which) + "|" + std::to_string(context.now),
+                      gone ? AlertSeverity::Warning : AlertSeverity::Notice);
+  f.subject = name + " record";
+  f.message = "the " + name + " record of " + picture.domain + (gone ? " is gone" : " changed") + ": was \"" +
+              before->note + "\", now \"" + now + "\"";
+  f.fields = {{"record", which}, {"old", before->note}, {"new", now}};
+  f.value = 1;
+  out.push_back(std::move(f));
+}
+
 void dnsChange(const DomainPicture& picture, const RuleContext& context, std::vector<Finding>& out)
 {
-  if (!picture.live || picture.live->state == "unknown") {
-    return; // not looked up, or DNS did not answer: nothing to compare
+  if (!picture.live) {
+    return; // the daemon has not looked the domain up
   }
   const LivePolicy& live = *picture.live;
-  const std::string dmarc = live.state == "found" ? live.record : "(none)";
-  const std::string now = "dmarc=" + dmarc;
-  const std::string stateKey = "dns|" + picture.domain;
-  auto before = context.state(stateKey);
-  if (!before || before->note != now) {
-    Finding remember;
-    remember.key = stateKey;
-    remember.note = now;
-    remember.silent = true;
-    out.push_back(std::move(remember));
+  if (live.state == "found" || live.state == "none") { // unknown: DNS did not answer, nothing to compare
+    const bool found = live.state == "found";
+    recordChange(picture, context, "dmarc", found ? live.record : "(none)", !found, out);
   }
-  if (before && !before->note.empty() && before->note != now) {
-    const std::string was = before->note.substr(before->note.find('=') + 1);
-    const bool gone = live.state != "found";
-    Finding f = finding("dns-change", picture, "dmarc|" + std::to_string(context.now), gone ? AlertSeverity::Warning : AlertSeverity::Notice);
-    f.subject = "DMARC record";
-    f.message = "the DMARC record of " + picture.domain + (gone ? " is gone" : " changed") + ": was \"" + was +
-                "\", now \"" + dmarc + "\"";
-    f.fields = {{"record", "dmarc"}, {"old", was}, {"new", dmarc}, {"policy", live.p}};
+  if (live.spfError == "unknown" || live.spfError == "temperror") {
+    return;
+  }
+  const bool spfFound = !live.spfRecord.empty();
+  recordChange(picture, context, "spf", spfFound ? live.spfRecord : "(" + live.spfError + ")", !spfFound, out);
+  // A record that no receiver can evaluate fails SPF for every source it lists.
+  if (live.spfError == "too many look-ups" || live.spfError == "loop" || live.spfError == "multiple SPF records" ||
+      live.spfError == "include without SPF record") {
+    const std::string lookups = live.spfLookups ? std::to_string(*live.spfLookups) : "";
+    Finding f = finding("dns-change", picture, "spf-error", AlertSeverity::Warning);
+    f.subject = "SPF record";
+    f.message = "the SPF record of " + picture.domain + " is broken (" + live.spfError +
+                (lookups.empty() ? "" : ", " + lookups + " DNS look-ups, at most " + std::to_string(s_spfLookupLimit) +
+                                            " allowed") +
+                "): receivers give permerror, so SPF fails for every sender; flatten or drop includes";
+    f.fields = {{"record", "spf"}, {"error", live.spfError}, {"lookups", lookups}, {"new", live.spfRecord}};
     f.value = 1;
     out.push_back(std::move(f));
   }

@@ -12,14 +12,14 @@
  *   enforcement-blocker a legitimate service fails: quarantine/reject would stop its mail
  *   pass-rate-change    a service moves between the bands >= 95 %, 51-94 %, <= 50 %
  *   report-gap          a reporter that sent daily reports went silent
- *   dns-change          the live DMARC or SPF record changed, or SPF needs > 10 look-ups
+ *   dns-change          the live DMARC or SPF record changed or went, or SPF is broken (> 10 look-ups, a loop, ...)
  *   enforcement-ready   every authorized service >= ReadyPassRate % for ReadyDays
  *
  * State keys the rules read and write (alert states in the store):
  *   domain|D            when the daemon first judged D (new-sender's grace)
  *   seen|D|SERVICE      a service already seen sending as D
  *   band|D|SERVICE      the band a service was last in
- *   dns|D               the live records last seen
+ *   dns|D|dmarc, dns|D|spf  the live records last seen
  * and each finding's own key RULE|D|SUBJECT.
  *
  * Thread-safety: pure.  Errors: none thrown.

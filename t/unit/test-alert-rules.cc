@@ -368,6 +368,38 @@ BOOST_AUTO_TEST_CASE(dns_change_when_the_live_record_changes)
   told = rig.sentOf("dns-change");
   BOOST_REQUIRE_EQUAL(told.size(), 2U);
   BOOST_CHECK(told[1].severity == AlertSeverity::Warning);
+  BOOST_CHECK_EQUAL(told[1].field("new"), "(none)");
+  // SPF: first seen, then changed, then over the look-up limit.
+  live.spfRecord = "v=spf1 include:_spf.google.com ~all";
+  live.spfLookups = 4;
+  live.spfError = "";
+  rig.store->putLivePolicy("example.com", live);
+  rig.pass(true);
+  BOOST_CHECK_EQUAL(rig.sentOf("dns-change").size(), 2U);
+  live.spfRecord = "v=spf1 include:_spf.google.com include:sendgrid.net ~all";
+  rig.store->putLivePolicy("example.com", live);
+  rig.pass(true);
+  told = rig.sentOf("dns-change");
+  BOOST_REQUIRE_EQUAL(told.size(), 3U);
+  BOOST_CHECK_EQUAL(told[2].field("record"), "spf");
+  BOOST_CHECK_EQUAL(told[2].field("old"), "v=spf1 include:_spf.google.com ~all");
+  live.spfLookups = 12;
+  live.spfError = "too many look-ups";
+  rig.store->putLivePolicy("example.com", live);
+  rig.pass(true);
+  told = rig.sentOf("dns-change");
+  BOOST_REQUIRE_EQUAL(told.size(), 4U);
+  BOOST_CHECK_EQUAL(told[3].field("error"), "too many look-ups");
+  BOOST_CHECK_EQUAL(told[3].field("lookups"), "12");
+  BOOST_CHECK(told[3].severity == AlertSeverity::Warning);
+  rig.pass(true); // still broken: within AlertRepeat, not told again
+  BOOST_CHECK_EQUAL(rig.sentOf("dns-change").size(), 4U);
+  // DNS that did not answer changes nothing.
+  live.spfError = "temperror";
+  live.spfRecord.clear();
+  rig.store->putLivePolicy("example.com", live);
+  rig.pass(true);
+  BOOST_CHECK_EQUAL(rig.sentOf("dns-change").size(), 4U);
 }
 
 BOOST_AUTO_TEST_CASE(enforcement_ready_after_enough_good_days)
