@@ -33,6 +33,8 @@ int runSources(const collector::Config& config, const std::vector<std::string>& 
 //! \brief `services`: the services that send as a domain (sources-commands.cc).
 int runServices(const collector::Config& config, const std::vector<std::string>& args);
 int runDb(const collector::Config& config, const std::vector<std::string>& args);
+//! \brief `alerts`: what dmarcwatchd raised, from the store's alert log (alerts-command.cc).
+int runAlerts(const collector::Config& config, const std::vector<std::string>& args);
 //! `dmarcwatch db enrichment [--json]`: dump what dmarcwatchd stored from DNS (enrichment-command.cc).
 int runDbEnrichment(const collector::Config& config, bool json);
 int runReindex(const collector::Config& config, const std::vector<std::string>& args);
@@ -66,8 +68,6 @@ std::shared_ptr<const collector::Namer> makeNamer(const collector::Config& confi
 std::shared_ptr<const collector::Namer> namerOrUsage(const collector::Config& config, const char* command);
 //! \brief The window of --since (statusWindow), or nullopt after a usage message on stderr.
 std::optional<collector::StatusWindow> windowOrUsage(const char* command, const std::string& since, int64_t now);
-//! \brief What the daemon learnt of a source, read from the store (empty until it learnt anything).
-collector::NetworkLookup networkLookup(const collector::Store& store);
 
 //! Exit status for usage errors (bad options, unknown command).
 constexpr int s_exitUsage = 2;

@@ -74,6 +74,9 @@ Commands:
           [--limit N] [--json]
                               every source address: service, class,
                               evidence, what passed and why it fails.
+  alerts [DOMAIN] [--since ...] [--pending] [--json]
+                              the alerts dmarcwatchd raised (and sent to
+                              syslog), oldest first; --pending: not sent yet.
 
 Options:
   -c, --config FILE   configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf,
@@ -193,6 +196,9 @@ int main(int argc, char** argv)
     }
     if (command == "services") {
       return cli::runServices(*config, rest);
+    }
+    if (command == "alerts") {
+      return cli::runAlerts(*config, rest);
     }
     if (command == "db") {
       return cli::runDb(*config, rest);

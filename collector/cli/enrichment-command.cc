@@ -2,7 +2,8 @@
  * enrichment-command.cc - `dmarcwatch db enrichment [--json]`: what dmarcwatchd
  * stored from DNS (store/enrichment.hh), table by table: per IP (PTR state and
  * name, ASN, country), per domain and IP (SPF result, authorizing include),
- * per domain (the live DMARC record).  For the admin and the integration test;
+ * per domain (the live DMARC record, whose domain it came from, the live SPF
+ * record, its DNS look-up count and error).  For the admin and the integration test;
  * read-only, so it runs beside the milter and the daemon.
  */
 #include "config.h"
@@ -65,12 +66,26 @@ int runDbEnrichment(const Config& config, bool json)
       else {
         out.null();
       }
-      out.key("rua").stringArray(value.rua).key("checked_at").value(value.checkedAt)
+      out.key("rua").stringArray(value.rua).key("record_domain").value(value.recordDomain)
+        .key("spf_record").value(value.spfRecord).key("spf_lookups");
+      if (value.spfLookups) {
+        out.value(*value.spfLookups);
+      }
+      else {
+        out.null();
+      }
+      out.key("spf_error").value(value.spfError).key("checked_at").value(value.checkedAt)
         .key("expires_at").value(value.expiresAt).endObject();
       return;
     }
+    const bool inherited = !value.recordDomain.empty() && value.recordDomain != domain;
     std::cout << "dmarc " << printable(domain) << " " << value.state
+              << (inherited ? " from " + printable(value.recordDomain) : "")
               << (value.record.empty() ? "" : " \"" + printable(value.record, 500) + "\"") << "\n";
+    std::cout << "spf-record " << printable(domain) << " lookups "
+              << (value.spfLookups ? std::to_string(*value.spfLookups) : std::string("unknown"))
+              << (value.spfError.empty() ? "" : " error \"" + printable(value.spfError) + "\"")
+              << (value.spfRecord.empty() ? "" : " \"" + printable(value.spfRecord, 500) + "\"") << "\n";
   });
   out.endArray().endObject();
   if (json) {

@@ -241,7 +241,7 @@ std::optional<std::vector<NamedSource>> listSources(const Config& config, const 
     return std::nullopt;
   }
   Store store(config.database, storeOptions(config, true));
-  return computeSources(store, *namer, options.domain, window->fromDay, window->toDay, networkLookup(store),
+  return computeSources(store, *namer, options.domain, window->fromDay, window->toDay, storedNetworkLookup(store),
                         std::string_view(command) == "services" ? SourceDetail::Names : SourceDetail::Verdicts);
 }
 
@@ -283,30 +283,6 @@ std::shared_ptr<const Namer> makeNamer(const Config& config)
   Namer::Options options;
   options.suspiciousMessages = config.suspiciousMessages;
   return std::make_shared<const Namer>(loadCatalog(*shared), shared, options);
-}
-
-NetworkLookup networkLookup(const Store& store)
-{
-  // What dmarcwatchd stored (store/enrichment.hh); a source it has not seen has no signals.
-  // Evidence the daemon has not refreshed for a week past its expiry (dmarcwatchd stopped) is
-  // not used: an address changes hands, and an old PTR must not name its new owner.
-  constexpr int64_t s_staleAfter = 7 * 86400;
-  const int64_t oldest = store.now() - s_staleAfter;
-  return [&store, oldest](std::string_view domain, const IpAddress& ip) {
-    NetworkSignals out;
-    if (auto known = store.ipEnrichment(ip); known && known->expiresAt >= oldest) {
-      out.ptr = known->ptrState;
-      out.ptrName = known->ptrName;
-      out.asn = known->asn;
-      out.asOrg = known->asOrg;
-      out.country = known->country;
-    }
-    if (auto spf = store.spfAuthorization(domain, ip); spf && spf->expiresAt >= oldest) {
-      out.spfResult = spf->result;
-      out.spfInclude = spf->include;
-    }
-    return out;
-  };
 }
 
 int runSources(const Config& config, const std::vector<std::string>& args)

@@ -8,8 +8,8 @@
  *   "unix:PATH"        RFC 5424 datagrams to a local socket (syslog-ng, rsyslog)
  *   "udp:HOST:PORT"    RFC 5424 datagrams over UDP
  *   "tcp:HOST:PORT"    RFC 5424 over TCP with RFC 6587 octet-counting framing
- * The RFC 5424 writer exists because glibc's syslog(3) cannot be pointed at
- * another socket.  Fields are also sent as structured data
+ * The RFC 5424 writer (its pieces and the socket in syslog-wire.hh) exists
+ * because glibc's syslog(3) cannot be pointed at another socket.  Fields are also sent as structured data
  * ([dmarcwatch@32473 key="value" ...], 32473 being the RFC 5612 example
  * enterprise number) so a collector can parse them without regexes.
  *
@@ -48,18 +48,14 @@
 
 #include "collector/common/log.hh"
 
-#include "collector/common/errors.hh"
-#include "collector/common/text.hh"
+#include "collector/common/syslog-wire.hh"
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -67,11 +63,6 @@
 #include <thread>
 #include <utility>
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -97,9 +88,7 @@ enum class Sink
 {
   Stderr,
   Syslog,
-  Unix,
-  Udp,
-  Tcp
+  Network //!< unix:, udp:, tcp: (syslog-wire.hh)
 };
 
 struct RateEntry
@@ -115,9 +104,7 @@ struct SinkConfig
   Sink kind = Sink::Stderr;
   std::string ident = "dmarcwatch";
   int facility = LOG_MAIL;
-  std::string target;
-  sockaddr_storage addr{}; //!< network sinks
-  socklen_t addrLen = 0;
+  SyslogAddress address; //!< network sinks
   std::string hostname;
 };
 
@@ -151,9 +138,7 @@ struct LogState
 
   std::mutex d_sinkMutex;
   SinkConfig d_cfg;
-  // network sinks
-  int d_fd = -1;
-  std::chrono::steady_clock::time_point d_nextConnect{};
+  std::optional<SyslogSocket> d_socket; //!< network sinks
   uint64_t d_dropped = 0;
 };
 
@@ -194,21 +179,6 @@ int syslogSeverity(LogLevel level)
   return LOG_INFO;
 }
 
-int facilityCode(const std::string& name)
-{
-  static const std::map<std::string, int, std::less<>> s_facilities = {
-    {"auth", LOG_AUTH}, {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON}, {"daemon", LOG_DAEMON},
-    {"ftp", LOG_FTP}, {"kern", LOG_KERN}, {"lpr", LOG_LPR}, {"mail", LOG_MAIL}, {"news", LOG_NEWS},
-    {"syslog", LOG_SYSLOG}, {"user", LOG_USER}, {"uucp", LOG_UUCP}, {"local0", LOG_LOCAL0},
-    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
-  auto found = s_facilities.find(lowerAscii(name));
-  if (found == s_facilities.end()) {
-    throw ConfigError("unknown syslog facility '" + printable(name, 40) + "' (use mail, daemon, local0..local7, ...)");
-  }
-  return found->second;
-}
-
 //! A value needs quotes when it is empty or holds a space, a quote, '=' or a backslash.
 bool needsQuotes(std::string_view value)
 {
@@ -245,20 +215,6 @@ std::string formatLine(std::string_view message, std::initializer_list<LogField>
   return line;
 }
 
-//! RFC 5424 SD-NAME: printable US-ASCII except '=', ' ', ']', '"', at most 32 bytes.
-std::string sdName(std::string_view key)
-{
-  std::string out;
-  for (char c : key) {
-    if (out.size() == 32) {
-      break;
-    }
-    bool ok = c > 32 && c < 127 && c != '=' && c != ']' && c != '"';
-    out.push_back(ok ? c : '_');
-  }
-  return out.empty() ? "_" : out;
-}
-
 std::string structuredData(std::initializer_list<LogField> fields)
 {
   if (fields.size() == 0) {
@@ -270,171 +226,24 @@ std::string structuredData(std::initializer_list<LogField> fields)
     sd += ' ';
     sd += sdName(key);
     sd += "=\"";
-    // SD-PARAM values escape '"', '\' and ']' (RFC 5424 6.3.3).
-    for (char c : printable(value, s_maxValueBytes)) {
-      if (c == '"' || c == '\\' || c == ']') {
-        sd.push_back('\\');
-      }
-      sd.push_back(c);
-    }
+    appendSdParamValue(sd, printable(value, s_maxValueBytes));
     sd += '"';
   }
   sd += ']';
   return sd;
 }
 
-std::string timestamp5424()
-{
-  timeval now{};
-  gettimeofday(&now, nullptr);
-  tm utc{};
-  gmtime_r(&now.tv_sec, &utc);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-           utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long>(now.tv_usec));
-  return buf;
-}
-
-//! RFC 5424 header fields are printable ASCII without spaces, or "-".
-std::string headerToken(std::string_view text, size_t max)
-{
-  std::string out;
-  for (char c : text) {
-    if (out.size() == max) {
-      break;
-    }
-    if (c > 32 && c < 127) {
-      out.push_back(c);
-    }
-  }
-  return out.empty() ? "-" : out;
-}
-
 std::string rfc5424(const LogState& st, const LogLine& line)
 {
   int pri = st.d_cfg.facility | syslogSeverity(line.level); // LOG_* facility codes are already shifted by 3
-  std::string out = "<" + std::to_string(pri) + ">1 " + line.timestamp + " " + headerToken(st.d_cfg.hostname, 255) + " " +
-    headerToken(st.d_cfg.ident, 48) + " " + std::to_string(getpid()) + " - " + line.sd + " " + line.text;
-  return out;
+  return rfc5424Header(pri, line.timestamp, st.d_cfg.hostname, st.d_cfg.ident, getpid(), "-") + " " + line.sd + " " +
+    line.text;
 }
 
-void closeSocket(LogState& st)
-{
-  if (st.d_fd >= 0) {
-    close(st.d_fd);
-    st.d_fd = -1;
-  }
-}
-
-//! Open (and connect) the network socket; false when that fails now (retried later).
-bool openSocket(LogState& st)
-{
-  if (st.d_fd >= 0) {
-    return true;
-  }
-  auto now = std::chrono::steady_clock::now();
-  if (now < st.d_nextConnect) {
-    return false;
-  }
-  int type = st.d_cfg.kind == Sink::Tcp ? SOCK_STREAM : SOCK_DGRAM;
-  int fd = socket(st.d_cfg.addr.ss_family, type | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    st.d_nextConnect = now + std::chrono::seconds(1);
-    return false;
-  }
-  if (st.d_cfg.kind == Sink::Tcp) {
-    // Bound connect and send so a stuck collector cannot stall mail for long.
-    timeval limit{1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  }
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&st.d_cfg.addr), st.d_cfg.addrLen) != 0) {
-    close(fd);
-    st.d_nextConnect = now + std::chrono::seconds(1);
-    return false;
-  }
-  st.d_fd = fd;
-  return true;
-}
-
-bool sendAll(int fd, const std::string& data)
-{
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-//! Send one RFC 5424 message on the network sink; called with the mutex held.
+//! Send one RFC 5424 message on the network sink; called with d_sinkMutex held.
 bool sendNetwork(LogState& st, const std::string& message)
 {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!openSocket(st)) {
-      return false;
-    }
-    bool sent = false;
-    if (st.d_cfg.kind == Sink::Tcp) {
-      sent = sendAll(st.d_fd, std::to_string(message.size()) + " " + message);
-    }
-    else {
-      ssize_t n = send(st.d_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      sent = n == static_cast<ssize_t>(message.size());
-      if (!sent && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return false; // receiver full: drop, keep the socket
-      }
-    }
-    if (sent) {
-      return true;
-    }
-    // The peer went away (collector restarted, socket re-created): reconnect once.
-    closeSocket(st);
-  }
-  return false;
-}
-
-//! Split "HOST:PORT" or "[V6]:PORT" and resolve it; throws ConfigError.
-void resolveHostPort(SinkConfig& cfg, std::string_view spec, bool tcp)
-{
-  std::string host;
-  std::string port;
-  if (!spec.empty() && spec.front() == '[') {
-    auto close = spec.find(']');
-    if (close == std::string_view::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
-      throw ConfigError("bad log target '" + cfg.target + "': want [ADDRESS]:PORT");
-    }
-    host = std::string(spec.substr(1, close - 1));
-    port = std::string(spec.substr(close + 2));
-  }
-  else {
-    auto colon = spec.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      throw ConfigError("bad log target '" + cfg.target + "': want HOST:PORT");
-    }
-    host = std::string(spec.substr(0, colon));
-    port = std::string(spec.substr(colon + 1));
-  }
-  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
-    throw ConfigError("bad log target '" + cfg.target + "': port must be a number");
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* result = nullptr;
-  int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
-  if (rc != 0 || result == nullptr) {
-    throw ConfigError("log target '" + cfg.target + "': cannot resolve " + host + ": " + gai_strerror(rc));
-  }
-  std::memcpy(&cfg.addr, result->ai_addr, result->ai_addrlen);
-  cfg.addrLen = result->ai_addrlen;
-  freeaddrinfo(result);
+  return st.d_socket && st.d_socket->send(message);
 }
 
 //! Count a warning/error line against its message text; false when it must be suppressed.
@@ -476,9 +285,7 @@ void emit(LogState& st, const LogLine& line)
   case Sink::Syslog:
     syslog(syslogSeverity(line.level), "%s", line.text.c_str());
     return;
-  case Sink::Unix:
-  case Sink::Udp:
-  case Sink::Tcp:
+  case Sink::Network:
     if (st.d_dropped > 0) {
       LogLine note{LogLevel::Warning, formatLine("log lines lost", {{"count", std::to_string(st.d_dropped)}}), "-",
                    timestamp5424()};
@@ -504,12 +311,8 @@ SinkConfig parseSink(const std::string& ident, const std::string& target, const 
 {
   SinkConfig cfg;
   cfg.ident = ident;
-  cfg.facility = facilityCode(facility);
-  cfg.target = target;
-  char host[256] = "";
-  if (gethostname(host, sizeof host - 1) == 0) {
-    cfg.hostname = host;
-  }
+  cfg.facility = syslogFacilityCode(facility);
+  cfg.hostname = localHostName();
   // Network sinks connect lazily, on the first line.
   if (target == "stderr") {
     cfg.kind = Sink::Stderr;
@@ -517,29 +320,9 @@ SinkConfig parseSink(const std::string& ident, const std::string& target, const 
   else if (target == "/dev/log" || target == "syslog") {
     cfg.kind = Sink::Syslog;
   }
-  else if (target.rfind("unix:", 0) == 0) {
-    std::string path = target.substr(5);
-    sockaddr_un addr{};
-    if (path.empty() || path.size() >= sizeof addr.sun_path) {
-      throw ConfigError("bad log target '" + target + "': socket path empty or too long");
-    }
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    std::memcpy(&cfg.addr, &addr, sizeof addr);
-    cfg.addrLen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-    cfg.kind = Sink::Unix;
-  }
-  else if (target.rfind("udp:", 0) == 0) {
-    resolveHostPort(cfg, std::string_view(target).substr(4), false);
-    cfg.kind = Sink::Udp;
-  }
-  else if (target.rfind("tcp:", 0) == 0) {
-    resolveHostPort(cfg, std::string_view(target).substr(4), true);
-    cfg.kind = Sink::Tcp;
-  }
   else {
-    throw ConfigError("unknown log target '" + printable(target, 80) +
-                      "' (use /dev/log, stderr, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT)");
+    cfg.address = parseSyslogAddress(target);
+    cfg.kind = Sink::Network;
   }
   return cfg;
 }
@@ -547,12 +330,14 @@ SinkConfig parseSink(const std::string& ident, const std::string& target, const 
 //! Make cfg the sink; called with d_sinkMutex held.
 void install(LogState& st, SinkConfig cfg)
 {
-  closeSocket(st);
+  st.d_socket.reset();
   if (st.d_cfg.kind == Sink::Syslog) {
     closelog();
   }
   st.d_cfg = std::move(cfg);
-  st.d_nextConnect = {};
+  if (st.d_cfg.kind == Sink::Network) {
+    st.d_socket.emplace(st.d_cfg.address);
+  }
   st.d_dropped = 0;
   if (st.d_cfg.kind == Sink::Syslog) {
     // openlog keeps the pointer: the ident lives in st.d_cfg, which only install() replaces,

@@ -6,7 +6,8 @@
  *
  * Start-up order (each step needs the one before; the milter's, milter/main.cc):
  *   1. configuration (errors: exit 78), logging (-f: stderr), the catalog's
- *      spf-include names, GeoIP files; HUP/TERM/INT blocked in every thread
+ *      spf-include names, the public suffix list, GeoIP files; HUP/TERM/INT
+ *      blocked in every thread
  *   2. daemonize unless -f or --once (before any thread), DaemonPidFile (one
  *      naming a live process: exit 1), chowned to UserID so it can be removed
  *   3. drop privileges to UserID, open the store (created or upgraded), bind

@@ -7,6 +7,7 @@
 
 #include "collector/common/text.hh"
 #include "collector/geo/geoip.hh"
+#include "collector/judge/public-suffix.hh"
 #include "collector/sources/catalog.hh"
 
 #include <cstdio>
@@ -66,6 +67,10 @@ EnrichOptions daemonEnrichOptions(const Config& config)
       }
     }
   }
+  // The organizational domains of the live DMARC records' fallback (read now: a missing
+  // list is a broken installation, said at start).
+  const PublicSuffixList& psl = PublicSuffixList::system();
+  enrich.organizationalDomain = [&psl](std::string_view domain) { return psl.organizationalDomain(domain); };
   // GeoIPCountry / GeoIPAsn, when configured (a file that turns out corrupt later throws from
   // the hook, which the pass logs).
   auto geoIp = std::make_shared<GeoIp>();

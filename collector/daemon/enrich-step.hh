@@ -26,8 +26,9 @@ namespace dmarcwatch::collector
 
 /*!
  * \brief The daemon's pass options: the spf-include names of the service catalog
- * (ServiceCatalog, ServiceFile) and the GeoIP hook (GeoIPCountry, GeoIPAsn).
- * \throw ConfigError, std::runtime_error (an unreadable catalog or GeoIP file)
+ * (ServiceCatalog, ServiceFile), the organizational domains of the public suffix list (the
+ * live DMARC records' fallback) and the GeoIP hook (GeoIPCountry, GeoIPAsn).
+ * \throw ConfigError, std::runtime_error (an unreadable catalog, suffix list or GeoIP file)
  */
 EnrichOptions daemonEnrichOptions(const Config& config);
 

@@ -7,6 +7,7 @@
 
 #include "collector/common/text.hh"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,60 @@ std::optional<std::string> tagValue(std::string_view record, std::string_view na
   return std::nullopt;
 }
 
+//! The TXT texts of an answer that start with v=DMARC1.
+std::vector<std::string> dmarcRecords(const DnsAnswer& answer)
+{
+  std::vector<std::string> records;
+  for (const auto& rdata : answer.rdata) {
+    auto text = txtFromWire(rdata);
+    if (text && lowerAscii(text->substr(0, 8)) == "v=dmarc1") {
+      records.push_back(std::move(*text));
+    }
+  }
+  return records;
+}
+
+size_t dmarcRecordCount(const DnsAnswer& answer)
+{
+  return answer.status == DnsStatus::Answer ? dmarcRecords(answer).size() : 0;
+}
+
+//! The record of _dmarc.domain from its answer: exactly one TXT starting with v=DMARC1
+//! (RFC 7489 6.6.3); none or several: state none.
+DmarcRecord dmarcRecordOf(const std::string& domain, const DnsAnswer& answer)
+{
+  DmarcRecord out;
+  out.ttl = answer.ttl;
+  if (answer.status == DnsStatus::Unknown) {
+    out.state = "unknown";
+    return out;
+  }
+  std::vector<std::string> records = dmarcRecords(answer);
+  if (records.size() != 1) {
+    out.state = "none";
+    return out;
+  }
+  DmarcRecord parsed = parseDmarcRecord(domain, records.front());
+  parsed.ttl = answer.ttl;
+  parsed.domain = domain;
+  parsed.record.resize(std::min(parsed.record.size(), s_maxRecordText));
+  return parsed;
+}
+
+//! dmarcRecordOf for a Resolver callback, which nothing may leave: a failure (bad_alloc) is
+//! state unknown.
+DmarcRecord dmarcRecordOrUnknown(const std::string& domain, const DnsAnswer& answer) noexcept
+{
+  try {
+    return dmarcRecordOf(domain, answer);
+  }
+  catch (...) {
+    DmarcRecord out;
+    out.state = "unknown"; // fits the small-string buffer: no allocation
+    return out;
+  }
+}
+
 } // namespace
 
 DmarcRecord parseDmarcRecord(std::string_view domain, std::string_view record)
@@ -119,34 +174,28 @@ DmarcRecord parseDmarcRecord(std::string_view domain, std::string_view record)
   return out;
 }
 
-void fetchDmarcRecord(Resolver& resolver, std::string_view domain, std::function<void(const DmarcRecord&)> done)
+void fetchDmarcRecord(Resolver& resolver, std::string_view domain, std::function<void(const DmarcRecord&)> done,
+                      std::string_view orgDomain)
 {
   std::string name = "_dmarc." + lowerAscii(domain);
-  resolver.submit(name, dnstype::txt, [domain = lowerAscii(domain), done = std::move(done)](const DnsAnswer& answer) {
-    DmarcRecord out;
-    out.ttl = answer.ttl;
-    if (answer.status == DnsStatus::Unknown) {
-      out.state = "unknown";
-      done(out);
-      return;
-    }
-    // Step: exactly one TXT starting with v=DMARC1 (RFC 7489 6.6.3); none or several: none.
-    std::vector<std::string> records;
-    for (const auto& rdata : answer.rdata) {
-      auto text = txtFromWire(rdata);
-      if (text && lowerAscii(text->substr(0, 8)) == "v=dmarc1") {
-        records.push_back(std::move(*text));
-      }
-    }
-    if (records.size() != 1) {
-      out.state = "none";
-      done(out);
-      return;
-    }
-    DmarcRecord parsed = parseDmarcRecord(domain, records.front());
-    parsed.ttl = answer.ttl;
-    done(parsed);
-  });
+  std::string fallback = lowerAscii(orgDomain) == lowerAscii(domain) ? std::string() : lowerAscii(orgDomain);
+  resolver.submit(name, dnstype::txt,
+                  [&resolver, domain = lowerAscii(domain), fallback = std::move(fallback),
+                   done = std::move(done)](const DnsAnswer& answer) mutable {
+                    const size_t found = dmarcRecordCount(answer);
+                    // Step: no record at all: the organizational domain's (RFC 7489 6.6.3).
+                    if (answer.status != DnsStatus::Unknown && found == 0 && !fallback.empty()) {
+                      const uint32_t ttl = answer.ttl;
+                      resolver.submit("_dmarc." + fallback, dnstype::txt,
+                                      [fallback, ttl, done = std::move(done)](const DnsAnswer& orgAnswer) {
+                                        DmarcRecord out = dmarcRecordOrUnknown(fallback, orgAnswer);
+                                        out.ttl = std::min(out.ttl, ttl);
+                                        done(out);
+                                      });
+                      return;
+                    }
+                    done(dmarcRecordOrUnknown(domain, answer));
+                  });
 }
 
 } // namespace dmarcwatch::collector

@@ -6,7 +6,11 @@
  * published today.  The record is parsed by libopendmarc
  * (opendmarc_policy_store_dmarc: p, sp, pct, rua); libopendmarc 1.4.2 knows
  * no np and no t, so those two tags are read from the record's tag list here.
- * No organizational-domain fallback: a missing record is state "none".
+ * Organizational-domain fallback (RFC 7489 6.6.3): when _dmarc.DOMAIN holds
+ * no DMARC record at all, the caller's organizational domain's record is
+ * fetched and used (DmarcRecord::domain says whose it is); several records at
+ * DOMAIN end the discovery there (state "none").  The text kept is capped at
+ * s_maxRecordText (dns-wire.hh).
  *
  * Users: collector/enrich.  Thread-safety: libopendmarc's library state is
  * set once (std::call_once); each parse has its own policy context, so
@@ -35,6 +39,7 @@ struct DmarcRecord
   std::optional<unsigned> pct; //!< only when the record carries pct=
   std::vector<std::string> rua;
   uint32_t ttl = 0;
+  std::string domain; //!< whose _dmarc record it is (the domain or its organizational domain), "" none
 };
 
 /*!
@@ -43,7 +48,12 @@ struct DmarcRecord
  */
 DmarcRecord parseDmarcRecord(std::string_view domain, std::string_view record);
 
-//! \brief Queue TXT _dmarc.DOMAIN; done runs inside resolver.run().  Does not block.
-void fetchDmarcRecord(Resolver& resolver, std::string_view domain, std::function<void(const DmarcRecord&)> done);
+/*!
+ * \brief Queue TXT _dmarc.DOMAIN, and TXT _dmarc.ORGDOMAIN when DOMAIN has no DMARC record and
+ * orgDomain is another domain ("": no fallback); done runs once inside resolver.run().
+ * Does not block.
+ */
+void fetchDmarcRecord(Resolver& resolver, std::string_view domain, std::function<void(const DmarcRecord&)> done,
+                      std::string_view orgDomain = "");
 
 } // namespace dmarcwatch::collector

@@ -2,7 +2,8 @@
  * resolver.hh - the daemon's one DNS resolver: libunbound, asynchronous, bounded.
  *
  * Every DNS look-up of dmarcwatchd goes through a Resolver: PTR and forward
- * confirmation (ptr-check.hh), the live DMARC record (live-dmarc.hh) and
+ * confirmation (ptr-check.hh), the live DMARC record (live-dmarc.hh), the live
+ * SPF record and its look-up count (spf-record.hh) and
  * libspf2's look-ups (spf-check.hh).  The `Resolver` setting chooses where
  * questions go:
  *   HOST[@PORT]  forward every question to that server (an IP address; e.g. 127.0.0.1@5353)

@@ -4,7 +4,8 @@
  * Steps: load the DNS cache; list the sources and decide what is due in one
  * read snapshot; PTR checks batch by batch (all of a batch in flight through
  * the resolver at once, bounded by its maxInFlight), each batch written with
- * the live DMARC records due and the SPF results of its IPs; save the cache.
+ * the live DMARC and SPF records due and the SPF results of its IPs; save the
+ * cache.
  * SPF evaluation is synchronous (libspf2 asks one question at a time) but
  * runs mostly from the cache: a domain's record and its includes are fetched
  * once per pass.
@@ -18,6 +19,7 @@
 #include "collector/dns/live-dmarc.hh"
 #include "collector/dns/ptr-check.hh"
 #include "collector/dns/spf-check.hh"
+#include "collector/dns/spf-record.hh"
 
 #include <algorithm>
 #include <chrono>
@@ -120,6 +122,18 @@ Work findWork(const Store& store, int64_t now, const EnrichOptions& options)
   return work;
 }
 
+//! One policy domain's live records while they are fetched: unknown until an answer comes.
+struct LiveSlot
+{
+  LiveSlot()
+  {
+    dmarc.state = "unknown"; // short strings: no allocation
+    spf.error = "temperror";
+  }
+  DmarcRecord dmarc;
+  SpfRecordInfo spf;
+};
+
 DnsCacheRecord toRecord(const DnsCacheEntry& entry)
 {
   return DnsCacheRecord{entry.type,         entry.name,        entry.answer.rcode, static_cast<uint8_t>(entry.answer.status),
@@ -179,14 +193,38 @@ public:
     }
     d_catalogIncludes.insert(d_options.spfIncludes.begin(), d_options.spfIncludes.end());
 
-    // Step: live DMARC records, all in flight at once (few domains).
+    // Step: live DMARC and SPF records, all in flight at once (few domains).  The callbacks
+    // copy their result into a slot made beforehand, which says unknown until then; a copy
+    // that fails (bad_alloc) leaves it unknown, and nothing leaves the callback.
     Store::EnrichmentBatch batch;
-    for (const auto& domain : work.policies) {
-      fetchDmarcRecord(d_resolver, domain, [&batch, &domain, now, this](const DmarcRecord& record) {
-        batch.policies.emplace_back(domain, livePolicyOf(record, now));
+    std::vector<LiveSlot> live(work.policies.size());
+    for (size_t i = 0; i < work.policies.size(); ++i) {
+      const std::string& domain = work.policies[i];
+      LiveSlot& slot = live[i];
+      fetchDmarcRecord(
+        d_resolver, domain,
+        [&slot](const DmarcRecord& record) noexcept {
+          try {
+            slot.dmarc = record;
+          }
+          catch (...) {
+            slot.dmarc = LiveSlot{}.dmarc;
+          }
+        },
+        d_options.organizationalDomain ? d_options.organizationalDomain(domain) : std::string());
+      fetchSpfRecord(d_resolver, domain, [&slot](const SpfRecordInfo& info) noexcept {
+        try {
+          slot.spf = info;
+        }
+        catch (...) {
+          slot.spf = LiveSlot{}.spf;
+        }
       });
     }
     d_resolver.run();
+    for (size_t i = 0; i < work.policies.size(); ++i) {
+      batch.policies.emplace_back(work.policies[i], livePolicyOf(live[i].dmarc, live[i].spf, now));
+    }
     d_summary.policiesChecked = batch.policies.size();
 
     // Step: the IPs, a batch at a time: PTR checks in flight together, then SPF, then one write.
@@ -215,14 +253,19 @@ public:
   }
 
 private:
-  LivePolicy livePolicyOf(const DmarcRecord& record, int64_t now) const
+  LivePolicy livePolicyOf(const DmarcRecord& record, const SpfRecordInfo& spf, int64_t now) const
   {
     LivePolicy policy;
     policy.checkedAt = now;
+    const bool unknown = record.state == "unknown" || spf.error == "temperror";
     policy.expiresAt =
-      now + (record.state == "unknown" ? d_options.unknownRetry
-                                       : std::clamp<int64_t>(record.ttl, d_options.minRecheck, d_options.maxRecheck));
+      now + (unknown ? d_options.unknownRetry
+                     : std::clamp<int64_t>(std::min(record.ttl, spf.ttl), d_options.minRecheck, d_options.maxRecheck));
     policy.state = record.state;
+    policy.recordDomain = record.domain;
+    policy.spfRecord = spf.record;
+    policy.spfLookups = spf.lookups;
+    policy.spfError = spf.error;
     policy.record = record.record;
     policy.p = record.p;
     policy.sp = record.sp;

@@ -10,15 +10,19 @@
  *     (libspf2 through the resolver), and which catalog spf-include names the
  *     IP: among the include names the domain's SPF record reaches, the first
  *     whose own record passes the IP;
- *   - per domain: the live DMARC record.
+ *   - per domain: the live DMARC record (the organizational domain's when the
+ *     domain publishes none, RFC 7489 6.6.3), and the live SPF record with
+ *     the DNS look-ups it needs and its error (dns/spf-record.hh).
  * Results go back to the store in batches (one write transaction each), so
  * the milter waits for the write lock a few milliseconds at a time.  The
  * resolver's cache is loaded from the store's DNS cache first and saved back
  * at the end (expired entries pruned).
  *
  * Expiry: a PTR check lives for its answers' TTL, kept within [minRecheck,
- * maxRecheck]; SPF and DMARC results for spfRecheck / the record's TTL; an
- * Unknown anything is tried again after unknownRetry.
+ * maxRecheck]; SPF results for spfRecheck; a live policy for the smallest TTL
+ * of its DMARC and SPF answers, kept within [minRecheck, maxRecheck]; an
+ * Unknown anything (a DMARC record unknown, an SPF count in temperror) is
+ * tried again after unknownRetry.
  *
  * A stop (EnrichOptions::stop) ends a pass within about 100 ms: what was
  * written stays (each batch is whole), the batch in hand and the DNS cache
@@ -41,6 +45,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dmarcwatch::collector
@@ -59,6 +64,9 @@ struct EnrichOptions
   std::vector<std::string> spfIncludes;
   //! Set by the caller to add ASN, AS org and country (GeoIP); may be empty.
   std::function<void(const IpAddress&, IpEnrichment&)> geo;
+  //! The organizational domain of a policy domain (judge/public-suffix.hh), for the live DMARC
+  //! record's fallback; may be empty (no fallback).  Must not throw.
+  std::function<std::string(std::string_view)> organizationalDomain;
   size_t batchSize = 1000;        //!< IPs resolved and written per batch
   int64_t minRecheck = 3600;      //!< seconds: an IP is not checked again sooner
   int64_t maxRecheck = 7 * 86400; //!< seconds: nor later
@@ -81,7 +89,7 @@ struct EnrichSummary
   uint64_t ptrUnknown = 0;
   uint64_t spfChecked = 0;      //!< (domain, IP) SPF evaluations done
   uint64_t spfUnknown = 0;
-  uint64_t policiesChecked = 0; //!< live DMARC records fetched
+  uint64_t policiesChecked = 0; //!< live DMARC and SPF records fetched (per domain)
   uint64_t enriched = 0;        //!< sources with anything new written
   uint64_t unknown = 0;         //!< sources with a PTR or SPF result of unknown
   bool stopped = false;         //!< EnrichOptions::stop ended the pass early

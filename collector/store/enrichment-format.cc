@@ -132,6 +132,14 @@ std::string encodeLivePolicy(const LivePolicy& value)
     putVarint(out, *value.pct);
   }
   putStrings(out, value.rua);
+  // Step: the trailing fields added later (a value without them decodes as unknown).
+  putString(out, value.recordDomain);
+  putString(out, value.spfRecord);
+  out += static_cast<char>(value.spfLookups ? 1 : 0);
+  if (value.spfLookups) {
+    putVarint(out, *value.spfLookups);
+  }
+  putString(out, value.spfError);
   return out;
 }
 
@@ -153,6 +161,20 @@ LivePolicy decodeLivePolicy(std::string_view value)
     out.pct = static_cast<unsigned>(pct);
   }
   out.rua = readStrings(in);
+  // Step: a value written before the trailing fields ends here: they stay unknown.
+  if (in.atEnd()) {
+    return out;
+  }
+  out.recordDomain = in.string();
+  out.spfRecord = in.string();
+  if (in.u8() != 0) {
+    const uint64_t lookups = in.varint();
+    if (lookups > UINT32_MAX) {
+      in.corrupt("SPF look-ups out of range");
+    }
+    out.spfLookups = static_cast<unsigned>(lookups);
+  }
+  out.spfError = in.string();
   return out;
 }
 

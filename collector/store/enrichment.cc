@@ -83,6 +83,7 @@ void Store::Impl::openEnrichmentTables()
   spfauth = env->dbi("spfauth");
   livepolicy = env->dbi("livepolicy");
   dnscache = env->dbi("dnscache");
+  alertlog = env->dbi("alertlog");
 }
 
 MDB_dbi Store::Impl::writable(const std::optional<MDB_dbi>& table, const char* name) const

@@ -45,14 +45,34 @@ struct SpfAuthorization // per (policy domain, source IP)
   std::string include; //!< the spf-include name whose record authorizes the IP, "" none
 };
 
-struct LivePolicy // per policy domain
+/*!
+ * Per policy domain: the live DMARC record and the live SPF record.  The SPF fields and
+ * recordDomain were added after the others (trailing fields of the value): a value written
+ * before them reads recordDomain "", spfRecord "", spfLookups nullopt and spfError "unknown".
+ */
+struct LivePolicy
 {
   int64_t checkedAt = 0;
   int64_t expiresAt = 0;
   std::string state; //!< found none unknown
-  std::string record, p, sp, np, testing;
+  //! The DMARC TXT text as published (capped, dns/dns-wire.hh s_maxRecordText), "" when none.
+  std::string record;
+  std::string p, sp, np, testing;
   std::optional<unsigned> pct;
   std::vector<std::string> rua;
+  //! Whose _dmarc record it is: the policy domain itself, or its organizational domain when
+  //! the policy domain publishes none (RFC 7489 6.6.3); "" when no record was found or unknown.
+  std::string recordDomain;
+  //! The policy domain's v=spf1 TXT text (capped like record); "" when none, several, or unknown.
+  std::string spfRecord;
+  //! DNS look-ups the SPF record needs (RFC 7208 4.6.4: include a mx ptr exists and redirect,
+  //! counted through include and redirect targets); dns/spf-lookups.hh s_spfLookupsCap (99)
+  //! means "at least 99"; nullopt when unknown (no record, temperror, or an old value).
+  std::optional<unsigned> spfLookups;
+  //! "" (a record within the limits), "none", "multiple SPF records", "too many look-ups"
+  //! (over 10), "loop", "include without SPF record", "temperror" (a look-up went unanswered),
+  //! "unknown" (not checked: a value written before the SPF fields).
+  std::string spfError = "unknown";
 };
 
 //! One answer of the daemon's DNS cache: (qtype, name) -> rcode, records, expiry.

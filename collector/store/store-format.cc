@@ -898,7 +898,40 @@ std::string encodeAlertState(const Store::AlertState& state)
   putZigzag(out, state.lastSeen);
   putZigzag(out, state.lastEmitted);
   putVarint(out, state.count);
+  out.push_back(static_cast<char>(state.severity));
+  putVarint(out, state.value);
+  putString(out, state.note);
   return out;
+}
+
+std::string encodeAlertLogEntry(const Store::AlertLogEntry& entry)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putZigzag(out, entry.time);
+  putString(out, entry.domain);
+  putString(out, entry.key);
+  out.push_back(entry.emitted ? 1 : 0);
+  putZigzag(out, entry.emittedAt);
+  putString(out, entry.payload);
+  return out;
+}
+
+Store::AlertLogEntry decodeAlertLogEntry(uint64_t number, std::string_view value)
+{
+  Reader in(value, "alert log entry");
+  in.version();
+  Store::AlertLogEntry entry;
+  entry.number = number;
+  entry.time = in.zigzag();
+  entry.domain = std::string(in.string());
+  entry.key = std::string(in.string());
+  entry.emitted = in.u8() != 0;
+  entry.emittedAt = in.zigzag();
+  entry.payload = std::string(in.string());
+  if (!in.atEnd()) {
+    in.corrupt("trailing bytes");
+  }
+  return entry;
 }
 
 Store::AlertState decodeAlertState(std::string_view value)
@@ -910,6 +943,14 @@ Store::AlertState decodeAlertState(std::string_view value)
   state.lastSeen = in.zigzag();
   state.lastEmitted = in.zigzag();
   state.count = in.varint();
+  if (!in.atEnd()) { // written since the daemon's alerts (issue 12)
+    state.severity = in.u8();
+    state.value = in.varint();
+    state.note = std::string(in.string());
+  }
+  if (!in.atEnd()) {
+    in.corrupt("trailing bytes");
+  }
   return state;
 }
 

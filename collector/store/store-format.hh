@@ -44,7 +44,11 @@
  *                                                     [u64 BE first report][u64 BE last report]
  *   cursors   name                                 -> [01][u64 BE position]
  *   alerts    key                                  -> [01][zigzag first seen][zigzag last seen]
- *                                                     [zigzag last emitted][vN count]
+ *                                                     [zigzag last emitted][vN count], then
+ *                                                     (issue 12) [u8 severity][vN value][str note]
+ *   alertlog  u64 BE number                        -> [01][zigzag time][str domain][str key]
+ *                                                     [u8 sent][zigzag sent at][str alert]
+ *             (additive, like the enrichment tables below)
  * The enrichment tables (enrichment.hh; additive: created by a read-write open of a schema-2
  * store, no schema bump; a missing table or entry means "not enriched"):
  *   ipinfo    16-byte IP                           -> [01][zigzag checked at][zigzag expires at]
@@ -56,6 +60,9 @@
  *   livepolicy lower-case domain                   -> [01][zigzag checked at][zigzag expires at]
  *                                                     [str state][str record][str p][str sp][str np]
  *                                                     [str t][u8 has pct]([vN pct])[vN n + str rua]
+ *                                                     then, added later (absent in older values:
+ *                                                     unknown): [str record domain][str SPF record]
+ *                                                     [u8 has look-ups]([vN SPF look-ups])[str SPF error]
  *   dnscache  u16 BE qtype + lower-case name       -> [01][zigzag expires at][zigzag rcode]
  *                                                     [u8 status: 0 answer 1 nodata 2 nxdomain]
  *                                                     [vN TTL][vN n + str wire-format rdata]
@@ -358,9 +365,14 @@ struct LoadingEntry
 // loading: [u64 sequence] -> [version][zigzag pid][vN start] (+ the applying block).
 std::string encodeLoading(const LoadingEntry& entry);
 LoadingEntry decodeLoading(std::string_view value);
-// alerts: key -> [version][zigzag first seen][zigzag last seen][zigzag last emitted][vN count].
+// alerts: key -> [version][zigzag first seen][zigzag last seen][zigzag last emitted][vN count]
+// then, since issue 12 (absent in older values), [u8 severity][vN value][str note].
 std::string encodeAlertState(const Store::AlertState& state);
 Store::AlertState decodeAlertState(std::string_view value);
+// alertlog: u64 BE number -> [version][zigzag time][str domain][str key][u8 emitted][zigzag emitted at]
+// [str payload].
+std::string encodeAlertLogEntry(const Store::AlertLogEntry& entry);
+Store::AlertLogEntry decodeAlertLogEntry(uint64_t number, std::string_view value);
 
 //! The content hash of a report: 128 bits from two independent 64-bit hashes (not cryptographic).
 class ContentHasher

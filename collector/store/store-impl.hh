@@ -65,6 +65,7 @@ struct Store::Impl
   std::optional<MDB_dbi> spfauth;
   std::optional<MDB_dbi> livepolicy;
   std::optional<MDB_dbi> dnscache;
+  std::optional<MDB_dbi> alertlog; //!< additive too (alert-log.cc)
   uint32_t upgradedFrom = 0;
   std::optional<MDB_dbi> raw; //!< schema 1's raw table, opened for the upgrade only
   //! DIR/dmarcwatch.lock, held shared (or exclusive) by read-write opens; -1 read-only.

@@ -621,25 +621,6 @@ std::optional<Store::Source> Store::source(std::string_view domain, const IpAddr
   return Source{lowerAscii(domain), ip, seen.firstDay, seen.lastDay, seen.firstReport, seen.lastReport};
 }
 
-std::vector<StoredReport> Store::reportsAfter(uint64_t after, size_t max) const
-{
-  lmdb::ReadTxn txn(d_impl->env);
-  std::vector<StoredReport> out;
-  if (after == UINT64_MAX) {
-    return out;
-  }
-  MDB_val key{};
-  MDB_val value{};
-  lmdb::Cursor cursor(txn.get(), d_impl->reports);
-  for (bool ok = cursor.seek(fmt::sequenceKey(after + 1), key, value); ok && out.size() < max;
-       ok = cursor.get(MDB_NEXT, key, value)) {
-    StoredReport report = fmt::decodeStoredReport(lmdb::toView(value));
-    report.sequence = fmt::decodeSequenceKey(lmdb::toView(key));
-    out.push_back(std::move(report));
-  }
-  return out;
-}
-
 std::vector<StoredReport> Store::listReports(std::string_view domain) const
 {
   lmdb::ReadTxn txn(d_impl->env);
@@ -673,6 +654,25 @@ std::vector<StoredReport> Store::listReports(std::string_view domain) const
     if (auto report = d_impl->loadReport(txn, sequence)) {
       out.push_back(std::move(*report));
     }
+  }
+  return out;
+}
+
+std::vector<StoredReport> Store::reportsAfter(uint64_t after, size_t limit) const
+{
+  lmdb::ReadTxn txn(d_impl->env);
+  std::vector<StoredReport> out;
+  if (after == UINT64_MAX) {
+    return out; // nothing is above, and after + 1 would wrap to the first report
+  }
+  MDB_val key{};
+  MDB_val value{};
+  lmdb::Cursor cursor(txn.get(), d_impl->reports);
+  for (bool ok = cursor.seek(fmt::sequenceKey(after + 1), key, value); ok && out.size() < limit;
+       ok = cursor.get(MDB_NEXT, key, value)) {
+    StoredReport report = fmt::decodeStoredReport(lmdb::toView(value));
+    report.sequence = fmt::decodeSequenceKey(lmdb::toView(key));
+    out.push_back(std::move(report));
   }
   return out;
 }

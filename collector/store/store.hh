@@ -23,12 +23,14 @@
  *             the report that first saw it, so the daemon finds new sources through the rows
  *             of the reports after its cursor
  *   cursors   name -> u64 position of a consumer (the daemon) on a sequence
- *   alerts    alert key -> first/last seen, last emitted, count
+ *   alerts    alert key -> first/last seen, last emitted, count, severity, value, note
+ *   alertlog  u64 BE number -> an alert the daemon raised: time, domain, key, sent or not,
+ *             the alert (additive, like the enrichment tables)
  * and the enrichment tables (enrichment.hh: additive, created by a read-write open; absent
  * means not enriched), written by dmarcwatchd:
  *   ipinfo     16-byte IP -> PTR state and name (forward-confirmed), ASN, AS org, country
  *   spfauth    domain, 16-byte IP -> SPF result of the domain's live record, authorizing include
- *   livepolicy domain -> the live DMARC record (p, sp, np, pct, t, rua)
+ *   livepolicy domain -> the live DMARC record (p, sp, np, pct, t, rua) and SPF record (look-ups, error)
  *   dnscache   qtype, name -> rcode, records, expiry (the daemon's resolver cache)
  *
  * Invariant: facts and days are exactly the sum of the counted rows (CountedRows) of
@@ -360,9 +362,48 @@ public:
     int64_t lastSeen = 0;
     int64_t lastEmitted = 0;
     uint64_t count = 0;
+    // Added later (trailing fields; a value without them decodes with these defaults):
+    uint8_t severity = 0; //!< syslog severity it was last sent with (0: never sent)
+    uint64_t value = 0;   //!< the measure it was last sent with (messages), for escalation
+    std::string note;     //!< what the rule remembers (a band, a record's text)
   };
   [[nodiscard]] std::optional<AlertState> alertState(std::string_view key) const;
   void setAlertState(std::string_view key, const AlertState& state);
+  //! \brief Visit the alert states whose key starts with prefix, in key order. \throw StoreError
+  void forEachAlertState(std::string_view prefix,
+                         const std::function<void(std::string_view, const AlertState&)>& visit) const;
+
+  /*!
+   * One alert as the daemon recorded it (the alertlog table): an outbox and a history.  The
+   * payload is the alert itself, encoded by collector/alerts; the store keeps what it needs
+   * to list alerts and to send again those a crash left unsent.
+   */
+  struct AlertLogEntry
+  {
+    uint64_t number = 0;    //!< from 1, in the order recorded
+    int64_t time = 0;       //!< when raised
+    std::string domain;
+    std::string key;        //!< the alert state key it belongs to
+    bool emitted = false;   //!< handed to syslog
+    int64_t emittedAt = 0;
+    std::string payload;
+  };
+  //! What one pass of the daemon decided, written in one transaction (all or nothing).
+  struct AlertCommit
+  {
+    std::vector<AlertLogEntry> alerts; //!< numbers are given here; emitted as the caller says (a
+                                       //!< burst's alerts are covered by its summary line)
+    std::vector<std::pair<std::string, AlertState>> states;
+    std::vector<std::pair<std::string, uint64_t>> cursors;
+  };
+  //! \brief Write a pass's alerts, states and cursors in one write transaction. \return the numbers given
+  std::vector<uint64_t> commitAlerts(const AlertCommit& commit);
+  //! \brief Mark recorded alerts as sent (one transaction). \throw StoreError
+  void markAlertsEmitted(const std::vector<uint64_t>& numbers, int64_t when);
+  //! Recorded alerts not yet sent, oldest first.
+  [[nodiscard]] std::vector<AlertLogEntry> pendingAlerts() const;
+  //! \brief Visit recorded alerts raised at or after since, oldest first. \throw StoreError
+  void forEachAlert(int64_t since, const std::function<void(const AlertLogEntry&)>& visit) const;
 
   //! A source IP of a policy domain as first and last seen.
   struct Source
@@ -419,11 +460,10 @@ public:
    */
   [[nodiscard]] std::vector<std::string> verify() const;
 
-  //! \brief Reports with a sequence above `after`, in sequence order, at most max of them
-  //! (a consumer's cursor: store.hh "cursors").  One read transaction. \throw StoreError
-  std::vector<StoredReport> reportsAfter(uint64_t after, size_t max) const;
   //! Reports in sequence order, optionally of one policy domain.
   std::vector<StoredReport> listReports(std::string_view domain = {}) const;
+  //! Up to limit reports with a sequence above `after`, in sequence order (a follower's next batch).
+  std::vector<StoredReport> reportsAfter(uint64_t after, size_t limit) const;
   //! The schema this open upgraded the store from (0: none; a new store or already current).
   [[nodiscard]] uint32_t upgradedFrom() const;
   //! Policy domains with at least one report, sorted.

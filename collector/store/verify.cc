@@ -125,6 +125,12 @@ private:
         scan(*table, name, visit);
       }
     };
+    scanOptional(d_store.alertlog, "alertlog", [](std::string_view key, std::string_view value) {
+      if (key.size() != 8) {
+        throw StoreError("decode", MDB_CORRUPTED, "alertlog key of " + std::to_string(key.size()) + " bytes");
+      }
+      fmt::decodeAlertLogEntry(fmt::readU64(reinterpret_cast<const uint8_t*>(key.data())), value);
+    });
     scanOptional(d_store.ipinfo, "ipinfo", [](std::string_view key, std::string_view value) {
       if (key.size() != 16) {
         throw StoreError("decode", MDB_CORRUPTED, "ipinfo key of " + std::to_string(key.size()) + " bytes");

@@ -363,4 +363,28 @@ std::vector<std::pair<std::string, std::vector<NamedService>>> servicesOf(const 
 
 static_assert(std::is_nothrow_move_constructible_v<NamedSource>, "sources move, not copy, as the listing grows");
 
+NetworkLookup storedNetworkLookup(const Store& store)
+{
+  // What dmarcwatchd stored (store/enrichment.hh); a source it has not seen has no signals.
+  // Evidence the daemon has not refreshed for a week past its expiry (dmarcwatchd stopped) is
+  // not used: an address changes hands, and an old PTR must not name its new owner.
+  constexpr int64_t s_staleAfter = 7 * 86400;
+  const int64_t oldest = store.now() - s_staleAfter;
+  return [&store, oldest](std::string_view domain, const IpAddress& ip) {
+    NetworkSignals out;
+    if (auto known = store.ipEnrichment(ip); known && known->expiresAt >= oldest) {
+      out.ptr = known->ptrState;
+      out.ptrName = known->ptrName;
+      out.asn = known->asn;
+      out.asOrg = known->asOrg;
+      out.country = known->country;
+    }
+    if (auto spf = store.spfAuthorization(domain, ip); spf && spf->expiresAt >= oldest) {
+      out.spfResult = spf->result;
+      out.spfInclude = spf->include;
+    }
+    return out;
+  };
+}
+
 } // namespace dmarcwatch::collector

@@ -74,6 +74,12 @@ struct SourceFilter
 //! What the daemon knows of an address for a domain; empty signals when nothing.
 using NetworkLookup = std::function<NetworkSignals(std::string_view domain, const IpAddress& ip)>;
 
+/*!
+ * \brief What dmarcwatchd stored of each source (store/enrichment.hh) as a NetworkLookup; evidence
+ * a week past its expiry (the daemon stopped) is not used.  The store must outlive it.
+ */
+NetworkLookup storedNetworkLookup(const Store& store);
+
 //! How much computeSources works out per source.
 enum class SourceDetail
 {

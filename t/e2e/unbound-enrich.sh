@@ -14,12 +14,16 @@
 # are ingested with dmarcwatch, `dmarcwatchd -c CONF --once` runs one pass with Resolver
 # 127.0.0.1@PORT and the shipped catalog, and `dmarcwatch db enrichment --json` must show:
 # the PTR states above; SPF pass (include sendgrid.net, the catalog's), softfail, pass, fail
-# per domain and IP; the live policy of example.com (p, pct, rua) and none for example.org.
+# per domain and IP; the live policy of example.com (p, pct, rua, its text, whose it is) and
+# none for example.org; the live SPF records, their look-up counts (2 through the nested
+# includes, 0) and no error.
 # With GeoIPAsn (a test MMDB made by contrib/geoip/csv-to-mmdb.py) 192.0.2.10 is AS11377.
 # Then `dmarcwatch sources --json` names from that evidence: 192.0.2.10 SendGrid by confirmed
 # PTR, the exclusive SPF include and the AS (confidence 3, high), known-not-authorized;
 # 198.51.100.8 nobody (its PTR does not resolve back).
-# A second pass finds nothing due; db verify decodes the new tables; run as a daemon it
+# A second pass finds nothing due; db verify decodes the new tables; a report for
+# mail.example.com (no _dmarc record of its own) gets example.com's DMARC record and SPF
+# "none"; run as a daemon it
 # passes every --interval and SIGTERM ends it at once with status 0.
 # Prints TAP-ish lines and "N passed, M failed".  Exit 77 (skip) without an unbound binary
 # (t/lib/unbound-private.sh says where it looks) or python3.  Processes: only the PIDs this
@@ -123,7 +127,15 @@ check("SPF example.org 198.51.100.7", spf.get(("example.org", "198.51.100.7"), {
 p = pol.get("example.com", {})
 check("DMARC example.com", (p.get("state"), p.get("p"), p.get("pct"), p.get("rua")),
       ("found", "quarantine", 25, ["mailto:dmarc@example.com"]))
-check("DMARC example.org", pol.get("example.org", {}).get("state"), "none")
+check("DMARC example.com text and domain", (p.get("record"), p.get("record_domain")),
+      ("v=DMARC1; p=quarantine; pct=25; rua=mailto:dmarc@example.com", "example.com"))
+check("SPF record example.com", (p.get("spf_record"), p.get("spf_lookups"), p.get("spf_error")),
+      ("v=spf1 include:sendgrid.net ~all", 2, ""))
+check("DMARC example.org", (pol.get("example.org", {}).get("state"), pol.get("example.org", {}).get("record_domain")),
+      ("none", ""))
+o = pol.get("example.org", {})
+check("SPF record example.org", (o.get("spf_record"), o.get("spf_lookups"), o.get("spf_error")),
+      ("v=spf1 ip4:203.0.113.5 -all", 0, ""))
 check("198.51.100.8 PTR", ips.get("198.51.100.8", {}).get("ptr_state"), "unconfirmed")
 check("192.0.2.10 AS (GeoIP hook)", ips.get("192.0.2.10", {}).get("asn"), 11377)
 check("entries", (len(d["ips"]), len(d["spf"]), len(d["policies"])), (4, 5, 2))
@@ -172,6 +184,30 @@ check "a report for a 300-character domain is stored" "$DMARCWATCH" -c "$TMP/dma
 check "dmarcwatchd --once still exits 0" "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --once
 "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" db enrichment --json > "$TMP/enrichment3.json" 2>&1
 check "... and enriched its source's address" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(e["ip"] == "203.0.113.77" for e in d["ips"]) else 1)' "$TMP/enrichment3.json"
+
+# Step 5c: a subdomain without a _dmarc record: its organizational domain's record.
+report mail.example.com enrich-4 192.0.2.10 > "$TMP/r4.xml"
+check "a report for mail.example.com is stored" "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" ingest "$TMP/r4.xml"
+check "dmarcwatchd --once enriches it" "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --once
+"$DMARCWATCH" -c "$TMP/dmarcwatch.conf" db enrichment --json > "$TMP/enrichment4.json" 2>&1
+python3 - "$TMP/enrichment4.json" > "$TMP/checks4" <<'PY'
+import json, sys
+pol = {e["domain"]: e for e in json.load(open(sys.argv[1]))["policies"]}
+def check(name, got, want):
+    print(("ok" if got == want else "not ok") + f" {name}: got {got!r}" + ("" if got == want else f", want {want!r}"))
+m = pol.get("mail.example.com", {})
+check("mail.example.com has example.com's DMARC record", (m.get("state"), m.get("p"), m.get("record_domain")),
+      ("found", "quarantine", "example.com"))
+check("mail.example.com has no SPF record", (m.get("spf_record"), m.get("spf_lookups"), m.get("spf_error")),
+      ("", None, "none"))
+PY
+while read -r status rest; do
+  if [ "$status" = ok ]; then pass "$rest"; else fail "${rest#ok }"; fi
+done < "$TMP/checks4"
+[ -s "$TMP/checks4" ] || fail "the enrichment dump parses as JSON"
+"$DMARCWATCH" -c "$TMP/dmarcwatch.conf" db enrichment > "$TMP/enrichment4.txt" 2>&1
+check "db enrichment says whose record it is" grep -q '^dmarc mail\.example\.com found from example\.com "v=DMARC1; p=quarantine' "$TMP/enrichment4.txt"
+check "... and the SPF look-ups" grep -q '^spf-record example\.com lookups 2 "v=spf1 include:sendgrid\.net ~all"$' "$TMP/enrichment4.txt"
 
 # Step 6: as a daemon: passes every second, SIGTERM ends it at once with status 0.
 "$DMARCWATCHD" -c "$TMP/dmarcwatch.conf" -f --interval 1 > /dev/null 2> "$TMP/daemon.err" &

@@ -9,6 +9,13 @@
  *   loop1/loop2.test   include each other; many.test 11 includes (both permerror)
  *   amech.test         SPF a:mail.corp.test -all (mail.corp.test A 198.51.100.20)
  *   neutral.test ?all; nospf.test a TXT that is no SPF record; qualified.test ?include:
+ *   SPF look-up counts (dns/spf-record.hh): deep.test 12 through includes three deep;
+ *   redir2.test mx + redirect=corp.test (4); redirall.test a + redirect beside -all (1: the
+ *   redirect is void); macro.test include: and exists: with macros (2, not followed);
+ *   badinclude.test includes nospf.test (no SPF record there); multi.test two v=spf1 records
+ *   sub.corp.test      no record of its own: the DMARC record is corp.test's
+ *   two.corp.test      two DMARC records (none: no fallback then)
+ *   long.test          DMARC and SPF records of about 3000 bytes (kept capped)
  *   192.0.2.10  PTR o1.ptr1234.esp.test  -> A 192.0.2.10     (confirmed)
  *   198.51.100.7 PTR mail.spoof.test     -> A 203.0.113.99   (unconfirmed)
  *   192.0.2.99  no PTR                                         (none)
@@ -31,7 +38,8 @@ namespace dmarcwatch::test
 inline std::vector<std::string> testZoneNames()
 {
   return {"corp.test.", "esp.test.", "strict.test.", "redirect.test.", "loop1.test.", "loop2.test.",
-          "many.test.", "amech.test.", "qualified.test.", "neutral.test.", "nospf.test.", "spoof.test.", "missing.test.",
+          "many.test.", "amech.test.", "deep.test.", "redir2.test.", "redirall.test.", "macro.test.",
+          "badinclude.test.", "multi.test.", "long.test.", "qualified.test.", "neutral.test.", "nospf.test.", "spoof.test.", "missing.test.",
           "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa."};
 }
 
@@ -55,6 +63,17 @@ inline std::vector<std::string> testZoneData()
     R"(local-data: 'qualified.test. 300 IN TXT "v=spf1 ?include:_net1.esp.test -all"')",
     R"(local-data: 'nospf.test. 300 IN TXT "hello world"')",
     R"(local-data: 'mail.spoof.test. 300 IN A 203.0.113.99')",
+    // 3 + 3 + 3 + 3 look-ups, the include chain three deep (ip4: and -all count none).
+    R"(local-data: 'deep.test. 300 IN TXT "v=spf1 include:d1.deep.test a mx -all"')",
+    R"(local-data: 'd1.deep.test. 300 IN TXT "v=spf1 include:d2.deep.test ptr exists:%{i}.x.deep.test -all"')",
+    R"(local-data: 'd2.deep.test. 300 IN TXT "v=spf1 a:x.deep.test mx:y.deep.test/24 include:d3.deep.test -all"')",
+    R"(local-data: 'd3.deep.test. 300 IN TXT "v=spf1 a a/24 ?exists:z.deep.test ip4:192.0.2.1 -all"')",
+    R"(local-data: 'redir2.test. 300 IN TXT "v=spf1 mx redirect=corp.test"')",
+    R"(local-data: 'redirall.test. 300 IN TXT "v=spf1 a redirect=deep.test -all"')",
+    R"(local-data: 'macro.test. 300 IN TXT "v=spf1 include:%{d}.spf.deep.test exists:%{i}.e.deep.test -all"')",
+    R"(local-data: 'badinclude.test. 300 IN TXT "v=spf1 include:nospf.test -all"')",
+    R"(local-data: 'multi.test. 300 IN TXT "v=spf1 ip4:192.0.2.1 -all"')",
+    R"(local-data: 'multi.test. 300 IN TXT "v=spf1 ip4:192.0.2.2 -all"')",
     R"(local-data-ptr: "192.0.2.10 300 o1.ptr1234.esp.test.")",
     R"(local-data-ptr: "198.51.100.7 300 mail.spoof.test.")",
   };
@@ -64,6 +83,17 @@ inline std::vector<std::string> testZoneData()
     data.push_back("local-data: 'a" + std::to_string(i) + ".many.test. 300 IN TXT \"v=spf1 -all\"'");
   }
   data.push_back("local-data: 'many.test. 300 IN TXT \"" + many + " -all\"'");
+  data.emplace_back(R"(local-data: '_dmarc.two.corp.test. 300 IN TXT "v=DMARC1; p=none"')");
+  data.emplace_back(R"(local-data: '_dmarc.two.corp.test. 300 IN TXT "v=DMARC1; p=reject"')");
+  // Twelve character-strings of 250 bytes after the first: 3000 bytes and more.
+  std::string dmarcLong = "\"v=DMARC1; p=none; rua=mailto:a@long.test\"";
+  std::string spfLong = "\"v=spf1 a\"";
+  for (int i = 0; i < 12; ++i) {
+    dmarcLong += " \"" + std::string(250, 'x') + "\"";
+    spfLong += " \" " + std::string(249, 'y') + "\"";
+  }
+  data.push_back("local-data: '_dmarc.long.test. 300 IN TXT " + dmarcLong + "'");
+  data.push_back("local-data: 'long.test. 300 IN TXT " + spfLong + "'");
   return data;
 }
 

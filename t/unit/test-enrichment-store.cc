@@ -3,7 +3,8 @@
  * every value round-trips, absent means not enriched, a batch is one
  * transaction, snapshots read them, forEachSource visits the sources table,
  * the DNS cache keeps and prunes by expiry, verify decodes the tables and
- * names a corrupt entry, and a store without the tables (as written before
+ * names a corrupt entry, a live policy written before its SPF fields decodes
+ * with them unknown (and new ones round-trip), and a store without the tables (as written before
  * them) opens read-only unchanged and gets them at its next read-write open.
  */
 #ifndef BOOST_TEST_DYN_LINK
@@ -136,6 +137,96 @@ BOOST_AUTO_TEST_CASE(round_trips_and_absent)
   store.putLivePolicy("example.net", none);
   BOOST_CHECK(!store.livePolicy("example.net")->pct);
   BOOST_CHECK(store.verify().empty());
+}
+
+BOOST_AUTO_TEST_CASE(live_policy_spf_fields_round_trip)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  LivePolicy value = samplePolicy();
+  value.recordDomain = "example.com";
+  value.spfRecord = "v=spf1 include:_spf.example.net redirect=example.org";
+  value.spfLookups = 12;
+  value.spfError = "too many look-ups";
+  store.putLivePolicy("mail.example.com", value);
+  auto got = store.livePolicy("mail.example.com");
+  BOOST_REQUIRE(got);
+  BOOST_CHECK_EQUAL(got->recordDomain, "example.com");
+  BOOST_CHECK_EQUAL(got->spfRecord, value.spfRecord);
+  BOOST_REQUIRE(got->spfLookups);
+  BOOST_CHECK_EQUAL(*got->spfLookups, 12U);
+  BOOST_CHECK_EQUAL(got->spfError, "too many look-ups");
+  BOOST_CHECK_EQUAL(got->rua.size(), 2U); // the fields before them are intact
+
+  // No count (unknown) and no error ("") stay that, not 0 or "unknown".
+  LivePolicy noCount;
+  noCount.state = "found";
+  noCount.spfError = "";
+  store.putLivePolicy("example.org", noCount);
+  auto none = store.livePolicy("example.org");
+  BOOST_REQUIRE(none);
+  BOOST_CHECK(!none->spfLookups);
+  BOOST_CHECK_EQUAL(none->spfError, "");
+  BOOST_CHECK(store.verify().empty());
+}
+
+BOOST_AUTO_TEST_CASE(live_policy_written_before_the_spf_fields_decodes)
+{
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  {
+    Store store(dir, testOptions());
+    LivePolicy value = samplePolicy();
+    value.spfError = "";
+    value.spfLookups = 3;
+    store.putLivePolicy("cut.example", value);
+  }
+  // The bytes of the previous version: [01] times, six strings, has pct + pct, rua; nothing after.
+  std::string old("\x01", 1);
+  old += std::string("\x02\x04", 2); // zigzag 1, 2
+  old += std::string("\x05" "found", 6);
+  old += std::string("\x12" "v=DMARC1; p=reject", 19);
+  old += std::string("\x06" "reject", 7);
+  old += std::string("\x00\x00\x00", 3); // sp np t
+  old += std::string("\x01\x19", 2);     // pct 25
+  old += std::string("\x01\x14" "mailto:d@example.com", 22);
+  withRawTxn(dir, [&old](MDB_txn* txn) {
+    MDB_dbi dbi = 0;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "livepolicy", 0, &dbi), 0);
+    std::string name = "old.example";
+    MDB_val key{name.size(), name.data()};
+    MDB_val value{old.size(), old.data()};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, dbi, &key, &value, 0), 0);
+    // A new value cut inside its trailing fields (no error string, no count) is corrupt.
+    name = "cut.example";
+    key = MDB_val{name.size(), name.data()};
+    MDB_val found{};
+    BOOST_REQUIRE_EQUAL(mdb_get(txn, dbi, &key, &found), 0);
+    std::string bytes(static_cast<const char*>(found.mv_data), found.mv_size - 2);
+    MDB_val cut{bytes.size(), bytes.data()};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, dbi, &key, &cut, 0), 0);
+  });
+  Store store(dir, testOptions());
+  auto got = store.livePolicy("old.example");
+  BOOST_REQUIRE(got);
+  BOOST_CHECK_EQUAL(got->checkedAt, 1);
+  BOOST_CHECK_EQUAL(got->expiresAt, 2);
+  BOOST_CHECK_EQUAL(got->state, "found");
+  BOOST_CHECK_EQUAL(got->record, "v=DMARC1; p=reject");
+  BOOST_CHECK_EQUAL(got->p, "reject");
+  BOOST_CHECK_EQUAL(got->pct.value_or(0), 25U);
+  BOOST_REQUIRE_EQUAL(got->rua.size(), 1U);
+  BOOST_CHECK_EQUAL(got->rua[0], "mailto:d@example.com");
+  // The fields it does not have are unknown.
+  BOOST_CHECK_EQUAL(got->recordDomain, "");
+  BOOST_CHECK_EQUAL(got->spfRecord, "");
+  BOOST_CHECK(!got->spfLookups);
+  BOOST_CHECK_EQUAL(got->spfError, "unknown");
+  // verify decodes the old value and names only the cut one.
+  auto problems = store.verify();
+  BOOST_REQUIRE_EQUAL(problems.size(), 1U);
+  BOOST_CHECK_MESSAGE(problems[0].find("livepolicy") != std::string::npos, problems[0]);
+  BOOST_CHECK_THROW(store.livePolicy("cut.example"), StoreError);
 }
 
 BOOST_AUTO_TEST_CASE(batch_snapshot_and_scans)

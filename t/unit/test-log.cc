@@ -12,21 +12,22 @@
 
 #include "collector/common/errors.hh"
 #include "collector/common/log.hh"
+#include "t/unit/socket-util.hh"
 #include "t/unit/test-util.hh"
 
 #include <chrono>
-#include <cstring>
 #include <thread>
 #include <string>
 #include <vector>
 
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 using namespace dmarcwatch::collector;
+using dmarcwatch::test::bindLoopback;
+using dmarcwatch::test::receiveDatagram;
+using dmarcwatch::test::Socket;
 
 namespace
 {
@@ -49,42 +50,6 @@ struct RestoreStderr
   RestoreStderr(const RestoreStderr&) = delete;
   RestoreStderr& operator=(const RestoreStderr&) = delete;
 };
-
-//! A bound socket with a receive timeout; closed at scope exit.
-struct Socket
-{
-  int fd;
-  explicit Socket(int domain, int type) :
-    fd(socket(domain, type, 0))
-  {
-    BOOST_REQUIRE(fd >= 0);
-  }
-  ~Socket() { close(fd); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-};
-
-std::string receiveDatagram(int fd)
-{
-  pollfd pfd{fd, POLLIN, 0};
-  if (poll(&pfd, 1, 2000) != 1) {
-    return "";
-  }
-  char buf[4096];
-  ssize_t n = recv(fd, buf, sizeof buf, 0);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-uint16_t bindLoopback(int fd)
-{
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE_EQUAL(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  BOOST_REQUIRE_EQUAL(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  return ntohs(addr.sin_port);
-}
 
 //! A TCP collector that never reads (a small receive buffer, so it fills soon); its port.
 uint16_t listenStalled(int fd)
@@ -187,11 +152,7 @@ BOOST_AUTO_TEST_CASE(unix_datagram_target_gets_rfc5424)
   dmarcwatch::test::TempDir dir;
   std::string path = (dir.path() / "log.sock").string();
   Socket receiver(AF_UNIX, SOCK_DGRAM);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  BOOST_REQUIRE_LT(path.size(), sizeof addr.sun_path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  BOOST_REQUIRE_EQUAL(bind(receiver.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  dmarcwatch::test::bindUnix(receiver.fd, path);
 
   RestoreStderr restore;
   setupLogging("dmarcwatch-milter", "unix:" + path, "mail");
@@ -212,16 +173,13 @@ BOOST_AUTO_TEST_CASE(unix_target_survives_receiver_restart)
 {
   dmarcwatch::test::TempDir dir;
   std::string path = (dir.path() / "log.sock").string();
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 
   RestoreStderr restore;
   setupLogging("dmarcwatch", "unix:" + path, "local0");
   logInfo("nobody listens yet"); // dropped, must not throw or block
   {
     Socket first(AF_UNIX, SOCK_DGRAM);
-    BOOST_REQUIRE_EQUAL(bind(first.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    dmarcwatch::test::bindUnix(first.fd, path);
     // A failed connect is retried at most once a second.
     sleep(1);
     logInfo("first");
@@ -230,7 +188,7 @@ BOOST_AUTO_TEST_CASE(unix_target_survives_receiver_restart)
   }
   unlink(path.c_str());
   Socket second(AF_UNIX, SOCK_DGRAM);
-  BOOST_REQUIRE_EQUAL(bind(second.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  dmarcwatch::test::bindUnix(second.fd, path);
   logInfo("second");
   std::string got = receiveDatagram(second.fd);
   BOOST_CHECK(got.find(" second") != std::string::npos);
@@ -262,31 +220,9 @@ BOOST_AUTO_TEST_CASE(tcp_target_uses_octet_counting)
   logInfo("two", {{"k", "v"}});
   int conn = accept(listener.fd, nullptr, nullptr);
   BOOST_REQUIRE(conn >= 0);
-  std::string stream;
-  char buf[4096];
-  while (stream.find(" two k=v") == std::string::npos) {
-    pollfd pfd{conn, POLLIN, 0};
-    if (poll(&pfd, 1, 2000) != 1) {
-      break;
-    }
-    ssize_t n = recv(conn, buf, sizeof buf, 0);
-    if (n <= 0) {
-      break;
-    }
-    stream.append(buf, static_cast<size_t>(n));
-  }
-  close(conn);
   // Two frames "LEN SP MSG", each LEN matching its message.
-  size_t pos = 0;
-  std::vector<std::string> frames;
-  while (pos < stream.size()) {
-    size_t space = stream.find(' ', pos);
-    BOOST_REQUIRE(space != std::string::npos);
-    size_t len = std::stoul(stream.substr(pos, space - pos));
-    BOOST_REQUIRE_LE(space + 1 + len, stream.size());
-    frames.push_back(stream.substr(space + 1, len));
-    pos = space + 1 + len;
-  }
+  std::vector<std::string> frames = dmarcwatch::test::receiveFrames(conn, 2);
+  close(conn);
   BOOST_REQUIRE_EQUAL(frames.size(), 2U);
   BOOST_CHECK(frames[0].rfind("<22>1 ", 0) == 0 && frames[0].size() > 4 &&
               frames[0].substr(frames[0].size() - 4) == " one");

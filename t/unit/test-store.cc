@@ -1907,7 +1907,7 @@ BOOST_AUTO_TEST_CASE(sources_cursors_and_alert_state)
   BOOST_CHECK(store.cursor("dmarcwatchd") == std::optional<uint64_t>(second));
 
   BOOST_CHECK(!store.alertState("unknown-sender example.com 192.0.2.1"));
-  Store::AlertState state{s_now - 100, s_now, s_now - 50, 3};
+  Store::AlertState state{s_now - 100, s_now, s_now - 50, 3, 0, 0, {}};
   store.setAlertState("unknown-sender example.com 192.0.2.1", state);
   auto got = store.alertState("unknown-sender example.com 192.0.2.1");
   BOOST_REQUIRE(got);

@@ -1,0 +1,297 @@
+/*
+ * alert-pass.cc - one pass of the alerts (alert-pass.hh).
+ */
+#include "config.h"
+
+#include "collector/alerts/alert-pass.hh"
+
+#include "collector/alerts/alert-codec.hh"
+#include "collector/alerts/domain-picture.hh"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+namespace dmarcwatch::collector
+{
+
+namespace
+{
+
+constexpr int64_t s_day = 86400;
+//! Subjects named in a burst's summary line.
+constexpr size_t s_summaryNames = 5;
+
+uint32_t daysOf(std::chrono::seconds span)
+{
+  return static_cast<uint32_t>(std::max<int64_t>(1, span.count() / s_day));
+}
+
+//! What this pass decided about alert states, over what the store holds.
+class StateBook
+{
+public:
+  explicit StateBook(const Store& store) : d_store(store) {}
+  std::optional<Store::AlertState> get(const std::string& key) const
+  {
+    if (auto found = d_decided.find(key); found != d_decided.end()) {
+      return found->second;
+    }
+    return d_store.alertState(key);
+  }
+  void put(const std::string& key, const Store::AlertState& state) { d_decided[key] = state; }
+  [[nodiscard]] std::vector<std::pair<std::string, Store::AlertState>> decided() const
+  {
+    return {d_decided.begin(), d_decided.end()};
+  }
+
+private:
+  const Store& d_store;
+  std::map<std::string, Store::AlertState> d_decided;
+};
+
+//! \brief Whether a finding is sent, given its state; updates the state either way.
+bool decide(const Finding& finding, Store::AlertState& state, const AlertSettings& settings, int64_t now)
+{
+  if (state.firstSeen == 0) {
+    state.firstSeen = now;
+  }
+  state.lastSeen = now;
+  if (!finding.note.empty() || finding.silent) {
+    state.note = finding.note;
+  }
+  if (finding.silent) {
+    return false;
+  }
+  state.count = state.count == UINT64_MAX ? state.count : state.count + 1;
+  const auto severity = static_cast<uint8_t>(finding.severity);
+  const bool never = state.severity == 0;
+  const bool expired = now - state.lastEmitted >= settings.repeat.count();
+  const bool worse = !never && severity < state.severity;
+  const bool grown = state.value > 0 && finding.value / 2 >= state.value;
+  if (!(never || expired || worse || grown)) {
+    return false;
+  }
+  state.lastEmitted = now;
+  state.severity = severity;
+  state.value = finding.value;
+  return true;
+}
+
+Alert alertOf(const Finding& finding, const Store::AlertState& state, int64_t now)
+{
+  Alert alert;
+  // The key, the time and how often it was found: one id per sending.
+  alert.id = alertId(finding.key + "#" + std::to_string(state.count), now);
+  alert.rule = finding.rule;
+  alert.domain = finding.domain;
+  alert.severity = finding.severity;
+  alert.time = now;
+  alert.message = finding.message;
+  alert.fields = finding.fields;
+  return alert;
+}
+
+Store::AlertLogEntry entryOf(const Alert& alert, const std::string& key, bool covered)
+{
+  Store::AlertLogEntry entry;
+  entry.time = alert.time;
+  entry.domain = alert.domain;
+  entry.key = key;
+  entry.emitted = covered;
+  entry.payload = encodeAlert(alert);
+  return entry;
+}
+
+//! One line for a burst: how many, the worst severity, the first few subjects.
+Alert summaryOf(const std::vector<const Finding*>& group, int64_t now)
+{
+  const Finding& first = *group.front();
+  Alert alert;
+  alert.rule = first.rule;
+  alert.domain = first.domain;
+  alert.time = now;
+  alert.severity = first.severity;
+  std::string names;
+  uint64_t messages = 0;
+  for (size_t i = 0; i < group.size(); ++i) {
+    alert.severity = std::min(alert.severity, group[i]->severity);
+    messages += group[i]->value;
+    if (i < s_summaryNames) {
+      names += (i == 0 ? "" : ", ") + group[i]->subject;
+    }
+  }
+  const std::string key = first.rule + "|" + first.domain + "|summary";
+  alert.id = alertId(key, now);
+  alert.message = std::to_string(group.size()) + " " + first.rule + " alerts for " + first.domain + ": " + names +
+                  (group.size() > s_summaryNames ? " and " + std::to_string(group.size() - s_summaryNames) + " more" : "") +
+                  " (dmarcwatch alerts " + first.domain + " lists each)";
+  alert.fields = {{"summary", "yes"},
+                  {"count", std::to_string(group.size())},
+                  {"subjects", names},
+                  {"messages", std::to_string(messages)}};
+  return alert;
+}
+
+} // namespace
+
+AlertPass::AlertPass(const Config& config, const Namer& namer) : d_config(config), d_namer(namer) {}
+
+std::pair<uint64_t, uint64_t> AlertPass::sendPending(Store& store, const AlertSink& sink,
+                                                     const AlertPassOptions& options, int64_t now)
+{
+  auto pending = store.pendingAlerts();
+  uint64_t sent = 0;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const Alert alert = decodeAlert(pending[i].payload, pending[i].time);
+    if (!sink(alert)) {
+      return {sent, pending.size() - i};
+    }
+    store.markAlertsEmitted({pending[i].number}, now);
+    ++sent;
+    if (options.checkpoint) {
+      options.checkpoint("sent", sent);
+    }
+  }
+  return {sent, 0};
+}
+
+AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const AlertSink& sink,
+                                const AlertPassOptions& options, int64_t now)
+{
+  const auto started = std::chrono::steady_clock::now();
+  AlertPassSummary summary;
+  const auto& settings = d_config.alerts;
+
+  // Step 1: what a crash or a refusing syslog left unsent.
+  auto [sentBefore, unsentBefore] = sendPending(store, sink, options, now);
+  summary.sent = sentBefore;
+
+  // Step 2: the new reports and their new sources.
+  const uint64_t cursorBefore = store.cursor(options.cursorName).value_or(0);
+  uint64_t cursor = cursorBefore;
+  std::set<std::string> domains;
+  NewSources newSources;
+  for (const auto& report : store.reportsAfter(cursorBefore, options.maxReports)) {
+    if (report.state == ReportState::Loading) {
+      break; // still being stored: followed when done, never skipped
+    }
+    cursor = report.sequence;
+    ++summary.reports;
+    if (!countedState(report.state)) {
+      continue;
+    }
+    const std::string& domain = report.header.policy.domain;
+    domains.insert(domain);
+    std::set<std::array<uint8_t, 16>> seen;
+    store.forEachRow(report.sequence, [&](const ReportRow& row) {
+      if (row.ip == std::array<uint8_t, 16>{} || !seen.insert(row.ip).second) {
+        return; // no address, or seen in this report already
+      }
+      IpAddress ip;
+      ip.bytes = row.ip;
+      auto source = store.source(domain, ip);
+      if (source && source->firstReport == report.sequence) {
+        newSources.emplace_back(domain, ip);
+      }
+    });
+  }
+  summary.newSources = newSources.size();
+  if (options.enrich && !newSources.empty()) {
+    options.enrich(newSources);
+  }
+  if (options.full) {
+    for (auto& domain : store.listDomains()) {
+      domains.insert(std::move(domain));
+    }
+  }
+
+  // Step 3: the rules.
+  StateBook book(store);
+  RuleContext context{settings, now, options.full,
+                      [&book](const std::string& key) { return book.get(key); },
+                      [&store, cursorBefore](const NamedSource& source) {
+                        if (!source.ip) {
+                          return false;
+                        }
+                        auto known = store.source(source.domain, *source.ip);
+                        return known && known->firstReport > cursorBefore;
+                      }};
+  std::vector<Finding> findings;
+  std::vector<std::pair<Alert, std::string>> sendings; // alongside findings: the alert and its key
+  for (const auto& domain : domains) {
+    if (options.stopRequested && options.stopRequested()) {
+      summary.stopped = true;
+      return summary;
+    }
+    const DomainPicture picture = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.window));
+    std::optional<DomainPicture> readiness;
+    if (options.full && settings.enabled("enforcement-ready")) {
+      readiness = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.readyDays));
+    }
+    auto found = evaluateRules(picture, readiness ? &*readiness : nullptr, context);
+    ++summary.domains;
+    for (auto& f : found) {
+      auto state = book.get(f.key).value_or(Store::AlertState{});
+      const bool send = decide(f, state, settings, now);
+      book.put(f.key, state);
+      if (!f.silent) {
+        ++summary.findings;
+      }
+      if (send) {
+        sendings.emplace_back(alertOf(f, state, now), f.key);
+        findings.push_back(std::move(f));
+      }
+    }
+  }
+
+  // Bursts: more than AlertBurst of one rule and domain become one line.
+  std::map<std::pair<std::string, std::string>, std::vector<const Finding*>> groups;
+  for (const auto& f : findings) {
+    groups[{f.rule, f.domain}].push_back(&f);
+  }
+  Store::AlertCommit commit;
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const Finding& f = findings[i];
+    const auto& group = groups[{f.rule, f.domain}];
+    const bool burst = group.size() > settings.burst;
+    commit.alerts.push_back(entryOf(sendings[i].first, sendings[i].second, burst));
+    if (burst) {
+      ++summary.summarised;
+      if (group.front() == &f) {
+        const Alert line = summaryOf(group, now);
+        commit.alerts.push_back(entryOf(line, f.rule + "|" + f.domain + "|summary", false));
+        ++summary.raised;
+      }
+    }
+    else {
+      ++summary.raised;
+    }
+  }
+  if (options.stopRequested && options.stopRequested()) {
+    summary.stopped = true;
+    return summary;
+  }
+
+  // Step 4: record, then send.
+  commit.states = book.decided();
+  commit.cursors.emplace_back(options.cursorName, cursor);
+  store.commitAlerts(commit);
+  summary.cursor = cursor;
+  if (options.checkpoint) {
+    options.checkpoint("recorded", 0);
+  }
+  if (unsentBefore == 0) {
+    auto [sent, unsent] = sendPending(store, sink, options, now);
+    summary.sent += sent;
+    summary.unsent = unsent;
+  }
+  else {
+    summary.unsent = unsentBefore + summary.raised; // syslog refused: try again next pass
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+} // namespace dmarcwatch::collector
