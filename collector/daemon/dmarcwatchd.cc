@@ -238,7 +238,8 @@ int run(const Options& options)
       notifications = std::make_unique<StoreNotifications>(config->database);
       if (!notifications->usable()) {
         logWarning("no store notifications, polling only",
-                   {{"error", notifications->error()}, {"poll_interval", std::to_string(config->pollInterval.count())}});
+                   {{"error", notifications->error()},
+                    {"poll_interval", std::to_string(config->pollInterval.count())}});
       }
     }
     ResolverOptions resolverOptions;
