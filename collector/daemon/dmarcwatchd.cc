@@ -31,11 +31,14 @@
 #include "collector/common/process.hh"
 #include "collector/common/resolver-spec.hh"
 #include "collector/daemon/daemon-loop.hh"
+#include "collector/daemon/daemon-pass.hh"
 #include "collector/daemon/enrich-step.hh"
 
 #include <atomic>
 #include <charconv>
 #include <csignal>
+#include <cstdlib>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -147,6 +150,24 @@ std::shared_ptr<const Config> readConfig(const Options& options)
   return withInterval(loadConfig(options.configPath), options);
 }
 
+/*!
+ * Tests of the exactly-once promise: DMARCWATCHD_TEST_KILL=recorded kills the daemon (SIGKILL)
+ * right after a pass recorded its alerts, =sent:N after it marked the Nth alert sent.  Unset:
+ * no checkpoint at all.
+ */
+std::function<void(const char*, size_t)> testCheckpoint()
+{
+  const char* spec = std::getenv("DMARCWATCHD_TEST_KILL");
+  if (spec == nullptr || *spec == '\0') {
+    return {};
+  }
+  return [want = std::string(spec)](const char* point, size_t sent) {
+    if (want == point || want == std::string(point) + ":" + std::to_string(sent)) {
+      raise(SIGKILL);
+    }
+  };
+}
+
 //! Settings that only take effect at start-up: warn when a reload changes them.
 void warnRestartOnly(const Config& old, const Config& now)
 {
@@ -186,13 +207,17 @@ int run(const Options& options)
 {
   // Step 1: configuration, logging, what the passes need from files; signals blocked.
   std::shared_ptr<const Config> config;
+  std::shared_ptr<const Catalog> catalog;
   EnrichOptions enrich;
   try {
     config = readConfig(options);
     setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget,
                  config->syslogFacility);
     (void)ResolverSpec::parse(config->resolver);
-    enrich = daemonEnrichOptions(*config);
+    catalog = loadCatalog(*config);
+    enrich = daemonEnrichOptions(*config, *catalog);
+    // The alerts' target and facility, checked now (a bad one is a configuration error).
+    (void)AlertSyslogOptions::fromConfig(*config);
   }
   catch (const std::exception& e) {
     std::cerr << s_ident << ": " << e.what() << "\n";
@@ -206,7 +231,7 @@ int run(const Options& options)
   const std::string pidFile = options.once ? std::string() : config->daemonPidFile;
   std::optional<LogWriterThread> logWriter;
   std::optional<DaemonLoop> loop;
-  std::optional<EnrichmentStep> step;
+  std::optional<DaemonPass> pass;
   bool startedPidFile = false;
   int startupPipe = -1; //!< daemonized: the parent waits on it for the start-up's outcome
   const size_t spfIncludes = enrich.spfIncludes.size();
@@ -244,8 +269,12 @@ int run(const Options& options)
     }
     ResolverOptions resolverOptions;
     resolverOptions.spec = config->resolver;
-    step.emplace(std::make_unique<Resolver>(resolverOptions), std::move(enrich));
-    loop.emplace(config, [&step, &loop](Store& store, bool full) { return step->run(store, full, loop->stopFlag()); },
+    pass.emplace(std::make_unique<EnrichmentStep>(std::make_unique<Resolver>(resolverOptions), std::move(enrich)),
+                 config, catalog, testCheckpoint());
+    loop.emplace(config,
+                 [&pass, &loop](Store& store, bool full) {
+                   return pass->run(store, full, loop->stopFlag(), loop->config());
+                 },
                  std::move(notifications));
   }
   catch (const std::exception& e) {
@@ -298,7 +327,11 @@ int run(const Options& options)
   int status = 0;
   if (options.once) {
     if (once) {
-      std::cout << summaryLine(step->lastSummary()) << "\n";
+      const AlertPassSummary& alerts = pass->lastAlerts();
+      std::cout << summaryLine(pass->lastEnrichment()) << "\n"
+                << "reports " << alerts.reports << ", domains " << alerts.domains << ", alerts " << alerts.raised
+                << " (" << alerts.summarised << " in summaries), sent " << alerts.sent << ", unsent " << alerts.unsent
+                << "\n";
     }
     status = once && !once->stopped ? 0 : s_exitFailure;
   }

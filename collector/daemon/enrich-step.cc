@@ -56,11 +56,10 @@ uint64_t reportsSince(const Store& store, uint64_t after, std::vector<EnrichTarg
 
 } // namespace
 
-EnrichOptions daemonEnrichOptions(const Config& config)
+EnrichOptions daemonEnrichOptions(const Config& config, const Catalog& catalog)
 {
   EnrichOptions enrich;
-  auto catalog = loadCatalog(config);
-  for (const auto& service : catalog->services()) {
+  for (const auto& service : catalog.services()) {
     for (const auto& rule : service.rules) {
       if (rule.kind == RuleKind::SpfInclude) {
         enrich.spfIncludes.push_back(rule.value);

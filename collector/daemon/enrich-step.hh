@@ -17,6 +17,7 @@
 #include "collector/daemon/daemon-loop.hh"
 #include "collector/dns/resolver.hh"
 #include "collector/enrich/enrich-pass.hh"
+#include "collector/sources/catalog.hh"
 
 #include <atomic>
 #include <memory>
@@ -33,7 +34,7 @@ namespace dmarcwatch::collector
  * live DMARC records' fallback) and the GeoIP hook (GeoIPCountry, GeoIPAsn).
  * \throw ConfigError, std::runtime_error (an unreadable catalog, suffix list or GeoIP file)
  */
-EnrichOptions daemonEnrichOptions(const Config& config);
+EnrichOptions daemonEnrichOptions(const Config& config, const Catalog& catalog);
 
 class EnrichmentStep
 {
