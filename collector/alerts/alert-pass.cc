@@ -168,38 +168,19 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
   auto [sentBefore, unsentBefore] = sendPending(store, sink, options, now);
   summary.sent = sentBefore;
 
-  // Step 2: the new reports and their new sources.
+  // Step 2: the domains of the new reports.
   const uint64_t cursorBefore = store.cursor(options.cursorName).value_or(0);
   uint64_t cursor = cursorBefore;
   std::set<std::string> domains;
-  NewSources newSources;
   for (const auto& report : store.reportsAfter(cursorBefore, options.maxReports)) {
     if (report.state == ReportState::Loading) {
       break; // still being stored: followed when done, never skipped
     }
     cursor = report.sequence;
     ++summary.reports;
-    if (!countedState(report.state)) {
-      continue;
+    if (countedState(report.state)) {
+      domains.insert(report.header.policy.domain);
     }
-    const std::string& domain = report.header.policy.domain;
-    domains.insert(domain);
-    std::set<std::array<uint8_t, 16>> seen;
-    store.forEachRow(report.sequence, [&](const ReportRow& row) {
-      if (row.ip == std::array<uint8_t, 16>{} || !seen.insert(row.ip).second) {
-        return; // no address, or seen in this report already
-      }
-      IpAddress ip;
-      ip.bytes = row.ip;
-      auto source = store.source(domain, ip);
-      if (source && source->firstReport == report.sequence) {
-        newSources.emplace_back(domain, ip);
-      }
-    });
-  }
-  summary.newSources = newSources.size();
-  if (options.enrich && !newSources.empty()) {
-    options.enrich(newSources);
   }
   if (options.full) {
     for (auto& domain : store.listDomains()) {

@@ -3,8 +3,8 @@
  *
  *   1. send what an earlier pass recorded and could not send (a crash, syslog down);
  *   2. follow the report sequence from the daemon's cursor: the domains of the
- *      new reports (and, in a full pass, every domain) are judged; the new
- *      sources are handed to the caller first (the daemon enriches them);
+ *      new reports (and, in a full pass, every domain) are judged (the daemon
+ *      enriches the new sources before, daemon/daemon-pass.hh);
  *   3. every enabled rule (rules.hh) over each domain's picture gives findings;
  *      a finding is sent unless the same alert was sent within AlertRepeat and
  *      has not escalated (a worse severity, or twice the messages); more than
@@ -40,16 +40,12 @@ namespace dmarcwatch::collector
 
 //! Hands one alert to syslog; true when it was taken.  Must not throw.
 using AlertSink = std::function<bool(const Alert&)>;
-//! New sources of a pass, (policy domain, address), for the caller to enrich before the rules.
-using NewSources = std::vector<std::pair<std::string, IpAddress>>;
 
 struct AlertPassOptions
 {
   bool full = false;            //!< judge every domain, and the time rules (EnrichInterval)
   size_t maxReports = 20000;    //!< new reports followed per pass (the rest: next pass)
   std::string cursorName = "dmarcwatchd";
-  //! Called with the new sources before the rules run (may be empty).
-  std::function<void(const NewSources&)> enrich;
   //! Tests: called at "recorded" (after the transaction) and "sent" (after each alert is marked).
   std::function<void(const char* point, size_t sent)> checkpoint;
   //! Stop early (between domains, before recording): the pass is redone later.
@@ -59,7 +55,6 @@ struct AlertPassOptions
 struct AlertPassSummary
 {
   uint64_t reports = 0;    //!< new reports followed
-  uint64_t newSources = 0;
   uint64_t domains = 0;    //!< domains judged
   uint64_t findings = 0;   //!< before the repeat window
   uint64_t raised = 0;     //!< alerts recorded (a summary counts once, its members not)

@@ -90,21 +90,6 @@ EnrichmentStep::EnrichmentStep(std::unique_ptr<Resolver> resolver, EnrichOptions
 {
 }
 
-EnrichSummary EnrichmentStep::enrichSources(Store& store,
-                                            const std::vector<std::pair<std::string, IpAddress>>& sources,
-                                            const std::atomic<bool>& stop)
-{
-  EnrichOptions options = d_options;
-  options.stop = &stop;
-  options.only.emplace();
-  options.only->reserve(sources.size());
-  for (const auto& [domain, ip] : sources) {
-    options.only->push_back(EnrichTarget{domain, ip});
-  }
-  d_last = runEnrichmentPass(store, *d_resolver, options);
-  return d_last;
-}
-
 PassResult EnrichmentStep::run(Store& store, bool full, const std::atomic<bool>& stop)
 {
   // Step: what is new since the cursor (a full pass needs only how far that goes).

@@ -50,13 +50,6 @@ public:
    * DNS until done or stop (then about 100 ms more).  \throw StoreError
    */
   PassResult run(Store& store, bool full, const std::atomic<bool>& stop);
-  /*!
-   * \brief Enrich these sources only (policy domain, IP), due ones as usual; the cursor is not
-   * touched: for a pass that finds the new sources itself (AlertPassOptions::enrich hands over
-   * the same pairs).  Blocks like run().  \throw StoreError
-   */
-  EnrichSummary enrichSources(Store& store, const std::vector<std::pair<std::string, IpAddress>>& sources,
-                              const std::atomic<bool>& stop);
   //! The last run's counts (what `dmarcwatchd --once` prints).
   [[nodiscard]] const EnrichSummary& lastSummary() const { return d_last; }
 

@@ -10,7 +10,7 @@
  * signing as itself (failing, not aligned), forwarders and a few spoofers on
  * fresh addresses), then runs the first pass of the daemon over them (every
  * report new, every domain judged, every rule on, alerts to a counting sink)
- * and prints "reports=N seconds=S new_sources=K alerts=A" on stdout.
+ * and prints "reports=N seconds=S domains=D alerts=A" on stdout.
  * Exit 0, 1 on a store error, 2 on usage error.
  */
 #include "collector/alerts/alert-pass.hh"
@@ -134,9 +134,8 @@ int main(int argc, char** argv)
     const auto summary = pass.run(store, storedNetworkLookup(store), [&alerts](const Alert&) { return ++alerts, true; },
                                   passOptions, now);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::printf("reports=%llu seconds=%.3f new_sources=%llu domains=%llu alerts=%llu\n",
-                static_cast<unsigned long long>(summary.reports), seconds,
-                static_cast<unsigned long long>(summary.newSources), static_cast<unsigned long long>(summary.domains),
+    std::printf("reports=%llu seconds=%.3f domains=%llu alerts=%llu\n",
+                static_cast<unsigned long long>(summary.reports), seconds, static_cast<unsigned long long>(summary.domains),
                 static_cast<unsigned long long>(alerts));
   }
   catch (const std::exception& e) {

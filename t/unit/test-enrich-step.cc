@@ -2,7 +2,7 @@
  * test-enrich-step.cc - the enrichment of a dmarcwatchd pass (daemon/enrich-step.hh),
  * offline (Resolver none): a quick pass enriches the sources of the reports after
  * the cursor and moves it, a second one finds nothing new, a full pass visits
- * every source; enrichSources enriches the pairs given and leaves the cursor.
+ * every source.
  */
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
@@ -65,17 +65,6 @@ BOOST_FIXTURE_TEST_CASE(quick_passes_follow_the_cursor, StepFixture)
   result = step.run(store, true, stop);
   BOOST_CHECK_EQUAL(step.lastSummary().sources, 4U);
   BOOST_CHECK_NE(result.summary.find("new_reports=0 sources=4"), std::string::npos);
-}
-
-BOOST_FIXTURE_TEST_CASE(given_sources_only, StepFixture)
-{
-  storeReport(store, "r1", "example.com", s_today - 1,
-              {makeRecord(v4(192, 0, 2, 1), 5, true), makeRecord(v4(192, 0, 2, 2), 1, false)});
-  const EnrichSummary summary = step.enrichSources(store, {{"example.com", v4(192, 0, 2, 2)}}, stop);
-  BOOST_CHECK_EQUAL(summary.sources, 1U);
-  BOOST_CHECK(store.ipEnrichment(v4(192, 0, 2, 2)));
-  BOOST_CHECK(!store.ipEnrichment(v4(192, 0, 2, 1)));
-  BOOST_CHECK(!store.cursor(EnrichmentStep::s_cursor));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
