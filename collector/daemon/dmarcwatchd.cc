@@ -1,6 +1,6 @@
 /*
  * dmarcwatchd.cc - main of the companion daemon: follows the store, enriches
- * its sources from DNS (the alert rules come with issue 12's alerts pass).
+ * its sources from DNS and raises alerts (daemon-pass.hh).
  *
  *   dmarcwatchd [-c FILE] [-f] [--once] [--interval SECONDS] [--help] [--version]
  *
@@ -67,6 +67,11 @@ EnrichInterval a full one.  A pass enriches the sources from DNS: PTR names with
 forward confirmation, SPF authorization by each policy domain's live record (and
 the catalog's SPF include that authorizes the source), and each domain's live
 DMARC record.  Every look-up goes to the configured Resolver (none: offline).
+Then it judges the domains of the new reports (a full pass: every domain) by the
+alert rules (new-sender, unknown-sender, spoofing, enforcement-blocker,
+pass-rate-change, report-gap, dns-change, enforcement-ready; AlertRules and the
+thresholds in dmarcwatch.conf(5)) and sends each alert once to SyslogTarget as
+RFC 5424 with structured data; `dmarcwatch alerts` lists them.
 
 Options:
   -c FILE             configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf)
