@@ -323,7 +323,9 @@ const std::vector<KeyDef>& keyTable()
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.maxDatabaseSize = n; }},
     {keys::syslogTarget, Kind::String, "/dev/log", 0, 0, nullptr,
      "Where log lines go: /dev/log (syslog(3)), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT\n"
-     "(RFC 5424), or stderr.  Programs run with -f log to stderr.",
+     "(RFC 5424), or stderr.  Programs run with -f log to stderr.  dmarcwatchd's alerts go\n"
+     "here too (also with -f), always as RFC 5424 with structured data: point it at a source\n"
+     "that parses RFC 5424 (contrib/syslog-ng/dmarcwatch.conf); /dev/log sources usually do not.",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
        if (!(v == "/dev/log" || v == "stderr" || v.starts_with("unix:") || v.starts_with("udp:") ||
              v.starts_with("tcp:"))) {
