@@ -7,6 +7,8 @@
 
 #include "collector/alerts/alert-codec.hh"
 #include "collector/alerts/domain-picture.hh"
+#include "collector/common/arithmetic.hh"
+#include "collector/common/text.hh"
 
 #include <algorithm>
 #include <chrono>
@@ -19,13 +21,12 @@ namespace dmarcwatch::collector
 namespace
 {
 
-constexpr int64_t s_day = 86400;
 //! Subjects named in a burst's summary line.
 constexpr size_t s_summaryNames = 5;
 
 uint32_t daysOf(std::chrono::seconds span)
 {
-  return static_cast<uint32_t>(std::max<int64_t>(1, span.count() / s_day));
+  return static_cast<uint32_t>(std::max<int64_t>(1, span.count() / s_secondsPerDay));
 }
 
 //! What this pass decided about alert states, over what the store holds.
@@ -114,23 +115,25 @@ Alert summaryOf(const std::vector<const Finding*>& group, int64_t now)
   alert.time = now;
   alert.severity = first.severity;
   std::string names;
+  std::string members; // every member's key: the summary's id differs from any other summary's
   uint64_t messages = 0;
   for (size_t i = 0; i < group.size(); ++i) {
     alert.severity = std::min(alert.severity, group[i]->severity);
-    messages += group[i]->value;
+    messages = saturatingAdd(messages, group[i]->value);
+    members += group[i]->key;
+    members += '\n';
     if (i < s_summaryNames) {
       names += (i == 0 ? "" : ", ") + group[i]->subject;
     }
   }
-  const std::string key = first.rule + "|" + first.domain + "|summary";
-  alert.id = alertId(key, now);
+  alert.id = alertId(members, now);
   alert.message = std::to_string(group.size()) + " " + first.rule + " alerts for " + first.domain + ": " + names +
                   (group.size() > s_summaryNames ? " and " + std::to_string(group.size() - s_summaryNames) + " more" : "") +
                   " (dmarcwatch alerts " + first.domain + " lists each)";
   alert.fields = {{"summary", "yes"},
                   {"count", std::to_string(group.size())},
                   {"subjects", names},
-                  {"messages", std::to_string(messages)}};
+                  {"messages_per_day", std::to_string(messages)}};
   return alert;
 }
 
@@ -144,6 +147,9 @@ std::pair<uint64_t, uint64_t> AlertPass::sendPending(Store& store, const AlertSi
   auto pending = store.pendingAlerts();
   uint64_t sent = 0;
   for (size_t i = 0; i < pending.size(); ++i) {
+    if (options.stopRequested && options.stopRequested()) {
+      return {sent, pending.size() - i}; // the rest waits, recorded, for the next start
+    }
     const Alert alert = decodeAlert(pending[i].payload, pending[i].time);
     if (!sink(alert)) {
       return {sent, pending.size() - i};
@@ -173,13 +179,13 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
   uint64_t cursor = cursorBefore;
   std::set<std::string> domains;
   for (const auto& report : store.reportsAfter(cursorBefore, options.maxReports)) {
-    if (report.state == ReportState::Loading) {
-      break; // still being stored: followed when done, never skipped
+    if (report.state == ReportState::Loading || report.sequence > options.through) {
+      break; // still being stored, or not yet enriched: followed next time, never skipped
     }
     cursor = report.sequence;
     ++summary.reports;
     if (countedState(report.state)) {
-      domains.insert(report.header.policy.domain);
+      domains.insert(lowerAscii(report.header.policy.domain)); // the store keeps domains in lower case
     }
   }
   if (options.full) {
@@ -206,7 +212,9 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
       summary.stopped = true;
       return summary;
     }
-    const DomainPicture picture = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.window));
+    // A domain judged for the first time learns its senders from its history (new-sender).
+    const bool baseline = settings.enabled("new-sender") && !book.get(alertStateKey({"domain", domain}));
+    const DomainPicture picture = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.window), baseline);
     std::optional<DomainPicture> readiness;
     if (options.full && settings.enabled("enforcement-ready")) {
       readiness = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.readyDays));
@@ -258,7 +266,12 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
   // Step 4: record, then send.
   commit.states = book.decided();
   commit.cursors.emplace_back(options.cursorName, cursor);
-  store.commitAlerts(commit);
+  commit.expectCursor = {options.cursorName, cursorBefore};
+  if (!store.commitAlerts(commit)) {
+    // Another pass (dmarcwatchd --once beside the daemon) recorded these reports first.
+    summary.stopped = true;
+    return summary;
+  }
   summary.cursor = cursor;
   if (options.checkpoint) {
     options.checkpoint("recorded", 0);

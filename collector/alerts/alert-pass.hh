@@ -45,6 +45,9 @@ struct AlertPassOptions
 {
   bool full = false;            //!< judge every domain, and the time rules (EnrichInterval)
   size_t maxReports = 20000;    //!< new reports followed per pass (the rest: next pass)
+  //! Follow no report past this sequence: the daemon's enrichment got this far, and a report
+  //! is judged only once its sources were looked up.
+  uint64_t through = UINT64_MAX;
   std::string cursorName = "dmarcwatchd";
   //! Tests: called at "recorded" (after the transaction) and "sent" (after each alert is marked).
   std::function<void(const char* point, size_t sent)> checkpoint;

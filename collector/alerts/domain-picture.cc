@@ -5,6 +5,8 @@
 
 #include "collector/alerts/domain-picture.hh"
 
+#include "collector/common/text.hh"
+
 #include <algorithm>
 #include <map>
 
@@ -14,11 +16,17 @@ namespace dmarcwatch::collector
 namespace
 {
 
-constexpr int64_t s_day = 86400;
 //! Reporters whose latest report ended longer ago than this are history, not activity.
-constexpr int64_t s_reporterHorizon = 40 * s_day;
-//! How many days before a reporter's latest report its habit is judged on.
-constexpr uint32_t s_habitDays = 8;
+constexpr int64_t s_reporterHorizon = 40 * s_secondsPerDay;
+//! How many days before a reporter's latest report its habit is judged on (8 days with it).
+constexpr uint32_t s_habitDays = 7;
+
+//! When a report's period ended, as far as we believe it: never after the report arrived
+//! (a report dated in the future is a forgery or a broken clock, and must not pin anything).
+int64_t believedEnd(const StoredReport& report)
+{
+  return std::min(report.header.metadata.end, report.storedAt);
+}
 
 EffectivePolicy policyOf(const std::optional<LivePolicy>& live, const std::vector<StoredReport>& reports)
 {
@@ -30,9 +38,13 @@ EffectivePolicy policyOf(const std::optional<LivePolicy>& live, const std::vecto
     policy.from = "dns";
     return policy;
   }
+  // The newest report's period (as believed), the latest stored breaking ties.
   const StoredReport* latest = nullptr;
   for (const auto& report : reports) {
-    if (!report.header.policy.p.empty() && (latest == nullptr || report.header.metadata.end >= latest->header.metadata.end)) {
+    // storedAt is our clock, far from INT64_MAX: the sum does not overflow.
+    const bool futureDated = report.header.metadata.end > report.storedAt + s_secondsPerDay;
+    if (countedState(report.state) && !futureDated && !report.header.policy.p.empty() &&
+        (latest == nullptr || believedEnd(report) >= believedEnd(*latest))) {
       latest = &report;
     }
   }
@@ -49,7 +61,7 @@ std::vector<ReporterActivity> reportersOf(const std::vector<StoredReport>& repor
 {
   std::map<std::string, std::vector<const StoredReport*>> byOrg;
   for (const auto& report : reports) {
-    if (countedState(report.state) && report.header.metadata.end >= now - s_reporterHorizon) {
+    if (countedState(report.state) && believedEnd(report) >= now - s_reporterHorizon) {
       byOrg[report.header.metadata.orgName].push_back(&report);
     }
   }
@@ -58,11 +70,12 @@ std::vector<ReporterActivity> reportersOf(const std::vector<StoredReport>& repor
     ReporterActivity activity;
     activity.org = org;
     for (const auto* report : list) {
-      activity.lastEnd = std::max(activity.lastEnd, report->header.metadata.end);
+      activity.lastEnd = std::max(activity.lastEnd, believedEnd(*report));
     }
-    const auto lastDay = static_cast<uint32_t>(activity.lastEnd / s_day);
+    const auto lastDay = static_cast<uint32_t>(activity.lastEnd / s_secondsPerDay);
     for (const auto* report : list) {
-      const auto day = static_cast<uint32_t>(std::max<int64_t>(report->header.metadata.begin, 0) / s_day);
+      const int64_t begin = std::clamp<int64_t>(report->header.metadata.begin, 0, activity.lastEnd);
+      const auto day = static_cast<uint32_t>(begin / s_secondsPerDay);
       if (day + s_habitDays >= lastDay && day <= lastDay) {
         activity.days.push_back(day);
       }
@@ -86,26 +99,37 @@ unsigned passPercent(uint64_t pass, uint64_t total)
 }
 
 DomainPicture buildPicture(const Store& store, const Namer& namer, const NetworkLookup& lookup,
-                           const std::string& domain, int64_t now, uint32_t windowDays)
+                           const std::string& domain, int64_t now, uint32_t windowDays, bool withHistory)
 {
   DomainPicture picture;
-  picture.domain = domain;
-  picture.today = static_cast<uint32_t>(now / s_day);
-  const uint32_t fromDay = picture.today >= windowDays - 1 ? picture.today - (windowDays - 1) : 0;
-  picture.sources = computeSources(store, namer, domain, fromDay, picture.today, lookup, SourceDetail::Verdicts);
+  picture.domain = lowerAscii(domain);
+  picture.today = static_cast<uint32_t>(now / s_secondsPerDay);
+  auto daysBack = [&picture](uint32_t days) { return picture.today >= days - 1 ? picture.today - (days - 1) : 0; };
+  const uint32_t fromDay = daysBack(windowDays);
+  picture.sources = computeSources(store, namer, picture.domain, fromDay, picture.today, lookup, SourceDetail::Verdicts);
   auto services = servicesOf(picture.sources);
   if (!services.empty()) {
     picture.services = std::move(services.front().second);
   }
-  picture.live = store.livePolicy(domain);
-  const auto reports = store.listReports(domain);
+  if (withHistory) {
+    auto past = servicesOf(computeSources(store, namer, picture.domain, daysBack(s_historyDays), picture.today, lookup,
+                                          SourceDetail::Names));
+    if (!past.empty()) {
+      picture.history = std::move(past.front().second);
+    }
+  }
+  picture.live = store.livePolicy(picture.domain);
+  const auto reports = store.listReports(picture.domain);
   picture.policy = policyOf(picture.live, reports);
   picture.reporters = reportersOf(reports, now);
   {
     StoreSnapshot snapshot(store);
-    if (auto id = snapshot.domainId(domain)) {
+    if (auto id = snapshot.domainId(picture.domain)) {
       picture.dataDays = snapshot.dayRange(*id, 0, UINT32_MAX);
     }
+  }
+  if (picture.dataDays && picture.dataDays->first <= picture.today) {
+    picture.coveredDays = picture.today - std::max(fromDay, picture.dataDays->first) + 1;
   }
   return picture;
 }

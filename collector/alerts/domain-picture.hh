@@ -19,12 +19,14 @@
 namespace dmarcwatch::collector
 {
 
+inline constexpr int64_t s_secondsPerDay = 86400;
+
 //! One reporter's recent reports for a domain.
 struct ReporterActivity
 {
   std::string org;             //!< org_name as reported
-  int64_t lastEnd = 0;         //!< the end of its latest report's period
-  std::vector<uint32_t> days;  //!< distinct UTC days its reports began on, last 8 days before lastEnd
+  int64_t lastEnd = 0;         //!< the end of its latest report's period (never after it arrived)
+  std::vector<uint32_t> days;  //!< distinct UTC days its reports began on, the 8 days ending with lastEnd's
 };
 
 //! The policy that applies now: the live record when the daemon found one, else the latest report's.
@@ -40,22 +42,31 @@ struct EffectivePolicy
 
 struct DomainPicture
 {
-  std::string domain;
+  std::string domain;                 //!< lower case
   uint32_t today = 0;
+  uint32_t coveredDays = 1;           //!< days of the window with data behind them (at least 1)
   std::vector<NamedSource> sources;   //!< over the alert window, most messages first
   std::vector<NamedService> services; //!< what they add up to
+  std::vector<NamedService> history;  //!< over s_historyDays (only when asked: a baseline)
   EffectivePolicy policy;
   std::optional<LivePolicy> live;
   std::optional<std::pair<uint32_t, uint32_t>> dataDays; //!< first and last day with data, ever
   std::vector<ReporterActivity> reporters; //!< reporters with a report ending in the last 40 days
+
+  //! \brief A window's total as a daily rate (rounded up): what escalation compares, so a window
+  //! that fills up day by day is no escalation.
+  [[nodiscard]] uint64_t perDay(uint64_t total) const { return total / coveredDays + (total % coveredDays != 0); }
 };
 
+//! Days of history a domain's baseline of senders is learnt from.
+inline constexpr uint32_t s_historyDays = 90;
+
 /*!
- * \brief The picture of a domain over the `windowDays` days ending today (now's UTC day).
- * \throw StoreError
+ * \brief The picture of a domain over the `windowDays` days ending today (now's UTC day);
+ * with `withHistory` also the services of the last s_historyDays.  \throw StoreError
  */
 DomainPicture buildPicture(const Store& store, const Namer& namer, const NetworkLookup& lookup,
-                           const std::string& domain, int64_t now, uint32_t windowDays);
+                           const std::string& domain, int64_t now, uint32_t windowDays, bool withHistory = false);
 
 //! \brief Percent of pass in total, rounded down; 0 when total is 0.
 unsigned passPercent(uint64_t pass, uint64_t total);

@@ -6,10 +6,12 @@
 
 #include "collector/alerts/rules.hh"
 
+#include "collector/alerts/alert-codec.hh"
 #include "collector/common/arithmetic.hh"
 
 #include <algorithm>
 #include <cstdio>
+#include <initializer_list>
 #include <map>
 
 namespace dmarcwatch::collector
@@ -18,9 +20,12 @@ namespace dmarcwatch::collector
 namespace
 {
 
-constexpr int64_t s_day = 86400;
+//! Longest part of an alert state key taken as it is.
+constexpr size_t s_maxKeyPart = 120;
 //! RFC 7208 4.6.4: more DNS look-ups than this and SPF is a permerror.
 constexpr unsigned s_spfLookupLimit = 10;
+//! A reporter is daily with reports on this many of the 8 days ending with its last one.
+constexpr size_t s_dailyDays = 5;
 //! Countries and networks named in a spoofing alert.
 constexpr size_t s_topPlaces = 3;
 
@@ -36,17 +41,19 @@ std::string ipText(const NamedSource& source)
   return source.ip ? source.ip->toString() : std::string("(no address)");
 }
 
-//! Keys are split on '|': a subject never holds one.
-std::string keyPart(std::string_view text)
-{
-  std::string out(text);
-  std::replace(out.begin(), out.end(), '|', '/');
-  return out;
-}
-
 std::string serviceKey(const NamedService& service)
 {
-  return keyPart(service.id.empty() ? "unnamed:" + service.name : service.id);
+  return service.id.empty() ? "unnamed:" + service.name : service.id;
+}
+
+//! A finding that only remembers a note under a key (a baseline, a band, a record's text).
+Finding remembered(std::string key, std::string note)
+{
+  Finding f;
+  f.key = std::move(key);
+  f.note = std::move(note);
+  f.silent = true;
+  return f;
 }
 
 Finding finding(const char* rule, const DomainPicture& picture, const std::string& subject, AlertSeverity severity)
@@ -55,7 +62,7 @@ Finding finding(const char* rule, const DomainPicture& picture, const std::strin
   f.rule = rule;
   f.domain = picture.domain;
   f.subject = subject;
-  f.key = std::string(rule) + "|" + picture.domain + "|" + keyPart(subject);
+  f.key = alertStateKey({rule, picture.domain, subject});
   f.severity = severity;
   return f;
 }
@@ -80,49 +87,52 @@ bool isNamedService(const NamedService& service)
 
 void newSender(const DomainPicture& picture, const RuleContext& context, std::vector<Finding>& out)
 {
-  // The domain's baseline: the first judgement starts the grace; during it senders are learnt.
-  const std::string domainKey = "domain|" + picture.domain;
+  // The domain's baseline: the first judgement starts the grace; during it senders are learnt,
+  // at the first judgement from the domain's history too (a monthly sender is no new one).
+  const std::string domainKey = alertStateKey({"domain", picture.domain});
   auto first = context.state(domainKey);
   const int64_t since = first ? first->firstSeen : context.now;
   if (!first) {
-    Finding baseline;
-    baseline.key = domainKey;
-    baseline.silent = true;
-    out.push_back(std::move(baseline));
+    out.push_back(remembered(domainKey, ""));
   }
   const bool learning = !first || context.now < since + context.settings.newSenderGrace.count();
-  for (const auto& service : picture.services) {
-    if (!isNamedService(service)) {
-      continue;
+  auto learn = [&](const std::vector<NamedService>& services, bool tell) {
+    for (const auto& service : services) {
+      if (!isNamedService(service)) {
+        continue;
+      }
+      const std::string seenKey = alertStateKey({"seen", picture.domain, serviceKey(service)});
+      if (context.state(seenKey)) {
+        continue;
+      }
+      out.push_back(remembered(seenKey, ""));
+      if (!tell) {
+        continue;
+      }
+      Finding f = finding("new-sender", picture, service.name, AlertSeverity::Notice);
+      f.message = service.name + " sends as " + picture.domain + " for the first time (" +
+                  std::to_string(service.messages) + " messages, " +
+                  percentText(service.dmarcPass, service.messages) + " % pass DMARC)";
+      f.fields = {{"service", service.name},
+                  {"class", std::string(sourceClassName(service.cls))},
+                  {"messages", std::to_string(service.messages)},
+                  {"pass_pct", percentText(service.dmarcPass, service.messages)}};
+      f.value = picture.perDay(service.messages);
+      out.push_back(std::move(f));
     }
-    const std::string seenKey = "seen|" + picture.domain + "|" + serviceKey(service);
-    if (context.state(seenKey)) {
-      continue;
-    }
-    Finding seen;
-    seen.key = seenKey;
-    seen.silent = true;
-    out.push_back(std::move(seen));
-    if (learning) {
-      continue;
-    }
-    Finding f = finding("new-sender", picture, service.name, AlertSeverity::Notice);
-    f.message = service.name + " sends as " + picture.domain + " for the first time (" +
-                std::to_string(service.messages) + " messages, " + percentText(service.dmarcPass, service.messages) +
-                " % pass DMARC)";
-    f.fields = {{"service", service.name},
-                {"class", std::string(sourceClassName(service.cls))},
-                {"messages", std::to_string(service.messages)},
-                {"pass_pct", percentText(service.dmarcPass, service.messages)}};
-    f.value = service.messages;
-    out.push_back(std::move(f));
+  };
+  if (!first) {
+    learn(picture.history, false);
   }
+  learn(picture.services, !learning);
   if (learning) {
     return;
   }
-  // Unnamed sources are new when first seen in a report this pass follows.
+  // Unnamed sources are new when first seen in a report this pass follows.  Those that only fail
+  // are spoofing's (one alert per domain), forwarders are no senders of the domain.
   for (const auto& source : picture.sources) {
-    if (source.name.service != nullptr || source.name.network != nullptr || !context.isNew(source)) {
+    if (source.name.service != nullptr || source.name.network != nullptr || source.dmarcPass == 0 ||
+        source.name.cls == SourceClass::Forwarder || !context.isNew(source)) {
       continue;
     }
     const std::string ip = ipText(source);
@@ -138,7 +148,7 @@ void newSender(const DomainPicture& picture, const RuleContext& context, std::ve
                 {"ptr", source.network.ptrName},
                 {"country", source.network.country},
                 {"asn", source.network.asn == 0 ? "" : std::to_string(source.network.asn)}};
-    f.value = source.messages;
+    f.value = picture.perDay(source.messages);
     out.push_back(std::move(f));
   }
 }
@@ -167,7 +177,7 @@ void unknownSender(const DomainPicture& picture, const RuleContext& context, std
                 {"ptr", source.network.ptrName},
                 {"country", source.network.country},
                 {"asn", source.network.asn == 0 ? "" : std::to_string(source.network.asn)}};
-    f.value = source.dmarcPass;
+    f.value = picture.perDay(source.dmarcPass);
     out.push_back(std::move(f));
   }
 }
@@ -230,7 +240,7 @@ void spoofing(const DomainPicture& picture, const RuleContext& context, std::vec
               {"top_ip", ipText(*top)},
               {"top_ptr", top->network.ptrName},
               {"policy", picture.policy.p}};
-  f.value = messages;
+  f.value = picture.perDay(messages);
   out.push_back(std::move(f));
 }
 
@@ -258,7 +268,7 @@ void enforcementBlocker(const DomainPicture& picture, const RuleContext& context
                 {"pass_pct", pct},
                 {"policy", picture.policy.p.empty() ? "unknown" : picture.policy.p},
                 {"why", why}};
-    f.value = service.dmarcFail;
+    f.value = picture.perDay(service.dmarcFail);
     out.push_back(std::move(f));
   }
 }
@@ -288,16 +298,12 @@ void passRateChange(const DomainPicture& picture, const RuleContext& context, st
       continue;
     }
     const char* band = bandOf(passPercent(service.dmarcPass, service.messages));
-    const std::string bandKey = "band|" + picture.domain + "|" + serviceKey(service);
+    const std::string bandKey = alertStateKey({"band", picture.domain, serviceKey(service)});
     auto before = context.state(bandKey);
     if (before && before->note == band) {
       continue;
     }
-    Finding remember;
-    remember.key = bandKey;
-    remember.note = band;
-    remember.silent = true;
-    out.push_back(std::move(remember));
+    out.push_back(remembered(bandKey, band));
     if (!before || before->note.empty()) {
       continue; // first seen: no change yet
     }
@@ -314,7 +320,7 @@ void passRateChange(const DomainPicture& picture, const RuleContext& context, st
                 {"pass_pct", pct},
                 {"from_band", bandRange(before->note)},
                 {"to_band", bandRange(band)}};
-    f.value = service.messages;
+    f.value = picture.perDay(service.messages);
     out.push_back(std::move(f));
   }
 }
@@ -325,18 +331,19 @@ void reportGap(const DomainPicture& picture, const RuleContext& context, std::ve
 {
   const int64_t gap = context.settings.reportGap.count();
   for (const auto& reporter : picture.reporters) {
-    // Daily: reports on at least 3 of the days before its last one.
-    if (reporter.days.size() < 3) {
+    // Daily: reports on at least 5 of the 8 days ending with its last one.
+    if (reporter.days.size() < s_dailyDays) {
       continue;
     }
-    // A day's report arrives up to a day after the period ends.
-    const int64_t silentFor = context.now - (reporter.lastEnd + s_day);
+    // A day's report arrives up to a day after the period ends (lastEnd is clamped to when the
+    // report arrived, so no report-supplied date overflows this).
+    const int64_t silentFor = context.now - (reporter.lastEnd + s_secondsPerDay);
     if (silentFor < gap) {
       continue;
     }
-    const auto lastDay = reporter.lastEnd / s_day;
-    Finding f = finding("report-gap", picture, reporter.org + "|" + std::to_string(lastDay), AlertSeverity::Warning);
-    f.subject = reporter.org;
+    const auto lastDay = reporter.lastEnd / s_secondsPerDay;
+    Finding f = finding("report-gap", picture, reporter.org, AlertSeverity::Warning);
+    f.key = alertStateKey({"report-gap", picture.domain, reporter.org, std::to_string(lastDay)});
     f.message = reporter.org + " sent daily reports for " + picture.domain + " and has sent none for " +
                 std::to_string(silentFor / 3600) + " hours: check the rua address in _dmarc." + picture.domain +
                 " and that its mail reaches you";
@@ -355,21 +362,17 @@ void reportGap(const DomainPicture& picture, const RuleContext& context, std::ve
 void recordChange(const DomainPicture& picture, const RuleContext& context, const char* which, const std::string& now,
                   bool gone, std::vector<Finding>& out)
 {
-  const std::string stateKey = "dns|" + picture.domain + "|" + which;
-  auto before = context.state(stateKey);
+  const std::string key = alertStateKey({"dns", picture.domain, which});
+  auto before = context.state(key);
   if (before && before->note == now) {
     return;
   }
-  Finding remember;
-  remember.key = stateKey;
-  remember.note = now;
-  remember.silent = true;
-  out.push_back(std::move(remember));
+  out.push_back(remembered(key, now));
   if (!before || before->note.empty()) {
     return;
   }
   const std::string name = std::string(which) == "dmarc" ? "DMARC" : "SPF";
-  Finding f = finding("dns-change", picture, std::string(which) + "|" + std::to_string(context.now),
+  Finding f = finding("dns-change", picture, std::string(which) + "-" + std::to_string(context.now),
                       gone ? AlertSeverity::Warning : AlertSeverity::Notice);
   f.subject = name + " record";
   f.message = "the " + name + " record of " + picture.domain + (gone ? " is gone" : " changed") + ": was \"" +
@@ -418,14 +421,15 @@ void enforcementReady(const DomainPicture& picture, const RuleContext& context, 
   if (policy.p != "none" && policy.p != "quarantine" && !(policy.p == "reject" && (policy.pct < 100 || policy.testing))) {
     return;
   }
-  const auto days = static_cast<uint32_t>(context.settings.readyDays.count() / s_day);
+  const auto days = static_cast<uint32_t>(context.settings.readyDays.count() / s_secondsPerDay);
   if (!picture.dataDays || picture.dataDays->first + days > picture.today + 1 || picture.dataDays->second + 2 < picture.today) {
     return; // the data does not cover the whole period (or stopped)
   }
   std::string list;
   unsigned authorized = 0;
   for (const auto& service : picture.services) {
-    if (service.cls != SourceClass::Authorized || service.id.empty()) {
+    // Every service whose mail enforcement must not stop: the same set enforcement-blocker watches.
+    if (!legitimate(service)) {
       continue;
     }
     if (passPercent(service.dmarcPass, service.messages) < context.settings.readyPassRate) {
@@ -447,6 +451,24 @@ void enforcementReady(const DomainPicture& picture, const RuleContext& context, 
 }
 
 } // namespace
+
+std::string alertStateKey(std::initializer_list<std::string_view> parts)
+{
+  std::string key;
+  for (auto part : parts) {
+    if (!key.empty()) {
+      key.push_back('|');
+    }
+    if (part.size() <= s_maxKeyPart) {
+      key += part;
+      continue;
+    }
+    key += part.substr(0, s_maxKeyPart - 17);
+    key += '#';
+    key += alertId(part, 0);
+  }
+  return key;
+}
 
 bool legitimate(const NamedService& service)
 {

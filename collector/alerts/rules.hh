@@ -31,6 +31,7 @@
 #include "collector/common/config.hh"
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,5 +73,12 @@ std::vector<Finding> evaluateRules(const DomainPicture& picture, const DomainPic
 
 //! A source or service is legitimate: authorized, or a named service that passes for the domain.
 bool legitimate(const NamedService& service);
+
+/*!
+ * \brief An alert state key: the parts joined by '|'.  Parts come from reports (domains, org
+ * names): one longer than 120 bytes becomes its head and a hash, so a key stays far below
+ * LMDB's 511 bytes whatever a report says.
+ */
+std::string alertStateKey(std::initializer_list<std::string_view> parts);
 
 } // namespace dmarcwatch::collector

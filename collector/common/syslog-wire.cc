@@ -305,8 +305,24 @@ bool SyslogSocket::send(std::string_view message) noexcept
     else {
       ssize_t n = ::send(d_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       sent = n == static_cast<ssize_t>(message.size());
+      if (sent) {
+        // On loopback the "port unreachable" of this very datagram is queued before send()
+        // returns: read it now, so a line nobody received is not counted as delivered.
+        int pending = 0;
+        socklen_t size = sizeof pending;
+        if (getsockopt(d_fd, SOL_SOCKET, SO_ERROR, &pending, &size) == 0 && pending == ECONNREFUSED) {
+          sent = false;
+          errno = ECONNREFUSED;
+        }
+      }
       if (!sent && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return false; // receiver full: drop, keep the socket
+      }
+      if (!sent && errno == ECONNREFUSED) {
+        // Nobody listens (an earlier datagram's ICMP error, reported now): a fresh socket would
+        // have no error pending and "send" into the void.  Say so; reconnect at the next line.
+        close();
+        return false;
       }
     }
     if (sent) {

@@ -5,6 +5,8 @@
 
 #include "collector/daemon/daemon-pass.hh"
 
+#include "collector/common/log.hh"
+
 #include <cstdio>
 #include <ctime>
 
@@ -18,23 +20,45 @@ DaemonPass::DaemonPass(std::unique_ptr<EnrichmentStep> step, std::shared_ptr<con
   prepare(std::move(config));
 }
 
+std::unique_ptr<AlertEmitter> DaemonPass::emitterFor(const Config& config)
+{
+  return std::make_unique<AlertEmitter>(AlertSyslogOptions::fromConfig(config));
+}
+
+std::string DaemonPass::accepts(const Config& config) const
+{
+  try {
+    checkAuthorizations(config, *d_catalog);
+    (void)emitterFor(config); // the target parses, its host resolves
+    return {};
+  }
+  catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
 void DaemonPass::prepare(std::shared_ptr<const Config> config)
 {
-  if (config == d_config) {
+  if (config == d_config || config == d_refused) {
     return;
   }
-  // A reload: Authorize, Network and the thresholds come from the new file; the catalog is
-  // read again only when its files changed (a broken one throws, and the old setup stays).
-  if (d_config && (config->serviceCatalog != d_config->serviceCatalog || config->serviceFiles != d_config->serviceFiles)) {
-    d_catalog = loadCatalog(*config);
+  try {
+    if (d_config) {
+      checkAuthorizations(*config, *d_catalog);
+    }
+    auto emitter = emitterFor(*config);
+    auto namer = std::make_unique<Namer>(d_catalog, config, Namer::Options{config->suspiciousMessages});
+    d_emitter = std::move(emitter);
+    d_namer = std::move(namer);
+    d_config = std::move(config);
   }
-  else if (d_config) {
-    checkAuthorizations(*config, *d_catalog);
+  catch (const std::exception& e) {
+    if (!d_config) {
+      throw; // at start: the caller's configuration error
+    }
+    logError("configuration not taken, keeping the old one", {{"error", printable(e.what())}});
+    d_refused = std::move(config);
   }
-  auto emitter = std::make_unique<AlertEmitter>(AlertSyslogOptions::fromConfig(*config));
-  d_namer = std::make_unique<Namer>(d_catalog, config, Namer::Options{config->suspiciousMessages});
-  d_emitter = std::move(emitter);
-  d_config = std::move(config);
 }
 
 PassResult DaemonPass::run(Store& store, bool full, const std::atomic<bool>& stop, std::shared_ptr<const Config> config)
@@ -48,6 +72,8 @@ PassResult DaemonPass::run(Store& store, bool full, const std::atomic<bool>& sto
   // Step 2: the rules and the alerts.
   AlertPassOptions options;
   options.full = full;
+  // Reports stored since the enrichment began wait for the next pass (a notification is due).
+  options.through = store.cursor(EnrichmentStep::s_cursor).value_or(0);
   options.checkpoint = d_checkpoint;
   options.stopRequested = [&stop] { return stop.load(); };
   AlertPass pass(*d_config, *d_namer);

@@ -5,8 +5,9 @@
  * (alerts/alert-pass.hh, alerts/alert-emitter.hh).
  *
  * The naming and the alert settings follow the configuration in force: a
- * reload (SIGHUP) that changes it is used from the next pass (the catalog and
- * Authorize lines are read again then).
+ * reload (SIGHUP) that changes it is used from the next pass.  The catalog is
+ * read once, at start (ServiceCatalog and ServiceFile need a restart); a reload
+ * is checked against it before it is taken (accepts()).
  *
  * Users: collector/daemon/dmarcwatchd.cc, the daemon tests.  Thread-safety:
  * one pass at a time (the loop's thread).  Errors: StoreError and a catalog
@@ -39,8 +40,14 @@ public:
              std::shared_ptr<const Catalog> catalog, std::function<void(const char*, size_t)> checkpoint = {});
 
   /*!
-   * \brief Enrich, then judge and alert.  \param config the configuration in force now
-   * \throw StoreError, ConfigError (a reloaded catalog that does not read)
+   * \brief Whether a reloaded configuration can be used: its Authorize lines name services of
+   * the catalog, its alert target parses and resolves.  Any thread.  \return "" or why not
+   */
+  [[nodiscard]] std::string accepts(const Config& config) const;
+
+  /*!
+   * \brief Enrich, then judge and alert.  \param config the configuration in force now (one
+   * that accepts() refuses is logged and the previous one kept)  \throw StoreError
    */
   PassResult run(Store& store, bool full, const std::atomic<bool>& stop, std::shared_ptr<const Config> config);
 
@@ -51,10 +58,13 @@ public:
 private:
   //! \brief Naming and emitter for this configuration (again only when it changed).
   void prepare(std::shared_ptr<const Config> config);
+  //! \brief The emitter of a configuration. \throw ConfigError
+  static std::unique_ptr<AlertEmitter> emitterFor(const Config& config);
 
   std::unique_ptr<EnrichmentStep> d_step;
   std::shared_ptr<const Config> d_config;
-  std::shared_ptr<const Catalog> d_catalog;
+  std::shared_ptr<const Config> d_refused; //!< the last configuration prepare() refused (logged once)
+  const std::shared_ptr<const Catalog> d_catalog;
   std::unique_ptr<Namer> d_namer;
   std::unique_ptr<AlertEmitter> d_emitter;
   std::function<void(const char*, size_t)> d_checkpoint;

@@ -193,7 +193,7 @@ void warnRestartOnly(const Config& old, const Config& now)
   check(keys::geoIpAsn, old.geoIpAsn != now.geoIpAsn);
 }
 
-void reload(DaemonLoop& loop, const Options& options)
+void reload(DaemonLoop& loop, const DaemonPass& pass, const Options& options)
 {
   const auto old = loop.config();
   auto fresh = reloadConfig(s_ident, options.configPath, *old, options.foreground);
@@ -201,6 +201,12 @@ void reload(DaemonLoop& loop, const Options& options)
     return;
   }
   fresh = withInterval(fresh, options);
+  // What parses may still not work: an Authorize naming no service of the catalog read at
+  // start, an alert target whose host does not resolve.  Refused now, the old one kept.
+  if (const std::string why = pass.accepts(*fresh); !why.empty()) {
+    logError("reload failed, keeping the old configuration", {{"file", options.configPath}, {"error", printable(why)}});
+    return;
+  }
   warnRestartOnly(*old, *fresh);
   loop.setConfig(fresh);
   logInfo("configuration reloaded", {{"file", options.configPath},
@@ -317,7 +323,7 @@ int run(const Options& options)
     timespec tick{0, 100'000'000};
     const int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGHUP && !options.once) {
-      reload(*loop, options);
+      reload(*loop, *pass, options);
     }
     else if (sig == SIGTERM || sig == SIGINT) {
       logInfo("stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});

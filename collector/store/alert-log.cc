@@ -37,11 +37,20 @@ void Store::forEachAlertState(std::string_view prefix,
   }
 }
 
-std::vector<uint64_t> Store::commitAlerts(const AlertCommit& commit)
+std::optional<std::vector<uint64_t>> Store::commitAlerts(const AlertCommit& commit)
 {
   std::vector<uint64_t> numbers;
+  bool moved = false;
   d_impl->withWriteTxn([&](lmdb::WriteTxn& txn) {
     numbers.clear();
+    if (commit.expectCursor) {
+      auto value = txn.get(d_impl->cursors, commit.expectCursor->first);
+      const uint64_t position = value ? fmt::decodeCounter(*value, "cursor") : 0;
+      moved = position != commit.expectCursor->second;
+      if (moved) {
+        return; // the transaction aborts: nothing written
+      }
+    }
     const MDB_dbi log = d_impl->writable(d_impl->alertlog, "alertlog");
     uint64_t next = 1;
     {
@@ -66,6 +75,9 @@ std::vector<uint64_t> Store::commitAlerts(const AlertCommit& commit)
     }
     txn.commit();
   });
+  if (moved) {
+    return std::nullopt;
+  }
   return numbers;
 }
 

@@ -395,9 +395,14 @@ public:
                                        //!< burst's alerts are covered by its summary line)
     std::vector<std::pair<std::string, AlertState>> states;
     std::vector<std::pair<std::string, uint64_t>> cursors;
+    //! Write only while this cursor (name, position; absent = 0) is where the pass began.
+    std::optional<std::pair<std::string, uint64_t>> expectCursor;
   };
-  //! \brief Write a pass's alerts, states and cursors in one write transaction. \return the numbers given
-  std::vector<uint64_t> commitAlerts(const AlertCommit& commit);
+  /*!
+   * \brief Write a pass's alerts, states and cursors in one write transaction.
+   * \return the numbers given, or nullopt (nothing written) when expectCursor moved meanwhile
+   */
+  std::optional<std::vector<uint64_t>> commitAlerts(const AlertCommit& commit);
   //! \brief Mark recorded alerts as sent (one transaction). \throw StoreError
   void markAlertsEmitted(const std::vector<uint64_t>& numbers, int64_t when);
   //! Recorded alerts not yet sent, oldest first.

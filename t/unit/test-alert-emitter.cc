@@ -21,6 +21,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace dmarcwatch::collector;
@@ -311,6 +313,35 @@ BOOST_AUTO_TEST_CASE(stderr_gets_the_line)
   BOOST_CHECK(sent);
   BOOST_CHECK_EQUAL(dmarcwatch::test::readFile(path),
                     formatAlert(sampleAlert(), options, localHostName(), getpid()) + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(udp_nobody_listening_is_not_taken)
+{
+  // The ICMP error of a datagram shows as ECONNREFUSED on the next send: no alert may count as
+  // sent while nobody listens (it would leave the outbox and be lost).
+  int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  ::close(probe);
+  AlertSyslogOptions options;
+  options.target = "udp:127.0.0.1:" + std::to_string(port);
+  AlertEmitter emitter(options);
+  Alert alert;
+  alert.id = "0123456789abcdef";
+  alert.rule = "spoofing";
+  alert.domain = "example.com";
+  alert.message = "m";
+  int taken = 0;
+  for (int i = 0; i < 5; ++i) {
+    taken += emitter.emit(alert) ? 1 : 0;
+    ::usleep(20000);
+  }
+  BOOST_CHECK_LT(taken, 2); // the first datagram cannot know yet
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -76,10 +76,10 @@ struct Rig
   uint32_t today() const { return static_cast<uint32_t>(now / s_day); }
   void advance(int64_t days) { now += days * s_day; }
   uint64_t report(const std::vector<Record>& records, int dayOffset = 0, const std::string& org = "google.com",
-                  const std::string& policy = "none")
+                  const std::string& policy = "none", const std::string& domain = "example.com")
   {
     const uint32_t day = today() + dayOffset;
-    auto header = makeHeader(org, "r" + std::to_string(++reportNumber), "example.com", dayStart(day), dayStart(day) + s_day - 1);
+    auto header = makeHeader(org, "r" + std::to_string(++reportNumber), domain, dayStart(day), dayStart(day) + s_day - 1);
     header.policy.p = policy;
     auto writer = store->beginReport(header);
     uint64_t messages = 0;
@@ -233,12 +233,12 @@ BOOST_AUTO_TEST_CASE(spoofing_names_countries_does_not_repeat_and_escalates)
   rig.report({spoofed(v4(203, 0, 113, 3), 10)}, -1);
   rig.pass();
   BOOST_CHECK_EQUAL(rig.sentOf("spoofing").size(), 1U);
-  // Twice the messages it was sent with: escalates.
-  rig.report({spoofed(v4(203, 0, 113, 4), 30)}, -2);
+  // Twice the messages a day it was sent with (30 a day; now 140 over two days): escalates.
+  rig.report({spoofed(v4(203, 0, 113, 4), 100)});
   rig.pass();
   told = rig.sentOf("spoofing");
   BOOST_REQUIRE_EQUAL(told.size(), 2U);
-  BOOST_CHECK_EQUAL(told[1].field("messages"), "70");
+  BOOST_CHECK_EQUAL(told[1].field("messages"), "140");
   BOOST_CHECK(told[1].id != told[0].id);
   // Below the threshold: nothing.
   Rig quiet;
@@ -319,10 +319,12 @@ BOOST_AUTO_TEST_CASE(pass_rate_change_between_bands)
 BOOST_AUTO_TEST_CASE(report_gap_after_daily_reports)
 {
   Rig rig;
-  for (int day = -6; day <= -3; ++day) {
+  for (int day = -7; day <= -3; ++day) {
     rig.report({own(v4(198, 51, 100, 1), 5)}, day, "google.com");
   }
-  rig.report({own(v4(198, 51, 100, 1), 5)}, -5, "once.example"); // not a daily reporter
+  for (int day = -7; day <= -4; ++day) {
+    rig.report({own(v4(198, 51, 100, 1), 5)}, day, "four.example"); // 4 of 8 days: not daily
+  }
   rig.pass(true); // now: noon of day 0; the last period ended with day -3: 36 h silent
   BOOST_CHECK(rig.sentOf("report-gap").empty());
   rig.advance(1); // 60 h
@@ -552,6 +554,169 @@ BOOST_AUTO_TEST_CASE(the_payload_round_trips)
   BOOST_CHECK(alertId("a", 1) != alertId("a", 2));
   BOOST_CHECK_EQUAL(alertId("a", 1), alertId("a", 1));
   BOOST_CHECK_THROW(decodeAlert(encodeAlert(alert).substr(0, 10), 0), StoreError);
+}
+
+// Found in review: what a report can make the rules do.
+
+BOOST_AUTO_TEST_CASE(a_domain_in_capitals_is_the_same_domain)
+{
+  Rig rig;
+  rig.report({spoofed(v4(203, 0, 113, 1), 25)});
+  rig.pass(true);
+  rig.report({spoofed(v4(203, 0, 113, 2), 1)}, 0, "yahoo.com", "none", "Example.COM");
+  rig.pass();
+  auto told = rig.sentOf("spoofing");
+  BOOST_REQUIRE_EQUAL(told.size(), 1U);
+  BOOST_CHECK_EQUAL(told[0].domain, "example.com");
+}
+
+BOOST_AUTO_TEST_CASE(steady_traffic_is_no_escalation)
+{
+  Rig rig;
+  for (int day = 0; day < 7; ++day) {
+    rig.report({spoofed(v4(203, 0, 113, 1), 25)});
+    rig.pass();
+    rig.advance(1);
+  }
+  BOOST_CHECK_EQUAL(rig.sentOf("spoofing").size(), 1U); // the window filling up is no doubling
+  for (int day = 0; day < 2; ++day) {
+    rig.report({spoofed(v4(203, 0, 113, 1), 200)});
+    rig.pass();
+    rig.advance(1);
+  }
+  BOOST_CHECK_EQUAL(rig.sentOf("spoofing").size(), 2U); // a real surge is
+}
+
+BOOST_AUTO_TEST_CASE(ready_and_blocker_never_contradict)
+{
+  Rig rig;
+  for (int day = -15; day <= 0; ++day) {
+    rig.report({selector(v4(198, 51, 100, 9), 100, "k1"), own(v4(198, 51, 100, 1), 90), spoofed(v4(198, 51, 100, 1), 10)},
+               day);
+  }
+  rig.pass(true);
+  BOOST_CHECK(!rig.sentOf("enforcement-blocker").empty());
+  BOOST_CHECK(rig.sentOf("enforcement-ready").empty());
+}
+
+BOOST_AUTO_TEST_CASE(summaries_of_one_second_have_their_own_ids)
+{
+  Rig rig("AlertBurst 1\n");
+  rig.report({own(v4(198, 51, 100, 1), 30), own(v4(198, 51, 100, 2), 30)});
+  rig.pass();
+  rig.report({own(v4(198, 51, 100, 3), 30), own(v4(198, 51, 100, 4), 30)});
+  rig.pass();
+  auto told = rig.sentOf("unknown-sender");
+  BOOST_REQUIRE_EQUAL(told.size(), 2U);
+  BOOST_CHECK(told[0].id != told[1].id);
+}
+
+BOOST_AUTO_TEST_CASE(two_passes_at_once_record_once)
+{
+  Rig rig;
+  rig.report({spoofed(v4(203, 0, 113, 1), 25)});
+  int calls = 0;
+  AlertPassOptions racing;
+  racing.stopRequested = [&] {
+    if (++calls == 2) { // judged, not yet recorded: another process's pass completes meanwhile
+      rig.pass();
+    }
+    return false;
+  };
+  auto summary = rig.pass(false, racing);
+  BOOST_CHECK(summary.stopped);
+  BOOST_CHECK_EQUAL(rig.sentOf("spoofing").size(), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_reporter_every_third_day_is_not_daily)
+{
+  Rig rig;
+  for (int day = -9; day <= -3; day += 3) {
+    rig.report({own(v4(198, 51, 100, 1), 5)}, day, "every3.example");
+  }
+  rig.advance(1);
+  rig.pass(true);
+  BOOST_CHECK(rig.sentOf("report-gap").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_report_dated_in_the_future_pins_nothing)
+{
+  Rig rig;
+  rig.report({spoofed(v4(203, 0, 113, 1), 25)});
+  auto header = makeHeader("forger.example", "forged", "example.com", dayStart(rig.today() - 1), 4102444800); // 2100
+  header.policy.p = "reject";
+  auto writer = rig.store->beginReport(header);
+  writer->addRecord(own(v4(198, 51, 100, 200), 1));
+  commitWith(*writer, 1, 1);
+  auto far = makeHeader("far.example", "far", "example.com", dayStart(rig.today() - 2), INT64_MAX);
+  auto farWriter = rig.store->beginReport(far);
+  farWriter->addRecord(own(v4(198, 51, 100, 201), 1));
+  commitWith(*farWriter, 1, 1);
+  rig.pass(true);
+  auto told = rig.sentOf("spoofing");
+  BOOST_REQUIRE_EQUAL(told.size(), 1U);
+  BOOST_CHECK_EQUAL(told[0].field("policy"), "none");
+  BOOST_CHECK(told[0].severity == AlertSeverity::Warning);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_org_name_keeps_the_pass_working)
+{
+  Rig rig;
+  const std::string org(600, 'o');
+  for (int day = -6; day <= -3; ++day) {
+    rig.report({own(v4(198, 51, 100, 1), 5)}, day, org);
+  }
+  rig.report({own(v4(198, 51, 100, 1), 5)}, -7, org);
+  rig.report({spoofed(v4(203, 0, 113, 1), 25)}, -3);
+  rig.advance(1);
+  BOOST_CHECK_NO_THROW(rig.pass(true));
+  BOOST_CHECK_EQUAL(rig.sentOf("spoofing").size(), 1U);
+  auto gap = rig.sentOf("report-gap");
+  BOOST_REQUIRE_EQUAL(gap.size(), 1U);
+  BOOST_CHECK_EQUAL(gap[0].field("reporter").size(), 600U);
+  BOOST_CHECK(rig.store->verify().empty());
+  BOOST_CHECK_LT(alertStateKey({"report-gap", std::string(4000, 'd'), org, "19000"}).size(), 511U);
+}
+
+BOOST_AUTO_TEST_CASE(the_baseline_remembers_older_senders)
+{
+  Rig rig;
+  rig.report({selector(v4(198, 51, 100, 9), 50, "k1")}, -20); // Mailchimp, a monthly newsletter
+  rig.report({own(v4(198, 51, 100, 1), 5)});
+  rig.pass(true);
+  rig.advance(10);
+  rig.report({selector(v4(198, 51, 100, 9), 50, "k1")});
+  rig.pass();
+  BOOST_CHECK(rig.sentOf("new-sender").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_while_sending_leaves_the_rest_recorded)
+{
+  Rig rig;
+  rig.report({spoofed(v4(203, 0, 113, 1), 25), own(v4(198, 51, 100, 1), 25), unaligned(v4(198, 51, 100, 7), 40, "sendgrid.net")});
+  bool stop = false;
+  AlertPassOptions options;
+  options.stopRequested = [&stop] { return stop; };
+  options.checkpoint = [&stop](const char* point, size_t) { stop = stop || std::string(point) == "recorded"; };
+  auto summary = rig.pass(false, options);
+  BOOST_CHECK_EQUAL(summary.sent, 0U);
+  BOOST_CHECK_EQUAL(rig.store->pendingAlerts().size(), 3U);
+  BOOST_CHECK_EQUAL(rig.pass().sent, 3U);
+}
+
+BOOST_AUTO_TEST_CASE(reports_past_the_enrichment_wait)
+{
+  Rig rig;
+  const uint64_t first = rig.report({spoofed(v4(203, 0, 113, 1), 25)}, 0, "google.com", "none", "one.example");
+  rig.report({spoofed(v4(203, 0, 113, 2), 25)}, 0, "google.com", "none", "two.example");
+  AlertPassOptions options;
+  options.through = first; // the daemon's enrichment got this far
+  auto summary = rig.pass(false, options);
+  BOOST_CHECK_EQUAL(summary.reports, 1U);
+  BOOST_REQUIRE_EQUAL(rig.sent.size(), 1U);
+  BOOST_CHECK_EQUAL(rig.sent[0].domain, "one.example");
+  BOOST_CHECK_EQUAL(rig.pass().reports, 1U);
+  BOOST_CHECK_EQUAL(rig.sent.size(), 2U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

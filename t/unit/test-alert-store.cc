@@ -60,6 +60,17 @@ BOOST_AUTO_TEST_CASE(a_pass_is_recorded_then_sent)
   commit.cursors.emplace_back("dmarcwatchd", 42);
   auto numbers = store.commitAlerts(commit);
   BOOST_CHECK(numbers == (std::vector<uint64_t>{1, 2, 3}));
+  // A pass that began before this one recorded: nothing of it is written.
+  Store::AlertCommit late;
+  late.alerts.push_back(entry(s_now, "example.com", "spoofing|example.com", "late"));
+  late.cursors.emplace_back("dmarcwatchd", 40);
+  late.expectCursor = std::pair<std::string, uint64_t>{"dmarcwatchd", 0};
+  BOOST_CHECK(!store.commitAlerts(late));
+  BOOST_CHECK_EQUAL(store.cursor("dmarcwatchd").value_or(0), 42U);
+  late.expectCursor = std::pair<std::string, uint64_t>{"dmarcwatchd", 42};
+  late.alerts.clear();
+  late.cursors = {{"dmarcwatchd", 42}};
+  BOOST_CHECK(store.commitAlerts(late) == (std::vector<uint64_t>{}));
   BOOST_CHECK_EQUAL(store.cursor("dmarcwatchd").value_or(0), 42U);
 
   auto got = store.alertState("spoofing|example.com");
