@@ -200,8 +200,10 @@ for spec in sys.argv[2:]:
             bad.append("%s: got %r, want %r" % (k, got, v))
     print(("not ok " if bad else "ok ") + "%s %s %s" % (rule, domain, "; ".join(bad) if bad else " ".join(wants)))
 ids = Counter(sd(r).get("id") for r in records)
-twice = [i for i, n in ids.items() if n > 1]
-print(("not ok" if twice else "ok") + " no alert id twice among %d JSON lines%s" % (len(records), " (%s)" % twice if twice else ""))
+twice = sorted(i for i, n in ids.items() if n > 1)
+what = sorted({"%s %s%s %s" % (i, sd(r).get("rule"), " summary" if sd(r).get("summary") else "", r.get("ISODATE"))
+               for r in records for i in twice if sd(r).get("id") == i})
+print(("not ok" if twice else "ok") + " no alert id twice among %d JSON lines%s" % (len(records), " (%s)" % "; ".join(what) if twice else ""))
 PY
   local status rest
   while read -r status rest; do
