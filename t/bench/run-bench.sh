@@ -24,6 +24,9 @@
 #      Postfix and the milter are there; otherwise a note says why not.
 #   4. Plain mail through private Sendmail instances with and without the milter
 #      (t/bench/bench-sendmail.sh), when root with the sendmail .debs of setup.sh.
+#   5. Alert latency: a report stored by the milter to dmarcwatchd's alert in a private
+#      syslog-ng's JSON (t/bench/bench-alert-latency.sh; target < 2 s), when root with
+#      syslog-ng.
 # Results go to stdout as Markdown and into t/bench/RESULTS.md between the
 # "bench:begin"/"bench:end" markers (text around them is kept).
 #
@@ -35,6 +38,7 @@
 #   BENCH_REPS    repetitions per measurement (default 5; 3 at >= 1M records)
 #   BENCH_LOCK    0 skips part 1b; BENCH_LOCK_RECORDS its input (2000000)
 #   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3;  BENCH_SENDMAIL  0 skips part 4
+#   BENCH_ALERT_LATENCY  0 skips part 5;  BENCH_ALERT_N  its number of report mails (20)
 #   BENCH_STATUS_STORE  keep the year store in this directory (and the
 #                 million-source one in DIR-1m) and reuse them when they exist
 #                 (filling them takes minutes); default: fresh stores every
@@ -452,6 +456,12 @@ if [ "${BENCH_SENDMAIL:-1}" != 0 ]; then
   echo "run-bench: Sendmail done" >&2
 fi
 
+# Step: part 5, the latency of an alert (root and syslog-ng; its own script).
+ALERT_MD=$WORK/alert-latency.md
+if [ "${BENCH_ALERT_LATENCY:-1}" != 0 ]; then
+  part alert-latency "$ALERT_MD" "$here/bench-alert-latency.sh" || true
+fi
+
 # Step: the report.
 REPORT=$WORK/report.md
 {
@@ -497,6 +507,12 @@ REPORT=$WORK/report.md
     echo "### Through Sendmail with the milter"
     echo
     cat "$SENDMAIL_MD"
+  fi
+  if [ -s "$ALERT_MD" ]; then
+    echo
+    echo "### Alert latency: report stored to alert in syslog-ng"
+    echo
+    cat "$ALERT_MD"
   fi
 } >"$REPORT"
 cat "$REPORT"

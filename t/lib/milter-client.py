@@ -2,7 +2,7 @@
 """milter-client.py - speak the milter protocol to dmarcwatch-milter as Postfix does (tests).
 
     milter-client.py SOCKET ACTION [--timeout S] [--id ID] [--reports N] [--pad BYTES]
-                                   [--messages N]
+                                   [--messages N] [--mail FILE]
 
 SOCKET is the milter's unix socket path.  Every client negotiates as Postfix
 (version 6, actions 0x1FF, protocol 0x1FFFFF), sends CONNECT, MAIL and RCPT
@@ -15,7 +15,9 @@ every wait is bounded by --timeout seconds from the connect.  ACTION:
                attachments, plus --pad bytes of padding so it exceeds
                MemoryBufferSize; each body chunk's reply is read before end of
                message is sent (as Postfix waits for it); wants
-               "X-DMARCwatch: stored; reports=N..." and accept at the end
+               "X-DMARCwatch: stored; reports=N..." and accept at the end; with
+               --mail FILE that mail instead (holding N reports), and the ok line
+               ends with answered_ms=EPOCH_MS, the wall-clock time of the accept
   malformed    a packet of length 0 after the negotiation: the milter closes
   vanish-mid   a report mail's headers and first body chunk, then gone with the
                chunk's reply unread (the milter's read fails with ECONNRESET)
@@ -162,7 +164,12 @@ def run(c, args):
     # A report: DATA, then the content with a reply per body chunk, then end of message.
     c.send(envelope("<rua@example.test>", args.id) + packet("T"))
     c.expect("c")
-    head, body = content(report_mail(args.id, args.reports, args.pad))
+    if args.mail:
+        with open(args.mail, "rb") as f:
+            mail = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    else:
+        mail = report_mail(args.id, args.reports, args.pad)
+    head, body = content(mail)
     if args.action == "vanish-mid":
         c.send(head + body[0])
         c.abandon()
@@ -179,7 +186,8 @@ def run(c, args):
     if not header.startswith(want):
         raise AssertionError("got %r, want %r..." % (header, want))
     c.expect("a")
-    return "bytes=%d" % (len(head) + sum(map(len, body)))
+    answered = time.time()
+    return "bytes=%d" % (len(head) + sum(map(len, body))) + (" answered_ms=%d" % (answered * 1000) if args.mail else "")
 
 
 def main():
@@ -191,6 +199,7 @@ def main():
     ap.add_argument("--reports", type=int, default=1)
     ap.add_argument("--pad", type=int, default=0)
     ap.add_argument("--messages", type=int, default=10000)
+    ap.add_argument("--mail", help="report: send this mail file instead of a generated one")
     args = ap.parse_args()
     c = None
     try:
