@@ -126,7 +126,7 @@ GeoIPAsn $TMP/asn.mmdb
 SyslogTarget udp:127.0.0.1:$UDP
 PollInterval 60s
 NewSenderGrace 0s
-ReadyDays 2d
+ReadyDays 4d
 Authorize bw.test sendgrid
 Authorize be.test sendgrid
 Authorize er.test sendgrid
@@ -249,10 +249,12 @@ json_check \
 
 # ===== 2. the rules of full passes, a restart, a DMARC record that changes =====
 send full <<'EOF'
+f-rg.eml   rg-reporter.example rg-8 rg.test none 8-7 gz  192.0.2.50:2:pass:dw1
 f-rg.eml   rg-reporter.example rg-7 rg.test none 7-6 gz  192.0.2.50:2:pass:dw1
 f-rg.eml   rg-reporter.example rg-6 rg.test none 6-5 gz  192.0.2.50:2:pass:dw1
 f-rg.eml   rg-reporter.example rg-5 rg.test none 5-4 gz  192.0.2.50:2:pass:dw1
 f-rg.eml   rg-reporter.example rg-4 rg.test none 4-3 gz  192.0.2.50:2:pass:dw1
+f-er.eml   google.com   er-3 er.test none 3-2 gz  192.0.2.60:50:pass:s1
 f-er.eml   google.com   er-2 er.test none 2-1 gz  192.0.2.60:50:pass:s1
 f-er1.eml  google.com   er-1 er.test none 1-0 xml 192.0.2.60:50:pass:s1
 f-sf.eml   google.com   sf-1 sf.test none 1-0 gz  192.0.2.70:3:pass:dw1
@@ -267,9 +269,9 @@ check "phase 2: ... logged as trigger=start full=yes" eval 'tail -n 3 "$TMP/daem
 wait_json 10
 check "phase 2: 10 alerts after the full pass (got $(json_lines))" test "$(json_lines)" = 10
 json_check \
-  $'report-gap\trg.test\tPRIORITY=warning\tseverity=warning\treporter=rg-reporter.example\tdays_reported=4' \
+  $'report-gap\trg.test\tPRIORITY=warning\tseverity=warning\treporter=rg-reporter.example\tdays_reported=5' \
   $'dns-change\tsf.test\tPRIORITY=warning\tseverity=warning\trecord=spf\terror=too many look-ups\tlookups=11' \
-  $'enforcement-ready\ter.test\tPRIORITY=notice\tseverity=notice\tpolicy=none\tnext_policy=quarantine\tdays=2\tservices='"$SG"' 100.0 %'
+  $'enforcement-ready\ter.test\tPRIORITY=notice\tseverity=notice\tpolicy=none\tnext_policy=quarantine\tdays=4\tservices='"$SG"' 100.0 %'
 # (a) a restart sends nothing again
 stop_daemon
 check "restart: started again" start_daemon
