@@ -175,13 +175,8 @@ int run(const Options& options)
     // From here on a stalled log target never blocks the event loop (threads only after fork).
     logWriter.emplace();
     if (!config->pidFile.empty()) {
-      collector::writePidFile(config->pidFile);
-      if (identity) {
-        // So the unprivileged process can remove it at exit.
-        if (chown(config->pidFile.c_str(), identity->uid, identity->gid) != 0) {
-          throw std::runtime_error("PidFile: chown " + config->pidFile + ": " + strerror(errno));
-        }
-      }
+      // Owned by UserID, so the unprivileged process can remove it at exit.
+      collector::writePidFile(config->pidFile, identity ? &*identity : nullptr);
     }
     // Step 4: privileges.  The MTA must reach a unix socket: owner UserID, mode SocketMode.
     if (!listenAddress.unixPath.empty()) {

@@ -21,6 +21,8 @@ namespace dmarcwatch::collector
 namespace
 {
 
+//! How long sent alerts stay listed by `dmarcwatch alerts` (then the log drops them).
+constexpr int64_t s_alertHistory = 400 * s_secondsPerDay;
 //! Subjects named in a burst's summary line.
 constexpr size_t s_summaryNames = 5;
 
@@ -267,6 +269,7 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
   commit.states = book.decided();
   commit.cursors.emplace_back(options.cursorName, cursor);
   commit.expectCursor = {options.cursorName, cursorBefore};
+  commit.pruneBefore = now - s_alertHistory;
   if (!store.commitAlerts(commit)) {
     // Another pass (dmarcwatchd --once beside the daemon) recorded these reports first.
     summary.stopped = true;

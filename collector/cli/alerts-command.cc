@@ -120,8 +120,9 @@ int runAlerts(const Config& config, const std::vector<std::string>& args)
       out.endObject().endObject();
       return;
     }
-    std::cout << timeText(alert.time) << "  " << severityName(alert.severity) << "  " << alert.rule << "  "
-              << alert.domain << "  " << state << "\n    " << printable(alert.message, 1000) << "\n";
+    // The domain and the message come from reports: no control bytes reach the terminal.
+    std::cout << timeText(alert.time) << "  " << severityName(alert.severity) << "  " << printable(alert.rule) << "  "
+              << printable(alert.domain) << "  " << state << "\n    " << printable(alert.message, 1000) << "\n";
   });
   out.endArray().endObject();
   if (json) {

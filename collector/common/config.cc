@@ -452,8 +452,8 @@ const std::vector<KeyDef>& keyTable()
      "installation learns the domain's senders without an alert for each.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.newSenderGrace = std::chrono::seconds(n); }},
     {keys::unknownSenderMessages, Kind::Count, "20", 1, UINT32_MAX, nullptr,
-     "unknown-sender: an unnamed, unauthorized source with at least this many messages\n"
-     "passing DMARC in the window (someone sends as you, and passes).",
+     "unknown-sender: a source no catalog service or Network names, with at least this many\n"
+     "messages passing DMARC in the window (someone sends as you, and passes).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.unknownSenderMessages = n; }},
     {keys::spoofingMessages, Kind::Count, "20", 1, UINT32_MAX, nullptr,
      "spoofing: at least this many DMARC-failing messages from unauthorized sources of a\n"
@@ -461,7 +461,7 @@ const std::vector<KeyDef>& keyTable()
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.spoofingMessages = n; }},
     {keys::blockerMessages, Kind::Count, "10", 1, UINT32_MAX, nullptr,
      "enforcement-blocker and pass-rate-change: a legitimate service with at least this many\n"
-     "DMARC-failing messages (pass-rate-change: messages) in the window.",
+     "DMARC-failing messages, passing less than ReadyPassRate (pass-rate-change: messages).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.blockerMessages = n; }},
     {keys::reportGap, Kind::Duration, "48h", 3600, 30 * 86400, nullptr,
      "report-gap: a reporter that sent a domain daily reports and has sent none for this\n"

@@ -140,7 +140,7 @@ void startupDone(int fd, int status, const std::string& message) noexcept
   close(fd);
 }
 
-void writePidFile(const std::string& path)
+void writePidFile(const std::string& path, const Identity* owner)
 {
   // A pid file naming a live process is another instance's: not overwritten.
   std::ifstream existing(path);
@@ -153,6 +153,13 @@ void writePidFile(const std::string& path)
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw std::runtime_error("PidFile " + path + ": " + strerror(errno));
+  }
+  // Owned through the descriptor, not the path: a path the user could swap for a symlink
+  // would hand root's chown to whatever it points to.
+  if (owner != nullptr && fchown(fd, owner->uid, owner->gid) != 0) {
+    const int error = errno;
+    close(fd);
+    throw std::runtime_error("PidFile " + path + ": chown: " + strerror(error));
   }
   std::string text = std::to_string(getpid()) + "\n";
   bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());

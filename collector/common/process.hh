@@ -52,8 +52,11 @@ int daemonizeReporting();
 //! \brief Report start-up to daemonizeReporting's parent (status 0: running) and close fd. Never throws.
 void startupDone(int fd, int status, const std::string& message = {}) noexcept;
 
-//! \brief Write our pid to path; a file naming a live process is not overwritten. \throw std::runtime_error
-void writePidFile(const std::string& path);
+/*!
+ * \brief Write our pid to path, owned by owner when given (so it can remove it after dropping
+ * privileges); a file naming a live process is not overwritten. \throw std::runtime_error
+ */
+void writePidFile(const std::string& path, const Identity* owner = nullptr);
 
 /*!
  * \brief Block SIGHUP, SIGTERM and SIGINT in the calling thread and in every thread it starts

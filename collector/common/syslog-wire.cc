@@ -318,9 +318,10 @@ bool SyslogSocket::send(std::string_view message) noexcept
       if (!sent && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return false; // receiver full: drop, keep the socket
       }
-      if (!sent && errno == ECONNREFUSED) {
-        // Nobody listens (an earlier datagram's ICMP error, reported now): a fresh socket would
-        // have no error pending and "send" into the void.  Say so; reconnect at the next line.
+      if (!sent && errno == ECONNREFUSED && d_address.transport == SyslogTransport::Udp) {
+        // Nobody listens (a datagram's ICMP error): a fresh UDP socket would have no error
+        // pending and "send" into the void.  Say so; reconnect at the next line.  (A unix
+        // socket refuses when its receiver was re-created: reconnecting below finds the new one.)
         close();
         return false;
       }

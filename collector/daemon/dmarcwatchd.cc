@@ -256,11 +256,8 @@ int run(const Options& options)
     }
     logWriter.emplace();
     if (!pidFile.empty()) {
-      writePidFile(pidFile);
+      writePidFile(pidFile, identity ? &*identity : nullptr);
       startedPidFile = true;
-      if (identity && chown(pidFile.c_str(), identity->uid, identity->gid) != 0) {
-        throw std::runtime_error(std::string(keys::daemonPidFile) + ": chown " + pidFile + ": " + strerror(errno));
-      }
     }
     if (identity) {
       dropPrivileges(*identity);

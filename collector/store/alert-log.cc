@@ -67,6 +67,22 @@ std::optional<std::vector<uint64_t>> Store::commitAlerts(const AlertCommit& comm
       txn.put(log, fmt::sequenceKey(entry.number), fmt::encodeAlertLogEntry(entry));
       numbers.push_back(entry.number);
     }
+    // The history's oldest sent alerts go, a batch per pass: the log stays bounded.
+    if (commit.pruneBefore != INT64_MIN) {
+      lmdb::Cursor cursor(txn.get(), log);
+      MDB_val key{};
+      MDB_val value{};
+      size_t dropped = 0;
+      for (bool ok = cursor.get(MDB_FIRST, key, value); ok && dropped < s_alertPruneBatch;
+           ok = cursor.get(MDB_NEXT, key, value)) {
+        const AlertLogEntry entry = fmt::decodeAlertLogEntry(0, lmdb::toView(value));
+        if (!entry.emitted || entry.time >= commit.pruneBefore) {
+          break;
+        }
+        lmdb::check(mdb_cursor_del(cursor.get(), 0), "delete alert");
+        ++dropped;
+      }
+    }
     for (const auto& [key, state] : commit.states) {
       txn.put(d_impl->alerts, key, fmt::encodeAlertState(state));
     }

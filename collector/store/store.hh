@@ -397,12 +397,15 @@ public:
     std::vector<std::pair<std::string, uint64_t>> cursors;
     //! Write only while this cursor (name, position; absent = 0) is where the pass began.
     std::optional<std::pair<std::string, uint64_t>> expectCursor;
+    //! Drop sent alerts raised before this time from the log's start (at most s_alertPruneBatch).
+    int64_t pruneBefore = INT64_MIN;
   };
   /*!
    * \brief Write a pass's alerts, states and cursors in one write transaction.
    * \return the numbers given, or nullopt (nothing written) when expectCursor moved meanwhile
    */
   std::optional<std::vector<uint64_t>> commitAlerts(const AlertCommit& commit);
+  static constexpr size_t s_alertPruneBatch = 1000;
   //! \brief Mark recorded alerts as sent (one transaction). \throw StoreError
   void markAlertsEmitted(const std::vector<uint64_t>& numbers, int64_t when);
   //! Recorded alerts not yet sent, oldest first.

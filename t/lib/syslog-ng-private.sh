@@ -42,7 +42,8 @@ syslogng_start() {
   SYSLOGNG_PID=
   binary=$(syslogng_binary) || return 1
   # Step 1: the snippet as shipped, with our paths and ports.
-  sed -e "s|/run/dmarcwatch/alerts.sock|$dir/alerts.sock|" \
+  # (group dmarcwatch exists where the package is installed; here root's group stands in)
+  sed -e "s|/run/dmarcwatch-alerts.sock|$dir/alerts.sock|" -e 's|group("dmarcwatch")|group("root")|' \
       -e "s|/var/log/dmarcwatch/alerts.jsonl|$dir/alerts.jsonl|" \
       -e "s|port(5514) transport(\"udp\")|port($udp) transport(\"udp\")|" \
       -e "s|port(5514) transport(\"tcp\")|port($tcp) transport(\"tcp\")|" \

@@ -160,4 +160,25 @@ BOOST_AUTO_TEST_CASE(states_by_prefix_and_the_old_format)
   BOOST_CHECK(store.verify().empty());
 }
 
+BOOST_AUTO_TEST_CASE(old_sent_alerts_are_pruned)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  Store::AlertCommit commit;
+  commit.alerts.push_back(entry(100, "example.com", "a", "old sent"));
+  commit.alerts.back().emitted = true;
+  commit.alerts.push_back(entry(200, "example.com", "b", "old pending"));
+  commit.alerts.push_back(entry(300, "example.com", "c", "old sent after it"));
+  commit.alerts.back().emitted = true;
+  store.commitAlerts(commit);
+  Store::AlertCommit next;
+  next.pruneBefore = 1000;
+  next.alerts.push_back(entry(2000, "example.com", "d", "new"));
+  store.commitAlerts(next);
+  std::vector<std::string> left;
+  store.forEachAlert(INT64_MIN, [&](const Store::AlertLogEntry& e) { left.push_back(e.payload); });
+  // The oldest sent one goes; the pending one stays, and what follows it with it (in order).
+  BOOST_CHECK(left == (std::vector<std::string>{"old pending", "old sent after it", "new"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
