@@ -410,13 +410,14 @@ if [ "${BENCH_STATUS:-1}" != 0 ]; then
   if apass=$("$BUILDDIR/t/bench/bench-alert-pass" "$SRCDIR/contrib/services" "$WORK/alert-store" 10000 2>&1); then
     asec=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$apass")
     aok=$(awk -v s="$asec" 'BEGIN { print (s < 10) ? "target <10 s ok" : "target <10 s MISSED" }')
-    echo "| dmarcwatchd alert pass, 10,000 new reports, 100 domains, every rule, offline (bench-alert-pass) | $(fmt_s "$asec") | - | - | ${apass#*domains=} domains, alerts; $aok |" >>"$STATUS_TABLE"
+    echo "| dmarcwatchd alert pass, 10,000 new reports, 100 domains, every rule, offline (bench-alert-pass) | $(fmt_s "$asec") | - | - | $(sed -n 's/.*domains=\([0-9]*\) alerts=\([0-9]*\).*/domains \1, alerts \2/p' <<<"$apass"); $aok |" >>"$STATUS_TABLE"
   else
     fail "bench-alert-pass: $apass"
   fi
   # The same store as the whole daemon sees it: enrichment (offline) and the alert pass.
   if "$BUILDDIR/t/bench/bench-alert-pass" "$SRCDIR/contrib/services" "$WORK/alert-store" 10000 --fill-only >/dev/null 2>&1; then
-    printf 'Database %s\nServiceCatalog %s\nSyslogTarget udp:127.0.0.1:9\n' "$WORK/alert-store" "$SRCDIR/contrib/services" >"$WORK/alert.conf"
+    # Alerts to stderr, thrown away: the figure is the pass's, not a syslog's.
+    printf 'Database %s\nServiceCatalog %s\nSyslogTarget stderr\n' "$WORK/alert-store" "$SRCDIR/contrib/services" >"$WORK/alert.conf"
     t0=$(date +%s.%N)
     if once=$("$BUILDDIR/collector/daemon/dmarcwatchd" -c "$WORK/alert.conf" -f --once 2>/dev/null); then
       dsec=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
