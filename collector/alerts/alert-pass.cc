@@ -207,8 +207,7 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
                         auto known = store.source(source.domain, *source.ip);
                         return known && known->firstReport > cursorBefore;
                       }};
-  std::vector<Finding> findings;
-  std::vector<std::pair<Alert, std::string>> sendings; // alongside findings: the alert and its key
+  std::vector<std::pair<Finding, Alert>> toSend; // each finding the repeat window lets through, as sent
   for (const auto& domain : domains) {
     if (options.stopRequested && options.stopRequested()) {
       summary.stopped = true;
@@ -219,7 +218,7 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
     const DomainPicture picture = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.window), baseline);
     std::optional<DomainPicture> readiness;
     if (options.full && settings.enabled("enforcement-ready")) {
-      readiness = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.readyDays));
+      readiness = pictureOver(picture, store, d_namer, lookup, daysOf(settings.readyDays));
     }
     auto found = evaluateRules(picture, readiness ? &*readiness : nullptr, context);
     ++summary.domains;
@@ -231,23 +230,22 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
         ++summary.findings;
       }
       if (send) {
-        sendings.emplace_back(alertOf(f, state, now), f.key);
-        findings.push_back(std::move(f));
+        Alert alert = alertOf(f, state, now);
+        toSend.emplace_back(std::move(f), std::move(alert));
       }
     }
   }
 
   // Bursts: more than AlertBurst of one rule and domain become one line.
   std::map<std::pair<std::string, std::string>, std::vector<const Finding*>> groups;
-  for (const auto& f : findings) {
+  for (const auto& [f, alert] : toSend) {
     groups[{f.rule, f.domain}].push_back(&f);
   }
   Store::AlertCommit commit;
-  for (size_t i = 0; i < findings.size(); ++i) {
-    const Finding& f = findings[i];
+  for (const auto& [f, alert] : toSend) {
     const auto& group = groups[{f.rule, f.domain}];
     const bool burst = group.size() > settings.burst;
-    commit.alerts.push_back(entryOf(sendings[i].first, sendings[i].second, burst));
+    commit.alerts.push_back(entryOf(alert, f.key, burst));
     if (burst) {
       ++summary.summarised;
       if (group.front() == &f) {

@@ -87,6 +87,32 @@ std::vector<ReporterActivity> reportersOf(const std::vector<StoredReport>& repor
   return out;
 }
 
+//! The first of the `days` days ending today.
+uint32_t firstDayOf(uint32_t today, uint32_t days)
+{
+  return today >= days - 1 ? today - (days - 1) : 0;
+}
+
+//! The services of one domain's sources (servicesOf groups per domain: there is one).
+std::vector<NamedService> servicesIn(const std::vector<NamedSource>& sources)
+{
+  auto services = servicesOf(sources);
+  return services.empty() ? std::vector<NamedService>{} : std::move(services.front().second);
+}
+
+//! The window part of a picture: its sources and services over `windowDays`, and the days of it with data.
+void fillWindow(DomainPicture& picture, const Store& store, const Namer& namer, const NetworkLookup& lookup,
+                uint32_t windowDays)
+{
+  const uint32_t fromDay = firstDayOf(picture.today, windowDays);
+  picture.sources = computeSources(store, namer, picture.domain, fromDay, picture.today, lookup, SourceDetail::Verdicts);
+  picture.services = servicesIn(picture.sources);
+  picture.coveredDays = 1;
+  if (picture.dataDays && picture.dataDays->first <= picture.today) {
+    picture.coveredDays = picture.today - std::max(fromDay, picture.dataDays->first) + 1;
+  }
+}
+
 } // namespace
 
 unsigned passPercent(uint64_t pass, uint64_t total)
@@ -104,20 +130,6 @@ DomainPicture buildPicture(const Store& store, const Namer& namer, const Network
   DomainPicture picture;
   picture.domain = lowerAscii(domain);
   picture.today = static_cast<uint32_t>(now / s_secondsPerDay);
-  auto daysBack = [&picture](uint32_t days) { return picture.today >= days - 1 ? picture.today - (days - 1) : 0; };
-  const uint32_t fromDay = daysBack(windowDays);
-  picture.sources = computeSources(store, namer, picture.domain, fromDay, picture.today, lookup, SourceDetail::Verdicts);
-  auto services = servicesOf(picture.sources);
-  if (!services.empty()) {
-    picture.services = std::move(services.front().second);
-  }
-  if (withHistory) {
-    auto past = servicesOf(computeSources(store, namer, picture.domain, daysBack(s_historyDays), picture.today, lookup,
-                                          SourceDetail::Names));
-    if (!past.empty()) {
-      picture.history = std::move(past.front().second);
-    }
-  }
   picture.live = store.livePolicy(picture.domain);
   const auto reports = store.listReports(picture.domain);
   picture.policy = policyOf(picture.live, reports);
@@ -128,9 +140,25 @@ DomainPicture buildPicture(const Store& store, const Namer& namer, const Network
       picture.dataDays = snapshot.dayRange(*id, 0, UINT32_MAX);
     }
   }
-  if (picture.dataDays && picture.dataDays->first <= picture.today) {
-    picture.coveredDays = picture.today - std::max(fromDay, picture.dataDays->first) + 1;
+  fillWindow(picture, store, namer, lookup, windowDays);
+  if (withHistory) {
+    picture.history = servicesIn(computeSources(store, namer, picture.domain, firstDayOf(picture.today, s_historyDays),
+                                                picture.today, lookup, SourceDetail::Names));
   }
+  return picture;
+}
+
+DomainPicture pictureOver(const DomainPicture& base, const Store& store, const Namer& namer,
+                          const NetworkLookup& lookup, uint32_t windowDays)
+{
+  DomainPicture picture;
+  picture.domain = base.domain;
+  picture.today = base.today;
+  picture.policy = base.policy;
+  picture.live = base.live;
+  picture.dataDays = base.dataDays;
+  picture.reporters = base.reporters;
+  fillWindow(picture, store, namer, lookup, windowDays);
   return picture;
 }
 

@@ -68,6 +68,13 @@ inline constexpr uint32_t s_historyDays = 90;
 DomainPicture buildPicture(const Store& store, const Namer& namer, const NetworkLookup& lookup,
                            const std::string& domain, int64_t now, uint32_t windowDays, bool withHistory = false);
 
+/*!
+ * \brief The same domain over another window: base's policy, reporters and data days (read once
+ * per pass), the sources and services of `windowDays` read anew.  \throw StoreError
+ */
+DomainPicture pictureOver(const DomainPicture& base, const Store& store, const Namer& namer,
+                          const NetworkLookup& lookup, uint32_t windowDays);
+
 //! \brief Percent of pass in total, rounded down; 0 when total is 0.
 unsigned passPercent(uint64_t pass, uint64_t total);
 
