@@ -1,6 +1,6 @@
 /*
- * cli-commands.hh - the commands of `dmarcwatch` (ingest, reports, status in
- * cli-commands.cc; db and reindex in db-commands.cc; deliver in deliver-command.cc).
+ * cli-commands.hh - the commands of `dmarcwatch` (ingest and reports in
+ * cli-commands.cc; status in status-command.cc; db and reindex in db-commands.cc; deliver in deliver-command.cc).
  *
  * Each takes the loaded configuration and the arguments after the command
  * name, writes to stdout (tables, or JSON with --json) and stderr (errors),
