@@ -7,7 +7,9 @@
 #   good.html      no console error, no external request; the numbers of its table and chart
 #                  in the text shown at both widths; its media query visible (a label that only
 #                  the narrow layout shows); no horizontal overflow; two PNGs of 1280 x 900 and
-#                  400 x 900 (read from the IHDR) that differ
+#                  400 x 900 (read from the IHDR) that differ and are not blank (png_stats);
+#                  with CHROMIUM_FULL_PAGE=1 and a 300 px viewport, a PNG of the whole page
+#   blank.html     an empty page: png_stats says so (one colour, no ink)
 #   bad.html       an injected console.error and an uncaught exception: both reported (so the
 #                  "no console errors" check can fail), a console.log not taken for an error
 #   external.html  an image, a script, a stylesheet and a fetch() from outside: each listed as
@@ -108,6 +110,9 @@ cat > "$TMP/csp.html" <<'EOF'
 <title>csp</title></head>
 <body><p>Total 42</p><img src="https://img.example.invalid/logo.png" alt=""></body></html>
 EOF
+cat > "$TMP/blank.html" <<'EOF'
+<!DOCTYPE html><html><head><meta charset="utf-8"><title>blank</title></head><body></body></html>
+EOF
 cat > "$TMP/hang.html" <<'EOF'
 <!DOCTYPE html><html><head><meta charset="utf-8"><title>hang</title></head>
 <body><script>for (;;) {}</script></body></html>
@@ -118,6 +123,15 @@ group_gone() {
   [ -s "$1/browser.pid" ] && ! chromium_group_alive "$(cat "$1/browser.pid")" && [ ! -e "$1/profile" ]
 }
 
+# all COMMAND -- COMMAND...: every command succeeds
+all() {
+  local cmd=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then "${cmd[@]}" || return 1; cmd=(); else cmd+=("$1"); fi
+    shift
+  done
+  "${cmd[@]}"
+}
 fits() { ! chromium_overflows "$TMP/good" "$1"; }
 one_column() { grep -q "Layout: one column" "$TMP/good/text-400.txt" && ! grep -q "Layout: two columns" "$TMP/good/text-400.txt"; }
 shots_differ() { ! cmp -s "$TMP/good/shot-1280.png" "$TMP/good/shot-400.png"; }
@@ -148,7 +162,20 @@ check "good.html: the SVG's numbers are in the DOM" grep -q '<text[^>]*>12345</t
 check "good.html at 1280 px is two columns" grep -q 'Layout: two columns' "$TMP/good/text-1280.txt"
 check "good.html at 400 px is one column" one_column
 check "the screenshots differ" shots_differ
+for w in 1280 400; do
+  read -r colours ink <<< "$(png_stats "$TMP/good/shot-$w.png")"
+  check "shot-$w.png is not blank ($colours colours, $ink per mille ink)" all [ "${colours:-0}" -gt 20 ] -- [ "${ink:-0}" -gt 50 ]
+done
 check "good.html: no browser process left, profile removed" group_gone "$TMP/good"
+
+# Step: the whole page: at 400 px wide it is taller than a 300 px viewport, and the PNG is
+# all of it; a blank page shows as blank.
+CHROMIUM_FULL_PAGE=1 chromium_render "$TMP/good.html" "$TMP/full" 300 400 || { fail "good.html rendered whole"; chromium_dump "$TMP/full"; }
+height=$(chromium_page_height "$TMP/full" 400)
+got=$(png_size "$TMP/full/shot-400.png")
+check "full page: the PNG is the page, 400 x $height (got ${got:-no PNG})" all [ "${height:-0}" -gt 300 ] -- [ "$got" = "400 $height" ]
+chromium_render "$TMP/blank.html" "$TMP/blank" 600 400 || { fail "blank.html rendered"; chromium_dump "$TMP/blank"; }
+check "blank.html: png_stats calls it blank ($(png_stats "$TMP/blank/shot-400.png"))" [ "$(png_stats "$TMP/blank/shot-400.png")" = "1 0" ]
 
 # Step: bad.html: the check can fail.
 chromium_render "$TMP/bad.html" "$TMP/bad" 600 800 || { fail "bad.html rendered"; chromium_dump "$TMP/bad"; }

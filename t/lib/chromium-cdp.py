@@ -15,8 +15,8 @@
 # Output in OUTDIR: console.txt ("LEVEL KIND text" per line; LEVEL is error, warning, info,
 # log, debug or verbose; KIND is console, exception or log), external.txt (one URL a line:
 # requests for anything but file:, data:, blob: and about:, each refused), text-WIDTH.txt
-# (document.body.innerText), dom.html, layout-WIDTH.txt ("viewport scrollWidth"),
-# shot-WIDTH.png, timing.txt (ms to the first answer, the load event, the end), browser.pid (the browser's PID = its process group), browser.stderr.
+# (document.body.innerText), dom.html, layout-WIDTH.txt ("viewport scrollWidth scrollHeight"),
+# shot-WIDTH.png (the viewport, WIDTH x HEIGHT; with CHROMIUM_FULL_PAGE=1 the whole page), timing.txt (ms to the first answer, the load event, the end), browser.pid (the browser's PID = its process group), browser.stderr.
 # Exit status 0 when the page loaded and everything was written; 1 when the browser failed
 # or the time ran out (why on stderr); 2 on bad usage.
 #
@@ -233,6 +233,7 @@ def main():
     binary, url, outdir, height = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     widths = [int(w) for w in sys.argv[5:]]
     deadline = time.monotonic() + float(os.environ.get("CHROMIUM_TIMEOUT", "60"))
+    full_page = os.environ.get("CHROMIUM_FULL_PAGE", "") not in ("", "0")
     profile = os.path.join(outdir, "profile")
     os.makedirs(profile, exist_ok=True)
 
@@ -288,14 +289,20 @@ def main():
                     "awaitPromise": True}, s)
                 res = browser.call("Runtime.evaluate", {
                     "expression": "JSON.stringify([document.body.innerText, window.innerWidth, "
-                                  "document.documentElement.scrollWidth])",
-                    "returnByValue": True}, s)["result"].get("value", "[\"\",0,0]")
-                text, inner, scroll = json.loads(res)
+                                  "document.documentElement.scrollWidth, "
+                                  "document.documentElement.scrollHeight])",
+                    "returnByValue": True}, s)["result"].get("value", "[\"\",0,0,0]")
+                text, inner, scroll, page_height = json.loads(res)
                 with open(os.path.join(outdir, "text-%d.txt" % w), "w") as f:
                     f.write(text + "\n")
                 with open(os.path.join(outdir, "layout-%d.txt" % w), "w") as f:
-                    f.write("%d %d\n" % (inner, scroll))
-                png = browser.call("Page.captureScreenshot", {"format": "png"}, s)["data"]
+                    f.write("%d %d %d\n" % (inner, scroll, page_height))
+                shot = {"format": "png"}
+                if full_page:
+                    # the whole page at this width, not only the viewport
+                    shot.update(captureBeyondViewport=True, clip={
+                        "x": 0, "y": 0, "width": w, "height": max(page_height, 1), "scale": 1})
+                png = browser.call("Page.captureScreenshot", shot, s)["data"]
                 with open(os.path.join(outdir, "shot-%d.png" % w), "wb") as f:
                     f.write(base64.b64decode(png))
             browser.pump(0.1)

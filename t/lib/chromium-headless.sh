@@ -22,7 +22,8 @@
 #                               each WIDTH in turn; writes into OUTDIR (see chromium-cdp.py):
 #                               console.txt, external.txt, text-WIDTH.txt, dom.html,
 #                               layout-WIDTH.txt, shot-WIDTH.png, timing.txt, browser.stderr.
-#                               Bounded by CHROMIUM_TIMEOUT seconds (60); the profile and every
+#                               CHROMIUM_FULL_PAGE=1: each PNG is the whole page at WIDTH,
+#                               not WIDTH x HEIGHT.  Bounded by CHROMIUM_TIMEOUT seconds (60); the profile and every
 #                               process of the browser's group are gone when it returns.  Status
 #                               0 when the page loaded, else non-zero with why on stderr.
 #   chromium_errors OUTDIR      the error lines of console.txt: console.error/assert, uncaught
@@ -33,7 +34,12 @@
 #   chromium_overflows OUTDIR WIDTH
 #                               succeeds when the page is wider than the viewport at WIDTH
 #                               (a horizontal scroll bar: the layout does not fit)
+#   chromium_page_height OUTDIR WIDTH
+#                               the page's height in px at WIDTH (scrollHeight)
 #   png_size FILE               "WIDTH HEIGHT" from the PNG's IHDR; fails when FILE is no PNG
+#   png_stats FILE              "COLOURS INK" of an 8-bit RGB(A) PNG: distinct colours and the
+#                               per mille of pixels that differ from the top-left one (the
+#                               background): a blank or near-blank shot shows as 1 0
 #   chromium_dump OUTDIR        the run's files as "# " comments (for a failing test)
 #
 # Pitfalls handled: the browser's helpers (zygote, renderer, GPU process) are reparented to
@@ -104,8 +110,13 @@ chromium_text() { cat "$1/text-$2.txt"; }
 
 chromium_overflows() {
   local viewport scroll
-  read -r viewport scroll < "$1/layout-$2.txt" || return 1
+  read -r viewport scroll _ < "$1/layout-$2.txt" || return 1
   [ "$scroll" -gt "$viewport" ]
+}
+
+chromium_page_height() {
+  local viewport scroll height
+  read -r viewport scroll height < "$1/layout-$2.txt" && echo "$height"
 }
 
 png_size() {
@@ -116,6 +127,50 @@ with open(sys.argv[1], "rb") as f:
 if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
     sys.exit(1)
 print("%d %d" % struct.unpack(">II", head[16:24]))
+PY
+}
+
+png_stats() {
+  python3 - "$1" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+if data[:8] != b"\x89PNG\r\n\x1a\n":
+    sys.exit(1)
+pos, idat, ihdr = 8, b"", None
+while pos < len(data):
+    length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + length]
+    if kind == b"IHDR":
+        ihdr = struct.unpack(">IIBBBBB", body)
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + length
+width, height, depth, ctype, _, _, interlace = ihdr
+if depth != 8 or ctype not in (2, 6) or interlace:
+    sys.exit(1)
+bpp = 3 if ctype == 2 else 4
+raw, stride = zlib.decompress(idat), width * bpp
+prev, colours, ink, bg = bytearray(stride), set(), 0, None
+for y in range(height):
+    ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if ftype == 1: line[i] = (line[i] + a) & 255
+        elif ftype == 2: line[i] = (line[i] + b) & 255
+        elif ftype == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif ftype == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for x in range(0, stride, bpp):
+        px = bytes(line[x:x + bpp])
+        if bg is None:
+            bg = px
+        colours.add(px)
+        ink += px != bg
+    prev = line
+print(len(colours), ink * 1000 // (width * height))
 PY
 }
 
