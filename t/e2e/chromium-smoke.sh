@@ -10,12 +10,14 @@
 #                  400 x 900 (read from the IHDR) that differ and are not blank (png_stats);
 #                  with CHROMIUM_FULL_PAGE=1 and a 300 px viewport, a PNG of the whole page
 #   blank.html     an empty page: png_stats says so (one colour, no ink)
-#   bad.html       an injected console.error and an uncaught exception: both reported (so the
-#                  "no console errors" check can fail), a console.log not taken for an error
+#   bad.html       an injected console.error, an uncaught exception and an alert(): all three
+#                  reported (so the "no console errors" check can fail), the dialog dismissed,
+#                  a console.log not taken for an error
 #   external.html  an image, a script, a stylesheet and a fetch() from outside: each listed as
 #                  external, each refused (nothing leaves the machine)
 #   csp.html       a Content-Security-Policy meta that forbids the load: the violation is an error
-#   hang.html      a script that never returns: the run ends within CHROMIUM_TIMEOUT
+#   hang.html      a script that never returns: the run ends within CHROMIUM_TIMEOUT, and what
+#                  it logged before is kept
 # After every run no process of the browser's group is alive and its profile is gone.
 # KEEP=1 keeps the pages, screenshots and logs.
 # Prints TAP-ish lines and "N passed, M failed".  Exit 77 (skip) without chromium (Debian's
@@ -94,6 +96,7 @@ cat > "$TMP/bad.html" <<'EOF'
 <body><p>Total 42</p>
 <script>console.log("just a log line"); console.error("injected failure 7");</script>
 <script>setTimeout(function () { undefinedFunctionOfTheReport(); }, 0);</script>
+<script>alert("a dialog");</script>
 </body></html>
 EOF
 cat > "$TMP/external.html" <<'EOF'
@@ -115,7 +118,7 @@ cat > "$TMP/blank.html" <<'EOF'
 EOF
 cat > "$TMP/hang.html" <<'EOF'
 <!DOCTYPE html><html><head><meta charset="utf-8"><title>hang</title></head>
-<body><script>for (;;) {}</script></body></html>
+<body><script>console.log("about to hang"); for (;;) {}</script></body></html>
 EOF
 
 # group_gone DIR: the run's browser group has no live member and its profile is gone
@@ -183,6 +186,7 @@ errors=$(chromium_errors "$TMP/bad")
 check "bad.html: console.error reported" grep -q '^error console injected failure 7$' <<< "$errors"
 check "bad.html: uncaught exception reported" grep -q '^error exception ReferenceError: undefinedFunctionOfTheReport' <<< "$errors"
 check "bad.html: console.log is not an error" log_not_error
+check "bad.html: the alert() reported, and dismissed" grep -q '^error dialog alert a dialog$' <<< "$errors"
 check "bad.html: its text is read too" grep -q 'Total 42' "$TMP/bad/text-800.txt"
 check "bad.html: no browser process left" group_gone "$TMP/bad"
 
@@ -208,6 +212,7 @@ rc=$?
 took=$(($(now_ms) - start))
 check "hang.html: the run fails (status $rc, $(head -1 "$TMP/hang.err"))" [ "$rc" -ne 0 ]
 check "hang.html: within the timeout ($took ms)" [ "$took" -lt 20000 ]
+check "hang.html: what it logged before hanging is kept" grep -q '^log console about to hang$' "$TMP/hang/console.txt"
 check "hang.html: no browser process left, profile removed" group_gone "$TMP/hang"
 
 summary

@@ -13,7 +13,8 @@
 # (and refused) before anything leaves the machine; no port is opened.
 #
 # Output in OUTDIR: console.txt ("LEVEL KIND text" per line; LEVEL is error, warning, info,
-# log, debug or verbose; KIND is console, exception or log), external.txt (one URL a line:
+# log, debug or verbose; KIND is console, exception, dialog or log; written also when the run
+# failed), external.txt (one URL a line:
 # requests for anything but file:, data:, blob: and about:, each refused), text-WIDTH.txt
 # (document.body.innerText), dom.html, layout-WIDTH.txt ("viewport scrollWidth scrollHeight"),
 # shot-WIDTH.png (the viewport, WIDTH x HEIGHT; with CHROMIUM_FULL_PAGE=1 the whole page), timing.txt (ms to the first answer, the load event, the end), browser.pid (the browser's PID = its process group), browser.stderr.
@@ -84,7 +85,10 @@ class Browser:
         msg = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
             msg["sessionId"] = session
-        os.write(self.to_child, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self.to_child, json.dumps(msg).encode() + b"\0")
+        except OSError as e:
+            raise Failure("the browser is gone (%s; exit status %s)" % (e, self.proc.poll()))
         return self.next_id
 
     def read_one(self, timeout):
@@ -113,15 +117,6 @@ class Browser:
             if "method" in msg:
                 self.handle(msg)
 
-    def wait_event(self, method, session, timeout):
-        end = time.monotonic() + timeout
-        while True:
-            msg = self.read_one(max(0.01, end - time.monotonic()))
-            if "method" in msg:
-                self.handle(msg)
-                if msg["method"] == method and msg.get("sessionId") == session:
-                    return msg
-
     def pump(self, seconds):
         """Handle events for SECONDS (late console messages)."""
         end = time.monotonic() + seconds
@@ -135,8 +130,14 @@ class Browser:
                 raise
 
     def handle(self, msg):
-        """Record an event; a paused request is let through when local, else refused and kept."""
-        if msg["method"] == "Fetch.requestPaused":
+        """Record an event; a paused request is let through when local, else refused and kept;
+        a dialog (alert, confirm, prompt) is dismissed, else the page would wait for a click."""
+        if msg["method"] == "Page.javascriptDialogOpening":
+            self.send("Page.handleJavaScriptDialog", {"accept": False}, msg.get("sessionId"))
+        elif msg["method"] in ("Inspector.targetCrashed", "Target.targetCrashed"):
+            self.events.append(msg)
+            raise Failure("the page's renderer crashed")
+        elif msg["method"] == "Fetch.requestPaused":
             rid, rurl = msg["params"]["requestId"], msg["params"]["request"]["url"]
             if rurl.startswith(LOCAL_SCHEMES):
                 self.send("Fetch.continueRequest", {"requestId": rid}, msg.get("sessionId"))
@@ -167,7 +168,7 @@ class Browser:
         # crashpad), polling until no member of it is alive.
         try:
             self.send("Browser.close")
-        except OSError:
+        except Failure:
             pass
         try:
             self.proc.wait(5)
@@ -216,7 +217,10 @@ def collect(events, session):
         elif method == "Runtime.exceptionThrown":
             d = p["exceptionDetails"]
             text = (d.get("exception") or {}).get("description") or d.get("text", "")
-            lines.append("error exception %s (line %s)" % (text.split("\n")[0], d.get("lineNumber")))
+            lines.append("error exception %s (%s:%d)" % (text.split("\n")[0], d.get("url", "?"),
+                                                          d.get("lineNumber", -1) + 1))
+        elif method == "Page.javascriptDialogOpening":
+            lines.append("error dialog %s %s" % (p.get("type"), p.get("message")))
         elif method == "Log.entryAdded":
             e = p["entry"]
             lines.append("%s log %s: %s%s" % (e["level"], e["source"], e["text"],
@@ -237,6 +241,12 @@ def main():
     profile = os.path.join(outdir, "profile")
     os.makedirs(profile, exist_ok=True)
 
+    session = None
+
+    def write(name, text):
+        with open(os.path.join(outdir, name), "w", encoding="utf-8") as f:
+            f.write(text)
+
     def on_term(signum, frame):
         raise Failure("stopped by signal %d" % signum)
     signal.signal(signal.SIGTERM, on_term)
@@ -250,8 +260,9 @@ def main():
             t0 = browser.started
             target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             timing = ["start %.0f" % ((time.monotonic() - t0) * 1000)]
-            s = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime", "Log", "Page"):
+            s = session = browser.call("Target.attachToTarget",
+                                       {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Inspector", "Runtime", "Log", "Page"):
                 browser.call(domain + ".enable", session=s)
             # Step: every request is paused here first; any that is not local is refused (and
             # listed), so a report that is not self-contained is caught and nothing leaves.
@@ -278,8 +289,7 @@ def main():
             browser.pump(0.3)
             dom = browser.call("Runtime.evaluate", {"expression": "document.documentElement.outerHTML",
                                                     "returnByValue": True}, s)["result"].get("value", "")
-            with open(os.path.join(outdir, "dom.html"), "w") as f:
-                f.write(dom)
+            write("dom.html", dom)
             # Step: per width, the layout settled (two animation frames), then text, layout, PNG.
             for w in widths:
                 browser.call("Emulation.setDeviceMetricsOverride",
@@ -293,10 +303,8 @@ def main():
                                   "document.documentElement.scrollHeight])",
                     "returnByValue": True}, s)["result"].get("value", "[\"\",0,0,0]")
                 text, inner, scroll, page_height = json.loads(res)
-                with open(os.path.join(outdir, "text-%d.txt" % w), "w") as f:
-                    f.write(text + "\n")
-                with open(os.path.join(outdir, "layout-%d.txt" % w), "w") as f:
-                    f.write("%d %d %d\n" % (inner, scroll, page_height))
+                write("text-%d.txt" % w, text + "\n")
+                write("layout-%d.txt" % w, "%d %d %d\n" % (inner, scroll, page_height))
                 shot = {"format": "png"}
                 if full_page:
                     # the whole page at this width, not only the viewport
@@ -307,19 +315,17 @@ def main():
                     f.write(base64.b64decode(png))
             browser.pump(0.1)
             timing.append("done %.0f" % ((time.monotonic() - t0) * 1000))
-            with open(os.path.join(outdir, "timing.txt"), "w") as f:
-                f.write(" ".join(timing) + " (ms from the browser's start)\n")
-            lines, external = collect(browser.events, s)
-            with open(os.path.join(outdir, "console.txt"), "w") as f:
-                f.write("".join(l + "\n" for l in lines))
-            with open(os.path.join(outdir, "external.txt"), "w") as f:
-                f.write("".join(u + "\n" for u in external))
+            write("timing.txt", " ".join(timing) + " (ms from the browser's start)\n")
             return 0
         except Failure as e:
             print("chromium-cdp.py: %s" % e, file=sys.stderr)
             return 1
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            # what the page said up to here, also when it failed (a hung page's messages)
+            lines, external = collect(browser.events, session)
+            write("console.txt", "".join(l + "\n" for l in lines))
+            write("external.txt", "".join(u + "\n" for u in external))
             browser.close()
 
 
