@@ -4,7 +4,8 @@
 #   ./setup.sh demo    install what is needed, build, and run the demo: a private
 #                      Postfix on loopback with dmarcwatch-milter, sample reports
 #                      sent through SMTP, then `dmarcwatch status`
-#   ./setup.sh check   install what is needed, build, and run the whole test suite
+#   ./setup.sh check   install what is needed (and, for the tests only, chromium, sendmail's
+#                      and unbound's binaries), build, and run the whole test suite
 #   ./setup.sh build   install what is needed and build only
 #   ./setup.sh geoip [DIR]  build, then fetch the GeoIP data with npm into DIR (default
 #                      /var/lib/dmarcwatch/geoip; contrib/geoip/fetch-geoip.sh, README
@@ -29,9 +30,11 @@ packages=(
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# install_packages PACKAGE...: apt-get install those not installed yet; fails when apt-get does
+# (the policy-rc.d guard removed either way).
 install_packages() {
   local missing=() p
-  for p in "${packages[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -39,17 +42,17 @@ install_packages() {
   # No system Postfix instance: the tests and the demo run private ones.
   echo 'postfix postfix/main_mailer_type select No configuration' | as_root debconf-set-selections
   # Never start the system services these packages ship (syslog-ng, postfix).
-  local guard=
+  local guard='' rc=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
     as_root chmod 755 /usr/sbin/policy-rc.d
     guard=1
   fi
-  as_root apt-get -o DPkg::Lock::Timeout=300 update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
-    --no-install-recommends "${missing[@]}"
-  [ -n "$guard" ] && as_root rm -f /usr/sbin/policy-rc.d
-  return 0
+  as_root apt-get -o DPkg::Lock::Timeout=300 update -q || rc=$?
+  [ "$rc" -ne 0 ] || as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+    --no-install-recommends "${missing[@]}" || rc=$?
+  if [ -n "$guard" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  return "$rc"
 }
 
 # Programs only the tests run, never installed as packages: a package would bring a system
@@ -109,8 +112,13 @@ build() {
   cd "$top"
 }
 
-install_packages
+install_packages "${packages[@]}"
 if [ "$mode" = check ]; then # only the test suite (and the benches) run them
+  # Headless Chromium renders `dmarcwatch report --html` (t/lib/chromium-headless.sh).  A plain
+  # package, no service; without recommends it brings libraries only (with them: systemd-sysv,
+  # udev, avahi-daemon).  Best effort: without it those tests skip.
+  install_packages chromium ||
+    echo "setup: cannot install chromium: t/e2e/chromium-smoke.sh and the HTML report tests will skip" >&2
   fetch_unpacked sendmail sendmail-bin sendmail-base sendmail-cf
   fetch_unpacked unbound unbound
 fi
