@@ -33,6 +33,7 @@
 
 #include "collector/views/status-view.hh"
 
+#include "collector/common/arithmetic.hh"
 #include "collector/common/text.hh"
 #include "collector/store/identity.hh"
 #include "collector/store/row-reader.hh"
@@ -130,8 +131,55 @@ IpKey ipKey(const IpBytes& ip)
 struct OutcomeInfo
 {
   uint32_t service = 0; //!< index into the domain's services
+  uint32_t tally = 0;   //!< merge path: index into the domain's outcome tallies
   bool pass = false;
+  uint8_t auth = 0;     //!< the *Bit flags (merge path: decoded with it)
 };
+
+// What an outcome adds to its service's AuthCounts, as bits of OutcomeInfo::auth (authBits).
+constexpr unsigned SpfPassBit = 1U << 0;
+constexpr unsigned SpfAlignedBit = 1U << 1;
+constexpr unsigned DkimPassBit = 1U << 2;
+constexpr unsigned DkimAlignedBit = 1U << 3;
+constexpr unsigned OverriddenBit = 1U << 4;
+constexpr unsigned ForwardedBit = 1U << 5;
+constexpr unsigned QuarantinedBit = 1U << 6;
+constexpr unsigned RejectedBit = 1U << 7;
+
+//! Lower-cased copy of a view.
+std::string lowered(std::string_view text)
+{
+  std::string out;
+  appendLowerAscii(out, text);
+  return out;
+}
+
+//! An override a receiver applies to mail that went through a forwarder or list.
+bool isForwardingReason(std::string_view reason)
+{
+  return equalsIgnoreCaseAscii(reason, "forwarded") || equalsIgnoreCaseAscii(reason, "trusted_forwarder") ||
+         equalsIgnoreCaseAscii(reason, "mailing_list");
+}
+
+//! The AuthBit flags of an outcome.
+uint8_t authBits(const OutcomeView& view)
+{
+  auto passes = [](const auto& results) {
+    return std::any_of(results.begin(), results.end(), [](const auto& r) { return equalsIgnoreCaseAscii(r.result, "pass"); });
+  };
+  unsigned bits = 0;
+  bits |= passes(view.spfResults) ? SpfPassBit : 0U;
+  bits |= passes(view.dkimResults) ? DkimPassBit : 0U;
+  bits |= equalsIgnoreCaseAscii(view.spf, "pass") ? SpfAlignedBit : 0U;
+  bits |= equalsIgnoreCaseAscii(view.dkim, "pass") ? DkimAlignedBit : 0U;
+  bits |= equalsIgnoreCaseAscii(view.disposition, "quarantine") ? QuarantinedBit : 0U;
+  bits |= equalsIgnoreCaseAscii(view.disposition, "reject") ? RejectedBit : 0U;
+  if (!view.dmarcPass() && !view.reasons.empty()) {
+    bits |= OverriddenBit;
+    bits |= std::any_of(view.reasons.begin(), view.reasons.end(), isForwardingReason) ? ForwardedBit : 0U;
+  }
+  return static_cast<uint8_t>(bits);
+}
 
 /*!
  * Outcome id -> OutcomeInfo: open addressing, linear probing, 12 bytes a slot.  Dictionary
@@ -217,6 +265,15 @@ struct ServiceAccumulator
   uint64_t dmarcFail = 0;
   uint64_t sources = 0;
   uint64_t lastSource = 0; //!< merge: serial of the last source counted (distinct sources)
+  AuthCounts auth;
+  FailureSample failing;
+};
+
+//! The messages of one outcome id in the window (what AuthCounts are summed from, after the scan).
+struct OutcomeTally
+{
+  uint32_t id = 0;
+  uint64_t messages = 0;
 };
 
 //! One (header_from, service) label of a source and its messages.
@@ -227,19 +284,22 @@ struct Label
   uint64_t messages = 0;
 };
 
-//! A source in the top N: its totals and its label (the one carrying most of its messages).
+//! A source in a top N: its totals and its label (the one carrying most of its messages).
 struct TopSource
 {
   IpKey key;
   uint64_t messages = 0;
   uint64_t dmarcPass = 0;
   Label label;
+  uint64_t rank = 0; //!< what its top N ranks it by: messages, or failing messages
+
+  [[nodiscard]] uint64_t failing() const { return messages - dmarcPass; }
 };
 
-//! Ranking of sources: most messages first, then by address ("no address", all zero, first).
-bool ranksBefore(uint64_t messages, const IpKey& key, const TopSource& other)
+//! Ranking of sources: highest rank first, then by address ("no address", all zero, first).
+bool ranksBefore(uint64_t rank, const IpKey& key, const TopSource& other)
 {
-  return messages != other.messages ? messages > other.messages : key < other.key;
+  return rank != other.rank ? rank > other.rank : key < other.key;
 }
 
 //! The address bytes of a key.
@@ -378,6 +438,9 @@ struct Workspace
   OutcomeView outcomeView;
   std::string serviceName;
   std::vector<TopSource> top; //!< heap: the worst of the top N first
+  std::vector<TopSource> topFailing; //!< heap by failing messages: the worst of the top N first
+  OutcomeTable tallyIndex;           //!< outcome id -> index into tallies (OutcomeInfo::service)
+  std::vector<OutcomeTally> tallies;
   // The table path.
   std::vector<WindowRow> batch;
   std::vector<SourceEntry> sources;
@@ -400,6 +463,9 @@ struct Workspace
     services.clear();
     serviceByName.clear();
     top.clear();
+    topFailing.clear();
+    tallyIndex.clear();
+    tallies.clear();
     sources.clear();
     extraLabels.clear();
     extraServices.clear();
@@ -429,8 +495,8 @@ public:
    * \param releaseFacts after every this many facts read, the store's pages are handed back
    * (StatusView::Options::releaseMappedBytes); 0: never.
    */
-  DomainScan(StoreSnapshot& snapshot, Workspace& work, size_t topN, uint64_t releaseFacts) :
-    d_snapshot(snapshot), d_work(work), d_topN(topN), d_releaseFacts(releaseFacts)
+  DomainScan(StoreSnapshot& snapshot, Workspace& work, size_t topN, uint64_t releaseFacts, bool countAuth) :
+    d_snapshot(snapshot), d_work(work), d_topN(topN), d_releaseFacts(releaseFacts), d_countAuth(countAuth)
   {
   }
 
@@ -454,8 +520,11 @@ public:
       }
       for (size_t i = 0; i < count; ++i) {
         const WindowRow& row = work.batch[i];
-        addToTable(row.row.ip, row.row.headerFromId, OutcomeInfo{identityService(row.row.identityId), row.row.dmarcPass},
+        addToTable(row.row.ip, row.row.headerFromId, OutcomeInfo{.service = identityService(row.row.identityId), .pass = row.row.dmarcPass},
                    row.messages);
+        if (d_countAuth) {
+          tally(row.row.outcomeId, row.messages);
+        }
       }
     }
 
@@ -468,8 +537,12 @@ public:
       }
     }
     for (const auto& source : work.sources) {
-      if (ranks(source.messages, source.key)) {
-        offer(TopSource{source.key, source.messages, source.dmarcPass, source.label});
+      const TopSource top{source.key, source.messages, source.dmarcPass, source.label};
+      if (ranks(work.top, source.messages, source.key)) {
+        offer(work.top, top, source.messages);
+      }
+      if (ranks(work.topFailing, top.failing(), source.key)) {
+        offer(work.topFailing, top, top.failing());
       }
     }
   }
@@ -551,6 +624,9 @@ private:
     else {
       d_snapshot.outcomeView(id, work.outcomeView);
       info.pass = work.outcomeView.dmarcPass();
+      info.auth = authBits(work.outcomeView);
+      info.tally = static_cast<uint32_t>(work.tallies.size());
+      work.tallies.push_back(OutcomeTally{id, 0});
       authenticatedIdentity(work.outcomeView.dkimResults, work.outcomeView.spfResults, work.serviceName);
       info.service = serviceNamed(work.serviceName);
       work.outcomes.add(id, info);
@@ -558,6 +634,25 @@ private:
     d_lastOutcomeId = id;
     d_lastOutcome = info;
     return info;
+  }
+
+  //! Count an outcome's messages (decoded once, after the scan: sumOutcomes).
+  void tally(uint32_t outcomeId, uint64_t messages)
+  {
+    auto& work = d_work;
+    if (outcomeId != d_lastTallyId || work.tallies.empty()) {
+      const OutcomeInfo* known = work.tallyIndex.find(outcomeId);
+      if (known != nullptr) {
+        d_lastTallyIndex = known->service;
+      }
+      else {
+        d_lastTallyIndex = static_cast<uint32_t>(work.tallies.size());
+        work.tallies.push_back(OutcomeTally{outcomeId, 0});
+        work.tallyIndex.add(outcomeId, OutcomeInfo{.service = d_lastTallyIndex});
+      }
+      d_lastTallyId = outcomeId;
+    }
+    work.tallies[d_lastTallyIndex].messages += messages;
   }
 
   //! The service of an identity id (0: none), looked up the first time it is seen.
@@ -578,7 +673,7 @@ private:
     }
     else {
       service = serviceNamed(d_snapshot.dictString(id));
-      d_work.identities.add(id, OutcomeInfo{service, false});
+      d_work.identities.add(id, OutcomeInfo{.service = service});
     }
     d_lastIdentityId = id;
     d_lastIdentityService = service;
@@ -593,7 +688,8 @@ private:
     auto named = work.serviceByName.find(work.serviceName);
     if (named == work.serviceByName.end()) {
       named = work.serviceByName.emplace(work.serviceName, static_cast<uint32_t>(work.services.size())).first;
-      work.services.push_back(ServiceAccumulator{named->first});
+      work.services.emplace_back();
+      work.services.back().name = named->first;
     }
     return named->second;
   }
@@ -757,6 +853,7 @@ private:
   void addToSource(const RawFact& fact)
   {
     const OutcomeInfo info = outcomeInfo(fact.outcomeId);
+    d_work.tallies[info.tally].messages += fact.messages;
     ServiceAccumulator& svc = addToService(info, fact.messages);
     d_messages += fact.messages;
     d_dmarcPass += info.pass ? fact.messages : 0;
@@ -779,7 +876,10 @@ private:
   //! All facts of the source are in: keep it if it ranks in the top N.
   void finishSource()
   {
-    if (!ranks(d_messages, d_key)) {
+    const uint64_t failing = d_messages - d_dmarcPass;
+    const bool byMessages = ranks(d_work.top, d_messages, d_key);
+    const bool byFailing = ranks(d_work.topFailing, failing, d_key);
+    if (!byMessages && !byFailing) {
       return;
     }
     const Label* best = &d_work.labels.front();
@@ -788,21 +888,27 @@ private:
         best = &label;
       }
     }
-    offer(TopSource{d_key, d_messages, d_dmarcPass, *best});
+    const TopSource source{d_key, d_messages, d_dmarcPass, *best};
+    if (byMessages) {
+      offer(d_work.top, source, d_messages);
+    }
+    if (byFailing) {
+      offer(d_work.topFailing, source, failing);
+    }
   }
 
-  //! Would a source of these messages and address make the top N?
-  [[nodiscard]] bool ranks(uint64_t messages, const IpKey& key) const
+  //! Would a source of this rank (messages, or failing messages) and address make a top N?
+  //! A source of rank 0 never does (no failing messages: not a failing source).
+  [[nodiscard]] bool ranks(const std::vector<TopSource>& top, uint64_t rank, const IpKey& key) const
   {
-    const auto& top = d_work.top;
-    return d_topN > 0 && (top.size() < d_topN || ranksBefore(messages, key, top.front()));
+    return d_topN > 0 && rank > 0 && (top.size() < d_topN || ranksBefore(rank, key, top.front()));
   }
 
-  //! Keep a source that ranks(), dropping the worst of a full top N.
-  void offer(const TopSource& source)
+  //! Keep a source that ranks() in top, dropping the worst of a full top N.
+  void offer(std::vector<TopSource>& top, TopSource source, uint64_t rank) const
   {
-    auto& top = d_work.top;
-    auto worstFirst = [](const TopSource& a, const TopSource& b) { return ranksBefore(a.messages, a.key, b); };
+    source.rank = rank;
+    auto worstFirst = [](const TopSource& a, const TopSource& b) { return ranksBefore(a.rank, a.key, b); };
     if (top.size() == d_topN) {
       std::pop_heap(top.begin(), top.end(), worstFirst);
       top.back() = source;
@@ -831,9 +937,12 @@ private:
   Workspace& d_work;
   const size_t d_topN;
   const uint64_t d_releaseFacts;
+  const bool d_countAuth; //!< the table path tallies outcomes (StatusView::Options::countAuth)
   uint64_t d_factsRead = 0;
   uint32_t d_lastOutcomeId = 0;
   OutcomeInfo d_lastOutcome;
+  uint32_t d_lastTallyId = 0;
+  uint32_t d_lastTallyIndex = 0;
   uint32_t d_lastIdentityId = UINT32_MAX; //!< none yet (dictionary ids stop before it)
   uint32_t d_lastIdentityService = 0;
   std::optional<uint32_t> d_unknownService; //!< the service of identity 0, once looked up
@@ -843,6 +952,91 @@ private:
   uint64_t d_messages = 0;
   uint64_t d_dmarcPass = 0;
 };
+
+//! A top N as summaries, best first.
+std::vector<SourceSummary> summaries(StoreSnapshot& snapshot, const Workspace& work, std::vector<TopSource> top)
+{
+  std::sort(top.begin(), top.end(), [](const TopSource& a, const TopSource& b) { return ranksBefore(a.rank, a.key, b); });
+  std::vector<SourceSummary> out;
+  out.reserve(top.size());
+  for (const auto& source : top) {
+    SourceSummary summary;
+    if (source.key != IpKey{}) {
+      summary.ip = IpAddress{ipBytes(source.key)};
+    }
+    summary.headerFrom = snapshot.dictString(source.label.headerFromId);
+    summary.service = work.services[source.label.service].name;
+    summary.messages = source.messages;
+    summary.dmarcPass = source.dmarcPass;
+    summary.dmarcFail = source.failing();
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+/*!
+ * Each outcome's messages into its service's AuthCounts; the largest failing outcome of each
+ * service kept as its sample.  The merge path decoded every outcome already (their bits are in
+ * work.outcomes); the table path's are decoded here, once each (thousands for a year of a busy
+ * domain, against its millions of facts).
+ */
+void sumOutcomes(StoreSnapshot& snapshot, Workspace& work)
+{
+  OutcomeView& view = work.outcomeView;
+  std::vector<const OutcomeTally*> sample(work.services.size(), nullptr);
+  for (const auto& tally : work.tallies) {
+    OutcomeInfo info;
+    if (const OutcomeInfo* known = work.outcomes.find(tally.id)) {
+      info = *known;
+    }
+    else {
+      snapshot.outcomeView(tally.id, view);
+      authenticatedIdentity(view.dkimResults, view.spfResults, work.serviceName);
+      const auto found = work.serviceByName.find(work.serviceName.empty() ? std::string(s_noIdentityService)
+                                                                          : work.serviceName);
+      if (found == work.serviceByName.end()) {
+        continue; // cannot be: the scan named every outcome's service
+      }
+      info = OutcomeInfo{.service = found->second, .pass = view.dmarcPass(), .auth = authBits(view)};
+    }
+    ServiceAccumulator& svc = work.services[info.service];
+    const uint64_t n = tally.messages;
+    auto count = [&](uint64_t& field, unsigned bit) {
+      if ((info.auth & bit) != 0) {
+        field = saturatingAdd(field, n);
+      }
+    };
+    AuthCounts& auth = svc.auth;
+    count(auth.spfPass, SpfPassBit);
+    count(auth.spfAligned, SpfAlignedBit);
+    count(auth.dkimPass, DkimPassBit);
+    count(auth.dkimAligned, DkimAlignedBit);
+    count(auth.overridden, OverriddenBit);
+    count(auth.forwarded, ForwardedBit);
+    count(auth.quarantined, QuarantinedBit);
+    count(auth.rejected, RejectedBit);
+    if (!info.pass && (sample[info.service] == nullptr || n > sample[info.service]->messages)) {
+      sample[info.service] = &tally;
+    }
+  }
+  for (size_t i = 0; i < sample.size(); ++i) {
+    if (sample[i] == nullptr) {
+      continue;
+    }
+    snapshot.outcomeView(sample[i]->id, view);
+    FailureSample& out = work.services[i].failing;
+    out.messages = sample[i]->messages;
+    for (const auto& dkim : view.dkimResults) {
+      out.dkim.push_back({lowered(dkim.domain), lowered(dkim.result), std::string(dkim.selector)});
+    }
+    for (const auto& spf : view.spfResults) {
+      out.spf.push_back({lowered(spf.domain), lowered(spf.result), {}});
+    }
+    for (const auto& reason : view.reasons) {
+      out.overrides.emplace_back(reason);
+    }
+  }
+}
 
 DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const StatusView::Options& options,
                           const std::string& domain, uint32_t fromDay, uint32_t toDay, size_t topN)
@@ -876,7 +1070,7 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
 
   // Sources and services: one pass over the window's facts.
   work.clear();
-  DomainScan scan(snapshot, work, topN, options.releaseMappedBytes / s_mappedBytesPerFact);
+  DomainScan scan(snapshot, work, topN, options.releaseMappedBytes / s_mappedBytesPerFact, options.countAuth);
   if (records <= options.maxTableSources) {
     scan.table(*domainId, fromDay, toDay, records);
   }
@@ -884,21 +1078,12 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
     scan.merge(*domainId, days);
   }
 
-  auto& top = work.top;
-  std::sort(top.begin(), top.end(), [](const TopSource& a, const TopSource& b) { return ranksBefore(a.messages, a.key, b); });
-  status.topSources.reserve(top.size());
-  for (const auto& source : top) {
-    SourceSummary summary;
-    if (source.key != IpKey{}) {
-      summary.ip = IpAddress{ipBytes(source.key)};
-    }
-    summary.headerFrom = snapshot.dictString(source.label.headerFromId);
-    summary.service = work.services[source.label.service].name;
-    summary.messages = source.messages;
-    summary.dmarcPass = source.dmarcPass;
-    summary.dmarcFail = source.messages - source.dmarcPass;
-    status.topSources.push_back(std::move(summary));
+  status.topSources = summaries(snapshot, work, work.top);
+  status.failingSources = summaries(snapshot, work, work.topFailing);
+  if (options.countAuth) {
+    sumOutcomes(snapshot, work);
   }
+  status.trend = days;
 
   status.services.reserve(work.services.size());
   for (auto& svc : work.services) {
@@ -909,6 +1094,8 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
     summary.dmarcPass = svc.dmarcPass;
     summary.dmarcFail = svc.dmarcFail;
     summary.sources = svc.sources;
+    summary.auth = svc.auth;
+    summary.failing = std::move(svc.failing);
     status.services.push_back(std::move(summary));
   }
   std::sort(status.services.begin(), status.services.end(),
@@ -919,6 +1106,18 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
 }
 
 } // namespace
+
+void AuthCounts::add(const AuthCounts& other)
+{
+  spfPass = saturatingAdd(spfPass, other.spfPass);
+  spfAligned = saturatingAdd(spfAligned, other.spfAligned);
+  dkimPass = saturatingAdd(dkimPass, other.dkimPass);
+  dkimAligned = saturatingAdd(dkimAligned, other.dkimAligned);
+  overridden = saturatingAdd(overridden, other.overridden);
+  forwarded = saturatingAdd(forwarded, other.forwarded);
+  quarantined = saturatingAdd(quarantined, other.quarantined);
+  rejected = saturatingAdd(rejected, other.rejected);
+}
 
 uint32_t utcDay(int64_t epochSeconds)
 {
@@ -1030,12 +1229,12 @@ DomainStatus StatusView::compute(std::string_view domain, uint32_t fromDay, uint
 }
 
 std::vector<DomainStatus> computeStatus(const Store& store, std::string_view domain, uint32_t fromDay,
-                                        uint32_t toDay, size_t topN, unsigned threads)
+                                        uint32_t toDay, size_t topN, unsigned threads, const StatusView::Options& options)
 {
   // Step: a view per thread, all on one version of the store (a writer may commit between
   // two read transactions starting: then start them again).
   std::vector<std::unique_ptr<StatusView>> views;
-  views.push_back(std::make_unique<StatusView>(store));
+  views.push_back(std::make_unique<StatusView>(store, options));
   std::vector<std::string> domains;
   if (domain.empty()) {
     domains = views.front()->domains();
@@ -1046,7 +1245,7 @@ std::vector<DomainStatus> computeStatus(const Store& store, std::string_view dom
   const size_t wanted = std::clamp<size_t>(domains.size(), 1, std::max(threads, 1U));
   for (int attempt = 0; views.size() < wanted && attempt < s_sameVersionAttempts; ++attempt) {
     while (views.size() < wanted) {
-      views.push_back(std::make_unique<StatusView>(store));
+      views.push_back(std::make_unique<StatusView>(store, options));
     }
     const uint64_t version = views.front()->version();
     if (std::any_of(views.begin(), views.end(), [&](const auto& view) { return view->version() != version; })) {

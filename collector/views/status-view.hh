@@ -43,6 +43,44 @@ struct SourceSummary
   uint64_t messages = 0;
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;
+  // What the daemon learnt of the address (set by nameStatus when given a look-up; "" unknown).
+  std::string country;
+  uint32_t asn = 0;
+  std::string asOrg;
+  std::string ptr; //!< forward-confirmed PTR name
+};
+
+/*!
+ * How a service's mail authenticated, in messages, in the reporters' words (auth_results and
+ * policy_evaluated).  Sums of its outcomes; a message counts once in each field it meets.
+ */
+struct AuthCounts
+{
+  uint64_t spfPass = 0;     //!< an SPF result "pass", for any domain
+  uint64_t spfAligned = 0;  //!< policy_evaluated spf=pass (SPF passed and aligned)
+  uint64_t dkimPass = 0;    //!< some DKIM signature passed, for any domain
+  uint64_t dkimAligned = 0; //!< policy_evaluated dkim=pass
+  uint64_t overridden = 0;  //!< DMARC-failing messages a reporter applied an override to (any reason)
+  uint64_t forwarded = 0;   //!< of those: forwarded, trusted_forwarder or mailing_list
+  uint64_t quarantined = 0; //!< disposition quarantine (what receivers did)
+  uint64_t rejected = 0;    //!< disposition reject
+
+  void add(const AuthCounts& other);
+};
+
+//! The largest DMARC-failing outcome of a service: what its words and fix are made of.
+struct FailureSample
+{
+  struct Result
+  {
+    std::string domain; //!< lower case
+    std::string result; //!< pass, fail, none, ... lower case
+    std::string selector; //!< DKIM only
+  };
+  uint64_t messages = 0; //!< of this outcome in the window; 0: the service never fails
+  std::vector<Result> dkim;
+  std::vector<Result> spf;
+  std::vector<std::string> overrides; //!< reason types
 };
 
 struct ServiceSummary
@@ -57,6 +95,10 @@ struct ServiceSummary
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;
   uint64_t sources = 0; //!< distinct source IPs
+  AuthCounts auth;
+  FailureSample failing;
+  std::string failure; //!< why it fails, in words (readiness.hh describeFailure); "" when it does not
+  std::string fix;     //!< the fix in one phrase (readiness.hh fixFor); "" when nothing to fix
 };
 
 struct DomainStatus
@@ -69,6 +111,10 @@ struct DomainStatus
   uint64_t dmarcFail = 0;
   uint64_t wouldBlock = 0; //!< DMARC-failing messages that p=reject would refuse
   std::vector<SourceSummary> topSources;
+  //! The sources with most DMARC-failing messages (as many as topSources), most first.
+  std::vector<SourceSummary> failingSources;
+  //! Messages and DMARC pass per day with data in the window (days without data left out).
+  std::vector<DayTotals> trend;
   std::vector<ServiceSummary> services;
   std::optional<uint32_t> newestDay; //!< the domain's newest day with data, in any window; nullopt: none
   //! The first and last day with data within the window; nullopt: none.
@@ -131,6 +177,12 @@ public:
      * many sources).
      */
     uint64_t maxTableSources = 64 * 1024;
+    /*!
+     * Sum each service's AuthCounts and keep its FailureSample: every distinct outcome of the
+     * window is decoded once (the table path otherwise decodes none: about 2 ms per 1,000
+     * outcomes).  For one domain's detail, not for the overview of many.
+     */
+    bool countAuth = false;
   };
 
   explicit StatusView(const Store& store);
@@ -159,9 +211,11 @@ private:
  * \param topN number of source IPs kept per domain (by messages).
  * \param threads domains are computed on up to this many threads (a StatusView each; all of
  * them see the same version of the store), in the order of the domains either way.
+ * \param options of each thread's StatusView.
  * \throw StoreError (the first one any thread met)
  */
 std::vector<DomainStatus> computeStatus(const Store& store, std::string_view domain, uint32_t fromDay,
-                                        uint32_t toDay, size_t topN, unsigned threads = 1);
+                                        uint32_t toDay, size_t topN, unsigned threads = 1,
+                                        const StatusView::Options& options = {});
 
 } // namespace dmarcwatch::collector

@@ -134,6 +134,10 @@ DomainStatus referenceStatus(const Store& store, const std::string& domain, uint
   std::map<std::optional<IpAddress>, std::pair<SourceSummary, std::map<std::pair<std::string, std::string>, uint64_t>>>
     sources;
   std::map<std::string, std::pair<ServiceSummary, std::set<std::optional<IpAddress>>>> services;
+  std::map<std::string, std::map<std::string, std::pair<uint64_t, Outcome>>> failingOutcomes; // service -> key -> sum
+  auto passes = [&](const auto& results) {
+    return std::any_of(results.begin(), results.end(), [&](const auto& r) { return lower(r.result) == "pass"; });
+  };
   store.forEachFact(domain, fromDay, toDay, [&](const Fact& fact) {
     const bool pass = fact.outcome.dmarcPass();
     const std::string service = serviceOf(fact.outcome);
@@ -148,7 +152,51 @@ DomainStatus referenceStatus(const Store& store, const std::string& domain, uint
     svc.messages += fact.messages;
     (pass ? svc.dmarcPass : svc.dmarcFail) += fact.messages;
     ips.insert(fact.sourceIp);
+    const Outcome& o = fact.outcome;
+    const uint64_t n = fact.messages;
+    AuthCounts& auth = svc.auth;
+    auth.spfPass += passes(o.spfResults) ? n : 0;
+    auth.dkimPass += passes(o.dkimResults) ? n : 0;
+    auth.spfAligned += lower(o.spf) == "pass" ? n : 0;
+    auth.dkimAligned += lower(o.dkim) == "pass" ? n : 0;
+    auth.quarantined += lower(o.disposition) == "quarantine" ? n : 0;
+    auth.rejected += lower(o.disposition) == "reject" ? n : 0;
+    if (!pass && !o.reasons.empty()) {
+      auth.overridden += n;
+      auth.forwarded += std::any_of(o.reasons.begin(), o.reasons.end(), [&](const auto& r) {
+        const std::string type = lower(r);
+        return type == "forwarded" || type == "trusted_forwarder" || type == "mailing_list";
+      }) ? n : 0;
+    }
+    if (!pass) {
+      // The whole outcome, as the store's dictionary tells outcomes apart.
+      std::string key = o.disposition + "|" + o.dkim + "|" + o.spf + "|" + o.envelopeFrom + "|";
+      for (const auto& d : o.dkimResults) {
+        key += d.domain + "/" + d.result + "/" + d.selector + "/" + d.humanResult + ";";
+      }
+      for (const auto& sp : o.spfResults) {
+        key += sp.domain + "/" + sp.result + "/" + sp.scope + "/" + sp.humanResult + ";";
+      }
+      for (const auto& r : o.reasons) {
+        key += r + ";";
+      }
+      auto& slot = failingOutcomes[service][key];
+      slot.first += n;
+      slot.second = o;
+    }
   });
+  for (auto& [name, byKey] : failingOutcomes) {
+    auto best = std::max_element(byKey.begin(), byKey.end(),
+                                 [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
+    auto& sample = services[name].first.failing;
+    sample.messages = best->second.first;
+    for (const auto& d : best->second.second.dkimResults) {
+      sample.dkim.push_back({lower(d.domain), lower(d.result), d.selector});
+    }
+    for (const auto& sp : best->second.second.spfResults) {
+      sample.spf.push_back({lower(sp.domain), lower(sp.result), {}});
+    }
+  }
   for (auto& [ip, entry] : sources) {
     auto& [source, labels] = entry;
     auto best = std::max_element(labels.begin(), labels.end(),
@@ -156,6 +204,16 @@ DomainStatus referenceStatus(const Store& store, const std::string& domain, uint
     source.headerFrom = best->first.first;
     source.service = best->first.second;
     status.topSources.push_back(source);
+  }
+  for (const auto& source : status.topSources) {
+    if (source.dmarcFail > 0) {
+      status.failingSources.push_back(source);
+    }
+  }
+  std::stable_sort(status.failingSources.begin(), status.failingSources.end(),
+                   [](const SourceSummary& a, const SourceSummary& b) { return a.dmarcFail > b.dmarcFail; });
+  if (status.failingSources.size() > topN) {
+    status.failingSources.resize(topN);
   }
   std::stable_sort(status.topSources.begin(), status.topSources.end(),
                    [](const SourceSummary& a, const SourceSummary& b) { return a.messages > b.messages; });
@@ -171,8 +229,8 @@ DomainStatus referenceStatus(const Store& store, const std::string& domain, uint
   return status;
 }
 
-//! Every number and order of got is what want says.
-void checkSameStatus(const DomainStatus& got, const DomainStatus& want)
+//! Every number and order of got is what want says (the AuthCounts and samples when counted).
+void checkSameStatus(const DomainStatus& got, const DomainStatus& want, bool countAuth = false)
 {
   BOOST_CHECK_EQUAL(got.domain, want.domain);
   BOOST_CHECK_EQUAL(got.messages, want.messages);
@@ -205,8 +263,35 @@ void checkSameStatus(const DomainStatus& got, const DomainStatus& want)
       BOOST_CHECK_EQUAL(a.dmarcPass, b.dmarcPass);
       BOOST_CHECK_EQUAL(a.dmarcFail, b.dmarcFail);
       BOOST_CHECK_EQUAL(a.sources, b.sources);
+      if (countAuth) {
+        BOOST_CHECK_EQUAL(a.auth.spfPass, b.auth.spfPass);
+        BOOST_CHECK_EQUAL(a.auth.spfAligned, b.auth.spfAligned);
+        BOOST_CHECK_EQUAL(a.auth.dkimPass, b.auth.dkimPass);
+        BOOST_CHECK_EQUAL(a.auth.dkimAligned, b.auth.dkimAligned);
+        BOOST_CHECK_EQUAL(a.auth.overridden, b.auth.overridden);
+        BOOST_CHECK_EQUAL(a.auth.forwarded, b.auth.forwarded);
+        BOOST_CHECK_EQUAL(a.auth.quarantined, b.auth.quarantined);
+        BOOST_CHECK_EQUAL(a.auth.rejected, b.auth.rejected);
+        // The sample: an outcome with the most failing messages (ties: either).
+        BOOST_CHECK_EQUAL(a.failing.messages, b.failing.messages);
+        if (a.failing.messages > 0) {
+          BOOST_CHECK(!a.failing.dkim.empty() || !a.failing.spf.empty());
+        }
+      }
     }
   }
+  BOOST_REQUIRE_EQUAL(got.failingSources.size(), want.failingSources.size());
+  for (size_t i = 0; i < want.failingSources.size(); ++i) {
+    BOOST_TEST_CONTEXT("failing source " << i)
+    {
+      BOOST_CHECK_EQUAL(got.failingSources[i].dmarcFail, want.failingSources[i].dmarcFail);
+    }
+  }
+  uint64_t trendMessages = 0;
+  for (const auto& day : got.trend) {
+    trendMessages += day.messages;
+  }
+  BOOST_CHECK_EQUAL(trendMessages, want.messages);
 }
 
 //! The ways StatusView may sum sources: the table, the merge of days, the merge handing pages back often.
@@ -218,7 +303,15 @@ std::vector<std::pair<std::string, StatusView::Options>> viewVariants()
   merge.maxTableSources = 0;
   StatusView::Options releasing = merge;
   releasing.releaseMappedBytes = 1000; // every 10 facts
-  return {{"table", table}, {"merge", merge}, {"merge, releasing pages", releasing}};
+  StatusView::Options tableAuth = table;
+  tableAuth.countAuth = true;
+  StatusView::Options mergeAuth = merge;
+  mergeAuth.countAuth = true;
+  return {{"table", table},
+          {"merge", merge},
+          {"merge, releasing pages", releasing},
+          {"table, auth counted", tableAuth},
+          {"merge, auth counted", mergeAuth}};
 }
 
 } // namespace
@@ -465,6 +558,16 @@ BOOST_AUTO_TEST_CASE(rows_and_facts_agree_on_spread_and_uncounted_reports)
         record.dkimResults[0].result = "fail";
         record.spfResults[0].result = "Pass"; // the SPF domain names the service
       }
+      // What AuthCounts sum: aligned SPF, dispositions, overrides (forwarding and not).
+      if (i % 6 == 1) {
+        record.spf = "pass";
+      }
+      if (i % 9 == 2) {
+        record.disposition = i % 2 == 0 ? "quarantine" : "Reject";
+      }
+      if (i % 8 == 5) {
+        record.reasons.push_back(PolicyOverride{i % 16 == 5 ? "forwarded" : "local_policy", ""});
+      }
       out.push_back(record);
     }
     return out;
@@ -509,7 +612,7 @@ BOOST_AUTO_TEST_CASE(rows_and_facts_agree_on_spread_and_uncounted_reports)
       BOOST_TEST_CONTEXT(name << ": " << fromDay << ".." << toDay)
       {
         const auto got = view.compute("example.com", fromDay, toDay, 1000);
-        checkSameStatus(got, referenceStatus(store, "example.com", fromDay, toDay, 1000));
+        checkSameStatus(got, referenceStatus(store, "example.com", fromDay, toDay, 1000), options.countAuth);
         BOOST_CHECK_GT(got.messages, 0U);
       }
     }
