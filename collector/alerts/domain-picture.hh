@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include "collector/views/domain-policy.hh"
 #include "collector/views/sources-view.hh"
 
 #include <cstdint>
@@ -27,17 +28,6 @@ struct ReporterActivity
   std::string org;             //!< org_name as reported
   int64_t lastEnd = 0;         //!< the end of its latest report's period (never after it arrived)
   std::vector<uint32_t> days;  //!< distinct UTC days its reports began on, the 8 days ending with lastEnd's
-};
-
-//! The policy that applies now: the live record when the daemon found one, else the latest report's.
-struct EffectivePolicy
-{
-  std::string p;      //!< none, quarantine, reject; "" unknown
-  unsigned pct = 100;
-  bool testing = false; //!< t=y (RFC 9990): applied as the next lower policy
-  std::string from;   //!< "dns" or "reports"
-  //! \brief Mail failing DMARC is quarantined or rejected now.
-  [[nodiscard]] bool enforcing() const { return (p == "quarantine" || p == "reject") && pct > 0 && !testing; }
 };
 
 struct DomainPicture
