@@ -7,6 +7,7 @@
 #include "collector/alerts/rules.hh"
 
 #include "collector/alerts/alert-codec.hh"
+#include "collector/views/readiness.hh"
 #include "collector/common/arithmetic.hh"
 
 #include <algorithm>
@@ -472,8 +473,7 @@ std::string alertStateKey(std::initializer_list<std::string_view> parts)
 
 bool legitimate(const NamedService& service)
 {
-  return service.cls == SourceClass::Authorized ||
-         (isNamedService(service) && service.cls == SourceClass::KnownNotAuthorized && service.dmarcPass > 0);
+  return legitimateSender(service.cls, isNamedService(service), service.dmarcPass);
 }
 
 std::vector<Finding> evaluateRules(const DomainPicture& picture, const DomainPicture* readiness, const RuleContext& context)

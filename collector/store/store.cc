@@ -621,7 +621,7 @@ std::optional<Store::Source> Store::source(std::string_view domain, const IpAddr
   return Source{lowerAscii(domain), ip, seen.firstDay, seen.lastDay, seen.firstReport, seen.lastReport};
 }
 
-std::vector<StoredReport> Store::listReports(std::string_view domain) const
+std::vector<StoredReport> Store::listReports(std::string_view domain, size_t newest) const
 {
   lmdb::ReadTxn txn(d_impl->env);
   std::vector<StoredReport> out;
@@ -650,8 +650,9 @@ std::vector<StoredReport> Store::listReports(std::string_view domain) const
     }
   }
   std::sort(sequences.begin(), sequences.end());
-  for (uint64_t sequence : sequences) {
-    if (auto report = d_impl->loadReport(txn, sequence)) {
+  const size_t skip = sequences.size() > newest ? sequences.size() - newest : 0;
+  for (auto it = sequences.begin() + static_cast<std::ptrdiff_t>(skip); it != sequences.end(); ++it) {
+    if (auto report = d_impl->loadReport(txn, *it)) {
       out.push_back(std::move(*report));
     }
   }

@@ -468,8 +468,11 @@ public:
    */
   [[nodiscard]] std::vector<std::string> verify() const;
 
-  //! Reports in sequence order, optionally of one policy domain.
-  std::vector<StoredReport> listReports(std::string_view domain = {}) const;
+  /*!
+   * Reports in sequence order, optionally of one policy domain; of a domain, only the `newest`
+   * last stored (its index is read whole, only those reports decoded: status's policy per domain).
+   */
+  std::vector<StoredReport> listReports(std::string_view domain = {}, size_t newest = SIZE_MAX) const;
   //! Up to limit reports with a sequence above `after`, in sequence order (a follower's next batch).
   std::vector<StoredReport> reportsAfter(uint64_t after, size_t limit) const;
   //! The schema this open upgraded the store from (0: none; a new store or already current).

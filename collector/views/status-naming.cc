@@ -3,6 +3,8 @@
  */
 #include "collector/views/status-naming.hh"
 
+#include "collector/views/readiness.hh"
+
 #include "collector/common/arithmetic.hh"
 
 #include <algorithm>
@@ -27,7 +29,7 @@ struct IdentityName
  */
 IdentityName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::string_view domain,
                           std::string_view policyOrg, std::string_view identity, const std::optional<IpAddress>& ip,
-                          uint64_t pass, uint64_t fail)
+                          uint64_t pass, uint64_t fail, const NetworkSignals& network = {})
 {
   ReportSignals signals;
   signals.messages = pass + fail;
@@ -35,16 +37,16 @@ IdentityName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::
   signals.dmarcFail = fail;
   signals.spfKnown = false; // an identity, not a record
   if (identity.empty() || identity == s_noIdentityService) {
-    return {namer.name(domain, ip, signals, {}), false};
+    return {namer.name(domain, ip, signals, network), false};
   }
   // The identity is a passing DKIM d= or, failing that, a passing SPF domain: try both.
   const bool aligned = psl.organizationalDomain(identity) == policyOrg;
   signals.dkim.push_back(ReportSignals::Dkim{std::string(identity), {}, true, aligned});
-  SourceName named = namer.name(domain, ip, signals, {});
+  SourceName named = namer.name(domain, ip, signals, network);
   if (named.service == nullptr) {
     signals.dkim.clear();
     signals.spf.push_back(ReportSignals::Spf{std::string(identity), true, aligned});
-    SourceName bySpf = namer.name(domain, ip, signals, {});
+    SourceName bySpf = namer.name(domain, ip, signals, network);
     if (bySpf.service != nullptr) {
       return {std::move(bySpf), aligned};
     }
@@ -58,9 +60,36 @@ std::string unnamedCategory(const IdentityName& identity)
   return identity.ownDomain ? "own-domain" : "unknown";
 }
 
+//! Name a top or failing source; with what the daemon learnt of its address when there is a look-up.
+void nameSource(SourceSummary& src, const DomainStatus& status, const Namer& namer, const PublicSuffixList& psl,
+                std::string_view policyOrg, const NetworkLookup& lookup)
+{
+  NetworkSignals network;
+  if (lookup && src.ip) {
+    network = lookup(status.domain, *src.ip);
+    src.country = network.country;
+    src.asn = network.asn;
+    src.asOrg = network.asOrg;
+    if (network.ptr == PtrState::Confirmed) {
+      src.ptr = network.ptrName;
+    }
+  }
+  const IdentityName identity =
+    nameIdentity(namer, psl, status.domain, policyOrg, src.service, src.ip, src.dmarcPass, src.dmarcFail, network);
+  const SourceName& named = identity.name;
+  if (!named.displayName().empty()) {
+    src.service = named.displayName();
+    src.category = std::string(named.categoryName());
+  }
+  else {
+    src.category = unnamedCategory(identity);
+  }
+  src.cls = std::string(sourceClassName(named.cls));
+}
+
 } // namespace
 
-void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList& psl)
+void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList& psl, const NetworkLookup& lookup)
 {
   const std::string policyOrg = psl.organizationalDomain(status.domain);
   // Services: identities become catalog services; identities of one service merge.
@@ -96,6 +125,10 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
     into.dmarcFail = saturatingAdd(into.dmarcFail, out.dmarcFail);
     into.sources = saturatingAdd(into.sources, out.sources);
     into.evidence.insert(into.evidence.end(), out.evidence.begin(), out.evidence.end());
+    into.auth.add(out.auth);
+    if (out.failing.messages > into.failing.messages) {
+      into.failing = std::move(out.failing);
+    }
     // The merged class follows the merged traffic.
     if (into.cls != out.cls) {
       const bool passing = into.dmarcPass > 0 && into.dmarcPass >= into.dmarcFail;
@@ -105,19 +138,17 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
   std::stable_sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) { return a.messages > b.messages; });
   status.services = std::move(merged);
 
-  // Top sources: the same naming, with the admin's networks.
+  for (auto& svc : status.services) {
+    svc.failure = describeFailure(svc, status.domain, psl);
+    svc.fix = fixFor(svc, status.domain, namer.catalog(), psl);
+  }
+
+  // Top and failing sources: the same naming, with the admin's networks and the daemon's evidence.
   for (auto& src : status.topSources) {
-    const IdentityName identity =
-      nameIdentity(namer, psl, status.domain, policyOrg, src.service, src.ip, src.dmarcPass, src.dmarcFail);
-    const SourceName& named = identity.name;
-    if (!named.displayName().empty()) {
-      src.service = named.displayName();
-      src.category = std::string(named.categoryName());
-    }
-    else {
-      src.category = unnamedCategory(identity);
-    }
-    src.cls = std::string(sourceClassName(named.cls));
+    nameSource(src, status, namer, psl, policyOrg, lookup);
+  }
+  for (auto& src : status.failingSources) {
+    nameSource(src, status, namer, psl, policyOrg, lookup);
   }
 }
 

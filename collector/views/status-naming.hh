@@ -15,6 +15,7 @@
 
 #include "collector/judge/public-suffix.hh"
 #include "collector/sources/naming.hh"
+#include "collector/views/sources-view.hh"
 #include "collector/views/status-view.hh"
 
 namespace dmarcwatch::collector
@@ -23,8 +24,12 @@ namespace dmarcwatch::collector
 /*!
  * \brief Name the services and top sources of a status.  A merged service's `sources` is
  * the sum over its identities (a source that signed with two identities of one service
- * counts twice).  Does not block.
+ * counts twice), its AuthCounts the sum, its sample the larger.  Each service gets its
+ * failure and fix in words (readiness.hh).  With a look-up (sources-view.hh
+ * storedNetworkLookup), the top and failing sources get what the daemon learnt of them:
+ * country, AS, confirmed PTR, and the naming that evidence gives.  Does not block.
  */
-void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList& psl);
+void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList& psl,
+                const NetworkLookup& lookup = {});
 
 } // namespace dmarcwatch::collector
