@@ -207,7 +207,9 @@ struct Sender
   //! SPF passes aligned for less than s_spfAddBelowPercent of its messages.
   [[nodiscard]] bool failsAligned() const
   {
-    return observed->spfAligned * 100 < observed->messages * s_spfAddBelowPercent;
+    // In long double: counts from reports are untrusted and could overflow a product.
+    return static_cast<long double>(observed->spfAligned) * 100 <
+           static_cast<long double>(observed->messages) * s_spfAddBelowPercent;
   }
 };
 
@@ -346,9 +348,11 @@ private:
     const bool hasAll = std::any_of(d_terms.begin(), d_terms.end(), [](const Term& term) { return !term.modifier && term.name == "all"; });
     std::vector<std::string> seenIncludes;
     bool ptrNoted = false;
+    bool afterAll = false;
     d_removed.assign(d_terms.size(), false);
     for (size_t i = 0; i < d_terms.size(); ++i) {
       const Term& term = d_terms[i];
+      const bool all = !term.modifier && term.name == "all";
       SpfMechanismUse use;
       use.mechanism = term.text;
       const bool include = !term.modifier && term.name == "include";
@@ -357,7 +361,11 @@ private:
                                        term.name == "exists")) ||
                    (redirect && !hasAll);
       use.verdict = "not judged";
-      if (include && std::find(seenIncludes.begin(), seenIncludes.end(), term.target) != seenIncludes.end()) {
+      if (afterAll && !term.modifier) {
+        use.verdict = "never evaluated";
+        removeTerm(i, "after all: never evaluated (RFC 7208 5.1)", false);
+      }
+      else if (include && std::find(seenIncludes.begin(), seenIncludes.end(), term.target) != seenIncludes.end()) {
         use.verdict = "duplicate";
         removeTerm(i, "included twice: the second costs a look-up for nothing", false);
       }
@@ -376,6 +384,7 @@ private:
         d_advice.notes.push_back(term.text + " is slow and unreliable and should not be used (RFC 7208 5.5)");
       }
       d_advice.mechanisms.push_back(std::move(use));
+      afterAll = afterAll || all;
     }
   }
 
@@ -385,6 +394,7 @@ private:
     use.usedBy = mappedBy(term.target, true);
     if (!use.usedBy.empty()) {
       use.verdict = "used";
+      noteUselessInclude(term);
       return;
     }
     // Step: the admin's own indirection and macros reach what we cannot see here.
@@ -413,6 +423,25 @@ private:
                review);
   }
 
+  //! An include whose services all use their own MAIL FROM domain authorizes nothing that
+  //! aligns: kept (they send), but the admin may want the look-up back.
+  void noteUselessInclude(const Term& term)
+  {
+    std::vector<const Sender*> users;
+    for (const auto& sender : d_senders) {
+      if (sender.observed->authorized && sender.mapsTo(term.target)) {
+        users.push_back(&sender);
+      }
+    }
+    const bool ownOnly = std::all_of(users.begin(), users.end(), [](const Sender* sender) {
+      return sender->alignedEnvelope.empty() && !sender->ownEnvelope.empty();
+    });
+    if (ownOnly && !term.modifier) {
+      d_advice.notes.push_back(term.text + " serves " + users.front()->name + ", which uses its own MAIL FROM domain (" +
+                               users.front()->ownEnvelope + "): the include does not help alignment and costs a look-up");
+    }
+  }
+
   void removeTerm(size_t index, std::string why, bool review)
   {
     d_removed[index] = true;
@@ -421,9 +450,14 @@ private:
 
   [[nodiscard]] bool inRecord(std::string_view target) const
   {
-    return std::any_of(d_terms.begin(), d_terms.end(), [&](const Term& term) {
-      return (term.name == "include" || term.name == "redirect") && term.target == target;
-    });
+    for (size_t i = 0; i < d_terms.size(); ++i) {
+      const Term& term = d_terms[i];
+      const bool removed = i < d_removed.size() && d_removed[i]; // after all, or a void redirect
+      if ((term.name == "include" || term.name == "redirect") && term.target == target && !removed) {
+        return true;
+      }
+    }
+    return false;
   }
 
   //! Step: an include for each authorized service that could align SPF and fails it.

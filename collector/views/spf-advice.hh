@@ -21,17 +21,25 @@
  * uses its own MAIL FROM domain can never align SPF: it gets a note ("rely on
  * DKIM"), never an include.
  *
- * Remove: an include (or redirect) no observed service maps to, authorized or
- * not (a service that sent, even failing, keeps its include), and repeated
- * includes.  Over a window shorter than s_spfReviewDays a removal is marked
- * review ("not seen in N days - check before removing").  A redirect is never
- * removed for being unused (it is the whole policy), only when an "all" makes
- * it void (RFC 7208 6.1).
+ * Remove: an include no observed service maps to, authorized or not (a
+ * service that sent, even failing, keeps its include); over a window shorter
+ * than s_spfReviewDays such a removal is marked review ("not seen in N days -
+ * check before removing").  Also removed, never as review: a repeated include,
+ * a mechanism after "all" (never evaluated, RFC 7208 5.1), a redirect that an
+ * "all" makes void (RFC 7208 6.1).  An unused redirect is never removed (it is
+ * the rest of the policy): a note.  An include used only by services with
+ * their own MAIL FROM domain is kept, with a note that it does not help
+ * alignment.
  *
  * Untrusted input: the record comes from DNS.  At most s_spfMaxTerms terms and
  * s_spfMaxTermBytes per term are judged (more: the record is not judged);
  * a byte outside printable ASCII makes the record malformed (SPF is ASCII);
  * every text of the advice is printable (common/log.hh printable()).
+ *
+ * What remains: an include the admin reaches through an indirection of their
+ * own ("include:_spf.example.com" including sendgrid.net) is not judged, since
+ * the view has no DNS; the suggested look-up count is an estimate (a removed
+ * include saves at least one, an added one costs at least one).
  *
  * Users: the status command (collector/cli).  Thread-safety: pure over its
  * arguments.  Errors: none (bad_alloc).
@@ -68,7 +76,9 @@ struct SpfObservedService
   const Service* service = nullptr; //!< the catalog entry, nullptr none
   bool authorized = false;          //!< class authorized (or the admin's own network)
   uint64_t messages = 0;
-  uint64_t spfPass = 0;    //!< messages whose SPF passed (for any domain)
+  //! Messages whose SPF passed, for any domain (for the caller's display: the rules use
+  //! spfAligned, since a pass for another domain does not help alignment).
+  uint64_t spfPass = 0;
   uint64_t spfAligned = 0; //!< messages whose SPF passed for a domain aligned with the policy domain
   //! MAIL FROM (SPF) domains seen, lower case, most messages first.
   std::vector<std::string> envelopeDomains;
@@ -83,7 +93,8 @@ struct SpfMechanismUse
   std::vector<std::string> usedBy; //!< names of the observed services that map to it
   bool lookup = false;             //!< costs a DNS look-up (include a mx ptr exists, redirect)
   //! "used", "unused", "sent-not-authorized" (only services that are not authorized map to it),
-  //! "duplicate", "void" (a redirect with "all"), "not judged".
+  //! "duplicate", "void" (a redirect with "all"), "never evaluated" (a mechanism after "all"),
+  //! "not judged".
   std::string verdict;
 };
 

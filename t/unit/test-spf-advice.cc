@@ -424,4 +424,46 @@ BOOST_AUTO_TEST_CASE(own_and_macro_includes_are_not_judged)
   BOOST_TEST(hasNote(got, "ptr is slow"));
 }
 
+BOOST_AUTO_TEST_CASE(mechanisms_after_all_are_never_evaluated)
+{
+  // SendGrid's include after -all authorizes nothing: removed, and SendGrid gets it before -all.
+  const SpfAdvice got = advise(live("v=spf1 mx -all include:sendgrid.net ip4:192.0.2.1 exp=explain.example.com", 2),
+                               {observed(&sendgrid(), true, 100, 0, {"example.com"})});
+  BOOST_TEST(verdicts(got) == "mx=not judged, -all=not judged, include:sendgrid.net=never evaluated, "
+                              "ip4:192.0.2.1=never evaluated, exp=explain.example.com=not judged");
+  BOOST_TEST_REQUIRE(got.remove.size() == 2U);
+  BOOST_TEST(got.remove[0].why == "after all: never evaluated (RFC 7208 5.1)");
+  BOOST_TEST(got.add.at(0).mechanism == "include:sendgrid.net");
+  BOOST_TEST(got.suggested == "v=spf1 mx include:sendgrid.net -all exp=explain.example.com");
+  BOOST_TEST(shown(got.suggestedLookups) == "2");
+}
+
+BOOST_AUTO_TEST_CASE(include_of_a_service_with_its_own_mail_from)
+{
+  // Mailchimp sent, so its include stays, but it cannot help alignment.
+  const SpfAdvice got = advise(live("v=spf1 include:servers.mcsv.net -all", 1),
+                               {observed(&mailchimp(), true, 800, 0, {"mcsv.net"})});
+  BOOST_TEST(got.mechanisms.at(0).verdict == "used");
+  BOOST_TEST(got.remove.empty());
+  BOOST_TEST(got.suggested == "v=spf1 include:servers.mcsv.net -all");
+  BOOST_TEST(hasNote(got, "include:servers.mcsv.net serves Mailchimp, which uses its own MAIL FROM domain (mcsv.net): "
+                          "the include does not help alignment and costs a look-up"));
+  // One user that aligns is enough to make it useful.
+  auto aligned = observed(nullptr, true, 10, 10, {"example.com"});
+  aligned.includes = {"servers.mcsv.net"};
+  BOOST_TEST(!hasNote(advise(live("v=spf1 include:servers.mcsv.net -all", 1),
+                             {observed(&mailchimp(), true, 800, 0, {"mcsv.net"}), aligned}),
+                      "does not help alignment"));
+}
+
+BOOST_AUTO_TEST_CASE(huge_counts_do_not_overflow)
+{
+  const uint64_t huge = UINT64_MAX / 2;
+  // 100% aligned: no include, even where messages * 90 would overflow 64 bits.
+  BOOST_TEST(advise(live("v=spf1 -all", 0), {observed(&sendgrid(), true, huge, huge, {"example.com"})}).add.empty());
+  const SpfAdvice failing = advise(live("v=spf1 -all", 0), {observed(&sendgrid(), true, huge, huge / 2, {"example.com"})});
+  BOOST_TEST(failing.add.size() == 1U);
+  BOOST_TEST(failing.add.at(0).why.find("SendGrid sends 9,223,372,036,854,775,807 messages") == 0U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
