@@ -315,9 +315,13 @@ private:
     else if (parsed.state == "too long") {
       advice.notes.push_back("the SPF record is not judged: " + parsed.problem);
     }
+    // The daemon's own findings beyond the count (the count has its note in lookupNotes).
+    if (!advice.error.empty() && live->spfError != "too many look-ups") {
+      advice.notes.push_back("the live check of the record reports: " + advice.error);
+    }
   }
 
-  //! Step: the services SPF can never align for, and the authorized senders without a catalog include.
+  //! Step: the authorized services SPF can never align for.
   void serviceNotes()
   {
     for (const auto& sender : d_senders) {

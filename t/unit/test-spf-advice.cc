@@ -422,6 +422,10 @@ BOOST_AUTO_TEST_CASE(own_and_macro_includes_are_not_judged)
   BOOST_TEST(got.unused.empty());
   BOOST_TEST(got.suggested == "v=spf1 include:_spf.example.com include:%{i}._ip.spf.example.net ptr a -all");
   BOOST_TEST(hasNote(got, "ptr is slow"));
+  BOOST_TEST(!hasNote(got, "the live check"));
+
+  const SpfAdvice missing = advise(live("v=spf1 include:_spf.example.com -all", 1, "include without SPF record"), {});
+  BOOST_TEST(hasNote(missing, "the live check of the record reports: include without SPF record"));
 }
 
 BOOST_AUTO_TEST_CASE(mechanisms_after_all_are_never_evaluated)
