@@ -123,7 +123,7 @@ struct SpfAdvice
   //! when there is no usable record; "" when nothing can be suggested.
   std::string suggested;
   bool startingPoint = false;
-  //! Estimated: lookups minus one per removed include, plus one per added include (what an
+  //! Estimated: lookups minus one per removed term that costs one, plus one per added include (what an
   //! include reaches itself is not known here, so this is a lower bound for added ones).
   std::optional<unsigned> suggestedLookups;
   std::vector<std::string> notes;
