@@ -134,6 +134,9 @@ std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer,
       }
     }
     view.readiness = judgeReadiness(status, view.policy, options.readiness, view.coveredDays);
+    // What p=reject would refuse: failing mail, forwarded and overridden mail apart (detail only:
+    // the overview does not count overrides).
+    status.wouldBlock = whatIf(status, "reject", 100).stopped;
     if (options.detail) {
       view.reporters = reportersIn(reports, options.fromDay, options.toDay);
       view.serviceTrends = serviceTrends(store, status);
@@ -142,6 +145,36 @@ std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer,
     out.push_back(std::move(view));
   }
   return out;
+}
+
+SpfAdvice spfAdviceOf(const DomainView& view, const Catalog* catalog, const PublicSuffixList& psl)
+{
+  std::vector<SpfObservedService> observed;
+  for (const auto& svc : view.status.services) {
+    SpfObservedService o;
+    o.name = svc.name;
+    o.service = catalog != nullptr && !svc.id.empty() ? catalog->find(svc.id) : nullptr;
+    o.authorized = svc.cls == "authorized";
+    o.messages = svc.messages;
+    o.spfPass = svc.auth.spfPass;
+    o.spfAligned = svc.auth.spfAligned;
+    auto addDomain = [&](const std::string& domain) {
+      if (!domain.empty() && std::find(o.envelopeDomains.begin(), o.envelopeDomains.end(), domain) == o.envelopeDomains.end()) {
+        o.envelopeDomains.push_back(domain);
+      }
+    };
+    for (const auto& identity : svc.evidence) {
+      if (svc.auth.spfPass > 0 && svc.auth.dkimPass == 0) {
+        addDomain(identity); // named by its SPF domain: no DKIM passed
+      }
+    }
+    for (const auto& spf : svc.failing.spf) {
+      addDomain(spf.domain);
+    }
+    observed.push_back(std::move(o));
+  }
+  const LivePolicy* live = view.live ? &*view.live : nullptr;
+  return adviseSpf(view.status.domain, live, observed, psl, SpfAdviceOptions{view.coveredDays});
 }
 
 } // namespace dmarcwatch::collector

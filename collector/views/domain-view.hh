@@ -18,6 +18,7 @@
 #include "collector/sources/naming.hh"
 #include "collector/views/domain-policy.hh"
 #include "collector/views/readiness.hh"
+#include "collector/views/spf-advice.hh"
 #include "collector/views/sources-view.hh"
 #include "collector/views/status-view.hh"
 
@@ -78,5 +79,12 @@ struct DomainViewOptions
  */
 std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer, const PublicSuffixList& psl,
                                          const NetworkLookup& lookup, const DomainViewOptions& options);
+
+/*!
+ * \brief The SPF view of a domain (spf-advice.hh) from its services: each with its catalog
+ * entry, whether it is authorized, its SPF counts, and the MAIL FROM domains seen (its SPF
+ * identity, and those of its largest failing outcome).  \param catalog may be null.
+ */
+SpfAdvice spfAdviceOf(const DomainView& view, const Catalog* catalog, const PublicSuffixList& psl);
 
 } // namespace dmarcwatch::collector
