@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import os
-import pty  # noqa: F401  (the pseudo-terminal below is os.openpty; pty documents it)
+import pty
 import re
 import shutil
 import struct
@@ -58,7 +58,7 @@ def run_on_terminal(args, env, columns=100):
     """Run with stdout on a pseudo-terminal of the given width; (exit status, output with CRLF undone)."""
     import fcntl
     import termios
-    master, slave = os.openpty()
+    master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     full = dict(os.environ)
     for name in ("COLUMNS", "NO_COLOR"):
