@@ -3,12 +3,14 @@
  * the alerts dmarcwatchd raised, from the store's alert log, oldest first:
  * when, severity, rule, domain, whether syslog has it (sent, pending, or in a
  * burst's summary line) and the message; with --json every field as well.
- * Read-only, so it runs beside the milter and the daemon.
+ * Read-only, so it runs beside the milter and the daemon.  The usage text is
+ * in command-help.cc.
  */
 #include "config.h"
 
 #include "collector/alerts/alert-codec.hh"
 #include "collector/cli/cli-commands.hh"
+#include "collector/cli/table-format.hh"
 #include "collector/common/json.hh"
 #include "collector/common/log.hh"
 #include "collector/common/text.hh"
@@ -23,19 +25,6 @@ using namespace collector;
 
 namespace
 {
-
-const char* const s_help = R"(Usage: dmarcwatch alerts [DOMAIN] [--domain D] [--since 7d|30d|YYYY-MM-DD|all]
-                        [--pending] [--json]
-
-The alerts dmarcwatchd raised (dmarcwatchd(8) has the rules), oldest first:
-time (UTC), severity, rule, domain, state and the message.  State: sent (syslog
-took it), pending (recorded, not sent yet: dmarcwatchd sends it at its next
-pass), summary (one of a burst, sent as one summary line).  Without --since:
-the 7 days ending today.  --pending lists only those not sent.  --json gives
-{"alerts":[{"id", "time", "rule", "domain", "severity", "state", "sent_at",
-"message", "fields":{...}}]}.
-Exit status: 0 success, 1 the store failed, 2 usage.
-)";
 
 std::string timeText(int64_t seconds)
 {
@@ -58,10 +47,6 @@ int runAlerts(const Config& config, const std::vector<std::string>& args)
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
     const bool hasValue = i + 1 < args.size();
-    if (arg == "--help") {
-      std::cout << s_help;
-      return 0;
-    }
     if (arg == "--json") {
       json = true;
     }
@@ -78,8 +63,7 @@ int runAlerts(const Config& config, const std::vector<std::string>& args)
       domain = arg;
     }
     else {
-      std::cerr << "dmarcwatch alerts: unexpected argument '" << arg << "' (see dmarcwatch alerts --help)\n";
-      return s_exitUsage;
+      return unknownOption("alerts", arg);
     }
   }
   const int64_t now = statusNow();
@@ -89,14 +73,12 @@ int runAlerts(const Config& config, const std::vector<std::string>& args)
   }
   domain = lowerAscii(domain);
   Store store(config.database, storeOptions(config, true));
-  if (!domain.empty()) {
-    const auto domains = store.listDomains();
-    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) {
-      std::cerr << "dmarcwatch alerts: no reports for '" << printable(domain) << "' in " << config.database
-                << " (dmarcwatch reports lists the domains)\n";
-      return s_exitUsage;
-    }
+  if (!knownDomainOrUsage("alerts", domain, store.listDomains())) {
+    return s_exitUsage;
   }
+  // The message is wrapped to the terminal, under its heading line.
+  const size_t width = terminalColumns();
+  const bool colour = colourWanted();
   const int64_t from = window->all ? INT64_MIN : int64_t{window->fromDay} * 86400;
   JsonWriter out;
   out.beginObject().key("alerts").beginArray();
@@ -121,8 +103,17 @@ int runAlerts(const Config& config, const std::vector<std::string>& args)
       return;
     }
     // The domain and the message come from reports: no control bytes reach the terminal.
-    std::cout << timeText(alert.time) << "  " << severityName(alert.severity) << "  " << printable(alert.rule) << "  "
-              << printable(alert.domain) << "  " << state << "\n    " << printable(alert.message, 1000) << "\n";
+    const std::string heading = timeText(alert.time) + "  " + std::string(severityName(alert.severity)) + "  " +
+                                printable(alert.rule) + "  ";
+    const std::string tail = std::string("  ") + state;
+    const size_t room = width > heading.size() + tail.size() ? width - heading.size() - tail.size() : 0;
+    std::cout << coloured(heading, alert.severity == AlertSeverity::Error     ? Colour::Red
+                              : alert.severity == AlertSeverity::Warning ? Colour::Yellow
+                                                                         : Colour::None, colour)
+              << shortenName(alert.domain, std::max<size_t>(room, 8)) << tail << "\n";
+    for (const auto& line : wrapText(alert.message, width > 4 ? width - 4 : 1)) {
+      std::cout << "    " << line << "\n";
+    }
   });
   out.endArray().endObject();
   if (json) {

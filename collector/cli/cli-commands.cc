@@ -62,18 +62,6 @@ std::string isoTime(int64_t epoch)
   return formatUtc(epoch, "%Y-%m-%d %H:%M");
 }
 
-std::string joined(const std::vector<std::string>& items, const char* separator)
-{
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) {
-      out += separator;
-    }
-    out += item;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- ingest
 
 //! Read, classify and ingest one file (or stdin when path is "-").
@@ -322,13 +310,11 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
       paths.push_back(arg);
     }
     else {
-      std::cerr << "dmarcwatch ingest: unknown option '" << arg << "'\n";
-      return s_exitUsage;
+      return unknownOption("ingest", arg);
     }
   }
   if (paths.empty()) {
-    std::cerr << "dmarcwatch ingest: no input given (files, directories, mbox, Maildir, or - for stdin)\n";
-    return s_exitUsage;
+    return usageError("ingest", "no input given (files, directories, mbox, Maildir, or - for stdin)");
   }
 
   Store store(config.database, storeOptions(config, false));
@@ -373,14 +359,16 @@ int runReports(const Config& config, const std::vector<std::string>& args)
       json = true;
     }
     else if (args[i] == "--domain" && i + 1 < args.size()) {
-      domain = args[++i];
+      domain = lowerAscii(args[++i]);
     }
     else {
-      std::cerr << "dmarcwatch reports: unexpected argument '" << args[i] << "'\n";
-      return s_exitUsage;
+      return unknownOption("reports", args[i]);
     }
   }
   Store store(config.database, storeOptions(config, true));
+  if (!knownDomainOrUsage("reports", domain, store.listDomains())) {
+    return s_exitUsage;
+  }
   auto reports = store.listReports(domain);
   if (json) {
     JsonWriter out;
@@ -421,19 +409,25 @@ int runReports(const Config& config, const std::vector<std::string>& args)
     std::cout << out.str() << "\n";
     return 0;
   }
-  std::cout << padRight("SEQ", 6) << padRight("BEGIN (UTC)", 18) << padRight("DOMAIN", 24) << padRight("ORG", 22)
-            << padLeft("RECORDS", 8) << padLeft("MESSAGES", 10) << "  " << padRight("STATE", 11) << "REPORT ID\n";
+  // The table fits the terminal: the domain, org and report id give way first.
+  Table table({{"SEQ", 0, 0, false, Align::Right},
+               {"BEGIN (UTC)", 0, 0, false, Align::Left},
+               {"DOMAIN", 7, 30, true, Align::Left},
+               {"ORG", 5, 24, true, Align::Left},
+               {"RECORDS", 0, 0, false, Align::Right},
+               {"MESSAGES", 0, 0, false, Align::Right},
+               {"STATE", 6, 20, true, Align::Left},
+               {"WARN", 0, 0, false, Align::Right},
+               {"REPORT ID", 7, 60, true, Align::Left}});
   for (const auto& r : reports) {
-    std::cout << padRight(std::to_string(r.sequence), 6) << padRight(isoTime(r.header.metadata.begin), 18)
-              << padRight(printable(r.header.policy.domain, 23), 24)
-              << padRight(printable(r.header.metadata.orgName, 21), 22) << padLeft(std::to_string(r.records), 8)
-              << padLeft(std::to_string(r.messages), 10) << "  "
-              << padRight(std::string(stateName(r.state)) +
-                            (r.related != 0 ? (r.state == ReportState::Conflict ? " ~" : " >") + std::to_string(r.related) : ""),
-                          11)
-              << printable(r.header.metadata.reportId, 60)
-              << (r.warnings.empty() ? "" : "  (" + std::to_string(r.warnings.size()) + " warnings)") << "\n";
+    const std::string related =
+      r.related != 0 ? (r.state == ReportState::Conflict ? " ~" : " >") + std::to_string(r.related) : "";
+    table.addRow({std::to_string(r.sequence), isoTime(r.header.metadata.begin), r.header.policy.domain,
+                  r.header.metadata.orgName, std::to_string(r.records), std::to_string(r.messages),
+                  {std::string(stateName(r.state)) + related, r.counted() ? Colour::None : Colour::Yellow},
+                  r.warnings.empty() ? std::string() : std::to_string(r.warnings.size()), r.header.metadata.reportId});
   }
+  std::cout << table.render(terminalColumns(), colourWanted());
   std::cout << reports.size() << " reports";
   const auto counted = std::count_if(reports.begin(), reports.end(), [](const StoredReport& r) { return r.counted(); });
   if (static_cast<size_t>(counted) != reports.size()) {

@@ -5,10 +5,12 @@
  * Each takes the loaded configuration and the arguments after the command
  * name, writes to stdout (tables, or JSON with --json) and stderr (errors),
  * and returns the exit status: 0 success, 1 an input or the store failed,
- * 2 usage or configuration error.
+ * 2 usage or configuration error (usage.hh).  --help never reaches them:
+ * dmarcwatch.cc answers it from command-help.hh.
  */
 #pragma once
 
+#include "collector/cli/usage.hh"
 #include "collector/common/config.hh"
 #include "collector/ingest/ingest.hh"
 #include "collector/sources/naming.hh"
@@ -66,10 +68,5 @@ int64_t statusNow();
 std::shared_ptr<const collector::Namer> makeNamer(const collector::Config& config);
 //! \brief makeNamer, or nullptr after "dmarcwatch COMMAND: error" on stderr (a usage error).
 std::shared_ptr<const collector::Namer> namerOrUsage(const collector::Config& config, const char* command);
-//! \brief The window of --since (statusWindow), or nullopt after a usage message on stderr.
-std::optional<collector::StatusWindow> windowOrUsage(const char* command, const std::string& since, int64_t now);
-
-//! Exit status for usage errors (bad options, unknown command).
-constexpr int s_exitUsage = 2;
 
 } // namespace dmarcwatch::cli

@@ -8,6 +8,7 @@
 #include "collector/cli/cli-commands.hh"
 
 #include "collector/common/json.hh"
+#include "collector/common/log.hh"
 #include "collector/ingest/reindex.hh"
 #include "collector/store/store.hh"
 
@@ -20,21 +21,29 @@ using namespace collector;
 namespace
 {
 
-const char* const s_dbUsage =
-  "usage: dmarcwatch db verify [--json] | dmarcwatch db upgrade | dmarcwatch db enrichment [--json]\n";
+const char* const s_dbUsage = "usage: db verify [--json] | db upgrade | db enrichment [--json]";
 
 } // namespace
 
 int runDb(const Config& config, const std::vector<std::string>& args)
 {
-  if (!args.empty() && args[0] == "enrichment" && (args.size() == 1 || (args.size() == 2 && args[1] == "--json"))) {
-    return runDbEnrichment(config, args.size() == 2);
+  if (args.empty()) {
+    return usageError("db", std::string("no subcommand given (") + s_dbUsage + ")");
   }
-  if (args.empty() || (args[0] != "verify" && args[0] != "upgrade") ||
-      (args[0] == "verify" && args.size() > 2) || (args.size() == 2 && args[1] != "--json") ||
-      (args[0] == "upgrade" && args.size() > 1)) {
-    std::cerr << s_dbUsage;
-    return s_exitUsage;
+  const std::string& subcommand = args[0];
+  if (subcommand != "verify" && subcommand != "upgrade" && subcommand != "enrichment") {
+    return usageError("db", "unknown subcommand '" + printable(subcommand, 100) + "' (" + s_dbUsage + ")");
+  }
+  // upgrade takes no option; verify and enrichment take --json.
+  bool json = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] != "--json" || subcommand == "upgrade") {
+      return unknownOption("db " + subcommand, args[i]);
+    }
+    json = true;
+  }
+  if (subcommand == "enrichment") {
+    return runDbEnrichment(config, json);
   }
   if (args[0] == "upgrade") {
     Store store(config.database, storeOptions(config, false));
@@ -51,7 +60,7 @@ int runDb(const Config& config, const std::vector<std::string>& args)
   // verify: read-only, so it runs beside the milter.
   Store store(config.database, storeOptions(config, true));
   const auto problems = store.verify();
-  if (args.size() == 2) {
+  if (json) {
     JsonWriter out;
     out.beginObject().key("database").value(config.database).key("ok").value(problems.empty())
       .key("problems").stringArray(problems).endObject();
@@ -77,8 +86,7 @@ int runReindex(const Config& config, const std::vector<std::string>& args)
       json = true;
     }
     else {
-      std::cerr << "usage: dmarcwatch reindex [--json]\n";
-      return s_exitUsage;
+      return unknownOption("reindex", arg);
     }
   }
   const ReindexResult result = reindexStore(config.database, storeOptions(config, false), config.limits);

@@ -35,7 +35,7 @@ int runDeliver(const collector::Config& config, const std::vector<std::string>& 
   bool json = false;
   for (const auto& arg : args) {
     if (arg != "--json") {
-      std::cerr << "usage: dmarcwatch deliver [--json] < message\n";
+      unknownOption("deliver", arg);
       return EX_USAGE;
     }
     json = true;

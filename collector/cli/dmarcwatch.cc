@@ -3,12 +3,15 @@
  *
  *   dmarcwatch [-c FILE] [--db DIR] COMMAND ...
  *
- * Reads the configuration (the default file when it exists, or -c), lets
- * --db override Database, and hands over to cli-commands.cc.
+ * Answers COMMAND --help and help COMMAND first (command-help.hh: no config
+ * or store needed), then reads the configuration (the default file when it
+ * exists, or -c), lets --db override Database, and hands over to
+ * cli-commands.cc.
  */
 #include "config.h"
 
 #include "collector/cli/cli-commands.hh"
+#include "collector/cli/command-help.hh"
 #include "collector/common/errors.hh"
 #include "collector/judge/public-suffix.hh"
 
@@ -65,18 +68,20 @@ Commands:
                               with the day of their newest report.
                               Services are named from the catalog with a
                               category, class and confidence.
-  services [DOMAIN] [--since ...] [--json]
+  services [DOMAIN] [--since ...] [--json|--csv]
                               the services that send as each domain, every
                               source named from all of its evidence (DKIM,
                               SPF, selectors, PTR, AS, SPF includes, your
                               Networks), with class and confidence.
   sources [DOMAIN] [--since ...] [--unknown|--failing|--service S]
-          [--limit N] [--json]
+          [--limit N] [--json|--csv]
                               every source address: service, class,
                               evidence, what passed and why it fails.
   alerts [DOMAIN] [--since ...] [--pending] [--json]
                               the alerts dmarcwatchd raised (and sent to
                               syslog), oldest first; --pending: not sent yet.
+  help COMMAND                the usage of COMMAND, as COMMAND --help (or -h)
+                              prints it: synopsis, options, exit status.
 
 Options:
   -c, --config FILE   configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf,
@@ -86,8 +91,12 @@ Options:
   -h, --help          show this help and exit
   -V, --version       show the version and exit
 
+Environment: COLUMNS sets the width tables fit (else the terminal's, else 80);
+NO_COLOR (not empty) or TERM=dumb turns colour off (only a terminal gets it).
+
 Exit status: 0 success, 1 failure (an input or the store), 2 usage or
-configuration error.  See dmarcwatch(1) and conf/dmarcwatch.conf.
+configuration error (deliver: sysexits.h).  See dmarcwatch(1) and
+conf/dmarcwatch.conf.
 )";
 
 } // namespace
@@ -139,9 +148,18 @@ int main(int argc, char** argv)
   }
   std::string command = args[i];
   std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  // Help needs neither the configuration nor the store: answered before either is read.
+  if (cli::wantsHelp(rest)) {
+    std::vector<std::string> words{command};
+    words.insert(words.end(), rest.begin(), rest.end());
+    return cli::printCommandHelp(cli::helpTopic(words));
+  }
   if (command == "help") {
-    std::cout << s_usage;
-    return 0;
+    if (rest.empty()) {
+      std::cout << s_usage;
+      return 0;
+    }
+    return cli::printCommandHelp(cli::helpTopic(rest));
   }
 
   // The configuration: -c must exist; the default file is optional.

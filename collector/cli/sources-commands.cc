@@ -5,20 +5,22 @@
  *
  * Both read the catalog (ServiceCatalog, ServiceFile) and the public suffix
  * list at start: a broken catalog is a configuration error naming file and
- * line (exit 2), never a half-named listing.
+ * line (exit 2), never a half-named listing.  Tables fit the terminal
+ * (table-format.hh); --csv gives the columns of --json, one row per source or
+ * service (common/csv.hh).
  */
 #include "collector/cli/cli-commands.hh"
 #include "collector/cli/table-format.hh"
+#include "collector/common/csv.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/json.hh"
 #include "collector/common/log.hh"
+#include "collector/common/text.hh"
 #include "collector/store/enrichment.hh"
 #include "collector/views/sources-view.hh"
 #include "collector/views/status-view.hh"
 
-#include <charconv>
 #include <filesystem>
-#include <cinttypes>
 #include <iostream>
 
 namespace dmarcwatch::cli
@@ -33,6 +35,7 @@ namespace
 struct ListOptions
 {
   bool json = false;
+  bool csv = false;
   std::string domain;
   std::string since;
   SourceFilter filter;
@@ -47,6 +50,9 @@ bool parseListOptions(const char* command, const std::vector<std::string>& args,
     const bool hasValue = i + 1 < args.size();
     if (arg == "--json") {
       out.json = true;
+    }
+    else if (arg == "--csv") {
+      out.csv = true;
     }
     else if (arg == "--domain" && hasValue) {
       out.domain = args[++i];
@@ -64,21 +70,25 @@ bool parseListOptions(const char* command, const std::vector<std::string>& args,
       out.filter.service = args[++i];
     }
     else if (filters && arg == "--limit" && hasValue) {
-      const std::string& value = args[++i];
-      auto res = std::from_chars(value.data(), value.data() + value.size(), out.limit);
-      if (res.ec != std::errc() || res.ptr != value.data() + value.size()) {
-        std::cerr << "dmarcwatch " << command << ": --limit '" << value << "' is not a number\n";
+      const auto limit = countOrUsage(command, "--limit", args[++i]);
+      if (!limit) {
         return false;
       }
+      out.limit = *limit;
     }
     else if (!arg.starts_with("-") && out.domain.empty()) {
       out.domain = arg;
     }
     else {
-      std::cerr << "dmarcwatch " << command << ": unexpected argument '" << arg << "' (see dmarcwatch --help)\n";
+      unknownOption(command, arg);
       return false;
     }
   }
+  if (out.json && out.csv) {
+    usageError(command, "--json and --csv exclude each other");
+    return false;
+  }
+  out.domain = lowerAscii(out.domain);
   return true;
 }
 
@@ -154,27 +164,92 @@ std::string whereOf(const NetworkSignals& network)
   return where.empty() ? "-" : where;
 }
 
+//! The colour of a class on a terminal: what to look at first is red.
+Colour classColour(SourceClass cls)
+{
+  switch (cls) {
+  case SourceClass::Authorized:
+    return Colour::Green;
+  case SourceClass::Suspicious:
+    return Colour::Red;
+  case SourceClass::KnownNotAuthorized:
+  case SourceClass::Unknown:
+    return Colour::Yellow;
+  case SourceClass::Forwarder:
+    break;
+  }
+  return Colour::None;
+}
+
+//! A failure count: red on a terminal when there is any.
+Cell failCell(uint64_t fail)
+{
+  return {std::to_string(fail), fail != 0 ? Colour::Red : Colour::None};
+}
+
+//! The domain heading above each domain's table.
+void printDomainHeading(const std::string& domain, bool first, size_t width, bool colour)
+{
+  std::cout << (first ? "" : "\n") << coloured(shortenName(domain, width), Colour::Bold, colour) << "\n";
+}
+
 void printSourcesText(const std::vector<NamedSource>& sources)
 {
   if (sources.empty()) {
     std::cout << "No sources in this window.\n";
     return;
   }
-  std::string domain;
-  for (const auto& src : sources) {
-    if (src.domain != domain) {
-      domain = src.domain;
-      std::cout << (domain == sources.front().domain ? "" : "\n") << printable(domain, 100) << "\n";
-      std::cout << "  " << padRight("SOURCE", 40) << padRight("SERVICE", 26) << padRight("CLASS", 22)
-                << padRight("WHERE", 12) << padLeft("MESSAGES", 10) << padLeft("FAIL", 10) << "  WHY\n";
+  const size_t width = terminalColumns();
+  const bool colour = colourWanted();
+  const std::vector<ColumnSpec> columns{
+    {"SOURCE", 15, 39, true, Align::Left},   {"SERVICE", 10, 30, true, Align::Left},
+    {"CLASS", 10, 20, true, Align::Left},    {"WHERE", 5, 12, true, Align::Left},
+    {"MESSAGES", 0, 0, false, Align::Right}, {"FAIL", 0, 0, false, Align::Right},
+    {"WHY", 10, 200, true, Align::Left},
+  };
+  // One table per domain, the sources in the order given (most messages first).
+  for (size_t start = 0; start < sources.size();) {
+    const std::string& domain = sources[start].domain;
+    Table table(columns);
+    size_t end = start;
+    for (; end < sources.size() && sources[end].domain == domain; ++end) {
+      const auto& src = sources[end];
+      table.addRow({src.ip ? src.ip->toString() : "(no source ip)", serviceLabel(src),
+                    {std::string(sourceClassName(src.name.cls)), classColour(src.name.cls)}, whereOf(src.network),
+                    std::to_string(src.messages), failCell(src.dmarcFail),
+                    src.failure.empty() ? "DMARC pass (" + src.passed + ")" : src.failure});
     }
-    std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 40)
-              << padRight(shortenName(serviceLabel(src), 25), 26)
-              << padRight(std::string(sourceClassName(src.name.cls)), 22) << padRight(whereOf(src.network), 12)
-              << padLeft(std::to_string(src.messages), 10)
-              << padLeft(std::to_string(src.dmarcFail), 10) << "  "
-              << printable(src.failure.empty() ? "DMARC pass (" + src.passed + ")" : src.failure, 200) << "\n";
+    printDomainHeading(domain, start == 0, width, colour);
+    std::cout << table.render(width, colour, 2);
+    start = end;
   }
+}
+
+//! The sources as CSV: the columns of writeSourceJson, the lists joined with "; ".
+void printSourcesCsv(const std::vector<NamedSource>& sources)
+{
+  CsvWriter out;
+  out.row({"domain", "ip", "header_from", "messages", "dmarc_pass", "dmarc_fail", "first_day", "last_day", "service",
+           "service_id", "category", "class", "confidence", "confidence_level", "identity", "evidence", "passed",
+           "verdict_counted", "verdict_ours", "contradictions", "failure", "overrides", "ptr", "ptr_confirmed", "asn",
+           "as_org", "country", "spf"});
+  for (const auto& src : sources) {
+    std::vector<std::string> evidence;
+    for (const auto& item : src.name.evidence) {
+      evidence.push_back(std::string(evidenceKindName(item.kind)) + " " + item.detail);
+    }
+    out.field(src.domain).field(src.ip ? src.ip->toString() : std::string()).field(src.headerFrom)
+      .field(src.messages).field(src.dmarcPass).field(src.dmarcFail).field(dayText(src.firstDay))
+      .field(dayText(src.lastDay)).field(src.name.displayName())
+      .field(src.name.service != nullptr ? std::string_view(src.name.service->id) : std::string_view())
+      .field(src.name.categoryName()).field(sourceClassName(src.name.cls)).field(src.name.confidence)
+      .field(src.name.confidenceName()).field(src.identity).field(joined(evidence, "; ")).field(src.passed)
+      .field(src.counted ? "pass" : "fail").field(src.ours ? "pass" : "fail").field(joined(src.contradictions, "; "))
+      .field(src.failure).field(joined(src.overrides, "; ")).field(src.network.ptrName)
+      .field(src.network.ptr == PtrState::Confirmed).field(uint64_t{src.network.asn}).field(src.network.asOrg)
+      .field(src.network.country).field(src.network.spfResult).endRow();
+  }
+  std::cout << out.str();
 }
 
 void printServicesJson(const std::vector<std::pair<std::string, std::vector<NamedService>>>& domains)
@@ -203,28 +278,47 @@ void printServicesJson(const std::vector<std::pair<std::string, std::vector<Name
   std::cout << out.str() << "\n";
 }
 
+//! The services as CSV: one row per service, the domain first, then the fields of printServicesJson.
+void printServicesCsv(const std::vector<std::pair<std::string, std::vector<NamedService>>>& domains)
+{
+  CsvWriter out;
+  out.row({"domain", "id", "name", "category", "class", "confidence", "messages", "dmarc_pass", "dmarc_fail", "sources",
+           "evidence"});
+  for (const auto& [domain, services] : domains) {
+    for (const auto& svc : services) {
+      out.field(domain).field(svc.id).field(svc.name).field(svc.category).field(sourceClassName(svc.cls))
+        .field(svc.confidence).field(svc.messages).field(svc.dmarcPass).field(svc.dmarcFail).field(svc.sources)
+        .field(joined(svc.evidence, "; ")).endRow();
+    }
+  }
+  std::cout << out.str();
+}
+
 void printServicesText(const std::vector<std::pair<std::string, std::vector<NamedService>>>& domains)
 {
   if (domains.empty()) {
     std::cout << "No sources in this window.\n";
     return;
   }
+  const size_t width = terminalColumns();
+  const bool colour = colourWanted();
+  const std::vector<ColumnSpec> columns{
+    {"SERVICE", 12, 30, true, Align::Left},  {"CATEGORY", 8, 20, true, Align::Left},
+    {"CLASS", 10, 20, true, Align::Left},    {"MESSAGES", 0, 0, false, Align::Right},
+    {"PASS", 0, 0, false, Align::Right},     {"FAIL", 0, 0, false, Align::Right},
+    {"SOURCES", 0, 0, false, Align::Right},  {"EVIDENCE", 8, 120, true, Align::Left},
+  };
+  bool first = true;
   for (const auto& [domain, services] : domains) {
-    std::cout << printable(domain, 100) << "\n";
-    std::cout << "  " << padRight("SERVICE", 30) << padRight("CATEGORY", 20) << padRight("CLASS", 22)
-              << padLeft("MESSAGES", 10) << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9)
-              << "  EVIDENCE\n";
+    Table table(columns);
     for (const auto& svc : services) {
-      std::string evidence;
-      for (const auto& item : svc.evidence) {
-        evidence += (evidence.empty() ? "" : ", ") + item;
-      }
-      std::cout << "  " << padRight(shortenName(svc.name, 29), 30) << padRight(svc.category, 20)
-                << padRight(std::string(sourceClassName(svc.cls)), 22) << padLeft(std::to_string(svc.messages), 10)
-                << padLeft(std::to_string(svc.dmarcPass), 10) << padLeft(std::to_string(svc.dmarcFail), 10)
-                << padLeft(std::to_string(svc.sources), 9) << "  " << printable(evidence, 120) << "\n";
+      table.addRow({svc.name, svc.category, {std::string(sourceClassName(svc.cls)), classColour(svc.cls)},
+                    std::to_string(svc.messages), std::to_string(svc.dmarcPass), failCell(svc.dmarcFail),
+                    std::to_string(svc.sources), joined(svc.evidence, ", ")});
     }
-    std::cout << "\n";
+    printDomainHeading(domain, first, width, colour);
+    std::cout << table.render(width, colour, 2);
+    first = false;
   }
 }
 
@@ -241,21 +335,15 @@ std::optional<std::vector<NamedSource>> listSources(const Config& config, const 
     return std::nullopt;
   }
   Store store(config.database, storeOptions(config, true));
+  if (!knownDomainOrUsage(command, options.domain, store.listDomains())) {
+    exitStatus = s_exitUsage;
+    return std::nullopt;
+  }
   return computeSources(store, *namer, options.domain, window->fromDay, window->toDay, storedNetworkLookup(store),
                         std::string_view(command) == "services" ? SourceDetail::Names : SourceDetail::Verdicts);
 }
 
 } // namespace
-
-std::optional<StatusWindow> windowOrUsage(const char* command, const std::string& since, int64_t now)
-{
-  auto window = statusWindow(since, now);
-  if (!window) {
-    std::cerr << "dmarcwatch " << command << ": --since '" << since
-              << "' is not 7d, 30d, YYYY-MM-DD (up to today) or all\n";
-  }
-  return window;
-}
 
 std::shared_ptr<const Namer> namerOrUsage(const Config& config, const char* command)
 {
@@ -301,7 +389,10 @@ int runSources(const Config& config, const std::vector<std::string>& args)
   if (options.limit != 0 && shown.size() > options.limit) {
     shown.resize(options.limit);
   }
-  if (options.json) {
+  if (options.csv) {
+    printSourcesCsv(shown);
+  }
+  else if (options.json) {
     JsonWriter out;
     out.beginObject().key("sources").beginArray();
     for (const auto& src : shown) {
@@ -329,7 +420,10 @@ int runServices(const Config& config, const std::vector<std::string>& args)
     return exitStatus;
   }
   const auto services = servicesOf(*sources);
-  if (options.json) {
+  if (options.csv) {
+    printServicesCsv(services);
+  }
+  else if (options.json) {
     printServicesJson(services);
   }
   else {

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dmarcwatch::collector
 {
@@ -36,6 +37,19 @@ inline std::string lowerAscii(std::string_view text)
   std::string out;
   out.reserve(text.size());
   appendLowerAscii(out, text);
+  return out;
+}
+
+//! \brief items with separator between each two ("a, b, c").
+inline std::string joined(const std::vector<std::string>& items, std::string_view separator)
+{
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += item;
+  }
   return out;
 }
 

@@ -139,6 +139,16 @@ def main():
               "alerts --json carries the fields", out)
         rc, out, err = run(conf, "alerts", DOMAIN)
         check(rc == 0 and out.count(" sent\n") == 3 and "spoofing" in out, "alerts DOMAIN: a text line each", out)
+        # The text fits the terminal: the message wrapped under its heading line (at 40 the
+        # headings cannot fit, their domain kept to 8 characters; the messages still do).
+        for columns in (40, 80, 200):
+            os.environ["COLUMNS"] = str(columns)
+            rc, out, err = run(conf, "alerts", DOMAIN)
+            del os.environ["COLUMNS"]
+            lines = out.splitlines()
+            widest = max((len(line) for line in lines if columns > 40 or line.startswith("    ")), default=0)
+            check(rc == 0 and widest <= columns and len(re.findall(r"^\d.*  sent$", out, re.M)) == 3,
+                  f"alerts at COLUMNS={columns}: no {'message ' if columns == 40 else ''}line wider ({widest})", out)
 
         rc, out, err = daemon_once(conf)
         listener.drain()

@@ -168,7 +168,8 @@ while read -r status rest; do
   if [ "$status" = ok ]; then pass "$rest"; else fail "${rest#ok }"; fi
 done < "$TMP/named"
 [ -s "$TMP/named" ] || fail "sources --json parses"
-"$DMARCWATCH" -c "$TMP/dmarcwatch.conf" sources example.com > "$TMP/sources.txt" 2>&1
+# A wide table: the columns at their full width (at 80 the class and the AS give way).
+COLUMNS=200 "$DMARCWATCH" -c "$TMP/dmarcwatch.conf" sources example.com > "$TMP/sources.txt" 2>&1
 check "the sources table shows SendGrid and its AS" grep -Eq '^  192\.0\.2\.10 +Twilio SendGrid +known-not-authorized +AS11377 ' "$TMP/sources.txt"
 
 # Step 5: a second pass has nothing due; the store verifies.
