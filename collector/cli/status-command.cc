@@ -1,23 +1,20 @@
 /*
- * status-command.cc - `dmarcwatch status`: the domains' totals, services and top
- * sources over a window, as tables or the JSON document of DESIGN.md.
+ * status-command.cc - `dmarcwatch status`: the overview of every domain (one line
+ * each: messages, pass, policy, services, unknown senders, readiness), or one
+ * domain's page (status-text.hh), the what-if (--policy, --pct) and the SPF view
+ * (--spf); JSON (views/status-json.hh) or the per-service CSV instead.
  */
 #include "config.h"
 
 #include "collector/cli/cli-commands.hh"
 
-#include "collector/cli/table-format.hh"
-#include "collector/common/json.hh"
-#include "collector/common/log.hh"
-#include "collector/common/text.hh"
+#include "collector/cli/status-text.hh"
+#include "collector/cli/terminal.hh"
 #include "collector/judge/public-suffix.hh"
-#include "collector/views/status-naming.hh"
-#include "collector/views/status-view.hh"
+#include "collector/views/domain-view.hh"
+#include "collector/views/status-json.hh"
 
-#include <algorithm>
 #include <charconv>
-#include <cinttypes>
-#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -29,105 +26,98 @@ using namespace collector;
 
 namespace
 {
-// ---------------------------------------------------------------- status helpers
 
-//! The status document (the contract in DESIGN.md and README).
-void printStatusJson(const std::vector<DomainStatus>& statuses)
+//! The default window of status: a month shows the monthly senders too.
+constexpr const char* s_defaultSince = "30d";
+
+struct StatusArgs
 {
-  JsonWriter out;
-  out.beginObject().key("domains").beginArray();
-  for (const auto& s : statuses) {
-    out.beginObject()
-      .key("domain").value(s.domain)
-      .key("from").value(formatDay(s.fromDay))
-      .key("to").value(formatDay(s.toDay))
-      .key("newest");
-    if (s.newestDay) {
-      out.value(formatDay(*s.newestDay));
+  bool json = false;
+  bool csv = false;
+  bool spf = false;
+  std::string domain;
+  std::string since = s_defaultSince;
+  size_t top = 10;
+  std::string policy; //!< --policy: quarantine or reject
+  unsigned pct = 100;
+};
+
+//! \return false after a usage error on stderr.
+bool parseStatusArgs(const std::vector<std::string>& args, StatusArgs& out)
+{
+  constexpr const char* command = "status";
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    const bool hasValue = i + 1 < args.size();
+    if (arg == "--json") {
+      out.json = true;
+    }
+    else if (arg == "--csv") {
+      out.csv = true;
+    }
+    else if (arg == "--spf") {
+      out.spf = true;
+    }
+    else if (arg == "--domain" && hasValue) {
+      out.domain = args[++i];
+    }
+    else if (arg == "--since" && hasValue) {
+      out.since = args[++i];
+    }
+    else if (arg == "--top" && hasValue) {
+      auto top = countOrUsage(command, "--top", args[++i]);
+      if (!top) {
+        return false;
+      }
+      out.top = *top;
+    }
+    else if (arg == "--policy" && hasValue) {
+      out.policy = args[++i];
+      if (out.policy != "quarantine" && out.policy != "reject") {
+        usageError(command, "--policy '" + out.policy + "': give quarantine or reject");
+        return false;
+      }
+    }
+    else if (arg == "--pct" && hasValue) {
+      const std::string& value = args[++i];
+      unsigned pct = 0;
+      auto res = std::from_chars(value.data(), value.data() + value.size(), pct);
+      if (res.ec != std::errc() || res.ptr != value.data() + value.size() || pct > 100) {
+        usageError(command, "--pct '" + value + "': give a percentage from 0 to 100");
+        return false;
+      }
+      out.pct = pct;
+    }
+    else if (!arg.starts_with("-") && out.domain.empty()) {
+      out.domain = arg;
     }
     else {
-      out.null();
+      unknownOption(command, arg);
+      return false;
     }
-    out.key("messages").value(s.messages)
-      .key("dmarc_pass").value(s.dmarcPass)
-      .key("dmarc_fail").value(s.dmarcFail)
-      .key("would_block").value(s.wouldBlock)
-      .key("services").beginArray();
-    for (const auto& svc : s.services) {
-      out.beginObject()
-        .key("name").value(svc.name)
-        .key("id").value(svc.id)
-        .key("category").value(svc.category)
-        .key("class").value(svc.cls)
-        .key("confidence").value(svc.confidence)
-        .key("evidence").stringArray(svc.evidence)
-        .key("messages").value(svc.messages)
-        .key("dmarc_pass").value(svc.dmarcPass)
-        .key("dmarc_fail").value(svc.dmarcFail)
-        .key("sources").value(svc.sources)
-        .endObject();
-    }
-    out.endArray().key("top_sources").beginArray();
-    for (const auto& src : s.topSources) {
-      out.beginObject().key("ip");
-      if (src.ip) {
-        out.value(src.ip->toString());
-      }
-      else {
-        out.null();
-      }
-      out.key("header_from").value(src.headerFrom)
-        .key("service").value(src.service)
-        .key("category").value(src.category)
-        .key("class").value(src.cls)
-        .key("messages").value(src.messages)
-        .key("dmarc_pass").value(src.dmarcPass)
-        .key("dmarc_fail").value(src.dmarcFail)
-        .endObject();
-    }
-    out.endArray().endObject();
   }
-  out.endArray().endObject();
-  std::cout << out.str() << "\n";
+  if (out.json && out.csv) {
+    usageError(command, "--json and --csv exclude each other");
+    return false;
+  }
+  if (out.policy.empty() && args.end() != std::find(args.begin(), args.end(), "--pct")) {
+    usageError(command, "--pct goes with --policy quarantine|reject");
+    return false;
+  }
+  if ((!out.policy.empty() || out.spf) && out.domain.empty()) {
+    usageError(command, std::string(out.spf ? "--spf" : "--policy") + " needs a DOMAIN");
+    return false;
+  }
+  return true;
 }
 
-//! The status tables; a domain without reports in the window gets a note instead.
-void printStatusText(const std::vector<DomainStatus>& statuses)
+ReadinessSettings readinessSettings(const Config& config)
 {
-  for (const auto& s : statuses) {
-    std::cout << printable(s.domain, 100) << "  " << formatDay(s.fromDay) << " .. " << formatDay(s.toDay) << "\n";
-    if (s.messages == 0) {
-      if (s.newestDay) {
-        std::cout << "  no reports in this window; newest report " << formatDay(*s.newestDay) << "\n\n";
-      }
-      else {
-        std::cout << "  no reports stored for this domain\n\n";
-      }
-      continue;
-    }
-    char line[256];
-    std::snprintf(line, sizeof line, "  messages %" PRIu64 ", DMARC pass %" PRIu64 " (%.1f%%), fail %" PRIu64
-                  ", would be blocked under p=reject %" PRIu64 "\n",
-                  s.messages, s.dmarcPass, percent(s.dmarcPass, s.messages), s.dmarcFail, s.wouldBlock);
-    std::cout << line;
-    std::cout << "  " << padRight("SERVICE", 30) << padRight("CATEGORY", 20) << padRight("CLASS", 22)
-              << padLeft("MESSAGES", 10) << padLeft("PASS", 10) << padLeft("FAIL", 10) << padLeft("SOURCES", 9) << "\n";
-    for (const auto& svc : s.services) {
-      std::cout << "  " << padRight(shortenName(svc.name, 29), 30) << padRight(printable(svc.category, 19), 20)
-                << padRight(svc.cls, 22) << padLeft(std::to_string(svc.messages), 10)
-                << padLeft(std::to_string(svc.dmarcPass), 10) << padLeft(std::to_string(svc.dmarcFail), 10)
-                << padLeft(std::to_string(svc.sources), 9) << "\n";
-    }
-    std::cout << "  " << padRight("TOP SOURCE", 40) << padRight("SERVICE", 26) << padRight("HEADER FROM", 26)
-              << padLeft("MESSAGES", 10) << padLeft("PASS", 10) << padLeft("FAIL", 10) << "\n";
-    for (const auto& src : s.topSources) {
-      std::cout << "  " << padRight(src.ip ? src.ip->toString() : "(no source ip)", 40)
-                << padRight(shortenName(src.service, 25), 26) << padRight(shortenName(src.headerFrom, 25), 26)
-                << padLeft(std::to_string(src.messages), 10)
-                << padLeft(std::to_string(src.dmarcPass), 10) << padLeft(std::to_string(src.dmarcFail), 10) << "\n";
-    }
-    std::cout << "\n";
-  }
+  ReadinessSettings settings;
+  settings.passRate = static_cast<unsigned>(std::min<uint64_t>(config.alerts.readyPassRate, 100));
+  settings.days = static_cast<uint32_t>(config.alerts.readyDays.count() / 86400);
+  settings.blockerMessages = config.alerts.blockerMessages;
+  return settings;
 }
 
 } // namespace
@@ -149,68 +139,67 @@ int64_t statusNow()
 }
 int runStatus(const Config& config, const std::vector<std::string>& args)
 {
-  bool json = false;
-  std::string domain;
-  std::string since;
-  size_t top = 10;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& arg = args[i];
-    if (arg == "--json") {
-      json = true;
-    }
-    else if (arg == "--domain" && i + 1 < args.size()) {
-      domain = args[++i];
-    }
-    else if (arg == "--since" && i + 1 < args.size()) {
-      since = args[++i];
-    }
-    else if (arg == "--top" && i + 1 < args.size()) {
-      const std::string& value = args[++i];
-      auto res = std::from_chars(value.data(), value.data() + value.size(), top);
-      if (res.ec != std::errc() || res.ptr != value.data() + value.size()) {
-        std::cerr << "dmarcwatch status: --top '" << value << "' is not a number\n";
-        return s_exitUsage;
-      }
-    }
-    else if (!arg.starts_with("-") && domain.empty()) {
-      domain = arg;
-    }
-    else {
-      std::cerr << "dmarcwatch status: unexpected argument '" << arg << "'\n";
-      return s_exitUsage;
-    }
+  StatusArgs a;
+  if (!parseStatusArgs(args, a)) {
+    return s_exitUsage;
   }
   // The window ends today, from the clock: no report, even one dated in the future, moves it.
   const int64_t now = statusNow();
-  const auto window = windowOrUsage("status", since, now);
+  const auto window = windowOrUsage("status", a.since, now);
   const auto namer = window ? namerOrUsage(config, "status") : nullptr;
   if (!namer) {
     return s_exitUsage;
   }
   Store store(config.database, storeOptions(config, true));
+  if (!a.domain.empty() && !knownDomainOrUsage("status", a.domain, store.listDomains())) {
+    return s_exitUsage;
+  }
+  DomainViewOptions options;
+  options.domain = a.domain;
+  options.fromDay = window->fromDay;
+  options.toDay = window->toDay;
+  options.top = a.top;
+  options.detail = !a.domain.empty();
   // Domains on every CPU (each thread a read transaction; all see one version of the store).
-  std::vector<DomainStatus> statuses = computeStatus(store, domain, window->fromDay, window->toDay, top,
-                                                     std::max(1U, std::thread::hardware_concurrency()));
-  for (auto& status : statuses) {
-    nameStatus(status, *namer, PublicSuffixList::system());
+  options.threads = std::max(1U, std::thread::hardware_concurrency());
+  options.readiness = readinessSettings(config);
+  const PublicSuffixList& psl = PublicSuffixList::system();
+  auto views = buildDomainViews(store, *namer, psl, storedNetworkLookup(store), options);
+  std::vector<StatusExtras> extras(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    auto& view = views[i];
     // --since all shows the days the data covers, not 1970 to the end of time.
     if (window->all) {
-      status.fromDay = status.dataDays ? status.dataDays->first : utcDay(now);
-      status.toDay = status.dataDays ? status.dataDays->second : utcDay(now);
+      view.status.fromDay = view.status.dataDays ? view.status.dataDays->first : utcDay(now);
+      view.status.toDay = view.status.dataDays ? view.status.dataDays->second : utcDay(now);
+    }
+    if (!a.policy.empty()) {
+      extras[i].whatIf = whatIf(view.status, a.policy, a.pct);
+    }
+    if (a.spf) {
+      extras[i].spf = spfAdviceOf(view, namer->catalog(), psl);
     }
   }
 
-  if (json) {
-    printStatusJson(statuses);
+  if (a.json) {
+    std::cout << statusJson(views, extras) << "\n";
   }
-  else if (statuses.empty()) {
+  else if (a.csv) {
+    std::cout << statusServicesCsv(views);
+  }
+  else if (views.empty()) {
     std::cout << "No reports stored yet. Feed some with: dmarcwatch ingest PATH...\n";
   }
   else {
-    printStatusText(statuses);
+    const TextOptions text{terminalColumns(), colourWanted()};
+    if (a.domain.empty()) {
+      std::cout << statusOverviewText(views, text);
+    }
+    else {
+      std::cout << statusDetailText(views.front(), extras.front(), text);
+    }
   }
   return 0;
 }
-
 
 } // namespace dmarcwatch::cli

@@ -1,0 +1,383 @@
+/*
+ * status-text.cc - status's tables and CSV (status-text.hh).
+ */
+#include "collector/cli/status-text.hh"
+
+#include "collector/cli/table-format.hh"
+#include "collector/cli/terminal.hh"
+#include "collector/common/csv.hh"
+#include "collector/common/log.hh"
+#include "collector/common/text.hh"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace dmarcwatch::cli
+{
+
+using namespace collector;
+
+namespace
+{
+
+//! "12,345": a count a reader takes in at a glance.
+std::string grouped(uint64_t n)
+{
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      out.push_back(',');
+    }
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+//! "98.7": one decimal, "-" of nothing.
+std::string pct(uint64_t part, uint64_t whole)
+{
+  if (whole == 0) {
+    return "-";
+  }
+  char text[16];
+  std::snprintf(text, sizeof text, "%.1f", percent(part, whole));
+  return text;
+}
+
+//! Red under 90 %, yellow under 98 %, green above.
+Colour passColour(uint64_t pass, uint64_t total)
+{
+  const double p = percent(pass, total);
+  return total == 0 ? Colour::None : p < 90 ? Colour::Red : p < 98 ? Colour::Yellow : Colour::Green;
+}
+
+Colour readinessColour(Readiness state)
+{
+  switch (state) {
+  case Readiness::Blocked:
+  case Readiness::Losing:
+    return Colour::Red;
+  case Readiness::ReadyForQuarantine:
+  case Readiness::ReadyForReject:
+  case Readiness::AtEnforcement:
+    return Colour::Green;
+  default:
+    return Colour::Yellow;
+  }
+}
+
+//! A class as a table shows it: "not authorized" says what "known-not-authorized" means, shorter.
+std::string classText(const std::string& cls)
+{
+  return cls == "known-not-authorized" ? "not authorized" : cls;
+}
+
+//! "none (dns)", "reject 50% (reports)", "unknown".
+std::string policyText(const DomainView& view)
+{
+  const auto& p = view.policy;
+  if (p.p.empty()) {
+    return "unknown";
+  }
+  std::string out = p.p;
+  if (p.pct != 100) {
+    out += " " + std::to_string(p.pct) + "%";
+  }
+  if (p.testing) {
+    out += " t=y";
+  }
+  return out + " (" + p.from + ")";
+}
+
+std::string windowText(const DomainStatus& s, uint32_t coveredDays)
+{
+  return formatDay(s.fromDay) + " .. " + formatDay(s.toDay) + " (" + std::to_string(s.toDay - s.fromDay + 1) +
+         " days, data on " + std::to_string(coveredDays) + ")";
+}
+
+//! A heading line, bold on a terminal.
+std::string heading(std::string_view text, const TextOptions& options)
+{
+  return coloured(text, Colour::Bold, options.colour) + "\n";
+}
+
+//! A paragraph wrapped to the width after an indent and a label ("  fix: ...").
+std::string wrapped(std::string_view label, std::string_view text, size_t indent, const TextOptions& options)
+{
+  const std::string lead(indent, ' ');
+  const size_t room = options.width > indent + label.size() + 10 ? options.width - indent - label.size() : 10;
+  std::string out;
+  bool first = true;
+  for (const auto& line : wrapText(text, room)) {
+    out += lead + (first ? std::string(label) : std::string(label.size(), ' ')) + line + "\n";
+    first = false;
+  }
+  return out;
+}
+
+std::string sourcesTable(const std::vector<const SourceSummary*>& sources, const TextOptions& options)
+{
+  Table table({{"SOURCE", 15, 39, true, Align::Left},
+               {"CC", 2, 2, false, Align::Left},
+               {"AS", 4, 28, true, Align::Left},
+               {"PTR", 8, 40, true, Align::Left},
+               {"SERVICE", 8, 24, true, Align::Left},
+               {"CLASS", 7, 20, true, Align::Left},
+               {"FAILING", 7, 0, false, Align::Right},
+               {"OF", 6, 0, false, Align::Right}});
+  for (const auto* src : sources) {
+    const std::string as = src->asn == 0 ? "" : "AS" + std::to_string(src->asn) + (src->asOrg.empty() ? "" : " " + src->asOrg);
+    table.addRow({src->ip ? src->ip->toString() : "(no address)", src->country.empty() ? "-" : src->country,
+                  as.empty() ? "-" : as, src->ptr.empty() ? "-" : src->ptr, src->service, classText(src->cls),
+                  Cell(grouped(src->dmarcFail), Colour::Red), grouped(src->messages)});
+  }
+  return table.render(options.width, options.colour, 2);
+}
+
+std::string whatIfText(const WhatIf& w, const TextOptions& options)
+{
+  std::string out = heading("WHAT IF p=" + w.policy + (w.pct != 100 ? " pct=" + std::to_string(w.pct) : ""), options);
+  out += "  " + grouped(w.stopped) + " of " + grouped(w.messages) + " messages would have been " +
+         (w.policy == "reject" ? "rejected" : "quarantined") + ", " + grouped(w.stoppedLegitimate) +
+         " of them from authorized or known services; forwarded " + grouped(w.forwarded) + " and overridden " +
+         grouped(w.overridden) + " counted apart\n";
+  if (w.services.empty()) {
+    return out + "\n";
+  }
+  Table table({{"SERVICE", 10, 32, true, Align::Left},
+               {"CLASS", 7, 20, true, Align::Left},
+               {w.policy == "reject" ? "REJECTED" : "QUARANTINED", 8, 0, false, Align::Right},
+               {"FAILING", 7, 0, false, Align::Right},
+               {"FORWARDED", 9, 0, false, Align::Right},
+               {"OVERRIDDEN", 10, 0, false, Align::Right}});
+  for (const auto& s : w.services) {
+    table.addRow({s.name, classText(s.cls), Cell(grouped(s.stopped), s.legitimate && s.stopped > 0 ? Colour::Red : Colour::None),
+                  grouped(s.failing), grouped(s.forwarded), grouped(s.overridden)});
+  }
+  return out + table.render(options.width, options.colour, 2) + "\n";
+}
+
+std::string spfText(const SpfAdvice& spf, const TextOptions& options)
+{
+  std::string out = heading("SPF", options);
+  out += wrapped("record: ", spf.record.empty() ? "(" + spf.state + ")" : spf.record, 2, options);
+  out += "  look-ups: " + (spf.lookups ? std::to_string(*spf.lookups) : std::string("unknown")) +
+         (spf.error.empty() ? "" : " (" + spf.error + ")") + "\n";
+  if (!spf.mechanisms.empty()) {
+    Table table({{"MECHANISM", 10, 40, true, Align::Left},
+                 {"VERDICT", 7, 20, false, Align::Left},
+                 {"USED BY", 7, 0, true, Align::Left}});
+    for (const auto& m : spf.mechanisms) {
+      std::string users;
+      for (const auto& u : m.usedBy) {
+        users += (users.empty() ? "" : ", ") + u;
+      }
+      table.addRow({m.mechanism, m.verdict, users.empty() ? "-" : users});
+    }
+    out += table.render(options.width, options.colour, 2);
+  }
+  for (const auto& change : spf.add) {
+    out += wrapped("add " + change.mechanism + ": ", change.why, 2, options);
+  }
+  for (const auto& change : spf.remove) {
+    out += wrapped(std::string(change.review ? "review, " : "") + "remove " + change.mechanism + ": ", change.why, 2,
+                   options);
+  }
+  for (const auto& note : spf.notes) {
+    out += wrapped("note: ", note, 2, options);
+  }
+  if (!spf.suggested.empty() && spf.suggested != spf.record) {
+    out += wrapped(spf.startingPoint ? "starting point (never applied): " : "suggested (never applied): ", spf.suggested,
+                   2, options);
+  }
+  return out + "\n";
+}
+
+} // namespace
+
+std::string sparkline(const std::vector<uint64_t>& values, size_t width)
+{
+  static constexpr const char* s_blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"};
+  if (values.empty() || width == 0) {
+    return "";
+  }
+  // More days than room: each character is the sum of a run of days.
+  const size_t per = (values.size() + width - 1) / width;
+  std::vector<uint64_t> buckets;
+  for (size_t i = 0; i < values.size(); i += per) {
+    uint64_t sum = 0;
+    for (size_t j = i; j < std::min(values.size(), i + per); ++j) {
+      sum += values[j];
+    }
+    buckets.push_back(sum);
+  }
+  const uint64_t top = *std::max_element(buckets.begin(), buckets.end());
+  std::string out;
+  for (uint64_t v : buckets) {
+    const size_t level = top == 0 ? 0 : static_cast<size_t>((static_cast<double>(v) / static_cast<double>(top)) * 7.0 + 0.5);
+    out += s_blocks[std::min<size_t>(level, 7)];
+  }
+  return out;
+}
+
+// An overview line's verdict longer than this may be cut on a terminal narrower than s_wideTerminal:
+// it is repeated in full under the table.
+constexpr size_t s_shortVerdict = 20;
+constexpr size_t s_wideTerminal = 160;
+
+std::string statusOverviewText(const std::vector<DomainView>& views, const TextOptions& options)
+{
+  if (views.empty()) {
+    return "";
+  }
+  const DomainStatus& first = views.front().status;
+  std::string out = "Window " + formatDay(first.fromDay) + " .. " + formatDay(first.toDay) + " (UTC)\n";
+  Table table({{"DOMAIN", 12, 40, true, Align::Left},
+               {"MESSAGES", 8, 0, false, Align::Right},
+               {"PASS %", 6, 0, false, Align::Right},
+               {"POLICY", 6, 22, true, Align::Left},
+               {"SERVICES", 8, 0, false, Align::Right},
+               {"UNKNOWN", 7, 0, false, Align::Right},
+               {"READINESS", 12, 0, true, Align::Left}});
+  std::string longer; // verdicts a narrow READINESS column cuts, in full below the table
+  for (const auto& view : views) {
+    const DomainStatus& s = view.status;
+    size_t services = 0;
+    for (const auto& svc : s.services) {
+      services += legitimateSender(svc) ? 1 : 0;
+    }
+    const std::string readiness =
+      s.messages == 0 ? (s.newestDay ? "no reports in this window; newest " + formatDay(*s.newestDay) : "no reports")
+                      : view.readiness.text();
+    table.addRow({s.domain, grouped(s.messages), Cell(pct(s.dmarcPass, s.messages), passColour(s.dmarcPass, s.messages)),
+                  policyText(view), std::to_string(services), grouped(view.unknownMessages),
+                  Cell(readiness, readinessColour(view.readiness.state))});
+    if (readiness.size() > s_shortVerdict) {
+      longer += wrapped(s.domain + ": ", readiness, 2, options);
+    }
+  }
+  out += table.render(options.width, options.colour, 0);
+  if (!longer.empty() && options.width < s_wideTerminal) {
+    out += "\n" + longer;
+  }
+  return out;
+}
+
+std::string statusDetailText(const DomainView& view, const StatusExtras& extras, const TextOptions& options)
+{
+  const DomainStatus& s = view.status;
+  std::string out = coloured(s.domain, Colour::Bold, options.colour) + "  " + windowText(s, view.coveredDays) + "\n";
+  if (s.messages == 0) {
+    out += s.newestDay ? "  no reports in this window; newest report " + formatDay(*s.newestDay) + "\n"
+                       : "  no reports stored for this domain\n";
+    return out + "\n";
+  }
+  out += "  policy     " + policyText(view) +
+         (view.reportedPolicy.empty() || view.policy.from == "reports" ? "" : "; reports say p=" + view.reportedPolicy) +
+         "\n";
+  out += "  messages   " + grouped(s.messages) + ", DMARC pass " + grouped(s.dmarcPass) + " (" + pct(s.dmarcPass, s.messages) +
+         " %), fail " + grouped(s.dmarcFail) + "; p=reject would refuse " + grouped(s.wouldBlock) + "\n";
+  out += "  readiness  " + coloured(view.readiness.text(), readinessColour(view.readiness.state), options.colour) + "\n";
+  out += wrapped("             ", view.readiness.detail, 0, options);
+  std::vector<uint64_t> perDay;
+  std::vector<uint64_t> passPerDay;
+  for (const auto& day : s.trend) {
+    perDay.push_back(day.messages);
+    passPerDay.push_back(day.dmarcPass);
+  }
+  const size_t room = options.width > 30 ? options.width - 30 : 10;
+  out += "  per day    " + sparkline(perDay, room) + "  (" + std::to_string(s.trend.size()) + " days with data)\n\n";
+
+  // Services, then forwarders apart.
+  out += heading("SERVICES", options);
+  Table services({{"SERVICE", 10, 32, true, Align::Left},
+                  {"CLASS", 7, 20, true, Align::Left},
+                  {"MESSAGES", 8, 0, false, Align::Right},
+                  {"SPF %", 5, 0, false, Align::Right},
+                  {"DKIM %", 6, 0, false, Align::Right},
+                  {"ALIGNED S/D %", 13, 0, false, Align::Right},
+                  {"DMARC %", 7, 0, false, Align::Right}});
+  std::vector<const ServiceSummary*> forwarders;
+  std::string fixes;
+  for (const auto& svc : s.services) {
+    if (svc.cls == "forwarder") {
+      forwarders.push_back(&svc);
+      continue;
+    }
+    const auto& a = svc.auth;
+    services.addRow({svc.name, classText(svc.cls), grouped(svc.messages), pct(a.spfPass, svc.messages), pct(a.dkimPass, svc.messages),
+                     pct(a.spfAligned, svc.messages) + "/" + pct(a.dkimAligned, svc.messages),
+                     Cell(pct(svc.dmarcPass, svc.messages), passColour(svc.dmarcPass, svc.messages))});
+    if (!svc.failure.empty()) {
+      fixes += "  " + coloured(svc.name, Colour::Bold, options.colour) + " (" + grouped(svc.dmarcFail) + " failing)\n";
+      fixes += wrapped("fails: ", svc.failure, 4, options);
+      if (!svc.fix.empty()) {
+        fixes += wrapped("fix:   ", svc.fix, 4, options);
+      }
+    }
+  }
+  out += services.render(options.width, options.colour, 2) + "\n";
+  if (!fixes.empty()) {
+    out += heading("WHAT FAILS AND HOW TO FIX IT", options) + fixes + "\n";
+  }
+  if (!forwarders.empty()) {
+    out += heading("FORWARDERS (their failures are not yours to fix)", options);
+    Table table({{"FORWARDER", 10, 32, true, Align::Left},
+                 {"MESSAGES", 8, 0, false, Align::Right},
+                 {"DMARC %", 7, 0, false, Align::Right},
+                 {"FORWARDED", 9, 0, false, Align::Right}});
+    for (const auto* svc : forwarders) {
+      table.addRow({svc->name, grouped(svc->messages), pct(svc->dmarcPass, svc->messages), grouped(svc->auth.forwarded)});
+    }
+    out += table.render(options.width, options.colour, 2) + "\n";
+  }
+
+  // Unknown and failing sources, with where they are.
+  std::vector<const SourceSummary*> failing;
+  for (const auto& src : s.failingSources) {
+    failing.push_back(&src);
+  }
+  if (!failing.empty()) {
+    out += heading("UNKNOWN AND FAILING SOURCES", options) + sourcesTable(failing, options) + "\n";
+  }
+  if (!view.reporters.empty()) {
+    out += heading("REPORTERS", options);
+    Table table({{"REPORTER", 10, 40, true, Align::Left},
+                 {"REPORTS", 7, 0, false, Align::Right},
+                 {"MESSAGES", 8, 0, false, Align::Right},
+                 {"FROM", 10, 0, false, Align::Left},
+                 {"TO", 10, 0, false, Align::Left}});
+    for (const auto& r : view.reporters) {
+      table.addRow({r.org, grouped(r.reports), grouped(r.messages), formatUtc(r.firstBegin, "%Y-%m-%d"),
+                    formatUtc(r.lastEnd, "%Y-%m-%d")});
+    }
+    out += table.render(options.width, options.colour, 2) + "\n";
+  }
+  if (extras.whatIf) {
+    out += whatIfText(*extras.whatIf, options);
+  }
+  if (extras.spf) {
+    out += spfText(*extras.spf, options);
+  }
+  return out;
+}
+
+std::string statusServicesCsv(const std::vector<DomainView>& views)
+{
+  CsvWriter csv;
+  csv.row({"domain", "service", "id", "category", "class", "legitimate", "messages", "dmarc_pass", "dmarc_fail",
+           "spf_pass", "spf_aligned", "dkim_pass", "dkim_aligned", "forwarded", "overridden", "sources", "failure", "fix"});
+  for (const auto& view : views) {
+    for (const auto& svc : view.status.services) {
+      csv.field(view.status.domain).field(svc.name).field(svc.id).field(svc.category).field(svc.cls)
+        .field(legitimateSender(svc)).field(svc.messages).field(svc.dmarcPass).field(svc.dmarcFail)
+        .field(svc.auth.spfPass).field(svc.auth.spfAligned).field(svc.auth.dkimPass).field(svc.auth.dkimAligned)
+        .field(svc.auth.forwarded).field(svc.auth.overridden).field(svc.sources).field(svc.failure).field(svc.fix);
+      csv.endRow();
+    }
+  }
+  return csv.str();
+}
+
+} // namespace dmarcwatch::cli
