@@ -54,17 +54,26 @@ store has no reports for.
   {"status", R"(Usage: dmarcwatch status [DOMAIN | --domain D] [--since 30d|Nd|YYYY-MM-DD|all] [--top N]
                          [--policy quarantine|reject [--pct N]] [--spf] [--json|--csv]
 
-Per policy domain: messages, DMARC pass and fail, the messages enforcement
-would block, the sending services and the top source addresses.
+Without DOMAIN: one line per domain - messages, DMARC pass %, the policy that
+applies, legitimate services, unknown-sender messages and the readiness
+verdict (ready for quarantine, ready for reject, blocked by: ..., at
+enforcement, at enforcement, losing mail from: ...).  With DOMAIN: its page -
+services with SPF/DKIM/aligned/DMARC pass %, what fails and the fix, forwarders,
+unknown and failing sources with country, AS and PTR, reporters, a sparkline.
 
   DOMAIN, --domain D   one policy domain (default: every domain)
-  --since WHEN         the window: )" SINCE_FORMS R"(
-  --top N              how many source addresses to list (1 to 1000000)
-  --policy P           what p=quarantine or p=reject would do to the mail
+  --since WHEN         the window (default 30d): )" SINCE_FORMS R"(
+  --top N              how many top and failing sources to keep (1 to 1000000)
+  --policy P           with DOMAIN: what p=quarantine or p=reject would have
+                       stopped in the window, forwarded and overridden mail apart
   --pct N              with --policy: the pct= of that policy (0 to 100)
-  --spf                the domains' SPF records: look-ups and errors
+  --spf                with DOMAIN: the SPF view - includes used and unused,
+                       look-ups, a suggested record (never applied)
   --json               one JSON document instead of the tables
-  --csv                CSV (RFC 4180, LF line ends) instead of the tables
+  --csv                the services as CSV (RFC 4180, LF line ends)
+
+Tables fit COLUMNS (else the terminal, else 80); colour only on a terminal
+(NO_COLOR turns it off).
 
 Exit status: 0 success, 1 the store failed, 2 usage error or a domain the
 store has no reports for.

@@ -73,7 +73,7 @@ std::string classText(const std::string& cls)
   return cls == "known-not-authorized" ? "not authorized" : cls;
 }
 
-//! "none (dns)", "reject 50% (reports)", "unknown".
+//! "none" (the reports'), "none (dns)" (the live record's), "reject 50%", "unknown".
 std::string policyText(const DomainView& view)
 {
   const auto& p = view.policy;
@@ -87,7 +87,8 @@ std::string policyText(const DomainView& view)
   if (p.testing) {
     out += " t=y";
   }
-  return out + " (" + p.from + ")";
+  // From the reports unless marked: the live record is the news.
+  return p.from == "dns" ? out + " (dns)" : out;
 }
 
 std::string windowText(const DomainStatus& s, uint32_t coveredDays)
@@ -273,7 +274,7 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                        : "  no reports stored for this domain\n";
     return out + "\n";
   }
-  out += "  policy     " + policyText(view) +
+  out += "  policy     p=" + policyText(view) + (view.policy.from == "dns" ? " (the live DMARC record)" : view.policy.from == "reports" ? " (as the newest report published it)" : "") +
          (view.reportedPolicy.empty() || view.policy.from == "reports" ? "" : "; reports say p=" + view.reportedPolicy) +
          "\n";
   out += "  messages   " + grouped(s.messages) + ", DMARC pass " + grouped(s.dmarcPass) + " (" + pct(s.dmarcPass, s.messages) +

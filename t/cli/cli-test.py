@@ -273,11 +273,11 @@ def main():
         rc, out, _ = run("--db", db, "status", "ngyn.org", "--since", "all", "--json")
         one = json.loads(out)["domains"]
         check(rc == 0 and len(one) == 1 and one[0]["messages"] == ngyn_msgs, f"status DOMAIN: {ngyn_msgs} messages")
-        # The default window: the 7 days ending today, wherever the reports are.  Today is
+        # The default window: the 30 days ending today, wherever the reports are.  Today is
         # pinned to the day the newest report ends (DMARCWATCH_NOW).
         newest = max(reports, key=lambda r: r["end"])
         now = newest["end"] - newest["end"] % 86400 + 43200
-        today, week_start = day_of(now), day_of(now - 6 * 86400)
+        today, week_start = day_of(now), day_of(now - 29 * 86400)
         rc, out, _ = run("--db", db, "status", "--json", now=now)
         default = {d["domain"]: d for d in json.loads(out)["domains"]}
         check(rc == 0 and set(default) == set(domains) and
@@ -289,8 +289,8 @@ def main():
               "status: domains without reports in the window have messages 0 and their newest day")
         quiet = sorted(d for d, v in default.items() if v["messages"] == 0)
         rc, out, _ = run("--db", db, "status", now=now)
-        check(rc == 0 and "TOP SOURCE" in out and
-              all(f"no reports in this window; newest report {default[d]['newest']}" in out for d in quiet),
+        check(rc == 0 and "READINESS" in out and
+              all(f"{d}: no reports in this window; newest {default[d]['newest']}" in out for d in quiet),
               f"status table, {len(quiet)} domains noted as without reports in the window", out[:300])
 
         # A report dated after today (a reporter's clock) does not move the window.
