@@ -644,15 +644,25 @@ std::vector<StoredReport> Store::listReports(std::string_view domain, size_t new
   {
     const std::string prefix = fmt::domainKey(*id);
     lmdb::Cursor cursor(txn.get(), d_impl->bydomain);
-    for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
-         ok = cursor.get(MDB_NEXT, key, value)) {
-      sequences.push_back(fmt::byDomainSequence(lmdb::toView(key)));
+    if (newest == SIZE_MAX) {
+      for (bool ok = cursor.seek(prefix, key, value); ok && lmdb::toView(key).starts_with(prefix);
+           ok = cursor.get(MDB_NEXT, key, value)) {
+        sequences.push_back(fmt::byDomainSequence(lmdb::toView(key)));
+      }
+    }
+    else {
+      // The keys sort by (domain, begin, sequence): the newest are the last of the domain's,
+      // walked backwards from the first key after them.
+      bool ok = *id == UINT32_MAX ? false : cursor.seek(fmt::domainKey(*id + 1), key, value);
+      ok = cursor.get(ok ? MDB_PREV : MDB_LAST, key, value);
+      for (; ok && sequences.size() < newest && lmdb::toView(key).starts_with(prefix); ok = cursor.get(MDB_PREV, key, value)) {
+        sequences.push_back(fmt::byDomainSequence(lmdb::toView(key)));
+      }
     }
   }
   std::sort(sequences.begin(), sequences.end());
-  const size_t skip = sequences.size() > newest ? sequences.size() - newest : 0;
-  for (auto it = sequences.begin() + static_cast<std::ptrdiff_t>(skip); it != sequences.end(); ++it) {
-    if (auto report = d_impl->loadReport(txn, *it)) {
+  for (uint64_t sequence : sequences) {
+    if (auto report = d_impl->loadReport(txn, sequence)) {
       out.push_back(std::move(*report));
     }
   }

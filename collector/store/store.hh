@@ -470,7 +470,7 @@ public:
 
   /*!
    * Reports in sequence order, optionally of one policy domain; of a domain, only the `newest`
-   * last stored (its index is read whole, only those reports decoded: status's policy per domain).
+   * by the start of their period (a walk back over that many index keys: status's policy per domain).
    */
   std::vector<StoredReport> listReports(std::string_view domain = {}, size_t newest = SIZE_MAX) const;
   //! Up to limit reports with a sequence above `after`, in sequence order (a follower's next batch).

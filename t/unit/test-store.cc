@@ -315,6 +315,35 @@ BOOST_AUTO_TEST_CASE(facts_add_up_across_reports)
   BOOST_CHECK_EQUAL(totals[0].records, 3U);
 }
 
+BOOST_AUTO_TEST_CASE(newest_reports_of_a_domain)
+{
+  // listReports(domain, n): the n reports of the domain that begin last (stored in any order),
+  // in sequence order; the domains around it do not leak in.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 10;
+  storeReport(store, "a1", "a.example", day + 9, {makeRecord(v4(192, 0, 2, 1), 1, true)});
+  for (uint32_t d : {3U, 7U, 1U, 5U, 2U}) {
+    storeReport(store, "m" + std::to_string(d), "m.example", day + d, {makeRecord(v4(192, 0, 2, 1), 1, true)});
+  }
+  storeReport(store, "z1", "z.example", day, {makeRecord(v4(192, 0, 2, 1), 1, true)});
+  auto ids = [](const std::vector<StoredReport>& reports) {
+    std::vector<std::string> out;
+    for (const auto& r : reports) {
+      out.push_back(r.header.metadata.reportId);
+    }
+    return out;
+  };
+  BOOST_CHECK(ids(store.listReports("m.example", 2)) == (std::vector<std::string>{"m7", "m5"}));
+  BOOST_CHECK(ids(store.listReports("m.example", 3)) == (std::vector<std::string>{"m3", "m7", "m5"}));
+  BOOST_CHECK_EQUAL(store.listReports("m.example", 100).size(), 5U);
+  BOOST_CHECK_EQUAL(store.listReports("m.example").size(), 5U);
+  BOOST_CHECK(ids(store.listReports("z.example", 2)) == (std::vector<std::string>{"z1"}));
+  BOOST_CHECK(ids(store.listReports("a.example", 1)) == (std::vector<std::string>{"a1"}));
+  BOOST_CHECK(store.listReports("m.example", 0).empty());
+  BOOST_CHECK(store.listReports("none.example", 3).empty());
+}
+
 BOOST_AUTO_TEST_CASE(judged_verdict_counts_but_is_not_content)
 {
   // A record whose reporter left policy_evaluated dkim/spf out: stored as read, it fails DMARC.
