@@ -374,7 +374,14 @@ std::string statusServicesCsv(const std::vector<DomainView>& views)
       csv.field(view.status.domain).field(svc.name).field(svc.id).field(svc.category).field(svc.cls)
         .field(legitimateSender(svc)).field(svc.messages).field(svc.dmarcPass).field(svc.dmarcFail)
         .field(svc.auth.spfPass).field(svc.auth.spfAligned).field(svc.auth.dkimPass).field(svc.auth.dkimAligned)
-        .field(svc.auth.forwarded).field(svc.auth.overridden).field(svc.sources).field(svc.failure).field(svc.fix);
+        .field(svc.auth.forwarded).field(svc.auth.overridden);
+      if (view.status.sourcesCounted) {
+        csv.field(svc.sources);
+      }
+      else {
+        csv.field(""); // the overview does not count sources
+      }
+      csv.field(svc.failure).field(svc.fix);
       csv.endRow();
     }
   }

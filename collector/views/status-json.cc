@@ -34,7 +34,7 @@ void writeSource(JsonWriter& out, const SourceSummary& src)
     .endObject();
 }
 
-void writeService(JsonWriter& out, const ServiceSummary& svc, bool withAuth)
+void writeService(JsonWriter& out, const ServiceSummary& svc, bool withSources, bool withAuth)
 {
   out.beginObject()
     .key("name").value(svc.name)
@@ -46,8 +46,10 @@ void writeService(JsonWriter& out, const ServiceSummary& svc, bool withAuth)
     .key("evidence").stringArray(svc.evidence)
     .key("messages").value(svc.messages)
     .key("dmarc_pass").value(svc.dmarcPass)
-    .key("dmarc_fail").value(svc.dmarcFail)
-    .key("sources").value(svc.sources);
+    .key("dmarc_fail").value(svc.dmarcFail);
+  if (withSources) {
+    out.key("sources").value(svc.sources);
+  }
   if (withAuth) {
     const AuthCounts& a = svc.auth;
     out.key("spf_pass").value(a.spfPass)
@@ -187,7 +189,7 @@ void writeDomainJson(JsonWriter& out, const DomainView& view, const StatusExtras
     .endObject()
     .key("services").beginArray();
   for (const auto& svc : s.services) {
-    writeService(out, svc, detail);
+    writeService(out, svc, s.sourcesCounted, detail);
   }
   out.endArray().key("top_sources").beginArray();
   for (const auto& src : s.topSources) {

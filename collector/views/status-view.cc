@@ -547,6 +547,26 @@ public:
     }
   }
 
+  /*!
+   * The services only (no top N asked): the window's rows summed by identity, no table of
+   * sources (what makes the other paths cost: a random probe per row), so no source counts.
+   */
+  void servicesOnly(uint32_t domainId, uint32_t fromDay, uint32_t toDay)
+  {
+    auto& work = d_work;
+    work.batch.resize(s_tableBatch);
+    RowReader reader(d_snapshot, domainId, fromDay, toDay);
+    for (size_t count = 0; (count = reader.read(work.batch)) > 0;) {
+      for (size_t i = 0; i < count; ++i) {
+        const WindowRow& row = work.batch[i];
+        addToService(OutcomeInfo{.service = identityService(row.row.identityId), .pass = row.row.dmarcPass}, row.messages);
+        if (d_countAuth) {
+          tally(row.row.outcomeId, row.messages);
+        }
+      }
+    }
+  }
+
   //! Merge the days' facts by address (days: those with data in the window).
   void merge(uint32_t domainId, const std::vector<DayTotals>& days)
   {
@@ -1071,7 +1091,11 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
   // Sources and services: one pass over the window's facts.
   work.clear();
   DomainScan scan(snapshot, work, topN, options.releaseMappedBytes / s_mappedBytesPerFact, options.countAuth);
-  if (records <= options.maxTableSources) {
+  status.sourcesCounted = topN > 0;
+  if (topN == 0) {
+    scan.servicesOnly(*domainId, fromDay, toDay);
+  }
+  else if (records <= options.maxTableSources) {
     scan.table(*domainId, fromDay, toDay, records);
   }
   else {

@@ -306,7 +306,7 @@ if got != want: sys.exit(f"reports/records/messages got {got} want {want}")' "$2
 }
 
 # status_row STORE LABEL MESSAGES RSS_KIB ARGS...: time `status --json ARGS` (or the command
-# in STATUS_COMMAND: services) on STORE, with services named from the shipped catalog, and add
+# in STATUS_COMMAND: services; STATUS_FORMAT instead of --json: "" the tables, --csv) on STORE, with services named from the shipped catalog, and add
 # a row; MESSAGES (if not empty) is the total it must show, RSS_KIB (if not empty) a peak
 # RSS target.
 status_row() {
@@ -314,7 +314,7 @@ status_row() {
   local ndom smed smin smax srss scpu ok
   shift 4
   for ((rep = 1; rep <= runs; rep++)); do # the first two warm the page cache
-    if measure "$WORK/status.json" "$WORK/status.err" "$DW" -c "$NAMING_CONF" --db "$store" "${STATUS_COMMAND:-status}" --json "$@"; then
+    if measure "$WORK/status.json" "$WORK/status.err" "$DW" -c "$NAMING_CONF" --db "$store" "${STATUS_COMMAND:-status}" ${STATUS_FORMAT---json} "$@"; then
       ((rep > 2)) && sw+=("$M_WALL") sr+=("$M_RSS") sc+=("$M_CPU")
       # Slow (seconds): one warm-up and two measured runs are enough.
       if ((rep == 1)) && awk -v s="$M_WALL" 'BEGIN { exit !(s > 5) }'; then runs=4; fi
@@ -328,7 +328,11 @@ status_row() {
     echo "| $label | failed: ${serr//|//} | - | - | |" >>"$STATUS_TABLE"
     return
   fi
-  ndom=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; print(len(d), sum(x.get("messages", sum(s["messages"] for s in x.get("services", []))) for x in d))' "$WORK/status.json")
+  if [ "${STATUS_FORMAT---json}" = --json ]; then
+    ndom=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; print(len(d), sum(x.get("messages", sum(s["messages"] for s in x.get("services", []))) for x in d))' "$WORK/status.json")
+  else
+    ndom="$(wc -l <"$WORK/status.json") lines of"
+  fi
   read -r smed smin smax <<<"$(stats "${sw[@]}")"
   read -r _ _ srss <<<"$(stats "${sr[@]}")"
   read -r scpu _ _ <<<"$(stats "${sc[@]}")"
@@ -338,7 +342,11 @@ status_row() {
     ok="$ok; $(awk -v k="$srss" -v t="$rss_target" 'BEGIN { printf "RSS < %d MiB %s", t / 1024, (k < t) ? "ok" : "MISSED" }')"
   fi
   if [ -n "$want" ] && [ "${ndom#* }" != "$want" ]; then fail "$label: messages ${ndom#* } want $want"; fi
-  echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_s "$scpu") | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
+  if [ "${STATUS_FORMAT---json}" = --json ]; then
+    echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_s "$scpu") | $(fmt_mib "$srss") | ${ndom% *} domains, ${ndom#* } messages; $ok |" >>"$STATUS_TABLE"
+  else
+    echo "| $label | $(fmt_s "$smed") ($(fmt_s "$smin")-$(fmt_s "$smax")) | $(fmt_s "$scpu") | $(fmt_mib "$srss") | ${ndom% *} text; $ok |" >>"$STATUS_TABLE"
+  fi
 }
 
 # Status names its services from the shipped catalog, as an installed one does.
@@ -363,12 +371,21 @@ if [ "${BENCH_STATUS:-1}" != 0 ]; then
   if fill_store "$STORE" "$YEAR" "ingest DIR ($y_reports files .xml.gz, $y_records records)" "$y_reports" "$y_records"; then
     check_store "$STORE" "$y_reports" "$y_records" "$y_messages"
     # Status's window ends today: today is pinned (DMARCWATCH_NOW, a test hook) to the last
-    # day of the data, so that the default (7 days) and 90-day windows cover a week and a
-    # quarter of it.
+    # day of the data, so that the default (30 days) and 90-day windows cover a month and a
+    # quarter of it.  Every query, text or JSON, overview or one domain's page, has the
+    # 200 ms target.
     export DMARCWATCH_NOW=$((STATUS_BEGIN + (STATUS_DAYS - 1) * 86400 + 43200))
+    one=$(printf 'd%03d.example.net' $((STATUS_DOMAINS / 2)))
     status_row "$STORE" "status --json" "" ""
+    STATUS_FORMAT="" status_row "$STORE" "status (the table)" "" ""
     status_row "$STORE" "status --json --since 90d" "" "" --since 90d
     status_row "$STORE" "status --json --since all" "$y_messages" "" --since all
+    STATUS_FORMAT="" status_row "$STORE" "status --since all (the table)" "" "" --since all
+    STATUS_FORMAT="" status_row "$STORE" "status $one (its page)" "" "" "$one"
+    STATUS_FORMAT="" status_row "$STORE" "status $one --since all (its page)" "" "" "$one" --since all
+    status_row "$STORE" "status $one --json --since all" "" "" "$one" --since all
+    status_row "$STORE" "status $one --json --since all --policy reject --spf" "" "" "$one" --since all --policy reject --spf
+    STATUS_FORMAT=--csv status_row "$STORE" "status --csv --since all (services of every domain)" "" "" --since all
     # Every source named with all its evidence (not a status target: a listing).
     STATUS_COMMAND=services status_row "$STORE" "services --json (every source named)" "" ""
     unset DMARCWATCH_NOW
