@@ -30,6 +30,8 @@ constexpr size_t s_sentenceChars = 300;
 constexpr size_t s_dnsNameChars = 253;
 //! A chart has at most this many columns; a longer window puts several days in one.
 constexpr uint32_t s_maxColumns = 366;
+//! The pass-rate chart's columns: a year is a column a week.
+constexpr uint32_t s_maxRateColumns = 60;
 //! Bars of the failing-sources-by-country chart.
 constexpr size_t s_maxCountries = 12;
 
@@ -57,6 +59,7 @@ nav ul { padding-left: 1.2em; margin: 0.3em 0; }
 .card { border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 12px; background: #f6f8fa; min-width: 0; }
 .card .label { color: #57606a; font-size: 0.85em; text-transform: uppercase; letter-spacing: 0.03em; }
 .card .big { font-size: 1.5em; font-weight: 600; }
+.card .big.long { font-size: 1.1em; }
 .ok { border-left: 5px solid #2da44e; }
 .bad { border-left: 5px solid #cf222e; }
 .warn { border-left: 5px solid #bf8700; }
@@ -134,6 +137,9 @@ std::string td(std::string_view escaped, bool numeric = false)
   return numeric ? "<td class=\"n\">" + std::string(escaped) + "</td>" : "<td>" + std::string(escaped) + "</td>";
 }
 
+//! Headline figures longer than this (a verdict naming services) get a smaller font.
+constexpr size_t s_bigChars = 32;
+
 std::string card(std::string_view label, std::string_view bigEscaped, std::string_view moreEscaped,
                  std::string_view tone = "")
 {
@@ -141,7 +147,8 @@ std::string card(std::string_view label, std::string_view bigEscaped, std::strin
   if (!tone.empty()) {
     out += " " + std::string(tone);
   }
-  out += "\"><div class=\"label\">" + std::string(label) + "</div><div class=\"big\">" + std::string(bigEscaped) + "</div>";
+  out += "\"><div class=\"label\">" + std::string(label) + "</div><div class=\"big" +
+         (bigEscaped.size() > s_bigChars ? " long" : "") + "\">" + std::string(bigEscaped) + "</div>";
   if (!moreEscaped.empty()) {
     out += "<p class=\"small\">" + std::string(moreEscaped) + "</p>";
   }
@@ -201,7 +208,7 @@ struct DayAxis
   }
 };
 
-DayAxis axisOf(const DomainStatus& status)
+DayAxis axisOf(const DomainStatus& status, uint32_t maxColumns)
 {
   DayAxis axis;
   uint32_t from = status.fromDay;
@@ -213,7 +220,7 @@ DayAxis axisOf(const DomainStatus& status)
   }
   const uint64_t span = uint64_t{to} - from + 1;
   axis.fromDay = from;
-  axis.daysPerColumn = static_cast<uint32_t>((span + s_maxColumns - 1) / s_maxColumns);
+  axis.daysPerColumn = static_cast<uint32_t>((span + maxColumns - 1) / maxColumns);
   axis.columns = static_cast<size_t>((span + axis.daysPerColumn - 1) / axis.daysPerColumn);
   return axis;
 }
@@ -280,8 +287,8 @@ void headline(std::string& out, const DomainView& view)
 void servicesTable(std::string& out, const DomainStatus& s)
 {
   out += "<h3>Services</h3><div class=\"scroll\"><table><thead><tr>" + th("Service") + th("Class") + th("Messages", true) +
-         th("DMARC pass", true) + th("SPF pass", true) + th("DKIM pass", true) + th("SPF aligned", true) +
-         th("DKIM aligned", true) + th("Sources", true) + th("What fails") + th("The fix") + "</tr></thead><tbody>";
+         th("DMARC pass", true) + th("SPF pass / aligned", true) + th("DKIM pass / aligned", true) + th("Sources", true) +
+         th("What fails") + th("The fix") + "</tr></thead><tbody>";
   for (const auto& svc : s.services) {
     const uint64_t m = svc.messages;
     std::string name = esc(svc.name);
@@ -289,8 +296,8 @@ void servicesTable(std::string& out, const DomainStatus& s)
       name += "<br/><span class=\"muted small\">" + esc(svc.category, 40) + "</span>";
     }
     out += "<tr>" + td(name) + td(classTag(svc.cls)) + td(count(m), true) + td(percentText(svc.dmarcPass, m), true) +
-           td(percentText(svc.auth.spfPass, m), true) + td(percentText(svc.auth.dkimPass, m), true) +
-           td(percentText(svc.auth.spfAligned, m), true) + td(percentText(svc.auth.dkimAligned, m), true) +
+           td(percentText(svc.auth.spfPass, m) + " / " + percentText(svc.auth.spfAligned, m), true) +
+           td(percentText(svc.auth.dkimPass, m) + " / " + percentText(svc.auth.dkimAligned, m), true) +
            td(count(svc.sources), true) + "<td class=\"words\">" + esc(svc.failure, s_sentenceChars) +
            "</td><td class=\"words\">" + esc(svc.fix, s_sentenceChars) + "</td></tr>";
   }
@@ -303,63 +310,78 @@ void figure(std::string& out, std::string_view caption, const std::string& svg, 
 }
 
 //! Volume and pass rate per service (the biggest apart, the rest "other"), and the domain's days.
-void charts(std::string& out, const DomainView& view, const HtmlReportOptions& options)
+//! One service's (or "other"'s) sums over an axis, with its colour.
+struct ServiceSums
 {
-  const DomainStatus& s = view.status;
-  const DayAxis axis = axisOf(s);
-  ChartFrame frame;
-  frame.labels = axis.labels();
-  const std::string per = axis.daysPerColumn == 1 ? "per day" : "per " + std::to_string(axis.daysPerColumn) + " days";
+  std::string name;
+  const char* colour;
+  Sums sums;
+};
 
-  // Step: the services by messages; the trends are in status.services order.
-  std::vector<size_t> order(s.services.size());
+/*!
+ * The chart services' sums over the axis: the biggest `apart` services by messages in order,
+ * the rest as one "other" at the end.  The trends are in status.services order.
+ */
+std::vector<ServiceSums> serviceSums(const DomainView& view, const DayAxis& axis, size_t apart)
+{
+  const auto& services = view.status.services;
+  std::vector<size_t> order(std::min(services.size(), view.serviceTrends.size()));
   for (size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return s.services[a].messages > s.services[b].messages; });
-  std::vector<ChartSeries> volume;
-  std::vector<ChartSeries> rate;
-  Sums other(axis.columns);
-  bool anyOther = false;
+                   [&](size_t a, size_t b) { return services[a].messages > services[b].messages; });
+  std::vector<ServiceSums> out;
   for (size_t rank = 0; rank < order.size(); ++rank) {
     const size_t i = order[rank];
-    if (i >= view.serviceTrends.size()) {
-      continue;
+    if (rank == apart) {
+      out.push_back({"other", s_otherColour, Sums(axis.columns)});
     }
-    if (rank >= options.chartServices) {
-      other.add(axis, view.serviceTrends[i].days);
-      anyOther = true;
-      continue;
+    if (rank < apart) {
+      out.push_back({services[i].name, s_palette[rank % std::size(s_palette)], Sums(axis.columns)});
     }
-    Sums sums(axis.columns);
-    sums.add(axis, view.serviceTrends[i].days);
-    const char* colour = s_palette[rank % std::size(s_palette)];
-    volume.push_back({s.services[i].name, colour, sums.volume()});
-    rate.push_back({s.services[i].name, colour, sums.rate()});
+    out.back().sums.add(axis, view.serviceTrends[i].days);
   }
-  if (anyOther) {
-    volume.push_back({"other", s_otherColour, other.volume()});
-    rate.push_back({"other", s_otherColour, other.rate()});
+  return out;
+}
+
+std::string perColumn(const DayAxis& axis)
+{
+  return axis.daysPerColumn == 1 ? "per day" : "per " + std::to_string(axis.daysPerColumn) + " days";
+}
+
+//! Volume and pass rate per service (the biggest apart, the rest "other"), and the domain's days.
+void charts(std::string& out, const DomainView& view, const HtmlReportOptions& options)
+{
+  const DomainStatus& s = view.status;
+  // Step: volume per day (up to a year a column each); rates over coarser columns, where a
+  // small service's day-to-day noise averages out.
+  const DayAxis axis = axisOf(s, s_maxColumns);
+  const DayAxis rateAxis = axisOf(s, s_maxRateColumns);
+  std::vector<ChartSeries> volume;
+  for (const auto& service : serviceSums(view, axis, options.chartServices)) {
+    volume.push_back({service.name, service.colour, service.sums.volume()});
+  }
+  std::vector<ChartSeries> rate;
+  for (const auto& service : serviceSums(view, rateAxis, options.chartServices)) {
+    rate.push_back({service.name, service.colour, service.sums.rate()});
   }
 
   out += "<h3>Over time</h3><div class=\"charts\">";
-  frame.title = "Messages per service, " + per;
-  figure(out, "Messages per service, " + per, svgStackedColumns(frame, volume), chartLegend(volume));
-  frame.title = "DMARC pass rate per service, " + per;
-  frame.unit = "%";
-  figure(out, "DMARC pass rate per service, " + per, svgLines(frame, rate, 100), chartLegend(rate));
+  ChartFrame frame{"Messages per service, " + perColumn(axis), axis.labels(), ""};
+  figure(out, frame.title, svgStackedColumns(frame, volume), chartLegend(volume));
+  ChartFrame rateFrame{"DMARC pass rate per service, " + perColumn(rateAxis), rateAxis.labels(), "%"};
+  figure(out, rateFrame.title, svgLines(rateFrame, rate, 100), chartLegend(rate));
   // Step: the domain's own days, passing and failing stacked.
   Sums domain(axis.columns);
   domain.add(axis, s.trend);
-  std::vector<ChartSeries> days{{"DMARC pass", s_passColour, domain.volume()}, {"DMARC fail", s_failColour, {}}};
+  std::vector<ChartSeries> days{{"DMARC pass", s_passColour, {}}, {"DMARC fail", s_failColour, {}}};
   for (size_t i = 0; i < axis.columns; ++i) {
-    days[0].values[i] = static_cast<double>(domain.pass[i]);
+    days[0].values.push_back(static_cast<double>(domain.pass[i]));
     days[1].values.push_back(static_cast<double>(domain.messages[i] - std::min(domain.pass[i], domain.messages[i])));
   }
-  frame.title = "All mail of the domain, " + per;
-  frame.unit = "";
-  figure(out, "All mail of the domain, " + per, svgStackedColumns(frame, days), chartLegend(days));
+  frame.title = "All mail of the domain, " + perColumn(axis);
+  figure(out, frame.title, svgStackedColumns(frame, days), chartLegend(days));
   out += "</div>";
 }
 

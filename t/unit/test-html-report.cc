@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(numbers_shown)
 {
   const std::string page = renderHtmlReport({sampleView()}, sampleOptions());
   for (const char* want : {"12,345", "97.3 %", "p=none", "from the newest report", "blocked by: ", "data covers 3 of 14 days",
-                           "Microsoft 365", "100.0 %", "83.3 %", "DKIM signs as &lt;evil&gt;.example, not aligned",
+                           "Microsoft 365", "100.0 %", "91.7 % / 83.3 %", "100.0 % / 100.0 %", "DKIM signs as &lt;evil&gt;.example, not aligned",
                            "AS64500 AS &amp; Org &lt;x&gt;", "198.51.100.7", "333", "2024-10-02", "2024-10-04",
                            "Data on 3 days from 2024-10-02 to 2024-10-04 in the 30 days", "generated 2024-10-04 01:00 UTC",
                            "p=quarantine", "p=reject"}) {
@@ -277,6 +277,17 @@ BOOST_AUTO_TEST_CASE(long_window_in_columns)
   BOOST_TEST(page.find("Messages per service, per 10 days") != std::string::npos);
   std::string why;
   BOOST_TEST(parse(page, why).get() != nullptr, why);
+}
+
+BOOST_AUTO_TEST_CASE(small_services_are_other)
+{
+  auto options = sampleOptions();
+  options.chartServices = 1;
+  const std::string page = renderHtmlReport({sampleView()}, options);
+  // In both legends: the biggest service apart, the hostile one folded into "other".
+  BOOST_TEST(page.find("<li><i style=\"background:#0969da\"></i>Microsoft 365</li><li><i style=\"background:#8c959f\"></i>other</li></ul>") !=
+             std::string::npos);
+  BOOST_TEST(page.find("</i>&lt;script&gt;") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
