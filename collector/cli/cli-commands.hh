@@ -42,6 +42,8 @@ int runDbEnrichment(const collector::Config& config, bool json);
 int runReindex(const collector::Config& config, const std::vector<std::string>& args);
 //! \brief `deliver`: one message on stdin (a pipe transport); sysexits.h codes (deliver-command.cc).
 int runDeliver(const collector::Config& config, const std::vector<std::string>& args);
+//! \brief `report --html FILE`: the domains as one self-contained HTML page (report-command.cc).
+int runReport(const collector::Config& config, const std::vector<std::string>& args);
 
 //! The result of one input (a file, a directory entry, an mbox, stdin).
 struct InputResult

@@ -218,6 +218,9 @@ int main(int argc, char** argv)
     if (command == "alerts") {
       return cli::runAlerts(*config, rest);
     }
+    if (command == "report") {
+      return cli::runReport(*config, rest);
+    }
     if (command == "db") {
       return cli::runDb(*config, rest);
     }

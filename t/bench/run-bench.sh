@@ -19,7 +19,8 @@
 #      year of daily reports for 100 domains (36,500 reports, ~3.6 million
 #      records), filled by one `dmarcwatch ingest DIR` call (itself timed:
 #      reports/s); and `status --since all` on one domain with over a million
-#      distinct source IPs (peak RSS target 64 MiB).
+#      distinct source IPs (peak RSS target 64 MiB); `report --html` of one domain
+#      over the year (target < 1 s).
 #   3. Mail through a private Postfix (t/bench/bench-postfix.sh), when root,
 #      Postfix and the milter are there; otherwise a note says why not.
 #   4. Plain mail through private Sendmail instances with and without the milter
@@ -349,6 +350,26 @@ status_row() {
   fi
 }
 
+# report_row STORE LABEL ARGS...: time `report --html PAGE ARGS` on STORE (target < 1 s) and add a
+# row with the page's size.
+report_row() {
+  local store=$1 label=$2 walls=() rsss=() cpus=() rep med min max rss cpu ok
+  shift 2
+  for ((rep = 0; rep <= REPS; rep++)); do # the first warms the page cache
+    if ! measure "$WORK/report.out" "$WORK/report.err" "$DW" -c "$NAMING_CONF" --db "$store" report --html "$WORK/report.html" "$@"; then
+      fail "$label: exit $?: $(head -c 300 "$WORK/report.err")"
+      echo "| $label | failed | - | - | $(head -c 200 "$WORK/report.err" | tr '|\n' '  ') |" >>"$STATUS_TABLE"
+      return
+    fi
+    ((rep > 0)) && walls+=("$M_WALL") rsss+=("$M_RSS") cpus+=("$M_CPU")
+  done
+  read -r med min max <<<"$(stats "${walls[@]}")"
+  read -r _ _ rss <<<"$(stats "${rsss[@]}")"
+  read -r cpu _ _ <<<"$(stats "${cpus[@]}")"
+  ok=$(awk -v s="$med" 'BEGIN { print (s < 1) ? "target <1 s ok" : "target <1 s MISSED" }')
+  echo "| $label | $(fmt_s "$med") ($(fmt_s "$min")-$(fmt_s "$max")) | $(fmt_s "$cpu") | $(fmt_mib "$rss") | page $(($(wc -c <"$WORK/report.html") / 1024)) KiB; $ok |" >>"$STATUS_TABLE"
+}
+
 # Status names its services from the shipped catalog, as an installed one does.
 NAMING_CONF=$WORK/naming.conf
 printf 'ServiceCatalog %s\n' "$SRCDIR/contrib/services" >"$NAMING_CONF"
@@ -388,6 +409,7 @@ if [ "${BENCH_STATUS:-1}" != 0 ]; then
     STATUS_FORMAT=--csv status_row "$STORE" "status --csv --since all (services of every domain)" "" "" --since all
     # Every source named with all its evidence (not a status target: a listing).
     STATUS_COMMAND=services status_row "$STORE" "services --json (every source named)" "" ""
+    report_row "$STORE" "report --html d042.example.net --since all (a year, one domain)" d042.example.net --since all
     unset DMARCWATCH_NOW
   fi
   [ -n "${BENCH_STATUS_STORE:-}" ] || rm -rf "$STORE"

@@ -126,15 +126,6 @@ group_gone() {
   [ -s "$1/browser.pid" ] && ! chromium_group_alive "$(cat "$1/browser.pid")" && [ ! -e "$1/profile" ]
 }
 
-# all COMMAND -- COMMAND...: every command succeeds
-all() {
-  local cmd=()
-  while [ $# -gt 0 ]; do
-    if [ "$1" = -- ]; then "${cmd[@]}" || return 1; cmd=(); else cmd+=("$1"); fi
-    shift
-  done
-  "${cmd[@]}"
-}
 fits() { ! chromium_overflows "$TMP/good" "$1"; }
 one_column() { grep -q "Layout: one column" "$TMP/good/text-400.txt" && ! grep -q "Layout: two columns" "$TMP/good/text-400.txt"; }
 shots_differ() { ! cmp -s "$TMP/good/shot-1280.png" "$TMP/good/shot-400.png"; }

@@ -16,6 +16,17 @@ fail() { NTEST=$((NTEST + 1)); FAILED=$((FAILED + 1)); echo "not ok $NTEST - $*"
 # check DESCRIPTION COMMAND...: pass when the command succeeds
 check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
 summary() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" -eq 0 ]; }
+# all COMMAND -- COMMAND...: every command succeeds (check "..." all [ a ] -- grep -q b f)
+all() {
+  local cmd=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then "${cmd[@]}" || return 1; cmd=(); else cmd+=("$1"); fi
+    shift
+  done
+  "${cmd[@]}"
+}
+# not COMMAND...: the command fails (check "..." not grep -q bad f)
+not() { ! "$@"; }
 # fold_tap NAME FILE: count a sub-test's "ok N - text" / "not ok N - text" lines as ours
 # (prefixed with NAME); other lines but its "# " comments are shown as comments.
 fold_tap() {
