@@ -59,15 +59,19 @@ Commands:
                               transport for the rua address); exit 0 stored or
                               duplicate, 75 store unusable (retry), 65 no
                               readable report (bounce).
-  status [DOMAIN] [--domain D] [--since 7d|YYYY-MM-DD|all] [--top N] [--json]
-                              per policy domain: messages, DMARC pass/fail,
-                              messages enforcement would block, sending
-                              services and top source IPs.  The window ends
-                              today (UTC); without --since: the 7 days ending
-                              today.  Domains without reports in it are listed
-                              with the day of their newest report.
-                              Services are named from the catalog with a
-                              category, class and confidence.
+  status [DOMAIN] [--since 30d|Nd|YYYY-MM-DD|all] [--top N]
+         [--policy quarantine|reject [--pct N]] [--spf] [--json|--csv]
+                              without DOMAIN one line per domain: messages,
+                              DMARC pass %, policy, services, unknown senders
+                              and the readiness verdict (ready for reject,
+                              blocked by: ...).  With DOMAIN its page: services
+                              with what fails and the fix, unknown and failing
+                              sources, reporters; --policy the what-if, --spf
+                              the SPF view.  The window ends today (UTC);
+                              without --since: the 30 days ending today.
+  report --html FILE [DOMAIN...] [--since ...]
+                              the same as one self-contained HTML page with
+                              SVG charts (FILE - for stdout).
   services [DOMAIN] [--since ...] [--json|--csv]
                               the services that send as each domain, every
                               source named from all of its evidence (DKIM,
