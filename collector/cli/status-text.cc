@@ -5,6 +5,7 @@
 
 #include "collector/cli/table-format.hh"
 #include "collector/cli/terminal.hh"
+#include "collector/common/arithmetic.hh"
 #include "collector/common/csv.hh"
 #include "collector/common/log.hh"
 #include "collector/common/text.hh"
@@ -124,7 +125,7 @@ std::string sourcesTable(const std::vector<const SourceSummary*>& sources, const
                {"AS", 4, 28, true, Align::Left},
                {"PTR", 8, 40, true, Align::Left},
                {"SERVICE", 8, 24, true, Align::Left},
-               {"CLASS", 7, 20, true, Align::Left},
+               {"CLASS", 14, 14, false, Align::Left},
                {"FAILING", 7, 0, false, Align::Right},
                {"OF", 6, 0, false, Align::Right}});
   for (const auto* src : sources) {
@@ -139,15 +140,16 @@ std::string sourcesTable(const std::vector<const SourceSummary*>& sources, const
 std::string whatIfText(const WhatIf& w, const TextOptions& options)
 {
   std::string out = heading("WHAT IF p=" + w.policy + (w.pct != 100 ? " pct=" + std::to_string(w.pct) : ""), options);
-  out += "  " + grouped(w.stopped) + " of " + grouped(w.messages) + " messages would have been " +
-         (w.policy == "reject" ? "rejected" : "quarantined") + ", " + grouped(w.stoppedLegitimate) +
-         " of them from authorized or known services; forwarded " + grouped(w.forwarded) + " and overridden " +
-         grouped(w.overridden) + " counted apart\n";
+  out += wrapped("", grouped(w.stopped) + " of " + grouped(w.messages) + " messages would have been " +
+                       (w.policy == "reject" ? "rejected" : "quarantined") + ", " + grouped(w.stoppedLegitimate) +
+                       " of them from authorized or known services; forwarded " + grouped(w.forwarded) +
+                       " and overridden " + grouped(w.overridden) + " counted apart",
+                 2, options);
   if (w.services.empty()) {
     return out + "\n";
   }
   Table table({{"SERVICE", 10, 32, true, Align::Left},
-               {"CLASS", 7, 20, true, Align::Left},
+               {"CLASS", 14, 14, false, Align::Left},
                {w.policy == "reject" ? "REJECTED" : "QUARANTINED", 8, 0, false, Align::Right},
                {"FAILING", 7, 0, false, Align::Right},
                {"FORWARDED", 9, 0, false, Align::Right},
@@ -197,30 +199,65 @@ std::string spfText(const SpfAdvice& spf, const TextOptions& options)
 
 } // namespace
 
-std::string sparkline(const std::vector<uint64_t>& values, size_t width)
+namespace
 {
-  static constexpr const char* s_blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"};
-  if (values.empty() || width == 0) {
-    return "";
-  }
-  // More days than room: each character is the sum of a run of days.
+
+constexpr const char* s_blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"};
+
+//! The block for part of whole (0..7 eighths), whole > 0.
+const char* blockOf(uint64_t part, uint64_t whole)
+{
+  const auto level = static_cast<size_t>(static_cast<double>(part) / static_cast<double>(whole) * 7.0 + 0.5);
+  return s_blocks[std::min<size_t>(level, 7)];
+}
+
+//! values summed in runs so that at most width remain (more days than room).
+std::vector<uint64_t> bucketed(const std::vector<uint64_t>& values, size_t width)
+{
   const size_t per = (values.size() + width - 1) / width;
-  std::vector<uint64_t> buckets;
+  std::vector<uint64_t> out;
   for (size_t i = 0; i < values.size(); i += per) {
     uint64_t sum = 0;
     for (size_t j = i; j < std::min(values.size(), i + per); ++j) {
-      sum += values[j];
+      sum = saturatingAdd(sum, values[j]);
     }
-    buckets.push_back(sum);
-  }
-  const uint64_t top = *std::max_element(buckets.begin(), buckets.end());
-  std::string out;
-  for (uint64_t v : buckets) {
-    const size_t level = top == 0 ? 0 : static_cast<size_t>((static_cast<double>(v) / static_cast<double>(top)) * 7.0 + 0.5);
-    out += s_blocks[std::min<size_t>(level, 7)];
+    out.push_back(sum);
   }
   return out;
 }
+
+} // namespace
+
+std::string sparkline(const std::vector<uint64_t>& values, size_t width)
+{
+  if (values.empty() || width == 0) {
+    return "";
+  }
+  const auto buckets = bucketed(values, width);
+  const uint64_t top = *std::max_element(buckets.begin(), buckets.end());
+  std::string out;
+  for (uint64_t v : buckets) {
+    out += top == 0 ? s_blocks[0] : blockOf(v, top);
+  }
+  return out;
+}
+
+std::string passSparkline(const std::vector<uint64_t>& messages, const std::vector<uint64_t>& pass, size_t width)
+{
+  if (messages.empty() || width == 0 || pass.size() != messages.size()) {
+    return "";
+  }
+  const auto total = bucketed(messages, width);
+  const auto passed = bucketed(pass, width);
+  std::string out;
+  for (size_t i = 0; i < total.size(); ++i) {
+    out += total[i] == 0 ? " " : blockOf(std::min(passed[i], total[i]), total[i]);
+  }
+  return out;
+}
+
+// A window longer than this shows no sparkline (--since all over decades of bad dates).
+constexpr uint32_t s_maxSparkDays = 20000;
 
 // An overview line's verdict longer than this may be cut on a terminal narrower than s_wideTerminal:
 // it is repeated in full under the table.
@@ -232,15 +269,21 @@ std::string statusOverviewText(const std::vector<DomainView>& views, const TextO
   if (views.empty()) {
     return "";
   }
-  const DomainStatus& first = views.front().status;
-  std::string out = "Window " + formatDay(first.fromDay) + " .. " + formatDay(first.toDay) + " (UTC)\n";
+  // The window every line shares (under --since all each domain's days differ: their span).
+  uint32_t fromDay = views.front().status.fromDay;
+  uint32_t toDay = views.front().status.toDay;
+  for (const auto& view : views) {
+    fromDay = std::min(fromDay, view.status.fromDay);
+    toDay = std::max(toDay, view.status.toDay);
+  }
+  std::string out = "Window " + formatDay(fromDay) + " .. " + formatDay(toDay) + " (UTC)\n";
   Table table({{"DOMAIN", 12, 40, true, Align::Left},
                {"MESSAGES", 8, 0, false, Align::Right},
                {"PASS %", 6, 0, false, Align::Right},
                {"POLICY", 6, 22, true, Align::Left},
                {"SERVICES", 8, 0, false, Align::Right},
                {"UNKNOWN", 7, 0, false, Align::Right},
-               {"READINESS", 12, 0, true, Align::Left}});
+               {"READINESS", s_shortVerdict, 0, true, Align::Left}});
   std::string longer; // verdicts a narrow READINESS column cuts, in full below the table
   for (const auto& view : views) {
     const DomainStatus& s = view.status;
@@ -274,31 +317,46 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                        : "  no reports stored for this domain\n";
     return out + "\n";
   }
-  out += "  policy     p=" + policyText(view) + (view.policy.from == "dns" ? " (the live DMARC record)" : view.policy.from == "reports" ? " (as the newest report published it)" : "") +
-         (view.reportedPolicy.empty() || view.policy.from == "reports" ? "" : "; reports say p=" + view.reportedPolicy) +
-         "\n";
-  out += "  messages   " + grouped(s.messages) + ", DMARC pass " + grouped(s.dmarcPass) + " (" + pct(s.dmarcPass, s.messages) +
-         " %), fail " + grouped(s.dmarcFail) + "; p=reject would refuse " + grouped(s.wouldBlock) + "\n";
+  out += wrapped("  policy     ", "p=" + policyText(view) +
+                                     (view.policy.from == "dns"       ? " (the live DMARC record)"
+                                      : view.policy.from == "reports" ? " (as the newest report published it)"
+                                                                      : "") +
+                                     (view.reportedPolicy.empty() || view.policy.from == "reports"
+                                        ? ""
+                                        : "; reports say p=" + view.reportedPolicy),
+                 0, options);
+  out += wrapped("  messages   ", grouped(s.messages) + ", DMARC pass " + grouped(s.dmarcPass) + " (" +
+                                     pct(s.dmarcPass, s.messages) + " %), fail " + grouped(s.dmarcFail) +
+                                     "; p=reject would refuse " + grouped(s.wouldBlock),
+                 0, options);
   out += "  readiness  " + coloured(view.readiness.text(), readinessColour(view.readiness.state), options.colour) + "\n";
   out += wrapped("             ", view.readiness.detail, 0, options);
+  // Every day of the window (a day without reports is a gap, not skipped), as two lines.
   std::vector<uint64_t> perDay;
   std::vector<uint64_t> passPerDay;
-  for (const auto& day : s.trend) {
-    perDay.push_back(day.messages);
-    passPerDay.push_back(day.dmarcPass);
+  if (!s.trend.empty() && s.toDay >= s.fromDay && s.toDay - s.fromDay < s_maxSparkDays) {
+    perDay.assign(s.toDay - s.fromDay + 1, 0);
+    passPerDay.assign(perDay.size(), 0);
+    for (const auto& day : s.trend) {
+      if (day.day >= s.fromDay && day.day <= s.toDay) {
+        perDay[day.day - s.fromDay] = day.messages;
+        passPerDay[day.day - s.fromDay] = day.dmarcPass;
+      }
+    }
   }
   const size_t room = options.width > 30 ? options.width - 30 : 10;
-  out += "  per day    " + sparkline(perDay, room) + "  (" + std::to_string(s.trend.size()) + " days with data)\n\n";
+  out += "  per day    " + sparkline(perDay, room) + "  messages, " + formatDay(s.fromDay) + " .. " + formatDay(s.toDay) + "\n";
+  out += "             " + passSparkline(perDay, passPerDay, room) + "  DMARC pass %\n\n";
 
   // Services, then forwarders apart.
-  out += heading("SERVICES", options);
+  out += heading("SERVICES (pass in % of their messages; ALIGN: SPF/DKIM aligned)", options);
   Table services({{"SERVICE", 10, 32, true, Align::Left},
-                  {"CLASS", 7, 20, true, Align::Left},
+                  {"CLASS", 14, 14, false, Align::Left},
                   {"MESSAGES", 8, 0, false, Align::Right},
-                  {"SPF %", 5, 0, false, Align::Right},
-                  {"DKIM %", 6, 0, false, Align::Right},
-                  {"ALIGNED S/D %", 13, 0, false, Align::Right},
-                  {"DMARC %", 7, 0, false, Align::Right}});
+                  {"SPF", 5, 0, false, Align::Right},
+                  {"DKIM", 5, 0, false, Align::Right},
+                  {"ALIGN S/D", 9, 0, false, Align::Right},
+                  {"DMARC", 5, 0, false, Align::Right}});
   std::vector<const ServiceSummary*> forwarders;
   std::string fixes;
   for (const auto& svc : s.services) {
@@ -350,7 +408,7 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                  {"FROM", 10, 0, false, Align::Left},
                  {"TO", 10, 0, false, Align::Left}});
     for (const auto& r : view.reporters) {
-      table.addRow({r.org, grouped(r.reports), grouped(r.messages), formatUtc(r.firstBegin, "%Y-%m-%d"),
+      table.addRow({r.org.empty() ? "(no org_name)" : r.org, grouped(r.reports), grouped(r.messages), formatUtc(r.firstBegin, "%Y-%m-%d"),
                     formatUtc(r.lastEnd, "%Y-%m-%d")});
     }
     out += table.render(options.width, options.colour, 2) + "\n";

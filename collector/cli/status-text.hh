@@ -31,7 +31,11 @@ std::string statusDetailText(const collector::DomainView& view, const collector:
                              const TextOptions& options);
 //! \brief The services of every view as CSV, one row per (domain, service).
 std::string statusServicesCsv(const std::vector<collector::DomainView>& views);
-//! \brief Messages per day as a line of block characters (UTF-8), width at most `width`.
+//! \brief Messages per day as a line of block characters (UTF-8), width at most `width`
+//! (runs of days summed when there are more), scaled to the largest.
 std::string sparkline(const std::vector<uint64_t>& values, size_t width);
+//! \brief DMARC pass per day as a share of that day's messages (full block: 100 %), runs
+//! summed as sparkline's; a blank for no messages.
+std::string passSparkline(const std::vector<uint64_t>& messages, const std::vector<uint64_t>& pass, size_t width);
 
 } // namespace dmarcwatch::cli

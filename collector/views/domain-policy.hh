@@ -25,8 +25,9 @@ struct EffectivePolicy
   unsigned pct = 100;
   bool testing = false; //!< t=y (RFC 9990): applied as the next lower policy
   std::string from;   //!< "dns" or "reports"
-  //! \brief Mail failing DMARC is quarantined or rejected now.
-  [[nodiscard]] bool enforcing() const { return (p == "quarantine" || p == "reject") && pct > 0 && !testing; }
+  //! \brief Mail failing DMARC is quarantined or rejected now: p=reject t=y is applied as
+  //! quarantine, p=quarantine t=y as none.
+  [[nodiscard]] bool enforcing() const { return pct > 0 && (p == "reject" || (p == "quarantine" && !testing)); }
 };
 
 //! \brief When a report's period ended, as far as we believe it: never after it arrived.

@@ -125,9 +125,8 @@ std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer,
                                         : store.listReports(status.domain, s_policyReports);
     view.policy = policyOf(view.live, reports);
     view.reportedPolicy = policyOf(std::nullopt, reports).p;
-    if (status.dataDays) {
-      view.coveredDays = status.dataDays->second - status.dataDays->first + 1;
-    }
+    // Days with data, not their span: two reports a month apart cover two days.
+    view.coveredDays = static_cast<uint32_t>(std::min<size_t>(status.trend.size(), UINT32_MAX));
     for (const auto& service : status.services) {
       if (service.cls == "unknown" || service.cls == "suspicious") {
         view.unknownMessages = saturatingAdd(view.unknownMessages, service.messages);

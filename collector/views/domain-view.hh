@@ -54,7 +54,7 @@ struct DomainView
   EffectivePolicy policy;            //!< what applies now
   std::optional<LivePolicy> live;    //!< the live record as dmarcwatchd last saw it
   std::string reportedPolicy;        //!< p= of the newest report ("" none)
-  uint32_t coveredDays = 0;          //!< days of the window with data
+  uint32_t coveredDays = 0;          //!< days of the window with data (not their span)
   ReadinessVerdict readiness;
   uint64_t unknownMessages = 0;      //!< of services classed unknown or suspicious
   // The detail of one domain (DomainViewOptions::detail):

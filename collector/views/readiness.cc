@@ -51,6 +51,16 @@ bool alignedWith(std::string_view name, std::string_view org, const PublicSuffix
   return !name.empty() && psl.organizationalDomain(name) == org;
 }
 
+//! Add part to a comma-separated list unless it is there (a sample may carry one result twice).
+void appendOnce(std::string& list, const std::string& part)
+{
+  if (list == part || list.starts_with(part + ", ") || list.find(", " + part + ",") != std::string::npos ||
+      list.ends_with(", " + part)) {
+    return;
+  }
+  list += (list.empty() ? "" : ", ") + part;
+}
+
 //! The first catalog rule of a kind, or nullptr.
 const CatalogRule* ruleOf(const Service* service, RuleKind kind)
 {
@@ -235,7 +245,7 @@ std::string describeFailure(const ServiceSummary& service, std::string_view doma
       part = "DKIM signature of " + (result.domain.empty() ? std::string("an unnamed domain") : result.domain) + " " +
              (result.result.empty() ? "fails" : "fails (" + result.result + ")");
     }
-    dkim += (dkim.empty() ? "" : ", ") + part;
+    appendOnce(dkim, part);
   }
   if (dkim.empty()) {
     dkim = "no DKIM signature";
@@ -251,7 +261,7 @@ std::string describeFailure(const ServiceSummary& service, std::string_view doma
       part = "SPF " + (result.result.empty() ? std::string("fails") : result.result) + " for " +
              (result.domain.empty() ? std::string("an empty MAIL FROM") : result.domain);
     }
-    spf += (spf.empty() ? "" : ", ") + part;
+    appendOnce(spf, part);
   }
   if (spf.empty()) {
     spf = "no SPF result";
@@ -287,8 +297,8 @@ std::string fixFor(const ServiceSummary& service, std::string_view domain, const
   for (const auto& dkim : sample.dkim) {
     if (dkim.result != "pass" && alignedWith(dkim.domain, org, psl)) {
       const std::string selector = dkim.selector.empty() ? "its selector" : dkim.selector;
-      return "fix DKIM for " + dkim.domain + " at " + at + ": the key at " + selector + "._domainkey." + dkim.domain +
-             " does not verify";
+      return "fix DKIM for " + dkim.domain + (entry != nullptr ? " at " + at : std::string()) + ": the key at " + selector +
+             "._domainkey." + dkim.domain + " does not verify";
     }
   }
   // SPF alignment is possible only where the MAIL FROM is under the domain: authorize the servers.

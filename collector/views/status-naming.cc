@@ -29,13 +29,14 @@ struct IdentityName
  */
 IdentityName nameIdentity(const Namer& namer, const PublicSuffixList& psl, std::string_view domain,
                           std::string_view policyOrg, std::string_view identity, const std::optional<IpAddress>& ip,
-                          uint64_t pass, uint64_t fail, const NetworkSignals& network = {})
+                          uint64_t pass, uint64_t fail, const NetworkSignals& network = {}, uint32_t overrides = 0)
 {
   ReportSignals signals;
   signals.messages = pass + fail;
   signals.dmarcPass = pass;
   signals.dmarcFail = fail;
   signals.spfKnown = false; // an identity, not a record
+  signals.overrides = overrides;
   if (identity.empty() || identity == s_noIdentityService) {
     return {namer.name(domain, ip, signals, network), false};
   }
@@ -96,8 +97,12 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
   std::vector<ServiceSummary> merged;
   std::map<std::string, size_t> byName;
   for (auto& svc : status.services) {
-    const IdentityName identity =
-      nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt, svc.dmarcPass, svc.dmarcFail);
+    // Mail whose failures reporters mostly marked forwarded is a forwarder's (AuthCounts: a
+    // domain's page; the overview does not count them).
+    const uint32_t overrides =
+      svc.auth.forwarded > 0 && svc.auth.forwarded * 2 >= svc.dmarcFail ? overrideFlag("forwarded") : 0;
+    const IdentityName identity = nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt,
+                                               svc.dmarcPass, svc.dmarcFail, {}, overrides);
     const SourceName& named = identity.name;
     ServiceSummary out = svc;
     if (svc.name != s_noIdentityService) {

@@ -180,6 +180,12 @@ BOOST_AUTO_TEST_CASE(failure_in_words)
                     "DKIM signature of mail.example.com fails (fail); SPF softfail for example.com "
                     "(reporter override: forwarded)");
 
+  // One result twice in the sample: said once.
+  auto twice = sendgrid;
+  twice.failing.dkim.push_back(result("sendgrid.net", "pass", "s2"));
+  BOOST_CHECK_EQUAL(describeFailure(twice, "example.com", psl),
+                    "DKIM signs as sendgrid.net, not aligned; SPF passes for bounces.sendgrid.net, not aligned");
+
   auto bare = service("unknown", "", "suspicious", 0, 7);
   bare.failing.messages = 7;
   BOOST_CHECK_EQUAL(describeFailure(bare, "example.com", psl), "no DKIM signature; no SPF result");
@@ -215,7 +221,7 @@ BOOST_AUTO_TEST_CASE(fix_in_one_phrase)
   own.failing.messages = 12;
   own.failing.dkim = {result("example.com", "fail", "s2")};
   BOOST_CHECK_EQUAL(fixFor(own, "example.com", &catalog, psl),
-                    "fix DKIM for example.com at example.com: the key at s2._domainkey.example.com does not verify");
+                    "fix DKIM for example.com: the key at s2._domainkey.example.com does not verify");
 
   // Forwarders and unknown mail: nothing for the admin to set up.
   BOOST_CHECK_EQUAL(fixFor(service("Groups", "", "forwarder", 0, 9), "example.com", &catalog, psl).rfind("nothing to fix", 0),
