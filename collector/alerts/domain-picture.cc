@@ -5,6 +5,7 @@
 
 #include "collector/alerts/domain-picture.hh"
 
+#include "collector/common/arithmetic.hh"
 #include "collector/common/text.hh"
 
 #include <algorithm>
@@ -81,11 +82,7 @@ void fillWindow(DomainPicture& picture, const Store& store, const Namer& namer, 
 
 unsigned passPercent(uint64_t pass, uint64_t total)
 {
-  if (total == 0) {
-    return 0;
-  }
-  // pass <= total, so pass * 100 only overflows past 1.8e17 messages: divide first then.
-  return static_cast<unsigned>(pass > UINT64_MAX / 100 ? pass / (total / 100) : pass * 100 / total);
+  return percentOf(pass, total);
 }
 
 DomainPicture buildPicture(const Store& store, const Namer& namer, const NetworkLookup& lookup,

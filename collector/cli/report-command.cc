@@ -36,7 +36,7 @@ using namespace collector;
 namespace
 {
 
-//! The default window of the report: a month, where status shows a week.
+//! The default window of the report: a month, as status shows.
 constexpr const char* s_defaultSince = "30d";
 
 //! Removes the temporary file unless the rename made it the page.
@@ -153,9 +153,7 @@ int runReport(const Config& config, const std::vector<std::string>& args)
   options.toDay = window->toDay;
   options.detail = true;
   options.threads = std::max(1U, std::thread::hardware_concurrency());
-  options.readiness.passRate = static_cast<unsigned>(config.alerts.readyPassRate);
-  options.readiness.days = static_cast<uint32_t>(config.alerts.readyDays.count() / 86400);
-  options.readiness.blockerMessages = config.alerts.blockerMessages;
+  options.readiness = readinessSettings(config);
   const auto lookup = storedNetworkLookup(store);
   std::vector<DomainView> views;
   if (domains.empty()) {

@@ -115,15 +115,6 @@ bool parseStatusArgs(const std::vector<std::string>& args, StatusArgs& out)
   return true;
 }
 
-ReadinessSettings readinessSettings(const Config& config)
-{
-  ReadinessSettings settings;
-  settings.passRate = static_cast<unsigned>(std::min<uint64_t>(config.alerts.readyPassRate, 100));
-  settings.days = static_cast<uint32_t>(config.alerts.readyDays.count() / 86400);
-  settings.blockerMessages = config.alerts.blockerMessages;
-  return settings;
-}
-
 } // namespace
 
 //! The variable that pins "now" for status: for tests only, and undocumented on purpose.

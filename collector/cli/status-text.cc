@@ -11,6 +11,7 @@
 #include "collector/common/text.hh"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace dmarcwatch::cli
@@ -24,15 +25,7 @@ namespace
 //! "12,345": a count a reader takes in at a glance.
 std::string grouped(uint64_t n)
 {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) {
-      out.push_back(',');
-    }
-    out.push_back(digits[i]);
-  }
-  return out;
+  return groupedCount(n);
 }
 
 //! "98.7": one decimal, "-" of nothing.
@@ -41,8 +34,9 @@ std::string pct(uint64_t part, uint64_t whole)
   if (whole == 0) {
     return "-";
   }
+  // Rounded down, as readiness judges: 97.99 % shows 97.9, never the 98.0 that would pass.
   char text[16];
-  std::snprintf(text, sizeof text, "%.1f", percent(part, whole));
+  std::snprintf(text, sizeof text, "%.1f", std::floor(percent(part, whole) * 10) / 10);
   return text;
 }
 
@@ -259,10 +253,8 @@ std::string passSparkline(const std::vector<uint64_t>& messages, const std::vect
 // A window longer than this shows no sparkline (--since all over decades of bad dates).
 constexpr uint32_t s_maxSparkDays = 20000;
 
-// An overview line's verdict longer than this may be cut on a terminal narrower than s_wideTerminal:
-// it is repeated in full under the table.
+// The overview's READINESS column is never narrower: "ready for quarantine" is never cut.
 constexpr size_t s_shortVerdict = 20;
-constexpr size_t s_wideTerminal = 160;
 
 std::string statusOverviewText(const std::vector<DomainView>& views, const TextOptions& options)
 {
@@ -277,14 +269,15 @@ std::string statusOverviewText(const std::vector<DomainView>& views, const TextO
     toDay = std::max(toDay, view.status.toDay);
   }
   std::string out = "Window " + formatDay(fromDay) + " .. " + formatDay(toDay) + " (UTC)\n";
-  Table table({{"DOMAIN", 12, 40, true, Align::Left},
-               {"MESSAGES", 8, 0, false, Align::Right},
-               {"PASS %", 6, 0, false, Align::Right},
-               {"POLICY", 6, 22, true, Align::Left},
-               {"SERVICES", 8, 0, false, Align::Right},
-               {"UNKNOWN", 7, 0, false, Align::Right},
-               {"READINESS", s_shortVerdict, 0, true, Align::Left}});
-  std::string longer; // verdicts a narrow READINESS column cuts, in full below the table
+  std::vector<ColumnSpec> columns{{"DOMAIN", 12, 40, true, Align::Left},
+                                  {"MESSAGES", 8, 0, false, Align::Right},
+                                  {"PASS %", 6, 0, false, Align::Right},
+                                  {"POLICY", 6, 22, true, Align::Left},
+                                  {"SERVICES", 8, 0, false, Align::Right},
+                                  {"UNKNOWN", 7, 0, false, Align::Right},
+                                  {"READINESS", s_shortVerdict, 0, true, Align::Left}};
+  std::vector<std::vector<Cell>> rows;
+  std::vector<std::pair<std::string, std::string>> verdicts; // domain, verdict: repeated below when cut
   for (const auto& view : views) {
     const DomainStatus& s = view.status;
     size_t services = 0;
@@ -294,15 +287,31 @@ std::string statusOverviewText(const std::vector<DomainView>& views, const TextO
     const std::string readiness =
       s.messages == 0 ? (s.newestDay ? "no reports in this window; newest " + formatDay(*s.newestDay) : "no reports")
                       : view.readiness.text();
-    table.addRow({s.domain, grouped(s.messages), Cell(pct(s.dmarcPass, s.messages), passColour(s.dmarcPass, s.messages)),
-                  policyText(view), std::to_string(services), grouped(view.unknownMessages),
-                  Cell(readiness, readinessColour(view.readiness.state))});
-    if (readiness.size() > s_shortVerdict) {
-      longer += wrapped(s.domain + ": ", readiness, 2, options);
+    rows.push_back({s.domain, grouped(s.messages), Cell(pct(s.dmarcPass, s.messages), passColour(s.dmarcPass, s.messages)),
+                    policyText(view), std::to_string(services), grouped(view.unknownMessages),
+                    Cell(readiness, readinessColour(view.readiness.state))});
+    verdicts.emplace_back(s.domain, readiness);
+  }
+  // The widths the table gets: a row whose domain or verdict they cut is said in full below.
+  std::vector<size_t> natural(columns.size(), 0);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    natural[c] = columns[c].header.size();
+    for (const auto& row : rows) {
+      natural[c] = std::max(natural[c], printable(row[c].text, row[c].text.size() + 1).size());
     }
   }
+  const auto widths = fitColumns(columns, natural, options.width, 0, 2);
+  Table table(std::move(columns));
+  std::string longer;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& [domain, verdict] = verdicts[i];
+    if (printable(domain, 100).size() > widths.front() || printable(verdict, verdict.size() + 1).size() > widths.back()) {
+      longer += wrapped(printable(domain, 100) + ": ", verdict, 2, options);
+    }
+    table.addRow(std::move(rows[i]));
+  }
   out += table.render(options.width, options.colour, 0);
-  if (!longer.empty() && options.width < s_wideTerminal) {
+  if (!longer.empty()) {
     out += "\n" + longer;
   }
   return out;
@@ -327,7 +336,8 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                  0, options);
   out += wrapped("  messages   ", grouped(s.messages) + ", DMARC pass " + grouped(s.dmarcPass) + " (" +
                                      pct(s.dmarcPass, s.messages) + " %), fail " + grouped(s.dmarcFail) +
-                                     "; p=reject would refuse " + grouped(s.wouldBlock),
+                                     "; p=reject would refuse " + grouped(whatIf(s, "reject", 100).stopped) +
+                                     " (forwarded and overridden mail apart)",
                  0, options);
   out += "  readiness  " + coloured(view.readiness.text(), readinessColour(view.readiness.state), options.colour) + "\n";
   out += wrapped("             ", view.readiness.detail, 0, options);
@@ -344,8 +354,10 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
       }
     }
   }
-  const size_t room = options.width > 30 ? options.width - 30 : 10;
-  out += "  per day    " + sparkline(perDay, room) + "  messages, " + formatDay(s.fromDay) + " .. " + formatDay(s.toDay) + "\n";
+  const std::string dates = "  messages, " + formatDay(s.fromDay) + " .. " + formatDay(s.toDay);
+  const size_t lead = 13; // "  per day    "
+  const size_t room = options.width > lead + dates.size() + 10 ? options.width - lead - dates.size() : 10;
+  out += "  per day    " + sparkline(perDay, room) + dates + "\n";
   out += "             " + passSparkline(perDay, passPerDay, room) + "  DMARC pass %\n\n";
 
   // Services, then forwarders apart.
@@ -369,7 +381,8 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                      pct(a.spfAligned, svc.messages) + "/" + pct(a.dkimAligned, svc.messages),
                      Cell(pct(svc.dmarcPass, svc.messages), passColour(svc.dmarcPass, svc.messages))});
     if (!svc.failure.empty()) {
-      fixes += "  " + coloured(svc.name, Colour::Bold, options.colour) + " (" + grouped(svc.dmarcFail) + " failing)\n";
+      fixes += "  " + coloured(printable(svc.name, 100), Colour::Bold, options.colour) + " (" + grouped(svc.dmarcFail) +
+               " failing)\n";
       fixes += wrapped("fails: ", svc.failure, 4, options);
       if (!svc.fix.empty()) {
         fixes += wrapped("fix:   ", svc.fix, 4, options);
@@ -430,16 +443,24 @@ std::string statusServicesCsv(const std::vector<DomainView>& views)
   for (const auto& view : views) {
     for (const auto& svc : view.status.services) {
       csv.field(view.status.domain).field(svc.name).field(svc.id).field(svc.category).field(svc.cls)
-        .field(legitimateSender(svc)).field(svc.messages).field(svc.dmarcPass).field(svc.dmarcFail)
-        .field(svc.auth.spfPass).field(svc.auth.spfAligned).field(svc.auth.dkimPass).field(svc.auth.dkimAligned)
-        .field(svc.auth.forwarded).field(svc.auth.overridden);
+        .field(legitimateSender(svc)).field(svc.messages).field(svc.dmarcPass).field(svc.dmarcFail);
+      if (view.detail) {
+        csv.field(svc.auth.spfPass).field(svc.auth.spfAligned).field(svc.auth.dkimPass).field(svc.auth.dkimAligned)
+          .field(svc.auth.forwarded).field(svc.auth.overridden);
+      }
+      else {
+        // The overview counts none of these: empty, not 0.
+        for (int i = 0; i < 6; ++i) {
+          csv.field("");
+        }
+      }
       if (view.status.sourcesCounted) {
         csv.field(svc.sources);
       }
       else {
         csv.field(""); // the overview does not count sources
       }
-      csv.field(svc.failure).field(svc.fix);
+      csv.field(view.detail ? svc.failure : "").field(view.detail ? svc.fix : "");
       csv.endRow();
     }
   }

@@ -20,4 +20,17 @@ constexpr uint64_t saturatingAdd(uint64_t a, uint64_t b)
   return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
 }
 
+/*!
+ * \brief part of whole in whole percent, rounded down; 0 of nothing.  part is taken as at most
+ * whole (saturated sums may leave it above), and the product cannot wrap.
+ */
+constexpr unsigned percentOf(uint64_t part, uint64_t whole)
+{
+  if (whole == 0) {
+    return 0;
+  }
+  const uint64_t clamped = part < whole ? part : whole;
+  return static_cast<unsigned>(static_cast<unsigned __int128>(clamped) * 100 / whole);
+}
+
 } // namespace dmarcwatch::collector

@@ -53,6 +53,20 @@ inline std::string joined(const std::vector<std::string>& items, std::string_vie
   return out;
 }
 
+//! \brief A count with its thousands grouped ("1,234,567"): counts shown to be read, never parsed.
+inline std::string groupedCount(uint64_t value)
+{
+  const std::string digits = std::to_string(value);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      out += ',';
+    }
+    out += digits[i];
+  }
+  return out;
+}
+
 //! \brief ASCII case-insensitive equality (domains, header and key names), without allocating.
 constexpr bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b)
 {

@@ -121,10 +121,15 @@ std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer,
     DomainView view;
     nameStatus(status, namer, psl, lookup);
     view.live = store.livePolicy(status.domain);
-    const auto reports = options.detail ? store.listReports(status.domain)
-                                        : store.listReports(status.domain, s_policyReports);
-    view.policy = policyOf(view.live, reports);
+    auto reports = options.detail ? store.listReports(status.domain) : store.listReports(status.domain, s_policyReports);
     view.reportedPolicy = policyOf(std::nullopt, reports).p;
+    if (view.reportedPolicy.empty() && reports.size() == s_policyReports) {
+      // The newest reports publish no usable policy (none, or forged ones without p=): all of them.
+      reports = store.listReports(status.domain);
+      view.reportedPolicy = policyOf(std::nullopt, reports).p;
+    }
+    view.policy = policyOf(view.live, reports);
+    view.detail = options.detail;
     // Days with data, not their span: two reports a month apart cover two days.
     view.coveredDays = static_cast<uint32_t>(std::min<size_t>(status.trend.size(), UINT32_MAX));
     for (const auto& service : status.services) {
@@ -133,9 +138,6 @@ std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer,
       }
     }
     view.readiness = judgeReadiness(status, view.policy, options.readiness, view.coveredDays);
-    // What p=reject would refuse: failing mail, forwarded and overridden mail apart (detail only:
-    // the overview does not count overrides).
-    status.wouldBlock = whatIf(status, "reject", 100).stopped;
     if (options.detail) {
       view.reporters = reportersIn(reports, options.fromDay, options.toDay);
       view.serviceTrends = serviceTrends(store, status);
@@ -169,6 +171,15 @@ SpfAdvice spfAdviceOf(const DomainView& view, const Catalog* catalog, const Publ
     }
     for (const auto& spf : svc.failing.spf) {
       addDomain(spf.domain);
+    }
+    // The includes the daemon found authorizing its sources (the top and failing ones).
+    for (const auto* sources : {&view.status.topSources, &view.status.failingSources}) {
+      for (const auto& src : *sources) {
+        if (src.service == svc.name && !src.spfInclude.empty() &&
+            std::find(o.includes.begin(), o.includes.end(), src.spfInclude) == o.includes.end()) {
+          o.includes.push_back(src.spfInclude);
+        }
+      }
     }
     observed.push_back(std::move(o));
   }

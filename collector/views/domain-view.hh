@@ -57,6 +57,7 @@ struct DomainView
   uint32_t coveredDays = 0;          //!< days of the window with data (not their span)
   ReadinessVerdict readiness;
   uint64_t unknownMessages = 0;      //!< of services classed unknown or suspicious
+  bool detail = false;               //!< DomainViewOptions::detail: the AuthCounts and what follows are there
   // The detail of one domain (DomainViewOptions::detail):
   std::vector<ReporterSummary> reporters; //!< most messages first
   std::vector<ServiceTrend> serviceTrends; //!< the services' days, in status.services order

@@ -97,15 +97,7 @@ std::string esc(std::string_view text, size_t maxChars = s_htmlNameChars)
 //! "1,234,567": message counts are read, not parsed.
 std::string count(uint64_t value)
 {
-  std::string digits = std::to_string(value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) {
-      out += ',';
-    }
-    out += digits[i];
-  }
-  return out;
+  return groupedCount(value);
 }
 
 //! "97.3 %" of part in whole; "-" when whole is 0.

@@ -6,6 +6,7 @@
 #include "collector/views/readiness.hh"
 
 #include "collector/common/arithmetic.hh"
+#include "collector/common/text.hh"
 
 #include <algorithm>
 
@@ -15,22 +16,9 @@ namespace dmarcwatch::collector
 namespace
 {
 
-//! Percent of part in whole, rounded down; 0 of nothing.
-unsigned percentOf(uint64_t part, uint64_t whole)
-{
-  if (whole == 0) {
-    return 0;
-  }
-  return static_cast<unsigned>(part > UINT64_MAX / 100 ? part / (whole / 100) : part * 100 / whole);
-}
-
 std::string joined(const std::vector<std::string>& items)
 {
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : ", ") + item;
-  }
-  return out;
+  return collector::joined(items, ", ");
 }
 
 bool isCatalogService(const ServiceSummary& service)
@@ -77,6 +65,15 @@ const CatalogRule* ruleOf(const Service* service, RuleKind kind)
 
 } // namespace
 
+ReadinessSettings readinessSettings(const Config& config)
+{
+  ReadinessSettings settings;
+  settings.passRate = static_cast<unsigned>(std::min<uint64_t>(config.alerts.readyPassRate, 100));
+  settings.days = static_cast<uint32_t>(std::min<int64_t>(config.alerts.readyDays.count() / 86400, UINT32_MAX));
+  settings.blockerMessages = config.alerts.blockerMessages;
+  return settings;
+}
+
 bool legitimateSender(SourceClass cls, bool catalogService, uint64_t dmarcPass)
 {
   return cls == SourceClass::Authorized || (catalogService && cls == SourceClass::KnownNotAuthorized && dmarcPass > 0);
@@ -106,7 +103,8 @@ std::string ReadinessVerdict::text() const
   case Readiness::ReadyForReject:
     return "ready for reject";
   case Readiness::AtEnforcement:
-    return policy == "quarantine" ? "at enforcement (quarantine); ready for reject" : "at enforcement";
+    return policy == "quarantine" ? (rejectNext ? "at enforcement (quarantine); ready for reject" : "at enforcement (quarantine)")
+                                  : "at enforcement";
   case Readiness::Losing:
     return "at enforcement, losing mail from: " + joined(services);
   }
@@ -161,9 +159,15 @@ ReadinessVerdict judgeReadiness(const DomainStatus& status, const EffectivePolic
     verdict.state = failing.empty() ? Readiness::AtEnforcement : Readiness::Losing;
     verdict.detail = failing.empty() ? "every authorized sender passes DMARC at least " + rate
                                      : "p=" + policy.p + " stops their failing mail now";
-    if (failing.empty() && policy.p == "quarantine" && coveredDays < settings.days) {
-      verdict.detail += "; reject after " + std::to_string(settings.days) + " days of data (" +
-                        std::to_string(coveredDays) + " so far)";
+    if (failing.empty() && policy.p == "quarantine" && !policy.testing) {
+      verdict.rejectNext = coveredDays >= settings.days && policy.pct == 100;
+      if (coveredDays < settings.days) {
+        verdict.detail += "; reject after " + std::to_string(settings.days) + " days of data (" +
+                          std::to_string(coveredDays) + " so far)";
+      }
+      else if (policy.pct != 100) {
+        verdict.detail += "; quarantine applies to " + std::to_string(policy.pct) + " % of failing mail: raise pct to 100 first";
+      }
     }
     return verdict;
   }

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include "collector/common/config.hh"
 #include "collector/judge/public-suffix.hh"
 #include "collector/sources/catalog.hh"
 #include "collector/sources/naming.hh"
@@ -41,6 +42,9 @@ struct ReadinessSettings
   uint64_t blockerMessages = 10; //!< failing messages that make a legitimate sender a blocker
 };
 
+//! \brief The thresholds of a configuration (the alerts' ReadyPassRate, ReadyDays, BlockerMessages).
+ReadinessSettings readinessSettings(const Config& config);
+
 enum class Readiness : uint8_t
 {
   NoData,            //!< no messages in the window
@@ -58,6 +62,7 @@ struct ReadinessVerdict
   std::vector<std::string> services; //!< Blocked, Losing: the services at fault, most failing first
   std::string policy;                //!< the effective p= ("" unknown)
   std::string detail;                //!< why, in a sentence ("data covers 9 of 14 days")
+  bool rejectNext = false;           //!< AtEnforcement under quarantine (pct 100, ReadyDays of data): reject is next
 
   //! "ready for reject", "blocked by: SendGrid, Zendesk", "at enforcement, losing mail from: X".
   [[nodiscard]] std::string text() const;

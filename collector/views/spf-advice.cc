@@ -167,15 +167,7 @@ ParsedRecord parseRecord(std::string_view record)
 //! "1,234".
 std::string grouped(uint64_t number)
 {
-  const std::string digits = std::to_string(number);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) {
-      out += ',';
-    }
-    out += digits[i];
-  }
-  return out;
+  return groupedCount(number);
 }
 
 std::string plural(uint64_t count, std::string_view word)

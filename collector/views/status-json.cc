@@ -155,7 +155,7 @@ void writeSpf(JsonWriter& out, const SpfAdvice& spf)
 void writeDomainJson(JsonWriter& out, const DomainView& view, const StatusExtras& extras)
 {
   const DomainStatus& s = view.status;
-  const bool detail = !view.serviceTrends.empty() || !view.reporters.empty();
+  const bool detail = view.detail;
   out.beginObject()
     .key("domain").value(s.domain)
     .key("from").value(formatDay(s.fromDay))

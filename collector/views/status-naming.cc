@@ -71,6 +71,7 @@ void nameSource(SourceSummary& src, const DomainStatus& status, const Namer& nam
     src.country = network.country;
     src.asn = network.asn;
     src.asOrg = network.asOrg;
+    src.spfInclude = network.spfInclude;
     if (network.ptr == PtrState::Confirmed) {
       src.ptr = network.ptrName;
     }
@@ -97,12 +98,17 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
   std::vector<ServiceSummary> merged;
   std::map<std::string, size_t> byName;
   for (auto& svc : status.services) {
-    // Mail whose failures reporters mostly marked forwarded is a forwarder's (AuthCounts: a
-    // domain's page; the overview does not count them).
-    const uint32_t overrides =
-      svc.auth.forwarded > 0 && svc.auth.forwarded * 2 >= svc.dmarcFail ? overrideFlag("forwarded") : 0;
-    const IdentityName identity = nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt,
-                                               svc.dmarcPass, svc.dmarcFail, {}, overrides);
+    IdentityName identity =
+      nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt, svc.dmarcPass, svc.dmarcFail);
+    // An identity no service or network claims, whose failures reporters mostly marked forwarded,
+    // is a forwarder's (AuthCounts: a domain's page).  Never a named or authorized sender: the
+    // readiness of the overview, which does not count overrides, must be the page's.
+    const bool mostlyForwarded = svc.auth.forwarded > 0 && svc.auth.forwarded >= svc.dmarcFail - svc.auth.forwarded;
+    if (mostlyForwarded && identity.name.service == nullptr && identity.name.network == nullptr &&
+        identity.name.cls != SourceClass::Authorized) {
+      identity = nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt, svc.dmarcPass,
+                              svc.dmarcFail, {}, overrideFlag("forwarded"));
+    }
     const SourceName& named = identity.name;
     ServiceSummary out = svc;
     if (svc.name != s_noIdentityService) {

@@ -146,6 +146,12 @@ constexpr unsigned ForwardedBit = 1U << 5;
 constexpr unsigned QuarantinedBit = 1U << 6;
 constexpr unsigned RejectedBit = 1U << 7;
 
+//! Sums never wrap: a store's counts are a reporter's word, summed over days and reports.
+inline void addTo(uint64_t& sum, uint64_t more)
+{
+  sum = saturatingAdd(sum, more);
+}
+
 //! Lower-cased copy of a view.
 std::string lowered(std::string_view text)
 {
@@ -174,7 +180,10 @@ uint8_t authBits(const OutcomeView& view)
   bits |= equalsIgnoreCaseAscii(view.dkim, "pass") ? DkimAlignedBit : 0U;
   bits |= equalsIgnoreCaseAscii(view.disposition, "quarantine") ? QuarantinedBit : 0U;
   bits |= equalsIgnoreCaseAscii(view.disposition, "reject") ? RejectedBit : 0U;
-  if (!view.dmarcPass() && !view.reasons.empty()) {
+  // sampled_out is pct at work, not a receiver's exception: p=reject at 100 % refuses that mail.
+  const bool overridden = std::any_of(view.reasons.begin(), view.reasons.end(),
+                                      [](std::string_view r) { return !equalsIgnoreCaseAscii(r, "sampled_out"); });
+  if (!view.dmarcPass() && overridden) {
     bits |= OverriddenBit;
     bits |= std::any_of(view.reasons.begin(), view.reasons.end(), isForwardingReason) ? ForwardedBit : 0U;
   }
@@ -672,7 +681,7 @@ private:
       }
       d_lastTallyId = outcomeId;
     }
-    work.tallies[d_lastTallyIndex].messages += messages;
+    addTo(work.tallies[d_lastTallyIndex].messages, messages);
   }
 
   //! The service of an identity id (0: none), looked up the first time it is seen.
@@ -718,8 +727,8 @@ private:
   ServiceAccumulator& addToService(const OutcomeInfo& info, uint64_t messages)
   {
     auto& svc = d_work.services[info.service];
-    svc.messages += messages;
-    (info.pass ? svc.dmarcPass : svc.dmarcFail) += messages;
+    addTo(svc.messages, messages);
+    addTo(info.pass ? svc.dmarcPass : svc.dmarcFail, messages);
     return svc;
   }
 
@@ -744,10 +753,10 @@ private:
       return;
     }
     SourceEntry& source = sources[index];
-    source.messages += messages;
-    source.dmarcPass += passed;
+    addTo(source.messages, messages);
+    addTo(source.dmarcPass, passed);
     if (headerFromId == source.label.headerFromId && info.service == source.label.service) {
-      source.label.messages += messages;
+      addTo(source.label.messages, messages);
       return;
     }
     // Another label; maybe another service, counted once per source.
@@ -781,7 +790,7 @@ private:
     if (newLabel) {
       labels.push_back(ExtraLabel{index, Label{headerFromId, info.service, 0}});
     }
-    labels[labelIndex].label.messages += messages;
+    addTo(labels[labelIndex].label.messages, messages);
   }
 
   static uint64_t hashOf(const IpKey& key) { return mix(key.lo ^ mix(key.hi)); }
@@ -873,10 +882,10 @@ private:
   void addToSource(const RawFact& fact)
   {
     const OutcomeInfo info = outcomeInfo(fact.outcomeId);
-    d_work.tallies[info.tally].messages += fact.messages;
+    addTo(d_work.tallies[info.tally].messages, fact.messages);
     ServiceAccumulator& svc = addToService(info, fact.messages);
-    d_messages += fact.messages;
-    d_dmarcPass += info.pass ? fact.messages : 0;
+    addTo(d_messages, fact.messages);
+    addTo(d_dmarcPass, info.pass ? fact.messages : 0);
     if (svc.lastSource != d_serial) {
       svc.lastSource = d_serial;
       ++svc.sources;
@@ -889,7 +898,7 @@ private:
       labels.push_back(Label{fact.headerFromId, info.service, fact.messages});
     }
     else {
-      found->messages += fact.messages;
+      addTo(found->messages, fact.messages);
     }
   }
 
@@ -1078,9 +1087,9 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
   const auto days = snapshot.dayTotals(*domainId, fromDay, toDay);
   uint64_t records = 0;
   for (const auto& day : days) {
-    status.messages += day.messages;
-    status.dmarcPass += day.dmarcPass;
-    records += day.records;
+    addTo(status.messages, day.messages);
+    addTo(status.dmarcPass, day.dmarcPass);
+    addTo(records, day.records);
   }
   status.dmarcFail = status.messages - std::min(status.dmarcPass, status.messages);
   status.wouldBlock = status.dmarcFail;

@@ -48,6 +48,7 @@ struct SourceSummary
   uint32_t asn = 0;
   std::string asOrg;
   std::string ptr; //!< forward-confirmed PTR name
+  std::string spfInclude; //!< the include of the domain's live SPF record that authorizes it
 };
 
 /*!
@@ -60,7 +61,7 @@ struct AuthCounts
   uint64_t spfAligned = 0;  //!< policy_evaluated spf=pass (SPF passed and aligned)
   uint64_t dkimPass = 0;    //!< some DKIM signature passed, for any domain
   uint64_t dkimAligned = 0; //!< policy_evaluated dkim=pass
-  uint64_t overridden = 0;  //!< DMARC-failing messages a reporter applied an override to (any reason)
+  uint64_t overridden = 0;  //!< DMARC-failing messages a reporter applied an override to (any but sampled_out)
   uint64_t forwarded = 0;   //!< of those: forwarded, trusted_forwarder or mailing_list
   uint64_t quarantined = 0; //!< disposition quarantine (what receivers did)
   uint64_t rejected = 0;    //!< disposition reject
@@ -144,7 +145,8 @@ struct StatusWindow
 constexpr uint32_t s_defaultStatusDays = 7;
 
 /*!
- * \brief The window of `status --since`: "" (the default) the 7 days ending today (UTC), "Nd"
+ * \brief The window of --since: "" the 7 days ending today (UTC: the default of sources and
+ * services; status and report pass "30d"), "Nd"
  * the N days ending today, "YYYY-MM-DD" that day to today, "all" every stored day (days after
  * today included: a report dated in the future is shown there, nowhere else).  Today comes
  * from now, so no report can move a window.

@@ -36,15 +36,10 @@ Regenerate the golden files after an intended change of the output:
 then review `git diff t/golden`.  Without it a mismatch prints a unified diff
 and fails.
 
-Known bugs of status (found writing this test; the C++ is left to its owner):
-  - failing checks, the fix being plain: the what-if's summary line is not
-    wrapped to COLUMNS (status-text.cc whatIfText); the overview's "Window"
-    line under --since all is the first domain's days, not every domain's.
-  - "SKIP: TODO" lines, checks that start counting once fixed: covered_days
-    is a span, not days with data (sparse.example); p=reject t=y is not taken
-    as enforcement (testing.example); mail reporters mark forwarded is not
-    classed forwarder (forwarded.example); short verdicts cut in a narrow
-    READINESS column are not repeated under the overview.
+Besides the goldens it checks what must hold whatever the wording: readiness
+states, the what-if's sums, forwarded mail apart and classed forwarder, days
+with data (not their span), p=reject t=y as enforcement, pass + fail =
+messages, CSV against JSON, lines within COLUMNS, verdicts readable in full.
 Environment: SRCDIR, BUILDDIR (as make check sets them), CORPUS.
 Prints one line per check and ends with "N passed, M failed"."""
 import csv
@@ -246,27 +241,10 @@ READINESS = {
     "sparse.example": "ready-for-quarantine",
     "testing.example": "losing",
 }
-# TODO (bug, see the golden test's report): covered_days is the span from the first to the last
-# day with data (domain-view.cc), not the days with data, so two reports 20 days apart make
-# sparse.example "ready for reject" ("data on 20" days, 2 days with data).  Checked as todo().
-# TODO (bug, see the report): EffectivePolicy::enforcing() (domain-policy.hh) is false for any
-# t=y, though its own comment says t=y applies the next lower policy: p=reject t=y is
-# quarantine, enforcement; testing.example is "blocked by" where its SendGrid mail is being lost.
-TODO_READINESS = {"sparse.example", "testing.example"}
-
-
-def todo(ok, what, detail=""):
-    """A check that a known bug fails: a SKIP line naming it while it does, a check once fixed."""
-    if ok:
-        return check(True, what)
-    print(f"SKIP: TODO {what}: {str(detail)[:500]}")
-    return False
-
-
 def check_state(what, domain, state):
     """The readiness state of a domain as READINESS says (todo() for the known bug's domains)."""
     want = READINESS[domain]
-    return (todo if domain in TODO_READINESS else check)(state == want, f"{what}: readiness {want}", state)
+    return check(state == want, f"{what}: readiness {want}", state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,9 +262,7 @@ def check_verdicts(name, text, domains):
     """Each domain's verdict readable in full in the overview (in its table line, or below)."""
     cut = [d["domain"] for d in domains
            if not any(d["domain"] in line and d["readiness"]["text"] in line for line in text.splitlines())]
-    # TODO (bug, see the golden test's report): a verdict of 20 characters or fewer that a narrow
-    # READINESS column cuts ("ready for...") is not repeated under the table.
-    todo(not cut, f"{name}: every verdict in full", cut)
+    check(not cut, f"{name}: every verdict in full", cut)
 
 
 def check_domain_json(name, d):
@@ -403,8 +379,10 @@ def synthetic(tmp):
         golden(f"{base}.reject.json", pretty(out))
         rd = json.loads(out)["domains"][0]
         check_what_if(f"{domain} --policy reject", rd, "reject", 100)
-        check(rd["what_if"]["stopped"] == d["would_block"],
-              f"{domain}: the what-if of p=reject stops what would_block says", (rd["what_if"], d["would_block"]))
+        w = rd["what_if"]
+        check(d["would_block"] == d["dmarc_fail"] and w["stopped"] + w["forwarded"] + w["overridden"] == d["dmarc_fail"],
+              f"{domain}: p=reject's what-if stops the failing mail but forwarded and overridden (would_block)",
+              (w, d["would_block"]))
         rc, out, err = run(conf, "status", domain, "--policy", "quarantine", "--pct", "50")
         check(rc == 0, f"status {domain} --policy quarantine --pct 50 exits 0", err)
         golden(f"{base}.quarantine-50.txt", out)
@@ -446,23 +424,11 @@ def synthetic(tmp):
     fwd = [s for s in d["services"] if s["class"] == "forwarder"]
     listed = sum(s["forwarded"] for s in d["services"])
     check(listed == 420, "forwarded.example: the reporters' 420 forwarded messages counted", listed)
-    # TODO (bug, see the golden test's report): status names a service from its identity
-    # alone (views/status-naming.cc nameIdentity passes no forwarding override), so the lists'
-    # mail, marked forwarded by the reporter, is classed suspicious (or unknown under
-    # SuspiciousMessages) where `dmarcwatch sources` says forwarder; no FORWARDERS section, and
-    # the overview counts it as unknown.  The checks run once the class is right.
-    if fwd:
-        check(sum(s["messages"] for s in fwd) == 420 and all(s["dmarc_pass"] == 0 for s in fwd),
-              "forwarded.example: 420 forwarded messages, classed forwarder",
-              [(s["name"], s["messages"]) for s in fwd])
-        check(d["unknown_messages"] == 40, "forwarded.example: only the 40 spoofed are unknown",
-              d["unknown_messages"])
-        check("FORWARDERS" in run(conf, "status", "forwarded.example")[1],
-              "forwarded.example: the forwarders section")
-    else:
-        print("SKIP: TODO forwarded.example: reporter-marked forwarded mail classed "
-              + ", ".join(sorted({s["class"] for s in d["services"] if s["forwarded"]}))
-              + ", not forwarder (status-naming ignores forwarding overrides)")
+    # The lists' mail, marked forwarded by the reporters, is a forwarder's on the domain's page.
+    check(sum(s["messages"] for s in fwd) == 420 and all(s["dmarc_pass"] == 0 for s in fwd),
+          "forwarded.example: 420 forwarded messages, classed forwarder", [(s["name"], s["messages"]) for s in fwd])
+    check(d["unknown_messages"] == 40, "forwarded.example: only the 40 spoofed are unknown", d["unknown_messages"])
+    check("FORWARDERS" in run(conf, "status", "forwarded.example")[1], "forwarded.example: the forwarders section")
     w = json.loads(run(conf, "status", "forwarded.example", "--policy", "reject", "--json")[1])["domains"][0]["what_if"]
     check(w["forwarded"] == 420 and w["stopped"] == 40 and w["stopped_legitimate"] == 0,
           "forwarded.example: p=reject stops the 40 spoofed, the 420 forwarded counted apart", w)

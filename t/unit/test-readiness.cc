@@ -97,16 +97,22 @@ BOOST_AUTO_TEST_CASE(verdicts)
   v = judgeReadiness(blocked, policy("none"), settings, 30);
   BOOST_CHECK(v.state == Readiness::Blocked);
   BOOST_CHECK_EQUAL(v.text(), "blocked by: Twilio SendGrid, Zendesk");
-  // The same under p=reject: mail is being lost now; under p=reject t=y it is not enforced yet.
+  // The same under p=reject: mail is being lost now; p=reject t=y is applied as quarantine (lost
+  // too), p=quarantine t=y as none (not yet); pct 0 enforces nothing.
   v = judgeReadiness(blocked, policy("reject"), settings, 30);
   BOOST_CHECK(v.state == Readiness::Losing);
   BOOST_CHECK_EQUAL(v.text(), "at enforcement, losing mail from: Twilio SendGrid, Zendesk");
-  BOOST_CHECK(judgeReadiness(blocked, policy("reject", 100, true), settings, 30).state == Readiness::Blocked);
+  BOOST_CHECK(judgeReadiness(blocked, policy("reject", 100, true), settings, 30).state == Readiness::Losing);
+  BOOST_CHECK(judgeReadiness(blocked, policy("quarantine", 100, true), settings, 30).state == Readiness::Blocked);
   BOOST_CHECK(judgeReadiness(blocked, policy("quarantine", 0), settings, 30).state == Readiness::Blocked);
   BOOST_CHECK(judgeReadiness(healthy, policy("reject"), settings, 30).state == Readiness::AtEnforcement);
   BOOST_CHECK_EQUAL(judgeReadiness(healthy, policy("reject"), settings, 30).text(), "at enforcement");
   BOOST_CHECK_EQUAL(judgeReadiness(healthy, policy("quarantine"), settings, 30).text(),
                     "at enforcement (quarantine); ready for reject");
+  // Reject is advised only with ReadyDays of data and quarantine applied to all mail.
+  BOOST_CHECK_EQUAL(judgeReadiness(healthy, policy("quarantine"), settings, 3).text(), "at enforcement (quarantine)");
+  BOOST_CHECK_EQUAL(judgeReadiness(healthy, policy("quarantine", 10), settings, 30).text(),
+                    "at enforcement (quarantine)");
 
   // Thresholds: 9 failures is under BlockerMessages; exactly 98 % passes.
   auto few = statusOf({service("Zendesk", "zendesk", "authorized", 10, 9)});

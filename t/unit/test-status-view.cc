@@ -161,7 +161,7 @@ DomainStatus referenceStatus(const Store& store, const std::string& domain, uint
     auth.dkimAligned += lower(o.dkim) == "pass" ? n : 0;
     auth.quarantined += lower(o.disposition) == "quarantine" ? n : 0;
     auth.rejected += lower(o.disposition) == "reject" ? n : 0;
-    if (!pass && !o.reasons.empty()) {
+    if (!pass && std::any_of(o.reasons.begin(), o.reasons.end(), [&](const auto& r) { return lower(r) != "sampled_out"; })) {
       auth.overridden += n;
       auth.forwarded += std::any_of(o.reasons.begin(), o.reasons.end(), [&](const auto& r) {
         const std::string type = lower(r);
@@ -568,7 +568,7 @@ BOOST_AUTO_TEST_CASE(rows_and_facts_agree_on_spread_and_uncounted_reports)
         record.disposition = i % 2 == 0 ? "quarantine" : "Reject";
       }
       if (i % 8 == 5) {
-        record.reasons.push_back(PolicyOverride{i % 16 == 5 ? "forwarded" : "local_policy", ""});
+        record.reasons.push_back(PolicyOverride{i % 16 == 5 ? "forwarded" : i % 24 == 13 ? "sampled_out" : "local_policy", ""});
       }
       out.push_back(record);
     }
