@@ -339,7 +339,10 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                                      "; p=reject would refuse " + grouped(whatIf(s, "reject", 100).stopped) +
                                      " (forwarded and overridden mail apart)",
                  0, options);
-  out += "  readiness  " + coloured(view.readiness.text(), readinessColour(view.readiness.state), options.colour) + "\n";
+  const std::string verdict = view.readiness.text();
+  out += 13 + verdict.size() <= options.width
+           ? "  readiness  " + coloured(verdict, readinessColour(view.readiness.state), options.colour) + "\n"
+           : wrapped("  readiness  ", verdict, 0, options);
   out += wrapped("             ", view.readiness.detail, 0, options);
   // Every day of the window (a day without reports is a gap, not skipped), as two lines.
   std::vector<uint64_t> perDay;

@@ -436,6 +436,8 @@ if [ "${BENCH_STATUS:-1}" != 0 ]; then
   if fill_store "$BIGSTORE" "$BIG" "ingest DIR ($b_reports files .xml.gz, $b_records records, 1 domain)" "$b_reports" "$b_records"; then
     check_store "$BIGSTORE" "$b_reports" "$b_records" "$b_messages"
     status_row "$BIGSTORE" "status --json --since all (1.03M distinct source IPs)" "$b_messages" $((64 * 1024)) --since all
+    status_row "$BIGSTORE" "status big.example --json --since all (its page: 1.03M sources)" "$b_messages" "" \
+      big.example --since all
   fi
   # Naming alone, offline: a million sources with evidence drawn from the catalog (target < 2 s).
   if naming=$("$BUILDDIR/t/bench/bench-naming" "$SRCDIR/contrib/services" 1000000 2>&1); then
