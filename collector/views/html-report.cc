@@ -256,7 +256,7 @@ void headline(std::string& out, const DomainView& view)
   const DomainStatus& s = view.status;
   out += "<div class=\"cards\">";
   out += card("Messages", count(s.messages),
-              "DMARC fail " + count(s.dmarcFail) + "; p=reject would block " + count(s.wouldBlock));
+              "DMARC fail " + count(s.dmarcFail) + "; p=reject would refuse " + count(whatIf(s, "reject", 100).stopped) + " (forwarded and overridden apart)");
   out += card("DMARC pass", percentText(s.dmarcPass, s.messages), count(s.dmarcPass) + " messages passed",
               s.messages == 0 ? "" : (s.dmarcPass == s.messages ? "ok" : ""));
   std::string from = view.policy.from == "dns" ? "from the live DNS record" :
