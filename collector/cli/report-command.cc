@@ -152,6 +152,7 @@ int runReport(const Config& config, const std::vector<std::string>& args)
   options.fromDay = window->fromDay;
   options.toDay = window->toDay;
   options.detail = true;
+  options.serviceTrends = true;
   options.threads = std::max(1U, std::thread::hardware_concurrency());
   options.readiness = readinessSettings(config);
   const auto lookup = storedNetworkLookup(store);

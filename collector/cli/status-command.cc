@@ -156,6 +156,7 @@ int runStatus(const Config& config, const std::vector<std::string>& args)
   // The overview shows no sources: without them it sums services only, several times faster.
   options.top = a.top.value_or(a.domain.empty() ? 0 : s_defaultTop);
   options.detail = !a.domain.empty();
+  options.serviceTrends = options.detail && a.json; // data for charts: the tables show none
   // Domains on every CPU (each thread a read transaction; all see one version of the store).
   options.threads = std::max(1U, std::thread::hardware_concurrency());
   options.readiness = readinessSettings(config);

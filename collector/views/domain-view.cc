@@ -140,7 +140,9 @@ std::vector<DomainView> buildDomainViews(const Store& store, const Namer& namer,
     view.readiness = judgeReadiness(status, view.policy, options.readiness, view.coveredDays);
     if (options.detail) {
       view.reporters = reportersIn(reports, options.fromDay, options.toDay);
-      view.serviceTrends = serviceTrends(store, status);
+      if (options.serviceTrends) {
+        view.serviceTrends = serviceTrends(store, status);
+      }
     }
     view.status = std::move(status);
     out.push_back(std::move(view));

@@ -69,7 +69,8 @@ struct DomainViewOptions
   uint32_t fromDay = 0;
   uint32_t toDay = 0;
   size_t top = 10;     //!< top and failing sources kept per domain
-  bool detail = false; //!< AuthCounts, reporters, per-service trend (one domain's page)
+  bool detail = false; //!< AuthCounts, reporters (one domain's page)
+  bool serviceTrends = false; //!< with detail: the per-service trend too (the window's facts read again)
   unsigned threads = 1;
   ReadinessSettings readiness;
 };
