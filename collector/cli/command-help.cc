@@ -57,7 +57,8 @@ store has no reports for.
 Without DOMAIN: one line per domain - messages, DMARC pass %, the policy that
 applies, legitimate services, unknown-sender messages and the readiness
 verdict (ready for quarantine, ready for reject, blocked by: ..., at
-enforcement, at enforcement, losing mail from: ...).  With DOMAIN: its page -
+enforcement [(quarantine|t=y|reject at N %)], at enforcement, losing mail from:
+...).  With DOMAIN: its page -
 services with SPF/DKIM/aligned/DMARC pass %, what fails and the fix, forwarders,
 unknown and failing sources with country, AS and PTR, reporters, a sparkline.
 

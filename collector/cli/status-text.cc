@@ -31,13 +31,7 @@ std::string grouped(uint64_t n)
 //! "98.7": one decimal, "-" of nothing.
 std::string pct(uint64_t part, uint64_t whole)
 {
-  if (whole == 0) {
-    return "-";
-  }
-  // Rounded down, as readiness judges: 97.99 % shows 97.9, never the 98.0 that would pass.
-  char text[16];
-  std::snprintf(text, sizeof text, "%.1f", std::floor(percent(part, whole) * 10) / 10);
-  return text;
+  return percentDecimal(part, whole);
 }
 
 //! Red under 90 %, yellow under 98 %, green above.
@@ -339,7 +333,7 @@ std::string statusDetailText(const DomainView& view, const StatusExtras& extras,
                                      "; p=reject would refuse " + grouped(whatIf(s, "reject", 100).stopped) +
                                      " (forwarded and overridden mail apart)",
                  0, options);
-  const std::string verdict = view.readiness.text();
+  const std::string verdict = printable(view.readiness.text(), 1000);
   out += 13 + verdict.size() <= options.width
            ? "  readiness  " + coloured(verdict, readinessColour(view.readiness.state), options.colour) + "\n"
            : wrapped("  readiness  ", verdict, 0, options);

@@ -67,6 +67,20 @@ inline std::string groupedCount(uint64_t value)
   return out;
 }
 
+/*!
+ * \brief part of whole in percent with one decimal, rounded down as thresholds judge it
+ * (97.99 % is "97.9", never the "98.0" that would pass a 98 % rule); "-" of nothing.
+ */
+inline std::string percentDecimal(uint64_t part, uint64_t whole)
+{
+  if (whole == 0) {
+    return "-";
+  }
+  const uint64_t clamped = part < whole ? part : whole;
+  const auto tenths = static_cast<uint64_t>(static_cast<unsigned __int128>(clamped) * 1000 / whole);
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10);
+}
+
 //! \brief ASCII case-insensitive equality (domains, header and key names), without allocating.
 constexpr bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b)
 {

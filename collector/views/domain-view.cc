@@ -177,7 +177,9 @@ SpfAdvice spfAdviceOf(const DomainView& view, const Catalog* catalog, const Publ
     // The includes the daemon found authorizing its sources (the top and failing ones).
     for (const auto* sources : {&view.status.topSources, &view.status.failingSources}) {
       for (const auto& src : *sources) {
-        if (src.service == svc.name && !src.spfInclude.empty() &&
+        const bool ofService = std::find(svc.evidence.begin(), svc.evidence.end(), src.identity) != svc.evidence.end() ||
+                               (svc.evidence.empty() && src.identity == s_noIdentityService);
+        if (ofService && !src.spfInclude.empty() &&
             std::find(o.includes.begin(), o.includes.end(), src.spfInclude) == o.includes.end()) {
           o.includes.push_back(src.spfInclude);
         }

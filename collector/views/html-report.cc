@@ -103,12 +103,7 @@ std::string count(uint64_t value)
 //! "97.3 %" of part in whole; "-" when whole is 0.
 std::string percentText(uint64_t part, uint64_t whole)
 {
-  if (whole == 0) {
-    return "-";
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
-  return buf;
+  return whole == 0 ? "-" : percentDecimal(part, whole) + " %";
 }
 
 //! A class as a tag; the CSS class only for the classes we know (never text from the store).

@@ -103,8 +103,8 @@ std::string ReadinessVerdict::text() const
   case Readiness::ReadyForReject:
     return "ready for reject";
   case Readiness::AtEnforcement:
-    return policy == "quarantine" ? (rejectNext ? "at enforcement (quarantine); ready for reject" : "at enforcement (quarantine)")
-                                  : "at enforcement";
+    return (qualifier.empty() ? std::string("at enforcement") : "at enforcement (" + qualifier + ")") +
+           (rejectNext && policy == "quarantine" ? "; ready for reject" : "");
   case Readiness::Losing:
     return "at enforcement, losing mail from: " + joined(services);
   }
@@ -159,14 +159,28 @@ ReadinessVerdict judgeReadiness(const DomainStatus& status, const EffectivePolic
     verdict.state = failing.empty() ? Readiness::AtEnforcement : Readiness::Losing;
     verdict.detail = failing.empty() ? "every authorized sender passes DMARC at least " + rate
                                      : "p=" + policy.p + " stops their failing mail now";
+    verdict.qualifier = policy.p == "quarantine"                     ? "quarantine"
+                        : policy.testing                               ? "t=y: applied as quarantine"
+                        : policy.pct != 100                            ? "reject at " + std::to_string(policy.pct) + " %"
+                                                                       : "";
     if (failing.empty() && policy.p == "quarantine" && !policy.testing) {
       verdict.rejectNext = coveredDays >= settings.days && policy.pct == 100;
       if (coveredDays < settings.days) {
         verdict.detail += "; reject after " + std::to_string(settings.days) + " days of data (" +
                           std::to_string(coveredDays) + " so far)";
       }
-      else if (policy.pct != 100) {
+      if (policy.pct != 100) {
         verdict.detail += "; quarantine applies to " + std::to_string(policy.pct) + " % of failing mail: raise pct to 100 first";
+      }
+    }
+    if (policy.p == "reject") {
+      // Reject in full is the end: t=y is applied as quarantine, pct < 100 leaves some mail through.
+      verdict.rejectNext = !policy.testing && policy.pct == 100;
+      if (policy.testing) {
+        verdict.detail = "t=y: applied as quarantine; remove t=y for reject; " + verdict.detail;
+      }
+      else if (policy.pct != 100) {
+        verdict.detail = "pct=" + std::to_string(policy.pct) + ": the rest is quarantined; raise pct to 100; " + verdict.detail;
       }
     }
     return verdict;
@@ -211,8 +225,10 @@ WhatIf whatIf(const DomainStatus& status, std::string_view policy, unsigned pct)
     w.legitimate = legitimateSender(service);
     w.messages = service.messages;
     w.failing = service.dmarcFail;
-    // Forwarded mail: the whole of a forwarder's failing mail, else what reporters marked forwarded.
-    w.forwarded = service.cls == "forwarder" ? service.dmarcFail : std::min(service.auth.forwarded, service.dmarcFail);
+    // Forwarded mail: the whole failing mail of a catalog forwarder (a list, a forwarding service),
+    // else what reporters marked forwarded (an identity classed forwarder for it included).
+    w.forwarded = service.cls == "forwarder" && isCatalogService(service) ? service.dmarcFail
+                                                                          : std::min(service.auth.forwarded, service.dmarcFail);
     w.overridden = std::min(service.auth.overridden - std::min(service.auth.overridden, service.auth.forwarded),
                             service.dmarcFail - w.forwarded);
     const uint64_t rest = service.dmarcFail - w.forwarded - w.overridden;

@@ -62,7 +62,8 @@ struct ReadinessVerdict
   std::vector<std::string> services; //!< Blocked, Losing: the services at fault, most failing first
   std::string policy;                //!< the effective p= ("" unknown)
   std::string detail;                //!< why, in a sentence ("data covers 9 of 14 days")
-  bool rejectNext = false;           //!< AtEnforcement under quarantine (pct 100, ReadyDays of data): reject is next
+  bool rejectNext = false;           //!< AtEnforcement: under quarantine (pct 100, ReadyDays) reject is next; under reject, true when in full
+  std::string qualifier;             //!< AtEnforcement: "quarantine", "t=y: applied as quarantine", "reject at 50 %", "" (reject in full)
 
   //! "ready for reject", "blocked by: SendGrid, Zendesk", "at enforcement, losing mail from: X".
   [[nodiscard]] std::string text() const;

@@ -104,8 +104,9 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
     // is a forwarder's (AuthCounts: a domain's page).  Never a named or authorized sender: the
     // readiness of the overview, which does not count overrides, must be the page's.
     const bool mostlyForwarded = svc.auth.forwarded > 0 && svc.auth.forwarded >= svc.dmarcFail - svc.auth.forwarded;
-    if (mostlyForwarded && identity.name.service == nullptr && identity.name.network == nullptr &&
-        identity.name.cls != SourceClass::Authorized) {
+    // Mail with no passing identity at all is never one: spoofing hides there.
+    if (mostlyForwarded && svc.name != s_noIdentityService && identity.name.service == nullptr &&
+        identity.name.network == nullptr && identity.name.cls != SourceClass::Authorized) {
       identity = nameIdentity(namer, psl, status.domain, policyOrg, svc.name, std::nullopt, svc.dmarcPass,
                               svc.dmarcFail, {}, overrideFlag("forwarded"));
     }
@@ -154,12 +155,21 @@ void nameStatus(DomainStatus& status, const Namer& namer, const PublicSuffixList
     svc.fix = fixFor(svc, status.domain, namer.catalog(), psl);
   }
 
-  // Top and failing sources: the same naming, with the admin's networks and the daemon's evidence.
-  for (auto& src : status.topSources) {
-    nameSource(src, status, namer, psl, policyOrg, lookup);
+  // Top and failing sources: the same naming, with the admin's networks and the daemon's evidence;
+  // a source of a forwarder's identity is the forwarder's (its overrides are the service's).
+  std::map<std::string, bool> forwarderIdentity;
+  for (const auto& svc : status.services) {
+    for (const auto& identity : svc.evidence) {
+      forwarderIdentity[identity] = svc.cls == sourceClassName(SourceClass::Forwarder);
+    }
   }
-  for (auto& src : status.failingSources) {
-    nameSource(src, status, namer, psl, policyOrg, lookup);
+  for (auto* sources : {&status.topSources, &status.failingSources}) {
+    for (auto& src : *sources) {
+      nameSource(src, status, namer, psl, policyOrg, lookup);
+      if (auto found = forwarderIdentity.find(src.identity); found != forwarderIdentity.end() && found->second) {
+        src.cls = std::string(sourceClassName(SourceClass::Forwarder));
+      }
+    }
   }
 }
 

@@ -995,6 +995,7 @@ std::vector<SourceSummary> summaries(StoreSnapshot& snapshot, const Workspace& w
     }
     summary.headerFrom = snapshot.dictString(source.label.headerFromId);
     summary.service = work.services[source.label.service].name;
+    summary.identity = summary.service;
     summary.messages = source.messages;
     summary.dmarcPass = source.dmarcPass;
     summary.dmarcFail = source.failing();

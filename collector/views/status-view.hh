@@ -38,6 +38,7 @@ struct SourceSummary
   std::optional<IpAddress> ip;
   std::string headerFrom;
   std::string service;  //!< its authenticated identity until named (status-naming.hh)
+  std::string identity; //!< its authenticated identity ("unknown": none), kept when named
   std::string category; //!< set by nameStatus
   std::string cls;      //!< set by nameStatus: authorized, forwarder, ...
   uint64_t messages = 0;

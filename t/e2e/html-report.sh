@@ -137,8 +137,8 @@ check "no console errors${errors:+: $errors}" [ -z "$errors" ]
 external=$(chromium_external "$R")
 check "no external loads${external:+: $external}" [ -z "$external" ]
 for w in 1280 400; do
-  # 7 x 128 from google.com + 10 from the hostile reporter; 700 pass (77.3 %); SendGrid 140 failing.
-  for want in "example.org" "906" "77.3 %" "p=none" "Twilio SendGrid" "ready for quarantine" \
+  # 7 x 128 from google.com + 10 from the hostile reporter; 700 pass (77.2 %: 77.26 rounded down, as readiness judges); SendGrid 140 failing.
+  for want in "example.org" "906" "77.2 %" "p=none" "Twilio SendGrid" "ready for quarantine" \
               "DKIM signs as sendgrid.net, not aligned" "set up DKIM for example.org at Twilio SendGrid" \
               "p=quarantine" "p=reject" "198.51.100.66" "<script>alert(1)</script> Evil & Co" \
               "Messages per service, per day" "Data on 7 days from 2024-05-26 to 2024-06-01"; do

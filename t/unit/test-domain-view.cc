@@ -130,4 +130,27 @@ BOOST_AUTO_TEST_CASE(testing_reject_is_enforcement_and_the_overview_agrees_with_
   BOOST_CHECK(!overview.front().status.sourcesCounted && page.front().status.sourcesCounted);
 }
 
+BOOST_AUTO_TEST_CASE(forwarded_mail_without_identity_does_not_hide_spoofing)
+{
+  // Mail with no passing identity: 300 messages reporters marked forwarded, 250 plain spoofing.
+  // "unknown" stays unknown (never a forwarder), and p=reject would refuse the 250.
+  Fixture f;
+  Record own = makeRecord(v4(192, 0, 2, 1), 1000, true);
+  Record forwarded = makeRecord(v4(203, 0, 113, 7), 300, false);
+  forwarded.reasons.push_back(PolicyOverride{"forwarded", ""});
+  Record spoofed = makeRecord(v4(198, 51, 100, 9), 250, false);
+  storeWithPolicy(f.store, "f", "google.com", s_today - 2, "none", {own, forwarded, spoofed});
+  const auto page = f.views(true);
+  BOOST_REQUIRE_EQUAL(page.size(), 1U);
+  const auto& services = page.front().status.services;
+  auto unknown = std::find_if(services.begin(), services.end(), [](const auto& s) { return s.name == "unknown"; });
+  BOOST_REQUIRE(unknown != services.end());
+  BOOST_CHECK_NE(unknown->cls, "forwarder");
+  BOOST_CHECK_EQUAL(unknown->auth.forwarded, 300U);
+  const auto w = whatIf(page.front().status, "reject", 100);
+  BOOST_CHECK_EQUAL(w.stopped, 250U);
+  BOOST_CHECK_EQUAL(w.forwarded, 300U);
+  BOOST_CHECK_EQUAL(page.front().unknownMessages, 550U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

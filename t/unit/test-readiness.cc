@@ -113,6 +113,15 @@ BOOST_AUTO_TEST_CASE(verdicts)
   BOOST_CHECK_EQUAL(judgeReadiness(healthy, policy("quarantine"), settings, 3).text(), "at enforcement (quarantine)");
   BOOST_CHECK_EQUAL(judgeReadiness(healthy, policy("quarantine", 10), settings, 30).text(),
                     "at enforcement (quarantine)");
+  BOOST_CHECK_NE(judgeReadiness(healthy, policy("quarantine", 10), settings, 3).detail.find("raise pct to 100"),
+                 std::string::npos);
+  // Reject not in full: says so, and what is next.
+  auto partial = judgeReadiness(healthy, policy("reject", 100, true), settings, 30);
+  BOOST_CHECK_EQUAL(partial.text(), "at enforcement (t=y: applied as quarantine)");
+  BOOST_CHECK_NE(partial.detail.find("remove t=y"), std::string::npos);
+  partial = judgeReadiness(healthy, policy("reject", 50), settings, 30);
+  BOOST_CHECK_EQUAL(partial.text(), "at enforcement (reject at 50 %)");
+  BOOST_CHECK_NE(partial.detail.find("raise pct to 100"), std::string::npos);
 
   // Thresholds: 9 failures is under BlockerMessages; exactly 98 % passes.
   auto few = statusOf({service("Zendesk", "zendesk", "authorized", 10, 9)});
@@ -151,7 +160,7 @@ BOOST_AUTO_TEST_CASE(what_if_counts_forwarded_and_overridden_apart)
   BOOST_CHECK_EQUAL(w.services[1].forwarded, 10U);
   BOOST_CHECK_EQUAL(w.services[1].overridden, 20U);
   BOOST_CHECK_EQUAL(w.services[1].stopped, 70U);
-  BOOST_CHECK_EQUAL(w.services[2].forwarded, 40U); // a forwarder's failing mail is all forwarded
+  BOOST_CHECK_EQUAL(w.services[2].forwarded, 40U); // a catalog forwarder's failing mail is all forwarded
   BOOST_CHECK_EQUAL(w.services[2].stopped, 0U);
   BOOST_CHECK_EQUAL(w.stopped, 403U);
   BOOST_CHECK_EQUAL(w.stoppedLegitimate, 70U);
