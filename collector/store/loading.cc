@@ -21,6 +21,7 @@
 #include "collector/store/store-impl.hh"
 
 #include <algorithm>
+#include <optional>
 
 namespace dmarcwatch::collector
 {
@@ -84,7 +85,10 @@ private:
         positions.push_back(Position{entry.runBounds[i], entry.runBounds[i + 1], 0});
       }
     }
-    lmdb::Cursor cursor(txn.get(), d_store.rows);
+    // LMDB frees a write transaction's cursors when it commits: this one is closed before that.
+    std::optional<lmdb::Cursor> rowCursor;
+    rowCursor.emplace(txn.get(), d_store.rows);
+    lmdb::Cursor& cursor = *rowCursor;
     std::vector<Head> heads(positions.size());
     std::vector<uint32_t> heap;
     for (uint32_t run = 0; run < positions.size(); ++run) {
@@ -138,6 +142,7 @@ private:
       d_store.putReport(txn, *report, d_store.reportDomainId(txn, *report));
       txn.del(d_store.loading, fmt::sequenceKey(d_sequence));
     }
+    rowCursor.reset();
     txn.commit();
     d_positions = std::move(positions);
     d_started = true;
