@@ -213,6 +213,17 @@ std::vector<std::string> parseAlertRules(std::string_view text, const Origin& wh
   return rules;
 }
 
+UntrustedAction parseUntrustedAction(std::string_view value)
+{
+  if (value == "count") {
+    return UntrustedAction::Count;
+  }
+  if (value == "quarantine") {
+    return UntrustedAction::Quarantine;
+  }
+  return value == "reject" ? UntrustedAction::Reject : UntrustedAction::Flag;
+}
+
 FailureAction parseFailureAction(std::string_view value)
 {
   return value == "tempfail" ? FailureAction::Tempfail : FailureAction::Accept;
@@ -474,6 +485,59 @@ const std::vector<KeyDef>& keyTable()
     {keys::readyDays, Kind::Duration, "14d", 86400, 90 * 86400, nullptr,
      "enforcement-ready: how long the pass rate must hold, with reports covering it.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.alerts.readyDays = std::chrono::seconds(n); }},
+    {keys::untrustedReports, Kind::Choice, "flag", 0, 0, "count|flag|quarantine|reject",
+     "A forged report: its mail failed a check that should pass (a DKIM signature that does\n"
+     "not verify, DMARC failing for the From domain, mail authenticated as another\n"
+     "organisation than the report names).  count: stored and counted; flag: stored and\n"
+     "counted, marked, never raises alerts; quarantine: stored, kept out of the totals,\n"
+     "listed by dmarcwatch reports; reject: the milter answers 550 with the reason.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.trust.forged = parseUntrustedAction(v); }},
+    {keys::unauthenticatedReports, Kind::Choice, "count", 0, 0, "count|flag|quarantine",
+     "A report whose mail could not be judged (no DKIM signature and no DMARC record, a DNS\n"
+     "answer that did not come within AuthTimeout, Resolver none, a bare file): as\n"
+     "UntrustedReports; never rejected (a slow DNS server must not block mail).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.trust.unauthenticated = parseUntrustedAction(v); }},
+    {keys::authTimeout, Kind::Duration, "5s", 1, 60, nullptr,
+     "The most time the DNS of one report mail's checks (SPF, DKIM keys, DMARC record) may\n"
+     "take together; what is not answered by then makes the report unauthenticated.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.authTimeout = std::chrono::seconds(n); }},
+    {keys::reporterCatalog, Kind::String, PKGDATADIR "/reporters.conf", 0, 0, nullptr,
+     "The catalog of known reporters (the domains their report mail is authenticated as,\n"
+     "for org_name and email values that name no domain): contrib/reporters.conf.\n"
+     "none: match the report's email domain only.",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) { c.trust.reporterCatalog = v; }},
+    {keys::maxDkimSignatures, Kind::Count, "5", 1, 64, nullptr,
+     "Most DKIM signatures of one report mail verified (the From domain's first).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.maxDkimSignatures = static_cast<uint32_t>(n); }},
+    {keys::minDkimKeyBits, Kind::Count, "1024", 512, 16384, nullptr,
+     "Smallest RSA key (bits) a DKIM signature may use to count.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.minDkimKeyBits = static_cast<uint32_t>(n); }},
+    {keys::reporterReportsPerDay, Kind::Count, "100000", 0, UINT64_MAX, nullptr,
+     "Most reports one reporter (its organisation) may add per UTC day (0: no limit).\n"
+     "Past a limit, OverLimitAction applies; it is logged once per key and day.",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.reporterReports = n; }},
+    {keys::reporterRecordsPerDay, Kind::Count, "50000000", 0, UINT64_MAX, nullptr,
+     "Most records one reporter may add per UTC day (0: no limit).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.reporterRecords = n; }},
+    {keys::reporterBytesPerDay, Kind::Size, "16G", 0, 4 * s_tib, nullptr,
+     "Most report bytes (XML as parsed) one reporter may add per UTC day (0: no limit).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.reporterBytes = n; }},
+    {keys::domainReportsPerDay, Kind::Count, "10000", 0, UINT64_MAX, nullptr,
+     "Most reports about one policy domain added per UTC day, all reporters together (0: no limit).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.domainReports = n; }},
+    {keys::domainRecordsPerDay, Kind::Count, "50000000", 0, UINT64_MAX, nullptr,
+     "Most records about one policy domain added per UTC day (0: no limit).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.domainRecords = n; }},
+    {keys::domainBytesPerDay, Kind::Size, "16G", 0, 4 * s_tib, nullptr,
+     "Most report bytes about one policy domain added per UTC day (0: no limit).",
+     [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.domainBytes = n; }},
+    {keys::overLimitAction, Kind::Choice, "quarantine", 0, 0, "quarantine|tempfail",
+     "A report past a per-day limit: quarantine stores it out of the totals (dmarcwatch\n"
+     "reports lists it; release it if it is genuine); tempfail stores nothing and makes the\n"
+     "MTA retry (the CLI fails the input).",
+     [](Config& c, std::string_view v, uint64_t, const Origin&) {
+       c.trust.limits.action = v == "tempfail" ? OverLimitAction::Tempfail : OverLimitAction::Quarantine;
+     }},
     {keys::maxMessageSize, Kind::Size, "64M", 64 * s_kib, 4 * s_gib, nullptr,
      "Largest report message (or mbox message, or zip archive) read; bigger ones are kept\n"
      "unparsed with an error.",

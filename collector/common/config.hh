@@ -77,6 +77,46 @@ inline constexpr std::string_view s_alertRuleNames[] = {
   "new-sender", "unknown-sender", "spoofing", "enforcement-blocker", "pass-rate-change",
   "report-gap", "dns-change", "enforcement-ready"};
 
+//! What happens to a report whose mail is not proven to come from its reporter (issue 14).
+enum class UntrustedAction
+{
+  Count,      //!< stored and counted like any other (only marked)
+  Flag,       //!< stored and counted, marked, never raises alerts
+  Quarantine, //!< stored, kept out of the totals, listed by `dmarcwatch reports`
+  Reject,     //!< the milter answers 550 with the reason; nothing stored
+};
+
+//! What happens to a report past one of the per-day sender limits.
+enum class OverLimitAction
+{
+  Quarantine, //!< stored, kept out of the totals (the admin may release it)
+  Tempfail,   //!< not stored; the milter answers 451, the CLI fails the input
+};
+
+//! Per UTC day, what one reporter and one policy domain may add (0: no limit).
+struct SenderLimits
+{
+  uint64_t reporterReports = 100000;
+  uint64_t reporterRecords = 50000000;
+  uint64_t reporterBytes = 16ULL << 30;
+  uint64_t domainReports = 10000;
+  uint64_t domainRecords = 50000000;
+  uint64_t domainBytes = 16ULL << 30;
+  OverLimitAction action = OverLimitAction::Quarantine;
+};
+
+//! Authenticity of report mail (the milter, `dmarcwatch ingest` of mail) and sender limits.
+struct TrustSettings
+{
+  UntrustedAction forged = UntrustedAction::Flag;          //!< UntrustedReports: a check failed
+  UntrustedAction unauthenticated = UntrustedAction::Count; //!< UnauthenticatedReports: no verdict possible (never Reject)
+  std::chrono::seconds authTimeout{5}; //!< all the DNS of one message's checks
+  std::string reporterCatalog = PKGDATADIR "/reporters.conf"; //!< "none": no catalog
+  uint32_t maxDkimSignatures = 5;
+  uint32_t minDkimKeyBits = 1024;
+  SenderLimits limits;
+};
+
 //! How dmarcwatchd raises alerts (the Alert* keys and the rule thresholds).
 struct AlertSettings
 {
@@ -144,6 +184,8 @@ struct Config
   std::chrono::seconds pollInterval{60};    //!< a pass at least this often without a notification
   std::chrono::seconds enrichInterval{3600}; //!< every source and domain re-checked this often
   AlertSettings alerts;
+
+  TrustSettings trust;
 
   Limits limits;
 

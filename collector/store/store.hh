@@ -102,6 +102,16 @@ constexpr bool countedState(ReportState state)
 //! "active", "superseded", ... as `dmarcwatch reports` shows it.
 std::string_view stateName(ReportState state);
 
+//! Whether a report's mail was proven to come from its reporter (issue 14; collector/auth).
+enum class Authenticity : uint8_t
+{
+  Unauthenticated = 0, //!< no verdict possible (a bare file, no signature, DNS timeout; older reports)
+  Authenticated = 1,   //!< DMARC passed for the From domain and that domain is the reporter's
+  Forged = 2,          //!< a check failed where it should pass, or another organisation sent it
+};
+//! "authenticated", "unauthenticated", "forged" (the JSON, header and log word).
+std::string_view authenticityName(Authenticity authenticity);
+
 //! A report refused by the store (its counts would overflow a total): the input's error, nothing stored.
 class ReportRefused : public ParseError
 {
@@ -135,6 +145,8 @@ struct StoredReport
   uint64_t rows = 0;                 //!< rows kept in the rows table
   int64_t ownerPid = 0;              //!< loading: the process writing it, and that process's start time
   uint64_t ownerStart = 0;
+  Authenticity authenticity = Authenticity::Unauthenticated;
+  std::string authReason; //!< what the checks found ("dkim=pass d=google.com; dmarc=pass", why forged)
 
   //! Counted in the totals.
   [[nodiscard]] bool counted() const { return countedState(state); }
@@ -261,6 +273,8 @@ struct ReportSummary
   std::string source;
   PayloadArchive* payload = nullptr; //!< nullptr: streamed, not archived
   std::string payloadMember;
+  Authenticity authenticity = Authenticity::Unauthenticated;
+  std::string authReason;
 };
 
 //! One report being stored (see the file comment).  Parsing runs between the calls without the lock.

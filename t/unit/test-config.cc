@@ -45,6 +45,34 @@ BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
   BOOST_CHECK_EQUAL(parsed->limits.maxWarnings, want.limits.maxWarnings);
   BOOST_CHECK_EQUAL(parsed->limits.maxRawArchiveBytes, want.limits.maxRawArchiveBytes);
   BOOST_CHECK_EQUAL(parsed->limits.maxReportDays, want.limits.maxReportDays);
+  BOOST_CHECK(parsed->trust.forged == want.trust.forged);
+  BOOST_CHECK(parsed->trust.unauthenticated == want.trust.unauthenticated);
+  BOOST_CHECK_EQUAL(parsed->trust.authTimeout.count(), want.trust.authTimeout.count());
+  BOOST_CHECK_EQUAL(parsed->trust.reporterCatalog, want.trust.reporterCatalog);
+  BOOST_CHECK_EQUAL(parsed->trust.maxDkimSignatures, want.trust.maxDkimSignatures);
+  BOOST_CHECK_EQUAL(parsed->trust.minDkimKeyBits, want.trust.minDkimKeyBits);
+  BOOST_CHECK_EQUAL(parsed->trust.limits.reporterReports, want.trust.limits.reporterReports);
+  BOOST_CHECK_EQUAL(parsed->trust.limits.reporterRecords, want.trust.limits.reporterRecords);
+  BOOST_CHECK_EQUAL(parsed->trust.limits.reporterBytes, want.trust.limits.reporterBytes);
+  BOOST_CHECK_EQUAL(parsed->trust.limits.domainReports, want.trust.limits.domainReports);
+  BOOST_CHECK_EQUAL(parsed->trust.limits.domainRecords, want.trust.limits.domainRecords);
+  BOOST_CHECK_EQUAL(parsed->trust.limits.domainBytes, want.trust.limits.domainBytes);
+  BOOST_CHECK(parsed->trust.limits.action == want.trust.limits.action);
+}
+
+BOOST_AUTO_TEST_CASE(trust_keys_parse)
+{
+  auto c = parseConfig("UntrustedReports reject\nUnauthenticatedReports quarantine\nAuthTimeout 2s\n"
+                       "ReporterCatalog none\nDomainReportsPerDay 0\nOverLimitAction tempfail\n", "t.conf");
+  BOOST_CHECK(c->trust.forged == UntrustedAction::Reject);
+  BOOST_CHECK(c->trust.unauthenticated == UntrustedAction::Quarantine);
+  BOOST_CHECK_EQUAL(c->trust.authTimeout.count(), 2);
+  BOOST_CHECK_EQUAL(c->trust.reporterCatalog, "none");
+  BOOST_CHECK_EQUAL(c->trust.limits.domainReports, 0U);
+  BOOST_CHECK(c->trust.limits.action == OverLimitAction::Tempfail);
+  // A DNS timeout must never block mail: unauthenticated reports are never rejected.
+  BOOST_CHECK_THROW(parseConfig("UnauthenticatedReports reject\n", "t.conf"), ConfigError);
+  BOOST_CHECK_THROW(parseConfig("AuthTimeout 0\n", "t.conf"), ConfigError);
 }
 
 BOOST_AUTO_TEST_CASE(sample_file_documents_every_key)
