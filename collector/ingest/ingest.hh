@@ -23,10 +23,12 @@
 
 #include "collector/intake/byte-source.hh"
 #include "collector/intake/classify.hh"
+#include "collector/common/config.hh"
 #include "collector/common/limits.hh"
 #include "collector/intake/report.hh"
 #include "collector/store/store.hh"
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,6 +37,19 @@
 
 namespace dmarcwatch::collector
 {
+
+/*!
+ * How reports of a mail are judged and what a verdict or a per-day limit does to them
+ * (issue 14).  judge is called once per report, with its header, before it is committed;
+ * without one every report is unauthenticated.  The store applies the actions.
+ */
+struct IngestTrust
+{
+  std::function<ReportVerdict(const ReportHeader&)> judge;
+  UntrustedAction forged = UntrustedAction::Count;
+  UntrustedAction unauthenticated = UntrustedAction::Count;
+  SenderLimits limits{0, 0, 0, 0, 0, 0, OverLimitAction::Quarantine}; //!< 0: none
+};
 
 struct ReportOutcome
 {
@@ -46,6 +61,11 @@ struct ReportOutcome
   uint64_t sequence = 0;
   uint64_t related = 0;   //!< the copy a stored report superseded, or the stored report a conflict is with
   std::vector<std::string> warnings;
+  ReportVerdict verdict;     //!< what the judge said (unauthenticated without one)
+  bool quarantined = false;  //!< stored out of the totals (UntrustedReports, a per-day limit)
+  bool rejected = false;     //!< not stored: UntrustedReports reject, or a limit with OverLimitAction tempfail
+  std::string stateReason;   //!< why quarantined or rejected
+  std::string limitNotice;   //!< a per-day limit first passed by this report ("" otherwise): log it once
 
   //! "stored", "duplicate" or "conflict" (the JSON and log word).
   [[nodiscard]] const char* statusWord() const;

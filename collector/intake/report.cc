@@ -27,6 +27,19 @@
 namespace dmarcwatch::collector
 {
 
+std::string_view authenticityName(Authenticity authenticity)
+{
+  switch (authenticity) {
+  case Authenticity::Authenticated:
+    return "authenticated";
+  case Authenticity::Forged:
+    return "forged";
+  case Authenticity::Unauthenticated:
+    break;
+  }
+  return "unauthenticated";
+}
+
 namespace
 {
 

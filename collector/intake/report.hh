@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dmarcwatch::collector
@@ -54,6 +55,23 @@ struct ReportHeader
 {
   ReportMetadata metadata;
   PolicyPublished policy;
+};
+
+//! Whether a report's mail was proven to come from its reporter (issue 14; collector/auth).
+enum class Authenticity : uint8_t
+{
+  Unauthenticated = 0, //!< no verdict possible (a bare file, no signature, DNS timeout; older reports)
+  Authenticated = 1,   //!< DMARC passed for the From domain and that domain is the reporter's
+  Forged = 2,          //!< a check failed where it should pass, or another organisation sent it
+};
+//! "authenticated", "unauthenticated", "forged" (the JSON, header and log word).
+std::string_view authenticityName(Authenticity authenticity);
+
+//! The verdict on one report and why ("dkim=pass (d=google.com ...); dmarc=pass", what failed).
+struct ReportVerdict
+{
+  Authenticity authenticity = Authenticity::Unauthenticated;
+  std::string reason;
 };
 
 struct PolicyOverride

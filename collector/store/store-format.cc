@@ -566,6 +566,9 @@ std::string encodeStoredReport(const StoredReport& report)
   putVarint(out, report.rows);
   putZigzag(out, report.ownerPid);
   putVarint(out, report.ownerStart);
+  // Appended by issue 14 (absent in older values: unauthenticated).
+  out.push_back(static_cast<char>(report.authenticity));
+  putString(out, report.authReason);
   return out;
 }
 
@@ -668,6 +671,14 @@ StoredReport decodeStoredReport(std::string_view value)
   report.rows = block->days.rows;
   report.ownerPid = block->ownerPid;
   report.ownerStart = block->ownerStart;
+  if (!in.atEnd()) {
+    uint8_t authenticity = in.u8();
+    if (authenticity > static_cast<uint8_t>(Authenticity::Forged)) {
+      in.corrupt("unknown report authenticity");
+    }
+    report.authenticity = static_cast<Authenticity>(authenticity);
+    report.authReason = in.string();
+  }
   return report;
 }
 

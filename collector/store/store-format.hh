@@ -75,8 +75,9 @@
  *             zigzag-vN stored_at, str source, vN count + str warnings, [u8 recovered], vN raw
  *             bytes; then the schema-2 block: [02][u8 state] vN related, str state reason,
  *             16-byte content hash, vN payload id, str payload member, vN first day, vN day
- *             count, vN rows, zigzag owner pid, vN owner start.  A value without the block was
- *             written by schema 1 (state schema-1).
+ *             count, vN rows, zigzag owner pid, vN owner start; then (issue 14; absent in older
+ *             values: unauthenticated) [u8 authenticity] str auth reason.  A value without the
+ *             block was written by schema 1 (state schema-1).
  *   Decoders ignore bytes after the fields they know (a later version may append).
  * Schema 1 had meta, dict, dedup (long keys without the chain index), reports (no block),
  * bydomain, facts, days and raw (u64 BE sequence -> [01][str kind] + bytes); upgrade.cc.

@@ -60,19 +60,6 @@ uint32_t decodeU32Value(std::string_view value, const char* what)
 
 } // namespace
 
-std::string_view authenticityName(Authenticity authenticity)
-{
-  switch (authenticity) {
-  case Authenticity::Authenticated:
-    return "authenticated";
-  case Authenticity::Forged:
-    return "forged";
-  case Authenticity::Unauthenticated:
-    break;
-  }
-  return "unauthenticated";
-}
-
 std::string_view stateName(ReportState state)
 {
   switch (state) {

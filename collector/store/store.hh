@@ -102,16 +102,6 @@ constexpr bool countedState(ReportState state)
 //! "active", "superseded", ... as `dmarcwatch reports` shows it.
 std::string_view stateName(ReportState state);
 
-//! Whether a report's mail was proven to come from its reporter (issue 14; collector/auth).
-enum class Authenticity : uint8_t
-{
-  Unauthenticated = 0, //!< no verdict possible (a bare file, no signature, DNS timeout; older reports)
-  Authenticated = 1,   //!< DMARC passed for the From domain and that domain is the reporter's
-  Forged = 2,          //!< a check failed where it should pass, or another organisation sent it
-};
-//! "authenticated", "unauthenticated", "forged" (the JSON, header and log word).
-std::string_view authenticityName(Authenticity authenticity);
-
 //! A report refused by the store (its counts would overflow a total): the input's error, nothing stored.
 class ReportRefused : public ParseError
 {

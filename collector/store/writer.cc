@@ -562,6 +562,8 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
   record.messages = summary.messages;
   record.source = summary.source;
   record.recovered = summary.recovered;
+  record.authenticity = summary.authenticity;
+  record.authReason = summary.authReason;
   record.contentHash = content;
   record.warnings = warnings.items();
   if (summary.warnings != nullptr && summary.warnings->dropped() > 0) {

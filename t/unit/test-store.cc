@@ -1465,6 +1465,27 @@ BOOST_AUTO_TEST_CASE(report_days_decode_as_the_whole_report)
   BOOST_CHECK_THROW(storeformat::decodeReportDays(value.substr(0, value.size() - 3)), StoreError);
 }
 
+BOOST_AUTO_TEST_CASE(report_authenticity_round_trips_and_reads_unauthenticated_when_absent)
+{
+  StoredReport report;
+  report.header = makeHeader("google.com", "id", "example.com", 1, 2);
+  report.authenticity = Authenticity::Forged;
+  report.authReason = "dkim=fail (d=google.com)";
+  const std::string value = storeformat::encodeStoredReport(report);
+  const auto whole = storeformat::decodeStoredReport(value);
+  BOOST_CHECK(whole.authenticity == Authenticity::Forged);
+  BOOST_CHECK_EQUAL(whole.authReason, "dkim=fail (d=google.com)");
+  // A value written before issue 14 ends after the owner's start time: unauthenticated.
+  const std::string older = value.substr(0, value.size() - 2 - report.authReason.size());
+  const auto old = storeformat::decodeStoredReport(older);
+  BOOST_CHECK(old.authenticity == Authenticity::Unauthenticated);
+  BOOST_CHECK(old.authReason.empty());
+  BOOST_CHECK_EQUAL(authenticityName(old.authenticity), "unauthenticated");
+  std::string bad = value;
+  bad[older.size()] = 7;
+  BOOST_CHECK_THROW(storeformat::decodeStoredReport(bad), StoreError);
+}
+
 //! Overwrite the value of the first entry of a table behind the store's back.
 void overwriteFirst(const std::string& dir, const char* table, const std::string& newValue)
 {
