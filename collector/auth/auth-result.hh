@@ -11,11 +11,22 @@
  */
 #pragma once
 
+#include "collector/common/ip-address.hh"
+
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace dmarcwatch::collector
 {
+
+//! What the MTA told us of where the mail came from (the milter; the CLI knows none of it).
+struct MailEnvelope
+{
+  std::optional<IpAddress> client; //!< none (a unix socket, the CLI): SPF is "none"
+  std::string helo;
+  std::string mailFrom;            //!< without <>; "" for the null sender
+};
 
 //! One DKIM signature of the mail, as verified.
 struct DkimSignatureCheck

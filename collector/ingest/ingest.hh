@@ -38,17 +38,22 @@
 namespace dmarcwatch::collector
 {
 
+//! Decides one report's authenticity from its mail's checks and its header (report-trust.hh).
+using ReportJudge = std::function<ReportVerdict(const ReportHeader&)>;
+
 /*!
- * How reports of a mail are judged and what a verdict or a per-day limit does to them
- * (issue 14).  judge is called once per report, with its header, before it is committed;
- * without one every report is unauthenticated.  The store applies the actions.
+ * How reports are judged and what a verdict or a per-day limit does to them (issue 14).
+ * checkMail runs once per mail (a message; each message of an mbox) before its reports are
+ * parsed and gives the judge of that mail's reports (the milter's checks SPF with the
+ * client's envelope; the CLI's cannot); reports not in a mail (a bare file), or all reports
+ * when checkMail is empty, are unauthenticated.  The store applies the actions.
  */
 struct IngestTrust
 {
-  std::function<ReportVerdict(const ReportHeader&)> judge;
+  std::function<ReportJudge(std::string_view message)> checkMail;
   UntrustedAction forged = UntrustedAction::Count;
   UntrustedAction unauthenticated = UntrustedAction::Count;
-  SenderLimits limits{0, 0, 0, 0, 0, 0, OverLimitAction::Quarantine}; //!< 0: none
+  SenderLimits limits{0, 0, 0, 0, 0, 0, OverLimitAction::Quarantine}; //!< 0: no limit
 };
 
 struct ReportOutcome
