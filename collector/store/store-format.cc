@@ -62,6 +62,16 @@ uint64_t readCount(Reader& in, size_t remaining)
   return count;
 }
 
+//! \brief The authenticity byte at in's position (issue 14). \throw StoreError when unknown
+Authenticity readAuthenticity(Reader& in)
+{
+  const uint8_t authenticity = in.u8();
+  if (authenticity > static_cast<uint8_t>(Authenticity::Forged)) {
+    in.corrupt("unknown report authenticity");
+  }
+  return static_cast<Authenticity>(authenticity);
+}
+
 } // namespace
 
 void putU32(std::string& out, uint32_t value)
@@ -317,6 +327,7 @@ std::string encodeByDomainValue(const StoredReport& report)
   out.push_back(static_cast<char>(report.state));
   putU32(out, report.firstDay);
   putU32(out, report.dayCount);
+  out.push_back(static_cast<char>(report.authenticity)); // issue 14
   return out;
 }
 
@@ -335,6 +346,9 @@ std::optional<ReportDays> decodeByDomainValue(std::string_view value)
   days.state = static_cast<ReportState>(state);
   days.firstDay = in.u32();
   days.dayCount = in.u32();
+  if (!in.atEnd()) {
+    days.authenticity = readAuthenticity(in);
+  }
   return days;
 }
 
@@ -672,11 +686,7 @@ StoredReport decodeStoredReport(std::string_view value)
   report.ownerPid = block->ownerPid;
   report.ownerStart = block->ownerStart;
   if (!in.atEnd()) {
-    uint8_t authenticity = in.u8();
-    if (authenticity > static_cast<uint8_t>(Authenticity::Forged)) {
-      in.corrupt("unknown report authenticity");
-    }
-    report.authenticity = static_cast<Authenticity>(authenticity);
+    report.authenticity = readAuthenticity(in);
     report.authReason = in.string();
   }
   return report;
@@ -707,8 +717,14 @@ ReportDays decodeReportDays(std::string_view value)
   skipStrings(readCount(in, value.size())); // warnings
   in.u8();          // recovered
   in.varint();      // raw bytes
-  const auto block = readBlock2(in);
-  return block ? block->days : ReportDays{};
+  auto block = readBlock2(in);
+  if (!block) {
+    return ReportDays{};
+  }
+  if (!in.atEnd()) {
+    block->days.authenticity = readAuthenticity(in); // issue 14; absent: unauthenticated
+  }
+  return block->days;
 }
 
 std::string rowKey(uint64_t sequence, uint32_t block)

@@ -25,7 +25,9 @@
  *   contents  16-byte content hash + u64 BE sequence -> [01]
  *   reports   u64 BE sequence (from 1)             -> encodeStoredReport fields
  *   bydomain  u32 BE domain id, i64 begin (BE, sign bit flipped), u64 BE sequence -> [01], or
- *             [01][u8 state][u32 BE first day][u32 BE day count] (the record's, for status)
+ *             [01][u8 state][u32 BE first day][u32 BE day count] (the record's, for status),
+ *             then (issue 14) [u8 authenticity] (the record's; absent: unauthenticated - an
+ *             entry without it was written before any report had a verdict)
  *   loading   u64 BE sequence                      -> [01][zigzag pid][vN process start time], then
  *                                                     when applying: [01][vN n][n+1 vN run bounds:
  *                                                     first block of each run, then the end block]
@@ -305,19 +307,22 @@ struct ReportDays
   uint32_t firstDay = 0;
   uint32_t dayCount = 0;
   uint64_t rows = 0;
+  Authenticity authenticity = Authenticity::Unauthenticated; //!< issue 14 (absent: unauthenticated)
 };
 /*!
- * \brief The state, days and row count of a report value, without copying its strings: for
- * queries over many reports (status).  \throw StoreError when corrupt
+ * \brief The state, days, row count and authenticity of a report value, without copying its
+ * strings: for queries over many reports (status).  \throw StoreError when corrupt
  */
 ReportDays decodeReportDays(std::string_view value);
 /*!
- * bydomain value: [version], or [version][u8 state][u32 BE first day][u32 BE day count]: what
- * status needs of a report without reading its record (kept equal to it by putReport; older
- * entries have the version only).
+ * bydomain value: [version], or [version][u8 state][u32 BE first day][u32 BE day count]
+ * [u8 authenticity]: what status needs of a report without reading its record (kept equal to
+ * it by putReport; older entries have the version only, or no authenticity: unauthenticated,
+ * as every report was before issue 14).
  */
 std::string encodeByDomainValue(const StoredReport& report);
-//! \brief The state and days a bydomain value carries; nullopt for a version-only value. \throw StoreError
+//! \brief The state, days and authenticity a bydomain value carries; nullopt for a version-only
+//! value (rows 0: an entry does not carry them). \throw StoreError
 std::optional<ReportDays> decodeByDomainValue(std::string_view value);
 
 //! First byte of the schema-2 block appended to a report value.

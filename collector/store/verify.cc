@@ -217,11 +217,13 @@ private:
       const StoredReport& report = found->second;
       auto carried = fmt::decodeByDomainValue(value);
       if (carried && (carried->state != report.state || carried->firstDay != report.firstDay ||
-                      carried->dayCount != report.dayCount)) {
+                      carried->dayCount != report.dayCount || carried->authenticity != report.authenticity)) {
         problem("bydomain: the entry of report " + std::to_string(sequence) + " says " +
                 std::string(stateName(carried->state)) + ", days " + std::to_string(carried->firstDay) + "+" +
-                std::to_string(carried->dayCount) + "; the report is " + std::string(stateName(report.state)) +
-                ", days " + std::to_string(report.firstDay) + "+" + std::to_string(report.dayCount));
+                std::to_string(carried->dayCount) + ", " + std::string(authenticityName(carried->authenticity)) +
+                "; the report is " + std::string(stateName(report.state)) + ", days " +
+                std::to_string(report.firstDay) + "+" + std::to_string(report.dayCount) + ", " +
+                std::string(authenticityName(report.authenticity)));
       }
     });
     for (const auto& [sequence, report] : d_reports) {

@@ -129,4 +129,25 @@ inline uint64_t storeReport(collector::Store& store, const std::string& id, cons
   return storeReportResult(store, id, domain, day, records, org).sequence;
 }
 
+/*!
+ * A report of domain over days [firstDay, firstDay + days) with this verdict (as the ingester
+ * sets ReportSummary::authenticity); returns the sequence.
+ */
+inline uint64_t storeVerdictReport(collector::Store& store, const std::string& id, const std::string& domain,
+                                   uint32_t firstDay, uint32_t days, collector::Authenticity verdict,
+                                   const std::vector<collector::Record>& records, const std::string& org = "google.com")
+{
+  auto writer = store.beginReport(makeHeader(org, id, domain, dayStart(firstDay), dayStart(firstDay + days) - 1));
+  collector::ReportSummary summary;
+  for (const auto& record : records) {
+    writer->addRecord(record);
+    summary.messages += record.count;
+  }
+  summary.records = records.size();
+  summary.source = "test";
+  summary.authenticity = verdict;
+  summary.authReason = std::string(collector::authenticityName(verdict)) + " (test)";
+  return writer->commit(summary).sequence;
+}
+
 } // namespace dmarcwatch::test

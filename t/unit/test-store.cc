@@ -1521,6 +1521,105 @@ uint64_t rowMessages(const Store& store, const std::string& domain, uint32_t fro
   return total;
 }
 
+BOOST_AUTO_TEST_CASE(bydomain_entries_carry_authenticity)
+{
+  // Status and the alert rules read a report's verdict from its bydomain entry: it is the
+  // record's through a change of state; an entry without it (written before issue 14) reads
+  // unauthenticated, and verify names one whose record says otherwise.
+  TempDir tmp;
+  const std::string dir = tmp.path().string();
+  const uint32_t day = s_today - 1;
+  uint64_t forged = 0;
+  {
+    Store store(dir, testOptions());
+    forged = storeVerdictReport(store, "f", "example.com", day, 1, Authenticity::Forged, {makeRecord(v4(192, 0, 2, 1), 5, false)});
+    storeVerdictReport(store, "a", "example.com", day, 1, Authenticity::Authenticated, {makeRecord(v4(192, 0, 2, 2), 7, true)});
+    store.setReportState(forged, ReportState::Quarantined, "test");
+    store.setReportState(forged, ReportState::Active, "");
+    BOOST_CHECK(store.verify().empty());
+    StoreSnapshot snapshot(store);
+    RowReader reader(snapshot, snapshot.domainId("example.com").value(), day, day);
+    std::array<WindowRow, 8> rows;
+    BOOST_REQUIRE_EQUAL(reader.read(rows), 2U);
+    BOOST_CHECK(rows[0].authenticity == Authenticity::Forged);
+    BOOST_CHECK_EQUAL(rows[0].messages, 5U);
+    BOOST_CHECK(rows[1].authenticity == Authenticity::Authenticated);
+    BOOST_CHECK_EQUAL(rows[1].messages, 7U);
+    BOOST_CHECK_EQUAL(reader.read(rows), 0U);
+    const std::array<uint64_t, s_authenticities> want{0, 1, 1}; // unauthenticated, authenticated, forged
+    BOOST_CHECK(reader.reportsRead() == want);
+  }
+  auto value = storeformat::encodeByDomainValue(Store(dir, testOptions()).report(forged).value());
+  BOOST_REQUIRE_EQUAL(value.size(), 11U);
+  BOOST_CHECK(storeformat::decodeByDomainValue(value)->authenticity == Authenticity::Forged);
+  // The first entry (the forged report: its sequence sorts first) without the byte.
+  overwriteFirst(dir, "bydomain", value.substr(0, 10));
+  BOOST_CHECK(storeformat::decodeByDomainValue(value.substr(0, 10))->authenticity == Authenticity::Unauthenticated);
+  auto problems = Store(dir, testOptions()).verify();
+  BOOST_REQUIRE_EQUAL(problems.size(), 1U);
+  BOOST_CHECK_MESSAGE(problems[0].find("unauthenticated; the report is active, days") != std::string::npos &&
+                        problems[0].find(", forged") != std::string::npos,
+                      problems[0]);
+  // A version-only entry: the record is read, verdict and all.
+  overwriteFirst(dir, "bydomain", std::string(1, '\x01'));
+  {
+    Store store(dir, testOptions());
+    BOOST_CHECK(store.verify().empty());
+    StoreSnapshot snapshot(store);
+    RowReader reader(snapshot, snapshot.domainId("example.com").value(), day, day,
+                     authenticityBit(Authenticity::Forged));
+    std::array<WindowRow, 8> rows;
+    BOOST_REQUIRE_EQUAL(reader.read(rows), 1U);
+    BOOST_CHECK(rows[0].authenticity == Authenticity::Forged);
+  }
+  value[10] = 9;
+  BOOST_CHECK_THROW(storeformat::decodeByDomainValue(value), StoreError);
+}
+
+BOOST_AUTO_TEST_CASE(window_facts_of_some_verdicts_are_their_day_shares_in_fact_order)
+{
+  // The rows of the reports with the verdicts asked for, split over their days as the facts
+  // are, in the facts' order, equal keys summed: subtracting them from the facts leaves
+  // exactly the facts of the other reports.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 5;
+  // A forged report over three days (7 messages: 3, 2, 2), another forged one on the last day
+  // from the same source, an unauthenticated one, an authenticated one.
+  storeVerdictReport(store, "f1", "example.com", day, 3, Authenticity::Forged,
+                     {makeRecord(v4(203, 0, 113, 9), 7, false), makeRecord(v4(192, 0, 2, 1), 1, true)});
+  storeVerdictReport(store, "f2", "example.com", day + 2, 1, Authenticity::Forged, {makeRecord(v4(203, 0, 113, 9), 4, false)});
+  storeVerdictReport(store, "u", "example.com", day + 1, 1, Authenticity::Unauthenticated, {makeRecord(v4(192, 0, 2, 1), 10, true)});
+  storeVerdictReport(store, "a", "example.com", day + 2, 1, Authenticity::Authenticated, {makeRecord(v4(203, 0, 113, 9), 6, false)});
+  StoreSnapshot snapshot(store);
+  const uint32_t id = snapshot.domainId("example.com").value();
+  // The window leaves out the forged report's first day.
+  const auto facts = windowFactsOf(snapshot, id, day + 1, day + 4, authenticityBit(Authenticity::Forged));
+  std::vector<std::tuple<uint32_t, std::string, uint64_t>> got;
+  for (const auto& fact : facts) {
+    got.emplace_back(fact.day - day, IpAddress{fact.ip}.toString(), fact.messages);
+  }
+  // 7 over three days is 3, 2, 2; 192.0.2.1's one message went to the first day (1, 0, 0).
+  const std::vector<std::tuple<uint32_t, std::string, uint64_t>> want{{1, "203.0.113.9", 2}, {2, "203.0.113.9", 2 + 4}};
+  BOOST_CHECK(got == want);
+  BOOST_CHECK(std::is_sorted(facts.begin(), facts.end(),
+                             [](const RawFact& a, const RawFact& b) { return factOrder(a) < factOrder(b); }));
+  // Taken off the facts, what remains is the other reports' (unauthenticated 10, authenticated 6).
+  uint64_t remaining = 0;
+  size_t at = 0;
+  snapshot.forEachRawFact(id, day + 1, day + 4, [&](const RawFact& fact) {
+    uint64_t messages = fact.messages;
+    if (at < facts.size() && factOrder(facts[at]) == factOrder(fact)) {
+      messages -= facts[at++].messages;
+    }
+    remaining += messages;
+  });
+  BOOST_CHECK_EQUAL(at, facts.size());
+  BOOST_CHECK_EQUAL(remaining, 16U);
+  // None asked for: nothing read.
+  BOOST_CHECK(windowFactsOf(snapshot, id, day, day + 4, 0).empty());
+}
+
 BOOST_AUTO_TEST_CASE(dedup_hash_collisions_are_chained_and_confirmed)
 {
   // A dedup key too long for an LMDB key is filed under its prefix, length and hash, plus a
