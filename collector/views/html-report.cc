@@ -262,6 +262,14 @@ void headline(std::string& out, const DomainView& view)
   if (view.live && !view.live->record.empty()) {
     from += "<br/><code>" + esc(view.live->record, s_sentenceChars) + "</code>";
   }
+  // How much of the data authenticated reports carry (forged ones counted: UntrustedReports count or flag).
+  const AuthenticityCounts& a = s.authenticity;
+  const uint64_t forged = a.messagesOf(Authenticity::Forged);
+  out += card("Authenticated reports", percentText(a.messagesOf(Authenticity::Authenticated), s.messages),
+              "of the messages; " + count(a.reportsOf(Authenticity::Authenticated)) + " of " + count(a.allReports()) +
+                " reports authenticated, " + count(a.reportsOf(Authenticity::Unauthenticated)) + " unauthenticated, " +
+                count(a.reportsOf(Authenticity::Forged)) + " forged",
+              forged > 0 ? "bad" : (s.messages > 0 && a.messagesOf(Authenticity::Authenticated) == s.messages ? "ok" : ""));
   out += card("Policy now", policyText(view.policy), from, view.policy.enforcing() ? "ok" : "");
   std::string detail = esc(view.readiness.detail, s_sentenceChars);
   if (view.unknownMessages > 0) {

@@ -224,7 +224,7 @@ void nameSources(const Store& store, StoreSnapshot& snapshot, const Namer& namer
 
 std::vector<NamedSource> computeSources(const Store& store, const Namer& namer, std::string_view domain,
                                         uint32_t fromDay, uint32_t toDay, const NetworkLookup& lookup,
-                                        SourceDetail detail)
+                                        SourceDetail detail, AuthenticitySet leaveOut)
 {
   std::vector<NamedSource> out;
   StoreSnapshot snapshot(store);
@@ -243,22 +243,36 @@ std::vector<NamedSource> computeSources(const Store& store, const Namer& namer, 
     if (!domainId) {
       continue;
     }
-    // Sum the window's facts by source; each outcome's DMARC result is decoded once.
+    // What the reports left out add to the window, in the facts' order (none: nothing read).
+    const std::vector<RawFact> leftOut =
+      leaveOut == 0 ? std::vector<RawFact>{} : windowFactsOf(snapshot, *domainId, fromDay, toDay, leaveOut);
+    size_t nextLeftOut = 0;
+    // Sum the window's facts by source (less what is left out); each outcome's DMARC result is decoded once.
     std::unordered_map<std::array<uint8_t, 16>, SourceSums, IpHash> sums;
     std::unordered_map<uint32_t, bool> passes;
     snapshot.forEachRawFact(*domainId, fromDay, toDay, [&](const RawFact& fact) {
+      uint64_t messages = fact.messages;
+      while (nextLeftOut < leftOut.size() && factOrder(leftOut[nextLeftOut]) < factOrder(fact)) {
+        ++nextLeftOut; // a fact the facts table lacks (only a damaged store): nothing to take off
+      }
+      if (nextLeftOut < leftOut.size() && factOrder(leftOut[nextLeftOut]) == factOrder(fact)) {
+        messages -= std::min(messages, leftOut[nextLeftOut++].messages);
+        if (messages == 0) {
+          return; // all of it from reports left out
+        }
+      }
       auto pass = passes.find(fact.outcomeId);
       if (pass == passes.end()) {
         pass = passes.emplace(fact.outcomeId, snapshot.outcome(fact.outcomeId).dmarcPass()).first;
       }
       auto& source = sums[fact.ip];
-      source.messages = saturatingAdd(source.messages, fact.messages);
+      source.messages = saturatingAdd(source.messages, messages);
       if (pass->second) {
-        source.dmarcPass = saturatingAdd(source.dmarcPass, fact.messages);
+        source.dmarcPass = saturatingAdd(source.dmarcPass, messages);
       }
       source.firstDay = std::min(source.firstDay, fact.day);
       source.lastDay = std::max(source.lastDay, fact.day);
-      addShare(source, fact.outcomeId, fact.headerFromId, fact.messages);
+      addShare(source, fact.outcomeId, fact.headerFromId, messages);
     });
     nameSources(store, snapshot, namer, name, sums, lookup, detail, out);
   }

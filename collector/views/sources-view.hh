@@ -16,6 +16,7 @@
 #pragma once
 
 #include "collector/sources/naming.hh"
+#include "collector/store/row-reader.hh"
 #include "collector/store/store.hh"
 
 #include <cstdint>
@@ -90,11 +91,13 @@ enum class SourceDetail
 /*!
  * \brief The named sources of one domain (or every domain when empty) over days [fromDay, toDay],
  * most messages first.  \param lookup may be empty (report evidence and own networks only).
- * \throw StoreError
+ * \param leaveOut the rows of counted reports with these verdicts are left out (the alert
+ * rules' view under UntrustedReports/UnauthenticatedReports flag): their facts are read
+ * (store/row-reader.hh windowFactsOf) and taken off the window's.  \throw StoreError
  */
 std::vector<NamedSource> computeSources(const Store& store, const Namer& namer, std::string_view domain,
                                         uint32_t fromDay, uint32_t toDay, const NetworkLookup& lookup,
-                                        SourceDetail detail = SourceDetail::Verdicts);
+                                        SourceDetail detail = SourceDetail::Verdicts, AuthenticitySet leaveOut = 0);
 
 //! \brief Keep the sources the filter asks for.
 std::vector<NamedSource> filterSources(std::vector<NamedSource> sources, const SourceFilter& filter);

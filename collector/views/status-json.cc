@@ -172,7 +172,17 @@ void writeDomainJson(JsonWriter& out, const DomainView& view, const StatusExtras
     .key("dmarc_pass").value(s.dmarcPass)
     .key("dmarc_fail").value(s.dmarcFail)
     .key("would_block").value(s.wouldBlock)
-    .key("unknown_messages").value(view.unknownMessages)
+    .key("unknown_messages").value(view.unknownMessages);
+  // How much of it authenticated reports carry (their verdicts in this order).
+  constexpr Authenticity verdicts[] = {Authenticity::Authenticated, Authenticity::Unauthenticated, Authenticity::Forged};
+  for (const Authenticity verdict : verdicts) {
+    out.key(std::string(authenticityName(verdict)) + "_messages").value(s.authenticity.messagesOf(verdict));
+  }
+  out.key("reports_by_authenticity").beginObject();
+  for (const Authenticity verdict : verdicts) {
+    out.key(authenticityName(verdict)).value(s.authenticity.reportsOf(verdict));
+  }
+  out.endObject()
     .key("policy").beginObject()
     .key("p").value(view.policy.p)
     .key("pct").value(view.policy.pct)

@@ -531,11 +531,13 @@ public:
         const WindowRow& row = work.batch[i];
         addToTable(row.row.ip, row.row.headerFromId, OutcomeInfo{.service = identityService(row.row.identityId), .pass = row.row.dmarcPass},
                    row.messages);
+        countAuthenticity(row);
         if (d_countAuth) {
           tally(row.row.outcomeId, row.messages);
         }
       }
     }
+    d_authenticity.reports = reader.reportsRead();
 
     // Step 2: each source's best label (the first one seen, or another that carries more),
     // then the top N.
@@ -569,12 +571,34 @@ public:
       for (size_t i = 0; i < count; ++i) {
         const WindowRow& row = work.batch[i];
         addToService(OutcomeInfo{.service = identityService(row.row.identityId), .pass = row.row.dmarcPass}, row.messages);
+        countAuthenticity(row);
         if (d_countAuth) {
           tally(row.row.outcomeId, row.messages);
         }
       }
     }
+    d_authenticity.reports = reader.reportsRead();
   }
+
+  /*!
+   * The window's messages and reports by authenticity only (the merge path: the facts carry
+   * no report), from the rows: about a quarter of what summing them in a table costs.
+   */
+  void authenticityOnly(uint32_t domainId, uint32_t fromDay, uint32_t toDay)
+  {
+    auto& work = d_work;
+    work.batch.resize(s_tableBatch);
+    RowReader reader(d_snapshot, domainId, fromDay, toDay);
+    for (size_t count = 0; (count = reader.read(work.batch)) > 0;) {
+      for (size_t i = 0; i < count; ++i) {
+        countAuthenticity(work.batch[i]);
+      }
+    }
+    d_authenticity.reports = reader.reportsRead();
+  }
+
+  //! What the scan counted by authenticity (table, servicesOnly, authenticityOnly).
+  [[nodiscard]] const AuthenticityCounts& authenticity() const { return d_authenticity; }
 
   //! Merge the days' facts by address (days: those with data in the window).
   void merge(uint32_t domainId, const std::vector<DayTotals>& days)
@@ -795,6 +819,11 @@ private:
 
   static uint64_t hashOf(const IpKey& key) { return mix(key.lo ^ mix(key.hi)); }
 
+  void countAuthenticity(const WindowRow& row)
+  {
+    addTo(d_authenticity.messages[static_cast<size_t>(row.authenticity)], row.messages);
+  }
+
   //! After run i moved on: its next address, or "done".  \return false when done.
   bool advanced(uint32_t i)
   {
@@ -968,6 +997,7 @@ private:
   const uint64_t d_releaseFacts;
   const bool d_countAuth; //!< the table path tallies outcomes (StatusView::Options::countAuth)
   uint64_t d_factsRead = 0;
+  AuthenticityCounts d_authenticity;
   uint32_t d_lastOutcomeId = 0;
   OutcomeInfo d_lastOutcome;
   uint32_t d_lastTallyId = 0;
@@ -1110,7 +1140,9 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
   }
   else {
     scan.merge(*domainId, days);
+    scan.authenticityOnly(*domainId, fromDay, toDay);
   }
+  status.authenticity = scan.authenticity();
 
   status.topSources = summaries(snapshot, work, work.top);
   status.failingSources = summaries(snapshot, work, work.topFailing);
@@ -1140,6 +1172,15 @@ DomainStatus domainStatus(StoreSnapshot& snapshot, Workspace& work, const Status
 }
 
 } // namespace
+
+uint64_t AuthenticityCounts::allReports() const
+{
+  uint64_t sum = 0;
+  for (const uint64_t n : reports) {
+    addTo(sum, n);
+  }
+  return sum;
+}
 
 void AuthCounts::add(const AuthCounts& other)
 {

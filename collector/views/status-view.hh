@@ -11,6 +11,10 @@
  * The window ends today (UTC), taken from the caller's clock, never from the
  * data: a report dated in the future cannot move it (statusWindow).
  *
+ * How much of the window's data is authenticated (AuthenticityCounts) comes with the rows the
+ * scan reads anyway (each row carries its report's verdict: store/row-reader.hh); only the
+ * merge path reads the window's rows once more for it.
+ *
  * Memory: what sums the sources is bounded (a table of at most
  * Options::maxTableSources, else a batch per day of the window), plus the top N
  * and the domain's distinct outcomes and services: a million distinct source
@@ -22,8 +26,10 @@
  */
 #pragma once
 
+#include "collector/store/row-reader.hh"
 #include "collector/store/store.hh"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -103,6 +109,21 @@ struct ServiceSummary
   std::string fix;     //!< the fix in one phrase (readiness.hh fixFor); "" when nothing to fix
 };
 
+/*!
+ * The window's messages and counted reports by the authenticity of the reports (index:
+ * Authenticity, store/row-reader.hh s_authenticities): a report's messages are those it adds
+ * to the window, so the three message counts add up to DomainStatus::messages.
+ */
+struct AuthenticityCounts
+{
+  std::array<uint64_t, s_authenticities> messages{};
+  std::array<uint64_t, s_authenticities> reports{}; //!< counted reports overlapping the window
+
+  [[nodiscard]] uint64_t messagesOf(Authenticity a) const { return messages[static_cast<size_t>(a)]; }
+  [[nodiscard]] uint64_t reportsOf(Authenticity a) const { return reports[static_cast<size_t>(a)]; }
+  [[nodiscard]] uint64_t allReports() const;
+};
+
 struct DomainStatus
 {
   std::string domain;
@@ -112,6 +133,7 @@ struct DomainStatus
   uint64_t dmarcPass = 0;
   uint64_t dmarcFail = 0;
   uint64_t wouldBlock = 0; //!< DMARC-failing messages that p=reject would refuse
+  AuthenticityCounts authenticity; //!< how much of the window's data authenticated reports carry
   std::vector<SourceSummary> topSources;
   bool sourcesCounted = true; //!< false: asked for no top sources, so services' `sources` are 0 (not counted)
   //! The sources with most DMARC-failing messages (as many as topSources), most first.

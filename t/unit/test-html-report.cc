@@ -40,6 +40,8 @@ DomainView sampleView(const std::string& serviceName = s_hostile, const std::str
   s.dmarcPass = 12012;
   s.dmarcFail = 333;
   s.wouldBlock = 300;
+  s.authenticity.messages = {300, 12000, 45}; // unauthenticated, authenticated, forged
+  s.authenticity.reports = {1, 2, 1};
   s.dataDays = std::make_pair(s_today - 2, s_today);
   s.newestDay = s_today;
   s.trend = {{s_today - 2, 4000, 3900, 3}, {s_today - 1, 4000, 3900, 3}, {s_today, 4345, 4212, 3}};
@@ -226,7 +228,8 @@ BOOST_AUTO_TEST_CASE(numbers_shown)
                            "Microsoft 365", "100.0 %", "91.6 % / 83.3 %" /* 91.66 rounded down, as judged */, "100.0 % / 100.0 %", "DKIM signs as &lt;evil&gt;.example, not aligned",
                            "AS64500 AS &amp; Org &lt;x&gt;", "198.51.100.7", "333", "2024-10-02", "2024-10-04",
                            "Data on 3 days from 2024-10-02 to 2024-10-04 in the 30 days", "generated 2024-10-04 01:00 UTC",
-                           "p=quarantine", "p=reject"}) {
+                           "p=quarantine", "p=reject", "Authenticated reports", "97.2 %",
+                           "2 of 4 reports authenticated, 1 unauthenticated, 1 forged"}) {
     BOOST_TEST_INFO("want " << want);
     BOOST_TEST(page.find(want) != std::string::npos);
   }

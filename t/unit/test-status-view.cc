@@ -450,6 +450,52 @@ BOOST_AUTO_TEST_CASE(status_numbers)
   BOOST_CHECK(!none[0].newestDay);
 }
 
+BOOST_AUTO_TEST_CASE(authenticity_counts_the_window_by_verdict_on_every_path)
+{
+  // Messages of the window by their reports' verdict (a report spread over days: its share of
+  // the window) and the counted reports overlapping it; the same on the table, merge and
+  // services-only paths; a quarantined report counts nowhere.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  storeVerdictReport(store, "a1", "example.com", day, 1, Authenticity::Authenticated,
+                     {makeRecord(v4(192, 0, 2, 1), 6, true), makeRecord(v4(192, 0, 2, 2), 4, false)});
+  storeVerdictReport(store, "f1", "example.com", day, 1, Authenticity::Forged, {makeRecord(v4(203, 0, 113, 1), 4, false)});
+  storeVerdictReport(store, "u1", "example.com", day - 2, 3, Authenticity::Unauthenticated,
+                     {makeRecord(v4(192, 0, 2, 1), 9, true)}); // 3 a day
+  const uint64_t quarantined = storeVerdictReport(store, "a2", "example.com", day - 1, 1, Authenticity::Authenticated,
+                                                  {makeRecord(v4(192, 0, 2, 3), 100, true)});
+  store.setReportState(quarantined, ReportState::Quarantined, "test");
+  using Counts = std::array<uint64_t, s_authenticities>; // unauthenticated, authenticated, forged
+  struct Case
+  {
+    uint32_t from;
+    uint32_t to;
+    Counts messages;
+    Counts reports;
+  };
+  const Case cases[] = {{day - 1, day, {6, 10, 4}, {1, 1, 1}},
+                        {day, day, {3, 10, 4}, {1, 1, 1}},
+                        {day - 2, day - 2, {3, 0, 0}, {1, 0, 0}},
+                        {day - 10, day - 5, {0, 0, 0}, {0, 0, 0}}};
+  for (const auto& [name, options] : viewVariants()) {
+    StatusView view(store, options);
+    for (const auto& c : cases) {
+      for (const size_t top : {size_t{0}, size_t{10}}) {
+        BOOST_TEST_CONTEXT(name << ": " << c.from - day << ".." << c.to - day << ", top " << top)
+        {
+          const auto got = view.compute("example.com", c.from, c.to, top);
+          BOOST_CHECK(got.authenticity.messages == c.messages);
+          BOOST_CHECK(got.authenticity.reports == c.reports);
+          BOOST_CHECK_EQUAL(std::accumulate(c.messages.begin(), c.messages.end(), uint64_t{0}), got.messages);
+          BOOST_CHECK_EQUAL(got.authenticity.messagesOf(Authenticity::Forged), c.messages[2]);
+          BOOST_CHECK_EQUAL(got.authenticity.allReports(), c.reports[0] + c.reports[1] + c.reports[2]);
+        }
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(status_matches_the_plain_computation)
 {
   // Many sources (IPv4 in one /16, IPv6, the all-ones address, none) seen on many days,
