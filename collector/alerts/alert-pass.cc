@@ -215,7 +215,8 @@ AlertPassSummary AlertPass::run(Store& store, const NetworkLookup& lookup, const
     }
     // A domain judged for the first time learns its senders from its history (new-sender).
     const bool baseline = settings.enabled("new-sender") && !book.get(alertStateKey({"domain", domain}));
-    const DomainPicture picture = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.window), baseline);
+    const DomainPicture picture = buildPicture(store, d_namer, lookup, domain, now, daysOf(settings.window), baseline,
+                                               alertsLeaveOut(d_config.trust));
     std::optional<DomainPicture> readiness;
     if (options.full && settings.enabled("enforcement-ready")) {
       readiness = pictureOver(picture, store, d_namer, lookup, daysOf(settings.readyDays));

@@ -5,7 +5,8 @@
  *   2. follow the report sequence from the daemon's cursor: the domains of the
  *      new reports (and, in a full pass, every domain) are judged (the daemon
  *      enriches the new sources before, daemon/daemon-pass.hh);
- *   3. every enabled rule (rules.hh) over each domain's picture gives findings;
+ *   3. every enabled rule (rules.hh) over each domain's picture gives findings
+ *      (the reports the trust settings flag left out: domain-picture.hh alertsLeaveOut);
  *      a finding is sent unless the same alert was sent within AlertRepeat and
  *      has not escalated (a worse severity, or twice the messages); more than
  *      AlertBurst of one rule and domain become one summary line;

@@ -22,11 +22,13 @@ constexpr int64_t s_reporterHorizon = 40 * s_secondsPerDay;
 //! How many days before a reporter's latest report its habit is judged on (8 days with it).
 constexpr uint32_t s_habitDays = 7;
 
-std::vector<ReporterActivity> reportersOf(const std::vector<StoredReport>& reports, int64_t now)
+std::vector<ReporterActivity> reportersOf(const std::vector<StoredReport>& reports, int64_t now, AuthenticitySet leaveOut)
 {
   std::map<std::string, std::vector<const StoredReport*>> byOrg;
   for (const auto& report : reports) {
-    if (countedState(report.state) && believedEnd(report) >= now - s_reporterHorizon) {
+    // A report left out says nothing of its reporter either (a forged one must not hide a gap).
+    if (countedState(report.state) && believedEnd(report) >= now - s_reporterHorizon &&
+        (leaveOut & authenticityBit(report.authenticity)) == 0) {
       byOrg[report.header.metadata.orgName].push_back(&report);
     }
   }
@@ -70,7 +72,8 @@ void fillWindow(DomainPicture& picture, const Store& store, const Namer& namer, 
                 uint32_t windowDays)
 {
   const uint32_t fromDay = firstDayOf(picture.today, windowDays);
-  picture.sources = computeSources(store, namer, picture.domain, fromDay, picture.today, lookup, SourceDetail::Verdicts);
+  picture.sources = computeSources(store, namer, picture.domain, fromDay, picture.today, lookup, SourceDetail::Verdicts,
+                                   picture.leftOut);
   picture.services = servicesIn(picture.sources);
   picture.coveredDays = 1;
   if (picture.dataDays && picture.dataDays->first <= picture.today) {
@@ -85,16 +88,30 @@ unsigned passPercent(uint64_t pass, uint64_t total)
   return percentOf(pass, total);
 }
 
+AuthenticitySet alertsLeaveOut(const TrustSettings& trust)
+{
+  AuthenticitySet out = 0;
+  if (trust.forged != UntrustedAction::Count) {
+    out |= authenticityBit(Authenticity::Forged);
+  }
+  if (trust.unauthenticated != UntrustedAction::Count) {
+    out |= authenticityBit(Authenticity::Unauthenticated);
+  }
+  return out;
+}
+
 DomainPicture buildPicture(const Store& store, const Namer& namer, const NetworkLookup& lookup,
-                           const std::string& domain, int64_t now, uint32_t windowDays, bool withHistory)
+                           const std::string& domain, int64_t now, uint32_t windowDays, bool withHistory,
+                           AuthenticitySet leaveOut)
 {
   DomainPicture picture;
   picture.domain = lowerAscii(domain);
+  picture.leftOut = leaveOut;
   picture.today = static_cast<uint32_t>(now / s_secondsPerDay);
   picture.live = store.livePolicy(picture.domain);
   const auto reports = store.listReports(picture.domain);
   picture.policy = policyOf(picture.live, reports);
-  picture.reporters = reportersOf(reports, now);
+  picture.reporters = reportersOf(reports, now, leaveOut);
   {
     StoreSnapshot snapshot(store);
     if (auto id = snapshot.domainId(picture.domain)) {
@@ -104,7 +121,7 @@ DomainPicture buildPicture(const Store& store, const Namer& namer, const Network
   fillWindow(picture, store, namer, lookup, windowDays);
   if (withHistory) {
     picture.history = servicesIn(computeSources(store, namer, picture.domain, firstDayOf(picture.today, s_historyDays),
-                                                picture.today, lookup, SourceDetail::Names));
+                                                picture.today, lookup, SourceDetail::Names, leaveOut));
   }
   return picture;
 }
@@ -119,6 +136,7 @@ DomainPicture pictureOver(const DomainPicture& base, const Store& store, const N
   picture.live = base.live;
   picture.dataDays = base.dataDays;
   picture.reporters = base.reporters;
+  picture.leftOut = base.leftOut;
   fillWindow(picture, store, namer, lookup, windowDays);
   return picture;
 }

@@ -14,6 +14,7 @@
 #include "collector/alerts/alert-codec.hh"
 #include "collector/alerts/alert-pass.hh"
 #include "collector/sources/catalog.hh"
+#include "collector/views/status-view.hh"
 #include "t/unit/store-fixture.hh"
 #include "t/unit/test-util.hh"
 
@@ -88,6 +89,13 @@ struct Rig
       messages += record.count;
     }
     return commitWith(*writer, records.size(), messages).sequence;
+  }
+  //! A one-day report with a verdict, as the ingester stores it.
+  uint64_t reportAs(Authenticity verdict, const std::vector<Record>& records, int dayOffset = 0,
+                    const std::string& org = "google.com")
+  {
+    return storeVerdictReport(*store, "r" + std::to_string(++reportNumber), "example.com", today() + dayOffset, 1,
+                              verdict, records, org);
   }
   AlertPassSummary pass(bool full = false, AlertPassOptions options = {})
   {
@@ -245,6 +253,95 @@ BOOST_AUTO_TEST_CASE(spoofing_names_countries_does_not_repeat_and_escalates)
   quiet.report({spoofed(v4(203, 0, 113, 1), 19)});
   quiet.pass();
   BOOST_CHECK(quiet.sentOf("spoofing").empty());
+}
+
+BOOST_AUTO_TEST_CASE(flagged_reports_are_counted_but_raise_no_alerts)
+{
+  // A forged report showing a spoofing source: under UntrustedReports flag (the default) the
+  // rules never see it, under count they do; an authenticated one always raises the alert.
+  // The flagged report still counts in status's totals.
+  const std::vector<Record> spoofing{spoofed(v4(203, 0, 113, 1), 25), own(v4(198, 51, 100, 1), 5)};
+  for (const char* setting : {"", "UntrustedReports flag\n"}) {
+    BOOST_TEST_CONTEXT("setting '" << setting << "'")
+    {
+      Rig rig(setting);
+      rig.reportAs(Authenticity::Forged, spoofing);
+      rig.pass(true);
+      BOOST_CHECK(rig.sentOf("spoofing").empty());
+      const auto status = computeStatus(*rig.store, "example.com", rig.today() - 6, rig.today(), 10);
+      BOOST_REQUIRE_EQUAL(status.size(), 1U);
+      BOOST_CHECK_EQUAL(status[0].messages, 30U);
+      BOOST_CHECK_EQUAL(status[0].dmarcFail, 25U);
+      BOOST_CHECK_EQUAL(status[0].authenticity.messagesOf(Authenticity::Forged), 30U);
+      // An authenticated report of the same source: only its messages count.
+      rig.reportAs(Authenticity::Authenticated, {spoofed(v4(203, 0, 113, 1), 21)});
+      rig.pass(true);
+      const auto told = rig.sentOf("spoofing");
+      BOOST_REQUIRE_EQUAL(told.size(), 1U);
+      BOOST_CHECK_EQUAL(told[0].field("messages"), "21");
+      BOOST_CHECK_EQUAL(told[0].field("sources"), "1");
+    }
+  }
+  Rig counting("UntrustedReports count\n");
+  counting.reportAs(Authenticity::Forged, spoofing);
+  counting.pass(true);
+  auto told = counting.sentOf("spoofing");
+  BOOST_REQUIRE_EQUAL(told.size(), 1U);
+  BOOST_CHECK_EQUAL(told[0].field("messages"), "25");
+  // Unauthenticated reports: counted by default, left out under UnauthenticatedReports flag.
+  Rig plain;
+  plain.reportAs(Authenticity::Unauthenticated, spoofing);
+  plain.pass(true);
+  BOOST_CHECK_EQUAL(plain.sentOf("spoofing").size(), 1U);
+  Rig flagging("UnauthenticatedReports flag\n");
+  flagging.reportAs(Authenticity::Unauthenticated, spoofing);
+  flagging.reportAs(Authenticity::Forged, spoofing);
+  flagging.pass(true);
+  BOOST_CHECK(flagging.sentOf("spoofing").empty());
+  flagging.reportAs(Authenticity::Authenticated, spoofing, -1);
+  flagging.pass(true);
+  told = flagging.sentOf("spoofing");
+  BOOST_REQUIRE_EQUAL(told.size(), 1U);
+  BOOST_CHECK_EQUAL(told[0].field("messages"), "25");
+}
+
+BOOST_AUTO_TEST_CASE(flagged_reports_neither_teach_senders_nor_hide_a_report_gap)
+{
+  // The baseline of senders is learnt without flagged reports (a forged report cannot make a
+  // sender known), and a reporter's forged reports do not keep it "alive".
+  Rig rig;
+  for (int day = -7; day <= -3; ++day) {
+    rig.reportAs(Authenticity::Authenticated, {own(v4(198, 51, 100, 1), 5)}, day);
+  }
+  rig.reportAs(Authenticity::Forged, {own(v4(198, 51, 100, 1), 5)}, -1);
+  rig.reportAs(Authenticity::Forged, {own(v4(198, 51, 100, 1), 5)}, 0);
+  rig.advance(1);
+  rig.pass(true); // 60 h since the last authenticated report's period
+  auto told = rig.sentOf("report-gap");
+  BOOST_REQUIRE_EQUAL(told.size(), 1U);
+  BOOST_CHECK_EQUAL(told[0].field("silent_hours"), "60");
+  // Under count, the forged reports are the reporter's: no gap.
+  Rig counting("UntrustedReports count\n");
+  for (int day = -7; day <= -3; ++day) {
+    counting.reportAs(Authenticity::Authenticated, {own(v4(198, 51, 100, 1), 5)}, day);
+  }
+  counting.reportAs(Authenticity::Forged, {own(v4(198, 51, 100, 1), 5)}, 0);
+  counting.advance(1);
+  counting.pass(true);
+  BOOST_CHECK(counting.sentOf("report-gap").empty());
+}
+
+BOOST_AUTO_TEST_CASE(alerts_leave_out_the_verdicts_not_counted)
+{
+  TrustSettings trust;
+  BOOST_CHECK_EQUAL(alertsLeaveOut(trust), authenticityBit(Authenticity::Forged)); // defaults: flag, count
+  trust.forged = UntrustedAction::Count;
+  BOOST_CHECK_EQUAL(alertsLeaveOut(trust), 0);
+  trust.unauthenticated = UntrustedAction::Quarantine;
+  BOOST_CHECK_EQUAL(alertsLeaveOut(trust), authenticityBit(Authenticity::Unauthenticated));
+  trust.forged = UntrustedAction::Reject;
+  BOOST_CHECK_EQUAL(alertsLeaveOut(trust),
+                    authenticityBit(Authenticity::Unauthenticated) | authenticityBit(Authenticity::Forged));
 }
 
 BOOST_AUTO_TEST_CASE(an_alert_repeats_after_the_repeat_window)
