@@ -39,7 +39,7 @@ and fails.
 Besides the goldens it checks what must hold whatever the wording: readiness
 states, the what-if's sums, forwarded mail apart and classed forwarder, days
 with data (not their span), p=reject t=y as enforcement, pass + fail =
-messages, CSV against JSON, lines within COLUMNS, verdicts readable in full.
+messages, messages by authenticity = messages, CSV against JSON, lines within COLUMNS, verdicts readable in full.
 Environment: SRCDIR, BUILDDIR (as make check sets them), CORPUS.
 Prints one line per check and ends with "N passed, M failed"."""
 import csv
@@ -274,6 +274,12 @@ def check_domain_json(name, d):
     bad = [s["name"] for s in services if s["dmarc_pass"] + s["dmarc_fail"] != s["messages"]]
     check(not bad, f"{name}: each service's dmarc_pass + dmarc_fail = messages", bad)
     check(sum(t["messages"] for t in d["trend"]) == d["messages"], f"{name}: the trend adds up to the messages")
+    verdicts = ("authenticated", "unauthenticated", "forged")
+    check(sum(d[v + "_messages"] for v in verdicts) == d["messages"],
+          f"{name}: messages by authenticity add up to the messages")
+    by_report = d["reports_by_authenticity"]
+    check(sorted(by_report) == sorted(verdicts) and all(by_report[v] > 0 for v in verdicts if d[v + "_messages"] > 0),
+          f"{name}: a verdict with messages has reports", by_report)
 
 
 def check_csv(name, text, domains):
