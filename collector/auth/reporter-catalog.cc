@@ -49,27 +49,10 @@ public:
   void parse(std::string_view text)
   {
     // Step: one statement per line; a stanza runs from `reporter` to the next one.
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t end = text.find('\n', pos);
-      if (end == std::string_view::npos) {
-        end = text.size();
-      }
-      ++d_line;
-      auto line = text.substr(pos, end - pos);
-      pos = end + 1;
-      if (line.size() > d_limits.maxLineBytes) {
-        fail("line longer than " + std::to_string(d_limits.maxLineBytes) + " bytes");
-      }
-      line = trimAscii(line);
-      if (line.empty() || line.front() == '#') {
-        continue;
-      }
-      if (!isPrintableLine(line)) {
-        fail("control character in line");
-      }
+    forEachStatement(text, d_file, d_limits.maxLineBytes, [this](std::string_view line, unsigned number) {
+      d_line = number;
       statement(line);
-    }
+    });
     finish();
   }
 
@@ -156,7 +139,7 @@ private:
   std::vector<Reporter>& d_out;
   std::optional<Reporter> d_current;
   size_t d_lines = 0;
-  unsigned d_line = 0;
+  unsigned d_line = 0; //!< of the statement being read
 };
 
 } // namespace

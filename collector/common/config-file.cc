@@ -4,6 +4,7 @@
 #include "collector/common/config-file.hh"
 
 #include "collector/common/errors.hh"
+#include "collector/common/text.hh"
 
 #include <cerrno>
 #include <cstring>
@@ -52,6 +53,33 @@ std::string readConfigFile(const std::string& path, uint64_t maxBytes)
   }
   text.resize(got);
   return text;
+}
+
+void forEachStatement(std::string_view text, const std::string& file, size_t maxLineBytes,
+                      const std::function<void(std::string_view line, unsigned number)>& statement)
+{
+  size_t pos = 0;
+  unsigned number = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    ++number;
+    auto line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.size() > maxLineBytes) {
+      throw ConfigError(file, number, "line longer than " + std::to_string(maxLineBytes) + " bytes");
+    }
+    line = trimAscii(line);
+    if (line.empty() || line.front() == '#') {
+      continue;
+    }
+    if (!isPrintableLine(line)) {
+      throw ConfigError(file, number, "control character in line");
+    }
+    statement(line, number);
+  }
 }
 
 } // namespace dmarcwatch::collector

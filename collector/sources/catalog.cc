@@ -72,27 +72,10 @@ public:
   void parse(std::string_view text)
   {
     // Step: one statement per line; a stanza runs from `service` to the next one.
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t end = text.find('\n', pos);
-      if (end == std::string_view::npos) {
-        end = text.size();
-      }
-      ++d_line;
-      auto line = text.substr(pos, end - pos);
-      pos = end + 1;
-      if (line.size() > d_limits.maxLineBytes) {
-        fail("line longer than " + std::to_string(d_limits.maxLineBytes) + " bytes");
-      }
-      line = trimAscii(line);
-      if (line.empty() || line.front() == '#') {
-        continue;
-      }
-      if (!isPrintableLine(line)) {
-        fail("control character in line");
-      }
+    forEachStatement(text, d_file, d_limits.maxLineBytes, [this](std::string_view line, unsigned number) {
+      d_line = number;
       statement(line);
-    }
+    });
     finishService();
   }
 
