@@ -504,7 +504,7 @@ const std::vector<KeyDef>& keyTable()
     {keys::reporterCatalog, Kind::String, PKGDATADIR "/reporters.conf", 0, 0, nullptr,
      "The catalog of known reporters (the domains their report mail is authenticated as,\n"
      "for org_name and email values that name no domain): contrib/reporters.conf.\n"
-     "none: match the report's email domain only.",
+     "none: match the domains the report's org_name and email give only.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.trust.reporterCatalog = v; }},
     {keys::maxDkimSignatures, Kind::Count, "5", 1, 64, nullptr,
      "Most DKIM signatures of one report mail verified (the From domain's first).",

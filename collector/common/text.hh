@@ -137,6 +137,31 @@ constexpr std::string_view trimAscii(std::string_view text)
   return text;
 }
 
+//! \brief Split off the first white-space separated word of text (text keeps the trimmed rest).
+constexpr std::string_view nextWord(std::string_view& text)
+{
+  text = trimAscii(text);
+  size_t end = 0;
+  while (end < text.size() && !isSpaceAscii(text[end])) {
+    ++end;
+  }
+  auto word = text.substr(0, end);
+  text = trimAscii(text.substr(end));
+  return word;
+}
+
+//! \brief No control characters (a line of a catalog file): UTF-8 bytes pass, C0 and DEL do not.
+constexpr bool isPrintableLine(std::string_view text)
+{
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
 //! A time (seconds since the epoch) as UTC text, in a strftime format ("%Y-%m-%d %H:%M").
 //! Callers pass a literal format; the attribute has the compiler check it at each call.
 __attribute__((format(strftime, 2, 0))) inline std::string formatUtc(int64_t epochSeconds, const char* format)

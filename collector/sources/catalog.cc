@@ -3,6 +3,7 @@
  */
 #include "collector/sources/catalog.hh"
 
+#include "collector/common/config-file.hh"
 #include "collector/common/config-keys.hh"
 #include "collector/common/config.hh"
 #include "collector/common/errors.hh"
@@ -14,10 +15,7 @@
 #include <charconv>
 #include <cstring>
 #include <dirent.h>
-#include <fcntl.h>
 #include <map>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace dmarcwatch::collector
 {
@@ -44,27 +42,6 @@ constexpr std::array<FlagName, 7> s_flagNames{{{"forwards", FlagForwards},
                                                {"api-based", FlagApiBased}}};
 
 constexpr size_t s_maxTextField = 100;
-
-//! Split off the first white-space separated word of text.
-std::string_view nextWord(std::string_view& text)
-{
-  text = trimAscii(text);
-  size_t end = 0;
-  while (end < text.size() && !isSpaceAscii(text[end])) {
-    ++end;
-  }
-  auto word = text.substr(0, end);
-  text = trimAscii(text.substr(end));
-  return word;
-}
-
-bool isPrintableText(std::string_view text)
-{
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u >= 0x20 && u != 0x7f; // UTF-8 bytes pass; control characters do not
-  });
-}
 
 //! The rule's identity for the uniqueness checks ("dkim sendgrid.net/s1", "asn 11377").
 std::string ruleKey(const CatalogRule& rule)
@@ -95,27 +72,10 @@ public:
   void parse(std::string_view text)
   {
     // Step: one statement per line; a stanza runs from `service` to the next one.
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t end = text.find('\n', pos);
-      if (end == std::string_view::npos) {
-        end = text.size();
-      }
-      ++d_line;
-      auto line = text.substr(pos, end - pos);
-      pos = end + 1;
-      if (line.size() > d_limits.maxLineBytes) {
-        fail("line longer than " + std::to_string(d_limits.maxLineBytes) + " bytes");
-      }
-      line = trimAscii(line);
-      if (line.empty() || line.front() == '#') {
-        continue;
-      }
-      if (!isPrintableText(line)) {
-        fail("control character in line");
-      }
+    forEachStatement(text, d_file, d_limits.maxLineBytes, [this](std::string_view line, unsigned number) {
+      d_line = number;
       statement(line);
-    }
+    });
     finishService();
   }
 
@@ -343,45 +303,10 @@ void CatalogBuilder::addText(std::string_view text, const std::string& file)
 
 void CatalogBuilder::addFile(const std::string& path)
 {
-  // Step: open without following a symlink as the last component (the admin links whole
-  // directories, not files), check it is a regular file within the size cap, read it whole.
   if (++d_files > d_limits.maxFiles) {
     throw ConfigError(path + ": more than " + std::to_string(d_limits.maxFiles) + " catalog files");
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    throw ConfigError(path + ": cannot open: " + std::strerror(errno));
-  }
-  struct FdCloser
-  {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw ConfigError(path + ": not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > d_limits.maxFileBytes) {
-    throw ConfigError(path + ": larger than " + std::to_string(d_limits.maxFileBytes) + " bytes");
-  }
-  std::string text;
-  text.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      throw ConfigError(path + ": read: " + std::strerror(errno));
-    }
-    if (n == 0) {
-      break; // shrank under us: parse what is there
-    }
-    got += static_cast<size_t>(n);
-  }
-  text.resize(got);
-  addText(text, path);
+  addText(readConfigFile(path, d_limits.maxFileBytes), path);
 }
 
 void CatalogBuilder::addDirectory(const std::string& dir)
