@@ -109,6 +109,17 @@ public:
   using ParseError::ParseError;
 };
 
+/*!
+ * A sender (reporter or policy domain) is over a per-day limit (SenderLimits) and
+ * OverLimitAction is tempfail: nothing of the report is stored.  The milter answers
+ * 451 whatever OnStoreError says; a later retry may fit in the next day's window.
+ */
+class SenderLimitExceeded : public StoreError
+{
+public:
+  using StoreError::StoreError;
+};
+
 using ContentHash = std::array<uint8_t, 16>;
 
 //! What one stored report was, as `dmarcwatch reports` lists it.
