@@ -653,8 +653,11 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
   }
   catch (const collector::SenderLimitExceeded& e) {
     // Over a per-day limit with OverLimitAction tempfail: the MTA retries later (a new day's window),
-    // whatever OnStoreError says.
-    logWarning("report message deferred", {{"qid", qid}, {"outcome", "sender-limit"}, {"error", e.what()},
+    // whatever OnStoreError says.  The first report over that limit that day says so once.
+    if (!e.notice().empty()) {
+      logWarning("sender limit reached", {{"qid", qid}, {"limit", printable(e.notice(), s_maxReasonText)}});
+    }
+    logWarning("report message deferred", {{"qid", qid}, {"outcome", "sender-limit"}, {"error", e.reason()},
                                            {"action", "tempfail"}});
     api.setReply(s_tempfailCode, s_limitStatus, s_limitText);
     return Verdict::Tempfail;
@@ -783,24 +786,8 @@ collector::ReportJudge ConnectionContext::checkMail(MessageContext& msg, const s
       if (!check) {
         return {};
       }
-      collector::ReportJudge judge = check(message, msg.envelope, msg.headersApproximate);
-      if (!judge) {
-        return {};
-      }
-      // The judge runs inside the Ingester, per report: what it throws is its report's reason too.
-      return [judge = std::move(judge)](const collector::ReportHeader& header) {
-        try {
-          return judge(header);
-        }
-        catch (const std::exception& e) {
-          return collector::ReportVerdict{collector::Authenticity::Unauthenticated,
-                                          "report check failed: " + printable(e.what(), 120)};
-        }
-        catch (...) {
-          return collector::ReportVerdict{collector::Authenticity::Unauthenticated,
-                                          "report check failed: unknown exception"};
-        }
-      };
+      // The judge runs inside the Ingester, per report (which makes what it throws that report's reason).
+      return check(message, msg.envelope, msg.headersApproximate);
     }
     catch (const std::exception& e) {
       return failed(e.what());

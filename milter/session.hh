@@ -325,7 +325,7 @@ private:
   //! The buffer of the message in progress when it is a report; nullptr (and decided) when it is not.
   MessageBuffer* reportBuffer();
   Verdict finishReport(MilterApi& api, MessageContext& msg);
-  //! The judge of the message's reports from Runtime::mailCheck; empty when there is none or it failed. Never throws.
+  //! The judge of the message's reports from Runtime::mailCheck (empty without one; one that fails: unauthenticated). Never throws.
   collector::ReportJudge checkMail(MessageContext& msg, const std::string& qid, std::string_view message) noexcept;
   Verdict deliver(MilterApi& api, const MessageContext& msg, const std::string& qid, const std::string* header);
 

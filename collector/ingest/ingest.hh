@@ -92,14 +92,10 @@ struct IngestOutcome
 class Ingester
 {
 public:
-  Ingester(Store& store, const Limits& limits) :
-    d_store(store), d_limits(limits) {}
-  //! With how reports are judged and limited (nullptr: as without). The trust must outlive the Ingester.
-  Ingester(Store& store, const Limits& limits, const IngestTrust* trust) :
+  //! \param trust how reports are judged (nullptr: all unauthenticated and counted, no limits); must outlive this
+  Ingester(Store& store, const Limits& limits, const IngestTrust* trust = nullptr) :
     d_store(store), d_limits(limits), d_trust(trust) {}
-
-  //! The trust given at construction (nullptr when none).
-  [[nodiscard]] const IngestTrust* trust() const { return d_trust; }
+  void setTrust(const IngestTrust* trust) { d_trust = trust; }
 
   //! \brief A message (the milter, a message of an mbox): classified, then walked (mime.hh). \throw StoreError
   IngestOutcome ingestMessage(std::string_view message, const std::string& source);
@@ -130,7 +126,7 @@ private:
 
   Store& d_store;
   const Limits& d_limits;
-  const IngestTrust* d_trust = nullptr; // XXX issue 14: applied by the storetrust branch
+  const IngestTrust* d_trust = nullptr;
 };
 
 } // namespace dmarcwatch::collector
