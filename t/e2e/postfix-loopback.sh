@@ -104,21 +104,21 @@ add1() { # PATH RCPTS EXPECT-LINES...
 }
 for i in $(seq 1 20); do
   add1 "$TMP/gen1/report-$i.eml" rua@example.test \
-    "$(printf 'example.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated$\t-' $((i + 1)))"
+    "$(printf 'example.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' $((i + 1)))"
 done
-add1 "$TMP/gen1/multi.eml" rua@example.test $'example.test/rua\t^stored; reports=2; records=5; messages=35; auth=unauthenticated$\t-'
+add1 "$TMP/gen1/multi.eml" rua@example.test $'example.test/rua\t^stored; reports=2; records=5; messages=35; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 # Header bytes: two fields a rebuilt "Name: value" would get wrong, in front of a report (a
 # copy of report-3: stored or duplicate, whichever goes first).
 printf 'Subject:no-space\r\nSubject:\ttab\r\nX-Bytes-Marker: e2e-leadspc\r\n' > "$TMP/gen1/header-bytes.eml"
 cat "$TMP/gen1/report-3.eml" >> "$TMP/gen1/header-bytes.eml"
 add1 "$TMP/gen1/header-bytes.eml" rua@example.test \
-  $'example.test/rua\t^(stored|duplicate); reports=1; records=2; messages=4; auth=unauthenticated$\t-'
+  $'example.test/rua\t^(stored|duplicate); reports=1; records=2; messages=4; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 add1 "$TMP/gen1/corrupt.eml" rua@example.test $'example.test/rua\t^error; \t-'
 add1 "$TMP/gen1/plain.eml" bob@other.test "other.test/catchall"$'\t^$\t'"$TMP/gen1/plain.eml"
 # keep mode with a second recipient: both get the copy with the header
 add1 "$TMP/gen1/report-1.eml" rua@example.test,carol@other.test \
-  $'example.test/rua\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated$\t-' \
-  $'other.test/catchall\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated$\t-'
+  $'example.test/rua\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' \
+  $'other.test/catchall\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 for f in "$SRCDIR"/t/data/mime-*.eml; do
   [ -f "$f" ] && add1 "$f" rua@example.test $'example.test/rua\t^(stored|duplicate|error); \t-'
 done
@@ -144,11 +144,11 @@ if r and any(x["status"] == "conflict" for x in r):
     d["error"] = None
 if (d.get("error") or not r) and int(sys.argv[1]) > 0:
     # The CLI could not read it but the manifest knows the report: the milter may do better.
-    print("^(error; |(stored|duplicate); reports=1; records=%s; messages=%s; auth=unauthenticated$)" % (sys.argv[1], sys.argv[2]))
+    print("^(error; |(stored|duplicate); reports=1; records=%s; messages=%s; auth=unauthenticated(; auth-reason=\"[^\"]*\")?$)" % (sys.argv[1], sys.argv[2]))
 elif d.get("error") or not r:
     print("^error; ")
 else:
-    print("^(stored|duplicate|conflict); reports=%d; records=%d; messages=%d; auth=unauthenticated$" % (
+    print("^(stored|duplicate|conflict); reports=%d; records=%d; messages=%d; auth=unauthenticated(; auth-reason=\"[^\"]*\")?$" % (
         len(r), sum(x["records"] for x in r), sum(x["messages"] for x in r)))' "$records" "$messages" > "$TMP/want"
     add1 "$f" rua@example.test "example.test/rua"$'\t'"$(cat "$TMP/want")"$'\t-'
     corpus_n=$((corpus_n + 1))
@@ -190,7 +190,7 @@ python3 "$LIB/make-reports.py" "$TMP/gen2" --count "$K" --prefix p2 --domain p2.
 : > "$TMP/spec2"; : > "$TMP/expect2"
 for i in $(seq 1 "$K"); do
   printf '%s\trua@example.test\n' "$TMP/gen2/report-$i.eml" >> "$TMP/spec2"
-  printf 'p2:%d:report-%d.eml\texample.test/rua\t^(stored|duplicate); reports=1; records=2; messages=%d; auth=unauthenticated$\t-\n' \
+  printf 'p2:%d:report-%d.eml\texample.test/rua\t^(stored|duplicate); reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-\n' \
     "$i" "$i" $((i + 1)) >> "$TMP/expect2"
 done
 before=$(delivered "$RUA")
@@ -226,7 +226,7 @@ python3 "$LIB/make-reports.py" "$TMP/gen3" --count "$LOAD" --prefix p3 --domain 
 n=0
 for i in $(seq 1 "$LOAD"); do
   n=$((n + 1)); printf '%s\trua@example.test\n' "$TMP/gen3/report-$i.eml" >> "$TMP/spec3"
-  printf 'p3:%d:report-%d.eml\texample.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated$\t-\n' \
+  printf 'p3:%d:report-%d.eml\texample.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-\n' \
     "$n" "$i" $((i + 1)) >> "$TMP/expect3"
   if [ $((i % 10)) -eq 0 ]; then
     n=$((n + 1)); printf '%s\tdave@other.test\n' "$TMP/gen1/plain.eml" >> "$TMP/spec3"

@@ -294,6 +294,17 @@ ReportOutcome madeReport(const std::string& reportId, Authenticity authenticity,
   return report;
 }
 
+//! An outcome whose one report the store refused (ReportOutcome::rejected) for stateReason.
+IngestOutcome refusedOutcome(const std::string& reportId, const ReportVerdict& verdict, const std::string& stateReason)
+{
+  IngestOutcome outcome;
+  ReportOutcome report = madeReport(reportId, verdict.authenticity, verdict.reason);
+  report.rejected = true;
+  report.stateReason = stateReason;
+  outcome.reports.push_back(report);
+  return outcome;
+}
+
 //! An ingest step that stores nothing and gives outcome (or throws what make throws).
 IngestStep fixedIngest(std::function<IngestOutcome()> make)
 {
@@ -864,12 +875,9 @@ BOOST_AUTO_TEST_CASE(a_rejected_forged_report_answers_550_with_the_reason)
 {
   start("UntrustedReports reject\nReportAction discard\n");
   runtime->setIngestStep(fixedIngest([] {
-    IngestOutcome outcome;
-    outcome.reports.push_back(madeReport("rid-ok", Authenticity::Authenticated, "dmarc=pass"));
-    ReportOutcome forged = madeReport("rid-forged", Authenticity::Forged, "dkim=fail (d=evil.test) 100%");
-    forged.rejected = true;
-    forged.stateReason = "UntrustedReports reject";
-    outcome.reports.push_back(forged);
+    IngestOutcome outcome = refusedOutcome("rid-forged", {Authenticity::Forged, "dkim=fail (d=evil.test) 100%"},
+                                           "UntrustedReports reject");
+    outcome.reports.insert(outcome.reports.begin(), madeReport("rid-ok", Authenticity::Authenticated, "dmarc=pass"));
     return outcome;
   }));
   ConnectionContext conn(*runtime, "192.0.2.10");
@@ -911,14 +919,8 @@ BOOST_AUTO_TEST_CASE(a_report_over_a_sender_limit_tempfails_with_451_whatever_on
   Sent got;
   // ... or as a rejected report that is not forged: the same answer.
   api.calls.clear();
-  runtime->setIngestStep(fixedIngest([] {
-    IngestOutcome outcome;
-    ReportOutcome over = madeReport("rid-over", Authenticity::Unauthenticated, "");
-    over.rejected = true;
-    over.stateReason = "DomainReportsPerDay";
-    outcome.reports.push_back(over);
-    return outcome;
-  }));
+  runtime->setIngestStep(
+    fixedIngest([] { return refusedOutcome("rid-over", {Authenticity::Unauthenticated, ""}, "DomainReportsPerDay"); }));
   ConnectionContext again(*runtime, "192.0.2.10");
   got = send(again, api, Message{});
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Tempfail);
