@@ -5,15 +5,23 @@
  * Negotiation: every protocol step the MTA waits for costs it a round trip,
  * and every macro it sends costs it a lookup, so we ask for as little as
  * our logic needs:
- *   - no HELO and no unknown-command step;
- *   - no reply to CONNECT, MAIL and RCPT (they only record the client, the
- *     queue id and the recipients), nor, when the MTA has the DATA step, to
+ *   - no unknown-command step; the HELO step stays (SPF of report mail
+ *     checks the HELO name when MAIL FROM is <>) but needs no reply;
+ *   - no reply to CONNECT, HELO, MAIL and RCPT (they only record the client,
+ *     the HELO name, the sender, the queue id and the recipients), nor, when
+ *     the MTA has the DATA step, to
  *     headers and end of headers: non-report mail is accepted at DATA, the
  *     first point where every recipient is known, so headers only reach
  *     report messages, which are decided at end of message;
  *   - the queue id macro ("i") at MAIL, RCPT and end of message; at the
  *     other stages a name no MTA defines, since an empty list would mean
- *     "the MTA's defaults" (Postfix milter_*_macros).
+ *     "the MTA's defaults" (Postfix milter_*_macros);
+ *   - header values as they are (SMFIP_HDR_LEADSPC): DKIM with "simple"
+ *     header canonicalization signs the bytes after the colon, and without
+ *     the flag the MTA eats one space there (Postfix milter8.c, Sendmail),
+ *     so "From:x" and "From: x" would arrive alike.  An MTA that does not
+ *     offer it leaves the session rebuilding "Name: value", marked
+ *     approximate (session.hh).
  * The MTA buffers steps that need no reply and sends them with the next one
  * that does, so a non-report message costs two round trips: negotiation
  * and DATA.  DATA keeps its reply (the early accept) and so does the body:
@@ -73,7 +81,8 @@ unsigned noReplySteps(uint32_t flags)
 {
   unsigned steps = 0;
   const std::pair<uint32_t, Step> map[] = {
-    {flag::noReplyConnect, Step::Connect}, {flag::noReplyMail, Step::EnvFrom}, {flag::noReplyRecipient, Step::EnvRcpt},
+    {flag::noReplyConnect, Step::Connect}, {flag::noReplyHelo, Step::Helo},
+    {flag::noReplyMail, Step::EnvFrom},    {flag::noReplyRecipient, Step::EnvRcpt},
     {flag::noReplyData, Step::Data},       {flag::noReplyHeader, Step::Header}, {flag::noReplyEndOfHeaders, Step::EndOfHeaders},
     {flag::noReplyBody, Step::Body},
   };
@@ -119,6 +128,7 @@ ConnectionContext& MilterConnection::ensureContext()
   if (!d_context) {
     d_context = std::make_unique<ConnectionContext>(d_runtime, "unknown");
     d_context->setNoReplySteps(d_noReply);
+    d_context->setLeadingSpace(d_leadingSpace);
   }
   return *d_context;
 }
@@ -139,7 +149,8 @@ MilterConnection::Next MilterConnection::negotiate(std::string_view data, std::s
                         {{"qid", logId()}, {"reason", "the MTA does not allow adding/changing headers and deleting recipients"}});
     return Next::Close;
   }
-  uint32_t want = flag::noHelo | flag::noUnknown | flag::noReplyConnect | flag::noReplyMail | flag::noReplyRecipient;
+  uint32_t want = flag::noUnknown | flag::noReplyConnect | flag::noReplyHelo | flag::noReplyMail |
+    flag::noReplyRecipient | flag::headerLeadingSpace;
   if ((offer.protocol & flag::noData) != 0) {
     want |= flag::noReplyHeader | flag::noReplyEndOfHeaders;
   }
@@ -156,8 +167,10 @@ MilterConnection::Next MilterConnection::negotiate(std::string_view data, std::s
   d_version = std::min(offer.version, protocol::s_version);
   protocol::appendNegotiationReply(out, d_version, actions, agreed, macroLists);
   d_noReply = noReplySteps(agreed);
+  d_leadingSpace = (agreed & flag::headerLeadingSpace) != 0;
   d_negotiated = true;
   d_context->setNoReplySteps(d_noReply);
+  d_context->setLeadingSpace(d_leadingSpace);
   return Next::Read;
 }
 
@@ -204,11 +217,13 @@ void MilterConnection::reply(Verdict verdict, std::string& out)
     protocol::appendPacket(out, protocol::reply::discard);
     break;
   case Verdict::Tempfail:
+  case Verdict::Reject:
+    // The reply code set for this answer carries the SMTP code (4xx or 5xx) and the text.
     if (d_replyCode) {
       out.append(*d_replyCode);
     }
     else {
-      protocol::appendPacket(out, protocol::reply::tempfail);
+      protocol::appendPacket(out, verdict == Verdict::Tempfail ? protocol::reply::tempfail : protocol::reply::reject);
     }
     break;
   }
@@ -275,8 +290,15 @@ MilterConnection::Next MilterConnection::dispatch(const protocol::Packet& packet
     return Next::Read;
   }
   case cmd::helo:
+    // The HELO name, for SPF (a later HELO/EHLO replaces it).  It belongs to the connection and
+    // decides nothing, so it does not go through step() (a verdict kept for a message stays there).
+    conn.onHelo(firstArgument(packet.data));
+    if ((d_noReply & static_cast<unsigned>(Step::Helo)) == 0) {
+      protocol::appendPacket(out, protocol::reply::continue_);
+    }
+    return Next::Read;
   case cmd::unknown:
-    // Asked away in the negotiation; an MTA that sends them anyway gets a plain continue.
+    // Asked away in the negotiation; an MTA that sends it anyway gets a plain continue.
     protocol::appendPacket(out, protocol::reply::continue_);
     return Next::Read;
   case cmd::mail: {

@@ -7,6 +7,7 @@
  *   OPTNEG  -> our reply: actions, the steps we skip or need no answer to,
  *              the macros we want per stage (see negotiate() for why)
  *   MACRO   -> kept per stage, for MilterApi::symbol()
+ *   HELO    -> the HELO name, for SPF (ConnectionContext::onHelo)
  *   CONNECT, MAIL, RCPT, DATA, HEADER, EOH, BODY -> ConnectionContext::step
  *   BODYEOB -> (a final body chunk, then) end of message: for a report this
  *              is slow (parse, store, fsync), so handle() answers Defer and
@@ -82,7 +83,7 @@ private:
   void storeMacros(std::string_view data);
   void clearMacrosFrom(size_t stageIndex);
   ConnectionContext& ensureContext();
-  //! Append the reply for a verdict (nothing for NoReply); a pending reply code goes with Tempfail.
+  //! Append the reply for a verdict (nothing for NoReply); a pending reply code goes with Tempfail or Reject.
   void reply(Verdict verdict, std::string& out);
   //! Everything of handle() but the choice to defer.
   Next dispatch(const protocol::Packet& packet, std::string& out);
@@ -95,6 +96,7 @@ private:
   bool d_negotiated = false;
   uint32_t d_version = 0;  //!< protocol version agreed
   unsigned d_noReply = 0;  //!< Step bits, from the negotiation
+  bool d_leadingSpace = false; //!< SMFIP_HDR_LEADSPC agreed: header values arrive as they are
   //! Macros by stage (protocol::stage), as the MTA last sent them.
   std::array<std::vector<std::pair<std::string, std::string>>, protocol::stage::count> d_macros;
   std::string d_edits;                  //!< header and recipient changes for the end-of-message reply

@@ -2,7 +2,7 @@
  * main.cc - dmarcwatch-milter: arguments, configuration, socket, daemon,
  * privileges, store, signals.  The mail logic is in session.cc.
  *
- *   dmarcwatch-milter [-c FILE] [-f]
+ *   dmarcwatch-milter [-c FILE] [-f] [--dump-messages DIR]
  *
  * Start-up order (each step needs the one before):
  *   1. load the configuration (errors: exit 2), set up logging (-f: stderr)
@@ -75,14 +75,18 @@ struct Options
 {
   std::string configPath = collector::defaultConfigPath();
   bool foreground = false;
+  std::string dumpDirectory; //!< --dump-messages: report mails as the checks get them (tests, debugging)
 };
 
 void usage(FILE* out)
 {
   fprintf(out,
-          "usage: %s [-c FILE] [-f]\n"
+          "usage: %s [-c FILE] [-f] [--dump-messages DIR]\n"
           "  -c FILE        configuration file (default %s)\n"
           "  -f             stay in the foreground and log to stderr\n"
+          "  --dump-messages DIR\n"
+          "                 write each report mail as its checks get it to DIR/N.eml and its\n"
+          "                 envelope to DIR/N.envelope (tests, debugging: mail content on disk)\n"
           "  -h, --help     this text\n"
           "  -V, --version  print the version\n"
           "Signals: SIGHUP reloads the configuration, SIGTERM stops.\n",
@@ -142,6 +146,13 @@ int run(const Options& options)
     logWarning("no ReportAddress configured: every message passes untouched", {{"file", options.configPath}});
   }
   Runtime runtime(config);
+  // How report mail is checked, once per worker thread (session.hh MailCheckFactory).
+  // XXX issue 14: the integrator plugs the MessageAuthenticator and judgeReport in here.
+  MailCheckFactory checks;
+  if (!options.dumpDirectory.empty()) {
+    checks = dumpMessages(options.dumpDirectory, std::move(checks));
+  }
+  runtime.setMailCheckFactory(std::move(checks));
 
   // Step 2: the listen socket, while we may still bind anything.  A unix socket
   // is created with SocketMode already, never wider.
@@ -279,6 +290,7 @@ int main(int argc, char** argv)
   static const option s_long[] = {
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
+    {"dump-messages", required_argument, nullptr, 'D'},
     {nullptr, 0, nullptr, 0}};
   int opt = 0;
   while ((opt = getopt_long(argc, argv, "c:fhV", s_long, nullptr)) != -1) {
@@ -293,6 +305,13 @@ int main(int argc, char** argv)
     case 'f':
       options.foreground = true;
       break;
+    case 'D': {
+      // Absolute, as -c: the daemon runs in /.
+      std::error_code ec;
+      const auto absolute = std::filesystem::absolute(optarg, ec);
+      options.dumpDirectory = ec ? std::string(optarg) : absolute.string();
+      break;
+    }
     case 'h':
       usage(stdout);
       return 0;

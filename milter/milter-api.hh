@@ -26,6 +26,7 @@ enum class Verdict
   Accept,   //!< done with this message: deliver it, send no more of it
   Discard,  //!< accept and drop silently
   Tempfail, //!< 4xx: the MTA keeps the message and retries later
+  Reject,   //!< 5xx: the MTA refuses the message (a forged report under UntrustedReports reject)
   NoReply   //!< send nothing: the MTA agreed not to wait for an answer at this step (SMFIP_NR_*)
 };
 
@@ -44,7 +45,7 @@ public:
   virtual bool deleteHeader(const std::string& name, int index) = 0;
   //! \brief Delete a recipient, the address as the MTA gave it (end of message only).
   virtual bool deleteRecipient(const std::string& recipient) = 0;
-  //! \brief The SMTP reply for the next Tempfail answer ("451", "4.3.0", text).
+  //! \brief The SMTP reply for the next Tempfail or Reject answer ("451", "4.3.0", text; "550", "5.7.1", text).
   virtual bool setReply(const std::string& rcode, const std::string& xcode, const std::string& text) = 0;
 };
 

@@ -88,7 +88,7 @@ constexpr uint32_t changeHeaders = 0x10;
 constexpr uint32_t deleteRecipients = 0x08;
 } // namespace action
 
-//! Protocol flags (SMFIP_*): steps the MTA may leave out, or not wait for an answer to.
+//! Protocol flags (SMFIP_*): steps the MTA may leave out, or not wait for an answer to, and how it sends headers.
 namespace flag
 {
 constexpr uint32_t noConnect = 0x01;
@@ -109,6 +109,8 @@ constexpr uint32_t noReplyData = 0x10000;
 constexpr uint32_t noReplyUnknown = 0x20000;
 constexpr uint32_t noReplyEndOfHeaders = 0x40000;
 constexpr uint32_t noReplyBody = 0x80000;
+//! Header values as they are: without it the MTA eats one space after the colon (SMFIP_HDR_LEADSPC).
+constexpr uint32_t headerLeadingSpace = 0x100000;
 } // namespace flag
 
 //! Macro stages a milter can ask macros for in its negotiation reply (SMFIM_*).

@@ -8,6 +8,16 @@
  * mkstemp (0600) in TempDirectory and unlinked before the first byte is
  * written, so no other user can open them and nothing is left after a crash.
  * Values logged or put in headers and replies pass through printable().
+ * Envelope values (HELO name, MAIL FROM) are capped at s_maxEnvelopeText
+ * bytes; a longer one (no MTA passes one) is cut, and its SPF check then
+ * finds nothing: "none", never a pass.
+ *
+ * Authenticity (issue 14): the checks of a report mail run at its end, on the
+ * worker (Runtime::mailCheck, one per worker thread), on the bytes buffered
+ * here: header fields exactly as the MTA sent them when it agreed to
+ * SMFIP_HDR_LEADSPC.  A check that throws or times out never holds up the
+ * mail: its reports are unauthenticated.  Only a report the store refused
+ * as forged (UntrustedReports reject) makes us answer 550.
  *
  * Forged results: a sender can put "X-DMARCwatch: stored" in a report
  * message itself.  Such headers are counted (report mail only) and deleted
@@ -26,7 +36,9 @@
 #include "collector/common/config-keys.hh"
 #include "collector/common/log.hh"
 #include "collector/common/text.hh"
+#include "collector/intake/byte-source.hh"
 
+#include <atomic>
 #include <cerrno>
 #include <system_error>
 
@@ -51,6 +63,117 @@ constexpr const char* s_tempfailCode = "451";
 constexpr const char* s_storeStatus = "4.3.0";
 constexpr const char* s_parseStatus = "4.6.0";
 constexpr const char* s_internalErrorText = "dmarcwatch: internal error, try again later";
+//! Over a per-day sender limit (OverLimitAction tempfail).
+constexpr const char* s_limitStatus = "4.7.1";
+constexpr const char* s_limitText = "dmarcwatch: sender over its daily limit";
+//! A forged report under UntrustedReports reject.
+constexpr const char* s_rejectCode = "550";
+constexpr const char* s_rejectStatus = "5.7.1";
+//! HELO name and MAIL FROM: RFC 5321 allows 255 and 256 bytes; what is beyond this is cut.
+constexpr size_t s_maxEnvelopeText = 512;
+//! Authentication reasons in our header and in SMTP replies.
+constexpr size_t s_maxReasonText = 160;
+
+//! Each MailCheckFactory installed gets its own generation, so a thread never takes a check made by another.
+std::atomic<uint64_t> s_mailCheckGenerations{0};
+
+//! One thread's MailCheck (Runtime::mailCheck): made on this thread, for one factory and one Config.
+struct ThreadMailCheck
+{
+  uint64_t generation = 0;
+  std::shared_ptr<const collector::Config> config; //!< held, so its address is not reused while cached
+  MailCheck check;
+};
+thread_local ThreadMailCheck t_mailCheck;
+
+//! The real ingest step: an Ingester over the store, with the trust of this mail.
+collector::IngestOutcome ingestWithTrust(collector::Store& store, const collector::Config& config,
+                                         const collector::IngestTrust& trust, std::string_view message,
+                                         const std::string& source)
+{
+  collector::Ingester ingester(store, config.limits, &trust);
+  return ingester.ingestMessage(message, source);
+}
+
+//! MAIL FROM as SPF takes it: without the angle brackets ("" for the null sender <>), capped.
+std::string envelopeSender(std::string_view sender)
+{
+  if (sender.size() >= 2 && sender.front() == '<' && sender.back() == '>') {
+    sender = sender.substr(1, sender.size() - 2);
+  }
+  return std::string(sender.substr(0, s_maxEnvelopeText));
+}
+
+//! The client address of a CONNECT ("192.0.2.1", "2001:db8::1", Sendmail's "IPv6:2001:db8::1"); none for "local".
+std::optional<collector::IpAddress> clientAddress(std::string_view client)
+{
+  constexpr std::string_view v6Tag = "IPv6:";
+  if (client.size() > v6Tag.size() && collector::equalsIgnoreCaseAscii(client.substr(0, v6Tag.size()), v6Tag)) {
+    client.remove_prefix(v6Tag.size());
+  }
+  return collector::IpAddress::parse(client);
+}
+
+//! How bad a verdict is, for "the worst over a message's reports".
+int badness(collector::Authenticity authenticity)
+{
+  switch (authenticity) {
+  case collector::Authenticity::Authenticated:
+    return 0;
+  case collector::Authenticity::Unauthenticated:
+    return 1;
+  case collector::Authenticity::Forged:
+    return 2;
+  }
+  return 1;
+}
+
+//! The first report with the worst verdict of the message; nullptr without reports.
+const collector::ReportOutcome* worstVerdict(const collector::IngestOutcome& outcome)
+{
+  const collector::ReportOutcome* worst = nullptr;
+  for (const auto& report : outcome.reports) {
+    if (worst == nullptr || badness(report.verdict.authenticity) > badness(worst->verdict.authenticity)) {
+      worst = &report;
+    }
+  }
+  return worst;
+}
+
+//! Text for a quoted header parameter: printable, capped, no '"' or '\\' (nothing to escape).
+std::string quotedText(std::string_view text)
+{
+  std::string out = printable(text, s_maxReasonText);
+  for (char& c : out) {
+    if (c == '"' || c == '\\') {
+      c = '\'';
+    }
+  }
+  return out;
+}
+
+//! "; auth=forged; auth-reason=\"...\"" for a message's reports ("" without reports).
+std::string authHeaderPart(const collector::IngestOutcome& outcome)
+{
+  const collector::ReportOutcome* worst = worstVerdict(outcome);
+  if (worst == nullptr) {
+    return {};
+  }
+  std::string part = "; auth=" + std::string(collector::authenticityName(worst->verdict.authenticity));
+  if (worst->verdict.authenticity != collector::Authenticity::Authenticated && !worst->verdict.reason.empty()) {
+    part += "; auth-reason=\"" + quotedText(worst->verdict.reason) + "\"";
+  }
+  return part;
+}
+
+//! A report's state in the log: "counted", "quarantined" (stored out of the totals) or "rejected" (not stored).
+const char* stateWord(const collector::ReportOutcome& report)
+{
+  if (report.rejected) {
+    return "rejected";
+  }
+  return report.quarantined ? "quarantined" : "counted";
+}
 
 //! Header values: CR/LF folded lines from the MTA become CRLF; anything else stays.
 void appendCrlf(std::string& out, std::string_view text)
@@ -93,6 +216,11 @@ void writeAll(int fd, const char* data, size_t size)
 } // namespace
 
 // ---------------------------------------------------------------- Runtime
+
+Runtime::Runtime(std::shared_ptr<const collector::Config> config) :
+  d_config(std::move(config)), d_ingest(ingestWithTrust)
+{
+}
 
 std::shared_ptr<const collector::Config> Runtime::config() const
 {
@@ -143,6 +271,39 @@ bool Runtime::shutdown(std::chrono::milliseconds timeout)
     d_store.reset();
   }
   return idle;
+}
+
+void Runtime::setMailCheckFactory(MailCheckFactory factory)
+{
+  std::lock_guard<std::mutex> lock(d_mutex);
+  d_mailCheckFactory = std::move(factory);
+  d_mailCheckGeneration = d_mailCheckFactory ? ++s_mailCheckGenerations : 0;
+}
+
+const MailCheck& Runtime::mailCheck(const std::shared_ptr<const collector::Config>& config)
+{
+  MailCheckFactory factory;
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(d_mutex);
+    generation = d_mailCheckGeneration;
+    if (generation == t_mailCheck.generation && config == t_mailCheck.config) {
+      return t_mailCheck.check;
+    }
+    factory = d_mailCheckFactory;
+  }
+  // Another factory or configuration: the old check goes first (its resolver, its config), then
+  // the new one is made outside the lock (making a resolver may take a while).
+  t_mailCheck = ThreadMailCheck{};
+  MailCheck made = factory ? factory(*config) : MailCheck{};
+  t_mailCheck = ThreadMailCheck{generation, config, std::move(made)};
+  return t_mailCheck.check;
+}
+
+void Runtime::setIngestStep(IngestStep step)
+{
+  std::lock_guard<std::mutex> lock(d_mutex);
+  d_ingest = step ? std::move(step) : IngestStep(ingestWithTrust);
 }
 
 uint64_t Runtime::nextConnectionId()
@@ -234,11 +395,22 @@ ConnectionContext::ConnectionContext(Runtime& runtime, std::string client) :
 
 void ConnectionContext::onConnect(std::string_view client) noexcept
 {
+  d_clientAddress = clientAddress(client); // no allocation
   try {
     d_client.assign(client);
   }
   catch (...) {
-    // Out of memory for a few bytes: the address is only for logs.
+    // Out of memory for a few bytes: the text is only for logs.
+  }
+}
+
+void ConnectionContext::onHelo(std::string_view name) noexcept
+{
+  try {
+    d_helo.assign(name.substr(0, s_maxEnvelopeText));
+  }
+  catch (...) {
+    d_helo.clear(); // out of memory: SPF of the HELO name is "none" then
   }
 }
 
@@ -321,11 +493,15 @@ std::string ConnectionContext::logId() const
   return "conn-" + std::to_string(d_id);
 }
 
-Verdict ConnectionContext::onEnvFrom(MilterApi& api, std::string_view /*sender*/)
+Verdict ConnectionContext::onEnvFrom(MilterApi& api, std::string_view sender)
 {
   // A new message: whatever the previous one left is gone.
   d_message = std::make_unique<MessageContext>();
   ++d_messages;
+  // Its envelope, for SPF at end of message (kept for every message: cheap, and the recipients are not known yet).
+  d_message->envelope.client = d_clientAddress;
+  d_message->envelope.helo = d_helo;
+  d_message->envelope.mailFrom = envelopeSender(sender);
   if (auto qid = api.symbol("i")) {
     d_message->queueId = printable(*qid, 64);
   }
@@ -375,11 +551,19 @@ Verdict ConnectionContext::onHeader(MilterApi& /*api*/, std::string_view name, s
   if (collector::equalsIgnoreCaseAscii(name, s_resultHeader)) {
     ++d_message->forgedHeaders;
   }
-  // Reconstruct the header as it was: "Name: value" CRLF (libmilter strips the space).
+  // Rebuild the field as it was, folds as CRLF.  With SMFIP_HDR_LEADSPC the value is everything
+  // after the colon, its leading white space too: "Name:value".  Without it the MTA ate one space
+  // after the colon if there was one (Postfix milter8.c, Sendmail): "Name: value" is right for the
+  // usual form only ("Name:value" and "Name:\tvalue" come out wrong), so the message is marked
+  // approximate.  The MTA drops white space between the name and the colon either way.
   std::string line;
   line.reserve(name.size() + value.size() + 4);
   line.append(name);
-  line.append(": ");
+  line.push_back(':');
+  if (!d_leadingSpace) {
+    line.push_back(' ');
+    d_message->headersApproximate = true;
+  }
   appendCrlf(line, value);
   line.append("\r\n");
   buffer->append(line);
@@ -442,17 +626,41 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
     return deliver(api, msg, qid, &header);
   }
 
-  // Step 2: hand it to the collector (one write transaction per report).
+  // Step 2: a store to write to.
   Runtime::StoreLease lease = d_runtime.acquireStore();
   if (lease.get() == nullptr) {
     logWarning("report message deferred", {{"qid", qid}, {"outcome", "tempfail"}, {"error", "shutting down"}});
     api.setReply(s_tempfailCode, s_storeStatus, "dmarcwatch: shutting down, try again later");
     return Verdict::Tempfail;
   }
+
+  // Step 3: the mail's checks (SPF, DKIM, DMARC), here on the worker, DNS bounded by AuthTimeout.
+  // They give the judge of its reports; they never hold up the mail.
+  std::string_view message = buffer.view();
+  if (msg.headersApproximate && !d_warnedApproximate) {
+    d_warnedApproximate = true;
+    logWarning("report headers approximate", {{"qid", qid},
+                                              {"reason", "the MTA did not agree to keep the space after the colon "
+                                                         "(SMFIP_HDR_LEADSPC): a DKIM signature with simple header "
+                                                         "canonicalization cannot make a report forged"}});
+  }
+  const collector::IngestTrust trust = makeIngestTrust(config.trust, checkMail(msg, qid, message));
+
+  // Step 4: hand it to the collector (one write transaction per report).
   collector::IngestOutcome outcome;
   try {
-    collector::Ingester ingester(*lease.get(), config.limits);
-    outcome = ingester.ingestMessage(buffer.view(), "milter " + qid);
+    outcome = d_runtime.ingestStep()(*lease.get(), config, trust, message, "milter " + qid);
+  }
+  catch (const collector::SenderLimitExceeded& e) {
+    // Over a per-day limit with OverLimitAction tempfail: the MTA retries later (a new day's window),
+    // whatever OnStoreError says.  The first report over that limit that day says so once.
+    if (!e.notice().empty()) {
+      logWarning("sender limit reached", {{"qid", qid}, {"limit", printable(e.notice(), s_maxReasonText)}});
+    }
+    logWarning("report message deferred", {{"qid", qid}, {"outcome", "sender-limit"}, {"error", e.reason()},
+                                           {"action", "tempfail"}});
+    api.setReply(s_tempfailCode, s_limitStatus, s_limitText);
+    return Verdict::Tempfail;
   }
   catch (const collector::StoreError& e) {
     // Disk full, map full, lock: the MTA keeps the message and retries; dedup makes that safe.
@@ -471,9 +679,31 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
     outcome.errors.emplace_back(e.what());
   }
 
-  // Step 3: one line per report found in the message.
+  // Step 5: a report the store refused makes the whole mail refused: a forged one (UntrustedReports
+  // reject) with 550, one over a per-day limit (OverLimitAction tempfail) with 451.
+  const collector::ReportOutcome* forged = nullptr;
+  const collector::ReportOutcome* overLimit = nullptr;
+  for (const auto& report : outcome.reports) {
+    if (!report.rejected) {
+      continue;
+    }
+    const collector::ReportOutcome*& slot =
+      report.verdict.authenticity == collector::Authenticity::Forged ? forged : overLimit;
+    slot = slot != nullptr ? slot : &report;
+  }
   bool discard = config.reportAction == collector::ReportAction::Discard && !outcome.failed();
-  const char* action = !discard ? "keep" : (msg.otherRecipients == 0 ? "discard" : "delrcpt");
+  const char* action = nullptr;
+  if (forged != nullptr) {
+    action = "reject";
+  }
+  else if (overLimit != nullptr) {
+    action = "tempfail";
+  }
+  else {
+    action = !discard ? "keep" : (msg.otherRecipients == 0 ? "discard" : "delrcpt");
+  }
+
+  // Step 6: one line per report found in the message, and one per sender limit first passed.
   for (const auto& report : outcome.reports) {
     logInfo("report message", {{"qid", qid},
                                {"client", d_client},
@@ -482,11 +712,30 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
                                {"report_id", report.header.metadata.reportId},
                                {"records", std::to_string(report.records)},
                                {"messages", std::to_string(report.messages)},
-                               {"outcome", report.statusWord()},
+                               {"outcome", report.rejected ? "rejected" : report.statusWord()},
+                               {"auth", std::string(collector::authenticityName(report.verdict.authenticity))},
+                               {"auth_reason", printable(report.verdict.reason, s_maxReasonText)},
+                               {"state", stateWord(report)},
+                               {"state_reason", printable(report.stateReason, s_maxReasonText)},
                                {"action", action}});
+    if (!report.limitNotice.empty()) {
+      logWarning("sender limit reached", {{"qid", qid},
+                                          {"reporter", report.header.metadata.orgName},
+                                          {"domain", report.header.policy.domain},
+                                          {"limit", printable(report.limitNotice, s_maxReasonText)}});
+    }
+  }
+  if (forged != nullptr) {
+    std::string reason = forged->verdict.reason.empty() ? "no reason given" : forged->verdict.reason;
+    api.setReply(s_rejectCode, s_rejectStatus, "dmarcwatch: forged report: " + replyText(reason));
+    return Verdict::Reject;
+  }
+  if (overLimit != nullptr) {
+    api.setReply(s_tempfailCode, s_limitStatus, s_limitText);
+    return Verdict::Tempfail;
   }
 
-  // Step 4: unreadable (or no report at all): keep the mail so nothing is lost.
+  // Step 7: unreadable (or no report at all): keep the mail so nothing is lost.
   if (outcome.failed()) {
     std::string error = outcome.errors.empty() ? "no report found" : outcome.errors.front();
     bool tempfail = config.onParseError == FailureAction::Tempfail;
@@ -501,7 +750,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
     return deliver(api, msg, qid, &header);
   }
 
-  // Step 5: stored (or duplicate, or a conflict kept in the store): keep with the header, or drop our copy.
+  // Step 8: stored (or duplicate, or a conflict kept in the store): keep with the header, or drop our copy.
   if (discard) {
     if (msg.otherRecipients == 0) {
       return Verdict::Discard;
@@ -518,6 +767,38 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
   }
   std::string header = resultHeaderValue(outcome);
   return deliver(api, msg, qid, &header);
+}
+
+collector::ReportJudge ConnectionContext::checkMail(MessageContext& msg, const std::string& qid,
+                                                  std::string_view message) noexcept
+{
+  // A check that fails says so in its reports' reason: unauthenticated, never forged, never a failed mail.
+  auto failed = [&qid](std::string_view what) -> collector::ReportJudge {
+    std::string reason = "mail check failed: " + printable(what, 120);
+    logWarning("report mail not checked", {{"qid", qid}, {"error", reason}});
+    return [reason](const collector::ReportHeader&) {
+      return collector::ReportVerdict{collector::Authenticity::Unauthenticated, reason};
+    };
+  };
+  try {
+    try {
+      const MailCheck& check = d_runtime.mailCheck(d_config);
+      if (!check) {
+        return {};
+      }
+      // The judge runs inside the Ingester, per report (which makes what it throws that report's reason).
+      return check(message, msg.envelope, msg.headersApproximate);
+    }
+    catch (const std::exception& e) {
+      return failed(e.what());
+    }
+    catch (...) {
+      return failed("unknown exception");
+    }
+  }
+  catch (...) {
+    return {}; // out of memory while saying so: the reports are unauthenticated all the same
+  }
 }
 
 Verdict ConnectionContext::deliver(MilterApi& api, const MessageContext& msg, const std::string& qid,
@@ -579,13 +860,65 @@ std::string resultHeaderValue(const collector::IngestOutcome& outcome)
     if (!outcome.reports.empty()) {
       value += "; reports=" + std::to_string(outcome.reports.size());
     }
-    return value;
+    return value + authHeaderPart(outcome);
   }
   // A conflict (same key, other records) is kept and listed, not counted: say so.
   value = anyStored ? "stored" : (anyConflict ? "conflict" : "duplicate");
   value += "; reports=" + std::to_string(outcome.reports.size()) + "; records=" + std::to_string(records) +
     "; messages=" + std::to_string(messages);
-  return value;
+  return value + authHeaderPart(outcome);
+}
+
+namespace
+{
+
+//! Writes one new file of the dump directory (0600, O_EXCL, O_NOFOLLOW). \throw std::system_error
+void writeNewFile(const std::string& path, std::string_view data)
+{
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "creating " + path);
+  }
+  collector::FileDescriptor owned(fd);
+  writeAll(fd, data.data(), data.size());
+}
+
+} // namespace
+
+MailCheckFactory dumpMessages(std::string directory, MailCheckFactory inner)
+{
+  auto counter = std::make_shared<std::atomic<uint64_t>>(0);
+  return [directory = std::move(directory), inner = std::move(inner), counter](const collector::Config& config) {
+    MailCheck check = inner ? inner(config) : MailCheck{};
+    return [directory, counter, check = std::move(check)](std::string_view message,
+                                                            const collector::MailEnvelope& envelope,
+                                                            bool headersApproximate) -> collector::ReportJudge {
+      std::string base = directory + "/" + std::to_string(++*counter);
+      try {
+        writeNewFile(base + ".eml", message);
+        writeNewFile(base + ".envelope", "client=" + (envelope.client ? envelope.client->toString() : std::string()) +
+                                           "\nhelo=" + envelope.helo + "\nmail_from=" + envelope.mailFrom +
+                                           "\nheaders_approximate=" + (headersApproximate ? "1" : "0") + "\n");
+      }
+      catch (const std::exception& e) {
+        logWarning("cannot dump the message", {{"file", base}, {"error", e.what()}});
+      }
+      return check ? check(message, envelope, headersApproximate) : collector::ReportJudge{};
+    };
+  };
+}
+
+collector::IngestTrust makeIngestTrust(const collector::TrustSettings& settings, collector::ReportJudge judge)
+{
+  collector::IngestTrust trust;
+  trust.forged = settings.forged;
+  trust.unauthenticated = settings.unauthenticated;
+  trust.limits = settings.limits;
+  if (judge) {
+    // The milter's message is one mail: its judge is the one the check gave.
+    trust.checkMail = [judge = std::move(judge)](std::string_view /*message*/) { return judge; };
+  }
+  return trust;
 }
 
 } // namespace dmarcwatch::milter

@@ -4,14 +4,21 @@
  *   negotiate -> ConnectionContext (holds the Config current then) and the
  *               steps the MTA will not wait for an answer to (setNoReplySteps)
  *   connect  -> the client address (onConnect)
- *   envfrom  -> a fresh MessageContext (also reset at abort and eom)
+ *   helo     -> the HELO name (onHelo)
+ *   envfrom  -> a fresh MessageContext (also reset at abort and eom) with the
+ *               envelope (client address, HELO name, MAIL FROM) for SPF
+ *   header   -> "Name:value" as the MTA sent it when it agreed to leading-space
+ *               preservation, else "Name: value", marked approximate
  *   envrcpt  -> recipients sorted into report (rua) and other
  *   data     -> no rua recipient: Accept (nothing buffered, store untouched)
  *   header/eoh/body -> MessageBuffer (memory, then a private temp file, capped)
- *   eom      -> Ingester::ingestMessage over the shared Store; the verdict,
- *               header and recipient removal follow ReportAction,
- *               OnStoreError and OnParseError.  X-DMARCwatch headers the
- *               message arrived with are deleted before ours is added.
+ *   eom      -> the mail's checks (Runtime::mailCheck: SPF, DKIM, DMARC; on the
+ *               worker), then Ingester::ingestMessage over the shared Store with
+ *               the IngestTrust of the Config; the verdict, header and
+ *               recipient removal follow ReportAction, OnStoreError,
+ *               OnParseError, UntrustedReports (a rejected forged report: 550)
+ *               and the sender limits (over one: 451).  X-DMARCwatch headers
+ *               the message arrived with are deleted before ours is added.
  *
  * No-reply steps: where the MTA waives the answer (SMFIP_NR_*, agreed in
  * dispatch.cc) every step runs through step(), which answers NoReply there.
@@ -35,6 +42,7 @@
  */
 #pragma once
 
+#include "collector/auth/auth-result.hh"
 #include "collector/common/config.hh"
 #include "collector/ingest/ingest.hh"
 #include "collector/store/store.hh"
@@ -44,6 +52,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,14 +67,34 @@ namespace dmarcwatch::milter
 constexpr const char* s_resultHeader = "X-DMARCwatch";
 
 /*!
+ * The checks of one report mail (SPF of the envelope, DKIM, DMARC): the judge
+ * of its reports (ingest.hh).  headersApproximate: the header fields were
+ * rebuilt as "Name: value" (the MTA did not agree to SMFIP_HDR_LEADSPC), so
+ * a DKIM signature with "simple" header canonicalization may fail on our
+ * copy only: that failure must not count as forged.  Blocks (DNS, bounded by
+ * AuthTimeout); may throw (the report is then unauthenticated).
+ */
+using MailCheck = std::function<collector::ReportJudge(std::string_view message, const collector::MailEnvelope& envelope,
+                                                       bool headersApproximate)>;
+/*!
+ * Makes the MailCheck of one worker thread for one configuration (a
+ * MessageAuthenticator with its own Resolver, say).  Called on that thread,
+ * at its first report mail under that configuration; never on the event loop.
+ */
+using MailCheckFactory = std::function<MailCheck(const collector::Config& config)>;
+//! The ingest step of end of message (the real Ingester; tests give outcomes of their own).
+using IngestStep = std::function<collector::IngestOutcome(collector::Store& store, const collector::Config& config,
+                                                          const collector::IngestTrust& trust, std::string_view message,
+                                                          const std::string& source)>;
+
+/*!
  * Process-wide state shared by every connection: the current configuration
  * (replaced on reload) and the store (opened once).
  */
 class Runtime
 {
 public:
-  explicit Runtime(std::shared_ptr<const collector::Config> config) :
-    d_config(std::move(config)) {}
+  explicit Runtime(std::shared_ptr<const collector::Config> config);
 
   //! The configuration new connections use. Thread-safe.
   [[nodiscard]] std::shared_ptr<const collector::Config> config() const;
@@ -73,6 +102,17 @@ public:
   void setConfig(std::shared_ptr<const collector::Config> config);
   //! Install the store (after daemonizing and dropping privileges).
   void setStore(std::unique_ptr<collector::Store> store);
+  //! Install how report mail is checked (none: every report is unauthenticated). Before the engine runs.
+  void setMailCheckFactory(MailCheckFactory factory);
+  /*!
+   * \brief The calling thread's MailCheck for config, made by the factory on
+   * first use on this thread (and again after a reload or a new factory).
+   * Empty without a factory. \throw what the factory throws
+   */
+  const MailCheck& mailCheck(const std::shared_ptr<const collector::Config>& config);
+  //! Replace the ingest step (tests). Before the engine runs.
+  void setIngestStep(IngestStep step);
+  [[nodiscard]] const IngestStep& ingestStep() const { return d_ingest; }
 
   //! Use of the store by one message; releases it at scope exit.
   class StoreLease
@@ -108,6 +148,9 @@ private:
   std::condition_variable d_idle;
   std::shared_ptr<const collector::Config> d_config;
   std::unique_ptr<collector::Store> d_store;
+  MailCheckFactory d_mailCheckFactory;
+  uint64_t d_mailCheckGeneration = 0; //!< unique per factory installed (process-wide), 0: none
+  IngestStep d_ingest;
   unsigned d_leases = 0;
   bool d_stopping = false;
   uint64_t d_connections = 0;
@@ -165,6 +208,9 @@ struct MessageContext
   std::unique_ptr<MessageBuffer> buffer; //!< created at the first header of a report message
   unsigned forgedHeaders = 0;            //!< X-DMARCwatch headers the message arrived with (report mail only)
   bool decided = false;                  //!< Accept already answered for a non-report message
+  collector::MailEnvelope envelope;      //!< client, HELO name and MAIL FROM, for SPF
+  //! Header fields rebuilt as "Name: value": the MTA ate a space after the colon (no SMFIP_HDR_LEADSPC).
+  bool headersApproximate = false;
 
   [[nodiscard]] bool isReport() const { return !reportRecipients.empty(); }
 };
@@ -179,7 +225,8 @@ enum class Step : unsigned
   Header = 1U << 4,
   EndOfHeaders = 1U << 5,
   Body = 1U << 6,
-  EndOfMessage = 1U << 7 //!< never waived: the message's verdict is given here at the latest
+  EndOfMessage = 1U << 7, //!< never waived: the message's verdict is given here at the latest
+  Helo = 1U << 8          //!< decides nothing: answered Continue or, when waived, not at all
 };
 
 constexpr unsigned operator|(Step a, Step b)
@@ -200,6 +247,9 @@ public:
   //! \brief The steps (Step bits) the MTA expects no answer to, as negotiated for this milter connection.
   void setNoReplySteps(unsigned steps) noexcept { d_noReply = steps & ~static_cast<unsigned>(Step::EndOfMessage); }
   [[nodiscard]] unsigned noReplySteps() const noexcept { return d_noReply; }
+  //! \brief Whether the MTA sends header values as they are (SMFIP_HDR_LEADSPC agreed).
+  void setLeadingSpace(bool kept) noexcept { d_leadingSpace = kept; }
+  [[nodiscard]] bool leadingSpace() const noexcept { return d_leadingSpace; }
 
   /*!
    * \brief Run one protocol step: what to answer the MTA.  Runs `run` (one of
@@ -227,8 +277,14 @@ public:
     return answer(step, verdict);
   }
 
-  //! \brief connect: the SMTP client's address (for logs).  Never throws (keeps "unknown" on failure).
+  /*!
+   * \brief connect: the SMTP client's address, for logs and SPF ("local" or
+   * anything else that is not an address: no address, SPF "none").  Never
+   * throws (keeps "unknown" on failure).
+   */
   void onConnect(std::string_view client) noexcept;
+  //! \brief helo: the name the client gave in HELO/EHLO (capped), for SPF.  Never throws.
+  void onHelo(std::string_view name) noexcept;
 
   Verdict onEnvFrom(MilterApi& api, std::string_view sender);
   Verdict onEnvRcpt(MilterApi& api, std::string_view recipient);
@@ -269,19 +325,43 @@ private:
   //! The buffer of the message in progress when it is a report; nullptr (and decided) when it is not.
   MessageBuffer* reportBuffer();
   Verdict finishReport(MilterApi& api, MessageContext& msg);
+  //! The judge of the message's reports from Runtime::mailCheck (empty without one; one that fails: unauthenticated). Never throws.
+  collector::ReportJudge checkMail(MessageContext& msg, const std::string& qid, std::string_view message) noexcept;
   Verdict deliver(MilterApi& api, const MessageContext& msg, const std::string& qid, const std::string* header);
 
   Runtime& d_runtime;
   std::shared_ptr<const collector::Config> d_config;
   uint64_t d_id;
   std::string d_client;
+  std::optional<collector::IpAddress> d_clientAddress; //!< d_client when it is an address
+  std::string d_helo;
+  bool d_leadingSpace = false;      //!< SMFIP_HDR_LEADSPC agreed
+  bool d_warnedApproximate = false; //!< "headers approximate" logged on this connection
   unsigned d_messages = 0;
   std::unique_ptr<MessageContext> d_message;
   unsigned d_noReply = 0;         //!< Step bits the MTA expects no answer to
   std::optional<Verdict> d_kept;  //!< decided at a waived step; answered at the next step with a reply
 };
 
-//! \brief The X-DMARCwatch value for an outcome ("stored; reports=1; records=12; messages=34").
+/*!
+ * \brief The X-DMARCwatch value for an outcome ("stored; reports=1; records=12;
+ * messages=34; auth=authenticated"): the worst authenticity over its reports
+ * (forged, unauthenticated, authenticated), its reason in auth-reason="..."
+ * when it is not authenticated.
+ */
 std::string resultHeaderValue(const collector::IngestOutcome& outcome);
+
+/*!
+ * \brief For tests and debugging (dmarcwatch-milter --dump-messages): a factory
+ * whose checks first write each report mail as the checks get it to
+ * directory/N.eml, and its envelope to N.envelope (client=, helo=, mail_from=,
+ * headers_approximate= lines), N counting from 1 in this process; then they
+ * run inner's check, if any.  Files are new (O_EXCL), 0600, never followed
+ * symlinks; a write failure is logged and changes nothing else.
+ */
+MailCheckFactory dumpMessages(std::string directory, MailCheckFactory inner);
+
+//! \brief The IngestTrust of a configuration's TrustSettings, with the judge of one mail (may be empty).
+collector::IngestTrust makeIngestTrust(const collector::TrustSettings& settings, collector::ReportJudge judge);
 
 } // namespace dmarcwatch::milter

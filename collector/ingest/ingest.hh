@@ -92,8 +92,10 @@ struct IngestOutcome
 class Ingester
 {
 public:
-  Ingester(Store& store, const Limits& limits) :
-    d_store(store), d_limits(limits) {}
+  //! \param trust how reports are judged (nullptr: all unauthenticated and counted, no limits); must outlive this
+  Ingester(Store& store, const Limits& limits, const IngestTrust* trust = nullptr) :
+    d_store(store), d_limits(limits), d_trust(trust) {}
+  void setTrust(const IngestTrust* trust) { d_trust = trust; }
 
   //! \brief A message (the milter, a message of an mbox): classified, then walked (mime.hh). \throw StoreError
   IngestOutcome ingestMessage(std::string_view message, const std::string& source);
@@ -124,6 +126,7 @@ private:
 
   Store& d_store;
   const Limits& d_limits;
+  const IngestTrust* d_trust = nullptr;
 };
 
 } // namespace dmarcwatch::collector

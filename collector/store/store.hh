@@ -61,12 +61,14 @@
  */
 #pragma once
 
+#include "collector/common/config.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/warnings.hh"
 #include "collector/intake/report.hh"
 #include "collector/store/enrichment.hh"
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -107,6 +109,28 @@ class ReportRefused : public ParseError
 {
 public:
   using ParseError::ParseError;
+};
+
+/*!
+ * A per-day sender limit passed with OverLimitAction tempfail: nothing stored.  A StoreError
+ * (transient: EAGAIN), so a caller that knows nothing of limits tempfails; the milter catches
+ * it to log notice() once.
+ */
+class SenderLimitExceeded : public StoreError
+{
+public:
+  SenderLimitExceeded(const std::string& reason, std::string notice) :
+    StoreError("report", EAGAIN, reason), d_reason(reason), d_notice(std::move(notice))
+  {
+  }
+  //! "over DomainReportsPerDay (10000) for example.com on 2026-12-07"
+  [[nodiscard]] const std::string& reason() const { return d_reason; }
+  //! The reason when this report is the first over that key that day ("" otherwise): log it.
+  [[nodiscard]] const std::string& notice() const { return d_notice; }
+
+private:
+  std::string d_reason;
+  std::string d_notice;
 };
 
 using ContentHash = std::array<uint8_t, 16>;

@@ -4,7 +4,10 @@
 # `dmarcwatch status --json` / `reports --json`.
 #
 #   1. real report mails (corpus via $CORPUS, t/data) and generated ones,
-#      plus plain mail, sent to the milter port: delivery, headers, totals
+#      plus plain mail, sent to the milter port: delivery, headers, totals;
+#      Postfix agrees to SMFIP_HDR_LEADSPC and the bytes the milter's checks
+#      get (--dump-messages) are the mail as submitted, "Subject:no-space"
+#      and "Subject:<tab>tab" included, with the SMTP envelope
 #   2. reports queued by Postfix; the milter is SIGKILLed while they flow and
 #      restarted; Postfix retries (milter_default_action = tempfail); every
 #      report is counted exactly once
@@ -55,8 +58,8 @@ read -r DIRECT QUEUED MPORT < <(free_ports 3 | tr '\n' ' ')
 
 # --- the milter: runs as nobody after opening its socket ---
 # UserID must own the store, the temp dir and the PidFile's directory (to remove it at exit).
-mkdir -p "$TMP/db" "$TMP/spool" "$TMP/run"
-chown 65534:65534 "$TMP/db" "$TMP/spool" "$TMP/run"
+mkdir -p "$TMP/db" "$TMP/spool" "$TMP/run" "$TMP/dump"
+chown 65534:65534 "$TMP/db" "$TMP/spool" "$TMP/run" "$TMP/dump"
 cat > "$TMP/milter.conf" <<EOF
 Socket inet:$MPORT@127.0.0.1
 ReportAddress rua@example.test
@@ -66,12 +69,13 @@ TempDirectory $TMP/spool
 UserID nobody
 PidFile $TMP/run/milter.pid
 EOF
-start_milter() {
-  "$MILTER" -c "$TMP/milter.conf" -f >> "$TMP/milter.log" 2>&1 &
+start_milter() { # [ARGS...]: more options (--dump-messages)
+  "$MILTER" -c "$TMP/milter.conf" -f "$@" >> "$TMP/milter.log" 2>&1 &
   MPID=$!
   wait_tcp "$MPORT" 10
 }
-check "milter starts and listens on inet:$MPORT@127.0.0.1" start_milter
+# Phase 1 runs with --dump-messages (the report mails as the milter's checks get them).
+check "milter starts and listens on inet:$MPORT@127.0.0.1" start_milter --dump-messages "$TMP/dump"
 # The socket listens before the pid file is written (start-up steps 2 and 3): wait for it.
 pidfile_names() { [ "$(cat "$TMP/run/milter.pid" 2>/dev/null)" = "$1" ]; }
 check "milter wrote its PidFile" wait_for 10 pidfile_names "$MPID"
@@ -100,15 +104,21 @@ add1() { # PATH RCPTS EXPECT-LINES...
 }
 for i in $(seq 1 20); do
   add1 "$TMP/gen1/report-$i.eml" rua@example.test \
-    "$(printf 'example.test/rua\t^stored; reports=1; records=2; messages=%d$\t-' $((i + 1)))"
+    "$(printf 'example.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' $((i + 1)))"
 done
-add1 "$TMP/gen1/multi.eml" rua@example.test $'example.test/rua\t^stored; reports=2; records=5; messages=35$\t-'
+add1 "$TMP/gen1/multi.eml" rua@example.test $'example.test/rua\t^stored; reports=2; records=5; messages=35; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
+# Header bytes: two fields a rebuilt "Name: value" would get wrong, in front of a report (a
+# copy of report-3: stored or duplicate, whichever goes first).
+printf 'Subject:no-space\r\nSubject:\ttab\r\nX-Bytes-Marker: e2e-leadspc\r\n' > "$TMP/gen1/header-bytes.eml"
+cat "$TMP/gen1/report-3.eml" >> "$TMP/gen1/header-bytes.eml"
+add1 "$TMP/gen1/header-bytes.eml" rua@example.test \
+  $'example.test/rua\t^(stored|duplicate); reports=1; records=2; messages=4; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 add1 "$TMP/gen1/corrupt.eml" rua@example.test $'example.test/rua\t^error; \t-'
 add1 "$TMP/gen1/plain.eml" bob@other.test "other.test/catchall"$'\t^$\t'"$TMP/gen1/plain.eml"
 # keep mode with a second recipient: both get the copy with the header
 add1 "$TMP/gen1/report-1.eml" rua@example.test,carol@other.test \
-  $'example.test/rua\t^duplicate; reports=1; records=2; messages=2$\t-' \
-  $'other.test/catchall\t^duplicate; reports=1; records=2; messages=2$\t-'
+  $'example.test/rua\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' \
+  $'other.test/catchall\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 for f in "$SRCDIR"/t/data/mime-*.eml; do
   [ -f "$f" ] && add1 "$f" rua@example.test $'example.test/rua\t^(stored|duplicate|error); \t-'
 done
@@ -134,11 +144,11 @@ if r and any(x["status"] == "conflict" for x in r):
     d["error"] = None
 if (d.get("error") or not r) and int(sys.argv[1]) > 0:
     # The CLI could not read it but the manifest knows the report: the milter may do better.
-    print("^(error; |(stored|duplicate); reports=1; records=%s; messages=%s$)" % (sys.argv[1], sys.argv[2]))
+    print("^(error; |(stored|duplicate); reports=1; records=%s; messages=%s; auth=unauthenticated(; auth-reason=\"[^\"]*\")?$)" % (sys.argv[1], sys.argv[2]))
 elif d.get("error") or not r:
     print("^error; ")
 else:
-    print("^(stored|duplicate|conflict); reports=%d; records=%d; messages=%d$" % (
+    print("^(stored|duplicate|conflict); reports=%d; records=%d; messages=%d; auth=unauthenticated(; auth-reason=\"[^\"]*\")?$" % (
         len(r), sum(x["records"] for x in r), sum(x["messages"] for x in r)))' "$records" "$messages" > "$TMP/want"
     add1 "$f" rua@example.test "example.test/rua"$'\t'"$(cat "$TMP/want")"$'\t-'
     corpus_n=$((corpus_n + 1))
@@ -157,6 +167,20 @@ verify "phase 1" "$TMP/expect1"
 got=$(status_messages p1.test); want=$(( $(gen_total 1 20) + 35 ))   # + multi.eml
 check "phase 1: status --json p1.test messages=$got (want $want)" test "$got" = "$want"
 check "phase 1: reports --json has p1-* once each" test "$(report_count p1-)" = "22 22"
+# The bytes: smtp-send.py puts "X-Test-Id: ..." in front of the file; Postfix hides its own
+# Received: header from milters and sends body lines with CRLF (the file has CRLF already).
+dumped=$(grep -l '^X-Bytes-Marker: e2e-leadspc' "$TMP"/dump/*.eml 2>/dev/null | head -1)
+check "phase 1: the milter's checks got the header-bytes mail (--dump-messages)" test -n "$dumped"
+if [ -n "$dumped" ]; then
+  check "phase 1: Postfix agreed to SMFIP_HDR_LEADSPC (headers not approximate)" \
+    grep -qx 'headers_approximate=0' "${dumped%.eml}.envelope"
+  check "phase 1: first field is smtp-send's X-Test-Id" grep -q $'^X-Test-Id: p1:[0-9]*:header-bytes.eml\r$' <(head -n 1 "$dumped")
+  check "phase 1: the buffered mail is the submitted one byte for byte ($(stat -c %s "$dumped") bytes)" \
+    cmp -s <(tail -n +2 "$dumped") "$TMP/gen1/header-bytes.eml"
+  check "phase 1: envelope client=127.0.0.1 helo=client.test mail_from=noreply-dmarc-support@google.com" \
+    test "$(head -n 3 "${dumped%.eml}.envelope" | tr '\n' ' ')" = \
+    "client=127.0.0.1 helo=client.test mail_from=noreply-dmarc-support@google.com "
+fi
 echo "# phase 1: $(( $(now_ms) - t1 )) ms"
 
 # ===== 2. SIGKILL while reports are in flight; Postfix retries =====
@@ -166,7 +190,7 @@ python3 "$LIB/make-reports.py" "$TMP/gen2" --count "$K" --prefix p2 --domain p2.
 : > "$TMP/spec2"; : > "$TMP/expect2"
 for i in $(seq 1 "$K"); do
   printf '%s\trua@example.test\n' "$TMP/gen2/report-$i.eml" >> "$TMP/spec2"
-  printf 'p2:%d:report-%d.eml\texample.test/rua\t^(stored|duplicate); reports=1; records=2; messages=%d$\t-\n' \
+  printf 'p2:%d:report-%d.eml\texample.test/rua\t^(stored|duplicate); reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-\n' \
     "$i" "$i" $((i + 1)) >> "$TMP/expect2"
 done
 before=$(delivered "$RUA")
@@ -202,7 +226,7 @@ python3 "$LIB/make-reports.py" "$TMP/gen3" --count "$LOAD" --prefix p3 --domain 
 n=0
 for i in $(seq 1 "$LOAD"); do
   n=$((n + 1)); printf '%s\trua@example.test\n' "$TMP/gen3/report-$i.eml" >> "$TMP/spec3"
-  printf 'p3:%d:report-%d.eml\texample.test/rua\t^stored; reports=1; records=2; messages=%d$\t-\n' \
+  printf 'p3:%d:report-%d.eml\texample.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-\n' \
     "$n" "$i" $((i + 1)) >> "$TMP/expect3"
   if [ $((i % 10)) -eq 0 ]; then
     n=$((n + 1)); printf '%s\tdave@other.test\n' "$TMP/gen1/plain.eml" >> "$TMP/spec3"

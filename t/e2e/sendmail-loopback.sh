@@ -143,17 +143,17 @@ add() { # SPEC EXPECT TAG PATH RCPTS EXPECT-LINES...
 }
 for i in $(seq 1 20); do
   add "$TMP/spec1" "$TMP/expect1" s1 "$TMP/gen1/report-$i.eml" rua@example.test \
-    "$(printf 'example.test/rua\t^stored; reports=1; records=2; messages=%d$\t-' $((i + 1)))"
+    "$(printf 'example.test/rua\t^stored; reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' $((i + 1)))"
 done
 add "$TMP/spec1" "$TMP/expect1" s1 "$TMP/gen1/multi.eml" rua@example.test \
-  $'example.test/rua\t^stored; reports=2; records=5; messages=35$\t-'
+  $'example.test/rua\t^stored; reports=2; records=5; messages=35; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 add "$TMP/spec1" "$TMP/expect1" s1 "$TMP/gen1/corrupt.eml" rua@example.test $'example.test/rua\t^error; \t-'
 add "$TMP/spec1" "$TMP/expect1" s1 "$TMP/gen1/plain.eml" bob@other.test \
   "other.test/bob"$'\t^$\t'"$TMP/gen1/plain.eml"
 # keep mode with a second recipient: both get the copy with the header
 add "$TMP/spec1" "$TMP/expect1" s1 "$TMP/gen1/report-1.eml" rua@example.test,carol@other.test \
-  $'example.test/rua\t^duplicate; reports=1; records=2; messages=2$\t-' \
-  $'other.test/carol\t^duplicate; reports=1; records=2; messages=2$\t-'
+  $'example.test/rua\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' \
+  $'other.test/carol\t^duplicate; reports=1; records=2; messages=2; auth=unauthenticated(; auth-reason="[^"]*")?$\t-'
 n1=$n
 send "$MX" s1 "$TMP/spec1" "$TMP/sent1" && pass "phase 1: $n1 mails accepted by Sendmail through the milter" ||
   { fail "phase 1: SMTP answers"; grep -v $'\t250\t' "$TMP/sent1" | head -5 | sed 's/^/#   /'; }
@@ -177,7 +177,7 @@ python3 "$LIB/make-reports.py" "$TMP/gen2" --count "$K" --prefix s2 --domain s2.
 n=0
 for i in $(seq 1 "$K"); do
   add "$TMP/spec2" "$TMP/expect2" s2 "$TMP/gen2/report-$i.eml" rua@example.test \
-    "$(printf 'example.test/rua\t^(stored|duplicate); reports=1; records=2; messages=%d$\t-' $((i + 1)))"
+    "$(printf 'example.test/rua\t^(stored|duplicate); reports=1; records=2; messages=%d; auth=unauthenticated(; auth-reason="[^"]*")?$\t-' $((i + 1)))"
 done
 mx_before=$(sm_sent mx "$TMP")
 send "$FRONT" s2 "$TMP/spec2" "$TMP/sent2" &

@@ -2,10 +2,13 @@
 """milter-client.py - speak the milter protocol to dmarcwatch-milter as Postfix does (tests).
 
     milter-client.py SOCKET ACTION [--timeout S] [--id ID] [--reports N] [--pad BYTES]
-                                   [--messages N] [--mail FILE]
+                                   [--messages N] [--mail FILE] [--protocol FLAGS]
 
 SOCKET is the milter's unix socket path.  Every client negotiates as Postfix
-(version 6, actions 0x1FF, protocol 0x1FFFFF), sends CONNECT, MAIL and RCPT
+(version 6, actions 0x1FF, protocol --protocol, default 0x1FFFFF: every flag,
+SMFIP_HDR_LEADSPC included; header values are sent as they are when the milter
+agrees to that one, else with one space after the colon eaten, as Postfix
+does), sends CONNECT, HELO, MAIL and RCPT
 with their macros without waiting (the milter asks for no reply to them), and
 every wait is bounded by --timeout seconds from the connect.  ACTION:
 
@@ -58,20 +61,22 @@ def strings(*items):
 
 
 def envelope(rcpt, qid):
-    """CONNECT, MAIL and RCPT with their macros: Postfix sends them without waiting."""
+    """CONNECT, HELO, MAIL and RCPT with their macros: Postfix sends them without waiting."""
     return (packet("D", b"C" + strings("j", "mx.example.test")) +
             packet("C", strings("client.example.test") + b"4" + struct.pack(">H", 25) + strings("192.0.2.10")) +
+            packet("H", strings("client.example.test")) +
             packet("D", b"M" + strings("i", qid)) + packet("M", strings("<sender@example.org>")) +
             packet("D", b"R" + strings("i", qid)) + packet("R", strings(rcpt)))
 
 
-def content(mail):
-    """The HEADER packets and end of headers of a raw CRLF mail, and its BODY packets (a list)."""
+def content(mail, leadspc):
+    """The HEADER packets and end of headers of a raw CRLF mail, and its BODY packets (a list).
+    Folds as "\\n" (Postfix); without leadspc one space after the colon is eaten (Postfix milter8.c)."""
     head, _, body = mail.partition(b"\r\n\r\n")
     out = b""
     for line in head.decode().replace("\r\n\t", "\n\t").replace("\r\n ", "\n ").split("\r\n"):
         name, _, value = line.partition(":")
-        out += packet("L", strings(name, value[1:] if value.startswith(" ") else value))
+        out += packet("L", strings(name, value[1:] if value.startswith(" ") and not leadspc else value))
     out += packet("N")
     return out, [packet("B", body[i:i + CHUNK]) for i in range(0, len(body), CHUNK)]
 
@@ -93,6 +98,8 @@ class Client:
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.buf = b""
+        self.data = b""  # the data of the last reply
+        self.leadspc = False
 
     def ms(self):
         return int((time.monotonic() - self.start) * 1000)
@@ -112,6 +119,7 @@ class Client:
                 if len(self.buf) >= 4 + size:
                     letter, data = chr(self.buf[4]), self.buf[5:4 + size]
                     self.buf = self.buf[4 + size:]
+                    self.data = data
                     if letter == "h":
                         name, value = data.rstrip(b"\0").split(b"\0", 1)
                         return "h %s: %s" % (name.decode(), value.decode())
@@ -135,9 +143,11 @@ class Client:
         if got != want:
             raise AssertionError("got %r, want %r" % (got, want))
 
-    def negotiate(self):
-        self.send(packet("O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
+    def negotiate(self, protocol):
+        self.send(packet("O", struct.pack(">III", 6, 0x1FF, protocol)))
         self.expect("O")
+        agreed = struct.unpack(">III", self.data[:12])[2]
+        self.leadspc = (agreed & 0x100000) != 0
 
     def abandon(self):
         """Go away once a reply is waiting, unread: the milter's next read fails with ECONNRESET."""
@@ -147,7 +157,7 @@ class Client:
 
 def run(c, args):
     """The action; returns the detail for the ok line."""
-    c.negotiate()
+    c.negotiate(args.protocol)
     if args.action == "plain":
         c.send(envelope("<bob@example.test>", args.id) + packet("D", b"T") + packet("T"))
         c.expect("a")
@@ -169,7 +179,7 @@ def run(c, args):
             mail = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     else:
         mail = report_mail(args.id, args.reports, args.pad)
-    head, body = content(mail)
+    head, body = content(mail, c.leadspc)
     if args.action == "vanish-mid":
         c.send(head + body[0])
         c.abandon()
@@ -200,6 +210,7 @@ def main():
     ap.add_argument("--pad", type=int, default=0)
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--mail", help="report: send this mail file instead of a generated one")
+    ap.add_argument("--protocol", type=lambda v: int(v, 0), default=0x1FFFFF, help="protocol flags offered")
     args = ap.parse_args()
     c = None
     try:

@@ -17,7 +17,7 @@ t.check(mt.eom_check(conn, MT_HDRCHANGE, "X-DMARCwatch"), "a header change of X-
 t.check(mt.eom_check(conn, MT_HDRCHANGE, "X-DMARCwatch", ""), "X-DMARCwatch changed to nothing (deleted)")
 t.check(mt.eom_check(conn, MT_HDRADD, "X-DMARCwatch"), "ours added with smfi_addheader")
 local h = t.header(conn)
-t.check(h == "stored; reports=1; records=2; messages=42", "our header '" .. h .. "'")
+t.check(h == "stored; reports=1; records=2; messages=42; auth=unauthenticated", "our header '" .. h .. "'")
 t.ok(mt.disconnect(conn), "disconnect")
 t.check(t.logCount("forged result header removed", "qid=QFORGE1", "headers=2", "failed=0") == 1,
         "log line: 2 forged headers removed")

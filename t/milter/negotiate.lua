@@ -1,5 +1,6 @@
 -- Option negotiation: the milter asks the MTA to wait for no reply at connect,
--- MAIL, RCPT, header and end of headers (SMFIP_NR_*), keeps the reply at DATA
+-- HELO, MAIL, RCPT, header and end of headers (SMFIP_NR_*), for header values
+-- as they are (SMFIP_HDR_LEADSPC), keeps the reply at DATA
 -- (the early accept of non-report mail) and at body/eom.  A verdict that falls
 -- on a waived step (here: the temp file cannot be created at the first header
 -- of a report) is given at the next step with a reply.  An MTA without the
@@ -13,10 +14,13 @@ t.main(function()
 local conn = mt.connect(sock, 50, 0.1)
 if conn == nil then error("mt.connect(" .. sock .. ") failed") end
 t.ok(mt.negotiate(conn, nil, nil, nil), "negotiate")
-local want = { NR_CONN = SMFIP_NR_CONN, NR_MAIL = SMFIP_NR_MAIL, NR_RCPT = SMFIP_NR_RCPT, NR_HDR = SMFIP_NR_HDR,
-               NR_EOH = SMFIP_NR_EOH, NOHELO = SMFIP_NOHELO, NOUNKNOWN = SMFIP_NOUNKNOWN }
+local want = { NR_CONN = SMFIP_NR_CONN, NR_HELO = SMFIP_NR_HELO, NR_MAIL = SMFIP_NR_MAIL, NR_RCPT = SMFIP_NR_RCPT,
+               NR_HDR = SMFIP_NR_HDR, NR_EOH = SMFIP_NR_EOH, NOUNKNOWN = SMFIP_NOUNKNOWN,
+               HDR_LEADSPC = SMFIP_HDR_LEADSPC }
+-- HELO stays: SPF of report mail checks the HELO name when MAIL FROM is <>.
 local unwanted = { NR_DATA = SMFIP_NR_DATA, NR_BODY = SMFIP_NR_BODY, NODATA = SMFIP_NODATA, NOHDRS = SMFIP_NOHDRS,
-                   NOBODY = SMFIP_NOBODY, NOMAIL = SMFIP_NOMAIL, NORCPT = SMFIP_NORCPT, NOEOH = SMFIP_NOEOH }
+                   NOBODY = SMFIP_NOBODY, NOMAIL = SMFIP_NOMAIL, NORCPT = SMFIP_NORCPT, NOEOH = SMFIP_NOEOH,
+                   NOHELO = SMFIP_NOHELO }
 for name, bit in pairs(want) do t.check(mt.test_option(conn, bit), "asks for SMFIP_" .. name) end
 for name, bit in pairs(unwanted) do t.check(not mt.test_option(conn, bit), "does not ask for SMFIP_" .. name) end
 t.check(mt.test_action(conn, SMFIF_ADDHDRS) and mt.test_action(conn, SMFIF_CHGHDRS) and

@@ -13,7 +13,7 @@ t.check(h:match("^error; message larger than MaxMessageSize") ~= nil, "header '"
 
 r = t.send(conn, { qid = "QBIG", rcpts = { "<rua@example.test>" }, eml = data .. "/big.eml", chunk = 1000 })
 h = t.header(conn)
-t.check(r == SMFIR_ACCEPT and h == "stored; reports=1; records=400; messages=400",
+t.check(r == SMFIR_ACCEPT and h == "stored; reports=1; records=400; messages=400; auth=unauthenticated",
         "spilled to temp file and stored: " .. t.name(r) .. " '" .. h .. "'")
 t.ok(mt.disconnect(conn), "disconnect")
 

@@ -7,7 +7,7 @@ local conn = t.open()
 local r, stage = t.send(conn, { qid = "QSTORE1", rcpts = { "<rua@example.test>" }, eml = data .. "/report-7.eml" })
 t.check(r == SMFIR_ACCEPT and stage == "eom", "report: " .. t.name(r) .. " at " .. stage .. " (want ACCEPT at eom)")
 local h = t.header(conn)
-t.check(h == "stored; reports=1; records=2; messages=8", "header '" .. h .. "'")
+t.check(h == "stored; reports=1; records=2; messages=8; auth=unauthenticated", "header '" .. h .. "'")
 t.check(mt.eom_check(conn, MT_HDRADD, "X-DMARCwatch"), "header added with smfi_addheader")
 t.ok(mt.disconnect(conn), "disconnect")
 
@@ -16,9 +16,9 @@ conn = t.open()
 r = t.send(conn, { qid = "QSTORE2", rcpts = { "<RUA@Example.TEST>" }, eml = data .. "/report-7.eml" })
 t.check(r == SMFIR_ACCEPT, "duplicate: " .. t.name(r))
 h = t.header(conn)
-t.check(h == "duplicate; reports=1; records=2; messages=8", "duplicate header '" .. h .. "'")
+t.check(h == "duplicate; reports=1; records=2; messages=8; auth=unauthenticated", "duplicate header '" .. h .. "'")
 r = t.send(conn, { qid = "QSTORE3", rcpts = { "<dmarc@reports.example.test>" }, eml = data .. "/report-8.eml" })
-t.check(r == SMFIR_ACCEPT and t.header(conn) == "stored; reports=1; records=2; messages=9",
+t.check(r == SMFIR_ACCEPT and t.header(conn) == "stored; reports=1; records=2; messages=9; auth=unauthenticated",
         "@domain address: " .. t.name(r) .. " '" .. t.header(conn) .. "'")
 t.ok(mt.disconnect(conn), "disconnect")
 

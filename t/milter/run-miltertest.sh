@@ -9,7 +9,10 @@
 # "-- config: MapSize 16M"), an empty store and a unix socket; the milter is started
 # in the foreground (-f, log to a file), the script is run by miltertest, and
 # the milter is stopped with SIGTERM, which must end it cleanly (exit 0)
-# within 2 s.  Prints TAP-ish lines and "N passed, M failed"; on failure
+# within 2 s.  A script with a "-- dump-messages" line gets the milter started with
+# --dump-messages DIR (what the checks of report mail get, DIR/N.eml and
+# N.envelope) and DIR as the miltertest variable "dump".
+# Prints TAP-ish lines and "N passed, M failed"; on failure
 # dumps the milter log.  Exit 77 (skip) without miltertest or python3.
 set -u
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -60,7 +63,12 @@ TempDirectory $dir/tmp
 EOF
   cat "$dir/script.conf" >> "$dir/milter.conf"
 
-  "$MILTER" -c "$dir/milter.conf" -f > "$dir/milter.log" 2>&1 &
+  dumpArgs=()
+  if grep -q '^-- dump-messages' "$script"; then
+    mkdir -p "$dir/dump"
+    dumpArgs=(--dump-messages "$dir/dump")
+  fi
+  "$MILTER" -c "$dir/milter.conf" -f "${dumpArgs[@]}" > "$dir/milter.log" 2>&1 &
   MPID=$!
   if ! wait_file "$dir/milter.sock" 10; then
     fail "$name: milter did not start"; sed 's/^/#   /' "$dir/milter.log"; MPID=; continue
@@ -73,7 +81,7 @@ EOF
 
   "$MILTERTEST" -D sock="unix:$dir/milter.sock" -D data="$TMP/data" -D db="$dir/db" \
     -D log="$dir/milter.log" -D dmarcwatch="$DMARCWATCH" -D lib="$SRCDIR/t/milter/lib.lua" \
-    -D conf="$dir/milter.conf" -D milterpid="$MPID" \
+    -D conf="$dir/milter.conf" -D milterpid="$MPID" -D dump="$dir/dump" \
     -s "$script" > "$dir/out.txt" 2>&1
   rc=$?
   # Fold the script's own checks into our counts.

@@ -9,6 +9,7 @@
 
 #include "collector/common/config.hh"
 #include "collector/common/log.hh"
+#include "collector/ingest/ingest.hh"
 #include "collector/store/store.hh"
 #include "milter/dispatch.hh"
 #include "milter/protocol.hh"
@@ -62,9 +63,9 @@ constexpr uint32_t s_postfixProtocol = 0x1FFFFF;
 
 // What we must ask for from such an MTA (dispatch.cc negotiate()).
 constexpr uint32_t s_wantActions = 0x119; // addheaders | chgheaders | delrcpt | setsymlist
-constexpr uint32_t s_wantProtocol = protocol::flag::noHelo | protocol::flag::noUnknown |
-  protocol::flag::noReplyConnect | protocol::flag::noReplyMail | protocol::flag::noReplyRecipient |
-  protocol::flag::noReplyHeader | protocol::flag::noReplyEndOfHeaders;
+constexpr uint32_t s_wantProtocol = protocol::flag::noUnknown | protocol::flag::noReplyConnect |
+  protocol::flag::noReplyHelo | protocol::flag::noReplyMail | protocol::flag::noReplyRecipient |
+  protocol::flag::noReplyHeader | protocol::flag::noReplyEndOfHeaders | protocol::flag::headerLeadingSpace;
 
 std::string u32(uint32_t value)
 {
@@ -148,8 +149,11 @@ struct Mail
   std::string body;
 };
 
-//! An .eml file split into header packets and a body, the way Postfix hands them to a milter.
-Mail mailFromFile(const std::string& text)
+/*!
+ * An .eml file split into header packets and a body, the way Postfix hands them to a milter:
+ * folds as "\n", one space after the colon eaten unless leadingSpace (SMFIP_HDR_LEADSPC).
+ */
+Mail mailFromFile(const std::string& text, bool leadingSpace = false)
 {
   Mail mail;
   size_t end = text.find("\n\n");
@@ -170,7 +174,9 @@ Mail mailFromFile(const std::string& text)
     size_t colon = line.find(':');
     BOOST_REQUIRE(colon != std::string_view::npos);
     std::string_view value = line.substr(colon + 1);
-    value.remove_prefix(std::min(value.find_first_not_of(' '), value.size()));
+    if (!leadingSpace && !value.empty() && value.front() == ' ') {
+      value.remove_prefix(1);
+    }
     mail.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
   }
   for (char c : std::string_view(text).substr(end + 2)) {
@@ -183,12 +189,44 @@ Mail mailFromFile(const std::string& text)
 }
 
 //! modoboa-google.eml: one report from google.com, 4 records, 50 messages (t/data/samples/EXPECTED.tsv).
-Mail reportMail()
+Mail reportMail(bool leadingSpace = false)
 {
-  return mailFromFile(readData("samples/modoboa-google.eml"));
+  return mailFromFile(readData("samples/modoboa-google.eml"), leadingSpace);
 }
-const std::string s_storedHeader = "h X-DMARCwatch: stored; reports=1; records=4; messages=50";
-const std::string s_duplicateHeader = "h X-DMARCwatch: duplicate; reports=1; records=4; messages=50";
+const std::string s_storedHeader = "h X-DMARCwatch: stored; reports=1; records=4; messages=50; auth=unauthenticated";
+const std::string s_duplicateHeader = "h X-DMARCwatch: duplicate; reports=1; records=4; messages=50; auth=unauthenticated";
+
+//! Text with every bare LF made CRLF (an .eml file as SMTP carries it).
+std::string crlf(std::string_view text)
+{
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+      out.push_back('\r');
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+//! What the checks of report mail got (Runtime::setMailCheckFactory), for every thread.
+struct CheckedMail
+{
+  std::vector<std::string> messages;
+  std::vector<MailEnvelope> envelopes;
+  std::vector<bool> approximate;
+};
+MailCheckFactory recordingChecks(const std::shared_ptr<CheckedMail>& checked)
+{
+  return [checked](const Config&) {
+    return MailCheck([checked](std::string_view message, const MailEnvelope& envelope, bool approximate) {
+      checked->messages.emplace_back(message);
+      checked->envelopes.push_back(envelope);
+      checked->approximate.push_back(approximate);
+      return ReportJudge();
+    });
+  };
+}
 
 //! One message's envelope and how it is sent.
 struct Envelope
@@ -386,7 +424,7 @@ BOOST_AUTO_TEST_CASE(negotiation_asks_only_for_offered_flags)
   uint32_t offered = protocol::flag::noConnect | protocol::flag::noHelo | protocol::flag::noData |
     protocol::flag::noReplyMail;
   std::string got = negotiate(6, 0x1F, offered);
-  BOOST_CHECK(got == u32(6) + u32(0x19) + u32(protocol::flag::noHelo | protocol::flag::noReplyMail));
+  BOOST_CHECK(got == u32(6) + u32(0x19) + u32(protocol::flag::noReplyMail));
 
   // What was not agreed is answered: CONNECT and RCPT get their 'continue'; MAIL does not.
   checkReplies(connect(), {"c"});
@@ -399,7 +437,7 @@ BOOST_AUTO_TEST_CASE(negotiation_with_an_old_mta_answers_its_version_without_mac
 {
   // Sendmail 8.13-era: version 2, actions 0x1F, flags 0x7F (no DATA step, no no-reply flags).
   std::string got = negotiate(2, 0x1F, 0x7F);
-  BOOST_CHECK(got == u32(2) + u32(0x19) + u32(protocol::flag::noHelo));
+  BOOST_CHECK(got == u32(2) + u32(0x19) + u32(0)); // HELO is wanted now (SPF), and nothing else is offered
   // A newer one than ours gets ours.
   start();
   got = negotiate(7, 0x1FF, 0x1FFFFF);
@@ -466,11 +504,31 @@ BOOST_AUTO_TEST_CASE(unknown_command_throws)
   BOOST_CHECK_THROW(send('D', "", replies), protocol::ProtocolError);
 }
 
-BOOST_AUTO_TEST_CASE(helo_and_unknown_sent_anyway_get_continue)
+BOOST_AUTO_TEST_CASE(helo_is_recorded_without_a_reply_where_the_mta_waives_it)
 {
-  negotiate();
-  checkReplies(send('H', strings({"client.example.test"})), {"c"});
-  checkReplies(send('U', strings({"XYZZY"})), {"c"});
+  auto checked = std::make_shared<CheckedMail>();
+  runtime->setMailCheckFactory(recordingChecks(checked));
+  negotiate(); // Postfix offers SMFIP_NR_HELO
+  checkReplies(connect(), {});
+  checkReplies(send('H', strings({"mail-sor-f41.google.com"})), {});
+  checkReplies(send('U', strings({"XYZZY"})), {"c"}); // asked away; sent anyway: continue
+  // The envelope of a report: the CONNECT address, the HELO name, MAIL FROM without <>.
+  message(reportMail());
+  BOOST_REQUIRE_EQUAL(checked->envelopes.size(), 1U);
+  BOOST_REQUIRE(checked->envelopes[0].client);
+  BOOST_CHECK_EQUAL(checked->envelopes[0].client->toString(), "192.0.2.10");
+  BOOST_CHECK_EQUAL(checked->envelopes[0].helo, "mail-sor-f41.google.com");
+  BOOST_CHECK_EQUAL(checked->envelopes[0].mailFrom, "noreply-dmarc-support@google.com");
+  // An MTA without SMFIP_NR_HELO gets its continue; a unix-socket client has no address.
+  start();
+  runtime->setMailCheckFactory(recordingChecks(checked));
+  negotiate(6, s_postfixActions, s_postfixProtocol & ~protocol::flag::noReplyHelo);
+  checkReplies(send('C', strings({"localhost"}) + "L" + std::string("\x00\x00", 2) + strings({"/run/smtp.sock"})), {});
+  checkReplies(send('H', strings({"localhost"})), {"c"});
+  message(reportMail());
+  BOOST_REQUIRE_EQUAL(checked->envelopes.size(), 2U);
+  BOOST_CHECK(!checked->envelopes[1].client);
+  BOOST_CHECK_EQUAL(checked->envelopes[1].helo, "localhost");
 }
 
 // -------------------------------------------------------- non-report mail
@@ -544,6 +602,67 @@ BOOST_AUTO_TEST_CASE(report_mail_is_deferred_then_stored_with_the_header)
   checkReplies(message(mail, env), want);
   BOOST_CHECK_EQUAL(storedReports(), 1U);
   BOOST_CHECK_EQUAL(log.count({"report message", "qid=4QTEST2", "outcome=duplicate"}), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(with_leading_space_agreed_the_checks_get_the_mail_byte_for_byte)
+{
+  auto checked = std::make_shared<CheckedMail>();
+  runtime->setMailCheckFactory(recordingChecks(checked));
+  protocol::Negotiation agreed = protocol::parseNegotiation(negotiate());
+  BOOST_CHECK((agreed.protocol & protocol::flag::headerLeadingSpace) != 0);
+  connect();
+  // The sample with two fields a rebuilt "Name: value" gets wrong, sent the way Postfix does with the flag.
+  const std::string text = "Subject:no-space\nSubject:\ttab\n" + readData("samples/modoboa-google.eml");
+  std::vector<std::string> transcript = message(mailFromFile(text, /*leadingSpace=*/true));
+  BOOST_REQUIRE(!transcript.empty());
+  BOOST_CHECK_EQUAL(transcript.back(), "eom a");
+  BOOST_REQUIRE_EQUAL(checked->messages.size(), 1U);
+  BOOST_CHECK(!checked->approximate[0]);
+  const std::string want = crlf(text);
+  BOOST_CHECK_EQUAL(checked->messages[0].size(), want.size());
+  BOOST_CHECK(checked->messages[0] == want); // (not printed whole: 10 KB)
+  BOOST_CHECK_EQUAL(storedReports(), 1U);
+
+  // An MTA that does not offer the flag: not asked for, the fields rebuilt with ": ", marked approximate.
+  start();
+  runtime->setMailCheckFactory(recordingChecks(checked));
+  agreed = protocol::parseNegotiation(negotiate(6, s_postfixActions, s_postfixProtocol & ~protocol::flag::headerLeadingSpace));
+  BOOST_CHECK_EQUAL(agreed.protocol & protocol::flag::headerLeadingSpace, 0U);
+  connect();
+  message(mailFromFile(text, /*leadingSpace=*/false));
+  BOOST_REQUIRE_EQUAL(checked->messages.size(), 2U);
+  BOOST_CHECK(checked->approximate[1]);
+  BOOST_CHECK(checked->messages[1].starts_with("Subject: no-space\r\nSubject: \ttab\r\nReturn-Path: <noreply"));
+  BOOST_CHECK(checked->messages[1] != want);
+  BOOST_CHECK_EQUAL(log.count({"report headers approximate", "qid=4QTEST1"}), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(rejected_forged_report_is_answered_550_with_the_reply_code)
+{
+  start("UntrustedReports reject\n");
+  runtime->setIngestStep([](Store&, const Config&, const IngestTrust&, std::string_view, const std::string&) {
+    IngestOutcome outcome;
+    ReportOutcome forged;
+    forged.header.metadata.orgName = "google.com";
+    forged.header.metadata.reportId = "rid-forged";
+    forged.verdict = {Authenticity::Forged, "dkim=fail (d=evil.test)"};
+    forged.rejected = true;
+    outcome.reports.push_back(forged);
+    return outcome;
+  });
+  negotiate();
+  connect();
+  Mail mail = reportMail();
+  mail.headers.emplace_back("X-DMARCwatch", "stored"); // no edits with a reject
+  std::vector<std::string> transcript = message(mail);
+  BOOST_REQUIRE(!transcript.empty());
+  BOOST_CHECK_EQUAL(transcript.back(), "eom y 550 5.7.1 dmarcwatch: forged report: dkim=fail (d=evil.test)");
+  for (const auto& line : transcript) {
+    BOOST_CHECK_MESSAGE(line.rfind("eom m", 0) != 0 && line.rfind("eom h", 0) != 0, "edit with a reject: " << line);
+  }
+  BOOST_CHECK_EQUAL(log.count({"report message", "report_id=rid-forged", "auth=forged", "action=reject"}), 1U);
+  // The reply code was for that answer only.
+  checkReplies(message(plainMail(), plainEnvelope()), {"data a"});
 }
 
 BOOST_AUTO_TEST_CASE(final_body_chunk_with_end_of_message_is_part_of_the_message)

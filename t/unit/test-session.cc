@@ -7,13 +7,21 @@
 
 #include "collector/common/config.hh"
 #include "collector/common/log.hh"
+#include "collector/common/errors.hh"
+#include "collector/ingest/ingest.hh"
 #include "collector/store/store.hh"
 #include "milter/session.hh"
 #include "t/unit/log-capture.hh"
 #include "t/unit/test-util.hh"
 
+#include <array>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -38,6 +46,8 @@ std::ostream& operator<<(std::ostream& out, Verdict verdict)
     return out << "Discard";
   case Verdict::Tempfail:
     return out << "Tempfail";
+  case Verdict::Reject:
+    return out << "Reject";
   case Verdict::NoReply:
     return out << "NoReply";
   }
@@ -122,6 +132,7 @@ Headers reportHeaders()
 
 struct Message
 {
+  std::string from = "<noreply@google.com>";
   std::vector<std::string> rcpts{"<rua@example.test>"};
   Headers headers = reportHeaders();
   std::string body = reportXml("rid-1");
@@ -142,7 +153,7 @@ Sent send(ConnectionContext& conn, MilterApi& api, const Message& m, bool withDa
     return v == Verdict::Continue;
   };
   Sent out;
-  if (!step(out, "envfrom", conn.onEnvFrom(api, "<noreply@google.com>"))) {
+  if (!step(out, "envfrom", conn.onEnvFrom(api, m.from))) {
     return out;
   }
   for (const auto& rcpt : m.rcpts) {
@@ -220,6 +231,103 @@ void checkCalls(const FakeMilterApi& api, const std::vector<std::string>& want)
   BOOST_CHECK_EQUAL_COLLECTIONS(got.begin(), got.end(), want.begin(), want.end());
 }
 
+//! What the MailChecks of one factory were given, and on which threads the factory made them.
+struct CheckLog
+{
+  std::mutex mutex;
+  std::vector<std::thread::id> madeOn;
+  std::vector<std::string> messages;
+  std::vector<MailEnvelope> envelopes;
+  std::vector<bool> approximate;
+};
+
+//! A factory whose checks record what they get and judge every report with verdict.
+MailCheckFactory recordingChecks(const std::shared_ptr<CheckLog>& checks, const ReportVerdict& verdict = {})
+{
+  return [checks, verdict](const Config&) {
+    {
+      std::lock_guard<std::mutex> lock(checks->mutex);
+      checks->madeOn.push_back(std::this_thread::get_id());
+    }
+    return MailCheck([checks, verdict](std::string_view message, const MailEnvelope& envelope, bool approximate) {
+      std::lock_guard<std::mutex> lock(checks->mutex);
+      checks->messages.emplace_back(message);
+      checks->envelopes.push_back(envelope);
+      checks->approximate.push_back(approximate);
+      return ReportJudge([verdict](const ReportHeader&) { return verdict; });
+    });
+  };
+}
+
+/*!
+ * The real ingest, then each report judged with the IngestTrust's judge the way the Ingester
+ * applies it (the storetrust part); trust, when given, receives a copy of what the milter passed.
+ */
+IngestStep judgingIngest(std::shared_ptr<IngestTrust> seen = nullptr)
+{
+  return [seen](Store& store, const Config& config, const IngestTrust& trust, std::string_view message,
+                const std::string& source) {
+    if (seen) {
+      *seen = trust;
+    }
+    IngestOutcome outcome = Ingester(store, config.limits).ingestMessage(message, source);
+    if (trust.checkMail) {
+      ReportJudge judge = trust.checkMail(message);
+      for (auto& report : outcome.reports) {
+        report.verdict = judge(report.header);
+      }
+    }
+    return outcome;
+  };
+}
+
+//! A report outcome as the Ingester gives it (google.com about example.test, 2 records, 7 messages).
+ReportOutcome madeReport(const std::string& reportId, Authenticity authenticity, const std::string& reason)
+{
+  ReportOutcome report;
+  report.header.metadata.orgName = "google.com";
+  report.header.metadata.reportId = reportId;
+  report.header.policy.domain = "example.test";
+  report.records = 2;
+  report.messages = 7;
+  report.verdict = {authenticity, reason};
+  return report;
+}
+
+//! An outcome whose one report the store refused (ReportOutcome::rejected) for stateReason.
+IngestOutcome refusedOutcome(const std::string& reportId, const ReportVerdict& verdict, const std::string& stateReason)
+{
+  IngestOutcome outcome;
+  ReportOutcome report = madeReport(reportId, verdict.authenticity, verdict.reason);
+  report.rejected = true;
+  report.stateReason = stateReason;
+  outcome.reports.push_back(report);
+  return outcome;
+}
+
+//! An ingest step that stores nothing and gives outcome (or throws what make throws).
+IngestStep fixedIngest(std::function<IngestOutcome()> make)
+{
+  return [make](Store&, const Config&, const IngestTrust&, std::string_view, const std::string&) { return make(); };
+}
+
+//! The header fields of a message as the buffer must hold them: "Name:" value, folds as CRLF, then CRLF.
+std::string headerBytes(const Headers& headers, bool leadingSpace)
+{
+  std::string out;
+  for (const auto& [name, value] : headers) {
+    out += name + (leadingSpace ? ":" : ": ");
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) {
+        out += '\r';
+      }
+      out += value[i];
+    }
+    out += "\r\n";
+  }
+  return out + "\r\n";
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(test_session, SessionFixture)
@@ -261,7 +369,7 @@ BOOST_AUTO_TEST_CASE(report_is_stored_and_gets_the_header)
   Sent got = send(conn, api, Message{});
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Accept);
   BOOST_CHECK_EQUAL(got.stage, "eom");
-  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7"});
+  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated"});
   BOOST_CHECK_EQUAL(storedReports(), 1U);
   BOOST_CHECK_EQUAL(log.count({"report message", "qid=QTEST", "report_id=rid-1", "outcome=stored", "action=keep"}), 1U);
 
@@ -269,7 +377,7 @@ BOOST_AUTO_TEST_CASE(report_is_stored_and_gets_the_header)
   api.calls.clear();
   got = send(conn, api, Message{});
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Accept);
-  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7"});
+  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7; auth=unauthenticated"});
   BOOST_CHECK_EQUAL(storedReports(), 1U);
 }
 
@@ -286,13 +394,13 @@ BOOST_AUTO_TEST_CASE(forged_result_headers_are_deleted_before_ours_is_added)
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Accept);
   // Last first, so the indexes hold whether or not the MTA renumbers.
   checkCalls(api, {"deleteHeader X-DMARCwatch 2", "deleteHeader X-DMARCwatch 1",
-                   "addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7"});
+                   "addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated"});
   BOOST_CHECK_EQUAL(log.count({"forged result header removed", "headers=2"}), 1U);
 
   // The count is per message: the next one (no forged header) deletes nothing.
   api.calls.clear();
   send(conn, api, Message{});
-  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7"});
+  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7; auth=unauthenticated"});
 }
 
 BOOST_AUTO_TEST_CASE(discard_with_only_the_rua_recipient_discards)
@@ -523,6 +631,366 @@ BOOST_AUTO_TEST_CASE(without_waived_steps_step_answers_as_before)
   // The end of message is never waived.
   conn.setNoReplySteps(Step::Body | Step::EndOfMessage);
   BOOST_CHECK_EQUAL(conn.noReplySteps(), static_cast<unsigned>(Step::Body));
+}
+
+// ------------------------------------------------------- header bytes (issue 14)
+
+BOOST_AUTO_TEST_CASE(header_fields_are_kept_as_sent_when_the_mta_keeps_the_leading_space)
+{
+  start();
+  auto checks = std::make_shared<CheckLog>();
+  runtime->setMailCheckFactory(recordingChecks(checks));
+  ConnectionContext conn(*runtime, "unknown");
+  conn.setLeadingSpace(true);
+  FakeMilterApi api;
+  Message m;
+  // SMFIP_HDR_LEADSPC: the value is everything after the colon (Postfix folds with a bare LF).
+  m.headers = {{"From", " noreply@google.com"}, {"Subject", "no-space"}, {"Subject", "\ttab"},
+               {"X-Folded", " first\n\tsecond\r\n third"}, {"To", "  rua@example.test"},
+               {"MIME-Version", " 1.0"}, {"Content-Type", " text/xml"}};
+  BOOST_CHECK_EQUAL(send(conn, api, m).verdict, Verdict::Accept);
+  BOOST_REQUIRE_EQUAL(checks->messages.size(), 1U);
+  const std::string& got = checks->messages[0];
+  BOOST_CHECK(got.find("\r\nSubject:no-space\r\nSubject:\ttab\r\nX-Folded: first\r\n\tsecond\r\n third\r\nTo:  rua@") !=
+              std::string::npos);
+  BOOST_CHECK_EQUAL(got, headerBytes(m.headers, /*leadingSpace=*/true) + m.body);
+  BOOST_CHECK(!checks->approximate[0]);
+  BOOST_CHECK_EQUAL(log.count({"report headers approximate"}), 0U);
+  BOOST_CHECK_EQUAL(storedReports(), 1U); // the same bytes went to the Ingester
+}
+
+BOOST_AUTO_TEST_CASE(without_leading_space_headers_are_rebuilt_and_marked_approximate)
+{
+  start();
+  auto checks = std::make_shared<CheckLog>();
+  runtime->setMailCheckFactory(recordingChecks(checks));
+  FakeMilterApi api;
+  Message m;
+  // What the MTA sends after eating one space: "Subject:no-space" and "Subject: no-space" alike.
+  m.headers.emplace_back("Subject", "no-space");
+  m.headers.emplace_back("Subject", "\ttab");
+  {
+    ConnectionContext conn(*runtime, "unknown");
+    BOOST_CHECK(!conn.leadingSpace());
+    BOOST_CHECK_EQUAL(send(conn, api, m).verdict, Verdict::Accept);
+    m.body = reportXml("rid-2");
+    BOOST_CHECK_EQUAL(send(conn, api, m).verdict, Verdict::Accept);
+  }
+  BOOST_REQUIRE_EQUAL(checks->messages.size(), 2U);
+  BOOST_CHECK(checks->messages[0].find("\r\nSubject: no-space\r\nSubject: \ttab\r\n") != std::string::npos);
+  BOOST_CHECK_EQUAL(checks->messages[1], headerBytes(m.headers, /*leadingSpace=*/false) + m.body);
+  BOOST_CHECK(checks->approximate[0] && checks->approximate[1]);
+  // Logged once per connection.
+  BOOST_CHECK_EQUAL(log.count({"report headers approximate", "qid=QTEST", "SMFIP_HDR_LEADSPC"}), 1U);
+  ConnectionContext other(*runtime, "unknown");
+  m.body = reportXml("rid-3");
+  send(other, api, m);
+  BOOST_CHECK_EQUAL(log.count({"report headers approximate"}), 2U);
+  BOOST_CHECK_EQUAL(storedReports(), 3U);
+}
+
+// ------------------------------------------------------------ the envelope
+
+BOOST_AUTO_TEST_CASE(envelope_has_the_client_address_the_helo_name_and_mail_from)
+{
+  start();
+  auto checks = std::make_shared<CheckLog>();
+  runtime->setMailCheckFactory(recordingChecks(checks));
+  FakeMilterApi api;
+  ConnectionContext conn(*runtime, "unknown");
+  conn.onConnect("192.0.2.10");
+  conn.onHelo("mail-sor-f41.google.com");
+  Message m;
+  m.from = "<noreply-dmarc-support@google.com>";
+  send(conn, api, m);
+  // The null sender; a second HELO replaces the name.
+  conn.onHelo("mx.second.test");
+  m.from = "<>";
+  m.body = reportXml("rid-null");
+  send(conn, api, m);
+  // A local (unix socket) client has no address; Sendmail's "IPv6:" prefix is dropped.
+  ConnectionContext local(*runtime, "unknown");
+  local.onConnect("local");
+  m.body = reportXml("rid-local");
+  send(local, api, m);
+  ConnectionContext v6(*runtime, "unknown");
+  v6.onConnect("IPv6:2001:DB8::1");
+  v6.onHelo(std::string(2000, 'h'));
+  m.from = "noreply@google.com"; // without brackets: taken as is
+  m.body = reportXml("rid-v6");
+  send(v6, api, m);
+
+  BOOST_REQUIRE_EQUAL(checks->envelopes.size(), 4U);
+  const MailEnvelope& first = checks->envelopes[0];
+  BOOST_REQUIRE(first.client);
+  BOOST_CHECK_EQUAL(first.client->toString(), "192.0.2.10");
+  BOOST_CHECK_EQUAL(first.helo, "mail-sor-f41.google.com");
+  BOOST_CHECK_EQUAL(first.mailFrom, "noreply-dmarc-support@google.com");
+  BOOST_CHECK_EQUAL(checks->envelopes[1].mailFrom, "");
+  BOOST_CHECK_EQUAL(checks->envelopes[1].helo, "mx.second.test");
+  BOOST_CHECK(!checks->envelopes[2].client);
+  BOOST_CHECK_EQUAL(checks->envelopes[2].helo, "");
+  BOOST_REQUIRE(checks->envelopes[3].client);
+  BOOST_CHECK_EQUAL(checks->envelopes[3].client->toString(), "2001:db8::1");
+  BOOST_CHECK_EQUAL(checks->envelopes[3].helo.size(), 512U); // capped
+  BOOST_CHECK_EQUAL(checks->envelopes[3].mailFrom, "noreply@google.com");
+  BOOST_CHECK_EQUAL(log.count({"report message", "client=192.0.2.10", "report_id=rid-1"}), 1U);
+}
+
+// ------------------------------------------------------ the per-thread check
+
+BOOST_AUTO_TEST_CASE(mail_check_is_made_once_per_thread_configuration_and_factory)
+{
+  start();
+  auto checks = std::make_shared<CheckLog>();
+  runtime->setMailCheckFactory(recordingChecks(checks));
+  FakeMilterApi api;
+  int reportNumber = 0;
+  auto oneReport = [&](ConnectionContext& conn) {
+    Message m;
+    m.body = reportXml("rid-t" + std::to_string(++reportNumber));
+    BOOST_CHECK_EQUAL(send(conn, api, m).verdict, Verdict::Accept);
+  };
+  ConnectionContext conn(*runtime, "unknown");
+  oneReport(conn);
+  oneReport(conn);
+  ConnectionContext second(*runtime, "unknown"); // same config: same check
+  oneReport(second);
+  BOOST_CHECK_EQUAL(checks->madeOn.size(), 1U);
+  // Another thread makes its own, on that thread.
+  std::thread::id workerId;
+  std::thread worker([&] {
+    workerId = std::this_thread::get_id();
+    ConnectionContext onWorker(*runtime, "unknown");
+    oneReport(onWorker);
+  });
+  worker.join();
+  BOOST_REQUIRE_EQUAL(checks->madeOn.size(), 2U);
+  BOOST_CHECK(checks->madeOn[0] == std::this_thread::get_id());
+  BOOST_CHECK(checks->madeOn[1] == workerId);
+  // A reload (connections from now on hold the new Config), then a new factory: made again.
+  runtime->setConfig(parseConfig("ReportAddress rua@example.test\nTempDirectory " + tmpDir() + "\n", "reload.conf"));
+  ConnectionContext reloaded(*runtime, "unknown");
+  oneReport(reloaded);
+  BOOST_CHECK_EQUAL(checks->madeOn.size(), 3U);
+  oneReport(conn); // a connection older than the reload keeps its Config: made again for it
+  BOOST_CHECK_EQUAL(checks->madeOn.size(), 4U);
+  auto other = std::make_shared<CheckLog>();
+  runtime->setMailCheckFactory(recordingChecks(other));
+  oneReport(conn);
+  BOOST_CHECK_EQUAL(other->madeOn.size(), 1U);
+  BOOST_CHECK_EQUAL(checks->messages.size(), 6U);
+  BOOST_CHECK_EQUAL(other->messages.size(), 1U);
+  // No factory: no check, and the reports are stored all the same.
+  runtime->setMailCheckFactory({});
+  oneReport(conn);
+  BOOST_CHECK_EQUAL(other->messages.size(), 1U);
+  BOOST_CHECK_EQUAL(storedReports(), 8U);
+}
+
+// ------------------------------------------------ verdicts, header, log line
+
+BOOST_AUTO_TEST_CASE(each_verdict_reaches_the_header_and_the_log_line)
+{
+  start("UntrustedReports quarantine\nUnauthenticatedReports flag\nReporterReportsPerDay 77\n");
+  auto seen = std::make_shared<IngestTrust>();
+  runtime->setIngestStep(judgingIngest(seen));
+  struct Case
+  {
+    ReportVerdict verdict;
+    std::string header;
+    std::array<std::string_view, 3> logged;
+  };
+  const std::vector<Case> cases = {
+    {{Authenticity::Authenticated, "dmarc=pass (p=reject)"},
+     "stored; reports=1; records=2; messages=7; auth=authenticated",
+     {"auth=authenticated", "auth_reason=\"dmarc=pass (p=reject)\"", "state=counted"}},
+    {{Authenticity::Forged, "dkim=fail \"bad\\sig\" (d=evil.test)"},
+     "stored; reports=1; records=2; messages=7; auth=forged; auth-reason=\"dkim=fail 'bad'sig' (d=evil.test)\"",
+     {"auth=forged", "auth_reason=\"dkim=fail \\\"bad\\\\sig\\\" (d=evil.test)\"", "state=counted"}},
+    {{Authenticity::Unauthenticated, "no DKIM signature; spf=none"},
+     "stored; reports=1; records=2; messages=7; auth=unauthenticated; auth-reason=\"no DKIM signature; spf=none\"",
+     {"auth=unauthenticated", "auth_reason=\"no DKIM signature; spf=none\"", "state=counted"}},
+    {{Authenticity::Unauthenticated, ""},
+     "stored; reports=1; records=2; messages=7; auth=unauthenticated",
+     {"auth=unauthenticated", "auth_reason=\"\"", "state_reason=\"\""}},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT("verdict " << authenticityName(c.verdict.authenticity) << " " << c.verdict.reason)
+    {
+      runtime->setMailCheckFactory(recordingChecks(std::make_shared<CheckLog>(), c.verdict));
+      ConnectionContext conn(*runtime, "192.0.2.10");
+      FakeMilterApi api;
+      Message m;
+      std::string reportId = "rid-v" + std::to_string(++n);
+      m.body = reportXml(reportId);
+      BOOST_CHECK_EQUAL(send(conn, api, m).verdict, Verdict::Accept);
+      checkCalls(api, {"addHeader X-DMARCwatch: " + c.header});
+      const std::string idNeedle = "report_id=" + reportId;
+      BOOST_CHECK_EQUAL(log.count({"info: report message", idNeedle, "action=keep", c.logged[0], c.logged[1], c.logged[2]}),
+                        1U);
+    }
+  }
+  // The milter passed the configured actions and limits on, with the judge.
+  BOOST_CHECK(seen->checkMail);
+  BOOST_CHECK(seen->forged == UntrustedAction::Quarantine);
+  BOOST_CHECK(seen->unauthenticated == UntrustedAction::Flag);
+  BOOST_CHECK_EQUAL(seen->limits.reporterReports, 77U);
+  BOOST_CHECK_EQUAL(storedReports(), 4U);
+  // Without a check there is no judge to pass on.
+  runtime->setMailCheckFactory({});
+  ConnectionContext conn(*runtime, "192.0.2.10");
+  FakeMilterApi api;
+  Message m;
+  m.body = reportXml("rid-nocheck");
+  send(conn, api, m);
+  BOOST_CHECK(!seen->checkMail);
+  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated"});
+}
+
+BOOST_AUTO_TEST_CASE(header_gives_the_worst_verdict_of_the_message_with_its_reason_capped)
+{
+  IngestOutcome outcome;
+  outcome.reports.push_back(madeReport("a", Authenticity::Authenticated, "dmarc=pass"));
+  outcome.reports.push_back(madeReport("b", Authenticity::Unauthenticated, ""));
+  BOOST_CHECK_EQUAL(resultHeaderValue(outcome), "stored; reports=2; records=4; messages=14; auth=unauthenticated");
+  outcome.reports.push_back(madeReport("c", Authenticity::Forged, "first\x01\r\n" + std::string(300, 'x')));
+  outcome.reports.push_back(madeReport("d", Authenticity::Forged, "second"));
+  std::string got = resultHeaderValue(outcome);
+  const std::string prefix = "stored; reports=4; records=8; messages=28; auth=forged; auth-reason=\"first???xxx";
+  BOOST_CHECK_MESSAGE(got.starts_with(prefix), "got " << got);
+  BOOST_CHECK_MESSAGE(got.ends_with("...\""), "got " << got);
+  BOOST_CHECK_LE(got.size(), prefix.size() + 160);
+  // A failed message with a report says the report's verdict too; without reports, no verdict.
+  IngestOutcome failed;
+  failed.errors.emplace_back("zip: bad member");
+  failed.reports.push_back(madeReport("a", Authenticity::Authenticated, "dmarc=pass"));
+  BOOST_CHECK_EQUAL(resultHeaderValue(failed), "error; zip: bad member; reports=1; auth=authenticated");
+  failed.reports.clear();
+  BOOST_CHECK_EQUAL(resultHeaderValue(failed), "error; zip: bad member");
+}
+
+BOOST_AUTO_TEST_CASE(a_rejected_forged_report_answers_550_with_the_reason)
+{
+  start("UntrustedReports reject\nReportAction discard\n");
+  runtime->setIngestStep(fixedIngest([] {
+    IngestOutcome outcome = refusedOutcome("rid-forged", {Authenticity::Forged, "dkim=fail (d=evil.test) 100%"},
+                                           "UntrustedReports reject");
+    outcome.reports.insert(outcome.reports.begin(), madeReport("rid-ok", Authenticity::Authenticated, "dmarc=pass"));
+    return outcome;
+  }));
+  ConnectionContext conn(*runtime, "192.0.2.10");
+  FakeMilterApi api;
+  Message m;
+  m.headers.emplace_back("X-DMARCwatch", "stored"); // the mail is refused: nothing is edited
+  Sent got = send(conn, api, m);
+  BOOST_CHECK_EQUAL(got.verdict, Verdict::Reject);
+  BOOST_CHECK_EQUAL(got.stage, "eom");
+  checkCalls(api, {"setReply 550 5.7.1 dmarcwatch: forged report: dkim=fail (d=evil.test) 100?"});
+  BOOST_CHECK_EQUAL(log.count({"report message", "report_id=rid-forged", "outcome=rejected", "auth=forged",
+                               "state=rejected", "state_reason=\"UntrustedReports reject\"", "action=reject"}),
+                    1U);
+  BOOST_CHECK_EQUAL(log.count({"report message", "report_id=rid-ok", "auth=authenticated", "action=reject"}), 1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_report_over_a_sender_limit_tempfails_with_451_whatever_on_store_error_says)
+{
+  start("OnStoreError accept\nOverLimitAction tempfail\n");
+  // The store's refusal as an exception; the first over the limit that day carries the notice.
+  const std::string limit = "over ReporterReportsPerDay (10) for google.com on 2026-12-07";
+  bool first = true;
+  runtime->setIngestStep(fixedIngest([&]() -> IngestOutcome {
+    throw SenderLimitExceeded(limit, std::exchange(first, false) ? limit : "");
+  }));
+  const std::string reply = "setReply 451 4.7.1 dmarcwatch: sender over its daily limit";
+  for (int i = 0; i < 2; ++i) {
+    ConnectionContext conn(*runtime, "192.0.2.10");
+    FakeMilterApi api;
+    Sent got = send(conn, api, Message{});
+    BOOST_CHECK_EQUAL(got.verdict, Verdict::Tempfail);
+    checkCalls(api, {reply});
+  }
+  BOOST_CHECK_EQUAL(log.count({"warning: report message deferred", "outcome=sender-limit",
+                               "error=\"" + limit + "\"", "action=tempfail"}),
+                    2U);
+  BOOST_CHECK_EQUAL(log.count({"warning: sender limit reached", "limit=\"" + limit + "\""}), 1U);
+  FakeMilterApi api;
+  Sent got;
+  // ... or as a rejected report that is not forged: the same answer.
+  api.calls.clear();
+  runtime->setIngestStep(
+    fixedIngest([] { return refusedOutcome("rid-over", {Authenticity::Unauthenticated, ""}, "DomainReportsPerDay"); }));
+  ConnectionContext again(*runtime, "192.0.2.10");
+  got = send(again, api, Message{});
+  BOOST_CHECK_EQUAL(got.verdict, Verdict::Tempfail);
+  checkCalls(api, {reply});
+  BOOST_CHECK_EQUAL(log.count({"report message", "report_id=rid-over", "state=rejected", "action=tempfail"}), 1U);
+  // A plain StoreError under OnStoreError accept still keeps the mail (the limit is not a store failure).
+  api.calls.clear();
+  runtime->setIngestStep(fixedIngest([]() -> IngestOutcome { throw StoreError("commit", 28, "disk full"); }));
+  ConnectionContext third(*runtime, "192.0.2.10");
+  BOOST_CHECK_EQUAL(send(third, api, Message{}).verdict, Verdict::Accept);
+  BOOST_REQUIRE_EQUAL(api.calls.size(), 1U);
+  BOOST_CHECK(api.calls[0].starts_with("addHeader X-DMARCwatch: error; store: "));
+}
+
+BOOST_AUTO_TEST_CASE(quarantine_and_a_limit_first_passed_are_logged)
+{
+  start();
+  runtime->setIngestStep(fixedIngest([] {
+    IngestOutcome outcome;
+    ReportOutcome report = madeReport("rid-q", Authenticity::Authenticated, "dmarc=pass");
+    report.quarantined = true;
+    report.stateReason = "ReporterReportsPerDay 10 reached";
+    report.limitNotice = "reporter google.com: ReporterReportsPerDay 10";
+    outcome.reports.push_back(report);
+    return outcome;
+  }));
+  ConnectionContext conn(*runtime, "192.0.2.10");
+  FakeMilterApi api;
+  BOOST_CHECK_EQUAL(send(conn, api, Message{}).verdict, Verdict::Accept);
+  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=authenticated"});
+  BOOST_CHECK_EQUAL(log.count({"info: report message", "report_id=rid-q", "state=quarantined",
+                               "state_reason=\"ReporterReportsPerDay 10 reached\"", "action=keep"}),
+                    1U);
+  BOOST_CHECK_EQUAL(log.count({"warning: sender limit reached", "qid=QTEST", "reporter=google.com",
+                               "domain=example.test", "limit=\"reporter google.com: ReporterReportsPerDay 10\""}),
+                    1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_check_makes_the_reports_unauthenticated_never_a_failed_mail)
+{
+  start();
+  runtime->setIngestStep(judgingIngest());
+  FakeMilterApi api;
+  auto header = [&](const std::string& reportId) {
+    api.calls.clear();
+    ConnectionContext conn(*runtime, "192.0.2.10");
+    Message m;
+    m.body = reportXml(reportId);
+    BOOST_CHECK_EQUAL(send(conn, api, m).verdict, Verdict::Accept);
+    return api.calls.size() == 1 ? api.calls[0] : "calls: " + std::to_string(api.calls.size());
+  };
+  // The check throws (a DNS time-out the check did not turn into a verdict, say).
+  runtime->setMailCheckFactory([](const Config&) {
+    return MailCheck([](std::string_view, const MailEnvelope&, bool) -> ReportJudge {
+      throw std::runtime_error("resolver: timed out");
+    });
+  });
+  BOOST_CHECK_EQUAL(header("rid-c1"), "addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; "
+                                      "auth=unauthenticated; auth-reason=\"mail check failed: resolver: timed out\"");
+  BOOST_CHECK_EQUAL(log.count({"warning: report mail not checked", "resolver: timed out"}), 1U);
+  // The factory throws (no resolver): the same, and it is tried again at the next mail.
+  int attempts = 0;
+  runtime->setMailCheckFactory([&attempts](const Config&) -> MailCheck {
+    ++attempts;
+    throw std::runtime_error("no resolver");
+  });
+  BOOST_CHECK(header("rid-c2").ends_with("auth-reason=\"mail check failed: no resolver\""));
+  BOOST_CHECK(header("rid-c3").ends_with("auth-reason=\"mail check failed: no resolver\""));
+  BOOST_CHECK_EQUAL(attempts, 2);
+  BOOST_CHECK_EQUAL(storedReports(), 3U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
