@@ -26,6 +26,8 @@
  *   alerts    alert key -> first/last seen, last emitted, count, severity, value, note
  *   alertlog  u64 BE number -> an alert the daemon raised: time, domain, key, sent or not,
  *             the alert (additive, like the enrichment tables)
+ *   senders   UTC day, kind, name -> what one reporter or policy domain stored that day (the
+ *             per-day sender limits; additive like the enrichment tables; pruned after a day)
  * and the enrichment tables (enrichment.hh: additive, created by a read-write open; absent
  * means not enriched), written by dmarcwatchd:
  *   ipinfo     16-byte IP -> PTR state and name (forward-confirmed), ASN, AS org, country
@@ -61,12 +63,14 @@
  */
 #pragma once
 
+#include "collector/common/config.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/warnings.hh"
 #include "collector/intake/report.hh"
 #include "collector/store/enrichment.hh"
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -107,6 +111,28 @@ class ReportRefused : public ParseError
 {
 public:
   using ParseError::ParseError;
+};
+
+/*!
+ * A per-day sender limit passed with OverLimitAction tempfail: nothing stored.  A StoreError
+ * (transient: EAGAIN), so a caller that knows nothing of limits tempfails; the milter catches
+ * it to log notice() once.
+ */
+class SenderLimitExceeded : public StoreError
+{
+public:
+  SenderLimitExceeded(const std::string& reason, std::string notice) :
+    StoreError("report", EAGAIN, reason), d_reason(reason), d_notice(std::move(notice))
+  {
+  }
+  //! "over DomainReportsPerDay (10000) for example.com on 2026-12-07"
+  [[nodiscard]] const std::string& reason() const { return d_reason; }
+  //! The reason when this report is the first over that key that day ("" otherwise): log it.
+  [[nodiscard]] const std::string& notice() const { return d_notice; }
+
+private:
+  std::string d_reason;
+  std::string d_notice;
 };
 
 using ContentHash = std::array<uint8_t, 16>;
@@ -201,7 +227,10 @@ struct StoreResult
   StoreStatus status = StoreStatus::Stored;
   uint64_t sequence = 0; //!< this report's (the existing one for a duplicate)
   uint64_t related = 0;  //!< the earlier copy superseded by a stored report, or the report a conflict is with
-  StoredReport existing; //!< for a duplicate: the stored report
+  StoredReport existing; //!< for a duplicate: the stored report (its verdict upgraded, see ReportSummary)
+  bool quarantined = false; //!< stored out of the totals (ReportSummary::quarantine, a per-day limit)
+  std::string stateReason;  //!< why quarantined
+  std::string limitNotice;  //!< a per-day limit this report is the first to pass that day ("": none)
 };
 
 //! The auth outcome part of a fact key (interned as one string).
@@ -265,7 +294,29 @@ struct ReportSummary
   std::string payloadMember;
   Authenticity authenticity = Authenticity::Unauthenticated;
   std::string authReason;
+  /*!
+   * Not empty: store the report quarantined with this reason (its verdict's action, issue 14:
+   * "forged: ..." or "unauthenticated: ...", the verdict's name first; a later authenticated
+   * copy with the same content puts such a report back in the totals).
+   */
+  std::string quarantine;
+  uint64_t bytes = 0;                   //!< the report's XML bytes (the per-day byte limits)
+  const SenderLimits* limits = nullptr; //!< per-day sender limits (nullptr: none)
 };
+
+/*!
+ * What the verdicts and limits do at commit (issue 14):
+ * - An authenticated report with the dedup key of a stored report that is not authenticated
+ *   (counted or quarantined) and other content supersedes it ("an authenticated copy replaced
+ *   this unauthenticated one"); with the same content it is a duplicate, and the stored one's
+ *   verdict becomes authenticated (quarantined for its verdict: back in the totals).  Any other
+ *   copy with the key of an authenticated report and other content is a conflict.
+ * - Per-day sender limits (ReportSummary::limits): per reporter (the dedup key's normalised
+ *   org_name) and per policy domain, per UTC day of storedAt: reports, records, XML bytes.
+ *   Every report stored (counted, quarantined or a conflict) counts; duplicates do not.  Over
+ *   a limit: OverLimitAction quarantine stores it quarantined (and counts it), tempfail stores
+ *   nothing and throws SenderLimitExceeded.
+ */
 
 //! One report being stored (see the file comment).  Parsing runs between the calls without the lock.
 class ReportWriter
