@@ -324,8 +324,10 @@ class ReportWriter
 public:
   virtual ~ReportWriter() = default;
   /*!
-   * \brief True when a report with the same dedup key was stored before this one began: the rows
-   * are then only hashed (no writes) and commit() tells a duplicate from a conflict.
+   * \brief True when a complete report with the same dedup key was stored before this one began:
+   * commit() tells a duplicate from a conflict.  When that report is authenticated (or of schema
+   * 1) the rows are only hashed (no writes); else they are kept, since an authenticated copy
+   * supersedes it.
    */
   [[nodiscard]] virtual bool probablyDuplicate() const = 0;
   /*!

@@ -75,7 +75,7 @@ public:
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  [[nodiscard]] bool probablyDuplicate() const override { return d_hashOnly; }
+  [[nodiscard]] bool probablyDuplicate() const override { return d_probablyDuplicate; }
   void addRecord(const Record& record) override;
   StoreResult commit(const ReportSummary& summary) override;
 
@@ -125,7 +125,8 @@ private:
   ReportHeader d_header;
   std::string d_domain; //!< lower-cased policy domain
   std::string d_key;    //!< dedup key (the content is added at commit for an empty report id)
-  bool d_hashOnly = false;
+  bool d_probablyDuplicate = false;
+  bool d_hashOnly = false; //!< rows only hashed (the stored copy cannot be superseded by this one)
   bool d_committed = false;
   DaySpan d_span;
   Warnings d_warnings;
@@ -171,7 +172,8 @@ Writer::Writer(Store::Impl& store, const ReportHeader& header) :
     lmdb::ReadTxn txn(store.env);
     if (auto sequence = store.findDedup(txn, d_key)) {
       auto existing = store.loadReport(txn, *sequence);
-      d_hashOnly = existing && !existing->recovered &&
+      d_probablyDuplicate = existing && !existing->recovered;
+      d_hashOnly = d_probablyDuplicate &&
                    (existing->authenticity == Authenticity::Authenticated || existing->state == ReportState::Legacy);
     }
   }
