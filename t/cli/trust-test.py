@@ -6,6 +6,7 @@ quarantine and tempfail; `db verify` stays clean.  The CLI has no mail checks ye
 every report here is unauthenticated; the forged and authenticated paths are the unit
 tests' (test-ingest-trust.cc, test-store-trust.cc).
 Prints one line per check and ends with "N passed, M failed"."""
+import importlib.util
 import json
 import os
 import shutil
@@ -27,16 +28,16 @@ def run(conf, *args, stdin=None):
     return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
 
 
-def report_xml(domain, report_id, messages):
-    begin = (int(time.time()) // DAY - 2) * DAY
-    return ('<?xml version="1.0"?><feedback><report_metadata><org_name>example.net</org_name>'
-            "<email>dmarc@example.net</email><report_id>%s</report_id><date_range><begin>%d</begin>"
-            "<end>%d</end></date_range></report_metadata><policy_published><domain>%s</domain>"
-            "<p>none</p></policy_published><record><row><source_ip>192.0.2.77</source_ip><count>%d</count>"
-            "<policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf>"
-            "</policy_evaluated></row><identifiers><header_from>%s</header_from></identifiers>"
-            "<auth_results><dkim><domain>%s</domain><result>pass</result></dkim></auth_results></record>"
-            "</feedback>\n" % (report_id, begin, begin + DAY - 1, domain, messages, domain, domain))
+def load_cli_test():
+    """cli-test.py as a module: its report_file makes the reports here too."""
+    spec = importlib.util.spec_from_file_location("cli_test", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                          "cli-test.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+report_file = load_cli_test().report_file
 
 
 def write(directory, name, text):
@@ -67,13 +68,15 @@ def status_messages(conf):
 
 
 def main():
+    os.environ["COLUMNS"] = "200"  # the reports table shows every column whole
     tmp = tempfile.mkdtemp(prefix="dmarcwatch-trust.")
     try:
-        a = write(tmp, "a.xml", report_xml("example.com", "a", 5))
-        b = write(tmp, "b.xml", report_xml("example.com", "b", 7))
-        c = write(tmp, "c.xml", report_xml("example.com", "c", 11))
-        mail = write(tmp, "m.eml", "From: dmarc@example.net\nSubject: report\nContent-Type: text/xml\n\n" +
-                     report_xml("example.com", "m", 13))
+        begin = (int(time.time()) // DAY - 2) * DAY
+        a = report_file(tmp, "example.com", "a", begin, 5)
+        b = report_file(tmp, "example.com", "b", begin, 7)
+        c = report_file(tmp, "example.com", "c", begin, 11)
+        with open(report_file(tmp, "example.com", "m", begin, 13)) as f:
+            mail = write(tmp, "m.eml", "From: dmarc@example.net\nSubject: report\nContent-Type: text/xml\n\n" + f.read())
 
         # 1. Defaults: a bare file is unauthenticated ("not a mail"), stored and counted.
         conf = config(tmp, "default.conf", os.path.join(tmp, "db1"), "")
