@@ -458,23 +458,35 @@ int runReports(const Config& config, const std::vector<std::string>& args)
                {"ORG", 5, 24, true, Align::Left},
                {"RECORDS", 0, 0, false, Align::Right},
                {"MESSAGES", 0, 0, false, Align::Right},
-               {"STATE", 6, 20, true, Align::Left},
-               {"AUTH", 4, 15, true, Align::Left},
+               {"STATE", 6, 28, true, Align::Left},
                {"WARN", 0, 0, false, Align::Right},
                {"REPORT ID", 7, 60, true, Align::Left}});
   for (const auto& r : reports) {
     const std::string related =
       r.related != 0 ? (r.state == ReportState::Conflict ? " ~" : " >") + std::to_string(r.related) : "";
+    // The verdict rides in STATE (a column of its own would not fit 80 columns): unmarked is
+    // unauthenticated, the usual case of a report without a checked mail.
+    const std::string verdict = r.authenticity == Authenticity::Authenticated ? " (authenticated)"
+                                : r.authenticity == Authenticity::Forged      ? " (forged)"
+                                                                              : "";
+    const Colour stateColour = r.authenticity == Authenticity::Forged ? Colour::Red
+                               : r.counted()                          ? Colour::None
+                                                                      : Colour::Yellow;
     table.addRow({std::to_string(r.sequence), isoTime(r.header.metadata.begin), r.header.policy.domain,
                   r.header.metadata.orgName, std::to_string(r.records), std::to_string(r.messages),
-                  {std::string(stateName(r.state)) + related, r.counted() ? Colour::None : Colour::Yellow},
-                  {std::string(authenticityName(r.authenticity)),
-                   r.authenticity == Authenticity::Forged ? Colour::Red : Colour::None},
+                  {std::string(stateName(r.state)) + related + verdict, stateColour},
                   r.warnings.empty() ? std::string() : std::to_string(r.warnings.size()), r.header.metadata.reportId});
   }
   std::cout << table.render(terminalColumns(), colourWanted());
   std::cout << reports.size() << " reports";
   const auto counted = std::count_if(reports.begin(), reports.end(), [](const StoredReport& r) { return r.counted(); });
+  const auto marked = std::count_if(reports.begin(), reports.end(), [](const StoredReport& r) {
+    return r.authenticity != Authenticity::Unauthenticated;
+  });
+  if (marked != 0) {
+    std::cout << " (STATE says \"(authenticated)\" or \"(forged)\" after the state: the verdict on the report's mail; "
+                 "unmarked: unauthenticated)";
+  }
   if (static_cast<size_t>(counted) != reports.size()) {
     std::cout << ", " << counted << " counted in the totals (superseded >N: replaced by report N; conflict ~N: "
               << "same key as report N, other records)";

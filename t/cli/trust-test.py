@@ -95,8 +95,8 @@ def main():
               and reports[0]["auth_reason"] == "not a mail",
               "reports --json: authenticity and auth_reason", out + err)
         rc, out, err = run(conf, "reports")
-        header = out.splitlines()[0] if out else ""
-        check(rc == 0 and "AUTH" in header and "unauthenticated" in out, "reports table: an AUTH column", out + err)
+        check(rc == 0 and "active" in out and "(forged)" not in out and "(authenticated)" not in out,
+              "reports table: unauthenticated reports unmarked in STATE", out + err)
 
         # 2. UnauthenticatedReports quarantine: stored, listed, out of the totals.
         conf = config(tmp, "quarantine.conf", os.path.join(tmp, "db2"), "UnauthenticatedReports quarantine\n")
