@@ -21,7 +21,7 @@
 #   5. dmarcwatch-milter on the refilled file system answers a report message
 #      with 451 4.3.0, stays up, and stores the same message once there is
 #      room again (t/e2e/full-disk.lua, through miltertest); SIGTERM still ends
-#      it cleanly.
+#      it cleanly; `db verify` finds its store exact.
 # Prints TAP-ish lines and "N passed, M failed".  Exit 77 (skip) when not
 # root, without unshare/mount/python3, or when the namespace or the tmpfs
 # cannot be made here.  Processes: only the PIDs this script starts.
@@ -239,6 +239,8 @@ EOF
     python3 -c 'import json,sys; r=json.load(sys.stdin)["reports"]; print(len(r), sum(x["messages"] for x in r))')
   [ "$got" = "$wantReports $wantMessages" ] && pass "after the milter: $got (reports, messages) in its store" ||
     fail "after the milter: $got (reports, messages); want $wantReports $wantMessages"
+  "$DMARCWATCH" --db "$DB2" db verify > "$TMP/verify4.out" 2>&1
+  exit_ok "db verify after the milter's tempfail and retry" $? 0
   [ "$FAILED" -gt 0 ] && { echo "# --- milter log ---"; sed 's/^/#   /' "$TMP/milter.log"; }
 fi
 summary
