@@ -193,10 +193,17 @@ std::vector<std::string> allWarnings(const IngestOutcome& outcome)
   return warnings;
 }
 
-//! A failed input: unreadable, or a report in conflict with a stored one (kept, not counted).
+//! A failed input: unreadable, a report in conflict with a stored one (kept, not counted), or a
+//! report rejected for its verdict (UntrustedReports reject: nothing stored, as the milter's 550).
 bool inputFailed(const IngestOutcome& outcome)
 {
-  return outcome.failed() || outcome.hasConflict();
+  return outcome.failed() || outcome.hasConflict() || outcome.hasRejected();
+}
+
+//! What became of a report for `ingest`: "rejected" (not stored), else its stored copy's state.
+std::string_view outcomeState(const ReportOutcome& report)
+{
+  return report.rejected ? std::string_view("rejected") : stateName(report.state);
 }
 
 //! The fields every JSON report object carries (the contract in DESIGN.md).
@@ -219,7 +226,16 @@ void printIngestJson(const InputResult& input)
     json.beginObject();
     writeReportFields(json, report.header, report.records, report.messages);
     json.key("status").value(report.statusWord())
-      .key("sequence").value(report.sequence);
+      .key("sequence").value(report.sequence)
+      .key("authenticity").value(authenticityName(report.verdict.authenticity))
+      .key("auth_reason").value(report.verdict.reason)
+      .key("state").value(outcomeState(report));
+    if (!report.stateReason.empty()) {
+      json.key("state_reason").value(report.stateReason);
+    }
+    if (!report.limitNotice.empty()) {
+      json.key("limit_notice").value(report.limitNotice);
+    }
     if (report.related != 0) {
       // The stored report this one relates to: the one it conflicts with, duplicates or supersedes.
       const char* relation = report.status == StoreStatus::Conflict    ? "conflicts_with"
@@ -253,7 +269,16 @@ void printIngestText(const InputResult& input)
     std::cout << input.path << ": " << report.statusWord() << " report "
               << printable(meta.reportId, 80) << " from " << printable(meta.orgName.empty() ? "(no org)" : meta.orgName, 60)
               << " for " << printable(report.header.policy.domain, 80) << ", " << isoTime(meta.begin) << " .. "
-              << isoTime(meta.end) << ", " << report.records << " records, " << report.messages << " messages\n";
+              << isoTime(meta.end) << ", " << report.records << " records, " << report.messages << " messages, "
+              << authenticityName(report.verdict.authenticity) << " (" << printable(report.verdict.reason, 200) << ")";
+    if (report.rejected || report.state == ReportState::Quarantined) {
+      std::cout << "; " << (report.rejected ? "not stored: " : "quarantined (not counted): ")
+                << printable(report.stateReason, 200);
+    }
+    std::cout << "\n";
+    if (!report.limitNotice.empty()) {
+      std::cout << input.path << ": notice: " << printable(report.limitNotice, 200) << "\n";
+    }
   }
   if (input.outcome.messages) {
     std::cout << input.path << ": " << *input.outcome.messages << " messages read\n";
@@ -269,6 +294,16 @@ void printIngestText(const InputResult& input)
 } // namespace
 
 
+IngestTrust ingestTrust(const Config& config, std::function<ReportJudge(std::string_view message)> checkMail)
+{
+  IngestTrust trust;
+  trust.checkMail = std::move(checkMail);
+  trust.forged = config.trust.forged;
+  trust.unauthenticated = config.trust.unauthenticated;
+  trust.limits = config.trust.limits;
+  return trust;
+}
+
 std::string errorText(const IngestOutcome& outcome)
 {
   if (!outcome.errors.empty()) {
@@ -278,6 +313,10 @@ std::string errorText(const IngestOutcome& outcome)
     return "no report found";
   }
   for (const auto& report : outcome.reports) {
+    if (report.rejected) {
+      return "report " + report.header.metadata.reportId + " rejected (UntrustedReports reject), nothing stored: " +
+             report.stateReason;
+    }
     if (report.status == StoreStatus::Conflict) {
       return "report " + report.header.metadata.reportId + " conflicts with stored report " +
              std::to_string(report.related) + " (same reporter, report id, domain and dates, other records): kept as "
@@ -318,7 +357,8 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
   }
 
   Store store(config.database, storeOptions(config, false));
-  Ingester ingester(store, config.limits);
+  const IngestTrust trust = ingestTrust(config);
+  Ingester ingester(store, config.limits, &trust);
   bool anyFailed = false;
   for (const auto& [path, refused] : expandInputs(paths)) {
     InputResult input{path == "-" ? "-" : path, {}};
@@ -395,7 +435,9 @@ int runReports(const Config& config, const std::vector<std::string>& args)
         .key("source").value(r.source)
         .key("recovered").value(r.recovered)
         .key("raw_bytes").value(r.rawBytes)
-        .key("state").value(stateName(r.state));
+        .key("state").value(stateName(r.state))
+        .key("authenticity").value(authenticityName(r.authenticity))
+        .key("auth_reason").value(r.authReason);
       if (r.related != 0) {
         out.key(r.state == ReportState::Conflict ? "conflicts_with" : "superseded_by").value(r.related);
       }
@@ -416,20 +458,35 @@ int runReports(const Config& config, const std::vector<std::string>& args)
                {"ORG", 5, 24, true, Align::Left},
                {"RECORDS", 0, 0, false, Align::Right},
                {"MESSAGES", 0, 0, false, Align::Right},
-               {"STATE", 6, 20, true, Align::Left},
+               {"STATE", 6, 28, true, Align::Left},
                {"WARN", 0, 0, false, Align::Right},
                {"REPORT ID", 7, 60, true, Align::Left}});
   for (const auto& r : reports) {
     const std::string related =
       r.related != 0 ? (r.state == ReportState::Conflict ? " ~" : " >") + std::to_string(r.related) : "";
+    // The verdict rides in STATE (a column of its own would not fit 80 columns): unmarked is
+    // unauthenticated, the usual case of a report without a checked mail.
+    const std::string verdict = r.authenticity == Authenticity::Authenticated ? " (authenticated)"
+                                : r.authenticity == Authenticity::Forged      ? " (forged)"
+                                                                              : "";
+    const Colour stateColour = r.authenticity == Authenticity::Forged ? Colour::Red
+                               : r.counted()                          ? Colour::None
+                                                                      : Colour::Yellow;
     table.addRow({std::to_string(r.sequence), isoTime(r.header.metadata.begin), r.header.policy.domain,
                   r.header.metadata.orgName, std::to_string(r.records), std::to_string(r.messages),
-                  {std::string(stateName(r.state)) + related, r.counted() ? Colour::None : Colour::Yellow},
+                  {std::string(stateName(r.state)) + related + verdict, stateColour},
                   r.warnings.empty() ? std::string() : std::to_string(r.warnings.size()), r.header.metadata.reportId});
   }
   std::cout << table.render(terminalColumns(), colourWanted());
   std::cout << reports.size() << " reports";
   const auto counted = std::count_if(reports.begin(), reports.end(), [](const StoredReport& r) { return r.counted(); });
+  const auto marked = std::count_if(reports.begin(), reports.end(), [](const StoredReport& r) {
+    return r.authenticity != Authenticity::Unauthenticated;
+  });
+  if (marked != 0) {
+    std::cout << " (STATE says \"(authenticated)\" or \"(forged)\" after the state: the verdict on the report's mail; "
+                 "unmarked: unauthenticated)";
+  }
   if (static_cast<size_t>(counted) != reports.size()) {
     std::cout << ", " << counted << " counted in the totals (superseded >N: replaced by report N; conflict ~N: "
               << "same key as report N, other records)";

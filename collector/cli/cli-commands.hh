@@ -56,6 +56,15 @@ void printIngestResult(const InputResult& input, bool json);
 //! The error text of a failed input.
 std::string errorText(const collector::IngestOutcome& outcome);
 
+/*!
+ * \brief How `ingest` and `deliver` judge reports: the configuration's actions and per-day
+ * limits (TrustSettings), with checkMail the mail checks (empty: none; every report is then
+ * unauthenticated).  The seam for the authenticator: a caller that can check a mail passes
+ * its check here, the rest stays.
+ */
+collector::IngestTrust ingestTrust(const collector::Config& config,
+                                   std::function<collector::ReportJudge(std::string_view message)> checkMail = {});
+
 //! The store options a configuration asks for (readOnly for the commands that only look).
 collector::Store::Options storeOptions(const collector::Config& config, bool readOnly);
 

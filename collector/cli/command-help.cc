@@ -33,17 +33,22 @@ Store reports from files (.xml, .xml.gz, .gz, .zip, .eml, raw zlib: recognised
 by their first bytes, not their names), mbox files, Maildir folders (cur/ and
 new/) or directories (every regular file in them); - reads stdin.  FIFOs,
 sockets and devices are refused.  A report already stored is a duplicate.
+Each report line says its verdict (authenticated, unauthenticated, forged) and
+what UntrustedReports, UnauthenticatedReports and the per-day sender limits did
+with it (quarantined, rejected).
 
   PATH      a file, directory, mbox or Maildir; - for standard input
   --json    one JSON object per input on its own line
 
-Exit status: 0 every input stored or a duplicate, 1 an input failed or was in
-conflict with a stored report, 2 usage or configuration error.
+Exit status: 0 every input stored or a duplicate, 1 an input failed, was in
+conflict with a stored report, had a report rejected or over a per-day limit
+with OverLimitAction tempfail, 2 usage or configuration error.
 )"},
   {"reports", R"(Usage: dmarcwatch reports [--domain D] [--json]
 
 The stored reports, oldest first, with their state (active, loading,
-superseded, quarantined, conflict, schema-1).
+superseded, quarantined, conflict, schema-1) and their authenticity
+(authenticated, unauthenticated, forged).
 
   --domain D   only the reports of policy domain D (one the store holds)
   --json       {"reports":[...]} instead of the table
@@ -198,9 +203,11 @@ rua address.
 
   --json   the JSON line of ingest instead of the text line
 
-Exit status (sysexits.h, as pipe(8) expects): 0 stored, a duplicate or kept as
-a conflict; 64 usage; 65 no readable report (the MTA bounces it); 75 the store
-or the configuration failed (the MTA retries).
+Exit status (sysexits.h, as pipe(8) expects): 0 stored, a duplicate, kept as
+a conflict or rejected as forged (UntrustedReports reject: not bounced); 64
+usage; 65 no readable report (the MTA bounces it); 75 the store or the
+configuration failed, or a per-day sender limit with OverLimitAction tempfail
+(the MTA retries).
 )"},
   {"help", R"(Usage: dmarcwatch help [COMMAND [SUBCOMMAND]]
 

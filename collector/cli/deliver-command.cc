@@ -6,8 +6,12 @@
  * The exit status is what pipe(8) expects (sysexits.h):
  *   0            every report in the message stored, or already stored (dedup
  *                makes Postfix's retries safe), or kept as a conflict;
- *   EX_TEMPFAIL  the store or the configuration failed: Postfix keeps the
- *                message and retries later, so no report is lost;
+ *                A report rejected for its verdict (UntrustedReports reject) is
+ *                not stored and exits 0 too: bouncing it would mail the forged
+ *                sender (backscatter); the milter refuses it at SMTP time instead;
+ *   EX_TEMPFAIL  the store or the configuration failed, or a per-day sender
+ *                limit with OverLimitAction tempfail: Postfix keeps the message
+ *                and retries later, so no report is lost;
  *   EX_DATAERR   the message holds no readable report (or is over
  *                MaxMessageSize): Postfix returns it to the sender with the
  *                reason, which this command prints on stderr.
@@ -52,7 +56,8 @@ int runDeliver(const collector::Config& config, const std::vector<std::string>& 
       classified.kind = collector::InputKind::Mail;
     }
     collector::Store store(config.database, storeOptions(config, false));
-    collector::Ingester ingester(store, config.limits);
+    const collector::IngestTrust trust = ingestTrust(config);
+    collector::Ingester ingester(store, config.limits, &trust);
     input.outcome = ingester.ingestClassified(
       classified, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(message.data()), message.size()), "deliver");
   }

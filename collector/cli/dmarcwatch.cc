@@ -38,7 +38,8 @@ Commands:
                               Exit 0 when every input was stored or was a
                               duplicate, 1 when any input failed or was in
                               conflict with a stored report (same key, other
-                              records: kept, not counted).
+                              records: kept, not counted), or a report of it
+                              was rejected (UntrustedReports reject).
   reports [--domain D] [--json]
                               list stored reports with their state (active,
                               superseded, quarantined, conflict, loading,

@@ -4,6 +4,7 @@
  * Error policy: ParseError (and LimitError) of one payload or document is
  * recorded in IngestOutcome::errors and the next one is tried; StoreError and
  * anything else propagate, because then nothing can be trusted to be stored.
+ * A failed authenticity check is never an error: the report is unauthenticated.
  */
 #include "config.h"
 
@@ -76,6 +77,67 @@ private:
   std::unique_ptr<ReportWriter> d_writer;
 };
 
+/*!
+ * How the reports of one mail (or of no mail) are judged: the mail's judge, or the reason
+ * they are unauthenticated; and what the verdicts do (the Ingester's trust, may be null).
+ */
+struct Judging
+{
+  const IngestTrust* trust = nullptr;
+  ReportJudge judge;
+  std::string noJudge = "not a mail";
+};
+
+//! The judging of a mail: checkMail run once (a throw: unauthenticated with the reason).
+Judging judgeMail(const IngestTrust* trust, std::string_view message)
+{
+  Judging judging;
+  judging.trust = trust;
+  if (trust == nullptr || !trust->checkMail) {
+    judging.noJudge = "mail not checked";
+    return judging;
+  }
+  try {
+    judging.judge = trust->checkMail(message);
+  }
+  catch (const std::exception& e) {
+    judging.noJudge = std::string("mail checks failed: ") + e.what();
+  }
+  return judging;
+}
+
+//! The verdict on one report (a judge that throws: unauthenticated with the reason).
+ReportVerdict judgeReport(const Judging& judging, const ReportHeader& header)
+{
+  if (!judging.judge) {
+    return ReportVerdict{Authenticity::Unauthenticated, judging.noJudge};
+  }
+  try {
+    return judging.judge(header);
+  }
+  catch (const std::exception& e) {
+    return ReportVerdict{Authenticity::Unauthenticated, std::string("report check failed: ") + e.what()};
+  }
+}
+
+//! What a verdict's action is under trust (no trust: count).
+UntrustedAction verdictAction(const IngestTrust* trust, Authenticity authenticity)
+{
+  if (trust == nullptr) {
+    return UntrustedAction::Count;
+  }
+  switch (authenticity) {
+  case Authenticity::Authenticated:
+    return UntrustedAction::Count;
+  case Authenticity::Forged:
+    return trust->forged;
+  case Authenticity::Unauthenticated:
+    // Never rejected (config.hh): a report without a verdict may be a real one sent plainly.
+    return trust->unauthenticated == UntrustedAction::Reject ? UntrustedAction::Quarantine : trust->unauthenticated;
+  }
+  return UntrustedAction::Count;
+}
+
 //! The raw payload to archive with the reports of one payload (kind "": cannot be archived).
 struct RawPayload
 {
@@ -116,9 +178,9 @@ void prepareRaw(InputKind kind, std::span<const uint8_t> payload, const Limits& 
  * Parse one XML document into the store and record the outcome.  A parse error
  * drops the writer uncommitted: whatever it wrote is taken out again (store.hh).
  */
-void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const std::string& label,
-                   const std::string& member, PayloadArchive* payload, const std::string& source,
-                   IngestOutcome& outcome)
+void storeDocument(Store& store, const Limits& limits, const Judging& judging, ByteSource& xml,
+                   const std::string& label, const std::string& member, PayloadArchive* payload,
+                   const std::string& source, IngestOutcome& outcome)
 {
   Warnings warnings(limits.maxWarnings);
   StoringSink sink(store, warnings);
@@ -128,6 +190,25 @@ void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const st
     if (writer == nullptr) {
       throw ParseError("no report header found");
     }
+
+    // Step: the verdict, from the whole header (metadata may follow the records), and its action.
+    const ReportVerdict verdict = judgeReport(judging, sink.header());
+    const UntrustedAction action = verdictAction(judging.trust, verdict.authenticity);
+    const std::string actionReason = std::string(authenticityName(verdict.authenticity)) + ": " + verdict.reason;
+    if (action == UntrustedAction::Reject) {
+      // Nothing stored: the writer goes uncommitted (whatever it wrote is taken out).
+      ReportOutcome report;
+      report.header = sink.header();
+      report.records = parsed.records;
+      report.messages = parsed.messages;
+      report.verdict = verdict;
+      report.rejected = true;
+      report.stateReason = actionReason;
+      report.warnings = warnings.items();
+      outcome.reports.push_back(std::move(report));
+      return;
+    }
+
     if (payload == nullptr) {
       warnings.add("raw payload not archived: input streamed, larger than MaxRawArchive");
     }
@@ -139,6 +220,15 @@ void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const st
     summary.source = source;
     summary.payload = payload;
     summary.payloadMember = member;
+    summary.authenticity = verdict.authenticity;
+    summary.authReason = verdict.reason;
+    summary.bytes = xml.consumed();
+    if (action == UntrustedAction::Quarantine) {
+      summary.quarantine = actionReason;
+    }
+    if (judging.trust != nullptr) {
+      summary.limits = &judging.trust->limits;
+    }
     StoreResult stored = writer->commit(summary);
 
     ReportOutcome report;
@@ -147,16 +237,23 @@ void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const st
     report.duplicate = stored.status == StoreStatus::Duplicate;
     report.sequence = stored.sequence;
     report.related = stored.related;
+    report.verdict = verdict;
+    report.quarantined = stored.quarantined;
+    report.stateReason = stored.stateReason;
+    report.limitNotice = stored.limitNotice;
     if (report.duplicate) {
       report.records = stored.existing.records;
       report.messages = stored.existing.messages;
       report.warnings = stored.existing.warnings;
+      report.state = stored.existing.state;
+      report.stateReason = stored.existing.stateReason; // the stored copy's (quarantined: why)
     }
     else {
       report.records = parsed.records;
       report.messages = parsed.messages;
       if (auto kept = store.report(stored.sequence)) {
         report.warnings = kept->warnings;
+        report.state = kept->state;
       }
       else {
         report.warnings = warnings.items();
@@ -175,8 +272,9 @@ void storeDocument(Store& store, const Limits& limits, ByteSource& xml, const st
 }
 
 //! A payload of the given kind (classified by the caller) into the store.
-void ingestPayloadInto(Store& store, const Limits& limits, InputKind kind, std::span<const uint8_t> payload,
-                       const std::string& label, const std::string& source, IngestOutcome& outcome)
+void ingestPayloadInto(Store& store, const Limits& limits, const Judging& judging, InputKind kind,
+                       std::span<const uint8_t> payload, const std::string& label, const std::string& source,
+                       IngestOutcome& outcome)
 {
   Warnings containerWarnings(limits.maxWarnings);
   try {
@@ -184,7 +282,7 @@ void ingestPayloadInto(Store& store, const Limits& limits, InputKind kind, std::
     prepareRaw(kind, payload, limits, raw);
     auto unpacked = unpackPayload(payload, limits, containerWarnings, [&](ByteSource& xml, const std::string& docLabel) {
       std::string where = label.empty() ? docLabel : label + " " + docLabel;
-      storeDocument(store, limits, xml, where, docLabel, &raw.archive, source, outcome);
+      storeDocument(store, limits, judging, xml, where, docLabel, &raw.archive, source, outcome);
     }, kind);
     for (auto& error : unpacked.errors) {
       outcome.errors.push_back(label.empty() ? error : label + " " + error);
@@ -243,9 +341,15 @@ IngestOutcome Ingester::ingestMail(std::string_view message, const Classified& i
   if (parts.empty() && outcome.errors.empty()) {
     outcome.errors.emplace_back("no report attachment (gzip, zip or XML) in message");
   }
+  // The mail's checks, once, before its reports are parsed (only when it has any).
+  Judging judging;
+  judging.trust = d_trust;
+  if (!parts.empty()) {
+    judging = judgeMail(d_trust, message);
+  }
   for (const auto& part : parts) {
     std::string label = "attachment" + (part.filename.empty() ? std::string() : " " + part.filename);
-    ingestPayloadInto(d_store, d_limits, part.kind,
+    ingestPayloadInto(d_store, d_limits, judging, part.kind,
                       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(part.body.data()), part.body.size()),
                       label, source, outcome);
   }
@@ -255,7 +359,8 @@ IngestOutcome Ingester::ingestMail(std::string_view message, const Classified& i
 IngestOutcome Ingester::ingestPayload(std::span<const uint8_t> payload, const std::string& source)
 {
   IngestOutcome outcome;
-  ingestPayloadInto(d_store, d_limits, classify(payload).kind, payload, "", source, outcome);
+  ingestPayloadInto(d_store, d_limits, Judging{d_trust, {}, "not a mail"}, classify(payload).kind, payload, "", source,
+                    outcome);
   return outcome;
 }
 
@@ -276,7 +381,7 @@ IngestOutcome Ingester::ingestClassified(const Classified& input, std::span<cons
   }
   IngestOutcome outcome;
   if (isPayloadKind(input.kind) || input.kind == InputKind::Html) {
-    ingestPayloadInto(d_store, d_limits, input.kind, bytes, "", source, outcome);
+    ingestPayloadInto(d_store, d_limits, Judging{d_trust, {}, "not a mail"}, input.kind, bytes, "", source, outcome);
     return outcome;
   }
   outcome.errors.emplace_back(bytes.empty() ? "empty input"
@@ -290,7 +395,7 @@ IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& sou
   Warnings containerWarnings(d_limits.maxWarnings);
   try {
     auto unpacked = unpackStream(payload, d_limits, containerWarnings, [&](ByteSource& xml, const std::string& label) {
-      storeDocument(d_store, d_limits, xml, label, label, nullptr, source, outcome);
+      storeDocument(d_store, d_limits, Judging{d_trust, {}, "not a mail"}, xml, label, label, nullptr, source, outcome);
     }, kind);
     outcome.errors.insert(outcome.errors.end(), unpacked.errors.begin(), unpacked.errors.end());
     if (unpacked.documents == 0 && unpacked.errors.empty()) {
@@ -344,6 +449,9 @@ IngestOutcome Ingester::ingestMbox(ByteSource& mbox, const std::string& source, 
 
 const char* ReportOutcome::statusWord() const
 {
+  if (rejected) {
+    return "rejected";
+  }
   switch (status) {
   case StoreStatus::Stored:
     return "stored";
@@ -359,6 +467,11 @@ bool IngestOutcome::hasConflict() const
 {
   return std::any_of(reports.begin(), reports.end(),
                      [](const ReportOutcome& report) { return report.status == StoreStatus::Conflict; });
+}
+
+bool IngestOutcome::hasRejected() const
+{
+  return std::any_of(reports.begin(), reports.end(), [](const ReportOutcome& report) { return report.rejected; });
 }
 
 } // namespace dmarcwatch::collector

@@ -17,6 +17,15 @@
  * because the caller must answer it differently (the milter tempfails so the
  * MTA retries; the CLI exits 1).
  *
+ * Trust (issue 14): with an IngestTrust, each mail is checked once (checkMail) before its
+ * reports are parsed, and each report judged with its header just before commit; the
+ * verdict's action (UntrustedReports for forged, UnauthenticatedReports for unauthenticated
+ * ones) decides: count and flag store and count it, quarantine stores it out of the totals
+ * ("forged: <why>"), reject stores nothing (ReportOutcome::rejected).  A checkMail or judge
+ * that throws makes the reports unauthenticated with the reason: a report is never lost to a
+ * failed check.  The per-day sender limits are the store's (store.hh); OverLimitAction
+ * tempfail throws SenderLimitExceeded (a StoreError) out of the ingest call.
+ *
  * Thread-safety: an Ingester is cheap; use one per thread over a shared Store.
  */
 #pragma once
@@ -66,13 +75,14 @@ struct ReportOutcome
   uint64_t sequence = 0;
   uint64_t related = 0;   //!< the copy a stored report superseded, or the stored report a conflict is with
   std::vector<std::string> warnings;
-  ReportVerdict verdict;     //!< what the judge said (unauthenticated without one)
+  ReportVerdict verdict;     //!< what the judge said (unauthenticated without one: "not a mail", ...)
   bool quarantined = false;  //!< stored out of the totals (UntrustedReports, a per-day limit)
   bool rejected = false;     //!< not stored: UntrustedReports reject, or a limit with OverLimitAction tempfail
-  std::string stateReason;   //!< why quarantined or rejected
+  std::string stateReason;   //!< why quarantined or rejected (a duplicate: the stored copy's reason)
   std::string limitNotice;   //!< a per-day limit first passed by this report ("" otherwise): log it once
+  ReportState state = ReportState::Active; //!< of the stored copy (this one, or the one it duplicates)
 
-  //! "stored", "duplicate" or "conflict" (the JSON and log word).
+  //! "stored", "duplicate", "conflict" or "rejected" (the JSON and log word).
   [[nodiscard]] const char* statusWord() const;
 };
 
@@ -87,6 +97,8 @@ struct IngestOutcome
   [[nodiscard]] bool failed() const { return !errors.empty() || reports.empty(); }
   //! A report in it conflicts with a stored one (kept, not counted: the CLI counts it as a failed input).
   [[nodiscard]] bool hasConflict() const;
+  //! A report in it was rejected for its verdict (nothing stored: the CLI counts it as a failed input).
+  [[nodiscard]] bool hasRejected() const;
 };
 
 class Ingester

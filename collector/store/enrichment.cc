@@ -84,6 +84,7 @@ void Store::Impl::openEnrichmentTables()
   livepolicy = env->dbi("livepolicy");
   dnscache = env->dbi("dnscache");
   alertlog = env->dbi("alertlog");
+  senders = env->dbi("senders");
 }
 
 MDB_dbi Store::Impl::writable(const std::optional<MDB_dbi>& table, const char* name) const

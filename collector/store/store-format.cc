@@ -931,6 +931,48 @@ std::string encodeAlertState(const Store::AlertState& state)
   return out;
 }
 
+std::string senderDayKey(uint32_t day, char kind, std::string_view name)
+{
+  std::string key(4, '\0');
+  writeU32(reinterpret_cast<uint8_t*>(key.data()), day);
+  key.push_back(kind);
+  key.append(name.substr(0, s_maxSenderName));
+  return key;
+}
+
+uint32_t decodeSenderDayKey(std::string_view key)
+{
+  if (key.size() < 5 || (key[4] != 'd' && key[4] != 'r')) {
+    throw StoreError("decode", MDB_CORRUPTED, "senders key of " + std::to_string(key.size()) + " bytes");
+  }
+  return readU32(reinterpret_cast<const uint8_t*>(key.data()));
+}
+
+std::string encodeSenderDay(const SenderDay& value)
+{
+  std::string out(1, static_cast<char>(s_valueVersion));
+  putVarint(out, value.reports);
+  putVarint(out, value.records);
+  putVarint(out, value.bytes);
+  out.push_back(value.noticed ? 1 : 0);
+  return out;
+}
+
+SenderDay decodeSenderDay(std::string_view value)
+{
+  Reader in(value, "sender day");
+  in.version();
+  SenderDay day;
+  day.reports = in.varint();
+  day.records = in.varint();
+  day.bytes = in.varint();
+  day.noticed = in.u8() != 0;
+  if (!in.atEnd()) {
+    in.corrupt("trailing bytes");
+  }
+  return day;
+}
+
 std::string encodeAlertLogEntry(const Store::AlertLogEntry& entry)
 {
   std::string out(1, static_cast<char>(s_valueVersion));

@@ -51,6 +51,13 @@
  *   alertlog  u64 BE number                        -> [01][zigzag time][str domain][str key]
  *                                                     [u8 sent][zigzag sent at][str alert]
  *             (additive, like the enrichment tables below)
+ *   senders   u32 BE UTC day + u8 kind ('d' policy domain, 'r' reporter) + lower-case name
+ *             (trimmed, at most 400 bytes)         -> [01][vN reports][vN records][vN bytes]
+ *                                                     [u8 noticed]
+ *             what one sender stored on the day it was stored (per-day sender limits, issue
+ *             14; noticed: a report went over a limit of that key that day).  Additive like
+ *             the enrichment tables (created by a read-write open, no schema bump; absent:
+ *             nothing counted yet); days before yesterday are pruned by the writers.
  * The enrichment tables (enrichment.hh; additive: created by a read-write open of a schema-2
  * store, no schema bump; a missing table or entry means "not enriched"):
  *   ipinfo    16-byte IP                           -> [01][zigzag checked at][zigzag expires at]
@@ -379,6 +386,23 @@ Store::AlertState decodeAlertState(std::string_view value);
 // [str payload].
 std::string encodeAlertLogEntry(const Store::AlertLogEntry& entry);
 Store::AlertLogEntry decodeAlertLogEntry(uint64_t number, std::string_view value);
+
+//! A sender's day in the senders table (per-day sender limits).
+struct SenderDay
+{
+  uint64_t reports = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  bool noticed = false; //!< a report went over a limit of this key on this day
+};
+//! Longest sender name kept in a senders key (longer ones are cut: two such senders share a key).
+inline constexpr size_t s_maxSenderName = 400;
+//! senders key: u32 BE day + kind ('d', 'r') + the name (cut at s_maxSenderName).
+std::string senderDayKey(uint32_t day, char kind, std::string_view name);
+//! rief The day of a senders key. 	hrow StoreError when shorter than 5 bytes
+uint32_t decodeSenderDayKey(std::string_view key);
+std::string encodeSenderDay(const SenderDay& value);
+SenderDay decodeSenderDay(std::string_view value);
 
 //! The content hash of a report: 128 bits from two independent 64-bit hashes (not cryptographic).
 class ContentHasher

@@ -66,6 +66,7 @@ struct Store::Impl
   std::optional<MDB_dbi> livepolicy;
   std::optional<MDB_dbi> dnscache;
   std::optional<MDB_dbi> alertlog; //!< additive too (alert-log.cc)
+  std::optional<MDB_dbi> senders;  //!< additive too: the per-day sender counters (sender-limits.cc)
   uint32_t upgradedFrom = 0;
   std::optional<MDB_dbi> raw; //!< schema 1's raw table, opened for the upgrade only
   //! DIR/dmarcwatch.lock, held shared (or exclusive) by read-write opens; -1 read-only.
@@ -289,6 +290,19 @@ struct Store::Impl
   void finishLoading(uint64_t sequence) const;
   //! \brief Take what an applying report added out again and quarantine it (why), in txn.
   void quarantineLoading(lmdb::WriteTxn& txn, uint64_t sequence, const std::string& why) const;
+  //! What chargeSender found: the first limit the report passes, and whether it is the first today.
+  struct SenderCharge
+  {
+    std::string over;   //!< "over DomainReportsPerDay (10000) for example.com on 2026-12-07" ("": none)
+    std::string notice; //!< = over when no report went over a limit of that key before that day
+  };
+  /*!
+   * \brief Count a report against the per-day limits of its reporter and policy domain (day: of
+   * storedAt), in txn: added to both keys' counters unless it passes a limit and !addWhenOver
+   * (the noticed flag is written either way); old days pruned.  \throw StoreError
+   */
+  SenderCharge chargeSender(lmdb::WriteTxn& txn, const ReportHeader& header, const SenderLimits& limits,
+                            uint64_t records, uint64_t bytes, int64_t storedAt, bool addWhenOver) const;
   //! \brief Roll back this process's abandoned loading reports, and now and then those of dead processes.
   void recoverLoading() { recoverLoadingNow(false); }
   //! \brief Take a loading report out again in txn: rows out of the totals, rows and record deleted.

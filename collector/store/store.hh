@@ -26,6 +26,8 @@
  *   alerts    alert key -> first/last seen, last emitted, count, severity, value, note
  *   alertlog  u64 BE number -> an alert the daemon raised: time, domain, key, sent or not,
  *             the alert (additive, like the enrichment tables)
+ *   senders   UTC day, kind, name -> what one reporter or policy domain stored that day (the
+ *             per-day sender limits; additive like the enrichment tables; pruned after a day)
  * and the enrichment tables (enrichment.hh: additive, created by a read-write open; absent
  * means not enriched), written by dmarcwatchd:
  *   ipinfo     16-byte IP -> PTR state and name (forward-confirmed), ASN, AS org, country
@@ -225,7 +227,10 @@ struct StoreResult
   StoreStatus status = StoreStatus::Stored;
   uint64_t sequence = 0; //!< this report's (the existing one for a duplicate)
   uint64_t related = 0;  //!< the earlier copy superseded by a stored report, or the report a conflict is with
-  StoredReport existing; //!< for a duplicate: the stored report
+  StoredReport existing; //!< for a duplicate: the stored report (its verdict upgraded, see ReportSummary)
+  bool quarantined = false; //!< stored out of the totals (ReportSummary::quarantine, a per-day limit)
+  std::string stateReason;  //!< why quarantined
+  std::string limitNotice;  //!< a per-day limit this report is the first to pass that day ("": none)
 };
 
 //! The auth outcome part of a fact key (interned as one string).
@@ -289,7 +294,29 @@ struct ReportSummary
   std::string payloadMember;
   Authenticity authenticity = Authenticity::Unauthenticated;
   std::string authReason;
+  /*!
+   * Not empty: store the report quarantined with this reason (its verdict's action, issue 14:
+   * "forged: ..." or "unauthenticated: ...", the verdict's name first; a later authenticated
+   * copy with the same content puts such a report back in the totals).
+   */
+  std::string quarantine;
+  uint64_t bytes = 0;                   //!< the report's XML bytes (the per-day byte limits)
+  const SenderLimits* limits = nullptr; //!< per-day sender limits (nullptr: none)
 };
+
+/*!
+ * What the verdicts and limits do at commit (issue 14):
+ * - An authenticated report with the dedup key of a stored report that is not authenticated
+ *   (counted or quarantined) and other content supersedes it ("an authenticated copy replaced
+ *   this unauthenticated one"); with the same content it is a duplicate, and the stored one's
+ *   verdict becomes authenticated (quarantined for its verdict: back in the totals).  Any other
+ *   copy with the key of an authenticated report and other content is a conflict.
+ * - Per-day sender limits (ReportSummary::limits): per reporter (the dedup key's normalised
+ *   org_name) and per policy domain, per UTC day of storedAt: reports, records, XML bytes.
+ *   Every report stored (counted, quarantined or a conflict) counts; duplicates do not.  Over
+ *   a limit: OverLimitAction quarantine stores it quarantined (and counts it), tempfail stores
+ *   nothing and throws SenderLimitExceeded.
+ */
 
 //! One report being stored (see the file comment).  Parsing runs between the calls without the lock.
 class ReportWriter
@@ -297,8 +324,10 @@ class ReportWriter
 public:
   virtual ~ReportWriter() = default;
   /*!
-   * \brief True when a report with the same dedup key was stored before this one began: the rows
-   * are then only hashed (no writes) and commit() tells a duplicate from a conflict.
+   * \brief True when a complete report with the same dedup key was stored before this one began:
+   * commit() tells a duplicate from a conflict.  When that report is authenticated (or of schema
+   * 1) the rows are only hashed (no writes); else they are kept, since an authenticated copy
+   * supersedes it.
    */
   [[nodiscard]] virtual bool probablyDuplicate() const = 0;
   /*!

@@ -131,6 +131,10 @@ private:
       }
       fmt::decodeAlertLogEntry(fmt::readU64(reinterpret_cast<const uint8_t*>(key.data())), value);
     });
+    scanOptional(d_store.senders, "senders", [](std::string_view key, std::string_view value) {
+      fmt::decodeSenderDayKey(key);
+      fmt::decodeSenderDay(value);
+    });
     scanOptional(d_store.ipinfo, "ipinfo", [](std::string_view key, std::string_view value) {
       if (key.size() != 16) {
         throw StoreError("decode", MDB_CORRUPTED, "ipinfo key of " + std::to_string(key.size()) + " bytes");

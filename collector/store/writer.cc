@@ -20,6 +20,10 @@
  *   copy of a complete report is a duplicate; equal key and other content is a
  *   conflict, kept out of the totals and listed.  A report with the same key as
  *   one stored before begin() is only hashed until commit() (no writes).
+ * - Trust (issue 14, store.hh): an authenticated copy supersedes an unauthenticated one with
+ *   other content, and upgrades its verdict when the content is the same; a report to be
+ *   quarantined (its verdict, a per-day limit) keeps its rows out of the totals from the
+ *   start: a big one's runs are never applied and it never enters state loading's phase 2.
  * - A missing source IP is the all-zero address "::" (a real "::" source is
  *   meaningless and counts as "no source IP" too); header_from and the policy
  *   domain are lower-cased (ASCII) before interning.
@@ -71,7 +75,7 @@ public:
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  [[nodiscard]] bool probablyDuplicate() const override { return d_hashOnly; }
+  [[nodiscard]] bool probablyDuplicate() const override { return d_probablyDuplicate; }
   void addRecord(const Record& record) override;
   StoreResult commit(const ReportSummary& summary) override;
 
@@ -101,6 +105,8 @@ private:
   [[nodiscard]] std::pair<uint64_t, uint32_t> numberAndDomain(lmdb::WriteTxn& txn) const;
   //! The chunk's transaction body: \return the report's sequence and domain id.
   std::pair<uint64_t, uint32_t> writeChunk(lmdb::WriteTxn& txn);
+  //! A duplicate that is authenticated: the stored copy's verdict becomes authenticated, in txn.
+  void upgradeVerdict(lmdb::WriteTxn& txn, const ReportSummary& summary, StoredReport& existing) const;
   //! commit()'s transaction body; payloadId: the payload archived by it (0: none).
   StoreResult decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision, uint64_t& payloadId);
   /*!
@@ -119,7 +125,8 @@ private:
   ReportHeader d_header;
   std::string d_domain; //!< lower-cased policy domain
   std::string d_key;    //!< dedup key (the content is added at commit for an empty report id)
-  bool d_hashOnly = false;
+  bool d_probablyDuplicate = false;
+  bool d_hashOnly = false; //!< rows only hashed (the stored copy cannot be superseded by this one)
   bool d_committed = false;
   DaySpan d_span;
   Warnings d_warnings;
@@ -158,13 +165,16 @@ Writer::Writer(Store::Impl& store, const ReportHeader& header) :
   d_span = reportDaySpan(header.metadata.begin, header.metadata.end, d_storedAt, store.options.maxReportDays,
                          d_warnings);
   d_key = dedupKey(header);
-  // A complete report stored under this key already: hash only; commit() tells duplicate from
-  // conflict.  (A recovered one may be superseded by this copy: that needs the rows.)
+  // A complete, authenticated (or schema-1) report stored under this key already: hash only;
+  // commit() tells duplicate from conflict.  (A recovered or unauthenticated one may be
+  // superseded by this copy: that needs the rows.)
   if (!header.metadata.reportId.empty()) {
     lmdb::ReadTxn txn(store.env);
     if (auto sequence = store.findDedup(txn, d_key)) {
       auto existing = store.loadReport(txn, *sequence);
-      d_hashOnly = existing && !existing->recovered;
+      d_probablyDuplicate = existing && !existing->recovered;
+      d_hashOnly = d_probablyDuplicate &&
+                   (existing->authenticity == Authenticity::Authenticated || existing->state == ReportState::Legacy);
     }
   }
   if (!d_hashOnly) {
@@ -416,15 +426,21 @@ StoreResult Writer::commit(const ReportSummary& summary)
   if (runs && !d_hashOnly) {
     prepareRun();
   }
-  StoreResult result =
-    d_store.withWriteTxn([&](lmdb::WriteTxn& txn) { return decideAndWrite(txn, decision, payloadId); });
+  StoreResult result;
+  try {
+    result = d_store.withWriteTxn([&](lmdb::WriteTxn& txn) { return decideAndWrite(txn, decision, payloadId); });
+  }
+  catch (const SenderLimitExceeded&) {
+    d_committed = true; // its rows were taken out in the transaction that said so
+    throw;
+  }
   d_committed = true;
   if (payloadId != 0) {
     payload->id = payloadId;
   }
 
   // Step: a big report, decided and stored: its runs into the totals (it is kept either way).
-  if (runs && result.status == StoreStatus::Stored) {
+  if (runs && result.status == StoreStatus::Stored && !result.quarantined) {
     try {
       d_store.finishLoading(result.sequence);
     }
@@ -437,6 +453,25 @@ StoreResult Writer::commit(const ReportSummary& summary)
     }
   }
   return result;
+}
+
+void Writer::upgradeVerdict(lmdb::WriteTxn& txn, const ReportSummary& summary, StoredReport& existing) const
+{
+  if (summary.authenticity != Authenticity::Authenticated || existing.authenticity == Authenticity::Authenticated ||
+      existing.state == ReportState::Legacy || existing.state == ReportState::Superseded ||
+      existing.state == ReportState::Conflict) {
+    return;
+  }
+  // Quarantined for its verdict (the reason starts with the verdict's name): back in the totals.
+  const std::string verdictPrefix = std::string(authenticityName(existing.authenticity)) + ": ";
+  if (existing.state == ReportState::Quarantined && existing.stateReason.starts_with(verdictPrefix)) {
+    d_store.applyReportRows(txn, existing, +1);
+    existing.state = ReportState::Active;
+    existing.stateReason.clear();
+  }
+  existing.authenticity = Authenticity::Authenticated;
+  existing.authReason = summary.authReason;
+  d_store.putReport(txn, existing, d_store.reportDomainId(txn, existing));
 }
 
 StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision, uint64_t& payloadId)
@@ -459,7 +494,11 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     }
   }
   bool supersede = false;
+  std::string supersedeReason;
   if (existing) {
+    const bool authenticatedCopy = summary.authenticity == Authenticity::Authenticated &&
+                                   existing->authenticity != Authenticity::Authenticated &&
+                                   (existing->counted() || existing->state == ReportState::Quarantined);
     if (existing->state == ReportState::Legacy || existing->contentHash == content ||
         (summary.recovered && !existing->recovered)) {
       // The same report (a schema-1 one cannot be compared: its key decides, as it did then),
@@ -468,6 +507,12 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     }
     else if (existing->recovered && !summary.recovered) {
       supersede = true;
+      supersedeReason = "a complete copy replaced this recovered one";
+    }
+    else if (authenticatedCopy) {
+      // A forger got there first (or the stored copy came without a mail): the authenticated one wins.
+      supersede = true;
+      supersedeReason = "an authenticated copy replaced this unauthenticated one";
     }
     else {
       result.status = StoreStatus::Conflict;
@@ -492,6 +537,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     if (d_sequence != 0) {
       d_store.rollBackLoading(txn, d_sequence);
     }
+    upgradeVerdict(txn, summary, *existing);
     txn.commit();
     result.sequence = existing->sequence;
     result.related = existing->sequence;
@@ -503,10 +549,40 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     throw StoreError("commit", EAGAIN, "report must be parsed again to supersede its partial copy");
   }
 
+  // Step: the per-day sender limits (duplicates are free; a conflict is stored, so it counts).
+  std::string quarantine = summary.quarantine;
+  if (summary.limits != nullptr) {
+    const bool tempfail = summary.limits->action == OverLimitAction::Tempfail;
+    auto charge = d_store.chargeSender(txn, d_header, *summary.limits, summary.records, summary.bytes, d_storedAt,
+                                       !tempfail);
+    if (!charge.over.empty() && tempfail) {
+      if (d_sequence != 0) {
+        d_store.rollBackLoading(txn, d_sequence);
+      }
+      txn.commit(); // the noticed flag, so the next report over it is not noticed again
+      throw SenderLimitExceeded(charge.over, charge.notice);
+    }
+    result.limitNotice = charge.notice;
+    if (!charge.over.empty() && quarantine.empty()) {
+      quarantine = charge.over;
+    }
+  }
+  const bool quarantined = result.status == StoreStatus::Stored && !quarantine.empty();
+
   // Step: the report's number and domain (taken by the first chunk already for a big one).
   const auto [sequence, domainId] = numberAndDomain(txn);
   StoredReport record = baseRecord(sequence);
-  if (result.status == StoreStatus::Stored && d_sequence == 0) {
+  if (quarantined) {
+    // Rows kept, never in the totals (a big one's runs are not applied: no loading entry).
+    writePending(txn, sequence, nullptr);
+    record.rows = d_rowsWritten + d_pending.size();
+    record.state = ReportState::Quarantined;
+    record.stateReason = quarantine;
+    txn.del(d_store.loading, fmt::sequenceKey(sequence));
+    result.quarantined = true;
+    result.stateReason = quarantine;
+  }
+  else if (result.status == StoreStatus::Stored && d_sequence == 0) {
     AggregateBatch batch(d_store, txn, domainId, record, +1);
     writePending(txn, sequence, &batch);
     batch.finish();
@@ -582,7 +658,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     txn.del(d_store.loading, fmt::sequenceKey(existing->sequence)); // its loader, if any, stops
     existing->state = ReportState::Superseded;
     existing->related = sequence;
-    existing->stateReason = "a complete copy replaced this recovered one";
+    existing->stateReason = supersedeReason;
     d_store.putReport(txn, *existing, domainId);
     // The key now names the complete copy: overwrite the chain entry that named the old one.
     uint32_t index = 0;

@@ -13,10 +13,15 @@
 #      full disk, and the store holds exactly the inputs reported stored;
 #   3. with the filler gone the failed inputs store, and `reports` and
 #      `status` agree on the message totals of everything stored;
-#   4. dmarcwatch-milter on the refilled file system answers a report message
+#      `db verify` finds the store exact after the full disk and after the retry (each
+#      report's write also counts it against the per-day sender limits, issue 14: the
+#      limits are set low enough to be looked at, high enough not to be reached);
+#   4. dmarcwatch deliver on a full file system exits 75 (EX_TEMPFAIL: the MTA retries),
+#      and the store still verifies;
+#   5. dmarcwatch-milter on the refilled file system answers a report message
 #      with 451 4.3.0, stays up, and stores the same message once there is
 #      room again (t/e2e/full-disk.lua, through miltertest); SIGTERM still ends
-#      it cleanly.
+#      it cleanly; `db verify` finds its store exact.
 # Prints TAP-ish lines and "N passed, M failed".  Exit 77 (skip) when not
 # root, without unshare/mount/python3, or when the namespace or the tmpfs
 # cannot be made here.  Processes: only the PIDs this script starts.
@@ -64,7 +69,8 @@ python3 "$SRCDIR/t/lib/make-reports.py" "$TMP/a" --count 4 --first 1 --records 2
   echo "Bail out! make-reports.py failed"; exit 99; }
 # The map starts small and doubles; the data file is allocated up to the map (no holes under
 # the write map), so the file system fills when the map cannot double any more.
-printf 'Database %s\nMapSize 1M\nMaxDatabaseSize 1G\n' "$DB" > "$TMP/cli.conf"
+printf 'Database %s\nMapSize 1M\nMaxDatabaseSize 1G\nDomainReportsPerDay 1000\nReporterRecordsPerDay 10000000\n' \
+  "$DB" > "$TMP/cli.conf"
 dw() { "$DMARCWATCH" -c "$TMP/cli.conf" "$@"; }
 
 # exit_ok WHAT RC WANT: the status is WANT; a death by signal is named as such.
@@ -157,6 +163,19 @@ wantIds=$( (ingest_lines "$TMP/a.out" | cut -f3; awk -F'\t' '$2 == "stored" { pr
   grep . | sort | paste -sd,)
 [ "$ids" = "$wantIds" ] && pass "the store holds the $nReports reports reported stored" ||
   fail "store holds '$ids', want '$wantIds'"
+dw db verify > "$TMP/verify1.out" 2>&1
+exit_ok "db verify on the full disk" $? 0
+
+# Step 3b: deliver (the pipe transport) on the full disk: EX_TEMPFAIL, nothing half-written.
+dw deliver < "$TMP/b/report-14.eml" > "$TMP/deliver.out" 2> "$TMP/deliver.err"
+drc=$?
+if grep -q 'report-14' "$TMP/b.lines" && awk -F'\t' '$1 ~ /report-14/ && $2 == "stored" { f = 1 } END { exit !f }' "$TMP/b.lines"; then
+  echo "# deliver skipped: report 14 fitted before the disk filled"
+else
+  exit_ok "deliver on the full disk" $drc 75
+  dw db verify > "$TMP/verify2.out" 2>&1
+  exit_ok "db verify after deliver's tempfail" $? 0
+fi
 
 # Step 4: room again; what failed stores now, and the views add up.
 rm -f "$DB/filler"
@@ -178,6 +197,8 @@ read -r nReports messages statusMessages passFail ids <<< "$(store_totals)"
 [ "$statusMessages" = "$wantMessages" ] && [ "$passFail" = "$wantMessages" ] &&
   pass "status --since all: $statusMessages messages = pass + fail" ||
   fail "status --since all: $statusMessages messages, pass + fail $passFail, want $wantMessages"
+dw db verify > "$TMP/verify3.out" 2>&1
+exit_ok "db verify after the retry" $? 0
 
 # Step 5: the milter on a full file system.
 if [ -z "$MILTERTEST" ] || [ ! -x "$MILTER" ]; then
@@ -218,6 +239,8 @@ EOF
     python3 -c 'import json,sys; r=json.load(sys.stdin)["reports"]; print(len(r), sum(x["messages"] for x in r))')
   [ "$got" = "$wantReports $wantMessages" ] && pass "after the milter: $got (reports, messages) in its store" ||
     fail "after the milter: $got (reports, messages); want $wantReports $wantMessages"
+  "$DMARCWATCH" --db "$DB2" db verify > "$TMP/verify4.out" 2>&1
+  exit_ok "db verify after the milter's tempfail and retry" $? 0
   [ "$FAILED" -gt 0 ] && { echo "# --- milter log ---"; sed 's/^/#   /' "$TMP/milter.log"; }
 fi
 summary
