@@ -33,6 +33,19 @@
 namespace dmarcwatch::test
 {
 
+//! A report-like mail (From noreply-dmarc@auth.test, a folded Subject, a body with double spaces and
+//! trailing empty lines that the canonicalizations treat differently), CRLF line ends.
+inline const std::string c_testMail = "From: DMARC reports <noreply-dmarc@auth.test>\r\n"
+                                      "To: dmarc@example.net\r\n"
+                                      "Subject: Report domain: example.net Submitter: auth.test\r\n"
+                                      " Report-ID: 1234567890\r\n"
+                                      "Date: Mon, 07 Dec 2026 00:00:00 +0000\r\n"
+                                      "Message-ID: <1234567890@auth.test>\r\n"
+                                      "MIME-Version: 1.0\r\n"
+                                      "Content-Type: text/plain\r\n"
+                                      "\r\n"
+                                      "This is a report.\r\n  Two spaces  inside.\r\n\r\n\r\n";
+
 struct DkimKey
 {
   std::string pem;    //!< the private key (PEM)

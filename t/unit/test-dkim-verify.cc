@@ -36,17 +36,6 @@ std::string txtWire(const std::string& text)
   return out;
 }
 
-const std::string c_mail = "From: DMARC reports <noreply-dmarc@auth.test>\r\n"
-                           "To: dmarc@example.net\r\n"
-                           "Subject: Report domain: example.net Submitter: auth.test\r\n"
-                           " Report-ID: 1234567890\r\n"
-                           "Date: Mon, 07 Dec 2026 00:00:00 +0000\r\n"
-                           "Message-ID: <1234567890@auth.test>\r\n"
-                           "MIME-Version: 1.0\r\n"
-                           "Content-Type: text/plain\r\n"
-                           "\r\n"
-                           "This is a report.\r\n  Two spaces  inside.\r\n\r\n\r\n";
-
 //! Keys made once per runner (2048 bits, and a 768-bit one under MinDkimKeyBits).
 struct Keys
 {
@@ -115,7 +104,7 @@ BOOST_AUTO_TEST_CASE(pass_simple_and_relaxed)
 {
   for (bool relaxed : {false, true}) {
     Fixture f;
-    const DkimResult got = f.verify(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test", relaxed));
+    const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", relaxed));
     BOOST_TEST(got.result == "pass");
     BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
     BOOST_TEST(got.signatures[0].domain == "auth.test");
@@ -129,7 +118,7 @@ BOOST_AUTO_TEST_CASE(pass_simple_and_relaxed)
 BOOST_AUTO_TEST_CASE(unsigned_mail_is_none)
 {
   Fixture f;
-  const DkimResult got = f.verify(c_mail);
+  const DkimResult got = f.verify(c_testMail);
   BOOST_TEST(got.result == "none");
   BOOST_TEST(got.signatures.empty());
   BOOST_TEST(f.lookups == 0U);
@@ -138,7 +127,7 @@ BOOST_AUTO_TEST_CASE(unsigned_mail_is_none)
 BOOST_AUTO_TEST_CASE(bare_lf_input_passes)
 {
   Fixture f;
-  std::string message = dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test", false);
+  std::string message = dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", false);
   std::string lf;
   for (char c : message) {
     if (c != '\r') {
@@ -151,7 +140,7 @@ BOOST_AUTO_TEST_CASE(bare_lf_input_passes)
 BOOST_AUTO_TEST_CASE(body_changed_fails)
 {
   Fixture f;
-  const std::string message = dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test") + "forged row\r\n";
+  const std::string message = dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test") + "forged row\r\n";
   const DkimResult got = f.verify(message);
   BOOST_TEST(got.result == "fail");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
@@ -162,7 +151,7 @@ BOOST_AUTO_TEST_CASE(header_changed_fails)
 {
   Fixture f;
   const std::string message =
-    replaced(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test"), "Submitter: auth.test", "Submitter: evil.test");
+    replaced(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"), "Submitter: auth.test", "Submitter: evil.test");
   const DkimResult got = f.verify(message);
   BOOST_TEST(got.result == "fail");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
@@ -175,7 +164,7 @@ BOOST_AUTO_TEST_CASE(leading_space_matters_under_simple_only)
   // differently; c=simple sees the difference, c=relaxed does not.
   for (bool relaxed : {false, true}) {
     Fixture f;
-    const std::string message = replaced(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test", relaxed),
+    const std::string message = replaced(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", relaxed),
                                          "Subject: Report", "Subject:Report");
     BOOST_TEST(f.verify(message).result == (relaxed ? "pass" : "fail"), "relaxed=" << relaxed);
   }
@@ -185,7 +174,7 @@ BOOST_AUTO_TEST_CASE(no_key_is_permerror)
 {
   Fixture f;
   f.records.clear();
-  const DkimResult got = f.verify(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "permerror");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(!got.signatures[0].error.empty());
@@ -196,7 +185,7 @@ BOOST_AUTO_TEST_CASE(unanswered_lookup_is_temperror)
 {
   Fixture f;
   f.unknown.push_back("test2026._domainkey.auth.test");
-  const DkimResult got = f.verify(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "temperror");
   BOOST_TEST(got.timedOut);
 }
@@ -205,7 +194,7 @@ BOOST_AUTO_TEST_CASE(past_deadline_nothing_is_asked)
 {
   Fixture f;
   f.limits.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  const DkimResult got = f.verify(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "temperror");
   BOOST_TEST(got.timedOut);
   BOOST_TEST(f.lookups == 0U);
@@ -217,7 +206,7 @@ BOOST_AUTO_TEST_CASE(oversized_key_record_is_refused)
   std::string& record = f.records["test2026._domainkey.auth.test"];
   record += "; n=" + std::string(s_maxDkimKeyRecord + 1 - record.size(), 'x');
   BOOST_REQUIRE_GT(record.size(), s_maxDkimKeyRecord);
-  const DkimResult got = f.verify(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "permerror");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(got.signatures[0].error == "key record longer than 1024 bytes");
@@ -226,7 +215,7 @@ BOOST_AUTO_TEST_CASE(oversized_key_record_is_refused)
   std::string& fits = exact.records["test2026._domainkey.auth.test"];
   fits += "; n=" + std::string(s_maxDkimKeyRecord - 4 - fits.size(), 'x');
   BOOST_REQUIRE_EQUAL(fits.size(), s_maxDkimKeyRecord);
-  BOOST_TEST(exact.verify(dkimSigned(c_mail, keys().normal.pem, "test2026", "auth.test")).result == "pass");
+  BOOST_TEST(exact.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test")).result == "pass");
 }
 
 BOOST_AUTO_TEST_CASE(too_many_signatures_prefers_the_from_domain)
@@ -235,7 +224,7 @@ BOOST_AUTO_TEST_CASE(too_many_signatures_prefers_the_from_domain)
   for (const char* domain : {"one.test", "two.test", "three.test"}) {
     f.records[std::string("test2026._domainkey.") + domain] = keys().normal.record;
   }
-  std::string message = c_mail;
+  std::string message = c_testMail;
   // Signed last by auth.test: its signature comes first in the header, the others after it...
   for (const char* domain : {"one.test", "two.test"}) {
     message = dkimSigned(message, keys().normal.pem, "test2026", domain);
@@ -267,12 +256,12 @@ BOOST_AUTO_TEST_CASE(small_key_does_not_count)
 {
   Fixture f;
   f.records["small._domainkey.auth.test"] = keys().small.record;
-  const DkimResult got = f.verify(dkimSigned(c_mail, keys().small.pem, "small", "auth.test"));
+  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().small.pem, "small", "auth.test"));
   BOOST_TEST(got.result == "permerror");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(got.signatures[0].error == "key too small (768 bits)");
   f.limits.minKeyBits = 768;
-  BOOST_TEST(f.verify(dkimSigned(c_mail, keys().small.pem, "small", "auth.test")).result == "pass");
+  BOOST_TEST(f.verify(dkimSigned(c_testMail, keys().small.pem, "small", "auth.test")).result == "pass");
 }
 
 BOOST_AUTO_TEST_CASE(junk_never_throws)

@@ -25,15 +25,6 @@ using namespace dmarcwatch::test;
 namespace
 {
 
-const std::string c_mail = "From: DMARC reports <noreply-dmarc@auth.test>\r\n"
-                           "To: dmarc@example.net\r\n"
-                           "Subject: Report domain: example.net Submitter: auth.test\r\n"
-                           " Report-ID: 1234567890\r\n"
-                           "Date: Mon, 07 Dec 2026 00:00:00 +0000\r\n"
-                           "Message-ID: <1234567890@auth.test>\r\n"
-                           "\r\n"
-                           "A report.\r\n";
-
 //! A TXT local-data line with the text split into character-strings of at most 255 bytes.
 std::string txtData(const std::string& name, const std::string& text)
 {
@@ -71,7 +62,7 @@ World& world()
   return s_world;
 }
 
-std::string signedMail(const std::string& mail = c_mail)
+std::string signedMail(const std::string& mail = c_testMail)
 {
   return dkimSigned(mail, world().key.pem, "test2026", "auth.test");
 }
@@ -142,7 +133,7 @@ BOOST_AUTO_TEST_CASE(unsigned_mail_without_client)
   REQUIRE_AUTH_ZONE();
   TrustSettings settings;
   MessageAuthenticator auth(settings, world().server->spec(), testPsl());
-  const MessageAuth got = auth.check(c_mail, MailEnvelope{});
+  const MessageAuth got = auth.check(c_testMail, MailEnvelope{});
   BOOST_TEST(got.spf == "none");
   BOOST_TEST(got.dkim == "none");
   BOOST_TEST(got.dmarc == "fail");
@@ -155,7 +146,7 @@ BOOST_AUTO_TEST_CASE(null_sender_checks_helo_and_other_envelope_domains)
   REQUIRE_AUTH_ZONE();
   TrustSettings settings;
   MessageAuthenticator auth(settings, world().server->spec(), testPsl());
-  const MessageAuth helo = auth.check(c_mail, envelope("192.0.2.5", "", "auth.test"));
+  const MessageAuth helo = auth.check(c_testMail, envelope("192.0.2.5", "", "auth.test"));
   BOOST_TEST(helo.spf == "pass");
   BOOST_TEST(helo.spfDomain == "auth.test");
   BOOST_TEST(helo.dmarc == "pass");
@@ -174,14 +165,14 @@ BOOST_AUTO_TEST_CASE(two_from_addresses_or_fields)
   REQUIRE_AUTH_ZONE();
   TrustSettings settings;
   MessageAuthenticator auth(settings, world().server->spec(), testPsl());
-  std::string two = c_mail;
+  std::string two = c_testMail;
   two.replace(0, two.find("\r\n"), "From: noreply-dmarc@auth.test, boss@victim.test");
   const MessageAuth got = auth.check(signedMail(two), envelope("192.0.2.5", "dmarc@auth.test"));
   BOOST_TEST(got.fromDomain == "");
   BOOST_TEST(got.dmarc == "permerror");
   BOOST_TEST(got.dkim == "pass"); // the signature is good; it proves auth.test, not the From
   BOOST_TEST(got.provenDomains == (std::vector<std::string>{"auth.test"}));
-  const MessageAuth fields = auth.check("From: a@auth.test\r\n" + c_mail, envelope("192.0.2.5", "dmarc@auth.test"));
+  const MessageAuth fields = auth.check("From: a@auth.test\r\n" + c_testMail, envelope("192.0.2.5", "dmarc@auth.test"));
   BOOST_TEST(fields.fromDomain == "");
   BOOST_TEST(fields.dmarc == "permerror");
 }
