@@ -19,6 +19,7 @@
 #include "collector/intake/classify.hh"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 
 namespace dmarcwatch::collector
@@ -242,16 +243,21 @@ void MessageAuthenticator::Impl::run(std::string_view rawMessage, const MailEnve
   }
   const std::string orgDomain = out.fromDomain.empty() ? "" : psl.organizationalDomain(out.fromDomain);
 
-  // Step: queue the DMARC record first: it is answered while SPF and DKIM wait on theirs.
-  DmarcRecord record;
-  record.state = "unknown";
-  bool recordDone = false;
+  // Step: queue the DMARC record first: it is answered while SPF and DKIM wait on theirs.  The
+  // callback owns what it fills: if a check below throws, the question may still be answered in
+  // a later run() and must not write into this frame.
+  struct Fetched
+  {
+    DmarcRecord record;
+    bool done = false;
+  };
+  auto fetched = std::make_shared<Fetched>();
   if (!out.fromDomain.empty()) {
     fetchDmarcRecord(
       resolver, out.fromDomain,
-      [&record, &recordDone](const DmarcRecord& fetched) {
-        record = fetched;
-        recordDone = true;
+      [fetched](const DmarcRecord& answer) {
+        fetched->record = answer;
+        fetched->done = true;
       },
       orgDomain == out.fromDomain ? "" : orgDomain);
   }
@@ -285,16 +291,17 @@ void MessageAuthenticator::Impl::run(std::string_view rawMessage, const MailEnve
     out.dmarc = "permerror";
   }
   else {
-    if (!recordDone) {
-      record.state = "unknown";
+    if (!fetched->done) {
+      fetched->record.state = "unknown";
     }
-    const DmarcEvaluation dmarc = evaluateDmarc(out.fromDomain, record, spfResult, dkimResult.signatures, psl);
+    const DmarcEvaluation dmarc = evaluateDmarc(out.fromDomain, fetched->record, spfResult, dkimResult.signatures, psl);
     out.dmarc = dmarc.result;
     out.dmarcPolicy = dmarc.policy;
     out.spfAligned = dmarc.spfAligned;
     out.dkimAligned = dmarc.dkimAligned;
   }
-  out.timedOut = spfResult.timedOut || dkimResult.timedOut || (!out.fromDomain.empty() && record.state == "unknown");
+  out.timedOut = spfResult.timedOut || dkimResult.timedOut ||
+                 (!out.fromDomain.empty() && fetched->record.state == "unknown");
 
   // Step: the domains proven.
   if (out.dmarc == "pass") {
