@@ -23,7 +23,7 @@ case $mode in demo|check|build|geoip) ;; *) echo "usage: $0 demo|check|build|geo
 packages=(
   build-essential autoconf automake autoconf-archive libtool pkg-config make
   libmilter-dev liblmdb-dev lmdb-utils libxml2-dev zlib1g-dev libboost-test-dev
-  libunbound-dev libspf2-dev libopendmarc-dev
+  libunbound-dev libspf2-dev libopendmarc-dev libopendkim-dev
   postfix miltertest swaks syslog-ng-core python3 libxml2-utils time procps m4
   publicsuffix libmaxminddb-dev
 )

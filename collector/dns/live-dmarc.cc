@@ -6,40 +6,16 @@
 #include "collector/dns/live-dmarc.hh"
 
 #include "collector/common/text.hh"
+#include "collector/dns/opendmarc-lib.hh"
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
-#include <mutex>
-#include <netinet/in.h>
-#include <sys/types.h>
-
-#include <opendmarc/dmarc.h>
 
 namespace dmarcwatch::collector
 {
 
 namespace
 {
-
-struct PolicyDeleter
-{
-  void operator()(DMARC_POLICY_T* policy) const { opendmarc_policy_connect_shutdown(policy); }
-};
-using PolicyContext = std::unique_ptr<DMARC_POLICY_T, PolicyDeleter>;
-
-//! libopendmarc's library state, once per process: no public suffix list (we do not ask it to
-//! find organizational domains), no name servers (it never queries: we store the record).
-void initOpendmarcOnce()
-{
-  static std::once_flag s_once;
-  std::call_once(s_once, [] {
-    static OPENDMARC_LIB_T s_lib;
-    std::memset(&s_lib, 0, sizeof s_lib);
-    s_lib.tld_type = OPENDMARC_TLD_TYPE_NONE;
-    opendmarc_policy_library_init(&s_lib);
-  });
-}
 
 std::string policyName(int p)
 {
@@ -137,7 +113,7 @@ DmarcRecord parseDmarcRecord(std::string_view domain, std::string_view record)
   DmarcRecord out;
   out.state = "none";
   out.record = std::string(record);
-  PolicyContext policy(opendmarc_policy_connect_init(reinterpret_cast<u_char*>(const_cast<char*>("0.0.0.0")),
+  OpendmarcPolicy policy(opendmarc_policy_connect_init(reinterpret_cast<u_char*>(const_cast<char*>("0.0.0.0")),
                                                      DMARC_POLICY_IP_TYPE_IPV4));
   if (!policy) {
     return out;

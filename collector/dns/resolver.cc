@@ -163,6 +163,7 @@ struct Resolver::Impl
   uint64_t nextSerial = 1;
   Stats stats;
   const std::atomic<bool>* stop = nullptr; //!< setStop()
+  std::optional<std::chrono::steady_clock::time_point> deadline; //!< setDeadline()
 
   [[nodiscard]] bool stopped() const { return stop != nullptr && stop->load(); }
 
@@ -280,6 +281,13 @@ struct Resolver::Impl
         done.push_back(Done{std::move(question), DnsAnswer{}});
         continue;
       }
+      // Step: past the caller's deadline nothing more is sent (a timeout, answered at once).
+      const auto sendAt = std::chrono::steady_clock::now();
+      if (deadline && *deadline <= sendAt) {
+        ++stats.timeouts;
+        done.push_back(Done{std::move(question), DnsAnswer{}});
+        continue;
+      }
       const uint64_t serial = nextSerial++;
       int asyncId = 0;
       int rc = ub_resolve_async(ctx.get(), question.name.c_str(), question.type, s_classIn,
@@ -289,8 +297,11 @@ struct Resolver::Impl
         continue;
       }
       ++stats.sent;
-      inFlight.emplace(serial, InFlight{std::move(question), asyncId,
-                                        std::chrono::steady_clock::now() + options.timeout});
+      auto expires = sendAt + options.timeout;
+      if (deadline) {
+        expires = std::min(expires, *deadline);
+      }
+      inFlight.emplace(serial, InFlight{std::move(question), asyncId, expires});
       stats.peakInFlight = std::max(stats.peakInFlight, inFlight.size());
     }
   }
@@ -473,6 +484,11 @@ void Resolver::preload(const std::vector<DnsCacheEntry>& entries)
 void Resolver::setStop(const std::atomic<bool>* stop)
 {
   d_impl->stop = stop;
+}
+
+void Resolver::setDeadline(std::optional<std::chrono::steady_clock::time_point> deadline)
+{
+  d_impl->deadline = deadline;
 }
 
 Resolver::Stats Resolver::stats() const

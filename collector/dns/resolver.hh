@@ -135,6 +135,13 @@ public:
    */
   void setStop(const std::atomic<bool>* stop);
 
+  /*!
+   * \brief A deadline for every question from now on (one report mail's checks share one,
+   * AuthTimeout): a question is cancelled and answered Unknown at the earlier of its own timeout
+   * and the deadline; past it nothing is sent (cached answers still count).  nullopt: none.
+   */
+  void setDeadline(std::optional<std::chrono::steady_clock::time_point> deadline);
+
   //! The cached answers that have not expired (to save them).
   [[nodiscard]] std::vector<DnsCacheEntry> cacheEntries() const;
   //! Put saved answers back into the cache (expired ones are ignored).

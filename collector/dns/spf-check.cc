@@ -189,6 +189,44 @@ SpfChecker::~SpfChecker() = default;
 
 std::string SpfChecker::check(const IpAddress& ip, std::string_view domain)
 {
+  return query(ip, "postmaster@" + lowerAscii(domain), "");
+}
+
+SpfEnvelopeResult SpfChecker::checkEnvelope(const IpAddress& ip, std::string_view mailFrom, std::string_view helo)
+{
+  // Step: the identity (RFC 7208 2.4): MAIL FROM, or postmaster@HELO for the null sender.
+  SpfEnvelopeResult out;
+  std::string sender = lowerAscii(mailFrom);
+  const std::string heloName = lowerAscii(helo);
+  if (sender.empty()) {
+    out.domain = heloName;
+    sender = "postmaster@" + heloName;
+  }
+  else {
+    const size_t at = sender.rfind('@');
+    out.domain = at == std::string::npos ? sender : sender.substr(at + 1);
+    if (at == std::string::npos) {
+      sender = "postmaster@" + sender;
+    }
+  }
+  while (!out.domain.empty() && out.domain.back() == '.') {
+    out.domain.pop_back();
+  }
+  // An address literal or nothing at all is no domain to check.
+  if (out.domain.empty() || out.domain.front() == '[' || out.domain.find('.') == std::string::npos) {
+    out.result = "none";
+    return out;
+  }
+  out.result = query(ip, sender, heloName);
+  if (out.result == "unknown") {
+    out.result = "temperror";
+    out.timedOut = true;
+  }
+  return out;
+}
+
+std::string SpfChecker::query(const IpAddress& ip, const std::string& sender, const std::string& helo)
+{
   if (d_impl->resolver.offline()) {
     return "unknown";
   }
@@ -202,8 +240,10 @@ std::string SpfChecker::check(const IpAddress& ip, std::string_view domain)
   if (set != SPF_E_SUCCESS) {
     return "unknown";
   }
-  const std::string from = "postmaster@" + lowerAscii(domain);
-  if (SPF_request_set_env_from(request.get(), from.c_str()) != 0) {
+  if (!helo.empty() && SPF_request_set_helo_dom(request.get(), helo.c_str()) != 0) {
+    return "permerror";
+  }
+  if (SPF_request_set_env_from(request.get(), sender.c_str()) != 0) {
     return "permerror"; // not a domain libspf2 can evaluate
   }
   d_impl->sawUnknown = false;

@@ -17,7 +17,7 @@
  * limits hold: 10 mechanisms with look-ups (too many, or an include loop, is
  * permerror).
  *
- * Users: collector/enrich.  Thread-safety: an SpfChecker (its libspf2 server)
+ * Users: collector/enrich, collector/auth (checkEnvelope).  Thread-safety: an SpfChecker (its libspf2 server)
  * is used by one thread at a time, and its Resolver with it.  Errors: none for
  * DNS or record trouble (results); std::bad_alloc.
  */
@@ -33,6 +33,14 @@
 
 namespace dmarcwatch::collector
 {
+
+//! SPF of a mail's real envelope (RFC 8601 words).
+struct SpfEnvelopeResult
+{
+  std::string result = "none"; //!< pass fail softfail neutral none permerror temperror
+  std::string domain;          //!< the MAIL FROM domain checked, the HELO name for the null sender
+  bool timedOut = false;       //!< a look-up was not answered (temperror)
+};
 
 class SpfChecker
 {
@@ -52,6 +60,14 @@ public:
   std::string check(const IpAddress& ip, std::string_view domain);
 
   /*!
+   * \brief Evaluate SPF for a mail's envelope: the client ip, MAIL FROM (without <>), and the HELO
+   * name, which is the identity checked when MAIL FROM is empty (postmaster@HELO, RFC 7208 2.4).
+   * A HELO address literal or a name without a dot gives "none".  Blocks on DNS like check();
+   * a look-up that timed out (or Resolver none) gives temperror.
+   */
+  SpfEnvelopeResult checkEnvelope(const IpAddress& ip, std::string_view mailFrom, std::string_view helo);
+
+  /*!
    * \brief Which of the given SPF include names (the catalog's spf-include rules) authorizes
    * ip by its own record: the first whose check() is pass.  \return "" when none does.
    */
@@ -67,6 +83,8 @@ public:
   struct Impl;
 
 private:
+  //! One libspf2 request for the sender address (and HELO name, "" none).  \return as check().
+  std::string query(const IpAddress& ip, const std::string& sender, const std::string& helo);
   std::unique_ptr<Impl> d_impl;
 };
 

@@ -176,6 +176,31 @@ BOOST_AUTO_TEST_CASE(timeout_is_unknown)
   BOOST_CHECK_LT(elapsed, std::chrono::milliseconds(2000));
 }
 
+BOOST_AUTO_TEST_CASE(deadline_cuts_every_question_short)
+{
+  BlackHole hole;
+  auto options = testResolverOptions(hole.spec()); // 2 s per question
+  Resolver resolver(options);
+  resolver.setDeadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(300));
+  auto start = std::chrono::steady_clock::now();
+  BOOST_CHECK(resolver.resolve("a.corp.test", dnstype::txt).status == DnsStatus::Unknown);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  BOOST_CHECK_GE(elapsed, std::chrono::milliseconds(250));
+  BOOST_CHECK_LT(elapsed, std::chrono::milliseconds(1000));
+  // Past the deadline nothing is sent: answered at once.
+  const uint64_t sent = resolver.stats().sent;
+  start = std::chrono::steady_clock::now();
+  BOOST_CHECK(resolver.resolve("b.corp.test", dnstype::txt).status == DnsStatus::Unknown);
+  BOOST_CHECK_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  BOOST_CHECK_EQUAL(resolver.stats().sent, sent);
+  BOOST_CHECK_EQUAL(resolver.stats().timeouts, 2U);
+  // Cleared: the question's own timeout again.
+  resolver.setDeadline(std::nullopt);
+  start = std::chrono::steady_clock::now();
+  BOOST_CHECK(resolver.resolve("c.corp.test", dnstype::txt).status == DnsStatus::Unknown);
+  BOOST_CHECK_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1900));
+}
+
 BOOST_AUTO_TEST_CASE(ptr_forward_confirmation)
 {
   REQUIRE_DNS_SERVER();

@@ -109,4 +109,43 @@ BOOST_AUTO_TEST_CASE(offline_is_unknown)
   BOOST_CHECK_EQUAL(spf.check(testIp("192.0.2.10"), "corp.test"), "unknown");
 }
 
+BOOST_AUTO_TEST_CASE(envelope_identity)
+{
+  REQUIRE_DNS_SERVER();
+  Resolver resolver(testResolverOptions(dnsServer()->spec()));
+  SpfChecker spf(resolver);
+  struct Case
+  {
+    const char* ip;
+    const char* mailFrom;
+    const char* helo;
+    const char* want;
+    const char* domain;
+  };
+  const Case cases[] = {
+    {"203.0.113.7", "dmarc@Corp.Test", "mx.other.test", "pass", "corp.test"}, // MAIL FROM, not HELO
+    {"198.51.100.7", "bounce@strict.test", "corp.test", "fail", "strict.test"},
+    {"203.0.113.5", "", "strict.test", "pass", "strict.test"},              // null sender: postmaster@HELO
+    {"198.51.100.7", "", "strict.test.", "fail", "strict.test"},
+    {"203.0.113.5", "", "[203.0.113.5]", "none", "[203.0.113.5]"},          // an address literal
+    {"203.0.113.5", "", "", "none", ""},
+    {"203.0.113.5", "strict.test", "", "pass", "strict.test"},              // no local part
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.ip << " MAIL FROM " << c.mailFrom << " HELO " << c.helo)
+    {
+      const SpfEnvelopeResult got = spf.checkEnvelope(testIp(c.ip), c.mailFrom, c.helo);
+      BOOST_CHECK_EQUAL(got.result, c.want);
+      BOOST_CHECK_EQUAL(got.domain, c.domain);
+      BOOST_CHECK(!got.timedOut);
+    }
+  }
+  // Resolver none: temperror at once, never fail.
+  Resolver offline(testResolverOptions("none"));
+  SpfChecker none(offline);
+  const SpfEnvelopeResult got = none.checkEnvelope(testIp("203.0.113.5"), "a@strict.test", "");
+  BOOST_CHECK_EQUAL(got.result, "temperror");
+  BOOST_CHECK(got.timedOut);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
