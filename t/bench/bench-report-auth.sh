@@ -119,7 +119,8 @@ echo "| report mail through Postfix and the milter, $N each, alternating batches
 echo "|---|--:|--:|--:|"
 echo "| checks on (SPF, DKIM, DMARC against a loopback unbound) | $on_med ms | $on_p90 ms | $on_max ms |"
 echo "| checks off (Resolver none) | $off_med ms | $off_p90 ms | $off_max ms |"
-awk -v a="$on_med" -v b="$off_med" 'BEGIN { printf "| added by the checks (median on - median off; ratio on/off) | %+.1f ms (%.2fx) | | |\n", a - b, b > 0 ? a / b : 0 }'
+awk -v a="$on_med" -v b="$off_med" 'BEGIN { r = (b > 0) ? a / b : 0
+  printf "| added by the checks (median on - median off; ratio on/off) | %+.1f ms (%.2fx) | | |\n", a - b, r }'
 echo
 echo "Time per mail: MAIL FROM to the answer to the end of data at the SMTP client (t/lib/smtp-send.py --times);" \
   "signed 2048-bit RSA, c=relaxed/relaxed, keys and records served by unbound on 127.0.0.1 (cache warm after the first mail)."

@@ -148,9 +148,11 @@ mk a2-r "dmarc@$R" "$R" "dmarc@$R" auth-a2-r r.dom.test 4 "$R" simple && made=$(
 check "mails made and signed ($made of 5 sets)" test "$made" = 5
 # The signatures checked apart from the milter: libopendkim with the keys as unbound served
 # them (so a verdict below that is wrong is the milter's, not the set-up's).
-for m in a-r a2-r c-r; do check "signature of $m verifies" "$DKIM_CHECK" "$TMP/keys" < "$TMP/m/$m.eml"; done
-check "signature of b-r does not (body hash mismatch)" \
-  grep -q ' fail .*bh=mismatch' <("$DKIM_CHECK" "$TMP/keys" < "$TMP/m/b-r.eml")
+# dkim_ok FILE: a signature of FILE verifies; dkim_bh_bad FILE: one fails by its body hash
+dkim_ok() { "$DKIM_CHECK" "$TMP/keys" < "$1" > /dev/null; }
+dkim_bh_bad() { "$DKIM_CHECK" "$TMP/keys" < "$1" | grep -q ' fail .*bh=mismatch'; }
+for m in a-r a2-r c-r; do check "signature of $m verifies" dkim_ok "$TMP/m/$m.eml"; done
+check "signature of b-r does not (body hash mismatch)" dkim_bh_bad "$TMP/m/b-r.eml"
 check "a2-r is signed c=simple/simple with a two-space Subject" \
   all grep -q 'c=simple/simple' "$TMP/m/a2-r.eml" -- grep -q '^Subject:  Report  ' "$TMP/m/a2-r.eml"
 
@@ -161,10 +163,17 @@ start_milter() {
   MPID=
   auth_milter_conf "$TMP/milter.conf" "$MPORT" "$TMP" "127.0.0.1@$2" "$1"
   echo "# --- milter: UntrustedReports $1, Resolver port $2" >> "$TMP/milter.log"
-  "$MILTER" -c "$TMP/milter.conf" -f >> "$TMP/milter.log" 2>&1 &
+  "$MILTER" -c "$TMP/milter.conf" -f "${MILTER_ARGS[@]}" >> "$TMP/milter.log" 2>&1 &
   MPID=$!
   wait_tcp "$MPORT" 10
 }
+# With --dump-messages (a milter that has it) phase R keeps each report mail as the checks get
+# it: its signatures must verify apart from the milter too (header bytes kept as sent).
+MILTER_ARGS=()
+if "$MILTER" --help 2>&1 | grep -q -- --dump-messages; then
+  mkdir -p "$TMP/dump" && chown 65534:65534 "$TMP/dump"
+  MILTER_ARGS=(--dump-messages "$TMP/dump")
+fi
 "$LIB/postfix-private.sh" setup "$TMP" "$DIRECT" "$QUEUED" "$MPORT" || { fail "postfix setup"; exit 1; }
 PFPID=$("$LIB/postfix-private.sh" start "$TMP") && wait_tcp "$DIRECT" 10 \
   && pass "private postfix started (master $PFPID)" || { fail "postfix start"; exit 1; }
@@ -249,6 +258,19 @@ check "b and c: not delivered" all test "$(copy_of b-r)" = ABSENT -- test "$(cop
 check "b and c: not stored" all test "$(report auth-b-r)" = ABSENT -- test "$(report auth-c-r)" = ABSENT
 got=$(status_messages r.dom.test)
 check "phase R: status r.dom.test messages=$got (a 3 + a2 4 + d 5 = 12)" test "$got" = 12
+# dumped NAME: the mail the checks got for NAME (by its Message-ID), "" when none
+dumped() { grep -l -m1 -i "^Message-ID: <auth-$1@" "$TMP"/dump/*.eml 2> /dev/null | head -n 1; }
+if [ ${#MILTER_ARGS[@]} -gt 0 ]; then
+  for m in a-r a2-r c-r; do
+    f=$(dumped "$m")
+    check "the checks got $m with its signature intact (verifies as sent)" all test -n "$f" -- dkim_ok "${f:-/dev/null}"
+  done
+  f=$(dumped b-r)
+  check "the checks got b-r with its body hash mismatch" all test -n "$f" -- dkim_bh_bad "${f:-/dev/null}"
+  MILTER_ARGS=()
+else
+  echo "# the milter has no --dump-messages: the mails as its checks get them not checked"
+fi
 
 # ===== phase Q: UntrustedReports quarantine =====
 check "phase Q: milter restarted (UntrustedReports quarantine)" start_milter quarantine "$DNSPORT"
