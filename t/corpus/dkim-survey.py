@@ -2,6 +2,8 @@
 """dkim-survey.py - the DKIM signatures of the public corpus's report mails (issue 14).
 
     dkim-survey.py CORPUS_DIR [--tsv]
+    dkim-survey.py --files MAIL...     each signature's "d= body-hash-result" (a self-check:
+                                       t/e2e/report-auth.sh runs it on mails libopendkim signed)
 
 For every mail of CORPUS_DIR/MANIFEST.tsv (format "eml"; the file under CORPUS_DIR/files/):
 its DKIM-Signature fields, each with d=, s=, a=, c=, t= and x=, and whether its body hash
@@ -66,59 +68,67 @@ def canon_body(body, relaxed):
     return b"\r\n".join(lines) + b"\r\n"
 
 
-def survey(corpus):
-    rows = []
+def manifest_mails(corpus):
+    """(name, path) of every mail of the corpus's manifest"""
     with open(os.path.join(corpus, "MANIFEST.tsv"), encoding="utf-8") as f:
         head = f.readline().rstrip("\n").split("\t")
         for line in f:
             rec = dict(zip(head, line.rstrip("\n").split("\t")))
-            if rec.get("format") != "eml":
+            if rec.get("format") == "eml":
+                yield rec["path"], os.path.join(corpus, "files", rec["path"])
+
+
+def survey(mails):
+    rows = []
+    for name, path in mails:
+        try:
+            with open(path, "rb") as m:
+                raw = m.read()
+        except OSError:
+            rows.append((name, None))
+            continue
+        hdr, body = split_message(raw)
+        sigs = []
+        for field in header_fields(hdr):
+            name, _, value = field.partition(b":")
+            if name.strip().lower() != b"dkim-signature":
                 continue
-            path = os.path.join(corpus, "files", rec["path"])
-            try:
-                with open(path, "rb") as m:
-                    raw = m.read()
-            except OSError:
-                rows.append((rec["path"], None))
-                continue
-            hdr, body = split_message(raw)
-            sigs = []
-            for field in header_fields(hdr):
-                name, _, value = field.partition(b":")
-                if name.strip().lower() != b"dkim-signature":
-                    continue
-                t = tags(value)
-                canon = t.get("c", "simple/simple")
-                body_canon = canon.split("/")[1] if "/" in canon else "simple"
-                algo = t.get("a", "")
-                h = {"rsa-sha256": hashlib.sha256, "ed25519-sha256": hashlib.sha256, "rsa-sha1": hashlib.sha1}.get(algo)
-                result = "no-bh-tag" if "bh" not in t else "unknown-algorithm"
-                if h is not None and "bh" in t:
-                    c = canon_body(body, body_canon == "relaxed")
-                    if "l" in t:
-                        try:
-                            c = c[:int(t["l"])]
-                        except ValueError:
-                            pass
+            t = tags(value)
+            canon = t.get("c", "simple/simple")
+            body_canon = canon.split("/")[1] if "/" in canon else "simple"
+            algo = t.get("a", "")
+            h = {"rsa-sha256": hashlib.sha256, "ed25519-sha256": hashlib.sha256, "rsa-sha1": hashlib.sha1}.get(algo)
+            result = "no-bh-tag" if "bh" not in t else "unknown-algorithm"
+            if h is not None and "bh" in t:
+                c = canon_body(body, body_canon == "relaxed")
+                if "l" in t:
                     try:
-                        want = base64.b64decode(t.get("bh", ""), validate=False)
+                        c = c[:int(t["l"])]
                     except ValueError:
-                        want = b""
-                    result = "match" if h(c).digest() == want else "mismatch"
-                expired = ""
-                if t.get("x", "").isdigit() and int(t["x"]) < time.time():
-                    expired = "expired " + time.strftime("%Y-%m-%d", time.gmtime(int(t["x"])))
-                signed = time.strftime("%Y-%m-%d", time.gmtime(int(t["t"]))) if t.get("t", "").isdigit() else "-"
-                sigs.append({"d": t.get("d", "?").lower(), "s": t.get("s", "?"), "a": algo or "?", "c": canon,
-                             "t": signed, "x": expired or "-", "bh": result, "l": t.get("l", "-")})
-            rows.append((rec["path"], sigs))
+                        pass
+                try:
+                    want = base64.b64decode(t.get("bh", ""), validate=False)
+                except ValueError:
+                    want = b""
+                result = "match" if h(c).digest() == want else "mismatch"
+            expired = ""
+            if t.get("x", "").isdigit() and int(t["x"]) < time.time():
+                expired = "expired " + time.strftime("%Y-%m-%d", time.gmtime(int(t["x"])))
+            signed = time.strftime("%Y-%m-%d", time.gmtime(int(t["t"]))) if t.get("t", "").isdigit() else "-"
+            sigs.append({"d": t.get("d", "?").lower(), "s": t.get("s", "?"), "a": algo or "?", "c": canon,
+                         "t": signed, "x": expired or "-", "bh": result, "l": t.get("l", "-")})
+        rows.append((name, sigs))
     return rows
 
 
 def main():
     if len(sys.argv) < 2:
-        sys.exit("usage: dkim-survey.py CORPUS_DIR [--tsv]")
-    rows = survey(sys.argv[1])
+        sys.exit("usage: dkim-survey.py CORPUS_DIR [--tsv] | --files MAIL...")
+    if sys.argv[1] == "--files":
+        for name, sigs in survey((p, p) for p in sys.argv[2:]):
+            print("%s %s" % (name, " ".join("%s %s" % (s["d"], s["bh"]) for s in sigs or []) or "unsigned"))
+        return
+    rows = survey(manifest_mails(sys.argv[1]))
     tsv = "--tsv" in sys.argv[2:]
     mails = len(rows)
     signed = sum(1 for _, s in rows if s)
