@@ -90,8 +90,8 @@ def survey(mails):
         hdr, body = split_message(raw)
         sigs = []
         for field in header_fields(hdr):
-            name, _, value = field.partition(b":")
-            if name.strip().lower() != b"dkim-signature":
+            fname, _, value = field.partition(b":")
+            if fname.strip().lower() != b"dkim-signature":
                 continue
             t = tags(value)
             canon = t.get("c", "simple/simple")
