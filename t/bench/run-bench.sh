@@ -28,6 +28,9 @@
 #   5. Alert latency: a report stored by the milter to dmarcwatchd's alert in a private
 #      syslog-ng's JSON (t/bench/bench-alert-latency.sh; target < 2 s), when root with
 #      syslog-ng.
+#   6. The milter's added time per report mail with the authenticity checks (SPF, DKIM, DMARC
+#      against a loopback unbound) on against off, side by side through one private Postfix
+#      (t/bench/bench-report-auth.sh), when root with postfix, unbound and libopendkim.
 # Results go to stdout as Markdown and into t/bench/RESULTS.md between the
 # "bench:begin"/"bench:end" markers (text around them is kept).
 #
@@ -40,6 +43,7 @@
 #   BENCH_LOCK    0 skips part 1b; BENCH_LOCK_RECORDS its input (2000000)
 #   BENCH_STATUS  0 skips part 2;  BENCH_POSTFIX  0 skips part 3;  BENCH_SENDMAIL  0 skips part 4
 #   BENCH_ALERT_LATENCY  0 skips part 5;  BENCH_ALERT_N  its number of report mails (20)
+#   BENCH_REPORT_AUTH  0 skips part 6;  BENCH_AUTH_N  its number of report mails per side (40)
 #   BENCH_STATUS_STORE  keep the year store in this directory (and the
 #                 million-source one in DIR-1m) and reuse them when they exist
 #                 (filling them takes minutes); default: fresh stores every
@@ -504,6 +508,12 @@ if [ "${BENCH_ALERT_LATENCY:-1}" != 0 ]; then
   part alert-latency "$ALERT_MD" "$here/bench-alert-latency.sh" || true
 fi
 
+# Step: part 6, the added time of the report authenticity checks (root; its own script).
+AUTH_MD=$WORK/report-auth.md
+if [ "${BENCH_REPORT_AUTH:-1}" != 0 ]; then
+  part report-auth "$AUTH_MD" "$here/bench-report-auth.sh" || true
+fi
+
 # Step: the report.
 REPORT=$WORK/report.md
 {
@@ -555,6 +565,12 @@ REPORT=$WORK/report.md
     echo "### Alert latency: report stored to alert in syslog-ng"
     echo
     cat "$ALERT_MD"
+  fi
+  if [ -s "$AUTH_MD" ]; then
+    echo
+    echo "### Report authenticity checks: added time per report mail"
+    echo
+    cat "$AUTH_MD"
   fi
 } >"$REPORT"
 cat "$REPORT"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # postfix-private.sh - a loopback-only Postfix living under one directory (e2e tests).
 #
-#   postfix-private.sh setup BASE DIRECT_PORT QUEUED_PORT MILTER_PORT
+#   postfix-private.sh setup BASE DIRECT_PORT QUEUED_PORT MILTER_PORT [DIRECT2_PORT MILTER2_PORT]
 #   postfix-private.sh start BASE     -> prints the master PID
 #   postfix-private.sh stop  BASE
 #
@@ -12,6 +12,8 @@
 #                Postfix queues the mail and its own smtp client hands it to
 #                DIRECT_PORT, so when the milter is down it is Postfix that
 #                retries (milter_default_action = tempfail, short backoff).
+#   DIRECT2_PORT smtpd with the milter on MILTER2_PORT (optional: two milters side by side,
+#                e.g. one with a setting on and one with it off, t/bench/bench-report-auth.sh).
 # Delivery: virtual(8) into Maildirs BASE/mail/<domain>/<local>/ as uid 65534; with
 # DW_DELIVER="BINARY STORE" in the environment, pipe-rua@example.test goes instead to a
 # pipe(8) transport running `BINARY --db STORE deliver` as nobody.
@@ -29,6 +31,7 @@ PF=$BASE/postfix
 case $cmd in
 setup)
   DIRECT=${3:?direct port}; QUEUED=${4:?queued port}; MILTER=${5:?milter port}
+  DIRECT2=${6:-}; MILTER2=${7:-}
   mkdir -p "$PF/etc" "$PF/queue" "$PF/data" "$BASE/mail"
   chmod 755 "$BASE" "$PF"
   chown root:root "$PF/queue"; chmod 755 "$PF/queue"
@@ -78,6 +81,10 @@ EOF
   -o content_filter=smtp:[127.0.0.1]:$DIRECT
 virtual   unix  -       n       n       -       -       virtual
 EOF
+  if [ -n "$DIRECT2" ]; then
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=inet:127.0.0.1:%s\n' "$DIRECT2" "${MILTER2:?second milter port}" \
+      >> "$PF/etc/master.cf"
+  fi
   pf_master_cf_internal >> "$PF/etc/master.cf"
   settle=(main.cf master.cf vmailbox)
   if [ -n "${DW_DELIVER:-}" ]; then

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """smtp-send.py - send mail files over SMTP from several concurrent clients (e2e tests).
 
-    smtp-send.py --port P [--threads N] [--retry SECONDS] [--tag TAG] SPEC
+    smtp-send.py --port P [--threads N] [--retry SECONDS] [--tag TAG] [--sender ADDR]
+                 [--source IP] [--times] SPEC
 
 SPEC has one message per line: "PATH<TAB>RCPT[,RCPT...]".  Each message gets
 an "X-Test-Id: <tag>:<line number>:<file name>" header at the top so the delivered
 copy can be matched.  N threads share the list; each keeps one SMTP session
-and sends its messages one after another.  A 4xx answer is retried for up
-to --retry seconds (0: no retry).  Prints "ID<TAB>CODE<TAB>TEXT" per message
-and exits 0 when every message got 250, else 1.  Standard library only.
+and sends its messages one after another, from 127.0.0.1 or from --source (another
+loopback address: a client whose IP an SPF record does not list).  A 4xx answer is
+retried for up to --retry seconds (0: no retry).  Prints "ID<TAB>CODE<TAB>TEXT" per message
+(with --times a fourth field: the milliseconds from MAIL FROM to the answer to the
+end of data, the session's set-up left out) and exits 0 when every message got 250,
+else 1.  Standard library only.
 """
 import argparse
 import os
@@ -26,6 +30,8 @@ def main():
     ap.add_argument("--retry", type=float, default=0)
     ap.add_argument("--sender", default="noreply-dmarc-support@google.com")
     ap.add_argument("--tag", default="t")
+    ap.add_argument("--source", default=None)
+    ap.add_argument("--times", action="store_true")
     ap.add_argument("spec")
     args = ap.parse_args()
 
@@ -55,10 +61,13 @@ def main():
             data = b"X-Test-Id: " + tid.encode() + b"\r\n" + raw
             deadline = time.time() + args.retry
             while True:
-                code, text = 0, ""
+                code, text, began = 0, "", time.monotonic()
                 try:
                     if conn is None:
-                        conn = smtplib.SMTP("127.0.0.1", args.port, local_hostname="client.test", timeout=60)
+                        conn = smtplib.SMTP("127.0.0.1", args.port, local_hostname="client.test", timeout=60,
+                                            source_address=(args.source, 0) if args.source else None)
+                        conn.ehlo()
+                    began = time.monotonic()
                     refused = conn.sendmail(args.sender, rcpts, data)
                     code, text = (250, "ok") if not refused else (450, str(refused))
                 except smtplib.SMTPRecipientsRefused as e:
@@ -78,7 +87,7 @@ def main():
                     continue
                 break
             with lock:
-                results.append((tid, code, text.replace("\n", " ")))
+                results.append((tid, code, text.replace("\n", " "), (time.monotonic() - began) * 1000))
         if conn is not None:
             try:
                 conn.quit()
@@ -91,8 +100,8 @@ def main():
     for t in threads:
         t.join()
     bad = 0
-    for tid, code, text in sorted(results, key=lambda r: int(r[0].split(":")[1])):
-        print("%s\t%d\t%s" % (tid, code, text))
+    for tid, code, text, ms in sorted(results, key=lambda r: int(r[0].split(":")[1])):
+        print("%s\t%d\t%s" % (tid, code, text) + ("\t%.1f" % ms if args.times else ""))
         bad += code != 250
     sys.exit(1 if bad else 0)
 
