@@ -27,6 +27,7 @@
  */
 #include "config.h"
 
+#include "collector/auth/report-check.hh"
 #include "collector/common/config.hh"
 
 #include "collector/common/config-keys.hh"
@@ -147,8 +148,21 @@ int run(const Options& options)
   }
   Runtime runtime(config);
   // How report mail is checked, once per worker thread (session.hh MailCheckFactory).
-  // XXX issue 14: the integrator plugs the MessageAuthenticator and judgeReport in here.
-  MailCheckFactory checks;
+  // The resolver setting and the reporter catalog are checked now, so a mistake stops the start.
+  try {
+    collector::ReportMailCheck check(*config);
+  }
+  catch (const std::exception& e) {
+    fprintf(stderr, "%s: %s\n", s_ident, e.what());
+    logError("cannot check report mail", {{"error", e.what()}});
+    return s_exitUsage;
+  }
+  MailCheckFactory checks = [](const collector::Config& forConfig) -> MailCheck {
+    auto check = std::make_shared<collector::ReportMailCheck>(forConfig);
+    return [check](std::string_view message, const collector::MailEnvelope& envelope, bool headersApproximate) {
+      return check->check(message, envelope, headersApproximate);
+    };
+  };
   if (!options.dumpDirectory.empty()) {
     checks = dumpMessages(options.dumpDirectory, std::move(checks));
   }

@@ -644,7 +644,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
                                                          "(SMFIP_HDR_LEADSPC): a DKIM signature with simple header "
                                                          "canonicalization cannot make a report forged"}});
   }
-  const collector::IngestTrust trust = makeIngestTrust(config.trust, checkMail(msg, qid, message));
+  const collector::IngestTrust trust = mailTrust(config.trust, checkMail(msg, qid, message));
 
   // Step 4: hand it to the collector (one write transaction per report).
   collector::IngestOutcome outcome;
@@ -908,17 +908,14 @@ MailCheckFactory dumpMessages(std::string directory, MailCheckFactory inner)
   };
 }
 
-collector::IngestTrust makeIngestTrust(const collector::TrustSettings& settings, collector::ReportJudge judge)
+collector::IngestTrust mailTrust(const collector::TrustSettings& settings, collector::ReportJudge judge)
 {
-  collector::IngestTrust trust;
-  trust.forged = settings.forged;
-  trust.unauthenticated = settings.unauthenticated;
-  trust.limits = settings.limits;
+  // The milter's message is one mail: its judge is the one the check gave.
+  std::function<collector::ReportJudge(std::string_view)> checkMail;
   if (judge) {
-    // The milter's message is one mail: its judge is the one the check gave.
-    trust.checkMail = [judge = std::move(judge)](std::string_view /*message*/) { return judge; };
+    checkMail = [judge = std::move(judge)](std::string_view /*message*/) { return judge; };
   }
-  return trust;
+  return collector::makeIngestTrust(settings, std::move(checkMail));
 }
 
 } // namespace dmarcwatch::milter

@@ -362,6 +362,6 @@ std::string resultHeaderValue(const collector::IngestOutcome& outcome);
 MailCheckFactory dumpMessages(std::string directory, MailCheckFactory inner);
 
 //! \brief The IngestTrust of a configuration's TrustSettings, with the judge of one mail (may be empty).
-collector::IngestTrust makeIngestTrust(const collector::TrustSettings& settings, collector::ReportJudge judge);
+collector::IngestTrust mailTrust(const collector::TrustSettings& settings, collector::ReportJudge judge);
 
 } // namespace dmarcwatch::milter

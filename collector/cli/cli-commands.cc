@@ -9,6 +9,8 @@
 
 #include "collector/cli/cli-commands.hh"
 
+#include "collector/auth/report-check.hh"
+
 #include "collector/common/config-keys.hh"
 
 #include "collector/common/errors.hh"
@@ -294,14 +296,17 @@ void printIngestText(const InputResult& input)
 } // namespace
 
 
-IngestTrust ingestTrust(const Config& config, std::function<ReportJudge(std::string_view message)> checkMail)
+IngestTrust ingestTrust(const Config& config, const MailEnvelope& envelope)
 {
-  IngestTrust trust;
-  trust.checkMail = std::move(checkMail);
-  trust.forged = config.trust.forged;
-  trust.unauthenticated = config.trust.unauthenticated;
-  trust.limits = config.trust.limits;
-  return trust;
+  // The checks are set up on the first mail: files of bare reports never pay for the resolver
+  // or the catalogs.  One check for the command (one thread).
+  auto check = std::make_shared<std::unique_ptr<ReportMailCheck>>();
+  return makeIngestTrust(config.trust, [&config, check, envelope](std::string_view message) {
+    if (!*check) {
+      *check = std::make_unique<ReportMailCheck>(config);
+    }
+    return (*check)->check(message, envelope, false);
+  });
 }
 
 std::string errorText(const IngestOutcome& outcome)

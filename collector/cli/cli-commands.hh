@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include "collector/auth/auth-result.hh"
+
 #include "collector/cli/usage.hh"
 #include "collector/common/config.hh"
 #include "collector/ingest/ingest.hh"
@@ -58,12 +60,11 @@ std::string errorText(const collector::IngestOutcome& outcome);
 
 /*!
  * \brief How `ingest` and `deliver` judge reports: the configuration's actions and per-day
- * limits (TrustSettings), with checkMail the mail checks (empty: none; every report is then
- * unauthenticated).  The seam for the authenticator: a caller that can check a mail passes
- * its check here, the rest stays.
+ * limits (TrustSettings) and the checks of each mail (collector/auth/report-check.hh: DKIM
+ * and DMARC from the mail itself through Resolver; SPF only with the envelope's client, which
+ * a file does not have).  config must outlive the result.
  */
-collector::IngestTrust ingestTrust(const collector::Config& config,
-                                   std::function<collector::ReportJudge(std::string_view message)> checkMail = {});
+collector::IngestTrust ingestTrust(const collector::Config& config, const collector::MailEnvelope& envelope = {});
 
 //! The store options a configuration asks for (readOnly for the commands that only look).
 collector::Store::Options storeOptions(const collector::Config& config, bool readOnly);

@@ -463,6 +463,16 @@ const char* ReportOutcome::statusWord() const
   return "stored";
 }
 
+IngestTrust makeIngestTrust(const TrustSettings& settings, std::function<ReportJudge(std::string_view message)> checkMail)
+{
+  IngestTrust trust;
+  trust.checkMail = std::move(checkMail);
+  trust.forged = settings.forged;
+  trust.unauthenticated = settings.unauthenticated;
+  trust.limits = settings.limits;
+  return trust;
+}
+
 bool IngestOutcome::hasConflict() const
 {
   return std::any_of(reports.begin(), reports.end(),

@@ -65,6 +65,9 @@ struct IngestTrust
   SenderLimits limits{0, 0, 0, 0, 0, 0, OverLimitAction::Quarantine}; //!< 0: no limit
 };
 
+//! \brief The IngestTrust of a configuration's TrustSettings with checkMail (empty: no checks). Pure.
+IngestTrust makeIngestTrust(const TrustSettings& settings, std::function<ReportJudge(std::string_view message)> checkMail = {});
+
 struct ReportOutcome
 {
   ReportHeader header;
