@@ -5,8 +5,8 @@
 #   sanitize-run.sh --environment       print the sanitizer settings as shell assignments (eval them)
 #   sanitize-run.sh PROGRAM [ARG...]    the suites' LOG_COMPILER: run one test under timeout(1),
 #                                       append "SECONDS EXIT TEST" to $SANITIZE_LOGS/times
-#   sanitize-run.sh --findings          print every sanitizer report in $SANITIZE_LOGS and the
-#                                       times; exit 1 when there is a report
+#   sanitize-run.sh --findings [LOG...] print every sanitizer report in $SANITIZE_LOGS and in the
+#                                       tests' LOGs, and the times; exit 1 when there is a report
 #
 # Environment: SANITIZE_LOGS (an absolute directory, made by the caller), SANITIZE_TIMEOUT
 # (seconds per test, default 1200), and for --environment CXX and SANITIZER_FLAGS (to probe
@@ -16,6 +16,8 @@
 # error, and each report is also written to a file of its own (log_path), because a daemonized
 # milter's stderr goes nowhere and a test script may not look at the exit status of every
 # process it starts: --findings fails the run on any such file, whatever the tests said.
+# GCC's separate libubsan was seen to print to stderr despite log_path, so --findings also
+# looks for reports in the tests' logs (a UBSan report also ends its process: exit 1).
 # Leak detection is on where LeakSanitizer works: it needs to stop the process's threads
 # (ptrace-like), which some containers and debuggers forbid; a probe program tells, and when it
 # cannot, leaks are not checked and this says so.
@@ -50,11 +52,18 @@ case ${1:-} in
   ;;
 --findings)
   status=0
+  shift
   for report in "$logs"/asan.* "$logs"/ubsan.*; do
     [ -f "$report" ] || continue
     status=1
     echo "=== sanitizer finding: $report"
     cat "$report"
+  done
+  for log in "$@"; do
+    [ -f "$log" ] && grep -q -E 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' "$log" || continue
+    status=1
+    echo "=== sanitizer finding in $log:"
+    grep -E -A 12 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' "$log" | head -n 60
   done
   if [ -f "$logs/times" ]; then
     echo "sanitize: seconds per test (exit status):"
