@@ -4,8 +4,8 @@
 #   ./setup.sh demo    install what is needed, build, and run the demo: a private
 #                      Postfix on loopback with dmarcwatch-milter, sample reports
 #                      sent through SMTP, then `dmarcwatch status`
-#   ./setup.sh check   install what is needed (and, for the tests only, chromium, sendmail's
-#                      and unbound's binaries), build, and run the whole test suite
+#   ./setup.sh check   install what is needed (and, for the tests only, chromium, clang,
+#                      sendmail's and unbound's binaries), build, and run the whole test suite
 #   ./setup.sh build   install what is needed and build only
 #   ./setup.sh geoip [DIR]  build, then fetch the GeoIP data with npm into DIR (default
 #                      /var/lib/dmarcwatch/geoip; contrib/geoip/fetch-geoip.sh, README
@@ -119,6 +119,9 @@ if [ "$mode" = check ]; then # only the test suite (and the benches) run them
   # udev, avahi-daemon).  Best effort: without it those tests skip.
   install_packages chromium ||
     echo "setup: cannot install chromium: t/e2e/chromium-smoke.sh and the HTML report tests will skip" >&2
+  # clang and libFuzzer for `make fuzz` (.ci/sanitize.sh); best effort: without them it skips.
+  install_packages clang libclang-rt-dev ||
+    echo "setup: cannot install clang: make fuzz will skip" >&2
   fetch_unpacked sendmail sendmail-bin sendmail-base sendmail-cf
   fetch_unpacked unbound unbound
 fi

@@ -786,9 +786,10 @@ private:
       });
     }
     const auto [labelIndex, newLabel] = work.extraLabelIndex.findOrAdd(
-      labelHash(index, headerFromId, info.service), static_cast<uint32_t>(labels.size()), [&](uint32_t i) {
+      // The index by copy: a lambda cannot name a structured binding before C++20 as clang 14 has it.
+      labelHash(index, headerFromId, info.service), static_cast<uint32_t>(labels.size()), [&, of = index](uint32_t i) {
         const ExtraLabel& l = labels[i];
-        return l.source == index && l.label.headerFromId == headerFromId && l.label.service == info.service;
+        return l.source == of && l.label.headerFromId == headerFromId && l.label.service == info.service;
       });
     if (newLabel) {
       labels.push_back(ExtraLabel{index, Label{headerFromId, info.service, 0}});

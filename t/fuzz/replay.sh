@@ -4,14 +4,14 @@
 # input so a crash is counted and named rather than ending the run.
 #
 # Environment (set by TESTS_ENVIRONMENT in t/Makefile.inc): SRCDIR, BUILDDIR.
-# Optional: FUZZ_TARGETS (default "report-parser unpack mime milter-protocol"),
+# Optional: FUZZ_TARGETS (default: every target with a seed corpus t/fuzz/corpus-<target>/),
 # FUZZ_INPUT_TIMEOUT seconds per input (default 60; a hang is a failure).
 # Prints "<target>: N passed, M failed" per target; exit 1 if anything failed.
 set -u
 
 srcdir=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${BUILDDIR:-.}
-targets=${FUZZ_TARGETS:-"report-parser unpack mime milter-protocol"}
+targets=${FUZZ_TARGETS:-$(for dir in "$srcdir"/t/fuzz/corpus-*/; do basename "$dir" | sed 's/^corpus-//'; done)}
 per_input=${FUZZ_INPUT_TIMEOUT:-60}
 
 # A hang must fail, not stall make check: use timeout(1) where coreutils has it.
