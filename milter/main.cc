@@ -151,6 +151,10 @@ int run(const Options& options)
   // The resolver setting and the reporter catalog are checked now, so a mistake stops the start.
   try {
     collector::ReportMailCheck check(*config);
+    if (collector::shippedReporterCatalogMissing(config->trust)) {
+      logWarning("no reporter catalog installed: report mail is matched to the report's email domain only",
+                 {{"file", config->trust.reporterCatalog}});
+    }
   }
   catch (const std::exception& e) {
     fprintf(stderr, "%s: %s\n", s_ident, e.what());

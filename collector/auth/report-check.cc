@@ -5,19 +5,44 @@
 
 #include "collector/auth/report-trust.hh"
 
+#include <filesystem>
+
 namespace dmarcwatch::collector
 {
 
+bool shippedReporterCatalogMissing(const TrustSettings& settings)
+{
+  return settings.reporterCatalog == TrustSettings{}.reporterCatalog && !std::filesystem::exists(settings.reporterCatalog);
+}
+
+namespace
+{
+
+//! The configured catalog; none when the shipped one is not installed (a build tree), as the
+//! service catalog does: report email domains still match.
+ReporterCatalog reporterCatalog(const TrustSettings& settings)
+{
+  return ReporterCatalog::load(shippedReporterCatalogMissing(settings) ? "none" : settings.reporterCatalog);
+}
+
+} // namespace
+
 ReportMailCheck::ReportMailCheck(const Config& config) :
   d_settings(config.trust),
-  d_catalog(std::make_shared<const ReporterCatalog>(ReporterCatalog::load(config.trust.reporterCatalog))),
+  d_catalog(std::make_shared<const ReporterCatalog>(reporterCatalog(config.trust))),
   d_psl(PublicSuffixList::system()),
-  d_authenticator(d_settings, config.resolver, d_psl)
+  d_authenticator(d_settings, config.resolver, d_psl),
+  d_offline(config.resolver == "none")
 {
 }
 
 ReportJudge ReportMailCheck::check(std::string_view message, const MailEnvelope& envelope, bool headersApproximate)
 {
+  if (d_offline) {
+    return [](const ReportHeader&) {
+      return ReportVerdict{Authenticity::Unauthenticated, "no DNS to check with (Resolver none)"};
+    };
+  }
   MessageAuth auth = d_authenticator.check(message, envelope);
   // The judge outlives this call (the Ingester runs it per report): it keeps what it needs.
   return [auth = std::move(auth), catalog = d_catalog, &psl = d_psl, headersApproximate](const ReportHeader& header) {
@@ -31,7 +56,7 @@ ReportVerdict judgeWithHeaders(const MessageAuth& auth, const ReportMetadata& me
   ReportVerdict verdict = judgeReport(auth, metadata, catalog, psl);
   if (headersApproximate && verdict.authenticity == Authenticity::Forged && auth.dkim == "fail") {
     verdict.authenticity = Authenticity::Unauthenticated;
-    verdict.reason = "unauthenticated: header fields rebuilt (the MTA did not keep the space after the colon), "
+    verdict.reason = "header fields rebuilt (the MTA did not keep the space after the colon), "
                      "so a failing DKIM signature proves nothing; was " + verdict.reason;
   }
   return verdict;

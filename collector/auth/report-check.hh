@@ -44,7 +44,11 @@ private:
   std::shared_ptr<const ReporterCatalog> d_catalog;
   const PublicSuffixList& d_psl;
   MessageAuthenticator d_authenticator;
+  bool d_offline; //!< Resolver none: nothing can be checked, say so rather than "dns timeout"
 };
+
+//! True when ReporterCatalog is the default and no catalog is installed there (then none is used).
+bool shippedReporterCatalogMissing(const TrustSettings& settings);
 
 //! \brief The verdict judgeReport gives, made unauthenticated when it is forged only by a failing
 //! DKIM signature over header fields that were not kept as sent.  Pure.

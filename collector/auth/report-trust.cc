@@ -132,9 +132,9 @@ ReportVerdict judgeReport(const MessageAuth& auth, const ReportMetadata& metadat
                           const PublicSuffixList& psl)
 {
   const auto unauthenticated = [](std::string why) {
-    return ReportVerdict{Authenticity::Unauthenticated, "unauthenticated: " + why};
+    return ReportVerdict{Authenticity::Unauthenticated, std::move(why)};
   };
-  const auto forged = [](std::string why) { return ReportVerdict{Authenticity::Forged, "forged: " + why}; };
+  const auto forged = [](std::string why) { return ReportVerdict{Authenticity::Forged, std::move(why)}; };
 
   // Step 1: the From domain is what DMARC authenticates; without one there is nothing to judge.
   if (auth.fromDomain.empty()) {

@@ -264,43 +264,43 @@ BOOST_AUTO_TEST_CASE(authenticated_when_dmarc_passes_as_the_reporter)
 BOOST_AUTO_TEST_CASE(forged_when_authenticated_as_another_organisation)
 {
   expectVerdict(passing("evil.example", "evil.example"), report("google.com", "noreply-dmarc-support@google.com"), Authenticity::Forged,
-                "forged: authenticated as evil.example, report names google.com");
+                "authenticated as evil.example, report names google.com");
   // A catalog name with the sender's own address as <email>: still Google's name.
   expectVerdict(passing("evil.example", "evil.example"), report("Google, Inc.", "dmarc@evil.example"), Authenticity::Forged,
-                "forged: authenticated as evil.example, report names google.com");
+                "authenticated as evil.example, report names google.com");
   // A look-alike: notgoogle.com is not google.com.
   expectVerdict(passing("notgoogle.com", "notgoogle.com"), report("google.com", "x@google.com"), Authenticity::Forged);
   // A timeout could have proven more: no verdict.
   auto a = passing("evil.example", "evil.example");
   a.timedOut = true;
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dns timeout");
+                "dns timeout");
 }
 
 BOOST_AUTO_TEST_CASE(unauthenticated_when_the_claim_cannot_be_judged)
 {
   // The report names no domain (free text, single-label email).
   expectVerdict(passing("test.example", "test.example"), report("Test Inc.", "postmaster@test"), Authenticity::Unauthenticated,
-                "unauthenticated: dmarc=pass as test.example, report names no domain");
+                "dmarc=pass as test.example, report names no domain");
   // Proven as the report's contact address only, while org_name names another domain.
   expectVerdict(passing("google.com", "google.com"), report("fred.com", "noreply-dmarc-support@google.com"), Authenticity::Unauthenticated,
-                "unauthenticated: dmarc=pass as google.com (the report's email), report names fred.com");
+                "dmarc=pass as google.com (the report's email), report names fred.com");
   // The From is another organisation's, but a passing signature is the reporter's.
   auto a = passing("lists.example", "lists.example");
   a.signatures.push_back({"google.com", "s2", "pass", "", 2048});
   a.provenDomains.push_back("google.com");
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dmarc=pass as lists.example, not the reporter's; google.com is");
+                "dmarc=pass as lists.example, not the reporter's; google.com is");
   // No From domain; no signature and no record; a broken record.
   MessageAuth none;
   expectVerdict(none, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: no single From domain");
+                "no single From domain");
   none.fromDomain = "google.com";
   expectVerdict(none, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: no signature, no dmarc record for google.com");
+                "no signature, no dmarc record for google.com");
   none.dmarc = "permerror";
   expectVerdict(none, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dmarc=permerror for google.com");
+                "dmarc=permerror for google.com");
 }
 
 BOOST_AUTO_TEST_CASE(a_temporary_error_never_gives_forged)
@@ -311,21 +311,21 @@ BOOST_AUTO_TEST_CASE(a_temporary_error_never_gives_forged)
   a.dkim = "temperror";
   a.signatures.push_back({"google.com", "x", "temperror", "key query timed out", 0});
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dkim=temperror (d=google.com s=x)");
+                "dkim=temperror (d=google.com s=x)");
   a.signatures.clear();
   a.dkim = "none";
   a.spf = "temperror";
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: spf=temperror (google.com)");
+                "spf=temperror (google.com)");
   a.spf = "fail";
   a.dmarc = "temperror";
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dmarc=temperror");
+                "dmarc=temperror");
   a.dmarc = "fail";
   a.timedOut = true;
   a.signatures.push_back({"google.com", "x", "fail", "signature verification failed", 2048});
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dns timeout");
+                "dns timeout");
 }
 
 BOOST_AUTO_TEST_CASE(forged_when_a_check_fails_that_should_pass)
@@ -333,7 +333,7 @@ BOOST_AUTO_TEST_CASE(forged_when_a_check_fails_that_should_pass)
   // DMARC fails for the From domain with SPF checked (the milter): forged.
   MessageAuth a = dmarcFailing();
   expectVerdict(a, report("google.com", ""), Authenticity::Forged,
-                "forged: dmarc=fail for google.com (spf=fail, dkim=none)");
+                "dmarc=fail for google.com (spf=fail, dkim=none)");
   // Without an SPF check (the CLI) and only a missing key (permerror): an archived mail whose
   // key was rotated, not proof of forgery.
   a.spf = "none";
@@ -341,12 +341,12 @@ BOOST_AUTO_TEST_CASE(forged_when_a_check_fails_that_should_pass)
   a.dkim = "permerror";
   a.signatures.push_back({"google.com", "20120113", "permerror", "key not found", 0});
   expectVerdict(a, report("google.com", ""), Authenticity::Unauthenticated,
-                "unauthenticated: dmarc=fail for google.com without spf (no client address), dkim=permerror");
+                "dmarc=fail for google.com without spf (no client address), dkim=permerror");
   // The reporter's own signature broken and nothing passing: forged, with or without DMARC.
   a.dkim = "fail";
   a.signatures.push_back({"google.com", "x", "fail", "", 2048});
   expectVerdict(a, report("google.com", ""), Authenticity::Forged,
-                "forged: dkim=fail (d=google.com s=x): signature verification failed");
+                "dkim=fail (d=google.com s=x): signature verification failed");
   a.dmarc = "none";
   a.fromDomain = "reports.example";
   expectVerdict(a, report("Google, Inc.", ""), Authenticity::Forged);

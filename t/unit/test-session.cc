@@ -369,7 +369,7 @@ BOOST_AUTO_TEST_CASE(report_is_stored_and_gets_the_header)
   Sent got = send(conn, api, Message{});
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Accept);
   BOOST_CHECK_EQUAL(got.stage, "eom");
-  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated"});
+  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\""});
   BOOST_CHECK_EQUAL(storedReports(), 1U);
   BOOST_CHECK_EQUAL(log.count({"report message", "qid=QTEST", "report_id=rid-1", "outcome=stored", "action=keep"}), 1U);
 
@@ -377,7 +377,7 @@ BOOST_AUTO_TEST_CASE(report_is_stored_and_gets_the_header)
   api.calls.clear();
   got = send(conn, api, Message{});
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Accept);
-  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7; auth=unauthenticated"});
+  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\""});
   BOOST_CHECK_EQUAL(storedReports(), 1U);
 }
 
@@ -394,13 +394,13 @@ BOOST_AUTO_TEST_CASE(forged_result_headers_are_deleted_before_ours_is_added)
   BOOST_CHECK_EQUAL(got.verdict, Verdict::Accept);
   // Last first, so the indexes hold whether or not the MTA renumbers.
   checkCalls(api, {"deleteHeader X-DMARCwatch 2", "deleteHeader X-DMARCwatch 1",
-                   "addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated"});
+                   "addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\""});
   BOOST_CHECK_EQUAL(log.count({"forged result header removed", "headers=2"}), 1U);
 
   // The count is per message: the next one (no forged header) deletes nothing.
   api.calls.clear();
   send(conn, api, Message{});
-  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7; auth=unauthenticated"});
+  checkCalls(api, {"addHeader X-DMARCwatch: duplicate; reports=1; records=2; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\""});
 }
 
 BOOST_AUTO_TEST_CASE(discard_with_only_the_rua_recipient_discards)
@@ -846,7 +846,7 @@ BOOST_AUTO_TEST_CASE(each_verdict_reaches_the_header_and_the_log_line)
   m.body = reportXml("rid-nocheck");
   send(conn, api, m);
   BOOST_CHECK(!seen->checkMail);
-  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated"});
+  checkCalls(api, {"addHeader X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\""});
 }
 
 BOOST_AUTO_TEST_CASE(header_gives_the_worst_verdict_of_the_message_with_its_reason_capped)
