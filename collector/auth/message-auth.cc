@@ -262,9 +262,11 @@ void MessageAuthenticator::Impl::run(std::string_view rawMessage, const MailEnve
       orgDomain == out.fromDomain ? "" : orgDomain);
   }
 
-  // Step: SPF of the envelope.
+  // Step: SPF of the envelope.  A loopback client is a local hop (a content filter re-injecting,
+  // a local relay): the sending host is unknown, and libspf2 passes localhost for any domain
+  // (SPF_REASON_LOCALHOST), which would let any MAIL FROM align.  Not checked, as without a client.
   SpfEnvelopeResult spfResult;
-  if (envelope.client) {
+  if (envelope.client && !envelope.client->isLoopback()) {
     spfResult = spf.checkEnvelope(*envelope.client, envelope.mailFrom, envelope.helo);
   }
   out.spf = spfResult.result;

@@ -46,7 +46,9 @@ ReportJudge ReportMailCheck::check(std::string_view message, const MailEnvelope&
   MessageAuth auth = d_authenticator.check(message, envelope);
   // The judge outlives this call (the Ingester runs it per report): it keeps what it needs.
   return [auth = std::move(auth), catalog = d_catalog, &psl = d_psl, headersApproximate](const ReportHeader& header) {
-    return judgeWithHeaders(auth, header.metadata, *catalog, psl, headersApproximate);
+    ReportVerdict verdict = judgeWithHeaders(auth, header.metadata, *catalog, psl, headersApproximate);
+    verdict.reason += " [" + auth.summary() + "]"; // what each check said, for the log and `reports`
+    return verdict;
   };
 }
 

@@ -29,6 +29,15 @@ bool IpAddress::isV4() const
   return std::memcmp(bytes.data(), s_v4MappedPrefix.data(), s_v4MappedPrefix.size()) == 0;
 }
 
+bool IpAddress::isLoopback() const
+{
+  if (isV4()) {
+    return bytes[12] == 127;
+  }
+  static constexpr std::array<uint8_t, 16> s_v6Loopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return bytes == s_v6Loopback;
+}
+
 std::string IpAddress::toString() const
 {
   // IPv4-mapped prints as a dotted quad: that is how reports and admins write it.

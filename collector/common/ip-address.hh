@@ -20,6 +20,8 @@ struct IpAddress
   std::array<uint8_t, 16> bytes{};
 
   [[nodiscard]] bool isV4() const;
+  //! 127.0.0.0/8 or ::1.
+  [[nodiscard]] bool isLoopback() const;
   //! Canonical text: dotted quad for IPv4, RFC 5952 for IPv6.
   [[nodiscard]] std::string toString() const;
   //! \brief Parse dotted quad or IPv6 text; surrounding whitespace and an IPv6 zone/brackets are not accepted.

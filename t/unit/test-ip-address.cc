@@ -23,6 +23,16 @@ BOOST_AUTO_TEST_CASE(v4_is_mapped_and_prints_dotted)
   BOOST_TEST(got->toString() == "192.0.2.1");
 }
 
+BOOST_AUTO_TEST_CASE(loopback_addresses)
+{
+  BOOST_TEST(IpAddress::parse("127.0.0.1")->isLoopback());
+  BOOST_TEST(IpAddress::parse("127.255.0.9")->isLoopback());
+  BOOST_TEST(IpAddress::parse("::1")->isLoopback());
+  BOOST_TEST(!IpAddress::parse("128.0.0.1")->isLoopback());
+  BOOST_TEST(!IpAddress::parse("::2")->isLoopback());
+  BOOST_TEST(!IpAddress::parse("::ffff:10.0.0.1")->isLoopback());
+}
+
 BOOST_AUTO_TEST_CASE(v6_prints_rfc5952)
 {
   auto got = IpAddress::parse("2001:0DB8:0000:0000:0000:0000:0000:0001");

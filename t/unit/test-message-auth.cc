@@ -160,6 +160,25 @@ BOOST_AUTO_TEST_CASE(null_sender_checks_helo_and_other_envelope_domains)
   BOOST_TEST(relay.provenDomains == (std::vector<std::string>{"auth.test", "relay.test"}));
 }
 
+BOOST_AUTO_TEST_CASE(a_loopback_client_is_not_spf_checked)
+{
+  // libspf2 passes localhost for any domain: behind a local re-injection that would let any
+  // forged MAIL FROM align.  A loopback client is a local hop, its sender unknown.
+  REQUIRE_AUTH_ZONE();
+  TrustSettings settings;
+  MessageAuthenticator auth(settings, world().server->spec(), testPsl());
+  for (const char* client : {"127.0.0.1", "127.0.0.66", "::1"}) {
+    BOOST_TEST_CONTEXT(client)
+    {
+      const MessageAuth got = auth.check(c_testMail, envelope(client, "dmarc@auth.test"));
+      BOOST_TEST(got.spf == "none");
+      BOOST_TEST(got.spfDomain == "");
+      BOOST_TEST(!got.spfAligned);
+      BOOST_TEST(got.dmarc == "fail"); // unsigned: nothing aligned passed
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(two_from_addresses_or_fields)
 {
   REQUIRE_AUTH_ZONE();
