@@ -817,7 +817,9 @@ Verdict ConnectionContext::deliver(MilterApi& api, const MessageContext& msg, co
   }
   // Step 2: ours, when configured.
   if (header != nullptr && d_config->addHeader) {
-    api.addHeader(s_resultHeader, *header);
+    // With SMFIP_HDR_LEADSPC agreed the MTA adds the value as given, so it carries its own space
+    // (Postfix's milter8.c, Sendmail's milter.c); otherwise the MTA puts one after the colon.
+    api.addHeader(s_resultHeader, d_leadingSpace ? " " + *header : *header);
   }
   return Verdict::Accept;
 }

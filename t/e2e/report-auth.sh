@@ -244,6 +244,9 @@ check "phase R: milter started (UntrustedReports reject)" start_milter reject "$
 send a-r "dmarc@$R"
 check "a (authenticated): accepted (250)" test "$SENT_CODE" = 250
 expect_auth a-r auth-a-r authenticated
+# Our header as Postfix wrote it (LEADSPC agreed: the milter gives the space after the colon).
+check "a: delivered with 'X-DMARCwatch: stored' (a space after the colon)" \
+  sh -c 'grep -rlq "^X-DMARCwatch: stored" "$1"' _ "$TMP/mail"
 send a2-r "dmarc@$R"
 check "a2 (c=simple, two-space Subject): accepted (250)" test "$SENT_CODE" = 250
 expect_auth a2-r auth-a2-r authenticated

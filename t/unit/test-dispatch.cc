@@ -193,8 +193,10 @@ Mail reportMail(bool leadingSpace = false)
 {
   return mailFromFile(readData("samples/modoboa-google.eml"), leadingSpace);
 }
-const std::string s_storedHeader = "h X-DMARCwatch: stored; reports=1; records=4; messages=50; auth=unauthenticated; auth-reason=\"mail not checked\"";
-const std::string s_duplicateHeader = "h X-DMARCwatch: duplicate; reports=1; records=4; messages=50; auth=unauthenticated; auth-reason=\"mail not checked\"";
+// Our header as added with SMFIP_HDR_LEADSPC agreed: the value carries its own leading space
+// (the transcript prints "h NAME: VALUE").
+const std::string s_storedHeader = "h X-DMARCwatch:  stored; reports=1; records=4; messages=50; auth=unauthenticated; auth-reason=\"mail not checked\"";
+const std::string s_duplicateHeader = "h X-DMARCwatch:  duplicate; reports=1; records=4; messages=50; auth=unauthenticated; auth-reason=\"mail not checked\"";
 
 //! Text with every bare LF made CRLF (an .eml file as SMTP carries it).
 std::string crlf(std::string_view text)

@@ -484,7 +484,7 @@ BOOST_AUTO_TEST_CASE(report_message_is_finished_on_a_worker)
   mta.send(reportContent(reportXml("engine-1")));
   BOOST_CHECK_EQUAL(mta.reply(), "c"); // the body chunk
   mta.send(packet('D', "E" + strings({"i", "4QENGINE"})) + packet('E'));
-  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch: stored; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
+  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch:  stored; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
   BOOST_CHECK_EQUAL(mta.reply(), "a");
 
   // The same report again, with QUIT sent right behind the end of message: it
@@ -494,7 +494,7 @@ BOOST_AUTO_TEST_CASE(report_message_is_finished_on_a_worker)
   mta.send(reportContent(reportXml("engine-1")));
   BOOST_CHECK_EQUAL(mta.reply(), "c");
   mta.send(packet('E') + packet('Q'));
-  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch: duplicate; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
+  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch:  duplicate; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
   BOOST_CHECK_EQUAL(mta.reply(), "a");
   BOOST_CHECK_EQUAL(mta.reply(), "EOF");
 
@@ -532,7 +532,7 @@ BOOST_AUTO_TEST_CASE(mta_gone_while_its_report_is_finished)
              packet('E'));
   BOOST_CHECK_EQUAL(again.reply(), "c");
   BOOST_CHECK_EQUAL(again.reply(), "c");
-  BOOST_CHECK_EQUAL(again.reply(), "h X-DMARCwatch: duplicate; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
+  BOOST_CHECK_EQUAL(again.reply(), "h X-DMARCwatch:  duplicate; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
   BOOST_CHECK_EQUAL(again.reply(), "a");
   stopAndJoin();
   BOOST_CHECK_EQUAL(storedReports(), 1U);
@@ -551,7 +551,7 @@ BOOST_AUTO_TEST_CASE(large_message_in_one_write_is_framed_across_reads)
   for (size_t i = 0; i < chunks; ++i) {
     BOOST_CHECK_EQUAL(mta.reply(), "c");
   }
-  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch: stored; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
+  BOOST_CHECK_EQUAL(mta.reply(), "h X-DMARCwatch:  stored; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
   BOOST_CHECK_EQUAL(mta.reply(), "a");
 }
 
@@ -631,7 +631,7 @@ BOOST_FIXTURE_TEST_CASE(progress_is_sent_while_a_report_waits_for_the_store, Tim
   while (got == "p") {
     got = mta.reply();
   }
-  BOOST_CHECK_EQUAL(got, "h X-DMARCwatch: stored; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
+  BOOST_CHECK_EQUAL(got, "h X-DMARCwatch:  stored; reports=1; records=1; messages=7; auth=unauthenticated; auth-reason=\"mail not checked\"");
   BOOST_CHECK_EQUAL(mta.reply(), "a");
   stopAndJoin();
   BOOST_CHECK_EQUAL(storedReports(), 1U);
