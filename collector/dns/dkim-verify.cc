@@ -185,7 +185,7 @@ int rank(const std::string& result)
 }
 
 //! The result of one signature after dkim_eom.
-DkimSignatureResult judge(DKIM_SIGINFO* sig, const Context& context, unsigned minKeyBits)
+DkimSignatureResult judge(DKIM* dkim, DKIM_SIGINFO* sig, const Context& context, unsigned minKeyBits)
 {
   DkimSignatureResult out;
   out.domain = lowerAscii(text(dkim_sig_getdomain(sig)));
@@ -213,6 +213,14 @@ DkimSignatureResult judge(DKIM_SIGINFO* sig, const Context& context, unsigned mi
   const unsigned flags = dkim_sig_getflags(sig);
   const int bodyHash = dkim_sig_getbh(sig);
   if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bodyHash == DKIM_SIGBH_MATCH) {
+    // A body length limit (l=) lets anyone append a part the signature does not cover (a second
+    // report); report senders do not use it (RFC 6376 8.2), so such a signature proves nothing.
+    ssize_t limit = -1;
+    if (dkim_sig_getcanonlen(dkim, sig, nullptr, nullptr, &limit) == DKIM_STAT_OK && limit >= 0) {
+      out.result = "permerror";
+      out.error = "body length limit (l=" + std::to_string(limit) + ") not accepted";
+      return out;
+    }
     if (out.bits < minKeyBits) {
       out.result = "permerror";
       out.error = "key too small (" + std::to_string(out.bits) + " bits)";
@@ -355,7 +363,7 @@ DkimResult DkimVerifier::verify(std::string_view message, const DkimLimits& limi
   int nsigs = 0;
   if (dkim_getsiglist(dkim.get(), &sigs, &nsigs) == DKIM_STAT_OK && sigs != nullptr) {
     for (int i = 0; i < nsigs; ++i) {
-      out.signatures.push_back(judge(sigs[i], context, limits.minKeyBits));
+      out.signatures.push_back(judge(dkim.get(), sigs[i], context, limits.minKeyBits));
       if (rank(out.signatures.back().result) > rank(out.result)) {
         out.result = out.signatures.back().result;
       }

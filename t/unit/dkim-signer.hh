@@ -84,7 +84,7 @@ inline DkimKey makeDkimKey(const std::filesystem::path& dir, unsigned bits = 204
  * Signs every header field of the message.
  */
 inline std::string dkimSignatureField(const std::string& message, const std::string& pem, const std::string& selector,
-                                      const std::string& domain, bool relaxed)
+                                      const std::string& domain, bool relaxed, ssize_t bodyLimit = -1)
 {
   struct LibDeleter
   {
@@ -110,7 +110,7 @@ inline std::string dkimSignatureField(const std::string& message, const std::str
   std::unique_ptr<DKIM, HandleDeleter> dkim(
     dkim_sign(lib.get(), reinterpret_cast<const u_char*>("test"), nullptr, reinterpret_cast<dkim_sigkey_t>(key.data()),
               reinterpret_cast<const u_char*>(selector.c_str()), reinterpret_cast<const u_char*>(domain.c_str()), canon,
-              canon, DKIM_SIGN_RSASHA256, -1, &status));
+              canon, DKIM_SIGN_RSASHA256, bodyLimit, &status)); // bodyLimit >= 0: an l= tag
   if (!dkim) {
     throw std::runtime_error("dkim_sign: " + statusName(status));
   }
@@ -141,9 +141,9 @@ inline std::string dkimSignatureField(const std::string& message, const std::str
 
 //! \brief message (CRLF line ends) with a DKIM-Signature field in front.
 inline std::string dkimSigned(const std::string& message, const std::string& pem, const std::string& selector,
-                              const std::string& domain, bool relaxed = true)
+                              const std::string& domain, bool relaxed = true, ssize_t bodyLimit = -1)
 {
-  return dkimSignatureField(message, pem, selector, domain, relaxed) + "\r\n" + message;
+  return dkimSignatureField(message, pem, selector, domain, relaxed, bodyLimit) + "\r\n" + message;
 }
 
 } // namespace dmarcwatch::test

@@ -147,6 +147,24 @@ BOOST_AUTO_TEST_CASE(body_changed_fails)
   BOOST_TEST(got.signatures[0].error == "body changed");
 }
 
+BOOST_AUTO_TEST_CASE(a_body_length_limit_proves_nothing)
+{
+  // With l= a part appended after signing (a second report) keeps the hash of the first l bytes
+  // matching: libopendkim passes it.  No l= signature counts, whole body covered or not.
+  Fixture f;
+  const std::string body = c_testMail.substr(c_testMail.find("\r\n\r\n") + 4);
+  const std::string whole =
+    dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", true, static_cast<ssize_t>(body.size()));
+  BOOST_TEST(whole.find("l=") != std::string::npos);
+  for (const std::string& message : {whole, whole + "<feedback>forged</feedback>\r\n"}) {
+    const DkimResult got = f.verify(message);
+    BOOST_TEST(got.result == "permerror");
+    BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
+    BOOST_TEST(got.signatures[0].error.find("l=") != std::string::npos, got.signatures[0].error);
+  }
+  BOOST_TEST(f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test")).result == "pass");
+}
+
 BOOST_AUTO_TEST_CASE(header_changed_fails)
 {
   Fixture f;
