@@ -532,9 +532,9 @@ const std::vector<KeyDef>& keyTable()
      "Most report bytes about one policy domain added per UTC day (0: no limit).",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.trust.limits.domainBytes = n; }},
     {keys::overLimitAction, Kind::Choice, "quarantine", 0, 0, "quarantine|tempfail",
-     "A report past a per-day limit: quarantine stores it out of the totals (dmarcwatch\n"
-     "reports lists it; release it if it is genuine); tempfail stores nothing and makes the\n"
-     "MTA retry (the CLI fails the input).",
+     "A report past a per-day limit (only reports that are not authenticated are held back):\n"
+     "quarantine stores it out of the totals (dmarcwatch reports lists it); tempfail stores\n"
+     "nothing and makes the MTA retry (the CLI fails the input).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) {
        c.trust.limits.action = v == "tempfail" ? OverLimitAction::Tempfail : OverLimitAction::Quarantine;
      }},

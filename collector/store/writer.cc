@@ -52,6 +52,27 @@ namespace fmt = storeformat;
 namespace
 {
 
+//! The lower-case domain of a report's <email> ("" without one).
+std::string emailDomain(std::string_view email)
+{
+  const auto at = email.rfind('@');
+  return at == std::string_view::npos ? std::string() : lowerAscii(email.substr(at + 1));
+}
+
+//! How much a copy's mail proved: forged 0, unauthenticated 1, authenticated 2.
+int trustRank(Authenticity authenticity)
+{
+  switch (authenticity) {
+  case Authenticity::Forged:
+    return 0;
+  case Authenticity::Unauthenticated:
+    return 1;
+  case Authenticity::Authenticated:
+    return 2;
+  }
+  return 0;
+}
+
 //! Interned strings a writer remembers across chunks before it starts over.
 constexpr size_t s_idCacheEntries = 16384;
 //! Longest raw payload kind kept.
@@ -106,7 +127,8 @@ private:
   //! The chunk's transaction body: \return the report's sequence and domain id.
   std::pair<uint64_t, uint32_t> writeChunk(lmdb::WriteTxn& txn);
   //! A duplicate that is authenticated: the stored copy's verdict becomes authenticated, in txn.
-  void upgradeVerdict(lmdb::WriteTxn& txn, const ReportSummary& summary, StoredReport& existing) const;
+  void upgradeVerdict(lmdb::WriteTxn& txn, const ReportSummary& summary, const ContentHash& content,
+                      StoredReport& existing) const;
   //! commit()'s transaction body; payloadId: the payload archived by it (0: none).
   StoreResult decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision, uint64_t& payloadId);
   /*!
@@ -455,8 +477,14 @@ StoreResult Writer::commit(const ReportSummary& summary)
   return result;
 }
 
-void Writer::upgradeVerdict(lmdb::WriteTxn& txn, const ReportSummary& summary, StoredReport& existing) const
+void Writer::upgradeVerdict(lmdb::WriteTxn& txn, const ReportSummary& summary, const ContentHash& content,
+                            StoredReport& existing) const
 {
+  // Only the same records: a damaged (recovered) copy is a duplicate too, but vouches for nothing
+  // it does not hold.
+  if (existing.contentHash != content) {
+    return;
+  }
   if (summary.authenticity != Authenticity::Authenticated || existing.authenticity == Authenticity::Authenticated ||
       existing.state == ReportState::Legacy || existing.state == ReportState::Superseded ||
       existing.state == ReportState::Conflict) {
@@ -496,23 +524,28 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
   bool supersede = false;
   std::string supersedeReason;
   if (existing) {
-    const bool authenticatedCopy = summary.authenticity == Authenticity::Authenticated &&
-                                   existing->authenticity != Authenticity::Authenticated &&
-                                   (existing->counted() || existing->state == ReportState::Quarantined);
+    // Mail that proves more wins a key with other content: authenticated over unauthenticated over
+    // forged (a forger who got there first, a copy stored without a mail); never the reverse.
+    const int newTrust = trustRank(summary.authenticity);
+    const int oldTrust = trustRank(existing->authenticity);
+    // Only a copy from the same reporter address domain: the dedup key holds org_name, which is free
+    // text a mail proven as any domain could claim.
+    const bool betterCopy = newTrust > oldTrust && emailDomain(existing->header.metadata.email) == emailDomain(d_header.metadata.email) &&
+                            (existing->counted() || existing->state == ReportState::Quarantined);
     if (existing->state == ReportState::Legacy || existing->contentHash == content ||
         (summary.recovered && !existing->recovered)) {
       // The same report (a schema-1 one cannot be compared: its key decides, as it did then),
       // or a damaged copy of a complete one.
       result.status = StoreStatus::Duplicate;
     }
-    else if (existing->recovered && !summary.recovered) {
+    else if (existing->recovered && !summary.recovered && newTrust >= oldTrust) {
       supersede = true;
       supersedeReason = "a complete copy replaced this recovered one";
     }
-    else if (authenticatedCopy) {
-      // A forger got there first (or the stored copy came without a mail): the authenticated one wins.
+    else if (betterCopy) {
       supersede = true;
-      supersedeReason = "an authenticated copy replaced this unauthenticated one";
+      supersedeReason = "an " + std::string(authenticityName(summary.authenticity)) + " copy replaced this " +
+                        std::string(authenticityName(existing->authenticity)) + " one";
     }
     else {
       result.status = StoreStatus::Conflict;
@@ -537,7 +570,7 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     if (d_sequence != 0) {
       d_store.rollBackLoading(txn, d_sequence);
     }
-    upgradeVerdict(txn, summary, *existing);
+    upgradeVerdict(txn, summary, content, *existing);
     txn.commit();
     result.sequence = existing->sequence;
     result.related = existing->sequence;
@@ -555,6 +588,12 @@ StoreResult Writer::decideAndWrite(lmdb::WriteTxn& txn, const Decision& decision
     const bool tempfail = summary.limits->action == OverLimitAction::Tempfail;
     auto charge = d_store.chargeSender(txn, d_header, *summary.limits, summary.records, summary.bytes, d_storedAt,
                                        !tempfail);
+    // The keys are what the report claims (its org_name, its policy domain): unproven mail could
+    // fill them.  So the limits hold back only what is not authenticated; an authenticated report
+    // counts towards them and is never held back by them.
+    if (summary.authenticity == Authenticity::Authenticated) {
+      charge.over.clear();
+    }
     if (!charge.over.empty() && tempfail) {
       if (d_sequence != 0) {
         d_store.rollBackLoading(txn, d_sequence);

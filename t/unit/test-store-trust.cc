@@ -217,7 +217,7 @@ BOOST_AUTO_TEST_CASE(domain_reports_per_day_quarantine_and_notice_once)
   Store store(tmp.path().string(), testOptions());
   SenderLimits limits = noLimits();
   limits.domainReports = 2;
-  const Trust trust{Authenticity::Authenticated, "", &limits, 100};
+  const Trust trust{Authenticity::Unauthenticated, "", &limits, 100};
   BOOST_CHECK(!storeTrusted(store, "1", {1}, trust).quarantined);
   BOOST_CHECK(!storeTrusted(store, "2", {1}, trust).quarantined);
   // A duplicate is free.
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(reporter_records_and_bytes_per_day)
   Store store(tmp.path().string(), testOptions());
   SenderLimits records = noLimits();
   records.reporterRecords = 3;
-  const Trust byRecords{Authenticity::Authenticated, "", &records, 10};
+  const Trust byRecords{Authenticity::Unauthenticated, "", &records, 10};
   BOOST_CHECK(!storeTrusted(store, "1", {1, 1}, byRecords, "a.example").quarantined);
   // Another domain, the same reporter (its name normalised as the dedup key does it).
   auto over = storeTrusted(store, "2", {1, 1}, byRecords, "b.example", "  Google.COM ");
@@ -256,15 +256,15 @@ BOOST_AUTO_TEST_CASE(reporter_records_and_bytes_per_day)
   SenderLimits bytes = noLimits();
   bytes.reporterBytes = 1000;
   bytes.domainBytes = 5000;
-  BOOST_CHECK(!storeTrusted(store, "4", {1}, Trust{Authenticity::Authenticated, "", &bytes, 600}, "c.example",
+  BOOST_CHECK(!storeTrusted(store, "4", {1}, Trust{Authenticity::Unauthenticated, "", &bytes, 600}, "c.example",
                             "mail.ru")
                  .quarantined);
-  auto big = storeTrusted(store, "5", {1}, Trust{Authenticity::Authenticated, "", &bytes, 600}, "c.example", "mail.ru");
+  auto big = storeTrusted(store, "5", {1}, Trust{Authenticity::Unauthenticated, "", &bytes, 600}, "c.example", "mail.ru");
   BOOST_CHECK_EQUAL(big.stateReason, "over ReporterBytesPerDay (1000) for mail.ru on 2024-03-10");
   // The quarantined report counted: the domain's bytes are now 1200 + this one's.
   SenderLimits domainBytes = noLimits();
   domainBytes.domainBytes = 5000;
-  auto domain = storeTrusted(store, "6", {1}, Trust{Authenticity::Authenticated, "", &domainBytes, 3900}, "c.example",
+  auto domain = storeTrusted(store, "6", {1}, Trust{Authenticity::Unauthenticated, "", &domainBytes, 3900}, "c.example",
                              "gmx.net");
   BOOST_CHECK_EQUAL(domain.stateReason, "over DomainBytesPerDay (5000) for c.example on 2024-03-10");
   BOOST_CHECK_EQUAL(domain.limitNotice, domain.stateReason);
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(tempfail_stores_nothing_and_the_next_day_resets)
   Store store(tmp.path().string(), options);
   SenderLimits limits = noLimits(OverLimitAction::Tempfail);
   limits.domainReports = 1;
-  const Trust trust{Authenticity::Authenticated, "", &limits, 100};
+  const Trust trust{Authenticity::Unauthenticated, "", &limits, 100};
   storeTrusted(store, "1", {1}, trust);
   const size_t before = store.listReports().size();
   std::string notices;
@@ -329,6 +329,116 @@ BOOST_AUTO_TEST_CASE(no_limits_counts_nothing_against_anyone)
   for (int i = 0; i < 5; ++i) {
     BOOST_CHECK(!storeTrusted(store, std::to_string(i), {UINT32_MAX}, trust).quarantined);
   }
+  checkVerify(store);
+}
+
+// Review findings (issue 14): which copy of a key wins, and limits keyed by claims.
+BOOST_AUTO_TEST_CASE(a_damaged_authenticated_copy_vouches_only_for_equal_records)
+{
+  // A complete forged copy (quarantined for its verdict), then a damaged (recovered) but
+  // authenticated copy of the real report with OTHER records: it is a "duplicate"
+  // (recovered vs complete), and upgradeVerdict makes the forgery authenticated and counted.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  auto forged = storeTrusted(store, "r", {1000}, Trust{Authenticity::Forged, "forged: dkim=fail", nullptr, 100});
+  BOOST_REQUIRE(forged.quarantined);
+  const uint32_t day = s_today - 1;
+  auto writer = store.beginReport(makeHeader("google.com", "r", "example.com", dayStart(day), dayStart(day) + s_day - 1));
+  writer->addRecord(makeRecord(v4(198, 51, 100, 1), 4, true));
+  ReportSummary summary;
+  summary.records = 1;
+  summary.messages = 4;
+  summary.source = "test";
+  summary.recovered = true;
+  summary.authenticity = Authenticity::Authenticated;
+  summary.authReason = "authenticated in test";
+  auto result = writer->commit(summary);
+  BOOST_CHECK(result.status == StoreStatus::Duplicate);
+  auto kept = store.report(forged.sequence);
+  BOOST_CHECK_MESSAGE(kept->authenticity != Authenticity::Authenticated, "forged copy became authenticated");
+  BOOST_CHECK_MESSAGE(kept->state == ReportState::Quarantined, "forged copy released into the totals");
+  BOOST_CHECK_MESSAGE(factMessages(store, "example.com") != 1000U, "the forged 1000 messages are counted");
+  checkVerify(store);
+}
+
+BOOST_AUTO_TEST_CASE(forged_reports_cannot_hold_back_an_authenticated_one_by_a_limit)
+{
+  // The reporter key is the claimed org_name: forged (even quarantined) reports claiming
+  // google.com use up Google's day; the genuine authenticated report is then quarantined.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  SenderLimits limits = noLimits();
+  limits.reporterReports = 3;
+  for (const char* id : {"f1", "f2", "f3"}) {
+    storeTrusted(store, id, {1}, Trust{Authenticity::Forged, "forged: dmarc=fail", &limits, 100}, "victim.example");
+  }
+  auto real = storeTrusted(store, "real", {50}, Trust{Authenticity::Authenticated, "", &limits, 100}, "example.com");
+  BOOST_CHECK_MESSAGE(!real.quarantined, "genuine authenticated report quarantined: " + real.stateReason);
+  checkVerify(store);
+}
+
+BOOST_AUTO_TEST_CASE(an_unauthenticated_copy_replaces_a_forged_one)
+{
+  // A forged copy quarantined first; the real report comes unauthenticated (DNS timeout, no
+  // DKIM): it is a conflict, so neither copy is counted.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  storeTrusted(store, "r", {1000}, Trust{Authenticity::Forged, "forged: dmarc=fail", nullptr, 100});
+  auto real = storeTrusted(store, "r", {4}, s_unauthenticated);
+  BOOST_CHECK_MESSAGE(real.status != StoreStatus::Conflict, "real unauthenticated copy is a conflict with a forgery");
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com"), 4U);
+  checkVerify(store);
+}
+
+BOOST_AUTO_TEST_CASE(only_a_copy_from_the_same_email_domain_replaces_a_report)
+{
+  // org_name is free text ("ACME Corp"): the judge lets <email> name the reporter, so a mail
+  // authenticated as attacker.example with <email>x@attacker.example</email> is authenticated;
+  // the dedup key has org_name only, so it supersedes ACME's real (unauthenticated) report.
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  auto put = [&](const std::string& email, uint64_t count, Authenticity authenticity) {
+    auto header = makeHeader("ACME Corp", "acme.example:1710000000", "example.com", dayStart(day), dayStart(day) + s_day - 1);
+    header.metadata.email = email;
+    auto writer = store.beginReport(header);
+    writer->addRecord(makeRecord(v4(192, 0, 2, 9), count, true));
+    ReportSummary summary;
+    summary.records = 1;
+    summary.messages = count;
+    summary.source = "test";
+    summary.authenticity = authenticity;
+    return writer->commit(summary);
+  };
+  auto real = put("dmarc@acme.example", 40, Authenticity::Unauthenticated);
+  auto fake = put("x@attacker.example", 1, Authenticity::Authenticated);
+  BOOST_CHECK_MESSAGE(fake.status != StoreStatus::Stored || fake.related != real.sequence,
+                      "a copy from another reporter domain superseded the real report");
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com"), 40U);
+  checkVerify(store);
+}
+
+BOOST_AUTO_TEST_CASE(a_forged_complete_copy_does_not_replace_an_authenticated_recovered_one)
+{
+  TempDir tmp;
+  Store store(tmp.path().string(), testOptions());
+  const uint32_t day = s_today - 1;
+  auto put = [&](uint64_t count, bool recovered, Authenticity authenticity) {
+    auto writer = store.beginReport(makeHeader("google.com", "r", "example.com", dayStart(day), dayStart(day) + s_day - 1));
+    writer->addRecord(makeRecord(v4(192, 0, 2, 9), count, true));
+    ReportSummary summary;
+    summary.records = 1;
+    summary.messages = count;
+    summary.source = "test";
+    summary.recovered = recovered;
+    summary.authenticity = authenticity;
+    return writer->commit(summary);
+  };
+  auto real = put(40, true, Authenticity::Authenticated);
+  auto fake = put(1000, false, Authenticity::Forged); // UntrustedReports flag: counted
+  BOOST_CHECK_MESSAGE(!(fake.status == StoreStatus::Stored && fake.related == real.sequence),
+                      "a forged complete copy superseded the authenticated (recovered) report");
+  BOOST_CHECK_EQUAL(factMessages(store, "example.com"), 40U);
   checkVerify(store);
 }
 
