@@ -281,7 +281,7 @@ void MessageAuthenticator::Impl::run(std::string_view rawMessage, const MailEnve
     addUnique(limits.preferredDomains, out.fromDomain);
     addUnique(limits.preferredDomains, orgDomain);
   }
-  const DkimResult dkimResult = dkim.verify(rawMessage, limits);
+  const DkimVerification dkimResult = dkim.verify(rawMessage, limits);
   out.dkim = dkimResult.result;
   for (const auto& sig : dkimResult.signatures) {
     out.signatures.push_back(DkimSignatureCheck{sig.domain, sig.selector, sig.result, sig.error, sig.bits});

@@ -56,7 +56,10 @@ ReportVerdict judgeWithHeaders(const MessageAuth& auth, const ReportMetadata& me
                                const PublicSuffixList& psl, bool headersApproximate)
 {
   ReportVerdict verdict = judgeReport(auth, metadata, catalog, psl);
-  if (headersApproximate && verdict.authenticity == Authenticity::Forged && auth.dkim == "fail") {
+  // Only a verdict that rests on the failing signature (judgeReport's steps 4 and 5), not one
+  // whose mail proved another organisation.
+  const bool restsOnDkim = verdict.reason.starts_with("dkim=fail") || verdict.reason.starts_with("dmarc=fail");
+  if (headersApproximate && verdict.authenticity == Authenticity::Forged && auth.dkim == "fail" && restsOnDkim) {
     verdict.authenticity = Authenticity::Unauthenticated;
     verdict.reason = "header fields rebuilt (the MTA did not keep the space after the colon), "
                      "so a failing DKIM signature proves nothing; was " + verdict.reason;

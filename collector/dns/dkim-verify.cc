@@ -172,7 +172,7 @@ DKIM_LIB* library()
   return s_lib.get();
 }
 
-//! Ranks for DkimResult::result: the best signature's word wins.
+//! Ranks for DkimVerification::result: the best signature's word wins.
 int rank(const std::string& result)
 {
   static const char* const s_order[] = {"none", "neutral", "permerror", "temperror", "fail", "pass"};
@@ -322,9 +322,9 @@ DkimVerifier::DkimVerifier(KeyLookup lookup) :
 
 DkimVerifier::~DkimVerifier() = default;
 
-DkimResult DkimVerifier::verify(std::string_view message, const DkimLimits& limits)
+DkimVerification DkimVerifier::verify(std::string_view message, const DkimLimits& limits)
 {
-  DkimResult out;
+  DkimVerification out;
   Context context;
   context.lookup = &d_impl->lookup;
   context.limits = &limits;

@@ -53,7 +53,7 @@ struct DkimSignatureResult
   unsigned bits = 0;    //!< key size, when the key was loaded
 };
 
-struct DkimResult
+struct DkimVerification
 {
   std::string result = "none"; //!< the best signature's: pass > fail > temperror > permerror > neutral > none
   std::vector<DkimSignatureResult> signatures; //!< in message order
@@ -92,7 +92,7 @@ public:
    * Blocks on key look-ups (each at most the Resolver's timeout, none after limits.deadline).
    * \return result "none" when the mail has no DKIM-Signature.
    */
-  DkimResult verify(std::string_view message, const DkimLimits& limits);
+  DkimVerification verify(std::string_view message, const DkimLimits& limits);
 
   struct Impl;
 

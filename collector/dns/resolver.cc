@@ -151,7 +151,11 @@ struct Resolver::Impl
   {
     DnsAnswer answer;
     int64_t expiresAt = 0;
+    size_t bytes = 0; //!< name and rdata, for the cache's byte bound
   };
+  static constexpr size_t s_maxCacheEntries = 20000;
+  static constexpr size_t s_maxCacheBytes = 16U << 20;
+  static constexpr size_t s_maxCachedAnswerBytes = 16U << 10; //!< a bigger answer is used, not kept
 
   ResolverOptions options;
   ResolverSpec spec;
@@ -160,6 +164,7 @@ struct Resolver::Impl
   std::map<uint64_t, InFlight> inFlight; //!< by our serial (the C callback's mydata)
   std::deque<Done> done;
   std::unordered_map<std::string, CacheEntry> cache;
+  size_t cacheBytes = 0;
   uint64_t nextSerial = 1;
   Stats stats;
   const std::atomic<bool>* stop = nullptr; //!< setStop()
@@ -253,7 +258,43 @@ struct Resolver::Impl
     if (answer.status == DnsStatus::Unknown || answer.ttl == 0) {
       return;
     }
-    cache[cacheKey(question.name, question.type)] = CacheEntry{answer, now() + answer.ttl};
+    keep(cacheKey(question.name, question.type), answer, now() + answer.ttl);
+  }
+
+  /*!
+   * Cache an answer.  The names come from untrusted mail (DKIM selectors, SPF includes) and the
+   * process lives long: the cache is bounded in entries and bytes.  Full: expired entries go,
+   * then all of them.
+   */
+  void keep(std::string key, const DnsAnswer& answer, int64_t expiresAt)
+  {
+    size_t bytes = key.size();
+    for (const auto& rdata : answer.rdata) {
+      bytes += rdata.size();
+    }
+    if (bytes > s_maxCachedAnswerBytes) {
+      return;
+    }
+    if (cache.size() >= s_maxCacheEntries || cacheBytes + bytes > s_maxCacheBytes) {
+      const int64_t t = now();
+      std::erase_if(cache, [&](const auto& item) {
+        if (item.second.expiresAt > t) {
+          return false;
+        }
+        cacheBytes -= item.second.bytes;
+        return true;
+      });
+      if (cache.size() >= s_maxCacheEntries || cacheBytes + bytes > s_maxCacheBytes) {
+        cache.clear();
+        cacheBytes = 0;
+      }
+    }
+    auto [slot, added] = cache.try_emplace(std::move(key));
+    if (!added) {
+      cacheBytes -= slot->second.bytes;
+    }
+    slot->second = CacheEntry{answer, expiresAt, bytes};
+    cacheBytes += bytes;
   }
 
   //! \brief A cached, unexpired answer for the question.
@@ -476,7 +517,7 @@ void Resolver::preload(const std::vector<DnsCacheEntry>& entries)
   const int64_t now = d_impl->now();
   for (const auto& entry : entries) {
     if (entry.expiresAt > now && entry.answer.status != DnsStatus::Unknown) {
-      d_impl->cache[cacheKey(normalName(entry.name), entry.type)] = Impl::CacheEntry{entry.answer, entry.expiresAt};
+      d_impl->keep(cacheKey(normalName(entry.name), entry.type), entry.answer, entry.expiresAt);
     }
   }
 }

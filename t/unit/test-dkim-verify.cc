@@ -74,7 +74,7 @@ struct Fixture
 
   Fixture() { records["test2026._domainkey.auth.test"] = keys().normal.record; }
 
-  DkimResult verify(const std::string& message) { return verifier.verify(message, limits); }
+  DkimVerification verify(const std::string& message) { return verifier.verify(message, limits); }
 };
 
 std::string replaced(std::string text, const std::string& from, const std::string& to)
@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(pass_simple_and_relaxed)
 {
   for (bool relaxed : {false, true}) {
     Fixture f;
-    const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", relaxed));
+    const DkimVerification got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", relaxed));
     BOOST_TEST(got.result == "pass");
     BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
     BOOST_TEST(got.signatures[0].domain == "auth.test");
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(pass_simple_and_relaxed)
 BOOST_AUTO_TEST_CASE(unsigned_mail_is_none)
 {
   Fixture f;
-  const DkimResult got = f.verify(c_testMail);
+  const DkimVerification got = f.verify(c_testMail);
   BOOST_TEST(got.result == "none");
   BOOST_TEST(got.signatures.empty());
   BOOST_TEST(f.lookups == 0U);
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(body_changed_fails)
 {
   Fixture f;
   const std::string message = dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test") + "forged row\r\n";
-  const DkimResult got = f.verify(message);
+  const DkimVerification got = f.verify(message);
   BOOST_TEST(got.result == "fail");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(got.signatures[0].error == "body changed");
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(a_body_length_limit_proves_nothing)
     dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test", true, static_cast<ssize_t>(body.size()));
   BOOST_TEST(whole.find("l=") != std::string::npos);
   for (const std::string& message : {whole, whole + "<feedback>forged</feedback>\r\n"}) {
-    const DkimResult got = f.verify(message);
+    const DkimVerification got = f.verify(message);
     BOOST_TEST(got.result == "permerror");
     BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
     BOOST_TEST(got.signatures[0].error.find("l=") != std::string::npos, got.signatures[0].error);
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(header_changed_fails)
   Fixture f;
   const std::string message =
     replaced(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"), "Submitter: auth.test", "Submitter: evil.test");
-  const DkimResult got = f.verify(message);
+  const DkimVerification got = f.verify(message);
   BOOST_TEST(got.result == "fail");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(got.signatures[0].error == "signature verification failed");
@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(no_key_is_permerror)
 {
   Fixture f;
   f.records.clear();
-  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimVerification got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "permerror");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(!got.signatures[0].error.empty());
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(unanswered_lookup_is_temperror)
 {
   Fixture f;
   f.unknown.push_back("test2026._domainkey.auth.test");
-  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimVerification got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "temperror");
   BOOST_TEST(got.timedOut);
 }
@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(past_deadline_nothing_is_asked)
 {
   Fixture f;
   f.limits.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimVerification got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "temperror");
   BOOST_TEST(got.timedOut);
   BOOST_TEST(f.lookups == 0U);
@@ -224,7 +224,7 @@ BOOST_AUTO_TEST_CASE(oversized_key_record_is_refused)
   std::string& record = f.records["test2026._domainkey.auth.test"];
   record += "; n=" + std::string(s_maxDkimKeyRecord + 1 - record.size(), 'x');
   BOOST_REQUIRE_GT(record.size(), s_maxDkimKeyRecord);
-  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
+  const DkimVerification got = f.verify(dkimSigned(c_testMail, keys().normal.pem, "test2026", "auth.test"));
   BOOST_TEST(got.result == "permerror");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(got.signatures[0].error == "key record longer than 1024 bytes");
@@ -251,7 +251,7 @@ BOOST_AUTO_TEST_CASE(too_many_signatures_prefers_the_from_domain)
   message = dkimSigned(message, keys().normal.pem, "test2026", "three.test"); // ...but one is before it
   f.limits.maxSignatures = 2;
   f.limits.preferredDomains = {"auth.test"};
-  const DkimResult got = f.verify(message);
+  const DkimVerification got = f.verify(message);
   BOOST_TEST(got.result == "pass");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 4U);
   BOOST_TEST(f.lookups == 2U);
@@ -274,7 +274,7 @@ BOOST_AUTO_TEST_CASE(small_key_does_not_count)
 {
   Fixture f;
   f.records["small._domainkey.auth.test"] = keys().small.record;
-  const DkimResult got = f.verify(dkimSigned(c_testMail, keys().small.pem, "small", "auth.test"));
+  const DkimVerification got = f.verify(dkimSigned(c_testMail, keys().small.pem, "small", "auth.test"));
   BOOST_TEST(got.result == "permerror");
   BOOST_REQUIRE_EQUAL(got.signatures.size(), 1U);
   BOOST_TEST(got.signatures[0].error == "key too small (768 bits)");
@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(junk_never_throws)
   for (const std::string& junk : {std::string(), std::string("\r\n\r\n"), std::string("DKIM-Signature: v=1; a=junk\r\n\r\nx"),
                                   std::string("no colon here\r\n\r\n"), std::string(5000, '\n'),
                                   std::string("DKIM-Signature: v=1; a=rsa-sha256; d=auth.test; s=test2026; h=from; bh=; b=\r\n\r\n")}) {
-    const DkimResult got = f.verify(junk);
+    const DkimVerification got = f.verify(junk);
     BOOST_TEST((got.result == "none" || got.result == "permerror"), "got " << got.result);
   }
 }

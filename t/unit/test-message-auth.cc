@@ -208,7 +208,9 @@ BOOST_AUTO_TEST_CASE(resolver_none_is_unknown_at_once)
   BOOST_TEST(got.dmarc == "temperror");
   BOOST_TEST(got.timedOut);
   BOOST_TEST(got.provenDomains.empty());
-  BOOST_TEST(elapsed < std::chrono::milliseconds(200));
+  // Not the AuthTimeout (5 s) waited out: well under half of it, even on a loaded machine (the
+  // first check of the process also sets up libopendkim and libopendmarc).
+  BOOST_TEST(elapsed < settings.authTimeout / 2);
 }
 
 BOOST_AUTO_TEST_CASE(dns_timeout_ends_within_auth_timeout)

@@ -5,6 +5,7 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/auth/report-check.hh"
 #include "collector/auth/report-trust.hh"
 #include "collector/common/errors.hh"
 #include "collector/common/text.hh"
@@ -576,6 +577,25 @@ BOOST_AUTO_TEST_CASE(shipped_catalog_covers_the_corpus)
   }
   BOOST_TEST_MESSAGE("corpus reports: " << reports << ", with a catalog name and an email domain: " << named);
   BOOST_CHECK_GE(named, 30U);
+}
+
+BOOST_AUTO_TEST_CASE(rebuilt_header_fields_excuse_only_a_failing_signature)
+{
+  // The milter without leading-space preservation rebuilds header fields: a c=simple signature
+  // can fail for that alone.  A verdict resting on it becomes unauthenticated; one whose mail
+  // proved another organisation stays forged.
+  MessageAuth broken = dmarcFailing();
+  broken.dkim = "fail";
+  broken.signatures.push_back({"google.com", "s1", "fail", "signature verification failed", 2048});
+  const ReportMetadata google = report("google.com", "noreply-dmarc-support@google.com");
+  BOOST_CHECK(judgeWithHeaders(broken, google, testCatalog(), testPsl(), false).authenticity == Authenticity::Forged);
+  const ReportVerdict excused = judgeWithHeaders(broken, google, testCatalog(), testPsl(), true);
+  BOOST_CHECK(excused.authenticity == Authenticity::Unauthenticated);
+  BOOST_CHECK(excused.reason.find("header fields rebuilt") != std::string::npos);
+  MessageAuth other = passing("evil.example", "evil.example");
+  other.dkim = "fail"; // a second signature failing does not excuse the proof of another domain
+  other.signatures.push_back({"google.com", "s1", "fail", "signature verification failed", 2048});
+  BOOST_CHECK(judgeWithHeaders(other, google, testCatalog(), testPsl(), true).authenticity == Authenticity::Forged);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

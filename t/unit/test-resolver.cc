@@ -10,6 +10,7 @@
 #define BOOST_TEST_DYN_LINK
 #endif
 #define BOOST_TEST_NO_MAIN
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 
 #include "collector/common/errors.hh"
@@ -106,6 +107,39 @@ BOOST_AUTO_TEST_CASE(answer_nxdomain_nodata)
   // "." is refused by the server: nothing is known, and that is no error.
   auto refused = resolver.resolve("www.example.com", dnstype::a);
   BOOST_CHECK(refused.status == DnsStatus::Unknown);
+}
+
+BOOST_AUTO_TEST_CASE(cache_is_bounded)
+{
+  // Names chosen by whoever mails the rua address (DKIM selectors, SPF includes): the cache of a
+  // long-lived milter worker must not grow without end.  100k distinct answers, and one too big.
+  int64_t now = 1000000;
+  auto options = testResolverOptions("none");
+  options.clock = [&now] { return now; };
+  Resolver resolver(options);
+  std::vector<DnsCacheEntry> entries;
+  for (int i = 0; i < 100000; ++i) {
+    DnsCacheEntry entry;
+    entry.type = dnstype::txt;
+    entry.name = "s" + std::to_string(i) + "._domainkey.attacker.test";
+    entry.answer.status = DnsStatus::Answer;
+    entry.answer.ttl = 3600;
+    entry.answer.rdata = {std::string(100, 'k')};
+    entry.expiresAt = now + 3600;
+    entries.push_back(std::move(entry));
+  }
+  DnsCacheEntry big = entries.back();
+  big.name = "big.attacker.test";
+  big.answer.rdata = {std::string(64 << 10, 'x')};
+  entries.push_back(big);
+  resolver.preload(entries);
+  const auto kept = resolver.cacheEntries();
+  BOOST_CHECK_GT(kept.size(), 0U);
+  BOOST_CHECK_LE(kept.size(), 20000U);
+  BOOST_CHECK(std::none_of(kept.begin(), kept.end(), [](const DnsCacheEntry& e) { return e.name == "big.attacker.test"; }));
+  // The newest are kept (the cache empties when full, then fills again).
+  BOOST_CHECK(std::any_of(kept.begin(), kept.end(),
+                          [](const DnsCacheEntry& e) { return e.name == "s99999._domainkey.attacker.test"; }));
 }
 
 BOOST_AUTO_TEST_CASE(cache_with_ttl)
