@@ -106,6 +106,17 @@ Judging judgeMail(const IngestTrust* trust, std::string_view message)
   return judging;
 }
 
+//! The judging of reports that are not in a mail: unauthenticated, or what the trust's
+//! outsideMail says (reindex: the verdicts they were stored with).
+Judging judgeOutsideMail(const IngestTrust* trust)
+{
+  Judging judging{trust, {}, "not a mail"};
+  if (trust != nullptr && trust->outsideMail) {
+    judging.judge = trust->outsideMail;
+  }
+  return judging;
+}
+
 //! The verdict on one report (a judge that throws: unauthenticated with the reason).
 ReportVerdict judgeReport(const Judging& judging, const ReportHeader& header)
 {
@@ -359,7 +370,7 @@ IngestOutcome Ingester::ingestMail(std::string_view message, const Classified& i
 IngestOutcome Ingester::ingestPayload(std::span<const uint8_t> payload, const std::string& source)
 {
   IngestOutcome outcome;
-  ingestPayloadInto(d_store, d_limits, Judging{d_trust, {}, "not a mail"}, classify(payload).kind, payload, "", source,
+  ingestPayloadInto(d_store, d_limits, judgeOutsideMail(d_trust), classify(payload).kind, payload, "", source,
                     outcome);
   return outcome;
 }
@@ -381,7 +392,7 @@ IngestOutcome Ingester::ingestClassified(const Classified& input, std::span<cons
   }
   IngestOutcome outcome;
   if (isPayloadKind(input.kind) || input.kind == InputKind::Html) {
-    ingestPayloadInto(d_store, d_limits, Judging{d_trust, {}, "not a mail"}, input.kind, bytes, "", source, outcome);
+    ingestPayloadInto(d_store, d_limits, judgeOutsideMail(d_trust), input.kind, bytes, "", source, outcome);
     return outcome;
   }
   outcome.errors.emplace_back(bytes.empty() ? "empty input"
@@ -395,7 +406,7 @@ IngestOutcome Ingester::ingestStream(ByteSource& payload, const std::string& sou
   Warnings containerWarnings(d_limits.maxWarnings);
   try {
     auto unpacked = unpackStream(payload, d_limits, containerWarnings, [&](ByteSource& xml, const std::string& label) {
-      storeDocument(d_store, d_limits, Judging{d_trust, {}, "not a mail"}, xml, label, label, nullptr, source, outcome);
+      storeDocument(d_store, d_limits, judgeOutsideMail(d_trust), xml, label, label, nullptr, source, outcome);
     }, kind);
     outcome.errors.insert(outcome.errors.end(), unpacked.errors.begin(), unpacked.errors.end());
     if (unpacked.documents == 0 && unpacked.errors.empty()) {

@@ -60,6 +60,9 @@ using ReportJudge = std::function<ReportVerdict(const ReportHeader&)>;
 struct IngestTrust
 {
   std::function<ReportJudge(std::string_view message)> checkMail;
+  //! The judge of reports that are not in a mail (reindex: the verdict each had); empty:
+  //! unauthenticated, "not a mail".
+  ReportJudge outsideMail;
   UntrustedAction forged = UntrustedAction::Count;
   UntrustedAction unauthenticated = UntrustedAction::Count;
   SenderLimits limits{0, 0, 0, 0, 0, 0, OverLimitAction::Quarantine}; //!< 0: no limit

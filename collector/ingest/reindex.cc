@@ -75,9 +75,25 @@ ReindexResult reindexStore(const std::string& dir, const Store::Options& options
   {
     Store old(dir, exclusive);
     Store rebuilt(fresh, exclusive);
-    Ingester ingester(rebuilt, limits);
     const std::vector<StoredReport> reports = old.listReports();
     result.reportsBefore = reports.size();
+    // A re-parsed report keeps the verdict its mail earned (the mail is not archived, only its
+    // payload): found among the old reports of the payload being parsed by what identifies it.
+    // With the verdicts, which copy of a key wins comes out as it did.
+    std::vector<const StoredReport*> ofPayload;
+    IngestTrust keepVerdicts;
+    keepVerdicts.outsideMail = [&ofPayload](const ReportHeader& header) {
+      for (const StoredReport* before : ofPayload) {
+        const auto& was = before->header;
+        if (was.metadata.reportId == header.metadata.reportId && was.metadata.orgName == header.metadata.orgName &&
+            lowerAscii(was.policy.domain) == lowerAscii(header.policy.domain) &&
+            was.metadata.begin == header.metadata.begin && was.metadata.end == header.metadata.end) {
+          return ReportVerdict{before->authenticity, before->authReason};
+        }
+      }
+      return ReportVerdict{Authenticity::Unauthenticated, "not a mail"};
+    };
+    Ingester ingester(rebuilt, limits, &keepVerdicts);
 
     // Step: schema-1 domains that cannot be re-parsed whole keep their schema-1 reports as they are.
     std::set<std::string> keepSchema1;
@@ -126,6 +142,12 @@ ReindexResult reindexStore(const std::string& dir, const Store::Options& options
         throw StoreError("reindex", MDB_CORRUPTED, name + ": payload " + std::to_string(report.payloadId) + " missing");
       }
       const auto& bytes = payload->second;
+      ofPayload.clear();
+      for (const auto& other : reports) {
+        if (other.payloadId == report.payloadId) {
+          ofPayload.push_back(&other);
+        }
+      }
       IngestOutcome outcome = ingester.ingestPayload(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), report.source);
       ++result.payloadsParsed;

@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "collector/ingest/ingest.hh"
+#include "collector/ingest/reindex.hh"
 #include "t/unit/test-util.hh"
 
 #include <stdexcept>
@@ -221,6 +222,35 @@ BOOST_AUTO_TEST_CASE(limit_tempfail_throws_and_quarantine_notices)
   fixed.trust.limits = SenderLimits{0, 0, 100, 0, 0, 0, OverLimitAction::Tempfail};
   BOOST_CHECK_THROW(ingester.ingestMessage(mailOf({reportXml("c")}), "t"), SenderLimitExceeded);
   BOOST_CHECK_EQUAL(store.listReports().size(), 2U);
+}
+
+BOOST_AUTO_TEST_CASE(reindex_keeps_each_reports_verdict_and_so_which_copy_won)
+{
+  // A forged copy (flagged, counted) superseded by the authenticated one; reindex re-parses the
+  // payloads in the order first stored: with the verdicts carried, the authenticated copy wins again.
+  TempDir dir;
+  Limits limits;
+  {
+    Store store(dir.path().string(), {});
+    FixedTrust forger(Authenticity::Forged);
+    forger.trust.forged = UntrustedAction::Flag;
+    Ingester(store, limits, &forger.trust).ingestMessage(mailOf({reportXml("a", "unit.test", 1000)}), "forger");
+    FixedTrust real(Authenticity::Authenticated);
+    Ingester(store, limits, &real.trust).ingestMessage(mailOf({reportXml("a")}), "real");
+    BOOST_REQUIRE_EQUAL(totalMessages(store), 5U);
+  }
+  reindexStore(dir.path().string(), {}, limits);
+  Store store(dir.path().string(), {});
+  BOOST_CHECK_EQUAL(totalMessages(store), 5U);
+  unsigned authenticated = 0;
+  unsigned forged = 0;
+  for (const auto& r : store.listReports()) {
+    authenticated += r.authenticity == Authenticity::Authenticated && r.counted() ? 1 : 0;
+    forged += r.authenticity == Authenticity::Forged && r.state == ReportState::Superseded ? 1 : 0;
+  }
+  BOOST_CHECK_EQUAL(authenticated, 1U);
+  BOOST_CHECK_EQUAL(forged, 1U);
+  BOOST_CHECK(store.verify().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
