@@ -399,6 +399,8 @@ int runReports(const Config& config, const std::vector<std::string>& args)
 {
   bool json = false;
   std::string domain;
+  std::optional<size_t> release;
+  std::optional<size_t> quarantine;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--json") {
       json = true;
@@ -406,9 +408,37 @@ int runReports(const Config& config, const std::vector<std::string>& args)
     else if (args[i] == "--domain" && i + 1 < args.size()) {
       domain = lowerAscii(args[++i]);
     }
+    else if ((args[i] == "--release" || args[i] == "--quarantine") && i + 1 < args.size()) {
+      auto number = countOrUsage("reports", args[i], args[i + 1]);
+      if (!number) {
+        return s_exitUsage;
+      }
+      (args[i] == "--release" ? release : quarantine) = *number;
+      ++i;
+    }
     else {
       return unknownOption("reports", args[i]);
     }
+  }
+  if (release || quarantine) {
+    // The admin's decision on one report: a quarantined one (a limit, its verdict) back into the
+    // totals, or a counted one out of them; exact in one transaction (db verify stays clean).
+    const uint64_t sequence = release ? *release : *quarantine;
+    try {
+      Store store(config.database, storeOptions(config, false));
+      if (release) {
+        store.setReportState(sequence, ReportState::Active, "");
+      }
+      else {
+        store.setReportState(sequence, ReportState::Quarantined, "quarantined by the administrator");
+      }
+    }
+    catch (const StoreError& e) {
+      std::cerr << "dmarcwatch reports: " << e.what() << "\n";
+      return 1;
+    }
+    std::cout << "report " << sequence << (release ? " released into the totals\n" : " quarantined (not counted)\n");
+    return 0;
   }
   Store store(config.database, storeOptions(config, true));
   if (!knownDomainOrUsage("reports", domain, store.listDomains())) {

@@ -45,13 +45,17 @@ conflict with a stored report, had a report rejected or over a per-day limit
 with OverLimitAction tempfail, 2 usage or configuration error.
 )"},
   {"reports", R"(Usage: dmarcwatch reports [--domain D] [--json]
+       dmarcwatch reports --release N | --quarantine N
 
 The stored reports, oldest first, with their state (active, loading,
 superseded, quarantined, conflict, schema-1) and their authenticity
 (authenticated, unauthenticated, forged).
 
-  --domain D   only the reports of policy domain D (one the store holds)
-  --json       {"reports":[...]} instead of the table
+  --domain D      only the reports of policy domain D (one the store holds)
+  --json          {"reports":[...]} instead of the table
+  --release N     put quarantined report N (a per-day limit, UntrustedReports
+                  quarantine) back into the totals
+  --quarantine N  take counted report N out of the totals
 
 Exit status: 0 success, 1 the store failed, 2 usage error or a domain the
 store has no reports for.

@@ -44,6 +44,9 @@ Commands:
                               list stored reports with their state (active,
                               superseded, quarantined, conflict, loading,
                               schema-1).
+  reports --release N | --quarantine N
+                              put quarantined report N into the totals, or
+                              take report N out of them.
   db verify [--json]          recompute the totals from the reports' rows and
                               check that every value decodes; exit 1 on any
                               difference.  Read-only: runs beside the milter.

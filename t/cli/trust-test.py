@@ -112,6 +112,19 @@ def main():
         check(rc == 0 and [x["state"] for x in json.loads(out)["reports"]] == ["quarantined"] * 2,
               "reports lists them quarantined", out)
         verify_clean(conf, "quarantined reports")
+        # The admin's decision: released into the totals, and out again.
+        seqs = [x["sequence"] for x in json.loads(out)["reports"]]
+        rc, out, err = run(conf, "reports", "--release", str(seqs[0]))
+        check(rc == 0 and "released" in out and status_messages(conf) > 0,
+              "reports --release N puts a quarantined report into the totals", out + err)
+        verify_clean(conf, "a released report")
+        rc, out, err = run(conf, "reports", "--quarantine", str(seqs[0]))
+        check(rc == 0 and status_messages(conf) == 0, "reports --quarantine N takes it out again", out + err)
+        verify_clean(conf, "a report quarantined by hand")
+        rc, out, err = run(conf, "reports", "--release", "999")
+        check(rc == 1 and "999" in err, "reports --release of an unknown report: exit 1 naming it", out + err)
+        rc, out, err = run(conf, "reports", "--release", "x")
+        check(rc == 2, "reports --release x: usage error", out + err)
 
         # 3. DomainReportsPerDay 2, OverLimitAction quarantine: the third is quarantined, noticed once.
         conf = config(tmp, "limit.conf", os.path.join(tmp, "db3"), "DomainReportsPerDay 2\n")
