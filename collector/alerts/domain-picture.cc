@@ -9,6 +9,7 @@
 #include "collector/common/text.hh"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 namespace dmarcwatch::collector
@@ -110,7 +111,12 @@ DomainPicture buildPicture(const Store& store, const Namer& namer, const Network
   picture.today = static_cast<uint32_t>(now / s_secondsPerDay);
   picture.live = store.livePolicy(picture.domain);
   const auto reports = store.listReports(picture.domain);
-  picture.policy = policyOf(picture.live, reports);
+  // A left-out report does not say the policy either: a forged p=reject could hide enforcement-ready.
+  std::vector<StoredReport> trusted;
+  trusted.reserve(reports.size());
+  std::copy_if(reports.begin(), reports.end(), std::back_inserter(trusted),
+               [leaveOut](const StoredReport& r) { return (leaveOut & authenticityBit(r.authenticity)) == 0; });
+  picture.policy = policyOf(picture.live, trusted);
   picture.reporters = reportersOf(reports, now, leaveOut);
   {
     StoreSnapshot snapshot(store);

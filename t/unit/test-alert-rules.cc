@@ -816,4 +816,37 @@ BOOST_AUTO_TEST_CASE(reports_past_the_enrichment_wait)
   BOOST_CHECK_EQUAL(rig.sent.size(), 2U);
 }
 
+BOOST_AUTO_TEST_CASE(a_flagged_report_does_not_set_the_policy_the_rules_see)
+{
+  // No live policy: the newest counted report's p is used, a forged flagged one included.
+  Rig rig;
+  for (int day = -15; day <= -1; ++day) {
+    rig.report({selector(v4(198, 51, 100, 9), 100, "k1")}, day);
+  }
+  auto writer = rig.store->beginReport([&] {
+    auto h = makeHeader("google.com", "forged-policy", "example.com", dayStart(rig.today()), dayStart(rig.today()) + s_day - 1);
+    h.policy.p = "reject";
+    return h;
+  }());
+  writer->addRecord(selector(v4(198, 51, 100, 9), 100, "k1"));
+  ReportSummary summary;
+  summary.records = 1;
+  summary.messages = 100;
+  summary.source = "test";
+  summary.authenticity = Authenticity::Forged;
+  writer->commit(summary);
+  rig.pass(true);
+  BOOST_CHECK_MESSAGE(!rig.sentOf("enforcement-ready").empty(), "a flagged forged report's p=reject hid enforcement-ready");
+}
+
+BOOST_AUTO_TEST_CASE(without_the_forged_report_enforcement_ready_fires_alike)
+{
+  Rig rig;
+  for (int day = -15; day <= -1; ++day) {
+    rig.report({selector(v4(198, 51, 100, 9), 100, "k1")}, day);
+  }
+  rig.pass(true);
+  BOOST_CHECK(!rig.sentOf("enforcement-ready").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
