@@ -91,12 +91,13 @@ std::string singleFromDomain(std::string_view value)
       continue; // folds
     }
     if (quoted) {
-      items.back().push_back(c);
+      // A quoted string's text is a display name or a local part: never an address's '<' or '@'.
       if (c == '\\' && i + 1 < value.size()) {
-        items.back().push_back(value[++i]);
+        ++i;
       }
       else if (c == '"') {
         quoted = false;
+        items.back().push_back(c);
       }
       continue;
     }

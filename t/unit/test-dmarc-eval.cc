@@ -140,6 +140,10 @@ BOOST_AUTO_TEST_CASE(from_must_hold_exactly_one_address)
 {
   BOOST_TEST(singleFromDomain(" noreply-dmarc-support@Google.COM") == "google.com");
   BOOST_TEST(singleFromDomain(" \"Reports, DMARC\" <dmarc@auth.test.>") == "auth.test");
+  // What a quoted display name holds is not the address.
+  BOOST_TEST(singleFromDomain(" \"<a@google.com>\" x@evil.example") == "evil.example");
+  BOOST_TEST(singleFromDomain(" \"a@google.com\" <x@evil.example>") == "evil.example");
+  BOOST_TEST(singleFromDomain(" \"john doe\"@example.com") == "example.com");
   BOOST_TEST(singleFromDomain(" DMARC (a comment, with@evil.test) <dmarc@auth.test>") == "auth.test");
   BOOST_TEST(singleFromDomain(" Reports <dmarc@auth.test>\r\n (folded)") == "auth.test");
   BOOST_TEST(singleFromDomain(" reports: dmarc@auth.test;") == "auth.test");
