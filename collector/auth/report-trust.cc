@@ -7,6 +7,7 @@
 #include "collector/common/text.hh"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 namespace dmarcwatch::collector
@@ -55,12 +56,11 @@ void addMailDomains(std::vector<std::string>& list, const Reporter* reporter, co
   }
 }
 
-//! Why no verdict is possible, when a temporary failure played a part ("dns timeout").
-std::optional<std::string> uncertainty(const MessageAuth& auth)
+//! Why no verdict is possible, when a temporary failure played a part: the DMARC record, SPF,
+//! or a signature that could have proven the From or the reporter (matters).  A forger's own
+//! signature left unanswered (a selector on a server that never replies) changes nothing.
+std::optional<std::string> uncertainty(const MessageAuth& auth, const std::function<bool(std::string_view)>& matters)
 {
-  if (auth.timedOut) {
-    return "dns timeout";
-  }
   if (auth.dmarc == "temperror") {
     return "dmarc=temperror";
   }
@@ -68,9 +68,15 @@ std::optional<std::string> uncertainty(const MessageAuth& auth)
     return "spf=temperror (" + shown(auth.spfDomain) + ")";
   }
   for (const auto& sig : auth.signatures) {
-    if (sig.result == "temperror") {
+    if (sig.result == "temperror" && matters(sig.domain)) {
       return "dkim=temperror (d=" + shown(sig.domain) + " s=" + shown(sig.selector) + ")";
     }
+  }
+  // Out of time with no result saying where: no verdict either.
+  const bool anyTemperror = std::any_of(auth.signatures.begin(), auth.signatures.end(),
+                                        [](const DkimSignatureCheck& sig) { return sig.result == "temperror"; });
+  if (auth.timedOut && !anyTemperror) {
+    return "dns timeout";
   }
   return std::nullopt;
 }
@@ -107,9 +113,11 @@ ReporterDomains reporterDomains(const ReportMetadata& metadata, const ReporterCa
   addOnce(out.named, nameOrg);
   if (byName != nullptr) {
     addMailDomains(out.named, byName, psl);
+    out.known = byName;
   }
   else if (!nameOrg.empty()) {
-    addMailDomains(out.named, catalog.byEmailDomain(nameOrg), psl);
+    out.known = catalog.byEmailDomain(nameOrg);
+    addMailDomains(out.named, out.known, psl);
   }
 
   // Step: the <email>.  It names the reporter when org_name claims nothing; it joins a claim it
@@ -117,6 +125,7 @@ ReporterDomains reporterDomains(const ReportMetadata& metadata, const ReporterCa
   if (out.named.empty()) {
     addOnce(out.named, emailOrg);
     addMailDomains(out.named, byEmail, psl);
+    out.known = byEmail;
   }
   else if ((byEmail != nullptr && byEmail == byName) || contains(out.named, emailOrg)) {
     addOnce(out.named, emailOrg);
@@ -147,7 +156,9 @@ ReportVerdict judgeReport(const MessageAuth& auth, const ReportMetadata& metadat
   const auto isReporters = [&](std::string_view domain) {
     return contains(reporterAll, psl.organizationalDomain(domain));
   };
-  const std::optional<std::string> uncertain = uncertainty(auth);
+  const std::optional<std::string> uncertain = uncertainty(auth, [&](std::string_view domain) {
+    return isReporters(domain) || psl.organizationalDomain(domain) == fromOrg;
+  });
 
   // Step 2: the From domain proven (DMARC, or an aligned DKIM pass where no usable record
   // exists): the verdict is whether it is the reporter's.
@@ -179,7 +190,21 @@ ReportVerdict judgeReport(const MessageAuth& auth, const ReportMetadata& metadat
     return forged("authenticated as " + from + ", report names " + namedAs(reporter));
   }
 
-  // Step 3: nothing proven.  A temporary failure may be why: no verdict.
+  // Step 3: a known reporter (the catalog's) signs its report mail and passes DMARC for its own
+  // domains.  Mail naming it whose From is none of them, with no signature of its domains that
+  // passed or could not be checked, cannot be its report, whatever DNS said of the rest (a
+  // forger's unanswered selector, a From domain without a DMARC record).
+  if (reporter.known != nullptr && !isReporters(auth.fromDomain)) {
+    const bool reporterSignature =
+      std::any_of(auth.signatures.begin(), auth.signatures.end(), [&](const DkimSignatureCheck& sig) {
+        return isReporters(sig.domain) && (sig.result == "pass" || sig.result == "temperror");
+      });
+    if (!reporterSignature) {
+      return forged("report names " + namedAs(reporter) + " (a known reporter), its mail is From " + from);
+    }
+  }
+
+  // Step 3b: nothing proven.  A temporary failure may be why: no verdict.
   if (uncertain) {
     return unauthenticated(*uncertain);
   }

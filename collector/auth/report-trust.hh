@@ -29,10 +29,18 @@
  *     report names no domain, or the From is only the report's contact, or
  *     another proven domain (a passing d=, the SPF domain) is the reporter's
  *     -> unauthenticated; otherwise -> forged ("authenticated as evil.example,
- *     report names google.com"), unless a temporary error was involved.
- *  3. A temporary error anywhere (AuthTimeout, a DNS answer late: timedOut;
- *     spf, dkim or dmarc temperror): unauthenticated.  A DNS timeout never
- *     gives forged: another answer could have changed the outcome.
+ *     report names google.com"), unless a temporary error that matters (see
+ *     3) was involved.
+ *  3. The report names a known reporter (the catalog's, by org_name or email),
+ *     its From is none of that reporter's domains, and no signature of the
+ *     reporter's domains passed or went unanswered: forged ("report names
+ *     google.com (a known reporter), its mail is From evil.example") -- known
+ *     reporters sign and pass DMARC, so unproven mail cannot be theirs.
+ *     Then a temporary error that matters (spf or dmarc temperror; a
+ *     signature of the From's or the reporter's domains unanswered; out of
+ *     time with no result saying where): unauthenticated.  A DNS timeout
+ *     there never gives forged: the answer could have changed the outcome.
+ *     A forger's own selector that never answers is no such error.
  *  4. A DKIM signature by the reporter's domain (or the From's) failed
  *     verification (result fail; a missing key is permerror, not fail) and
  *     nothing passed (no signature, no SPF): forged.
@@ -66,6 +74,7 @@ struct ReporterDomains
 {
   std::vector<std::string> named;   //!< back the report's identity (org_name, or the email when it names none)
   std::vector<std::string> contact; //!< only the report's <email>, where it differs from a domain org_name
+  const Reporter* known = nullptr;  //!< the catalog reporter the report's identity names, if any
   //! \brief named, then contact.
   [[nodiscard]] std::vector<std::string> all() const;
 };

@@ -351,10 +351,43 @@ BOOST_AUTO_TEST_CASE(forged_when_a_check_fails_that_should_pass)
   a.dmarc = "none";
   a.fromDomain = "reports.example";
   expectVerdict(a, report("Google, Inc.", ""), Authenticity::Forged);
-  // Something passed (SPF of the envelope): a broken signature alone is no verdict.
+  // Something passed (SPF of the envelope): a broken signature alone is no verdict -- but the
+  // report names a known reporter and its mail is From another domain: not its report.
   a.spf = "pass";
   a.spfDomain = "bounces.example";
-  expectVerdict(a, report("Google, Inc.", ""), Authenticity::Unauthenticated);
+  expectVerdict(a, report("Google, Inc.", ""), Authenticity::Forged,
+                "report names google.com (a known reporter), its mail is From reports.example");
+  // The same From a domain of the report's own (no catalog reporter): no verdict.
+  expectVerdict(a, report("reports.example", ""), Authenticity::Unauthenticated);
+}
+
+BOOST_AUTO_TEST_CASE(a_known_reporter_cannot_be_named_by_unproven_mail)
+{
+  // From a domain without a DMARC record, unsigned: nothing fails, yet a report naming Google
+  // cannot come from it.
+  MessageAuth unsigned_;
+  unsigned_.fromDomain = "evil.example";
+  unsigned_.spf = "pass";
+  unsigned_.spfDomain = "evil.example";
+  expectVerdict(unsigned_, report("google.com", "noreply-dmarc-support@google.com"), Authenticity::Forged);
+  expectVerdict(unsigned_, report("Google, Inc.", ""), Authenticity::Forged);
+  // A forger's own selector that never answers (timedOut) does not save it: From google.com,
+  // SPF failing, DMARC failing, the only signature the forger's, unanswered.
+  MessageAuth blackhole = dmarcFailing();
+  blackhole.dkim = "temperror";
+  blackhole.signatures.push_back({"blackhole.example", "s", "temperror", "key look-up timed out", 0});
+  blackhole.timedOut = true;
+  expectVerdict(blackhole, report("google.com", ""), Authenticity::Forged);
+  // A signature of the reporter's own domain unanswered: no verdict (it might have passed).
+  MessageAuth maybe = dmarcFailing();
+  maybe.dmarc = "temperror";
+  maybe.signatures.push_back({"google.com", "s", "temperror", "key look-up timed out", 0});
+  maybe.timedOut = true;
+  expectVerdict(maybe, report("google.com", ""), Authenticity::Unauthenticated);
+  // And From the reporter with a signature of the reporter unanswered, From another domain: no verdict.
+  MessageAuth other = maybe;
+  other.fromDomain = "relay.example";
+  expectVerdict(other, report("Google, Inc.", ""), Authenticity::Unauthenticated);
 }
 
 BOOST_AUTO_TEST_CASE(reasons_are_printable_and_short)
