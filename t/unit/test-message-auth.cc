@@ -217,13 +217,16 @@ BOOST_AUTO_TEST_CASE(dns_timeout_ends_within_auth_timeout)
 {
   BlackHole hole;
   TrustSettings settings;
-  settings.authTimeout = std::chrono::seconds(1);
+  settings.authTimeout = std::chrono::seconds(2);
   MessageAuthenticator auth(settings, hole.spec(), testPsl());
   const auto start = std::chrono::steady_clock::now();
   const MessageAuth got = auth.check(signedMail(), envelope("192.0.2.5", "dmarc@auth.test"));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  BOOST_TEST_MESSAGE("check() with a DNS server that never answers, AuthTimeout 1s: " << ms << " ms");
-  BOOST_TEST(ms < 1300.0);
+  BOOST_TEST_MESSAGE("check() with a DNS server that never answers, AuthTimeout 2s: " << ms << " ms");
+  // One deadline for the mail: 2 s and the CPU of the rest.  Each question waiting its own
+  // timeout (SPF, then the DKIM key) would take 4 s or more; the slack is for a loaded machine.
+  BOOST_TEST(ms >= 1900.0);
+  BOOST_TEST(ms < 3500.0);
   BOOST_TEST(got.timedOut);
   BOOST_TEST(got.spf == "temperror");
   BOOST_TEST(got.dkim == "temperror");
