@@ -162,25 +162,6 @@ std::string reporterNameKey(std::string_view name)
   return key;
 }
 
-std::string emailDomain(std::string_view email)
-{
-  auto at = email.find('@');
-  if (at == std::string_view::npos) {
-    return {};
-  }
-  auto rest = email.substr(at + 1);
-  size_t end = 0;
-  while (end < rest.size() && end <= 254) {
-    char c = lowerAscii(rest[end]);
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
-      break;
-    }
-    ++end;
-  }
-  auto domain = domainKey(rest.substr(0, end));
-  return isDomainName(domain) ? domain : std::string();
-}
-
 ReporterCatalog ReporterCatalog::fromText(std::string_view text, const std::string& file, ReporterCatalogLimits limits)
 {
   ReporterCatalog catalog;

@@ -18,6 +18,8 @@
  */
 #pragma once
 
+#include "collector/intake/report.hh"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -81,11 +83,5 @@ private:
 //! \brief An org_name as the catalog compares it: trimmed, lower-cased (ASCII), inner white space one ' '.
 std::string reporterNameKey(std::string_view name);
 
-/*!
- * \brief The domain of a report's <email> value ("noreply@dmarc.yahoo.com", "<a@b.example>",
- * "mailto:a@b.example"): what follows the last '@', lower-cased, without a trailing dot or '>'.
- * \return "" when there is no '@' or what follows is not a domain name of two labels or more.  Pure.
- */
-std::string emailDomain(std::string_view email);
 
 } // namespace dmarcwatch::collector

@@ -27,6 +27,28 @@
 namespace dmarcwatch::collector
 {
 
+std::string emailDomain(std::string_view email)
+{
+  auto at = email.find('@');
+  if (at == std::string_view::npos) {
+    return {};
+  }
+  auto rest = email.substr(at + 1);
+  size_t end = 0;
+  while (end < rest.size() && end <= 254) {
+    char c = lowerAscii(rest[end]);
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      break;
+    }
+    ++end;
+  }
+  std::string domain = lowerAscii(trimAscii(rest.substr(0, end)));
+  if (!domain.empty() && domain.back() == '.') {
+    domain.pop_back();
+  }
+  return isDomainName(domain) ? domain : std::string();
+}
+
 std::string_view authenticityName(Authenticity authenticity)
 {
   switch (authenticity) {

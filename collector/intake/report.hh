@@ -57,6 +57,13 @@ struct ReportHeader
   PolicyPublished policy;
 };
 
+/*!
+ * \brief The domain of a report's <email> value ("noreply@dmarc.yahoo.com", "<a@b.example>",
+ * "mailto:a@b.example"): what follows the first '@', lower-cased, without a trailing dot or '>'.
+ * \return "" when there is no '@' or what follows is not a domain name of two labels or more.  Pure.
+ */
+std::string emailDomain(std::string_view email);
+
 //! Whether a report's mail was proven to come from its reporter (issue 14; collector/auth).
 enum class Authenticity : uint8_t
 {

@@ -52,13 +52,6 @@ namespace fmt = storeformat;
 namespace
 {
 
-//! The lower-case domain of a report's <email> ("" without one).
-std::string emailDomain(std::string_view email)
-{
-  const auto at = email.rfind('@');
-  return at == std::string_view::npos ? std::string() : lowerAscii(email.substr(at + 1));
-}
-
 //! How much a copy's mail proved: forged 0, unauthenticated 1, authenticated 2.
 int trustRank(Authenticity authenticity)
 {
