@@ -38,6 +38,7 @@
 #include "collector/common/text.hh"
 #include "collector/intake/byte-source.hh"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <system_error>
@@ -141,9 +142,9 @@ const collector::ReportOutcome* worstVerdict(const collector::IngestOutcome& out
 }
 
 //! Text for a quoted header parameter: printable, capped, no '"' or '\\' (nothing to escape).
-std::string quotedText(std::string_view text)
+std::string quotedText(std::string_view text, size_t max = s_maxReasonText)
 {
-  std::string out = printable(text, s_maxReasonText);
+  std::string out = printable(text, max);
   for (char& c : out) {
     if (c == '"' || c == '\\') {
       c = '\'';
@@ -152,7 +153,17 @@ std::string quotedText(std::string_view text)
   return out;
 }
 
-//! "; auth=forged; auth-reason=\"...\"" for a message's reports ("" without reports).
+//! Text for an unquoted header value: quotedText's, and no ';' (no parameter of its own).
+std::string unquotedText(std::string_view text, size_t max)
+{
+  std::string out = quotedText(text, max);
+  std::replace(out.begin(), out.end(), ';', ',');
+  return out;
+}
+
+//! "; auth=forged; spf=pass smtp.mailfrom=example.net; auth-reason=\"...\"" for a message's
+//! reports ("" without reports).  spf= only when it was checked from the client's address:
+//! `dmarcwatch ingest --milter-spf` reads it back (recorded-spf.hh).
 std::string authHeaderPart(const collector::IngestOutcome& outcome)
 {
   const collector::ReportOutcome* worst = worstVerdict(outcome);
@@ -160,6 +171,9 @@ std::string authHeaderPart(const collector::IngestOutcome& outcome)
     return {};
   }
   std::string part = "; auth=" + std::string(collector::authenticityName(worst->verdict.authenticity));
+  if (!worst->verdict.spf.empty()) {
+    part += "; " + worst->verdict.spf;
+  }
   if (worst->verdict.authenticity != collector::Authenticity::Authenticated && !worst->verdict.reason.empty()) {
     part += "; auth-reason=\"" + quotedText(worst->verdict.reason) + "\"";
   }
@@ -858,7 +872,8 @@ std::string resultHeaderValue(const collector::IngestOutcome& outcome)
   std::string value;
   if (outcome.failed()) {
     std::string error = outcome.errors.empty() ? "no report found" : outcome.errors.front();
-    value = "error; " + printable(error, 160);
+    // No ';' or '"' from the mail's content: the parameters after it must stay ours.
+    value = "error; " + unquotedText(error, 160);
     if (!outcome.reports.empty()) {
       value += "; reports=" + std::to_string(outcome.reports.size());
     }

@@ -20,12 +20,21 @@
 namespace dmarcwatch::collector
 {
 
+//! An SPF result the milter checked and recorded in its header (recorded-spf.hh).
+struct RecordedSpf
+{
+  std::string result; //!< pass | fail | softfail | neutral | none | temperror | permerror
+  std::string domain; //!< the MAIL FROM domain (the HELO name for the null sender), lower case
+};
+
 //! What the MTA told us of where the mail came from (the milter; the CLI knows none of it).
 struct MailEnvelope
 {
   std::optional<IpAddress> client; //!< none (a unix socket, the CLI): SPF is "none"
   std::string helo;
   std::string mailFrom;            //!< without <>; "" for the null sender
+  //! The milter's SPF result read back from the mail (`ingest --milter-spf`); used without a client.
+  std::optional<RecordedSpf> recordedSpf;
 };
 
 //! One DKIM signature of the mail, as verified.
@@ -43,6 +52,7 @@ struct MessageAuth
   std::string fromDomain;        //!< the RFC5322.From domain, lower case; "" when none or several
   std::string spf = "none";      //!< pass | fail | softfail | neutral | none | temperror | permerror
   std::string spfDomain;         //!< the MAIL FROM domain checked (the HELO name when MAIL FROM is <>)
+  bool spfChecked = false;       //!< SPF was evaluated here, from the client's address
   std::string dkim = "none";     //!< the best signature's: pass > fail > temperror > permerror > none
   std::vector<DkimSignatureCheck> signatures;
   std::string dmarc = "none";    //!< pass | fail | none (no record) | temperror | permerror

@@ -266,9 +266,15 @@ void MessageAuthenticator::Impl::run(std::string_view rawMessage, const MailEnve
   // Step: SPF of the envelope.  A loopback client is a local hop (a content filter re-injecting,
   // a local relay): the sending host is unknown, and libspf2 passes localhost for any domain
   // (SPF_REASON_LOCALHOST), which would let any MAIL FROM align.  Not checked, as without a client.
+  // Without a client, the result the milter recorded when the caller vouches for the mail.
   SpfEnvelopeResult spfResult;
   if (envelope.client && !envelope.client->isLoopback()) {
     spfResult = spf.checkEnvelope(*envelope.client, envelope.mailFrom, envelope.helo);
+    out.spfChecked = true;
+  }
+  else if (envelope.recordedSpf) {
+    spfResult.result = envelope.recordedSpf->result;
+    spfResult.domain = envelope.recordedSpf->domain;
   }
   out.spf = spfResult.result;
   out.spfDomain = spfResult.domain;

@@ -9,7 +9,9 @@
  *     could make one domain checked and another shown), else fromDomain ""
  *     and dmarc permerror;
  *   - SPF of the real envelope (libspf2: client IP, MAIL FROM, HELO for the
- *     null sender), "none" without a client IP (the CLI, a unix socket);
+ *     null sender), "none" without a client IP (the CLI, a unix socket) or
+ *     with a loopback one, unless the envelope carries the result the milter
+ *     recorded (recorded-spf.hh);
  *   - DKIM of every signature (libopendkim, the exact header bytes), at most
  *     TrustSettings::maxDkimSignatures of them (the From domain's and its
  *     organizational domain's first), keys under minDkimKeyBits refused;

@@ -3,6 +3,7 @@
  */
 #include "collector/auth/report-check.hh"
 
+#include "collector/auth/recorded-spf.hh"
 #include "collector/auth/report-trust.hh"
 
 #include <filesystem>
@@ -44,10 +45,13 @@ ReportJudge ReportMailCheck::check(std::string_view message, const MailEnvelope&
     };
   }
   MessageAuth auth = d_authenticator.check(message, envelope);
+  std::string spf = recordedSpfText(auth, envelope);
   // The judge outlives this call (the Ingester runs it per report): it keeps what it needs.
-  return [auth = std::move(auth), catalog = d_catalog, &psl = d_psl, headersApproximate](const ReportHeader& header) {
+  return [auth = std::move(auth), spf = std::move(spf), catalog = d_catalog, &psl = d_psl,
+          headersApproximate](const ReportHeader& header) {
     ReportVerdict verdict = judgeWithHeaders(auth, header.metadata, *catalog, psl, headersApproximate);
     verdict.reason += " [" + auth.summary() + "]"; // what each check said, for the log and `reports`
+    verdict.spf = spf;
     return verdict;
   };
 }

@@ -9,6 +9,7 @@
 
 #include "collector/cli/cli-commands.hh"
 
+#include "collector/auth/recorded-spf.hh"
 #include "collector/auth/report-check.hh"
 
 #include "collector/common/config-keys.hh"
@@ -296,14 +297,18 @@ void printIngestText(const InputResult& input)
 } // namespace
 
 
-IngestTrust ingestTrust(const Config& config, const MailEnvelope& envelope)
+IngestTrust ingestTrust(const Config& config, bool milterSpf)
 {
   // The checks are set up on the first mail: files of bare reports never pay for the resolver
   // or the catalogs.  One check for the command (one thread).
   auto check = std::make_shared<std::unique_ptr<ReportMailCheck>>();
-  return makeIngestTrust(config.trust, [&config, check, envelope](std::string_view message) {
+  return makeIngestTrust(config.trust, [&config, check, milterSpf](std::string_view message) {
     if (!*check) {
       *check = std::make_unique<ReportMailCheck>(config);
+    }
+    MailEnvelope envelope;
+    if (milterSpf) {
+      envelope.recordedSpf = recordedSpf(message);
     }
     return (*check)->check(message, envelope, false);
   });
@@ -345,10 +350,14 @@ void printIngestResult(const InputResult& input, bool json)
 int runIngest(const Config& config, const std::vector<std::string>& args)
 {
   bool json = false;
+  bool milterSpf = false;
   std::vector<std::string> paths;
   for (const auto& arg : args) {
     if (arg == "--json") {
       json = true;
+    }
+    else if (arg == "--milter-spf") {
+      milterSpf = true;
     }
     else if (arg == "-" || !arg.starts_with("-")) {
       paths.push_back(arg);
@@ -362,7 +371,7 @@ int runIngest(const Config& config, const std::vector<std::string>& args)
   }
 
   Store store(config.database, storeOptions(config, false));
-  const IngestTrust trust = ingestTrust(config);
+  const IngestTrust trust = ingestTrust(config, milterSpf);
   Ingester ingester(store, config.limits, &trust);
   bool anyFailed = false;
   for (const auto& [path, refused] : expandInputs(paths)) {

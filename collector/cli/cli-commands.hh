@@ -61,10 +61,12 @@ std::string errorText(const collector::IngestOutcome& outcome);
 /*!
  * \brief How `ingest` and `deliver` judge reports: the configuration's actions and per-day
  * limits (TrustSettings) and the checks of each mail (collector/auth/report-check.hh: DKIM
- * and DMARC from the mail itself through Resolver; SPF only with the envelope's client, which
- * a file does not have).  config must outlive the result.
+ * and DMARC from the mail itself through Resolver).  SPF needs the client's address, which a
+ * file does not have: "none", or with milterSpf (`--milter-spf`, the admin's word that the
+ * mail came through dmarcwatch-milter) the result the milter recorded in its header
+ * (collector/auth/recorded-spf.hh).  config must outlive the result.
  */
-collector::IngestTrust ingestTrust(const collector::Config& config, const collector::MailEnvelope& envelope = {});
+collector::IngestTrust ingestTrust(const collector::Config& config, bool milterSpf);
 
 //! The store options a configuration asks for (readOnly for the commands that only look).
 collector::Store::Options storeOptions(const collector::Config& config, bool readOnly);

@@ -27,7 +27,7 @@ struct CommandHelp
 #define SINCE_FORMS "Nd (the N days ending today: 7d, 30d), YYYY-MM-DD (that day to today) or all"
 
 constexpr CommandHelp s_commands[] = {
-  {"ingest", R"(Usage: dmarcwatch ingest [--json] PATH...
+  {"ingest", R"(Usage: dmarcwatch ingest [--json] [--milter-spf] PATH...
 
 Store reports from files (.xml, .xml.gz, .gz, .zip, .eml, raw zlib: recognised
 by their first bytes, not their names), mbox files, Maildir folders (cur/ and
@@ -37,8 +37,14 @@ Each report line says its verdict (authenticated, unauthenticated, forged) and
 what UntrustedReports, UnauthenticatedReports and the per-day sender limits did
 with it (quarantined, rejected).
 
-  PATH      a file, directory, mbox or Maildir; - for standard input
-  --json    one JSON object per input on its own line
+  PATH          a file, directory, mbox or Maildir; - for standard input
+  --json        one JSON object per input on its own line
+  --milter-spf  mail came through dmarcwatch-milter (its rua mailbox): use the
+                SPF result the milter recorded in its X-DMARCwatch header
+                (spf=...); without it SPF is none, as a file has no client
+                address.  Only for such mail: the milter deletes X-DMARCwatch
+                headers a report mail arrives with, anywhere else anyone can
+                write one.
 
 Exit status: 0 every input stored or a duplicate, 1 an input failed, was in
 conflict with a stored report, had a report rejected or over a per-day limit
@@ -200,12 +206,14 @@ dmarcwatch-milter first.
 
 Exit status: 0 success, 1 the store failed, 2 usage.
 )"},
-  {"deliver", R"(Usage: dmarcwatch deliver [--json] < MESSAGE
+  {"deliver", R"(Usage: dmarcwatch deliver [--json] [--milter-spf] < MESSAGE
 
 Store the report mail on standard input: a Postfix pipe(8) transport for the
 rua address.
 
-  --json   the JSON line of ingest instead of the text line
+  --json        the JSON line of ingest instead of the text line
+  --milter-spf  the mail came through dmarcwatch-milter: use the SPF result
+                it recorded (see dmarcwatch ingest --help)
 
 Exit status (sysexits.h, as pipe(8) expects): 0 stored, a duplicate, kept as
 a conflict or rejected as forged (UntrustedReports reject: not bounced); 64

@@ -37,12 +37,18 @@ namespace dmarcwatch::cli
 int runDeliver(const collector::Config& config, const std::vector<std::string>& args)
 {
   bool json = false;
+  bool milterSpf = false;
   for (const auto& arg : args) {
-    if (arg != "--json") {
+    if (arg == "--json") {
+      json = true;
+    }
+    else if (arg == "--milter-spf") {
+      milterSpf = true;
+    }
+    else {
       unknownOption("deliver", arg);
       return EX_USAGE;
     }
-    json = true;
   }
   InputResult input{"stdin", {}};
   try {
@@ -56,7 +62,7 @@ int runDeliver(const collector::Config& config, const std::vector<std::string>& 
       classified.kind = collector::InputKind::Mail;
     }
     collector::Store store(config.database, storeOptions(config, false));
-    const collector::IngestTrust trust = ingestTrust(config);
+    const collector::IngestTrust trust = ingestTrust(config, milterSpf);
     collector::Ingester ingester(store, config.limits, &trust);
     input.outcome = ingester.ingestClassified(
       classified, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(message.data()), message.size()), "deliver");

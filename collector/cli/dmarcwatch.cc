@@ -30,7 +30,8 @@ Turns DMARC aggregate reports into a store of who sends mail as your domains,
 and answers questions about it.
 
 Commands:
-  ingest [--json] PATH...     store reports from files (.xml, .xml.gz, .gz, .zip,
+  ingest [--json] [--milter-spf] PATH...
+                              store reports from files (.xml, .xml.gz, .gz, .zip,
                               .eml, raw zlib), mbox files (mboxo, mboxrd,
                               mboxcl2), Maildir folders or directories (every
                               regular file in them); - reads stdin.  FIFOs and
@@ -59,7 +60,8 @@ Commands:
                               store, verify it and swap it in; the old store
                               is kept beside it.  Needs the store alone: stop
                               dmarcwatch-milter first.
-  deliver [--json]            store the report mail on stdin (a Postfix pipe
+  deliver [--json] [--milter-spf]
+                              store the report mail on stdin (a Postfix pipe
                               transport for the rua address); exit 0 stored or
                               duplicate, 75 store unusable (retry), 65 no
                               readable report (bounce).

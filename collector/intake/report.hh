@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dmarcwatch::collector
@@ -77,8 +78,17 @@ std::string_view authenticityName(Authenticity authenticity);
 //! The verdict on one report and why ("dkim=pass (d=google.com ...); dmarc=pass", what failed).
 struct ReportVerdict
 {
+  ReportVerdict() = default;
+  ReportVerdict(Authenticity a, std::string why, std::string spfText = {}) :
+    authenticity(a), reason(std::move(why)), spf(std::move(spfText))
+  {
+  }
+
   Authenticity authenticity = Authenticity::Unauthenticated;
   std::string reason;
+  //! The mail's SPF for the milter's header ("spf=pass smtp.mailfrom=example.net"); "" when not
+  //! checked from a client address.  Not stored.
+  std::string spf;
 };
 
 struct PolicyOverride

@@ -31,6 +31,9 @@
 #         b and c forged
 #   phase T  Resolver = the unbound that never answers, AuthTimeout 1s: a -> unauthenticated,
 #         accepted; the time it took next to phase F's a (bounded: at most ~AuthTimeout more)
+#   phase S  `dmarcwatch ingest --milter-spf` of an unsigned mail carrying our header's
+#         spf=pass for reporter.test -> authenticated; without the option or with two
+#         headers -> not
 #
 # Until the milter judges report mail (issue 14) the verdict checks fail; the set-up checks (the
 # zone's records, signatures verified by the signer's own library, delivery) pass on their own.
@@ -323,5 +326,33 @@ check "phase T: status t.dom.test messages=$got (unauthenticated counts: 3)" tes
 ts=$(now_ms)
 kill -TERM "$MPID"; wait "$MPID"; rc=$?; MPID=
 check "SIGTERM: milter exit status $rc after $(( $(now_ms) - ts )) ms" test "$rc" -eq 0
+
+# ===== phase S: `dmarcwatch ingest --milter-spf` reads back the SPF the milter recorded =====
+# The milter records spf= only for a client it checked, never a loopback one (the unit tests
+# show it writing it: test-recorded-spf.cc, test-session.cc), so the mail here is a file as
+# the rua mailbox would hold it: unsigned, From reporter.test, our header saying SPF passed
+# for reporter.test.  With the option that is DMARC pass (aligned SPF): authenticated;
+# without it, or with two such headers, SPF is none and nothing proves the mail.
+# cli_verdict NAME [OPTION]: "AUTHENTICITY" of ingesting m/NAME.eml into a fresh store
+cli_verdict() {
+  rm -rf "$TMP/cli-db" && mkdir "$TMP/cli-db"
+  printf 'Database %s\nResolver 127.0.0.1@%s\nAuthTimeout 2s\n' "$TMP/cli-db" "$DNSPORT" > "$TMP/cli.conf"
+  "$DMARCWATCH" -c "$TMP/cli.conf" ingest --json "${@:2}" "$TMP/m/$1.eml" 2> "$TMP/cli.err" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin)["reports"][0]; print(r["authenticity"], "|", r.get("auth_reason", ""))'
+}
+ours='X-DMARCwatch: stored; reports=1; records=1; messages=9; auth=unauthenticated; spf=pass smtp.mailfrom=reporter.test'
+if mk s-plain "dmarc@$R" "$R" "dmarc@$R" auth-s s.dom.test 9; then
+  { printf '%s\r\n' "$ours"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/s.eml"
+  { printf '%s\r\n%s\r\n' "$ours" "$ours"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/s2.eml"
+  got=$(cli_verdict s --milter-spf)
+  check "S: ingest --milter-spf of the mailbox copy: authenticated ($got)" test "${got%% *}" = authenticated
+  got=$(cli_verdict s)
+  check "S: the same without --milter-spf: not authenticated, SPF none ($got)" \
+    all test "${got%% *}" != authenticated -- grep -q 'spf=none' <<< "$got"
+  got=$(cli_verdict s2 --milter-spf)
+  check "S: two X-DMARCwatch headers, --milter-spf: not authenticated ($got)" test "${got%% *}" != authenticated
+else
+  fail "S: the mail could not be made"
+fi
 echo "# total $(( $(now_ms) - T0 )) ms"
 summary

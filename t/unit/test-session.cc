@@ -869,6 +869,19 @@ BOOST_AUTO_TEST_CASE(header_gives_the_worst_verdict_of_the_message_with_its_reas
   BOOST_CHECK_EQUAL(resultHeaderValue(failed), "error; zip: bad member; reports=1; auth=authenticated");
   failed.reports.clear();
   BOOST_CHECK_EQUAL(resultHeaderValue(failed), "error; zip: bad member");
+  // An error's text comes from the mail: it never adds a parameter (or a quote) of its own.
+  failed.errors.front() = "bad <x a=\"1; spf=pass smtp.mailfrom=google.com\">";
+  BOOST_CHECK_EQUAL(resultHeaderValue(failed), "error; bad <x a='1, spf=pass smtp.mailfrom=google.com'>");
+}
+
+BOOST_AUTO_TEST_CASE(header_records_the_spf_the_milter_checked)
+{
+  // ReportMailCheck sets it only when SPF was checked from a client address (recorded-spf.hh).
+  IngestOutcome outcome;
+  outcome.reports.push_back(madeReport("a", Authenticity::Unauthenticated, "no signature"));
+  outcome.reports.back().verdict.spf = "spf=pass smtp.mailfrom=bounce.example.net";
+  BOOST_CHECK_EQUAL(resultHeaderValue(outcome), "stored; reports=1; records=2; messages=7; auth=unauthenticated; "
+                                                "spf=pass smtp.mailfrom=bounce.example.net; auth-reason=\"no signature\"");
 }
 
 BOOST_AUTO_TEST_CASE(a_rejected_forged_report_answers_550_with_the_reason)
