@@ -66,6 +66,7 @@ exclusive_virtuals=(mail-transport-agent system-log-daemon linux-kernel-log-daem
 policy_rc_d=${SETUP_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 test_cache=${SETUP_TEST_CACHE:-/var/cache/dmarcwatch-test}
 apt_lock=(-o DPkg::Lock::Timeout=300)
+apt_updated=  # the package lists are fetched once a run, before the first simulation
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -82,6 +83,7 @@ missing_of() {
 guard_placed=
 place_guard() {
   [ -e "$policy_rc_d" ] && { echo "setup: keeping the existing $policy_rc_d" >&2; return 0; }
+  # shellcheck disable=SC2016 # $1 is for the inner shell
   if as_root bash -c 'set -C; printf "#!/bin/sh\n# ./setup.sh: no service starts while it installs\nexit 101\n" > "$1"' \
        _ "$policy_rc_d" 2>/dev/null; then
     guard_placed=1
@@ -120,6 +122,7 @@ replaced_by() {
       /^Provides: / { sub(/^Provides: /, ""); n = split($0, a, ",")
                       for (i = 1; i <= n; i++) { x = a[i]; sub(/^ +/, "", x); sub(/ .*/, "", x); print p, x } }') || true
     for v in "${exclusive_virtuals[@]}"; do
+      # shellcheck disable=SC2013 # package names are words
       for p in $(awk -v v="$v" '$2 == v { print $1 }' <<<"$provides"); do installed_providers "$v" "$p"; done
     done
   } | sort -u
@@ -143,7 +146,7 @@ install_packages() {
   shift
   mapfile -t missing < <(missing_of "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
-  as_root apt-get "${apt_lock[@]}" update -q || return
+  if [ -z "$apt_updated" ]; then as_root apt-get "${apt_lock[@]}" update -q || return; apt_updated=1; fi
   # Step 1: the whole set at once; only when it would remove something, each package alone
   # to name the culprit.
   removed=$(replaced_by "${missing[@]}")

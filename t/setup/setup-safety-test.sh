@@ -96,8 +96,10 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 fi
 while IFS='|' read -r name provides _; do printf 'ii |%s|%s\n' "$name" "$provides"; done < "$HOST/installed"
 STUB
+# shellcheck disable=SC2016 # the stubs expand them
 printf '#!/bin/sh\ncat >> "$HOST/debconf"\n' > "$BIN/debconf-set-selections"
 printf '#!/bin/sh\nexec "$@"\n' > "$BIN/sudo"
+# shellcheck disable=SC2016
 printf '#!/bin/sh\necho "$0 $*" >> "$HOST/apt.log"\nexit 1\n' > "$BIN/dpkg"
 cp "$BIN/dpkg" "$BIN/dpkg-deb"
 chmod 755 "$BIN"/*
@@ -106,7 +108,7 @@ chmod 755 "$BIN"/*
 # syslog daemons with their real Provides.
 user=$(bash -c '. "$1"; echo "${user_packages[*]}"' _ "$SETUP")
 tools=$(bash -c '. "$1"; echo "${demo_packages[*]} ${test_packages[*]}"' _ "$SETUP")
-[ -n "$user" ] && [ -n "$tools" ] || { echo "Bail out! no package lists from $SETUP"; exit 99; }
+{ [ -n "$user" ] && [ -n "$tools" ]; } || { echo "Bail out! no package lists from $SETUP"; exit 99; }
 archive() {
   for p in $user $tools chromium clang libclang-rt-dev; do
     case $p in
@@ -175,6 +177,7 @@ check "check installs no syslog-ng-core" none_installed_of syslog-ng-core
 check "check installs the other tools (postfix, miltertest, chromium, clang)" \
   all installed_now postfix -- installed_now miltertest -- installed_now chromium -- installed_now clang
 check "rsyslog stays installed" grep -q '^rsyslog|' "$HOST/installed"
+check "the package lists are fetched once" test "$(grep -cw update "$HOST/apt.log")" = 1
 check "check: the guard is gone" guard_gone
 
 echo "# check when a tool's simulated install removes something else"
