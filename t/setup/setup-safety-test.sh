@@ -229,7 +229,7 @@ for sig in TERM INT; do
   env PATH="$BIN:$PATH" HOST="$HOST" SETUP_INSTALL_ONLY=1 SETUP_POLICY_RC_D="$GUARD" \
     SETUP_TEST_CACHE="$TMP/cache" bash "$SETUP" build > "$HOST/out" 2>&1 &
   SPID=$!
-  wait_for 10 test -s "$HOST/hang.pid"
+  wait_for 30 test -s "$HOST/hang.pid"
   check "$sig: the guard is in place while apt-get runs" test -e "$GUARD"
   kill -s "$sig" -- "-$SPID" 2>/dev/null
   RC=0; wait "$SPID" || RC=$?
