@@ -98,7 +98,7 @@ def main():
         # Every key of the table is documented in dmarcwatch.conf(5).
         keys = [line.lstrip("#").split()[0] for line in out.splitlines()
                 if line and not line.startswith("# ") and line != "#"]
-        with open(os.path.join(SRCDIR, "conf", "dmarcwatch.conf.5")) as f:
+        with open(os.path.join(BUILDDIR, "conf", "dmarcwatch.conf.5")) as f:
             manual = f.read()
         missing = [k for k in keys if f"\n.B {k} " not in manual]
         check(len(keys) > 20 and not missing, f"dmarcwatch.conf(5) documents all {len(keys)} keys", f"missing {missing}")
