@@ -199,20 +199,15 @@ void createDirectory(const std::string& dir)
  */
 void shareWithGroup(const std::string& dir)
 {
+  // By path, never open(): closing a descriptor of lock.mdb would drop this process's POSIX locks
+  // on it (LMDB's).  lstat first: a symbolic link is left alone (only the owner writes the directory).
   for (const auto& [name, bits] : {std::pair{"/data.mdb", mode_t{0040}}, std::pair{"/lock.mdb", mode_t{0060}}}) {
     const std::string path = dir + name;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      continue;
-    }
     struct stat st{};
-    if (::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & bits) != bits &&
-        ::fchmod(fd, (st.st_mode & 07777) | bits) != 0) {
-      const int error = errno;
-      ::close(fd);
-      throw StoreError("open", error, "chmod g+r " + path);
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+        (st.st_mode & bits) != bits && ::chmod(path.c_str(), (st.st_mode & 07777) | bits) != 0) {
+      throw StoreError("open", errno, "chmod g+r " + path);
     }
-    ::close(fd);
   }
 }
 
