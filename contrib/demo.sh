@@ -44,6 +44,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null; then
 fi
 
 read -r direct queued mport < <(free_ports 3 | tr '\n' ' ') || true
+mkdir -p "$work/db" # the configured Database must exist
 cat > "$work/dmarcwatch.conf" <<EOF
 Socket inet:$mport@127.0.0.1
 ReportAddress rua@example.test

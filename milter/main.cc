@@ -75,6 +75,8 @@ constexpr int s_exitUsage = 2;
 struct Options
 {
   std::string configPath = collector::defaultConfigPath();
+  bool configGiven = false; //!< -c: the file must exist (--dump-config shows the defaults without one)
+  bool dumpConfig = false;
   bool foreground = false;
   std::string dumpDirectory; //!< --dump-messages: report mails as the checks get them (tests, debugging)
 };
@@ -85,13 +87,17 @@ void usage(FILE* out)
           "usage: %s [-c FILE] [-f] [--dump-messages DIR]\n"
           "  -c FILE        configuration file (default %s)\n"
           "  -f             stay in the foreground and log to stderr\n"
+          "  --dump-config  print the configuration in effect (every key, its value and\n"
+          "                 where it came from; without a file, the defaults) and exit\n"
           "  --dump-messages DIR\n"
           "                 write each report mail as its checks get it to DIR/N.eml and its\n"
           "                 envelope to DIR/N.envelope (tests, debugging: mail content on disk)\n"
           "  -h, --help     this text\n"
           "  -V, --version  print the version\n"
-          "Signals: SIGHUP reloads the configuration, SIGTERM stops.\n",
-          s_ident, collector::defaultConfigPath().c_str());
+          "Signals: SIGHUP reloads the configuration, SIGTERM stops.\n"
+          "Files: %s, the store %s (Database; it must exist).\n",
+          s_ident, collector::defaultConfigPath().c_str(), collector::defaultConfigPath().c_str(),
+          collector::Config().database.c_str());
 }
 
 //! Settings that only take effect at start-up: warn when a reload changes them.
@@ -134,6 +140,7 @@ int run(const Options& options)
   std::shared_ptr<const collector::Config> config;
   try {
     config = collector::loadConfig(options.configPath);
+    collector::checkDatabaseDirectory(*config);
     collector::setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget, config->syslogFacility);
     // The public suffix list judges every report's alignment: read it now, so that a missing
     // list stops the start with its name instead of failing every report later.
@@ -309,6 +316,7 @@ int main(int argc, char** argv)
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
     {"dump-messages", required_argument, nullptr, 'D'},
+    {"dump-config", no_argument, nullptr, 'C'},
     {nullptr, 0, nullptr, 0}};
   int opt = 0;
   while ((opt = getopt_long(argc, argv, "c:fhV", s_long, nullptr)) != -1) {
@@ -318,8 +326,12 @@ int main(int argc, char** argv)
       std::error_code ec;
       const auto absolute = std::filesystem::absolute(optarg, ec);
       options.configPath = ec ? std::string(optarg) : absolute.string();
+      options.configGiven = true;
       break;
     }
+    case 'C':
+      options.dumpConfig = true;
+      break;
     case 'f':
       options.foreground = true;
       break;
@@ -344,6 +356,18 @@ int main(int argc, char** argv)
   if (optind != argc) {
     usage(stderr);
     return s_exitUsage;
+  }
+  if (options.dumpConfig) {
+    try {
+      fputs(dmarcwatch::collector::dumpConfig(*dmarcwatch::collector::loadConfigOrDefaults(options.configGiven ? options.configPath : ""))
+              .c_str(),
+            stdout);
+      return 0;
+    }
+    catch (const dmarcwatch::collector::ConfigError& e) {
+      fprintf(stderr, "%s: %s\n", s_ident, e.what());
+      return s_exitUsage;
+    }
   }
   return run(options);
 }

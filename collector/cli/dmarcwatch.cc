@@ -12,10 +12,13 @@
 
 #include "collector/cli/cli-commands.hh"
 #include "collector/cli/command-help.hh"
+#include "collector/common/config-keys.hh"
 #include "collector/common/errors.hh"
 #include "collector/judge/public-suffix.hh"
 
-#include <filesystem>
+#include <algorithm>
+#include <iterator>
+#include <string_view>
 #include <iostream>
 #include <sysexits.h>
 #include <string>
@@ -96,8 +99,12 @@ Commands:
 Options:
   -c, --config FILE   configuration file (default )" SYSCONFDIR R"(/dmarcwatch.conf,
                       used when it exists)
-      --db DIR        store directory (overrides Database)
-      --dump-config   print every configuration key with its default and exit
+      --db DIR        store directory (overrides Database, default
+                      )" LOCALSTATEDIR R"(/lib/dmarcwatch); it must exist, but
+                      ingest --db creates it
+      --dump-config   print the configuration in effect (after -c and --db:
+                      every key, its value and where it came from) and exit;
+                      without a configuration file, the defaults
   -h, --help          show this help and exit
   -V, --version       show the version and exit
 
@@ -109,6 +116,23 @@ configuration error (deliver: sysexits.h).  See dmarcwatch(1) and
 conf/dmarcwatch.conf.
 )";
 
+//! The commands that read the configuration and the store.
+constexpr std::string_view s_commands[] = {"ingest", "reports", "status", "sources", "services", "alerts",
+                                           "report", "db", "reindex", "deliver"};
+
+//! \brief The configuration with --db applied (and recorded for --dump-config).
+std::shared_ptr<const dmarcwatch::collector::Config> withDatabase(std::shared_ptr<const dmarcwatch::collector::Config> config,
+                                                                 const std::string& database)
+{
+  if (database.empty()) {
+    return config;
+  }
+  auto copy = std::make_shared<dmarcwatch::collector::Config>(*config);
+  copy->database = database;
+  dmarcwatch::collector::recordOverride(*copy, dmarcwatch::collector::keys::database, database, "--db");
+  return copy;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -117,6 +141,7 @@ int main(int argc, char** argv)
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string configPath;
   std::string database;
+  bool dumpConfig = false;
   size_t i = 0;
 
   // Global options come before the command name.
@@ -131,8 +156,8 @@ int main(int argc, char** argv)
       return 0;
     }
     if (arg == "--dump-config") {
-      std::cout << collector::dumpDefaultConfig();
-      return 0;
+      dumpConfig = true;
+      continue;
     }
     if ((arg == "-c" || arg == "--config" || arg == "--db") && i + 1 < args.size()) {
       (arg == "--db" ? database : configPath) = args[++i];
@@ -151,6 +176,16 @@ int main(int argc, char** argv)
       return cli::s_exitUsage;
     }
     break;
+  }
+  if (dumpConfig) {
+    try {
+      std::cout << collector::dumpConfig(*withDatabase(collector::loadConfigOrDefaults(configPath), database));
+      return 0;
+    }
+    catch (const collector::ConfigError& e) {
+      std::cerr << "dmarcwatch: " << e.what() << "\n";
+      return cli::s_exitUsage;
+    }
   }
   if (i == args.size()) {
     std::cerr << "dmarcwatch: no command given (see dmarcwatch --help)\n";
@@ -172,28 +207,29 @@ int main(int argc, char** argv)
     return cli::printCommandHelp(cli::helpTopic(rest));
   }
 
-  // The configuration: -c must exist; the default file is optional.
+  if (std::find(std::begin(s_commands), std::end(s_commands), command) == std::end(s_commands)) {
+    std::cerr << "dmarcwatch: unknown command '" << command << "' (see dmarcwatch --help)\n";
+    return cli::s_exitUsage;
+  }
+
+  // The configuration: -c must exist; the default file is optional.  The store directory must
+  // exist too (a typo or a path that disagrees with the units is an error, not a new empty
+  // store), except for ingest --db: the admin names a new store there.
   std::shared_ptr<const collector::Config> config;
   try {
-    if (!configPath.empty()) {
-      config = collector::loadConfig(configPath);
-    }
-    else if (std::error_code ec; std::filesystem::exists(collector::defaultConfigPath(), ec)) {
-      config = collector::loadConfig(collector::defaultConfigPath());
-    }
-    else {
-      config = std::make_shared<const collector::Config>();
+    config = withDatabase(collector::loadConfigOrDefaults(configPath), database);
+    if (!(command == "ingest" && !database.empty())) {
+      collector::checkDatabaseDirectory(*config);
     }
   }
   catch (const collector::ConfigError& e) {
-    std::cerr << "dmarcwatch: " << e.what() << "\n";
     // deliver runs under the MTA: a configuration error is temporary (fixed, the mail retries).
-    return command == "deliver" ? EX_TEMPFAIL : cli::s_exitUsage;
-  }
-  if (!database.empty()) {
-    auto copy = std::make_shared<collector::Config>(*config);
-    copy->database = database;
-    config = copy;
+    if (command == "deliver") {
+      std::cerr << "dmarcwatch deliver: " << e.what() << " (temporary failure: the MTA retries)\n";
+      return EX_TEMPFAIL;
+    }
+    std::cerr << "dmarcwatch: " << e.what() << "\n";
+    return cli::s_exitUsage;
   }
 
   // The public suffix list judges alignment when reports are stored or shown: read it now,

@@ -18,13 +18,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <map>
 #include <sstream>
 #include <utility>
+
+#include <sys/stat.h>
 
 namespace dmarcwatch::collector
 {
@@ -248,8 +253,9 @@ const std::vector<KeyDef>& keyTable()
     {keys::socket, Kind::String, "inet:8895@127.0.0.1", 0, 0, nullptr,
      "Where the milter listens: inet:PORT@HOST, inet6:PORT@HOST, inet:PORT (loopback only:\n"
      "127.0.0.1, ::1 for inet6; to listen on every address write @0.0.0.0 or @:: and firewall\n"
-     "the port: whoever reaches it can feed reports) or unix:PATH (local:PATH).  A unix socket\n"
-     "costs the MTA a little less per connection.  A socket a running milter listens on is\n"
+     "the port: whoever reaches it can feed reports) or unix:PATH (local:PATH), such as\n"
+     "unix:" RUNSTATEDIR "/dmarcwatch/milter.sock.  A unix socket costs the MTA a little less\n"
+     "per connection.  A socket a running milter listens on is\n"
      "never taken over (exit 1); a stale one left by a crash is replaced.",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
        try {
@@ -301,8 +307,9 @@ const std::vector<KeyDef>& keyTable()
      "user[:group] the milter runs as after opening its socket (empty: stay as started).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.userId = v; }},
     {keys::pidFile, Kind::String, "", 0, 0, nullptr,
-     "File the milter writes its process id to (empty: none).  One that names a running\n"
-     "process is not overwritten (exit 1).",
+     "File the milter writes its process id to (empty: none), such as\n"
+     RUNSTATEDIR "/dmarcwatch/dmarcwatch-milter.pid.  One that names a running process is\n"
+     "not overwritten (exit 1).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.pidFile = v; }},
     {keys::memoryBufferSize, Kind::Size, "1M", 0, s_gib, nullptr,
      "Bytes of a report message kept in memory; the rest goes to a private temporary file.",
@@ -321,7 +328,9 @@ const std::vector<KeyDef>& keyTable()
      "end-of-message timeout (Postfix milter_content_timeout, Sendmail T=E) does not expire.",
      [](Config& c, std::string_view, uint64_t n, const Origin&) { c.progressInterval = std::chrono::seconds(n); }},
     {keys::database, Kind::String, LOCALSTATEDIR "/lib/dmarcwatch", 0, 0, nullptr,
-     "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.",
+     "Directory of the LMDB store shared by dmarcwatch-milter, dmarcwatchd and dmarcwatch.\n"
+     "It must exist (only dmarcwatch ingest --db DIR creates one).  Its group may read the\n"
+     "store: an admin in that group can run dmarcwatch status.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.database = v; }},
     {keys::mapSize, Kind::Size, "64M", s_mib, 4 * s_tib, nullptr,
      "LMDB map size at start (address space; the file grows as used).  No more than\n"
@@ -409,8 +418,9 @@ const std::vector<KeyDef>& keyTable()
      "ip-location-db's asn CSV.  A missing or broken file is an error at start.",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.geoIpAsn = v == "none" ? "" : v; }},
     {keys::daemonPidFile, Kind::String, "", 0, 0, nullptr,
-     "File dmarcwatchd writes its process id to (empty: none).  One that names a running\n"
-     "process is not overwritten (exit 1).",
+     "File dmarcwatchd writes its process id to (empty: none), such as\n"
+     RUNSTATEDIR "/dmarcwatch/dmarcwatchd.pid.  One that names a running process is not\n"
+     "overwritten (exit 1).",
      [](Config& c, std::string_view v, uint64_t, const Origin&) { c.daemonPidFile = v; }},
     {keys::pollInterval, Kind::Duration, "60s", 1, 3600, nullptr,
      "dmarcwatchd wakes within a second of a report stored by the milter or dmarcwatch\n"
@@ -770,6 +780,7 @@ std::shared_ptr<const Config> parseConfig(std::string_view text, const std::stri
       where.fail(std::string(key->name) + ": given twice");
     }
     applyValue(*config, *key, value, where);
+    config->settings.push_back(Setting{key->name, std::string(value), path, lineNumber});
   }
 
   // Keys that bound each other: reported at the later of their lines.
@@ -805,10 +816,13 @@ std::string defaultConfigPath()
   return SYSCONFDIR "/dmarcwatch.conf";
 }
 
-std::string dumpDefaultConfig()
+std::string dumpConfig(const Config& config)
 {
-  std::string out = "# dmarcwatch configuration: every key with its default.\n"
-                    "# One \"Key value\" per line; '#' starts a comment; keys are case-insensitive.\n";
+  std::string out = config.path.empty()
+                      ? "# dmarcwatch configuration: no configuration file read, every key with its default.\n"
+                      : "# dmarcwatch configuration as read from " + config.path +
+                          ": what it and the options set, the default for every other key.\n";
+  out += "# One \"Key value\" per line; '#' starts a comment; keys are case-insensitive.\n";
   for (const auto& key : keyTable()) {
     out += "\n";
     std::istringstream help(key.help);
@@ -819,6 +833,25 @@ std::string dumpDefaultConfig()
     if (key.kind == Kind::Choice) {
       out += std::string("# One of: ") + key.choices + "\n";
     }
+    // The values given, in order: every one of a List key, the last of any other (an option
+    // given after the file replaces its line).
+    std::vector<const Setting*> given;
+    for (const auto& setting : config.settings) {
+      if (setting.key == key.name) {
+        if (key.kind != Kind::List) {
+          given.clear();
+        }
+        given.push_back(&setting);
+      }
+    }
+    for (const Setting* setting : given) {
+      out += std::string(key.name) + " " + setting->value + "  # " +
+             (setting->line == 0 ? setting->origin : setting->origin + " line " + std::to_string(setting->line)) +
+             "\n";
+    }
+    if (!given.empty()) {
+      continue;
+    }
     if (*key.defaultValue == '\0') {
       out += std::string("#") + key.name + "\n";
     }
@@ -827,6 +860,53 @@ std::string dumpDefaultConfig()
     }
   }
   return out;
+}
+
+std::string dumpDefaultConfig()
+{
+  return dumpConfig(Config{});
+}
+
+std::shared_ptr<const Config> loadConfigOrDefaults(const std::string& givenPath)
+{
+  if (!givenPath.empty()) {
+    return loadConfig(givenPath);
+  }
+  if (std::error_code ec; std::filesystem::exists(defaultConfigPath(), ec)) {
+    return loadConfig(defaultConfigPath());
+  }
+  return std::make_shared<const Config>();
+}
+
+void recordOverride(Config& config, const char* key, std::string value, std::string option)
+{
+  config.settings.push_back(Setting{key, std::move(value), std::move(option), 0});
+}
+
+std::string originOf(const Config& config, std::string_view key)
+{
+  for (auto setting = config.settings.rbegin(); setting != config.settings.rend(); ++setting) {
+    if (equalsIgnoreCaseAscii(setting->key, key)) {
+      return setting->line == 0 ? setting->origin : setting->origin + " line " + std::to_string(setting->line);
+    }
+  }
+  return "default";
+}
+
+void checkDatabaseDirectory(const Config& config)
+{
+  struct stat st{};
+  std::string why;
+  if (::stat(config.database.c_str(), &st) != 0) {
+    why = errno == ENOENT ? std::string("no such directory") : std::string(std::strerror(errno));
+  }
+  else if (!S_ISDIR(st.st_mode)) {
+    why = "not a directory";
+  }
+  if (!why.empty()) {
+    throw ConfigError(std::string(keys::database) + " " + config.database + " (" + originOf(config, keys::database) +
+                      "): " + why);
+  }
 }
 
 std::vector<std::string> configKeyNames()

@@ -141,9 +141,19 @@ struct AlertSettings
   }
 };
 
+//! One value as given: a line of the file, or a command-line option (line 0, origin "--db").
+struct Setting
+{
+  std::string key; //!< the table's spelling
+  std::string value;
+  std::string origin; //!< the file, or the option
+  unsigned line = 0;
+};
+
 struct Config
 {
   std::string path; //!< file it came from ("" for defaults)
+  std::vector<Setting> settings; //!< what the file and the options set, in order (--dump-config)
 
   // milter
   std::string socket = "inet:8895@127.0.0.1";
@@ -201,8 +211,29 @@ std::shared_ptr<const Config> loadConfig(const std::string& path);
 std::shared_ptr<const Config> parseConfig(std::string_view text, const std::string& path);
 //! The default configuration file path (SYSCONFDIR/dmarcwatch.conf).
 std::string defaultConfigPath();
-//! Every key with its default value and help, as a configuration file (`--dump-config`).
+//! Every key with its default value and help, as a configuration file (`--dump-config` without a file).
 std::string dumpDefaultConfig();
+/*!
+ * \brief The effective configuration as a configuration file (`--dump-config`): every key with its
+ * help, the values the file and the options set (each with a comment naming its file and line or
+ * option), the default for the rest; the header says which file was read, or that these are the defaults.
+ */
+std::string dumpConfig(const Config& config);
+/*!
+ * \brief The configuration the commands read: the file given (-c; it must exist), else the default
+ * file when it exists, else the defaults.  \throw ConfigError
+ */
+std::shared_ptr<const Config> loadConfigOrDefaults(const std::string& givenPath);
+//! \brief Record that an option set a key (the caller sets the member), for dumpConfig and originOf.
+void recordOverride(Config& config, const char* key, std::string value, std::string option);
+//! \brief Where a key's value came from: "FILE line N", the option, or "default".
+std::string originOf(const Config& config, std::string_view key);
+/*!
+ * \brief The Database directory must exist (only `dmarcwatch ingest --db NEW` creates one).
+ * \throw ConfigError "Database DIR (FILE line N): no such directory" (or not a directory, or
+ * the system's reason such as Permission denied).  Does not block (one stat).
+ */
+void checkDatabaseDirectory(const Config& config);
 //! Every key's name, in table order (used by the documentation check).
 std::vector<std::string> configKeyNames();
 

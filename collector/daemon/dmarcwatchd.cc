@@ -78,10 +78,14 @@ Options:
   -f, --foreground    stay in the foreground, log to stderr instead of SyslogTarget
   --once              run one full pass, print its summary and exit
   --interval SECONDS  seconds between full passes (overrides EnrichInterval)
+  --dump-config       print the configuration in effect (every key, its value and
+                      where it came from; without a file, the defaults) and exit
   --help              this text
   --version           the version
 
 Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT stop.
+Files: )" SYSCONFDIR R"(/dmarcwatch.conf, the store )" LOCALSTATEDIR R"(/lib/dmarcwatch
+(Database; it must exist).
 Exit status: 0 stopped or --once done, 1 start-up failed or the --once pass
 failed or was stopped, 64 usage, 78 configuration.
 )";
@@ -89,6 +93,8 @@ failed or was stopped, 64 usage, 78 configuration.
 struct Options
 {
   std::string configPath = defaultConfigPath();
+  bool configGiven = false; //!< -c: the file must exist (--dump-config shows the defaults without one)
+  bool dumpConfig = false;
   bool foreground = false;
   bool once = false;
   std::optional<std::chrono::seconds> interval;
@@ -113,6 +119,9 @@ int parseArgs(int argc, char** argv, Options& options)
     else if (arg == "--once") {
       options.once = true;
     }
+    else if (arg == "--dump-config") {
+      options.dumpConfig = true;
+    }
     else if ((arg == "-c" || arg == "--interval") && i + 1 < argc) {
       const std::string value = argv[++i];
       if (arg == "-c") {
@@ -120,6 +129,7 @@ int parseArgs(int argc, char** argv, Options& options)
         std::error_code ec;
         const auto absolute = std::filesystem::absolute(value, ec);
         options.configPath = ec ? value : absolute.string();
+        options.configGiven = true;
         continue;
       }
       unsigned seconds = 0;
@@ -146,6 +156,7 @@ std::shared_ptr<const Config> withInterval(std::shared_ptr<const Config> config,
   }
   auto copy = std::make_shared<Config>(*config);
   copy->enrichInterval = *options.interval;
+  recordOverride(*copy, keys::enrichInterval, std::to_string(options.interval->count()) + "s", "--interval");
   return copy;
 }
 
@@ -222,6 +233,7 @@ int run(const Options& options)
   EnrichOptions enrich;
   try {
     config = readConfig(options);
+    checkDatabaseDirectory(*config);
     setupLogging(s_ident, options.foreground ? "stderr" : config->syslogTarget,
                  config->syslogFacility);
     (void)ResolverSpec::parse(config->resolver);
@@ -358,6 +370,16 @@ int main(int argc, char** argv)
   Options options;
   if (int status = parseArgs(argc, argv, options); status >= 0) {
     return status;
+  }
+  if (options.dumpConfig) {
+    try {
+      std::cout << dumpConfig(*withInterval(loadConfigOrDefaults(options.configGiven ? options.configPath : ""), options));
+      return 0;
+    }
+    catch (const ConfigError& e) {
+      std::cerr << s_ident << ": " << e.what() << "\n";
+      return EX_CONFIG;
+    }
   }
   return run(options);
 }

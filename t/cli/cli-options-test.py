@@ -140,6 +140,7 @@ def main():
         # needs CSV quoting and defusing (a comma, quotes, a leading =).
         tricky = '=HYPERLINK("http://x.example"), "office"'
         conf = os.path.join(tmp, "dmarcwatch.conf")
+        os.makedirs(os.path.join(tmp, "db"), exist_ok=True)  # a configured Database must exist
         with open(conf, "w") as f:
             f.write("Database %s\nServiceCatalog %s\nNetwork 192.0.2.128/25 = %s\n"
                     % (os.path.join(tmp, "db"), os.path.join(SRCDIR, "contrib", "services"), tricky))

@@ -31,6 +31,12 @@ def run(*args, stdin=None, now=None):
     return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
 
 
+def newdb(path):
+    """A store directory for deliver (only ingest --db creates one)."""
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def day_of(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
 
@@ -98,13 +104,29 @@ def main():
         # Every key of the table is documented in dmarcwatch.conf(5).
         keys = [line.lstrip("#").split()[0] for line in out.splitlines()
                 if line and not line.startswith("# ") and line != "#"]
-        with open(os.path.join(SRCDIR, "conf", "dmarcwatch.conf.5")) as f:
+        with open(os.path.join(BUILDDIR, "conf", "dmarcwatch.conf.5")) as f:
             manual = f.read()
         missing = [k for k in keys if f"\n.B {k} " not in manual]
         check(len(keys) > 20 and not missing, f"dmarcwatch.conf(5) documents all {len(keys)} keys", f"missing {missing}")
 
         rc, _, err = run("--db", os.path.join(tmp, "nostore"), "status")
-        check(rc == 1 and "nostore" in err, "status on a missing store: exit 1 naming it", err)
+        check(rc == 2 and f"Database {tmp}/nostore (--db): no such directory" in err,
+              "status on a missing store directory: exit 2 naming the key, the path and --db", err)
+        os.mkdir(os.path.join(tmp, "empty"))
+        rc, _, err = run("--db", os.path.join(tmp, "empty"), "status")
+        check(rc == 1 and "no store at" in err and "empty" in err, "status on an empty directory: exit 1 naming it", err)
+        missing_conf = os.path.join(tmp, "missing-db.conf")
+        with open(missing_conf, "w") as f:
+            f.write("# test\n\nDatabase %s\n" % os.path.join(tmp, "nodb"))
+        for command, want_rc in (("status", 2), ("reports", 2), ("ingest", 2), ("deliver", 75)):
+            rc, _, err = run("-c", missing_conf, command, *(["--json"] if command == "deliver" else []),
+                             *([files[0]] if command == "ingest" else []), stdin=b"")
+            check(rc == want_rc and f"Database {tmp}/nodb ({missing_conf} line 3): no such directory" in err,
+                  f"{command}: a missing Database from the file names key, file and line (exit {want_rc})", err)
+        check(not os.path.exists(os.path.join(tmp, "nodb")), "... and creates nothing")
+        rc, out, err = run("-c", missing_conf, "--db", os.path.join(tmp, "newdb"), "--dump-config")
+        check(rc == 0 and f"# dmarcwatch configuration as read from {missing_conf}" in out
+              and f"\nDatabase {tmp}/newdb  # --db\n" in out, "--dump-config: the file read and --db's value", out + err)
 
         # Every sample, one JSON object per input, exact totals.
         rc, out, err = run("--db", db, "ingest", "--json", *files)
@@ -194,15 +216,15 @@ def main():
         # deliver: one message on stdin, sysexits for a pipe(8) transport.
         with open(os.path.join(SAMPLES, "modoboa-google.eml"), "rb") as f:
             mail = f.read()
-        rc, out, err = run("--db", os.path.join(tmp, "db7"), "deliver", "--json", stdin=mail)
+        rc, out, err = run("--db", newdb(os.path.join(tmp, "db7")), "deliver", "--json", stdin=mail)
         obj = (json_lines(out) or [{}])[0]
         check(rc == 0 and [r["status"] for r in obj.get("reports", [])] == ["stored"], "deliver: stored, exit 0", out + err)
-        rc, out, err = run("--db", os.path.join(tmp, "db7"), "deliver", "--json", stdin=mail)
+        rc, out, err = run("--db", newdb(os.path.join(tmp, "db7")), "deliver", "--json", stdin=mail)
         obj = (json_lines(out) or [{}])[0]
         reps = obj.get("reports", [{}])
         check(rc == 0 and reps[0].get("status") == "duplicate" and reps[0].get("duplicate_of") == reps[0].get("sequence")
               and "supersedes" not in reps[0], "deliver: the retry is a duplicate of the stored one, exit 0", out + err)
-        rc, out, err = run("--db", os.path.join(tmp, "db7"), "deliver", stdin=b"From: a@b\nSubject: hi\n\nhello\n")
+        rc, out, err = run("--db", newdb(os.path.join(tmp, "db7")), "deliver", stdin=b"From: a@b\nSubject: hi\n\nhello\n")
         check(rc == 65 and "no report" in err, "deliver: no report in the message: EX_DATAERR (65), reason on stderr", out + err)
         blocker = os.path.join(tmp, "not-a-dir")
         open(blocker, "w").close()
@@ -228,7 +250,7 @@ def main():
             got = {}
             for way, args, stdin in (("file", ("ingest", "--json", path), None), ("stdin", ("ingest", "--json", "-"), data),
                                      ("deliver", ("deliver", "--json"), data)):
-                rc, out, err = run("--db", os.path.join(tmp, f"db-same{n}"), *args, stdin=stdin)
+                rc, out, err = run("--db", newdb(os.path.join(tmp, f"db-same{n}")), *args, stdin=stdin)
                 obj = (json_lines(out) or [{}])[0]
                 got[way] = (rc == 0 and bool(obj.get("reports")), obj.get("error"))
             check(all(found == want for found, _ in got.values()),
@@ -239,11 +261,11 @@ def main():
             f.write(mbox)
         for way, args, stdin in (("file", ("ingest", "--json", os.path.join(tmp, "lead.mbox")), None),
                                  ("stdin", ("ingest", "--json", "-"), mbox)):
-            rc, out, err = run("--db", os.path.join(tmp, f"db-lead-{way}"), *args, stdin=stdin)
+            rc, out, err = run("--db", newdb(os.path.join(tmp, f"db-lead-{way}")), *args, stdin=stdin)
             obj = (json_lines(out) or [{}])[0]
             check(rc == 0 and len(obj.get("reports", [])) == 2 and obj.get("messages") == 2,
                   f"an mbox opening with a blank line ({way}): 2 messages, 2 reports", out + err)
-        rc, out, err = run("--db", os.path.join(tmp, "db-lead-deliver"), "deliver", "--json",
+        rc, out, err = run("--db", newdb(os.path.join(tmp, "db-lead-deliver")), "deliver", "--json",
                            stdin=b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + eml)
         obj = (json_lines(out) or [{}])[0]
         check(rc == 0 and len(obj.get("reports", [])) == 1 and "messages" not in obj,

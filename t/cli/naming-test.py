@@ -84,6 +84,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="dmarcwatch-naming.")
     try:
         conf = os.path.join(tmp, "dmarcwatch.conf")
+        os.makedirs(os.path.join(tmp, "db"), exist_ok=True)  # a configured Database must exist
         with open(conf, "w") as f:
             f.write("Database %s\nServiceCatalog %s\nNetwork 192.0.2.128/25 = Head office MX\n"
                     "Authorize example.com mailchimp\nSuspiciousMessages 100\n"

@@ -86,6 +86,7 @@ def run(conf, *args, columns=100, now=NOW):
 
 def write_conf(tmp, name, extra=""):
     conf = os.path.join(tmp, name + ".conf")
+    os.makedirs(os.path.join(tmp, name + ".db"), exist_ok=True)  # a configured Database must exist
     with open(conf, "w") as f:
         f.write("Database %s\nServiceCatalog %s\n%s" % (os.path.join(tmp, name + ".db"),
                                                       os.path.join(SRCDIR, "contrib", "services"), extra))

@@ -48,6 +48,7 @@ def write(directory, name, text):
 
 
 def config(tmp, name, db, extra):
+    os.makedirs(db, exist_ok=True)  # a configured Database must exist (issue 15)
     return write(tmp, name, "Database %s\n%s" % (db, extra))
 
 

@@ -41,6 +41,7 @@ trap cleanup EXIT
 
 # Step: today is 2024-06-01 (noon UTC); the generated week ends on it.
 export DMARCWATCH_NOW=$((1717200000 + 43200))
+mkdir -p "$TMP/db" # the configured Database must exist (issue 15)
 cat > "$TMP/dmarcwatch.conf" <<EOF2
 Database $TMP/db
 ServiceCatalog $SRCDIR/contrib/services

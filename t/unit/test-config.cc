@@ -60,6 +60,45 @@ BOOST_AUTO_TEST_CASE(defaults_round_trip_through_dump)
   BOOST_CHECK(parsed->trust.limits.action == want.trust.limits.action);
 }
 
+BOOST_AUTO_TEST_CASE(dump_shows_the_configuration_in_effect)
+{
+  // What the file set (with its line), an option (recorded by the caller), the default for the rest;
+  // and the dump parses back to the same values.
+  auto read = parseConfig("# x\nDatabase /srv/dw\nReportAddress a@example.com\nReportAddress @example.org\n", "f.conf");
+  Config config(*read);
+  config.mapSize = 128ULL << 20;
+  recordOverride(config, "MapSize", "128M", "--map");
+  const std::string dump = dumpConfig(config);
+  BOOST_CHECK(dump.starts_with("# dmarcwatch configuration as read from f.conf"));
+  BOOST_CHECK(dump.find("\nDatabase /srv/dw  # f.conf line 2\n") != std::string::npos);
+  BOOST_CHECK(dump.find("\nReportAddress a@example.com  # f.conf line 3\nReportAddress @example.org  # f.conf line 4\n") !=
+              std::string::npos);
+  BOOST_CHECK(dump.find("\nMapSize 128M  # --map\n") != std::string::npos);
+  BOOST_CHECK(dump.find("\nSocket inet:8895@127.0.0.1\n") != std::string::npos);
+  auto again = parseConfig(dump, "dump");
+  BOOST_CHECK_EQUAL(again->database, "/srv/dw");
+  BOOST_CHECK_EQUAL(again->mapSize, 128ULL << 20);
+  BOOST_CHECK_EQUAL(again->reportAddresses.size(), 2U);
+  BOOST_CHECK_EQUAL(originOf(config, "database"), "f.conf line 2");
+  BOOST_CHECK_EQUAL(originOf(config, "Socket"), "default");
+  BOOST_CHECK(dumpDefaultConfig().starts_with("# dmarcwatch configuration: no configuration file read"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_database_names_key_and_origin)
+{
+  auto config = parseConfig("\nDatabase /nonexistent/dmarcwatch-test\n", "f.conf");
+  try {
+    checkDatabaseDirectory(*config);
+    BOOST_FAIL("no error for a missing Database");
+  }
+  catch (const ConfigError& e) {
+    BOOST_CHECK_EQUAL(std::string(e.what()), "Database /nonexistent/dmarcwatch-test (f.conf line 2): no such directory");
+  }
+  Config here;
+  here.database = "/";
+  BOOST_CHECK_NO_THROW(checkDatabaseDirectory(here));
+}
+
 BOOST_AUTO_TEST_CASE(trust_keys_parse)
 {
   auto c = parseConfig("UntrustedReports reject\nUnauthenticatedReports quarantine\nAuthTimeout 2s\n"
