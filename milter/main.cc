@@ -22,7 +22,8 @@
  * (protocol.hh says why), so no libmilter thread exists.
  *
  * Error policy: start-up failures are fatal with a message on stderr and in
- * the log (exit 1; 2 for usage and configuration errors).  After start-up
+ * the log (exit 1; 2 for usage and configuration errors, a missing
+ * ReportAddress among them).  After start-up
  * nothing is fatal; a failed reload is logged and ignored.
  */
 #include "config.h"
@@ -150,8 +151,14 @@ int run(const Options& options)
     fprintf(stderr, "%s: %s\n", s_ident, e.what());
     return s_exitUsage;
   }
+  // A milter without a rua mailbox would look at no mail: the packaged configuration ships with
+  // ReportAddress commented out, so a unit enabled before the admin set it stops here, saying why.
   if (config->reportAddresses.empty()) {
-    logWarning("no ReportAddress configured: every message passes untouched", {{"file", options.configPath}});
+    const std::string why = "no ReportAddress configured in " + options.configPath +
+                            ": nothing to watch, not starting (set your rua mailbox there)";
+    fprintf(stderr, "%s: %s\n", s_ident, why.c_str());
+    logError("no ReportAddress configured: not starting", {{"file", options.configPath}});
+    return s_exitUsage;
   }
   Runtime runtime(config);
   // How report mail is checked, once per worker thread (session.hh MailCheckFactory).

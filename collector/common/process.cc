@@ -23,6 +23,23 @@
 namespace dmarcwatch::collector
 {
 
+namespace
+{
+
+//! Only root can switch users: say so, rather than a chown's or initgroups' bare EPERM.
+void requireSwitchable(const Identity& id)
+{
+  if (geteuid() == 0 || geteuid() == id.uid) {
+    return;
+  }
+  const passwd* self = getpwuid(geteuid());
+  const std::string who = self != nullptr ? self->pw_name : std::to_string(geteuid());
+  throw std::runtime_error("UserID " + id.name + ": started as user " + who +
+                           ", not root, so cannot switch; start as root or as " + id.name + ", or leave UserID unset");
+}
+
+} // namespace
+
 Identity lookupIdentity(const std::string& spec)
 {
   Identity id;
@@ -42,14 +59,19 @@ Identity lookupIdentity(const std::string& spec)
     }
     id.gid = gr->gr_gid;
   }
+  // Checked now, before a pid file or socket is handed to it: systemd's User= starts the
+  // programs as that user, and only root could become another.
+  requireSwitchable(id);
   return id;
 }
 
 void dropPrivileges(const Identity& id)
 {
+  // Started as UserID already (systemd's User=, runuser): nothing to drop.
   if (getuid() == id.uid && geteuid() == id.uid) {
     return;
   }
+  requireSwitchable(id);
   if (initgroups(id.name.c_str(), id.gid) != 0 || setgid(id.gid) != 0 || setuid(id.uid) != 0) {
     throw std::runtime_error(std::string("cannot switch to UserID ") + id.name + ": " + strerror(errno));
   }

@@ -31,10 +31,14 @@ struct Identity
   std::string name;
 };
 
-//! \brief "user" or "user:group" -> ids. \throw ConfigError
+//! \brief "user" or "user:group" -> ids.  A process that is not root can only be UserID itself
+//! (systemd's User=). \throw ConfigError (no such user or group), std::runtime_error (another
+//! user than the one running, when not root)
 Identity lookupIdentity(const std::string& spec);
 
-//! \brief setgroups/setgid/setuid, then check root cannot be regained. \throw std::runtime_error
+//! \brief setgroups/setgid/setuid, then check root cannot be regained.  A process already
+//! running as id (systemd's User=) keeps its groups; one started as another user than root
+//! cannot switch. \throw std::runtime_error naming both users
 void dropPrivileges(const Identity& id);
 
 //! \brief Fork; the parent exits 0, the child starts a session in / with stdio on /dev/null.
