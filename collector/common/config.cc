@@ -274,7 +274,7 @@ const std::vector<KeyDef>& keyTable()
     {keys::reportAddress, Kind::List, "", 0, 0, nullptr,
      "The rua mailbox(es) whose mail holds reports: local@domain, or @domain for a whole domain.\n"
      "Several may be given, separated by commas or spaces, and the key may repeat.\n"
-     "Domains and local parts compare case-insensitively.  Without one, the milter passes all mail.",
+     "Domains and local parts compare case-insensitively.  Without one, dmarcwatch-milter does not start (exit 2).",
      [](Config& c, std::string_view v, uint64_t, const Origin& o) {
        std::string item;
        std::istringstream in{std::string(v)};

@@ -103,11 +103,12 @@ for u in "${units[@]}"; do
     grep -vE "^($DB|$RUN)(/|\$)")
   check "$u: store and run paths are $DB and $RUN" test -z "$bad"
   [ -z "$bad" ] || echo "# $u: $bad"
-  # StateDirectory=/RuntimeDirectory= are always under /var/lib and /run.
-  if grep -q '^StateDirectory=dmarcwatch' "$u"; then
+  # StateDirectory=/RuntimeDirectory= are always under /var/lib and /run: they are the store and
+  # the run directory in a build with the default paths (the units say so for any other).
+  if [ "$DEFAULTS" = yes ] && grep -q '^StateDirectory=dmarcwatch' "$u"; then
     check "$u: StateDirectory=dmarcwatch is the store ($DB)" test "$DB" = /var/lib/dmarcwatch
   fi
-  if grep -q '^RuntimeDirectory=dmarcwatch' "$u"; then
+  if [ "$DEFAULTS" = yes ] && grep -q '^RuntimeDirectory=dmarcwatch' "$u"; then
     check "$u: RuntimeDirectory=dmarcwatch is the run directory ($RUN)" test "$RUN" = /run/dmarcwatch
   fi
 done
