@@ -161,9 +161,10 @@ std::string unquotedText(std::string_view text, size_t max)
   return out;
 }
 
-//! "; auth=forged; spf=pass smtp.mailfrom=example.net; auth-reason=\"...\"" for a message's
-//! reports ("" without reports).  spf= only when it was checked from the client's address:
-//! `dmarcwatch ingest --milter-spf` reads it back (recorded-spf.hh).
+//! "; auth=forged; spf=pass smtp.mailfrom=example.net; spf-mac=...; auth-reason=\"...\"" for a
+//! message's reports ("" without reports).  spf= only when it was checked from the client's
+//! address, signed with the store's key: `dmarcwatch ingest --milter-spf` reads it back
+//! (recorded-spf.hh).
 std::string authHeaderPart(const collector::IngestOutcome& outcome)
 {
   const collector::ReportOutcome* worst = worstVerdict(outcome);

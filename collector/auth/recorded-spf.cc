@@ -4,6 +4,8 @@
  */
 #include "collector/auth/recorded-spf.hh"
 
+#include "collector/auth/header-key.hh"
+
 #include "collector/common/text.hh"
 #include "collector/dns/dkim-verify.hh"
 #include "collector/intake/classify.hh"
@@ -68,7 +70,54 @@ std::optional<RecordedSpf> parseSpf(std::string_view text)
   return std::nullopt;
 }
 
+//! Where the header section ends (its empty line included): the body is never looked at or copied.
+size_t headerSectionEnd(std::string_view message)
+{
+  size_t pos = 0;
+  while (pos < message.size()) {
+    const size_t end = message.find('\n', pos);
+    if (end == std::string_view::npos) {
+      return message.size();
+    }
+    const std::string_view line = message.substr(pos, end - pos);
+    if (line.empty() || line == "\r") {
+      return end + 1;
+    }
+    pos = end + 1;
+  }
+  return message.size();
+}
+
+//! The Message-ID field's value, unfolded and trimmed ("" without one): the header section only.
+std::string messageIdOf(std::string_view message)
+{
+  for (const auto& field : splitMessage(message.substr(0, headerSectionEnd(message))).fields) {
+    const auto nameLength = headerFieldNameLength(field);
+    if (nameLength && equalsIgnoreCaseAscii(trimAscii(std::string_view(field).substr(0, *nameLength)), "message-id")) {
+      std::string value;
+      for (char c : std::string_view(field).substr(field.find(':') + 1)) {
+        if (c != '\r' && c != '\n') {
+          value.push_back(c);
+        }
+      }
+      return std::string(trimAscii(value));
+    }
+  }
+  return {};
+}
+
+//! What the MAC covers: a version word, the spf= text and the mail it was recorded for.
+std::string macInput(std::string_view text, std::string_view message)
+{
+  return "dmarcwatch-spf-1\n" + std::string(text) + "\n" + messageIdOf(message);
+}
+
 } // namespace
+
+std::string signedSpfText(const std::string& text, std::string_view key, std::string_view message)
+{
+  return text + "; spf-mac=" + headerMac(key, macInput(text, message));
+}
 
 std::string recordedSpfText(const MessageAuth& auth, const MailEnvelope& envelope)
 {
@@ -80,12 +129,15 @@ std::string recordedSpfText(const MessageAuth& auth, const MailEnvelope& envelop
   return "spf=" + auth.spf + (envelope.mailFrom.empty() ? " smtp.helo=" : " smtp.mailfrom=") + domain;
 }
 
-std::optional<RecordedSpf> recordedSpf(std::string_view message)
+std::optional<RecordedSpf> recordedSpf(std::string_view message, std::string_view key)
 {
   std::optional<RecordedSpf> found;
+  std::string spfText; // copies: the fields are gone after the loop
+  std::string mac;
   size_t fields = 0;
   size_t spfParameters = 0;
-  for (const auto& field : splitMessage(message).fields) {
+  size_t macParameters = 0;
+  for (const auto& field : splitMessage(message.substr(0, headerSectionEnd(message))).fields) {
     const auto nameLength = headerFieldNameLength(field);
     if (!nameLength || !equalsIgnoreCaseAscii(trimAscii(std::string_view(field).substr(0, *nameLength)), s_headerName)) {
       continue;
@@ -95,11 +147,20 @@ std::optional<RecordedSpf> recordedSpf(std::string_view message)
     for (const auto parameter : parameters(value)) {
       if (parameter.starts_with("spf=")) {
         ++spfParameters;
+        spfText = parameter;
         found = parseSpf(parameter.substr(4));
+      }
+      else if (parameter.starts_with("spf-mac=")) {
+        ++macParameters;
+        mac = parameter.substr(8);
       }
     }
   }
-  if (fields != 1 || spfParameters != 1) {
+  if (fields != 1 || spfParameters != 1 || macParameters != 1 || !found || key.empty()) {
+    return std::nullopt;
+  }
+  // Compared whole: a MAC is no secret once written, only unforgeable.
+  if (mac != headerMac(key, macInput(spfText, message))) {
     return std::nullopt;
   }
   return found;

@@ -5,12 +5,12 @@
  *
  * SPF needs the client's address, which a mail file does not carry.  The
  * milter checked it and writes "spf=pass smtp.mailfrom=example.net" (RFC
- * 8601's words) into its header; a mail the milter passed on to the rua
- * mailbox can then be ingested again with that result.  The header proves
- * nothing by itself: anyone can write one.  It is worth something only for
- * mail that came through dmarcwatch-milter, which deletes every X-DMARCwatch
- * header a report mail arrives with before adding its own - hence an option
- * the admin gives for such mail, never a default.
+ * 8601's words) into its header, with "spf-mac=" its HMAC under the store's
+ * header key (header-key.hh) over that text and the mail's Message-ID; a mail
+ * the milter passed on to the rua mailbox can then be ingested again with
+ * that result.  Without the key's MAC the header proves nothing: anyone can
+ * write one, and mail reaches a mailbox by ways the milter never sees.  Still
+ * an option the admin gives (`--milter-spf`), never a default.
  *
  * Pure functions; thread-safe.
  */
@@ -32,11 +32,14 @@ namespace dmarcwatch::collector
  */
 std::string recordedSpfText(const MessageAuth& auth, const MailEnvelope& envelope);
 
+//! \brief text with its "; spf-mac=..." under key, for message (its Message-ID). \throw std::runtime_error
+std::string signedSpfText(const std::string& text, std::string_view key, std::string_view message);
+
 /*!
  * \brief The SPF result in the mail's X-DMARCwatch header, when there is exactly one such field
- * and it carries exactly one well-formed spf= parameter; nullopt otherwise (none, several, or
- * anything unexpected: the CLI then treats SPF as not checked).
+ * carrying exactly one well-formed spf= parameter and one spf-mac= that key proves; nullopt
+ * otherwise (none, several, a wrong MAC or anything unexpected: SPF is then not checked).
  */
-std::optional<RecordedSpf> recordedSpf(std::string_view message);
+std::optional<RecordedSpf> recordedSpf(std::string_view message, std::string_view key);
 
 } // namespace dmarcwatch::collector

@@ -3,7 +3,9 @@
  */
 #include "collector/auth/report-check.hh"
 
+#include "collector/auth/header-key.hh"
 #include "collector/auth/recorded-spf.hh"
+#include "collector/common/log.hh"
 #include "collector/auth/report-trust.hh"
 
 #include <filesystem>
@@ -33,7 +35,8 @@ ReportMailCheck::ReportMailCheck(const Config& config) :
   d_catalog(std::make_shared<const ReporterCatalog>(reporterCatalog(config.trust))),
   d_psl(PublicSuffixList::system()),
   d_authenticator(d_settings, config.resolver, d_psl),
-  d_offline(config.resolver == "none")
+  d_offline(config.resolver == "none"),
+  d_database(config.database)
 {
 }
 
@@ -45,7 +48,21 @@ ReportJudge ReportMailCheck::check(std::string_view message, const MailEnvelope&
     };
   }
   MessageAuth auth = d_authenticator.check(message, envelope);
+  // The SPF result for the milter's header, signed with the store's key (made the first time,
+  // here on a worker: as the milter's own user).  Without a key, nothing is recorded.
   std::string spf = recordedSpfText(auth, envelope);
+  if (!spf.empty()) {
+    try {
+      if (d_headerKey.empty()) {
+        d_headerKey = makeHeaderKey(d_database);
+      }
+      spf = signedSpfText(spf, d_headerKey, message);
+    }
+    catch (const std::exception& e) {
+      logWarning("SPF result not recorded in the header", {{"error", e.what()}});
+      spf.clear();
+    }
+  }
   // The judge outlives this call (the Ingester runs it per report): it keeps what it needs.
   return [auth = std::move(auth), spf = std::move(spf), catalog = d_catalog, &psl = d_psl,
           headersApproximate](const ReportHeader& header) {

@@ -23,6 +23,7 @@
 #include "collector/ingest/ingest.hh"
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace dmarcwatch::collector
@@ -45,6 +46,8 @@ private:
   const PublicSuffixList& d_psl;
   MessageAuthenticator d_authenticator;
   bool d_offline; //!< Resolver none: nothing can be checked, say so rather than "dns timeout"
+  std::string d_database;  //!< where the header key is (header-key.hh)
+  std::string d_headerKey; //!< made on the first SPF result to record (the milter, as its user)
 };
 
 //! True when ReporterCatalog is the default and no catalog is installed there (then none is used).

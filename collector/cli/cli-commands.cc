@@ -9,6 +9,7 @@
 
 #include "collector/cli/cli-commands.hh"
 
+#include "collector/auth/header-key.hh"
 #include "collector/auth/recorded-spf.hh"
 #include "collector/auth/report-check.hh"
 
@@ -302,13 +303,22 @@ IngestTrust ingestTrust(const Config& config, bool milterSpf)
   // The checks are set up on the first mail: files of bare reports never pay for the resolver
   // or the catalogs.  One check for the command (one thread).
   auto check = std::make_shared<std::unique_ptr<ReportMailCheck>>();
-  return makeIngestTrust(config.trust, [&config, check, milterSpf](std::string_view message) {
+  // The milter's key proves its header; without one (it never recorded SPF in this store) none can.
+  std::string key;
+  if (milterSpf) {
+    key = readHeaderKey(config.database).value_or("");
+    if (key.empty()) {
+      std::cerr << "dmarcwatch: --milter-spf: no " << headerKeyPath(config.database)
+                << " (dmarcwatch-milter makes it the first time it records SPF): SPF is not checked\n";
+    }
+  }
+  return makeIngestTrust(config.trust, [&config, check, milterSpf, key](std::string_view message) {
     if (!*check) {
       *check = std::make_unique<ReportMailCheck>(config);
     }
     MailEnvelope envelope;
     if (milterSpf) {
-      envelope.recordedSpf = recordedSpf(message);
+      envelope.recordedSpf = recordedSpf(message, key);
     }
     return (*check)->check(message, envelope, false);
   });

@@ -41,10 +41,10 @@ with it (quarantined, rejected).
   --json        one JSON object per input on its own line
   --milter-spf  mail came through dmarcwatch-milter (its rua mailbox): use the
                 SPF result the milter recorded in its X-DMARCwatch header
-                (spf=...); without it SPF is none, as a file has no client
-                address.  Only for such mail: the milter deletes X-DMARCwatch
-                headers a report mail arrives with, anywhere else anyone can
-                write one.
+                (spf=...), when its spf-mac= is proven by the store's
+                header-key (the milter makes it; readable by the store's
+                group).  Without the option SPF is none, as a file has no
+                client address.
 
 Exit status: 0 every input stored or a duplicate, 1 an input failed, was in
 conflict with a stored report, had a report rejected or over a per-day limit

@@ -32,8 +32,8 @@
 #   phase T  Resolver = the unbound that never answers, AuthTimeout 1s: a -> unauthenticated,
 #         accepted; the time it took next to phase F's a (bounded: at most ~AuthTimeout more)
 #   phase S  `dmarcwatch ingest --milter-spf` of an unsigned mail carrying our header's
-#         spf=pass for reporter.test -> authenticated; without the option or with two
-#         headers -> not
+#         spf=pass for reporter.test with its MAC under the store's key -> authenticated;
+#         without the option, without the MAC, with two headers or no key -> not
 #
 # Until the milter judges report mail (issue 14) the verdict checks fail; the set-up checks (the
 # zone's records, signatures verified by the signer's own library, delivery) pass on their own.
@@ -329,28 +329,60 @@ check "SIGTERM: milter exit status $rc after $(( $(now_ms) - ts )) ms" test "$rc
 
 # ===== phase S: `dmarcwatch ingest --milter-spf` reads back the SPF the milter recorded =====
 # The milter records spf= only for a client it checked, never a loopback one (the unit tests
-# show it writing it: test-recorded-spf.cc, test-session.cc), so the mail here is a file as
-# the rua mailbox would hold it: unsigned, From reporter.test, our header saying SPF passed
-# for reporter.test.  With the option that is DMARC pass (aligned SPF): authenticated;
-# without it, or with two such headers, SPF is none and nothing proves the mail.
-# cli_verdict NAME [OPTION]: "AUTHENTICITY" of ingesting m/NAME.eml into a fresh store
+# show it writing and signing it: test-recorded-spf.cc, test-session.cc), so the mail here is a
+# file as the rua mailbox would hold it: unsigned, From reporter.test, our header saying SPF
+# passed for reporter.test, with spf-mac= under the store's header key (made here as the milter
+# makes it).  With the option and the right MAC that is DMARC pass (aligned SPF): authenticated;
+# without the option, without a MAC (anyone's header), with two headers or without the key:
+# SPF is none and nothing proves the mail.
+head -c 32 /dev/urandom > "$TMP/header-key"
+# cli_verdict NAME [nokey] [OPTION]: "AUTHENTICITY | REASON" of ingesting m/NAME.eml into a fresh store
 cli_verdict() {
+  local name=$1
+  shift
   rm -rf "$TMP/cli-db" && mkdir "$TMP/cli-db"
+  if [ "${1:-}" = nokey ]; then shift; else cp "$TMP/header-key" "$TMP/cli-db/header-key"; fi
   printf 'Database %s\nResolver 127.0.0.1@%s\nAuthTimeout 2s\n' "$TMP/cli-db" "$DNSPORT" > "$TMP/cli.conf"
-  "$DMARCWATCH" -c "$TMP/cli.conf" ingest --json "${@:2}" "$TMP/m/$1.eml" 2> "$TMP/cli.err" |
+  "$DMARCWATCH" -c "$TMP/cli.conf" ingest --json "$@" "$TMP/m/$name.eml" 2> "$TMP/cli.err" |
     python3 -c 'import json, sys; r = json.load(sys.stdin)["reports"][0]; print(r["authenticity"], "|", r.get("auth_reason", ""))'
 }
-ours='X-DMARCwatch: stored; reports=1; records=1; messages=9; auth=unauthenticated; spf=pass smtp.mailfrom=reporter.test'
+# ours FILE [nomac]: our header for the mail in FILE, signed as recorded-spf.cc signs it
+ours() {
+  python3 - "$TMP/header-key" "$1" "${2:-}" <<'PY'
+import hashlib, hmac, re, sys
+key = open(sys.argv[1], "rb").read()
+head = open(sys.argv[2], "rb").read().decode("latin-1").replace("\r\n", "\n").split("\n\n", 1)[0]
+mid = ""
+for field in re.split(r"\n(?![ \t])", head):
+    name, _, value = field.partition(":")
+    if name.strip().lower() == "message-id":
+        mid = value.replace("\n", "").strip()
+        break
+text = "spf=pass smtp.mailfrom=reporter.test"
+mac = hmac.new(key, ("dmarcwatch-spf-1\n" + text + "\n" + mid).encode(), hashlib.sha256).hexdigest()[:32]
+print("X-DMARCwatch: stored; reports=1; records=1; messages=9; auth=unauthenticated; " + text +
+      ("" if sys.argv[3] == "nomac" else "; spf-mac=" + mac))
+PY
+}
 if mk s-plain "dmarc@$R" "$R" "dmarc@$R" auth-s s.dom.test 9; then
-  { printf '%s\r\n' "$ours"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/s.eml"
-  { printf '%s\r\n%s\r\n' "$ours" "$ours"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/s2.eml"
+  h=$(ours "$TMP/m/s-plain.eml") && hx=$(ours "$TMP/m/s-plain.eml" nomac)
+  { printf '%s\r\n' "$h"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/s.eml"
+  { printf '%s\r\n%s\r\n' "$h" "$h"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/s2.eml"
+  { printf '%s\r\n' "$hx"; cat "$TMP/m/s-plain.eml"; } > "$TMP/m/sx.eml"
   got=$(cli_verdict s --milter-spf)
-  check "S: ingest --milter-spf of the mailbox copy: authenticated ($got)" test "${got%% *}" = authenticated
+  check "S: ingest --milter-spf of the mailbox copy (MAC under the store's key): authenticated ($got)" \
+    test "${got%% *}" = authenticated
   got=$(cli_verdict s)
   check "S: the same without --milter-spf: not authenticated, SPF none ($got)" \
     all test "${got%% *}" != authenticated -- grep -q 'spf=none' <<< "$got"
+  got=$(cli_verdict sx --milter-spf)
+  check "S: a header without spf-mac (anyone can write one), --milter-spf: not authenticated ($got)" \
+    all test "${got%% *}" != authenticated -- grep -q 'spf=none' <<< "$got"
   got=$(cli_verdict s2 --milter-spf)
   check "S: two X-DMARCwatch headers, --milter-spf: not authenticated ($got)" test "${got%% *}" != authenticated
+  got=$(cli_verdict s nokey --milter-spf)
+  check "S: no header key in the store: not authenticated, and ingest says so ($got; $(head -c 200 "$TMP/cli.err"))" \
+    all test "${got%% *}" != authenticated -- grep -q 'header-key' "$TMP/cli.err"
 else
   fail "S: the mail could not be made"
 fi

@@ -1,7 +1,8 @@
 /*
  * test-recorded-spf.cc - the SPF result the milter records in its header and
- * `dmarcwatch ingest --milter-spf` reads back (collector/auth/recorded-spf.hh):
- * what is written, what is read and what is refused, then end to end against
+ * `dmarcwatch ingest --milter-spf` reads back (collector/auth/recorded-spf.hh)
+ * with the store's header key (header-key.hh): what is written, what is read
+ * and what is refused (a header without the key's MAC above all), then end to end against
  * the private unbound: ReportMailCheck gives the milter the text for a
  * client it checked (none for a loopback one), and a mail file whose recorded
  * SPF aligns passes DMARC.
@@ -9,6 +10,7 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "collector/auth/header-key.hh"
 #include "collector/auth/message-auth.hh"
 #include "collector/auth/recorded-spf.hh"
 #include "collector/auth/report-check.hh"
@@ -16,9 +18,13 @@
 #include "t/unit/dns-zones.hh"
 #include "t/unit/psl-fixture.hh"
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 using namespace dmarcwatch::collector;
 using namespace dmarcwatch::test;
@@ -32,8 +38,14 @@ std::string withHeaders(const std::string& lines)
   return lines + c_testMail;
 }
 
-const std::string c_ours = "X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated; "
-                           "spf=pass smtp.mailfrom=auth.test; auth-reason=\"no signature [spf=none; dkim=none]\"\r\n";
+const std::string c_key(32, 'k');
+
+//! The milter's header with the spf= text signed for c_testMail (its Message-ID) under key.
+std::string ours(const std::string& text = "spf=pass smtp.mailfrom=auth.test", const std::string& key = c_key)
+{
+  return "X-DMARCwatch: stored; reports=1; records=2; messages=7; auth=unauthenticated; " +
+         signedSpfText(text, key, c_testMail) + "; auth-reason=\"no signature [spf=none; dkim=none]\"\r\n";
+}
 
 MessageAuth checked(const std::string& spf, const std::string& domain)
 {
@@ -87,37 +99,75 @@ BOOST_AUTO_TEST_CASE(written_only_when_checked_from_a_client_with_a_plain_domain
 
 BOOST_AUTO_TEST_CASE(read_back_from_the_one_header_of_ours)
 {
-  const auto got = recordedSpf(withHeaders(c_ours));
+  const auto got = recordedSpf(withHeaders(ours()), c_key);
   BOOST_REQUIRE(got.has_value());
   BOOST_TEST(got->result == "pass");
   BOOST_TEST(got->domain == "auth.test");
-  // Case of the name, a fold, the helo form, LF line ends.
-  const auto folded = recordedSpf(withHeaders("x-dmarcwatch: stored; reports=1;\r\n\tspf=fail smtp.helo=MX.Auth.Test\r\n"));
+  // Case of the name, a fold, the helo form.
+  const std::string signedFail = signedSpfText("spf=fail smtp.helo=MX.Auth.Test", c_key, c_testMail);
+  const auto folded = recordedSpf(withHeaders("x-dmarcwatch: stored; reports=1;\r\n\t" + signedFail + "\r\n"), c_key);
   BOOST_REQUIRE(folded.has_value());
   BOOST_TEST(folded->result == "fail");
   BOOST_TEST(folded->domain == "mx.auth.test");
-  const auto lf = recordedSpf("X-DMARCwatch: stored; spf=none smtp.mailfrom=a.test\nFrom: x@a.test\n\nbody\n");
+  // LF line ends, no Message-ID (the MAC then covers an empty one).
+  const std::string bare = "From: x@a.test\n\nbody\n";
+  const auto lf = recordedSpf(
+    "X-DMARCwatch: stored; " + signedSpfText("spf=none smtp.mailfrom=a.test", c_key, bare) + "\n" + bare, c_key);
   BOOST_REQUIRE(lf.has_value());
   BOOST_TEST(lf->result == "none");
 }
 
 BOOST_AUTO_TEST_CASE(anything_doubtful_reads_as_not_recorded)
 {
+  // "X-DMARCwatch: stored; " + text signed under the key, for c_testMail.
+  const auto field = [](const std::string& text) {
+    return "X-DMARCwatch: stored; " + signedSpfText(text, c_key, c_testMail) + "\r\n";
+  };
+  std::string otherId = c_testMail;
+  otherId.replace(otherId.find("1234567890@auth.test"), 20, "9999999999@auth.test");
   for (const std::string& mail : std::vector<std::string>{
-         c_testMail,                                                                                 // none
-         withHeaders(c_ours + c_ours),                                                               // two of ours
-         withHeaders("X-DMARCwatch: stored; spf=pass smtp.mailfrom=a.test; spf=fail smtp.mailfrom=a.test\r\n"),
+         c_testMail,                                                                               // none
+         withHeaders(ours() + ours()),                                                             // two of ours
+         withHeaders("X-DMARCwatch: stored; spf=pass smtp.mailfrom=auth.test\r\n"),               // no MAC: anyone's
+         withHeaders(ours("spf=pass smtp.mailfrom=auth.test", std::string(32, 'x'))),               // another key
+         ours() + otherId,                                                                         // another mail
+         withHeaders("X-DMARCwatch: stored; " + signedSpfText("spf=fail smtp.mailfrom=auth.test", c_key, c_testMail)
+                       .replace(4, 4, "pass") + "\r\n"),                                           // result changed
+         withHeaders(field("spf=pass smtp.mailfrom=a.test; spf=fail smtp.mailfrom=a.test")),
          withHeaders("X-DMARCwatch: stored; auth-reason=\"x; spf=pass smtp.mailfrom=a.test\"\r\n"), // quoted
-         withHeaders("X-DMARCwatch: stored; spf=great smtp.mailfrom=a.test\r\n"),
-         withHeaders("X-DMARCwatch: stored; spf=pass\r\n"),
-         withHeaders("X-DMARCwatch: stored; spf=pass smtp.mailfrom=a.test extra\r\n"),
-         withHeaders("X-DMARCwatch: stored; spf=pass smtp.mailfrom=bad_-.domain!\r\n"),
-         withHeaders("X-DMARCwatch: stored; spf=pass header.from=a.test\r\n"),
-         withHeaders("X-DMARCwatch2: stored; spf=pass smtp.mailfrom=a.test\r\n"),
-         c_testMail + "X-DMARCwatch: stored; spf=pass smtp.mailfrom=a.test\r\n", // in the body
+         withHeaders(field("spf=great smtp.mailfrom=a.test")),
+         withHeaders(field("spf=pass")),
+         withHeaders(field("spf=pass smtp.mailfrom=a.test extra")),
+         withHeaders(field("spf=pass smtp.mailfrom=bad_-.domain!")),
+         withHeaders(field("spf=pass header.from=a.test")),
+         withHeaders("X-DMARCwatch2: stored; " + signedSpfText("spf=pass smtp.mailfrom=a.test", c_key, c_testMail) + "\r\n"),
+         c_testMail + field("spf=pass smtp.mailfrom=a.test"), // in the body
        }) {
-    BOOST_TEST_CONTEXT(mail.substr(0, 120)) { BOOST_TEST(!recordedSpf(mail).has_value()); }
+    BOOST_TEST_CONTEXT(mail.substr(0, 160)) { BOOST_TEST(!recordedSpf(mail, c_key).has_value()); }
   }
+  // No key (the milter never recorded SPF in this store): nothing is proven.
+  BOOST_TEST(!recordedSpf(withHeaders(ours()), "").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_header_key_is_made_once_group_readable_and_checked)
+{
+  TempDir dir;
+  const std::string database = dir.path();
+  BOOST_TEST(!readHeaderKey(database).has_value());
+  ::umask(077); // the group reads it whatever the umask
+  const std::string key = makeHeaderKey(database);
+  ::umask(022);
+  BOOST_TEST(key.size() == 32U);
+  BOOST_TEST(makeHeaderKey(database) == key); // made once
+  BOOST_TEST(readHeaderKey(database).value_or("") == key);
+  struct stat st {};
+  BOOST_REQUIRE(::stat(headerKeyPath(database).c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0640U);
+  BOOST_TEST(std::distance(std::filesystem::directory_iterator(database), {}) == 1); // no temporary left
+  std::ofstream(headerKeyPath(database), std::ios::trunc) << "short";
+  BOOST_CHECK_THROW(readHeaderKey(database), std::runtime_error);
+  BOOST_TEST(headerMac(key, "a") != headerMac(key, "b"));
+  BOOST_TEST(headerMac(key, "a").size() == 32U);
 }
 
 BOOST_AUTO_TEST_CASE(a_file_with_recorded_aligned_spf_passes_dmarc)
@@ -140,9 +190,10 @@ BOOST_AUTO_TEST_CASE(a_file_with_recorded_aligned_spf_passes_dmarc)
   const std::string header = recordedSpfText(atMilter, smtp);
   BOOST_TEST(header == "spf=pass smtp.mailfrom=auth.test");
   // ... and the mail file read back with it passes the same way, without a client.
-  const std::string file = withHeaders("X-DMARCwatch: stored; reports=1; auth=unauthenticated; " + header + "\r\n");
+  const std::string file =
+    withHeaders("X-DMARCwatch: stored; reports=1; auth=unauthenticated; " + signedSpfText(header, c_key, c_testMail) + "\r\n");
   MailEnvelope cli;
-  cli.recordedSpf = recordedSpf(file);
+  cli.recordedSpf = recordedSpf(file, c_key);
   BOOST_REQUIRE(cli.recordedSpf.has_value());
   const MessageAuth fromFile = auth.check(file, cli);
   BOOST_TEST(fromFile.spf == "pass");
@@ -165,9 +216,11 @@ BOOST_AUTO_TEST_CASE(the_milter_gets_the_text_only_for_a_client_it_checked)
     BOOST_TEST_MESSAGE("no unbound binary: skipped");
     return;
   }
+  TempDir store;
   Config config;
   config.resolver = zone.server->spec();
   config.trust.reporterCatalog = "none";
+  config.database = store.path();
   ReportMailCheck check(config);
   ReportHeader report;
   report.metadata.orgName = "auth.test";
@@ -176,8 +229,14 @@ BOOST_AUTO_TEST_CASE(the_milter_gets_the_text_only_for_a_client_it_checked)
   smtp.client = testIp("192.0.2.5");
   smtp.mailFrom = "dmarc@auth.test";
   const ReportVerdict verdict = check.check(c_testMail, smtp, false)(report);
-  BOOST_TEST(verdict.spf == "spf=pass smtp.mailfrom=auth.test");
+  // Signed with the key the check made in the store; the CLI reads it back with that key.
+  const auto key = readHeaderKey(store.path());
+  BOOST_REQUIRE(key.has_value());
+  BOOST_TEST(verdict.spf == signedSpfText("spf=pass smtp.mailfrom=auth.test", *key, c_testMail));
   BOOST_TEST((verdict.authenticity == Authenticity::Authenticated), verdict.reason);
+  const auto back = recordedSpf(withHeaders("X-DMARCwatch: stored; auth=authenticated; " + verdict.spf + "\r\n"), *key);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->domain == "auth.test");
   smtp.client = testIp("127.0.0.1");
   BOOST_TEST(check.check(c_testMail, smtp, false)(report).spf == "");
 }
