@@ -23,7 +23,10 @@
 # the script with a message naming both packages, exit 1, nothing installed.  Services the
 # new packages ship are not started: a policy-rc.d denying every start is in place during the
 # installation only (removed on any exit, apt-get failing or the script interrupted; one that
-# was there before is left alone, and then it rules).
+# was there before is left alone, and then it rules).  Nor do they start at the next boot: the
+# systemd units of each package this run newly installed (postfix.service, syslog-ng.service:
+# those under /lib/systemd/system in `dpkg -L`) are disabled with `systemctl disable` (offline
+# too; skipped without systemctl).  A package installed before keeps its units as they were.
 #
 # Idempotent: packages already present are not reinstalled (nothing installed: apt-get is not
 # run at all); the build happens in ./build (VPATH) and is reused.  Needs root (or sudo) for
@@ -185,7 +188,20 @@ install_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_lock[@]}" install -y -q \
     --no-install-recommends "${keep[@]}" || rc=$?
   remove_guard
+  [ "$rc" = 0 ] && disable_units_of "${keep[@]}"
   return "$rc"
+}
+
+# disable_units_of PACKAGE...: the system units PACKAGE... ship, disabled (no start at boot).
+# Templates (NAME@.service) are left: they run only as an enabled unit's instances.
+disable_units_of() {
+  local unit
+  command -v systemctl >/dev/null || return 0
+  for unit in $(dpkg -L "$@" 2>/dev/null |
+      sed -n 's#^\(/usr\)\{0,1\}/lib/systemd/system/\([^/@]*\.\(service\|socket\|timer\|path\)\)$#\2#p' | sort -u); do
+    echo "setup: disabling $unit (newly installed; \`systemctl enable $unit\` to start it at boot)"
+    as_root systemctl disable --quiet "$unit" || echo "setup: could not disable $unit" >&2
+  done
 }
 
 # Programs only the tests run, never installed as packages: a package would bring a system

@@ -2,8 +2,12 @@
 # deb-test.sh - the Debian package on this machine, as README "Installing" says (make check, root):
 #   1. built with dpkg-buildpackage -us -uc -b from a copy of the source tree (make distdir: what
 #      the tarball holds, git-independent, also from a read-only srcdir), nocheck, parallel=2;
-#   2. lintian: no error;
-#   3. apt install ./dmarcwatch_*.deb: the dmarcwatch system user and group, /var/lib/dmarcwatch
+#   2. lintian: no error; the maintainer scripts (dpkg-deb -e): the preinst stops both units on
+#      upgrade, the postinst starts them (enabled ones: deb-systemd-invoke) only after its own
+#      db upgrade, the prerm stops them on remove; the postinst puts no postfix in the group
+#      and, run with stubs, refuses a dmarcwatch user without a dmarcwatch group by name;
+#   3. apt install ../dmarcwatch_VERSION_ARCH.deb from the source tree, as the README says:
+#      the dmarcwatch system user and group (postfix not in it), /var/lib/dmarcwatch
 #      dmarcwatch:dmarcwatch 0750, /etc/dmarcwatch.conf a conffile agreeing with the units, the
 #      units installed, not enabled, clean for systemd-analyze verify, the programs in
 #      /usr/sbin and /usr/bin;
@@ -15,12 +19,16 @@
 #      postinst upgrades it as the dmarcwatch user; the edited conffile is kept;
 #   6. dpkg -r keeps the conffile, the store and the user; dpkg -P removes them, and leaves no
 #      file named *dmarcwatch* that was not there before (piuparts' check, in small).
-# Skips (77): not root; dpkg-buildpackage, debhelper, fakeroot, lintian or systemd-analyze
-# missing; a dmarcwatch package, user, group, /etc/dmarcwatch.conf, /var/lib/dmarcwatch or
+# One run at a time on a host: the whole test holds an flock on $LOCK (two root runs would
+# install and purge the same package and user under each other); another run holding it
+# longer than 30 minutes is a skip.
+# Skips (77): not root; dpkg-buildpackage, debhelper, lintian or systemd-analyze missing; a dmarcwatch package, user, group, /etc/dmarcwatch.conf, /var/lib/dmarcwatch or
 # /run/dmarcwatch already on the host (the test would touch an admin's installation); and in a
 # distcheck tree (read-only srcdir): the package build (the whole project compiled once more,
 # the longest step of this test) would run a second time in the same CI run for no new finding.
-# The trap purges what it installed, even on failure.  DW_DEB=FILE tests a .deb built before
+# The trap purges what it installed, even on failure, and removes the packages `apt install`
+# newly pulled in (remove, not purge: one whose configuration an admin's earlier removal left
+# keeps it).  DW_DEB=FILE tests a .deb built before
 # (Step 1 then builds nothing).  Prints TAP-ish lines, the build time and
 # "N passed, M failed".
 set -u
@@ -31,12 +39,22 @@ BUILDDIR=${BUILDDIR:-$SRCDIR}
 # Step 0: only where nothing of an admin's can be touched.
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (dpkg -i, a system user)"
-for tool in dpkg-buildpackage dh fakeroot lintian systemd-analyze setpriv python3; do
+for tool in dpkg-buildpackage dh lintian systemd-analyze setpriv python3 flock; do
   command -v "$tool" >/dev/null || skip "$tool not installed (./setup.sh check installs the test tools)"
 done
 # distcheck makes its tree read-only with chmod a-w, which root's -w does not see: read the mode.
 (( (8#$(stat -c %a "$SRCDIR") & 8#200) != 0 )) ||
   skip "read-only source tree (make distcheck): the package build already ran in make check"
+# The rest runs again under flock -o (the lock is flock's own, so no daemon started below
+# inherits it).  The lock file is left in /run (a tmpfs): removing it would let a third run lock
+# a new file while a second still waits on the old one.
+LOCK=/run/dmarcwatch-deb-test.lock
+if [ -z "${DW_DEB_TEST_LOCKED:-}" ]; then
+  DW_DEB_TEST_LOCKED=1 flock -o -E 75 -w 1800 "$LOCK" bash "$0" "$@"
+  rc=$?
+  [ "$rc" = 75 ] && skip "another run of this test held $LOCK for 30 minutes"
+  exit "$rc"
+fi
 if dpkg-query -W -f='${Status}' dmarcwatch 2>/dev/null | grep -qv '^unknown\|not-installed'; then
   skip "a dmarcwatch package is installed (or its conffiles remain) on this host"
 fi
@@ -58,10 +76,24 @@ cleanup() {
   fi
   getent passwd dmarcwatch >/dev/null && userdel dmarcwatch
   getent group dmarcwatch >/dev/null && groupdel dmarcwatch
+  # What apt install pulled in (dependencies not installed before): removed again.
+  if [ -f "$TMP/pkgs-before" ]; then
+    local new
+    mapfile -t new < <(installed_packages | comm -13 "$TMP/pkgs-before" - | grep -vx dmarcwatch)
+    if [ "${#new[@]}" -gt 0 ]; then
+      echo "# cleanup: removing what apt install pulled in: ${new[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y remove "${new[@]}" \
+        >>"$TMP/cleanup.log" 2>&1 || echo "# cleanup: apt-get remove ${new[*]} failed" >&2
+    fi
+  fi
   rm -rf /etc/dmarcwatch.conf /var/lib/dmarcwatch /run/dmarcwatch "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# installed_packages: the packages dpkg has installed (or half so), sorted.
+installed_packages() {
+  dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package}\n' | awk '$1 !~ /^.[nc]/ {print $2}' | sort
+}
 
 # dmarcwatch_files: every file named *dmarcwatch* where a package could leave one.
 dmarcwatch_files() {
@@ -106,10 +138,57 @@ check "lintian ran (status $rc: 0 clean, 1 tags found, 2 it failed)" test "$rc" 
 check "lintian: no error" not grep -q '^E:' "$TMP/lintian.log"
 sed 's/^/#   lintian: /' "$TMP/lintian.log"
 
-# Step 3: README "Installing", word by word: apt install ./dmarcwatch_*.deb.
-if (cd "$TMP/src" && DEBIAN_FRONTEND=noninteractive apt -o DPkg::Lock::Timeout=300 -y install ./dmarcwatch_*.deb) \
+# The maintainer scripts as built: the units' start and stop around upgrades and removal.
+CTRL=$TMP/control
+dpkg-deb -e "$DEB" "$CTRL"
+UNITLIST="'dmarcwatch-milter.service' 'dmarcwatchd.service'"
+# line_of PATTERN FILE: the number of the first line matching the regex (empty: none)
+line_of() { grep -n -m1 -e "$1" "$2" 2>/dev/null | cut -d: -f1; }
+# follows A B FILE: a line matching B comes right after the first line matching A
+follows() { local a; a=$(line_of "$1" "$3"); [ -n "$a" ] && sed -n "$((a + 1))p" "$3" | grep -q -e "$2"; }
+# shellcheck disable=SC2016 # "$1" as the scripts spell it
+check "preinst: on upgrade, both units stopped" \
+  follows '"$1" = upgrade' "deb-systemd-invoke stop $UNITLIST" "$CTRL/preinst"
+# shellcheck disable=SC2016
+check "prerm: on remove, both units stopped" \
+  follows '"$1" = remove' "deb-systemd-invoke stop $UNITLIST" "$CTRL/prerm"
+upgrade_line=$(line_of 'dmarcwatch .* db upgrade' "$CTRL/postinst")
+start_line=$(line_of "deb-systemd-invoke start $UNITLIST" "$CTRL/postinst")
+check "postinst: both units started (line ${start_line:-none}) after its db upgrade (line ${upgrade_line:-none})" \
+  test "${upgrade_line:-0}" -gt 0 -a "${start_line:-0}" -gt "${upgrade_line:-0}"
+check "postinst: no restart or start of a unit elsewhere" \
+  test "$(grep -c 'deb-systemd-invoke' "$CTRL/postinst")" = 1
+check "postinst: postfix is not put in the dmarcwatch group" not grep -q 'adduser.*postfix' "$CTRL/postinst"
+# A dmarcwatch user without a dmarcwatch group: the postinst, with every command that would
+# touch the host stubbed, stops with a message naming the group, before any chown.
+STUBS=$TMP/stubs
+mkdir -p "$STUBS"
+# shellcheck disable=SC2016 # $1 and $* are the stubs'
+printf '#!/bin/sh\n[ "$1" = passwd ]\n' >"$STUBS/getent"
+for cmd in adduser chown chmod dpkg-statoverride runuser deb-systemd-helper deb-systemd-invoke systemctl; do
+  # shellcheck disable=SC2016
+  printf '#!/bin/sh\necho "%s $*" >>"%s/ran"\n' "$cmd" "$STUBS" >"$STUBS/$cmd"
+done
+chmod +x "$STUBS"/*
+PATH=$STUBS:$PATH sh "$CTRL/postinst" configure >"$TMP/nogroup.log" 2>&1
+rc=$?
+check "postinst, a user dmarcwatch but no group: fails (status $rc)" test "$rc" != 0
+check "and names the missing group" grep -q 'no group dmarcwatch' "$TMP/nogroup.log"
+check "before touching anything (ran: $(cat "$STUBS/ran" 2>/dev/null | tr '\n' ';'))" not test -e "$STUBS/ran"
+
+# Step 3: README "Installing", word by word: from the source tree,
+# apt install ../dmarcwatch_$(dpkg-parsechangelog -S Version)_$(dpkg --print-architecture).deb
+# (DW_DEB: that file, by its name).
+installed_packages >"$TMP/pkgs-before"
+if [ -n "${DW_DEB:-}" ]; then
+  install_dir=$TMP/src install_deb=./$(basename "$DEB")
+else
+  # shellcheck disable=SC2016 # expanded in the tree, as the README's line is
+  install_dir=$SRC install_deb='../dmarcwatch_$(dpkg-parsechangelog -S Version)_$(dpkg --print-architecture).deb'
+fi
+if (cd "$install_dir" && eval "DEBIAN_FRONTEND=noninteractive apt -o DPkg::Lock::Timeout=300 -y install $install_deb") \
   >"$TMP/install.log" 2>&1; then
-  pass "apt install ./dmarcwatch_*.deb"
+  pass "apt install $install_deb"
 else
   fail "apt install"; tail -n 30 "$TMP/install.log" | sed 's/^/#   /'; summary; exit 1
 fi
@@ -118,8 +197,8 @@ check "a dmarcwatch system user (uid ${uid:-none} < 1000)" test -n "${uid:-}" -a
 check "its home is the store, its shell nologin" test "$home:$shell" = /var/lib/dmarcwatch:/usr/sbin/nologin
 check "a dmarcwatch group, the user's primary" test "$(id -gn dmarcwatch)" = dmarcwatch
 if getent passwd postfix >/dev/null; then
-  check "postfix is in the dmarcwatch group (a milter socket in its chroot)" \
-    grep -qw dmarcwatch <(id -Gn postfix)
+  check "postfix is not in the dmarcwatch group (it reads the whole store)" \
+    not grep -qw dmarcwatch <(id -Gn postfix)
 fi
 check "/var/lib/dmarcwatch dmarcwatch:dmarcwatch 750" test "$(stat -c %U:%G:%a /var/lib/dmarcwatch)" = dmarcwatch:dmarcwatch:750
 check "/etc/dmarcwatch.conf is a conffile" grep -q '^ /etc/dmarcwatch.conf ' <(dpkg-query -W -f='${Conffiles}\n' dmarcwatch)

@@ -2,7 +2,8 @@
 # setup-safety-test.sh - ./setup.sh's install phase on pretend hosts (make check; issue 15).
 #
 # setup.sh runs for real (SETUP_INSTALL_ONLY=1: it stops after installing), with stubs first on
-# PATH for apt-get, apt-cache, dpkg-query, debconf-set-selections, sudo, dpkg and dpkg-deb that
+# PATH for apt-get, apt-cache, dpkg-query, debconf-set-selections, sudo, dpkg, dpkg-deb and
+# systemctl that
 # answer from a host description under the test's temp dir and record what was asked; the
 # policy-rc.d it places is SETUP_POLICY_RC_D in a fake root there, the unpacked test programs
 # SETUP_TEST_CACHE (complete already, so nothing is fetched).  Nothing is installed for real.
@@ -14,6 +15,8 @@
 #     check leaves postfix out and goes on;
 #   - the policy-rc.d guard is there while apt-get installs, gone afterwards, also when apt-get
 #     fails and when setup.sh is killed mid-install; an admin's policy-rc.d is never touched;
+#   - the units of the packages newly installed (postfix.service, syslog-ng.service; a template
+#     never) are disabled with systemctl, those of a package installed before never;
 #   - everything installed: apt-get is not run at all.
 # Prints TAP-ish lines and "N passed, M failed".  Processes: the setup.sh runs it starts,
 # stopped by their PIDs.
@@ -100,8 +103,20 @@ STUB
 printf '#!/bin/sh\ncat >> "$HOST/debconf"\n' > "$BIN/debconf-set-selections"
 printf '#!/bin/sh\nexec "$@"\n' > "$BIN/sudo"
 # shellcheck disable=SC2016
-printf '#!/bin/sh\necho "$0 $*" >> "$HOST/apt.log"\nexit 1\n' > "$BIN/dpkg"
-cp "$BIN/dpkg" "$BIN/dpkg-deb"
+printf '#!/bin/sh\necho "$0 $*" >> "$HOST/apt.log"\nexit 1\n' > "$BIN/dpkg-deb"
+# dpkg -L PACKAGE...: the files of $HOST/files ("PACKAGE PATH" lines) of those installed.
+cat > "$BIN/dpkg" <<'STUB'
+#!/bin/bash
+[ "$1" = -L ] || { echo "$0 $*" >> "$HOST/apt.log"; exit 1; }
+shift
+for p in "$@"; do
+  grep -q "^$p|" "$HOST/installed" && awk -v p="$p" '$1 == p { print $2 }' "$HOST/files"
+done
+exit 0
+STUB
+# systemctl: every call recorded in $HOST/systemctl.log.
+# shellcheck disable=SC2016
+printf '#!/bin/sh\necho "$*" >> "$HOST/systemctl.log"\n' > "$BIN/systemctl"
 chmod 755 "$BIN"/*
 
 # The archive: every package setup.sh may ask for (its lists, sourced), plus the MTAs and
@@ -131,6 +146,11 @@ host() {
   archive > "$HOST/archive"
   : > "$HOST/installed"
   : > "$HOST/apt.log"
+  : > "$HOST/systemctl.log"
+  # The files the packages with system units ship (dpkg -L), a binary among them.
+  printf '%s\n' 'postfix /usr/sbin/postfix' 'postfix /lib/systemd/system/postfix.service' \
+    'postfix /lib/systemd/system/postfix@.service' 'syslog-ng-core /lib/systemd/system/syslog-ng.service' \
+    'syslog-ng-core /usr/sbin/syslog-ng' 'rsyslog /lib/systemd/system/rsyslog.service' > "$HOST/files"
   local p
   shift
   for p in "$@"; do grep "^$p|" "$HOST/archive" >> "$HOST/installed"; done
@@ -152,6 +172,9 @@ no_install_call() {
          END { exit n > 0 }' "$HOST/apt.log"
 }
 guard_gone() { [ ! -e "$GUARD" ]; }
+# disabled UNIT: setup.sh ran `systemctl disable --quiet UNIT`;  systemctl_calls: all it ran.
+disabled() { grep -qx -- "disable --quiet $1" "$HOST/systemctl.log"; }
+systemctl_calls() { tr '\n' ';' < "$HOST/systemctl.log"; }
 guard_was_ours() { grep -qx 'exit 101' "$HOST/guard-seen"; }
 
 echo "# build on a bare host: the user's packages only"
@@ -165,6 +188,7 @@ check "build installs no MTA, syslog daemon or test tool" \
   none_installed_of postfix syslog-ng-core miltertest swaks chromium clang lintian debhelper
 check "build downloads nothing" not grep -q download "$HOST/apt.log"
 check "build: the guard was in place during the install, and is gone" all guard_was_ours -- guard_gone
+check "build: no unit disabled (none of its packages ships one)" test ! -s "$HOST/systemctl.log"
 
 echo "# check on a host with rsyslog"
 # shellcheck disable=SC2086 # word lists
@@ -179,6 +203,17 @@ check "check installs the other tools (postfix, miltertest, chromium, clang)" \
 check "rsyslog stays installed" grep -q '^rsyslog|' "$HOST/installed"
 check "the package lists are fetched once" test "$(grep -cw update "$HOST/apt.log")" = 1
 check "check: the guard is gone" guard_gone
+check "check: postfix.service, newly installed, disabled ($(systemctl_calls))" disabled postfix.service
+check "check: no template (postfix@.service), no unit of a package not installed, rsyslog's untouched" \
+  test "$(grep -c . "$HOST/systemctl.log")" = 1
+
+echo "# check on a host with postfix installed already"
+# shellcheck disable=SC2086
+host postfix postfix $user
+run check
+check "check installs syslog-ng-core and disables syslog-ng.service ($(systemctl_calls))" \
+  all test "$RC" = 0 -- installed_now syslog-ng-core -- disabled syslog-ng.service
+check "check never disables postfix.service, installed before" not grep -q postfix "$HOST/systemctl.log"
 
 echo "# check when a tool's simulated install removes something else"
 # shellcheck disable=SC2086
@@ -208,6 +243,11 @@ touch "$HOST/fail"
 run build
 check "build fails when apt-get does" test "$RC" != 0
 check "the guard was placed and is removed" all guard_was_ours -- guard_gone
+host bare
+touch "$HOST/fail"
+run demo
+check "demo, apt-get failing: fails and disables nothing ($(systemctl_calls))" \
+  all test "$RC" != 0 -- test ! -s "$HOST/systemctl.log"
 host bare
 touch "$HOST/fail"
 printf '#!/bin/sh\n# the admin'"'"'s\nexit 0\n' > "$GUARD"
