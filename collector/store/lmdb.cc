@@ -190,27 +190,6 @@ void createDirectory(const std::string& dir)
   throw StoreError("open", errno, "cannot create directory " + dir);
 }
 
-/*!
- * \brief Let the store's group read it: data.mdb g+r, lock.mdb g+rw (a reader, such as `dmarcwatch
- * status` run by an admin in the group, records itself in the lock file's reader table, so it
- * must write it), whatever the umask.  Only the files this user owns are changed, and no bit
- * is taken away.  Security: the group can read every report and, through the lock file,
- * disturb (not change) the writers' view of readers; it cannot write the data.
- */
-void shareWithGroup(const std::string& dir)
-{
-  // By path, never open(): closing a descriptor of lock.mdb would drop this process's POSIX locks
-  // on it (LMDB's).  lstat first: a symbolic link is left alone (only the owner writes the directory).
-  for (const auto& [name, bits] : {std::pair{"/data.mdb", mode_t{0040}}, std::pair{"/lock.mdb", mode_t{0060}}}) {
-    const std::string path = dir + name;
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-        (st.st_mode & bits) != bits && ::chmod(path.c_str(), (st.st_mode & 07777) | bits) != 0) {
-      throw StoreError("open", errno, "chmod g+r " + path);
-    }
-  }
-}
-
 [[noreturn]] void noStore(const std::string& dir, int rc)
 {
   throw StoreError("open", rc, "no store at " + dir + ": run dmarcwatch ingest first");
@@ -254,6 +233,20 @@ std::optional<std::string_view> getValue(MDB_txn* txn, MDB_dbi dbi, std::string_
 }
 
 } // namespace
+
+void shareWithGroup(const std::string& dir)
+{
+  // By path, never open(): closing a descriptor of lock.mdb would drop this process's POSIX locks
+  // on it (LMDB's).  lstat first: a symbolic link is left alone (only the owner writes the directory).
+  for (const auto& [name, bits] : {std::pair{"/data.mdb", mode_t{0040}}, std::pair{"/lock.mdb", mode_t{0060}}}) {
+    const std::string path = dir + name;
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+        (st.st_mode & bits) != bits && ::chmod(path.c_str(), (st.st_mode & 07777) | bits) != 0) {
+      throw StoreError("open", errno, "chmod g+r " + path);
+    }
+  }
+}
 
 void check(int rc, const char* operation, std::string_view detail)
 {
