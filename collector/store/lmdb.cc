@@ -12,10 +12,13 @@
 #include "collector/store/lmdb.hh"
 
 #include "collector/common/config-keys.hh"
+#include "collector/common/log.hh"
+#include "collector/intake/byte-source.hh"
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fcntl.h>
 #include <cstdio>
 #include <filesystem>
@@ -174,16 +177,39 @@ std::string mebibytes(uint64_t bytes)
   return std::to_string(bytes >> 20) + " MiB";
 }
 
+/*!
+ * \brief Set the mode of the directory just made to 0750, whatever the umask (umask 077 would
+ * leave 0700, and the group could not enter).  Through a descriptor of the directory itself:
+ * O_NOFOLLOW, so a symbolic link put in its place is not followed.  A file system without
+ * Unix modes refuses (EPERM): logged, the store works without the group.
+ */
+void setCreatedMode(const std::string& dir)
+{
+  const FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid() || ::fchmod(fd.get(), 0750) != 0) {
+    logWarning("cannot set the store directory to mode 0750: the group may not read the store",
+               {{"path", dir}, {"error", std::strerror(errno)}});
+  }
+}
+
 void createDirectory(const std::string& dir)
 {
-  if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) {
+  if (::mkdir(dir.c_str(), 0750) == 0) {
+    setCreatedMode(dir);
+    return;
+  }
+  if (errno == EEXIST) {
     return;
   }
   if (errno == ENOENT) {
     // Parents first (mode from the umask, like mkdir -p), the store itself 0750.
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
-    if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) {
+    if (::mkdir(dir.c_str(), 0750) == 0) {
+      setCreatedMode(dir);
+      return;
+    }
+    if (errno == EEXIST) {
       return;
     }
   }

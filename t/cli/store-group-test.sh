@@ -5,7 +5,7 @@
 # domain; another user (dwt-other, not in the group) gets a clear error naming the path
 # (Permission denied), exit 1 or 2, no crash.  Also: the store directory is 0750, data.mdb
 # group-readable and lock.mdb group-writable; so they stay after root runs `reindex` (the admin
-# still runs status).
+# still runs status), and so a store created under umask 077 is too.
 # Root only (skip 77 otherwise); skips when any of the names exists; the users and the group
 # are removed at exit.  TAP-ish lines, "N passed, M failed".
 set -u
@@ -38,7 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The users run the build's program: every directory above it must let them in.
-as_user() { local user=$1; shift; (umask 022 && setpriv --reuid="$user" --regid="$user" --init-groups "$@"); }
+as_user() { local user=$1; shift; (umask "${UMASK:-022}" && setpriv --reuid="$user" --regid="$user" --init-groups "$@"); }
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin dwt-store && CREATED+=(dwt-store)
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin -G dwt-store dwt-admin && CREATED+=(dwt-admin)
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin dwt-other && CREATED+=(dwt-other)
@@ -92,4 +92,12 @@ check "after reindex: owned by the service user" \
   test "$(stat -c %U:%G "$STORE/data.mdb" "$STORE/lock.mdb" | tr '\n' ' ')" = "dwt-store:dwt-store dwt-store:dwt-store "
 check "after reindex: the admin in the group runs status and sees the stored domains" admin_status "$STORE" admin2
 
+# A service user with umask 077 still makes a store its group can read.
+STRICT=$TMP/home/strict
+UMASK=077 as_user dwt-store "$DMARCWATCH" -c "$TMP/test.conf" --db "$STRICT" ingest "$TMP"/*.xml \
+  > "$TMP/strict.out" 2>&1
+check "umask 077: the service user creates the store" test -f "$STRICT/data.mdb"
+[ -f "$STRICT/data.mdb" ] || sed 's/^/# /' "$TMP/strict.out"
+check "umask 077: the directory is 0750, data.mdb 0640, lock.mdb 0660" test "$(modes "$STRICT")" = "750 640 660 "
+check "umask 077: the admin in the group runs status and sees the stored domains" admin_status "$STRICT" admin3
 summary
