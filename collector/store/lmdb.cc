@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <system_error>
+#include <tuple>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -262,14 +263,25 @@ std::optional<std::string_view> getValue(MDB_txn* txn, MDB_dbi dbi, std::string_
 
 void shareWithGroup(const std::string& dir)
 {
-  // By path, never open(): closing a descriptor of lock.mdb would drop this process's POSIX locks
-  // on it (LMDB's).  lstat first: a symbolic link is left alone (only the owner writes the directory).
-  for (const auto& [name, bits] : {std::pair{"/data.mdb", mode_t{0040}}, std::pair{"/lock.mdb", mode_t{0060}}}) {
+  for (const auto& [name, bits, what] : {std::tuple{"/data.mdb", mode_t{0040}, "g+r"},
+                                        std::tuple{"/lock.mdb", mode_t{0060}, "g+rw"}}) {
     const std::string path = dir + name;
+    // O_PATH, never an ordinary open(): closing any other descriptor of lock.mdb would drop this
+    // process's POSIX locks on it (LMDB's); an O_PATH one holds no lock to drop.  O_NOFOLLOW: a
+    // symbolic link is opened itself, and left alone below (only the owner writes the directory).
+    const FileDescriptor fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st{};
-    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-        (st.st_mode & bits) != bits && ::chmod(path.c_str(), (st.st_mode & 07777) | bits) != 0) {
-      throw StoreError("open", errno, "chmod g+r " + path);
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+        (st.st_mode & bits) == bits) {
+      continue;
+    }
+    // The file opened, not whatever the path names by now; by path only where /proc is missing.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+    const mode_t mode = (st.st_mode & 07777) | bits;
+    if (::chmod(self.c_str(), mode) != 0 && (errno != ENOENT || ::chmod(path.c_str(), mode) != 0)) {
+      // A file system without Unix modes (EPERM): the owner still uses the store.
+      logWarning(std::string("cannot chmod ") + what + ": the store's group may not read the store",
+                 {{"path", path}, {"error", std::strerror(errno)}});
     }
   }
 }
