@@ -125,7 +125,13 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
 void reload(Runtime& runtime, const Options& options)
 {
   auto old = runtime.config();
-  auto fresh = collector::reloadConfig(s_ident, options.configPath, *old, options.foreground);
+  // Start-up refuses a configuration without ReportAddress (run()): so does a reload.
+  auto noReportAddress = [&options](const collector::Config& config) {
+    return config.reportAddresses.empty()
+             ? "no ReportAddress in " + options.configPath
+             : std::string();
+  };
+  auto fresh = collector::reloadConfig(s_ident, options.configPath, *old, options.foreground, noReportAddress);
   if (!fresh) {
     return;
   }
