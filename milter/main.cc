@@ -125,7 +125,13 @@ void warnRestartOnly(const collector::Config& old, const collector::Config& now)
 void reload(Runtime& runtime, const Options& options)
 {
   auto old = runtime.config();
-  auto fresh = collector::reloadConfig(s_ident, options.configPath, *old, options.foreground);
+  // Start-up refuses a configuration without ReportAddress (run()): so does a reload.
+  auto noReportAddress = [&options](const collector::Config& config) {
+    return config.reportAddresses.empty()
+             ? "no ReportAddress in " + options.configPath
+             : std::string();
+  };
+  auto fresh = collector::reloadConfig(s_ident, options.configPath, *old, options.foreground, noReportAddress);
   if (!fresh) {
     return;
   }
@@ -223,11 +229,11 @@ int run(const Options& options)
     }
     // Step 4: privileges.  The MTA must reach a unix socket: owner UserID, mode SocketMode.
     if (!listenAddress.unixPath.empty()) {
-      if (identity && chown(listenAddress.unixPath.c_str(), identity->uid, identity->gid) != 0) {
+      // lchown: should the socket have been swapped for a symbolic link by whoever may write its
+      // directory, root changes the link, never its target.  The mode needs no chmod (by path,
+      // that would follow a link): bind made the socket with SocketMode (listener.cc).
+      if (identity && lchown(listenAddress.unixPath.c_str(), identity->uid, identity->gid) != 0) {
         throw std::runtime_error("UserID: chown " + listenAddress.unixPath + ": " + strerror(errno));
-      }
-      if (chmod(listenAddress.unixPath.c_str(), static_cast<mode_t>(config->socketMode)) != 0) {
-        throw std::runtime_error("SocketMode: chmod " + listenAddress.unixPath + ": " + strerror(errno));
       }
     }
     if (identity) {

@@ -686,7 +686,7 @@ Verdict ConnectionContext::finishReport(MilterApi& api, MessageContext& msg)
       api.setReply(s_tempfailCode, s_storeStatus, "dmarcwatch: cannot store the report now, try again later");
       return Verdict::Tempfail;
     }
-    std::string header = "error; store: " + printable(e.what(), 160);
+    std::string header = "error; store: " + unquotedText(e.what(), 160);
     return deliver(api, msg, qid, &header);
   }
   catch (const collector::ParseError& e) {

@@ -203,7 +203,7 @@ sigset_t blockControlSignals()
 }
 
 std::shared_ptr<const Config> reloadConfig(const std::string& ident, const std::string& path, const Config& old,
-                                           bool foreground)
+                                           bool foreground, const std::function<std::string(const Config&)>& refuse)
 {
   std::shared_ptr<const Config> fresh;
   try {
@@ -211,6 +211,10 @@ std::shared_ptr<const Config> reloadConfig(const std::string& ident, const std::
   }
   catch (const std::exception& e) {
     logError("reload failed, keeping the old configuration", {{"error", e.what()}});
+    return nullptr;
+  }
+  if (const std::string why = refuse ? refuse(*fresh) : std::string(); !why.empty()) {
+    logError("reload failed, keeping the old configuration", {{"error", why}});
     return nullptr;
   }
   if (!foreground) {

@@ -16,6 +16,7 @@
 #include "collector/common/config.hh"
 
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <string>
 #include <sys/types.h>
@@ -74,9 +75,12 @@ sigset_t blockControlSignals();
  * SyslogTarget.  When either fails, logging stays on (or returns to) old's target, or syslog(3)
  * should that fail now too, and "reload failed, keeping the old configuration" is logged.
  * Never throws for a bad file or target.
+ * \param refuse the program's own test of the new configuration, before logging moves: a
+ * reason in return (logged as above, with the reason as its error) keeps the old one
  * \return the new configuration, or nullptr to keep the old one
  */
 std::shared_ptr<const Config> reloadConfig(const std::string& ident, const std::string& path, const Config& old,
-                                           bool foreground);
+                                           bool foreground,
+                                           const std::function<std::string(const Config&)>& refuse = {});
 
 } // namespace dmarcwatch::collector

@@ -7,6 +7,7 @@
 
 #include "collector/common/text.hh"
 #include "collector/ingest/ingest.hh"
+#include "collector/store/lmdb.hh"
 #include "collector/store/notify.hh"
 
 #include <lmdb.h>
@@ -35,25 +36,36 @@ std::string timestamp(int64_t now)
   return formatUtc(now, "%Y%m%dT%H%M%S");
 }
 
-//! Give the new store's directory and files the owner and mode of the old one's.
+//! Give the new store's directory and files the owner and mode of the old one's (the files: the
+//! directory's mode without x, and the group bits every store has, lmdb::shareWithGroup).
 void copyOwnership(const std::string& from, const std::string& to)
 {
   struct stat st{};
   if (::stat(from.c_str(), &st) != 0) {
     throw StoreError("reindex", errno, from);
   }
-  auto apply = [&](const std::string& path, mode_t mode) {
-    if (::chown(path.c_str(), st.st_uid, st.st_gid) != 0 && errno != ENOENT) {
-      throw StoreError("reindex", errno, "chown " + path);
-    }
+  auto setMode = [](const std::string& path, mode_t mode) {
     if (::chmod(path.c_str(), mode) != 0 && errno != ENOENT) {
       throw StoreError("reindex", errno, "chmod " + path);
     }
   };
-  apply(to, st.st_mode & 07777);
+  auto setOwner = [&st](const std::string& path) {
+    if (::chown(path.c_str(), st.st_uid, st.st_gid) != 0 && errno != ENOENT) {
+      throw StoreError("reindex", errno, "chown " + path);
+    }
+  };
+  // The group bits while this user still owns the files (shareWithGroup changes only its own).
+  std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(to)) {
-    apply(entry.path().string(), (st.st_mode & 0666) | S_IRUSR | S_IWUSR);
+    files.push_back(entry.path().string());
+    setMode(files.back(), (st.st_mode & 0666) | S_IRUSR | S_IWUSR);
   }
+  lmdb::shareWithGroup(to);
+  for (const auto& file : files) {
+    setOwner(file);
+  }
+  setOwner(to);
+  setMode(to, st.st_mode & 07777);
 }
 
 } // namespace

@@ -12,10 +12,13 @@
 #include "collector/store/lmdb.hh"
 
 #include "collector/common/config-keys.hh"
+#include "collector/common/log.hh"
+#include "collector/intake/byte-source.hh"
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fcntl.h>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <system_error>
+#include <tuple>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -174,41 +178,43 @@ std::string mebibytes(uint64_t bytes)
   return std::to_string(bytes >> 20) + " MiB";
 }
 
+/*!
+ * \brief Set the mode of the directory just made to 0750, whatever the umask (umask 077 would
+ * leave 0700, and the group could not enter).  Through a descriptor of the directory itself:
+ * O_NOFOLLOW, so a symbolic link put in its place is not followed.  A file system without
+ * Unix modes refuses (EPERM): logged, the store works without the group.
+ */
+void setCreatedMode(const std::string& dir)
+{
+  const FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid() || ::fchmod(fd.get(), 0750) != 0) {
+    logWarning("cannot set the store directory to mode 0750: the group may not read the store",
+               {{"path", dir}, {"error", std::strerror(errno)}});
+  }
+}
+
 void createDirectory(const std::string& dir)
 {
-  if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) {
+  if (::mkdir(dir.c_str(), 0750) == 0) {
+    setCreatedMode(dir);
+    return;
+  }
+  if (errno == EEXIST) {
     return;
   }
   if (errno == ENOENT) {
     // Parents first (mode from the umask, like mkdir -p), the store itself 0750.
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
-    if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) {
+    if (::mkdir(dir.c_str(), 0750) == 0) {
+      setCreatedMode(dir);
+      return;
+    }
+    if (errno == EEXIST) {
       return;
     }
   }
   throw StoreError("open", errno, "cannot create directory " + dir);
-}
-
-/*!
- * \brief Let the store's group read it: data.mdb g+r, lock.mdb g+rw (a reader, such as `dmarcwatch
- * status` run by an admin in the group, records itself in the lock file's reader table, so it
- * must write it), whatever the umask.  Only the files this user owns are changed, and no bit
- * is taken away.  Security: the group can read every report and, through the lock file,
- * disturb (not change) the writers' view of readers; it cannot write the data.
- */
-void shareWithGroup(const std::string& dir)
-{
-  // By path, never open(): closing a descriptor of lock.mdb would drop this process's POSIX locks
-  // on it (LMDB's).  lstat first: a symbolic link is left alone (only the owner writes the directory).
-  for (const auto& [name, bits] : {std::pair{"/data.mdb", mode_t{0040}}, std::pair{"/lock.mdb", mode_t{0060}}}) {
-    const std::string path = dir + name;
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-        (st.st_mode & bits) != bits && ::chmod(path.c_str(), (st.st_mode & 07777) | bits) != 0) {
-      throw StoreError("open", errno, "chmod g+r " + path);
-    }
-  }
 }
 
 [[noreturn]] void noStore(const std::string& dir, int rc)
@@ -254,6 +260,31 @@ std::optional<std::string_view> getValue(MDB_txn* txn, MDB_dbi dbi, std::string_
 }
 
 } // namespace
+
+void shareWithGroup(const std::string& dir)
+{
+  for (const auto& [name, bits, what] : {std::tuple{"/data.mdb", mode_t{0040}, "g+r"},
+                                        std::tuple{"/lock.mdb", mode_t{0060}, "g+rw"}}) {
+    const std::string path = dir + name;
+    // O_PATH, never an ordinary open(): closing any other descriptor of lock.mdb would drop this
+    // process's POSIX locks on it (LMDB's); an O_PATH one holds no lock to drop.  O_NOFOLLOW: a
+    // symbolic link is opened itself, and left alone below (only the owner writes the directory).
+    const FileDescriptor fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st{};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+        (st.st_mode & bits) == bits) {
+      continue;
+    }
+    // The file opened, not whatever the path names by now; by path only where /proc is missing.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+    const mode_t mode = (st.st_mode & 07777) | bits;
+    if (::chmod(self.c_str(), mode) != 0 && (errno != ENOENT || ::chmod(path.c_str(), mode) != 0)) {
+      // A file system without Unix modes (EPERM): the owner still uses the store.
+      logWarning(std::string("cannot chmod ") + what + ": the store's group may not read the store",
+                 {{"path", path}, {"error", std::strerror(errno)}});
+    }
+  }
+}
 
 void check(int rc, const char* operation, std::string_view detail)
 {

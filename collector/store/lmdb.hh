@@ -68,6 +68,16 @@ void check(int rc, const char* operation, std::string_view detail = {});
 class Env;
 
 /*!
+ * \brief Let the store's group read it: data.mdb g+r, lock.mdb g+rw (a reader, such as `dmarcwatch
+ * status` run by an admin in the group, records itself in the lock file's reader table, so it
+ * must write it), whatever the umask.  Only the regular files this user owns are changed, and
+ * no bit is taken away; a file system that refuses (EPERM) is logged, not an error.  Security:
+ * the group can read every report and, through the lock file, disturb (not change) the
+ * writers' view of readers; it cannot write the data.  Env::open calls it (read-write).
+ */
+void shareWithGroup(const std::string& dir);
+
+/*!
  * \brief check() for a call that may write to env's data file: a commit, or a put that spills
  * dirty pages.  LMDB reports a short write as EIO; when env's file system is full (under
  * s_fullBytes free) that is thrown as ENOSPC, a transient "disk full".  \throw StoreError

@@ -4,7 +4,8 @@
 # a throwaway admin (dwt-admin, in group dwt-store) runs status on it and gets the report's
 # domain; another user (dwt-other, not in the group) gets a clear error naming the path
 # (Permission denied), exit 1 or 2, no crash.  Also: the store directory is 0750, data.mdb
-# group-readable and lock.mdb group-writable.
+# group-readable and lock.mdb group-writable; so they stay after root runs `reindex` (the admin
+# still runs status), and so a store created under umask 077 is too.
 # Root only (skip 77 otherwise); skips when any of the names exists; the users and the group
 # are removed at exit.  TAP-ish lines, "N passed, M failed".
 set -u
@@ -37,7 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The users run the build's program: every directory above it must let them in.
-as_user() { local user=$1; shift; (umask 022 && setpriv --reuid="$user" --regid="$user" --init-groups "$@"); }
+as_user() { local user=$1; shift; (umask "${UMASK:-022}" && setpriv --reuid="$user" --regid="$user" --init-groups "$@"); }
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin dwt-store && CREATED+=(dwt-store)
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin -G dwt-store dwt-admin && CREATED+=(dwt-admin)
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin dwt-other && CREATED+=(dwt-other)
@@ -61,12 +62,18 @@ check "data.mdb is group-readable, not group-writable, not world-readable" \
 check "lock.mdb is group-writable (readers register in it)" test "$(stat -c %a "$STORE/lock.mdb")" = 660
 check "owned by the service user" test "$(stat -c %U:%G "$STORE/data.mdb")" = dwt-store:dwt-store
 
-as_user dwt-admin "$DMARCWATCH" -c "$TMP/test.conf" --db "$STORE" status --since all --json \
-  > "$TMP/admin.out" 2> "$TMP/admin.err"
-rc=$?
-check "an admin in the group runs status (exit 0)" test "$rc" = 0
-check "... and sees the stored domains" grep -q '"domain"' "$TMP/admin.out"
-[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/admin.err"
+# admin_status STORE NAME: the admin runs status --json on STORE (NAME.out, NAME.err): exit 0,
+# the stored domains shown.
+admin_status() {
+  as_user dwt-admin "$DMARCWATCH" -c "$TMP/test.conf" --db "$1" status --since all --json \
+    > "$TMP/$2.out" 2> "$TMP/$2.err" && grep -q '"domain"' "$TMP/$2.out" && return 0
+  sed 's/^/# /' "$TMP/$2.err"
+  return 1
+}
+# modes STORE: the modes of the directory, data.mdb and lock.mdb, on one line.
+modes() { stat -c %a "$1" "$1/data.mdb" "$1/lock.mdb" | tr '\n' ' '; }
+
+check "an admin in the group runs status (exit 0) and sees the stored domains" admin_status "$STORE" admin
 
 as_user dwt-other "$DMARCWATCH" -c "$TMP/test.conf" --db "$STORE" status > "$TMP/other.out" 2> "$TMP/other.err"
 rc=$?
@@ -74,4 +81,23 @@ echo "# dwt-other: exit $rc: $(head -c 300 "$TMP/other.err")"
 check "a user outside the group is refused (exit 1 or 2, not a crash)" test "$rc" = 1 -o "$rc" = 2
 check "... with Permission denied naming the store" all grep -q "Permission denied" "$TMP/other.err" -- \
   grep -qF "$STORE" "$TMP/other.err"
+
+# reindex run by root (sudo) gives the new store the old one's owner and keeps the group bits.
+(umask 022 && "$DMARCWATCH" -c "$TMP/test.conf" --db "$STORE" reindex > "$TMP/reindex.out" 2>&1)
+rc=$?
+check "root reindexes the store (exit 0)" test "$rc" = 0
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/reindex.out"
+check "after reindex: the directory is 0750, data.mdb 0640, lock.mdb 0660" test "$(modes "$STORE")" = "750 640 660 "
+check "after reindex: owned by the service user" \
+  test "$(stat -c %U:%G "$STORE/data.mdb" "$STORE/lock.mdb" | tr '\n' ' ')" = "dwt-store:dwt-store dwt-store:dwt-store "
+check "after reindex: the admin in the group runs status and sees the stored domains" admin_status "$STORE" admin2
+
+# A service user with umask 077 still makes a store its group can read.
+STRICT=$TMP/home/strict
+UMASK=077 as_user dwt-store "$DMARCWATCH" -c "$TMP/test.conf" --db "$STRICT" ingest "$TMP"/*.xml \
+  > "$TMP/strict.out" 2>&1
+check "umask 077: the service user creates the store" test -f "$STRICT/data.mdb"
+[ -f "$STRICT/data.mdb" ] || sed 's/^/# /' "$TMP/strict.out"
+check "umask 077: the directory is 0750, data.mdb 0640, lock.mdb 0660" test "$(modes "$STRICT")" = "750 640 660 "
+check "umask 077: the admin in the group runs status and sees the stored domains" admin_status "$STRICT" admin3
 summary

@@ -1,7 +1,8 @@
 #!/bin/bash
 # daemon-reload.sh - SIGHUP never kills the daemonized milter (make check): a relative -c path
 # still names the file after the daemon moved to /, and a new configuration that fails (a
-# syntax error, a log target whose host does not resolve) keeps the old one running.
+# syntax error, a log target whose host does not resolve, no ReportAddress) keeps the old one
+# running.
 #
 # The milter runs as a daemon (no -f) and logs over UDP (RFC 5424) to a listener of this
 # script; it is found by its PidFile and stopped by that PID.  TAP-ish lines, "N passed, M
@@ -70,6 +71,16 @@ kill -HUP "$MPID"
 logged "reload failed, keeping the old configuration" 2 && pass "an unresolvable log host: reload failed, logged to the old target" \
   || fail "unresolvable log host: no failure logged"
 check "alive after an unresolvable log host" pid_alive "$MPID"
+
+# Step 4b: no ReportAddress (start-up refuses that): the old configuration stays.
+good
+sed -i "/^ReportAddress /d" "$TMP/conf/milter.conf"
+kill -HUP "$MPID"
+logged "no ReportAddress in $TMP/conf/milter.conf" 1 \
+  && pass "no ReportAddress: reload refused, naming the file" || fail "no ReportAddress: no refusal logged"
+check "... not reloaded (one \"configuration reloaded\" so far)" \
+  test "$(grep -c -F "configuration reloaded" "$TMP/log.txt")" = 1
+check "alive after a file without ReportAddress" pid_alive "$MPID"
 
 # Step 5: the good file again, and a clean stop.
 good

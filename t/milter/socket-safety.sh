@@ -1,7 +1,7 @@
 #!/bin/bash
 # socket-safety.sh - a second dmarcwatch-milter never takes over a live one's socket or pid
-# file; a stale socket (a crash) is replaced; inet:PORT without a host listens on loopback only
-# (make check).
+# file; a stale socket (a crash) is replaced; inet:PORT without a host listens on loopback only;
+# as root with UserID, the socket is that user's with SocketMode (make check).
 #
 # The real binary, each instance in the foreground (-f) with its own log, under one temp dir;
 # processes stopped by PID.  Prints TAP-ish lines and "N passed, M failed".
@@ -107,5 +107,35 @@ else
   fail "inet:$port: nothing listening"; sed 's/^/#   /' "$TMP/e.log"
 fi
 stop_pid "$E" 5
+
+# Step 5 (root with a user "nobody" only): UserID: the socket is handed to that user (lchown,
+# never a symbolic link's target) with SocketMode as bind made it.
+if [ "$(id -u)" = 0 ] && getent passwd nobody > /dev/null; then
+  chmod 755 "$TMP"
+  mkdir -p "$TMP/f/db" "$TMP/f/tmp" "$TMP/f/run"
+  chown nobody "$TMP/f/db" "$TMP/f/tmp" "$TMP/f/run"
+  cat >"$TMP/f.conf" <<EOF
+Socket unix:$TMP/f/run/milter.sock
+SocketMode 0640
+UserID nobody
+PidFile $TMP/f/run/milter.pid
+ReportAddress rua@example.test
+Database $TMP/f/db
+TempDirectory $TMP/f/tmp
+Resolver none
+EOF
+  "$MILTER" -c "$TMP/f.conf" -f >"$TMP/f.log" 2>&1 &
+  F=$!
+  PIDS+=("$F")
+  if wait_for 10 answers "$TMP/f/run/milter.sock"; then
+    check "UserID: the socket is owned by nobody with SocketMode 0640" \
+      test "$(stat -c %U:%a "$TMP/f/run/milter.sock")" = nobody:640
+  else
+    fail "F (UserID nobody) did not answer"; sed 's/^/#   /' "$TMP/f.log"
+  fi
+  stop_pid "$F" 5
+else
+  echo "# skipped step 5: not root, or no user nobody"
+fi
 
 summary

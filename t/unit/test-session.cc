@@ -941,11 +941,15 @@ BOOST_AUTO_TEST_CASE(a_report_over_a_sender_limit_tempfails_with_451_whatever_on
   BOOST_CHECK_EQUAL(log.count({"report message", "report_id=rid-over", "state=rejected", "action=tempfail"}), 1U);
   // A plain StoreError under OnStoreError accept still keeps the mail (the limit is not a store failure).
   api.calls.clear();
-  runtime->setIngestStep(fixedIngest([]() -> IngestOutcome { throw StoreError("commit", 28, "disk full"); }));
+  // Its text is unquoted header text like the other errors': no ';' (a parameter) and no '"'.
+  runtime->setIngestStep(
+    fixedIngest([]() -> IngestOutcome { throw StoreError("commit", 28, "disk full; \"x\"=y"); }));
   ConnectionContext third(*runtime, "192.0.2.10");
   BOOST_CHECK_EQUAL(send(third, api, Message{}).verdict, Verdict::Accept);
   BOOST_REQUIRE_EQUAL(api.calls.size(), 1U);
-  BOOST_CHECK(api.calls[0].starts_with("addHeader X-DMARCwatch: error; store: "));
+  const std::string prefix = "addHeader X-DMARCwatch: error; store: ";
+  BOOST_CHECK(api.calls[0].starts_with(prefix));
+  BOOST_CHECK_MESSAGE(api.calls[0].find_first_of(";\"", prefix.size()) == std::string::npos, "got " << api.calls[0]);
 }
 
 BOOST_AUTO_TEST_CASE(quarantine_and_a_limit_first_passed_are_logged)
