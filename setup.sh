@@ -45,7 +45,7 @@
 user_packages=(
   build-essential autoconf automake autoconf-archive libtool pkg-config make m4
   libmilter-dev liblmdb-dev lmdb-utils libxml2-dev zlib1g-dev libboost-test-dev
-  libunbound-dev libspf2-dev libopendmarc-dev libopendkim-dev publicsuffix libmaxminddb-dev
+  libunbound-dev libspf2-dev libopendmarc-dev libopendkim-dev libssl-dev publicsuffix libmaxminddb-dev
 )
 # contrib/demo.sh: Postfix's binaries for its private instance, python3 for make-reports.py and
 # smtp-send.py, ps (procps) for stop_pid.
@@ -58,10 +58,10 @@ demo_packages=(postfix python3 procps)
 #   openssl         the DKIM test keys (dns-tests, auth-tests, t/e2e/report-auth.sh)
 #   procps          ps in t/lib/common.sh (stop_pid), the daemon and e2e tests
 #   time            GNU time for make bench (t/bench/bench-lib.sh)
-#   debhelper dpkg-dev fakeroot lintian   the package test (t/package/)
+#   debhelper dpkg-dev lintian            the package test (t/package/)
 test_packages=(
   postfix syslog-ng-core miltertest python3 openssl procps time
-  debhelper dpkg-dev fakeroot lintian
+  debhelper dpkg-dev lintian
 )
 # Virtual packages only one installed package may provide: another provider would replace it.
 exclusive_virtuals=(mail-transport-agent system-log-daemon linux-kernel-log-daemon)
